@@ -1,0 +1,541 @@
+using System.Collections.Immutable;
+using Harbor.Gc.Model;
+
+namespace Harbor.Gc.Storage.InMemory;
+
+/// <summary>
+/// A registry store held in memory: blobs (with or without bytes), artifacts, tags, accessory and layer links. Thread-safe.
+/// </summary>
+/// <remarks>
+/// <para>It behaves as a registry's metadata does under GC: a push that references a blob marked for deletion takes it back
+/// (status reset to <see cref="BlobStatus.None"/>, touched), a push that needs a blob being deleted fails with
+/// <see cref="BlobBeingDeletedException"/>, and tagging an artifact or listing it in a new index bumps its
+/// <see cref="Artifact.Version"/> so that a sweep planned earlier skips it.</para>
+/// <para>Used by the tests and the benchmarks, and by registries that want GC semantics without persistence.</para>
+/// </remarks>
+public sealed class InMemoryRegistryStore : IRegistryStore
+{
+    private readonly Lock _lock = new();
+    private readonly TimeProvider _time;
+    private readonly Dictionary<Digest, BlobEntry> _blobs = [];
+    private readonly Dictionary<ArtifactKey, Artifact> _artifacts = [];
+    private readonly Dictionary<(RepositoryName Repository, string Name), Tag> _tags = [];
+    private readonly Dictionary<ArtifactKey, AccessoryLink> _accessoryLinks = [];
+    private readonly Dictionary<(RepositoryName Repository, Digest Digest), LayerLink> _layerLinks = [];
+    private readonly Dictionary<Digest, int> _referenceCounts = [];
+    private long _blobReferences;
+    private long _nextVersion = 1;
+
+    /// <summary>Creates an empty store.</summary>
+    /// <param name="timeProvider">The clock for push and touch times; <see cref="TimeProvider.System"/> when null.</param>
+    public InMemoryRegistryStore(TimeProvider? timeProvider = null) => _time = timeProvider ?? TimeProvider.System;
+
+    /// <inheritdoc />
+    public string Description => "memory";
+
+    /// <summary>The number of blob records.</summary>
+    public int BlobCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _blobs.Count;
+            }
+        }
+    }
+
+    /// <summary>The number of artifacts.</summary>
+    public int ArtifactCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _artifacts.Count;
+            }
+        }
+    }
+
+    // ---- registry-side writes ------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Stores a blob, or touches it when it exists (an upload or mount of existing content). A blob marked for deletion is
+    /// taken back; one being deleted makes the call fail.
+    /// </summary>
+    /// <param name="digest">The digest.</param>
+    /// <param name="size">The size in bytes.</param>
+    /// <param name="mediaType">The media type, if known.</param>
+    /// <param name="content">The bytes; optional (benchmarks keep none). When given, they must hash to <paramref name="digest"/>.</param>
+    /// <returns>The blob record.</returns>
+    /// <exception cref="BlobBeingDeletedException">A sweep is deleting this blob; retry.</exception>
+    /// <exception cref="ArgumentException">The content does not match the digest.</exception>
+    public Blob PutBlob(Digest digest, long size, string? mediaType = null, byte[]? content = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(size);
+        if (digest.IsEmpty)
+        {
+            throw new ArgumentException("The digest is empty.", nameof(digest));
+        }
+
+        if (content is not null && digest.Algorithm == DigestAlgorithm.Sha256 && Digest.Sha256Of(content) != digest)
+        {
+            throw new ArgumentException($"The content does not hash to {digest}.", nameof(content));
+        }
+
+        var now = _time.GetUtcNow();
+        lock (_lock)
+        {
+            if (_blobs.TryGetValue(digest, out var entry))
+            {
+                EnsureNotDeleting(entry.Record);
+                entry.Record = entry.Record with { UpdatedAt = now, Status = BlobStatus.None, Size = size, MediaType = mediaType ?? entry.Record.MediaType };
+                entry.HasContent = true;
+                entry.Content = content ?? entry.Content;
+                return entry.Record;
+            }
+
+            var blob = new Blob(digest, size, mediaType, now, now);
+            _blobs.Add(digest, new BlobEntry(blob) { HasContent = true, Content = content });
+            return blob;
+        }
+    }
+
+    /// <summary>Stores a blob record exactly as given (for building test and benchmark graphs with chosen times and states).</summary>
+    /// <param name="blob">The record.</param>
+    /// <param name="hasContent">Whether the bytes are present.</param>
+    public void RestoreBlob(Blob blob, bool hasContent = true)
+    {
+        ArgumentNullException.ThrowIfNull(blob);
+        lock (_lock)
+        {
+            _blobs[blob.Digest] = new BlobEntry(blob) { HasContent = hasContent };
+        }
+    }
+
+    /// <summary>
+    /// Stores a manifest as an artifact. Every non-foreign blob it references must exist (its own manifest blob included);
+    /// each is touched and taken back from a pending deletion. Listed children that exist are touched (their version bumped).
+    /// Pushing an existing artifact again updates its push time and version.
+    /// </summary>
+    /// <param name="artifact">The artifact; its <see cref="Artifact.Version"/> is assigned by the store.</param>
+    /// <param name="keepPushTime">Keep <see cref="Artifact.PushedAt"/> as given instead of the clock's now (for building graphs).</param>
+    /// <returns>The stored artifact.</returns>
+    /// <exception cref="MissingBlobException">A referenced blob is not in the store.</exception>
+    /// <exception cref="BlobBeingDeletedException">A referenced blob is being deleted; retry.</exception>
+    public Artifact PutArtifact(Artifact artifact, bool keepPushTime = false)
+    {
+        ArgumentNullException.ThrowIfNull(artifact);
+        var now = _time.GetUtcNow();
+        lock (_lock)
+        {
+            foreach (var reference in artifact.References)
+            {
+                if (reference.IsForeign)
+                {
+                    continue;
+                }
+
+                if (!_blobs.TryGetValue(reference.Digest, out var entry) || !entry.HasContent)
+                {
+                    throw new MissingBlobException(artifact.Key, reference.Digest);
+                }
+
+                EnsureNotDeleting(entry.Record);
+            }
+
+            foreach (var reference in artifact.References)
+            {
+                if (!reference.IsForeign && _blobs.TryGetValue(reference.Digest, out var entry))
+                {
+                    entry.Record = entry.Record with { Status = BlobStatus.None, UpdatedAt = keepPushTime ? entry.Record.UpdatedAt : now };
+                }
+            }
+
+            foreach (var child in artifact.Children)
+            {
+                var childKey = new ArtifactKey(artifact.Repository, child);
+                if (_artifacts.TryGetValue(childKey, out var existingChild))
+                {
+                    _artifacts[childKey] = existingChild with { Version = _nextVersion++ };
+                }
+            }
+
+            var stored = artifact with { Version = _nextVersion++, PushedAt = keepPushTime ? artifact.PushedAt : now };
+            if (_artifacts.TryGetValue(artifact.Key, out var previous))
+            {
+                AddReferences(previous, -1);
+            }
+
+            _artifacts[artifact.Key] = stored;
+            AddReferences(stored, +1);
+            return stored;
+        }
+    }
+
+    /// <summary>Points a tag at an artifact (creating or moving it), and bumps the artifact's version.</summary>
+    /// <param name="repository">The repository.</param>
+    /// <param name="name">The tag.</param>
+    /// <param name="digest">The artifact it points at, which must exist.</param>
+    /// <param name="pushedAt">The tag's push time; the clock's now when null.</param>
+    /// <returns>The tag, and the digest it pointed at before if it moved.</returns>
+    /// <exception cref="KeyNotFoundException">There is no such artifact.</exception>
+    public (Tag Tag, Digest? PreviousDigest) PutTag(RepositoryName repository, string name, Digest digest, DateTimeOffset? pushedAt = null)
+    {
+        TagName.Parse(name);
+        lock (_lock)
+        {
+            var key = new ArtifactKey(repository, digest);
+            if (!_artifacts.TryGetValue(key, out var artifact))
+            {
+                throw new KeyNotFoundException($"Cannot tag {repository}:{name}: there is no manifest {key}.");
+            }
+
+            _artifacts[key] = artifact with { Version = _nextVersion++ };
+            Digest? previous = _tags.TryGetValue((repository, name), out var old) && old.Digest != digest ? old.Digest : null;
+            var tag = new Tag(repository, name, digest, pushedAt ?? _time.GetUtcNow());
+            _tags[(repository, name)] = tag;
+            return (tag, previous);
+        }
+    }
+
+    /// <summary>Deletes a tag; the artifact stays.</summary>
+    /// <param name="repository">The repository.</param>
+    /// <param name="name">The tag.</param>
+    /// <returns>Whether there was such a tag.</returns>
+    public bool DeleteTag(RepositoryName repository, string name)
+    {
+        lock (_lock)
+        {
+            return _tags.Remove((repository, name));
+        }
+    }
+
+    /// <summary>Records an accessory link (replacing the accessory's previous link).</summary>
+    /// <param name="link">The link.</param>
+    public void PutAccessoryLink(AccessoryLink link)
+    {
+        ArgumentNullException.ThrowIfNull(link);
+        lock (_lock)
+        {
+            _accessoryLinks[new ArtifactKey(link.Repository, link.Accessory)] = link;
+        }
+    }
+
+    /// <summary>Removes the link of an accessory.</summary>
+    /// <param name="accessory">The accessory.</param>
+    /// <returns>Whether there was a link.</returns>
+    public bool RemoveAccessoryLink(ArtifactKey accessory)
+    {
+        lock (_lock)
+        {
+            return _accessoryLinks.Remove(accessory);
+        }
+    }
+
+    /// <summary>Records a repository's link to a blob (as the Distribution layout keeps them).</summary>
+    /// <param name="link">The link.</param>
+    public void PutLayerLink(LayerLink link)
+    {
+        ArgumentNullException.ThrowIfNull(link);
+        lock (_lock)
+        {
+            _layerLinks[(link.Repository, link.Digest)] = link;
+        }
+    }
+
+    /// <summary>Records a pull of an artifact (and of the tag it was pulled by).</summary>
+    /// <param name="key">The artifact.</param>
+    /// <param name="tag">The tag it was pulled by, if any.</param>
+    /// <returns>Whether the artifact exists.</returns>
+    public bool RecordPull(ArtifactKey key, string? tag = null)
+    {
+        var now = _time.GetUtcNow();
+        lock (_lock)
+        {
+            if (!_artifacts.TryGetValue(key, out var artifact))
+            {
+                return false;
+            }
+
+            _artifacts[key] = artifact with { PulledAt = now };
+            if (tag is not null && _tags.TryGetValue((key.Repository, tag), out var t) && t.Digest == key.Digest)
+            {
+                _tags[(key.Repository, tag)] = t with { PulledAt = now };
+            }
+
+            return true;
+        }
+    }
+
+    // ---- reads for callers and tests -----------------------------------------------------------------------------
+
+    /// <summary>Gets an artifact.</summary>
+    /// <param name="key">The key.</param>
+    /// <returns>The artifact, or <see langword="null"/>.</returns>
+    public Artifact? GetArtifact(ArtifactKey key)
+    {
+        lock (_lock)
+        {
+            return _artifacts.GetValueOrDefault(key);
+        }
+    }
+
+    /// <summary>Whether the blob's bytes are present.</summary>
+    /// <param name="digest">The blob.</param>
+    /// <returns>Whether the bytes are there.</returns>
+    public bool HasBlobContent(Digest digest)
+    {
+        lock (_lock)
+        {
+            return _blobs.TryGetValue(digest, out var entry) && entry.HasContent;
+        }
+    }
+
+    /// <summary>Gets a blob record.</summary>
+    /// <param name="digest">The blob.</param>
+    /// <returns>The record, or <see langword="null"/>.</returns>
+    public Blob? GetBlob(Digest digest)
+    {
+        lock (_lock)
+        {
+            return _blobs.TryGetValue(digest, out var entry) ? entry.Record : null;
+        }
+    }
+
+    /// <summary>A copy of every artifact.</summary>
+    /// <returns>The artifacts.</returns>
+    public IReadOnlyList<Artifact> GetArtifacts()
+    {
+        lock (_lock)
+        {
+            return [.. _artifacts.Values];
+        }
+    }
+
+    /// <summary>A copy of every blob record.</summary>
+    /// <returns>The blobs.</returns>
+    public IReadOnlyList<Blob> GetBlobs()
+    {
+        lock (_lock)
+        {
+            return [.. _blobs.Values.Select(e => e.Record)];
+        }
+    }
+
+    /// <summary>A copy of every tag.</summary>
+    /// <returns>The tags.</returns>
+    public IReadOnlyList<Tag> GetTags()
+    {
+        lock (_lock)
+        {
+            return [.. _tags.Values];
+        }
+    }
+
+    /// <summary>A copy of every accessory link.</summary>
+    /// <returns>The links.</returns>
+    public IReadOnlyList<AccessoryLink> GetAccessoryLinks()
+    {
+        lock (_lock)
+        {
+            return [.. _accessoryLinks.Values];
+        }
+    }
+
+    /// <summary>A copy of every layer link.</summary>
+    /// <returns>The links.</returns>
+    public IReadOnlyList<LayerLink> GetLayerLinks()
+    {
+        lock (_lock)
+        {
+            return [.. _layerLinks.Values];
+        }
+    }
+
+    // ---- IRegistryStore ------------------------------------------------------------------------------------------
+
+    /// <inheritdoc />
+    public ValueTask ReadSnapshotAsync(ISnapshotSink sink, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        lock (_lock)
+        {
+            sink.OnBegin(new SnapshotSizeHint(_artifacts.Count, _blobs.Count, _tags.Count, _accessoryLinks.Count, _blobReferences));
+            var n = 0;
+            foreach (var entry in _blobs.Values)
+            {
+                if ((++n & 0xFFFF) == 0) cancellationToken.ThrowIfCancellationRequested();
+                sink.OnBlob(entry.Record);
+            }
+
+            foreach (var artifact in _artifacts.Values)
+            {
+                if ((++n & 0xFFFF) == 0) cancellationToken.ThrowIfCancellationRequested();
+                sink.OnArtifact(artifact);
+            }
+
+            foreach (var tag in _tags.Values)
+            {
+                sink.OnTag(tag);
+            }
+
+            foreach (var link in _accessoryLinks.Values)
+            {
+                sink.OnAccessoryLink(link);
+            }
+
+            foreach (var link in _layerLinks.Values)
+            {
+                sink.OnLayerLink(link);
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<ArtifactDeleteOutcome> DeleteArtifactAsync(ArtifactKey key, long expectedVersion, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            if (!_artifacts.TryGetValue(key, out var artifact))
+            {
+                return ValueTask.FromResult(ArtifactDeleteOutcome.NotFound);
+            }
+
+            if (artifact.Version != expectedVersion)
+            {
+                return ValueTask.FromResult(ArtifactDeleteOutcome.Changed);
+            }
+
+            foreach (var tagKey in _tags.Where(t => t.Key.Repository == key.Repository && t.Value.Digest == key.Digest).Select(t => t.Key).ToList())
+            {
+                _tags.Remove(tagKey);
+            }
+
+            _accessoryLinks.Remove(key);
+            foreach (var soft in _accessoryLinks.Values.Where(l => l.Repository == key.Repository && l.Subject == key.Digest && l.Strength == ReferenceStrength.Soft).ToList())
+            {
+                _accessoryLinks.Remove(new ArtifactKey(soft.Repository, soft.Accessory));
+            }
+
+            _artifacts.Remove(key);
+            AddReferences(artifact, -1);
+            return ValueTask.FromResult(ArtifactDeleteOutcome.Deleted);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Blob?> GetBlobAsync(Digest digest, CancellationToken cancellationToken = default) => ValueTask.FromResult(GetBlob(digest));
+
+    /// <inheritdoc />
+    public ValueTask<bool> TryUpdateBlobStatusAsync(Digest digest, BlobStatusSet expected, BlobStatus next, DateTimeOffset? lastTouchedAt, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            if (!_blobs.TryGetValue(digest, out var entry) || !expected.Contains(entry.Record.Status) ||
+                (lastTouchedAt is { } seen && entry.Record.LastTouchedAt != seen))
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            entry.Record = entry.Record with { Status = next };
+            return ValueTask.FromResult(true);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> IsBlobReferencedAsync(Digest digest, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return ValueTask.FromResult(_referenceCounts.GetValueOrDefault(digest) > 0);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask DeleteBlobContentAsync(Digest digest, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            if (_blobs.TryGetValue(digest, out var entry))
+            {
+                entry.HasContent = false;
+                entry.Content = null;
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DeleteBlobRecordAsync(Digest digest, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            _blobs.Remove(digest);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(link);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            if (!_layerLinks.TryGetValue((link.Repository, link.Digest), out var current))
+            {
+                return ValueTask.FromResult(true);
+            }
+
+            if (current.CreatedAt != link.CreatedAt ||
+                _artifacts.Values.Any(a => a.Repository == link.Repository && a.References.Any(r => r.Digest == link.Digest)))
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            _layerLinks.Remove((link.Repository, link.Digest));
+            return ValueTask.FromResult(true);
+        }
+    }
+
+    private void AddReferences(Artifact artifact, int delta)
+    {
+        foreach (var reference in artifact.References)
+        {
+            ref var count = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_referenceCounts, reference.Digest, out _);
+            count += delta;
+            if (count <= 0)
+            {
+                _referenceCounts.Remove(reference.Digest);
+            }
+        }
+
+        _blobReferences += delta * artifact.References.Length;
+    }
+
+    private static void EnsureNotDeleting(Blob blob)
+    {
+        if (blob.Status is BlobStatus.Deleting or BlobStatus.Deleted)
+        {
+            throw new BlobBeingDeletedException(blob.Digest);
+        }
+    }
+
+    private sealed class BlobEntry(Blob record)
+    {
+        public Blob Record { get; set; } = record;
+
+        public bool HasContent { get; set; }
+
+        public byte[]? Content { get; set; }
+    }
+}

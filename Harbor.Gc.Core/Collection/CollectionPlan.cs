@@ -1,0 +1,48 @@
+using Harbor.Gc.Model;
+
+namespace Harbor.Gc.Collection;
+
+/// <summary>
+/// What a GC run deletes: a value. A dry run prints it; a real run executes exactly it, re-checking each item against the live
+/// store; a saved plan can be reviewed and applied later (DESIGN.md §2).
+/// </summary>
+/// <remarks>
+/// <see cref="Artifacts"/> is in execution order: an index before its children and an accessory before its subject, so a run
+/// stopped part-way never leaves an index pointing at a deleted child.
+/// </remarks>
+public sealed class CollectionPlan
+{
+    /// <summary>The store the plan was made for.</summary>
+    public required string Store { get; init; }
+
+    /// <summary>When the snapshot was taken; the time window is measured back from here.</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>Whether untagged artifacts were collected.</summary>
+    public required bool DeleteUntagged { get; init; }
+
+    /// <summary>The time window used.</summary>
+    public required TimeSpan TimeWindow { get; init; }
+
+    /// <summary>Artifacts to delete, in execution order.</summary>
+    public required IReadOnlyList<PlannedArtifact> Artifacts { get; init; }
+
+    /// <summary>Blobs to delete.</summary>
+    public required IReadOnlyList<PlannedBlob> Blobs { get; init; }
+
+    /// <summary>Repository layer links to remove (Distribution layout).</summary>
+    public IReadOnlyList<LayerLink> LayerLinks { get; init; } = [];
+
+    /// <summary>What the plan worked around: unknown manifests kept, dangling references, store problems.</summary>
+    public IReadOnlyList<PlanWarning> Warnings { get; init; } = [];
+
+    /// <summary>The size of the graph.</summary>
+    public GraphStatistics? Statistics { get; init; }
+
+    /// <summary>Counts and bytes.</summary>
+    public PlanSummary Summary => new(
+        Artifacts.Count,
+        Artifacts.Select(a => a.Key.Digest).Distinct().Count(),
+        Blobs.Count,
+        Blobs.Sum(b => b.Size));
+}

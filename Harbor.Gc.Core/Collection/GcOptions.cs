@@ -1,0 +1,72 @@
+namespace Harbor.Gc.Collection;
+
+/// <summary>Options of a garbage-collection run (DESIGN.md §5).</summary>
+public sealed class GcOptions
+{
+    /// <summary>The default time window: 2 hours.</summary>
+    public static readonly TimeSpan DefaultTimeWindow = TimeSpan.FromHours(2);
+
+    /// <summary>The most workers a run may use.</summary>
+    public const int MaxWorkers = 16;
+
+    /// <summary>Plan only: print the plan, delete nothing. The plan is the same as a real run's.</summary>
+    /// <value>Defaults to <see langword="false"/>.</value>
+    public bool DryRun { get; set; }
+
+    /// <summary>Collect artifacts that have no tag. When off, every artifact is a root and no artifact is deleted.</summary>
+    /// <value>Defaults to <see langword="true"/>.</value>
+    public bool DeleteUntagged { get; set; } = true;
+
+    /// <summary>
+    /// Anything pushed, uploaded or touched within this window before the run is kept: an artifact is a root, a blob is live.
+    /// This protects pushes in progress (a multi-arch push's children before their index, a blob before its manifest).
+    /// </summary>
+    /// <value>Defaults to 2 hours; 0 or more.</value>
+    public TimeSpan TimeWindow { get; set; } = DefaultTimeWindow;
+
+    /// <summary>How many deletions run at once.</summary>
+    /// <value>Defaults to 1; 1 to <see cref="MaxWorkers"/>.</value>
+    public int Workers { get; set; } = 1;
+
+    /// <summary>Stop a real run cleanly after this long; the next run carries on. <see langword="null"/> for no limit.</summary>
+    /// <value>Defaults to <see langword="null"/>.</value>
+    public TimeSpan? MaxDuration { get; set; }
+
+    /// <summary>Lists every invalid value, with the property name and the value; empty when the options are valid.</summary>
+    /// <returns>The problems.</returns>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (TimeWindow < TimeSpan.Zero)
+        {
+            problems.Add($"{nameof(TimeWindow)} must be 0 or more, but is {TimeWindow}.");
+        }
+
+        if (Workers is < 1 or > MaxWorkers)
+        {
+            problems.Add($"{nameof(Workers)} must be between 1 and {MaxWorkers}, but is {Workers}.");
+        }
+
+        if (MaxDuration is { } max && max <= TimeSpan.Zero)
+        {
+            problems.Add($"{nameof(MaxDuration)} must be more than 0 when set, but is {max}.");
+        }
+
+        return problems;
+    }
+
+    /// <summary>Throws when any value is invalid.</summary>
+    /// <exception cref="ArgumentException">Lists every invalid value.</exception>
+    public void EnsureValid()
+    {
+        var problems = Validate();
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException("Invalid GC options: " + string.Join(" ", problems));
+        }
+    }
+
+    /// <summary>A copy of these options.</summary>
+    /// <returns>The copy.</returns>
+    public GcOptions Clone() => (GcOptions)MemberwiseClone();
+}

@@ -1,0 +1,46 @@
+using Harbor.Gc.Model;
+
+namespace Harbor.Gc.Collection;
+
+/// <summary>What a GC run did.</summary>
+public sealed class GcResult
+{
+    /// <summary>The plan the run executed (or, for a dry run, printed).</summary>
+    public required CollectionPlan Plan { get; init; }
+
+    /// <summary>Whether nothing was deleted on purpose.</summary>
+    public required bool DryRun { get; init; }
+
+    /// <summary>When the run started.</summary>
+    public required DateTimeOffset StartedAt { get; init; }
+
+    /// <summary>When the run finished.</summary>
+    public required DateTimeOffset FinishedAt { get; init; }
+
+    /// <summary>Completed or stopped.</summary>
+    public required GcOutcome Outcome { get; init; }
+
+    /// <summary>Why it stopped, when it did.</summary>
+    public GcStopReason StopReason { get; init; }
+
+    /// <summary>Artifacts deleted.</summary>
+    public int ArtifactsDeleted { get; init; }
+
+    /// <summary>Artifacts kept because they changed since the plan (tagged, pushed again, listed by a new index).</summary>
+    public IReadOnlyList<ArtifactKey> ArtifactsSkipped { get; init; } = [];
+
+    /// <summary>Blobs deleted.</summary>
+    public int BlobsDeleted { get; init; }
+
+    /// <summary>Blobs kept because a re-check found them referenced or touched since the plan.</summary>
+    public IReadOnlyList<Digest> BlobsSkipped { get; init; } = [];
+
+    /// <summary>Blobs whose deletion failed (left in <see cref="BlobStatus.DeleteFailed"/> for the next run), with the error.</summary>
+    public IReadOnlyList<(Digest Digest, string Error)> BlobsFailed { get; init; } = [];
+
+    /// <summary>Bytes freed by the deleted blobs.</summary>
+    public long BytesFreed { get; init; }
+
+    /// <summary>Layer links removed.</summary>
+    public int LayerLinksDeleted { get; init; }
+}

@@ -7,8 +7,10 @@ namespace Harbor.Gc.Collection;
 /// store; a saved plan can be reviewed and applied later (DESIGN.md §2).
 /// </summary>
 /// <remarks>
-/// <see cref="Artifacts"/> is in execution order: an index before its children and an accessory before its subject, so a run
-/// stopped part-way never leaves an index pointing at a deleted child.
+/// <see cref="Artifacts"/> is in execution order: an index before its children and a subject before its hard accessories,
+/// so a run stopped part-way never leaves an index pointing at a deleted child, and what it leaves behind (an untagged
+/// child, an orphan accessory) is garbage the next run collects. Within a stage, artifacts are sorted by repository and
+/// digest, so the same store gives the same plan.
 /// </remarks>
 public sealed class CollectionPlan
 {

@@ -1,3 +1,5 @@
+using Harbor.Gc.Diagnostics;
+using Harbor.Gc.Graph;
 using Harbor.Gc.Model;
 using Harbor.Gc.Storage;
 using Microsoft.Extensions.Logging;
@@ -9,6 +11,14 @@ namespace Harbor.Gc.Collection;
 /// Garbage collection over a registry store: snapshot → graph → mark → plan → (unless dry) execute. One run covers every
 /// repository.
 /// </summary>
+/// <remarks>
+/// <para>Where this differs from Harbor on purpose: every artifact pushed within the time window is a root (Harbor collects
+/// untagged artifacts with no window, so a GC between a multi-arch push's children and its index deletes the children,
+/// goharbor/harbor#21266); every blob is re-checked before it is deleted (a cross-repository mount during Harbor's GC can
+/// lose the blob, goharbor/harbor#23116); and the dry run is the plan (Harbor's dry run over-counts shared blobs).</para>
+/// <para>Orphan accessories (a signature whose image does not exist) are collected once older than the time window; Harbor
+/// keeps them forever.</para>
+/// </remarks>
 public sealed class GarbageCollector
 {
     private readonly IRegistryStore _store;
@@ -29,22 +39,114 @@ public sealed class GarbageCollector
 
     /// <summary>Reads a snapshot of the store, marks what is live and plans what to delete. Deletes nothing.</summary>
     /// <param name="options">The options (<see cref="GcOptions.DryRun"/>, workers and max duration do not change the plan).</param>
-    /// <param name="cancellationToken">Stops the planning.</param>
+    /// <param name="cancellationToken">Stops the planning; nothing has been deleted when it throws.</param>
     /// <returns>The plan.</returns>
-    public Task<CollectionPlan> PlanAsync(GcOptions options, CancellationToken cancellationToken = default) => throw new NotImplementedException();
+    /// <exception cref="ArgumentException">The options are invalid; the message lists every bad value.</exception>
+    /// <exception cref="OperationCanceledException">Planning was cancelled.</exception>
+    public async Task<CollectionPlan> PlanAsync(GcOptions options, CancellationToken cancellationToken = default)
+    {
+        var (graph, marks, now) = await MarkAsync(options, cancellationToken).ConfigureAwait(false);
+        var plan = Planner.Plan(graph, marks, _store.Description, now, options.DeleteUntagged, options.TimeWindow, cancellationToken);
+        Log.PlanCreated(_logger, plan.Store, plan.Artifacts.Count, plan.Blobs.Count, plan.Summary.Bytes, plan.Statistics!.LiveArtifacts, graph.ArtifactCount);
+        foreach (var warning in plan.Warnings.Take(100))
+        {
+            Log.PlanWarning(_logger, warning.ToString());
+        }
+
+        return plan;
+    }
 
     /// <summary>Executes a plan in the crash-safe order of DESIGN.md §5, re-checking every item against the live store.</summary>
     /// <param name="plan">The plan, from <see cref="PlanAsync"/> or loaded from a saved report.</param>
     /// <param name="options">Workers and max duration.</param>
-    /// <param name="cancellationToken">Stops the run after the item in hand.</param>
+    /// <param name="cancellationToken">Stops the run after the item in hand; the result then says <see cref="GcOutcome.Stopped"/>.</param>
     /// <returns>What was done.</returns>
-    public Task<GcResult> ExecuteAsync(CollectionPlan plan, GcOptions options, CancellationToken cancellationToken = default) => throw new NotImplementedException();
+    /// <exception cref="ArgumentException">The options are invalid; the message lists every bad value.</exception>
+    public async Task<GcResult> ExecuteAsync(CollectionPlan plan, GcOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(options);
+        options.EnsureValid();
+        var startedAt = _time.GetUtcNow();
+        using var deadline = options.MaxDuration is { } max ? new CancellationTokenSource(max, _time) : null;
+        using var stop = deadline is null
+            ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)
+            : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+
+        var executor = new PlanExecutor(_store, _logger);
+        var completed = await executor.ExecuteAsync(plan, options.Workers, stop.Token).ConfigureAwait(false);
+        var reason = completed ? GcStopReason.None
+            : cancellationToken.IsCancellationRequested ? GcStopReason.Cancelled
+            : GcStopReason.MaxDuration;
+        if (completed)
+        {
+            Log.RunCompleted(_logger, executor.ArtifactsDeleted, executor.BlobsDeleted, executor.BytesFreed, executor.SkippedArtifacts.Count, executor.SkippedBlobs.Count);
+        }
+        else
+        {
+            Log.RunStopped(_logger, reason == GcStopReason.Cancelled ? "cancelled" : "maximum duration reached", executor.ArtifactsDeleted, executor.BlobsDeleted);
+        }
+
+        return new GcResult
+        {
+            Plan = plan,
+            DryRun = false,
+            StartedAt = startedAt,
+            FinishedAt = _time.GetUtcNow(),
+            Outcome = completed ? GcOutcome.Completed : GcOutcome.Stopped,
+            StopReason = reason,
+            ArtifactsDeleted = executor.ArtifactsDeleted,
+            ArtifactsSkipped = executor.SkippedArtifacts,
+            BlobsDeleted = executor.BlobsDeleted,
+            BlobsSkipped = executor.SkippedBlobs,
+            BlobsFailed = executor.FailedBlobs,
+            BytesFreed = executor.BytesFreed,
+            LayerLinksDeleted = executor.LayerLinksDeleted,
+        };
+    }
 
     /// <summary>Plans and, unless <see cref="GcOptions.DryRun"/>, executes.</summary>
     /// <param name="options">The options.</param>
-    /// <param name="cancellationToken">Stops the run after the item in hand.</param>
+    /// <param name="cancellationToken">Stops the run after the item in hand; cancellation while planning throws.</param>
     /// <returns>What was done.</returns>
-    public Task<GcResult> RunAsync(GcOptions options, CancellationToken cancellationToken = default) => throw new NotImplementedException();
+    /// <exception cref="ArgumentException">The options are invalid; the message lists every bad value.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled while planning, before anything was deleted.</exception>
+    public async Task<GcResult> RunAsync(GcOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.EnsureValid();
+        var startedAt = _time.GetUtcNow();
+        var plan = await PlanAsync(options, cancellationToken).ConfigureAwait(false);
+        if (options.DryRun)
+        {
+            return new GcResult
+            {
+                Plan = plan,
+                DryRun = true,
+                StartedAt = startedAt,
+                FinishedAt = _time.GetUtcNow(),
+                Outcome = GcOutcome.Completed,
+            };
+        }
+
+        var result = await ExecuteAsync(plan, options, cancellationToken).ConfigureAwait(false);
+        return new GcResult
+        {
+            Plan = result.Plan,
+            DryRun = false,
+            StartedAt = startedAt,
+            FinishedAt = result.FinishedAt,
+            Outcome = result.Outcome,
+            StopReason = result.StopReason,
+            ArtifactsDeleted = result.ArtifactsDeleted,
+            ArtifactsSkipped = result.ArtifactsSkipped,
+            BlobsDeleted = result.BlobsDeleted,
+            BlobsSkipped = result.BlobsSkipped,
+            BlobsFailed = result.BlobsFailed,
+            BytesFreed = result.BytesFreed,
+            LayerLinksDeleted = result.LayerLinksDeleted,
+        };
+    }
 
     /// <summary>Explains why a digest is kept (the path from a root) or why nothing keeps it.</summary>
     /// <param name="digest">A manifest or blob digest.</param>
@@ -52,5 +154,23 @@ public sealed class GarbageCollector
     /// <param name="options">The options a run would use.</param>
     /// <param name="cancellationToken">Stops the snapshot read.</param>
     /// <returns>The explanation.</returns>
-    public Task<GcExplanation> ExplainAsync(Digest digest, RepositoryName? repository, GcOptions options, CancellationToken cancellationToken = default) => throw new NotImplementedException();
+    /// <exception cref="ArgumentException">The options are invalid; the message lists every bad value.</exception>
+    public async Task<GcExplanation> ExplainAsync(Digest digest, RepositoryName? repository, GcOptions options, CancellationToken cancellationToken = default)
+    {
+        var (graph, marks, _) = await MarkAsync(options, cancellationToken).ConfigureAwait(false);
+        return Explainer.Explain(graph, marks, digest, repository);
+    }
+
+    private async Task<(RegistryGraph Graph, MarkResult Marks, DateTimeOffset Now)> MarkAsync(GcOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.EnsureValid();
+        var now = _time.GetUtcNow();
+        var builder = new GraphBuilder();
+        await _store.ReadSnapshotAsync(builder, cancellationToken).ConfigureAwait(false);
+        var graph = builder.Build(cancellationToken);
+        var cutoff = (now - options.TimeWindow).UtcTicks;
+        var marks = Marker.Mark(graph, options.DeleteUntagged, cutoff, cancellationToken);
+        return (graph, marks, now);
+    }
 }

@@ -20,4 +20,18 @@ public sealed record PlannedArtifact(
     DeletionReason Reason,
     string? AccessoryType,
     Digest? Subject,
-    long Version);
+    long Version)
+{
+    /// <summary>
+    /// The planned artifacts this one goes with: the collected indexes that list it, or the collected subject of a hard
+    /// accessory. If a re-check keeps any of them, this one is kept too, so a kept index never loses a child and a kept image
+    /// never loses a signature.
+    /// </summary>
+    public ImmutableArray<ArtifactKey> DependsOn { get; init; } = [];
+
+    /// <summary>
+    /// The execution stage: 0 for artifacts that depend on nothing, else one more than the highest stage of
+    /// <see cref="DependsOn"/>. Artifacts of one stage may be deleted in parallel.
+    /// </summary>
+    public int Stage { get; init; }
+}

@@ -1,0 +1,208 @@
+using System.Collections.Concurrent;
+using Harbor.Gc.Diagnostics;
+using Harbor.Gc.Model;
+using Harbor.Gc.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Harbor.Gc.Collection;
+
+/// <summary>
+/// The sweep: executes a plan in the crash-safe order of DESIGN.md §5, re-checking each item against the live store.
+/// </summary>
+/// <remarks>
+/// <para>1. Artifacts, stage by stage (an index before its children, a subject before its hard accessories): each is a
+/// compare-and-swap on its version; one that changed is kept, and so is everything that depends on it.</para>
+/// <para>2. Blobs, each in two phases: <c>none → delete</c> (only if untouched since the plan), re-check that nothing references
+/// it, <c>delete → deleting</c> (fails if a push took it back), delete the bytes, delete the record. A blob an earlier run left
+/// in <see cref="BlobStatus.Deleting"/> or later was already re-checked and is finished.</para>
+/// <para>3. Layer links, each re-checked by the store.</para>
+/// <para>Stopping (cancellation or the maximum duration) is checked between items; the item in hand always finishes, so a
+/// stopped run leaves the store as a crash at that point would, minus the half-done item.</para>
+/// </remarks>
+internal sealed class PlanExecutor(IRegistryStore store, ILogger logger)
+{
+    private const BlobStatusSet CommittedToDeletion = BlobStatusSet.Deleting | BlobStatusSet.Deleted | BlobStatusSet.DeleteFailed;
+
+    private int _artifactsDeleted;
+    private int _blobsDeleted;
+    private long _bytesFreed;
+    private int _layerLinksDeleted;
+    private readonly ConcurrentDictionary<ArtifactKey, byte> _keptArtifacts = new();
+    private readonly ConcurrentQueue<ArtifactKey> _skippedArtifacts = new();
+    private readonly ConcurrentQueue<Digest> _skippedBlobs = new();
+    private readonly ConcurrentQueue<(Digest, string)> _failedBlobs = new();
+
+    public int ArtifactsDeleted => _artifactsDeleted;
+
+    public int BlobsDeleted => _blobsDeleted;
+
+    public long BytesFreed => _bytesFreed;
+
+    public int LayerLinksDeleted => _layerLinksDeleted;
+
+    public IReadOnlyList<ArtifactKey> SkippedArtifacts => [.. _skippedArtifacts];
+
+    public IReadOnlyList<Digest> SkippedBlobs => [.. _skippedBlobs];
+
+    public IReadOnlyList<(Digest Digest, string Error)> FailedBlobs => [.. _failedBlobs];
+
+    /// <summary>Runs the sweep; returns false when it stopped before the end.</summary>
+    public async Task<bool> ExecuteAsync(CollectionPlan plan, int workers, CancellationToken stop)
+    {
+        var artifacts = plan.Artifacts;
+        for (var start = 0; start < artifacts.Count;)
+        {
+            var end = start;
+            while (end < artifacts.Count && artifacts[end].Stage == artifacts[start].Stage)
+            {
+                end++;
+            }
+
+            if (!await ForEachAsync(artifacts, start, end, workers, stop, DeleteArtifactAsync).ConfigureAwait(false))
+            {
+                return false;
+            }
+
+            start = end;
+        }
+
+        if (!await ForEachAsync(plan.Blobs, 0, plan.Blobs.Count, workers, stop, DeleteBlobAsync).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        return await ForEachAsync(plan.LayerLinks, 0, plan.LayerLinks.Count, workers, stop, DeleteLayerLinkAsync).ConfigureAwait(false);
+    }
+
+    private async Task DeleteArtifactAsync(PlannedArtifact item)
+    {
+        foreach (var parent in item.DependsOn)
+        {
+            if (_keptArtifacts.ContainsKey(parent))
+            {
+                Keep(item.Key, $"it goes with {parent}, which was kept");
+                return;
+            }
+        }
+
+        switch (await store.DeleteArtifactAsync(item.Key, item.Version, CancellationToken.None).ConfigureAwait(false))
+        {
+            case ArtifactDeleteOutcome.Deleted:
+                Interlocked.Increment(ref _artifactsDeleted);
+                break;
+            case ArtifactDeleteOutcome.Changed:
+                Keep(item.Key, "it changed since the plan (tagged, pushed again, or listed by a new index)");
+                break;
+            case ArtifactDeleteOutcome.NotFound:
+                break;
+        }
+    }
+
+    private void Keep(ArtifactKey key, string why)
+    {
+        _keptArtifacts.TryAdd(key, 0);
+        _skippedArtifacts.Enqueue(key);
+        Log.ArtifactKept(logger, key, why);
+    }
+
+    private async Task DeleteBlobAsync(PlannedBlob item)
+    {
+        var none = CancellationToken.None;
+        if (!CommittedToDeletion.Contains(item.Status))
+        {
+            // phase 1: mark, only if nobody touched the blob since the plan
+            if (!await store.TryUpdateBlobStatusAsync(item.Digest, BlobStatusSet.None | BlobStatusSet.Delete, BlobStatus.Delete, item.LastTouchedAt, none).ConfigureAwait(false))
+            {
+                if (await store.GetBlobAsync(item.Digest, none).ConfigureAwait(false) is not null)
+                {
+                    SkipBlob(item.Digest, "it was touched since the plan");
+                }
+
+                return;
+            }
+
+            if (await store.IsBlobReferencedAsync(item.Digest, none).ConfigureAwait(false))
+            {
+                await store.TryUpdateBlobStatusAsync(item.Digest, BlobStatusSet.Delete, BlobStatus.None, null, none).ConfigureAwait(false);
+                SkipBlob(item.Digest, "an artifact references it");
+                return;
+            }
+
+            // phase 2: commit; a push that took the blob back in between reset it to none, and this fails
+            if (!await store.TryUpdateBlobStatusAsync(item.Digest, BlobStatusSet.Delete, BlobStatus.Deleting, null, none).ConfigureAwait(false))
+            {
+                SkipBlob(item.Digest, "a push took it back");
+                return;
+            }
+        }
+
+        try
+        {
+            await store.DeleteBlobContentAsync(item.Digest, none).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            await store.TryUpdateBlobStatusAsync(item.Digest, BlobStatusSet.Deleting | BlobStatusSet.DeleteFailed, BlobStatus.DeleteFailed, null, none).ConfigureAwait(false);
+            _failedBlobs.Enqueue((item.Digest, e.Message));
+            Log.BlobDeleteFailed(logger, item.Digest, e);
+            return;
+        }
+
+        await store.DeleteBlobRecordAsync(item.Digest, none).ConfigureAwait(false);
+        Interlocked.Increment(ref _blobsDeleted);
+        Interlocked.Add(ref _bytesFreed, item.Size);
+    }
+
+    private void SkipBlob(Digest digest, string why)
+    {
+        _skippedBlobs.Enqueue(digest);
+        Log.BlobKept(logger, digest, why);
+    }
+
+    private async Task DeleteLayerLinkAsync(LayerLink link)
+    {
+        if (await store.DeleteLayerLinkAsync(link, CancellationToken.None).ConfigureAwait(false))
+        {
+            Interlocked.Increment(ref _layerLinksDeleted);
+        }
+    }
+
+    /// <summary>Runs <paramref name="body"/> over items [start, end) on up to <paramref name="workers"/> workers; false when stopped.</summary>
+    private static async Task<bool> ForEachAsync<T>(IReadOnlyList<T> items, int start, int end, int workers, CancellationToken stop, Func<T, Task> body)
+    {
+        var next = start - 1;
+        var done = 0;
+        async Task Worker()
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var i = Interlocked.Increment(ref next);
+                if (i >= end)
+                {
+                    return;
+                }
+
+                await body(items[i]).ConfigureAwait(false);
+                Interlocked.Increment(ref done);
+            }
+        }
+
+        var count = Math.Min(workers, end - start);
+        if (count <= 1)
+        {
+            await Worker().ConfigureAwait(false);
+        }
+        else
+        {
+            var tasks = new Task[count];
+            for (var w = 0; w < count; w++)
+            {
+                tasks[w] = Task.Run(Worker, CancellationToken.None);
+            }
+
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+
+        return done == end - start;
+    }
+}

@@ -1,0 +1,281 @@
+using System.Collections.Immutable;
+using Harbor.Gc.Graph;
+using Harbor.Gc.Model;
+
+namespace Harbor.Gc.Collection;
+
+/// <summary>Turns a marked graph into a <see cref="CollectionPlan"/>: dead artifacts with reasons, in execution order; dead blobs; dead layer links.</summary>
+internal static class Planner
+{
+    public static CollectionPlan Plan(RegistryGraph graph, MarkResult marks, string store, DateTimeOffset now, bool deleteUntagged, TimeSpan window, CancellationToken cancellationToken)
+    {
+        var artifacts = PlanArtifacts(graph, marks);
+        cancellationToken.ThrowIfCancellationRequested();
+        var blobs = PlanBlobs(graph, marks);
+        var layerLinks = PlanLayerLinks(graph, marks);
+        var warnings = new List<PlanWarning>(graph.Warnings);
+        for (var b = 0; b < graph.BlobCount; b++)
+        {
+            if (graph.BlobStatuses[b] is BlobStatus.Deleting or BlobStatus.Deleted or BlobStatus.DeleteFailed && marks.LiveDigests[graph.BlobDigest[b]])
+            {
+                warnings.Add(new PlanWarning(graph.Digests[graph.BlobDigest[b]].ToString(),
+                    $"a live artifact references this blob, but its status is {graph.BlobStatuses[b]}: its bytes may be gone"));
+            }
+        }
+
+        var liveBlobs = 0;
+        for (var b = 0; b < graph.BlobCount; b++)
+        {
+            if (marks.LiveDigests[graph.BlobDigest[b]])
+            {
+                liveBlobs++;
+            }
+        }
+
+        return new CollectionPlan
+        {
+            Store = store,
+            CreatedAt = now,
+            DeleteUntagged = deleteUntagged,
+            TimeWindow = window,
+            Artifacts = artifacts,
+            Blobs = blobs,
+            LayerLinks = layerLinks,
+            Warnings = warnings,
+            Statistics = new GraphStatistics(graph.Repositories.Length, graph.ArtifactCount, marks.LiveArtifacts.Count(), graph.BlobCount, liveBlobs,
+                graph.Tags.Length, graph.BlobReferenceCount),
+        };
+    }
+
+    private static List<PlannedArtifact> PlanArtifacts(RegistryGraph graph, MarkResult marks)
+    {
+        var n = graph.ArtifactCount;
+        var live = marks.LiveArtifacts;
+        var deadCount = n - live.Count();
+        if (deadCount == 0)
+        {
+            return [];
+        }
+
+        // dependencies: a dead child depends on the dead indexes listing it; a dead hard accessory on its dead subject
+        var dependents = new Dictionary<int, List<int>>();
+        var dependsOn = new Dictionary<int, List<int>>();
+        for (var a = 0; a < n; a++)
+        {
+            if (live[a])
+            {
+                continue;
+            }
+
+            foreach (var child in graph.ChildrenOf(a))
+            {
+                if (child >= 0 && !live[child])
+                {
+                    AddEdge(a, child);
+                }
+            }
+
+            if (graph.IsHardAccessory(a) && graph.SubjectArtifact[a] is var subject and >= 0)
+            {
+                AddEdge(subject, a);
+            }
+        }
+
+        // tags of dead artifacts
+        var tags = new Dictionary<int, List<string>>();
+        for (var t = 0; t < graph.Tags.Length; t++)
+        {
+            var a = graph.TagArtifact[t];
+            if (a >= 0 && !live[a])
+            {
+                if (!tags.TryGetValue(a, out var names))
+                {
+                    tags[a] = names = [];
+                }
+
+                names.Add(graph.Tags[t].Name);
+            }
+        }
+
+        // stages (Kahn): parents first
+        var stage = new int[n];
+        var pending = new int[n];
+        var queue = new Queue<int>();
+        for (var a = 0; a < n; a++)
+        {
+            if (live[a])
+            {
+                continue;
+            }
+
+            pending[a] = dependsOn.TryGetValue(a, out var p) ? p.Count : 0;
+            if (pending[a] == 0)
+            {
+                queue.Enqueue(a);
+            }
+        }
+
+        while (queue.Count > 0)
+        {
+            var a = queue.Dequeue();
+            if (!dependents.TryGetValue(a, out var list))
+            {
+                continue;
+            }
+
+            foreach (var d in list)
+            {
+                stage[d] = Math.Max(stage[d], stage[a] + 1);
+                if (--pending[d] == 0)
+                {
+                    queue.Enqueue(d);
+                }
+            }
+        }
+
+        for (var a = 0; a < n; a++)
+        {
+            if (pending[a] > 0)
+            {
+                stage[a] = int.MaxValue; // a cycle cannot happen with content addressing; if a store reports one, it runs last
+            }
+        }
+
+        var repoRank = RepositoryRanks(graph);
+        var order = new int[deadCount];
+        var k = 0;
+        for (var a = 0; a < n; a++)
+        {
+            if (!live[a])
+            {
+                order[k++] = a;
+            }
+        }
+
+        var digests = graph.Digests;
+        Array.Sort(order, (x, y) =>
+        {
+            var c = stage[x].CompareTo(stage[y]);
+            if (c == 0) c = repoRank[graph.ArtifactRepo[x]].CompareTo(repoRank[graph.ArtifactRepo[y]]);
+            if (c == 0) c = digests[graph.ArtifactDigest[x]].CompareTo(digests[graph.ArtifactDigest[y]]);
+            return c;
+        });
+
+        var result = new List<PlannedArtifact>(deadCount);
+        foreach (var a in order)
+        {
+            var link = graph.LinkOf(a);
+            var hard = graph.IsHardAccessory(a);
+            var reason = hard
+                ? graph.SubjectArtifact[a] >= 0 ? DeletionReason.AccessoryOfDeletedSubject : DeletionReason.OrphanAccessory
+                : dependsOn.ContainsKey(a) ? DeletionReason.ChildOfDeletedIndex
+                : DeletionReason.Untagged;
+            var names = tags.TryGetValue(a, out var tagList) ? [.. tagList.Order(StringComparer.Ordinal)] : ImmutableArray<string>.Empty;
+            var parents = dependsOn.TryGetValue(a, out var p) ? [.. p.Select(graph.KeyOf)] : ImmutableArray<ArtifactKey>.Empty;
+            result.Add(new PlannedArtifact(graph.KeyOf(a), graph.ArtifactMediaType[a], graph.ArtifactSize[a], names, reason,
+                link?.Type, link?.Subject, graph.ArtifactVersion[a])
+            {
+                DependsOn = parents,
+                Stage = stage[a] == int.MaxValue ? deadCount : stage[a],
+            });
+        }
+
+        return result;
+
+        void AddEdge(int parent, int dependent)
+        {
+            if (!dependents.TryGetValue(parent, out var list))
+            {
+                dependents[parent] = list = [];
+            }
+
+            list.Add(dependent);
+            if (!dependsOn.TryGetValue(dependent, out var parents))
+            {
+                dependsOn[dependent] = parents = [];
+            }
+
+            parents.Add(parent);
+        }
+    }
+
+    private static int[] RepositoryRanks(RegistryGraph graph)
+    {
+        var byName = Enumerable.Range(0, graph.Repositories.Length).ToArray();
+        Array.Sort(byName, (x, y) => graph.Repositories[x].CompareTo(graph.Repositories[y]));
+        var rank = new int[byName.Length];
+        for (var i = 0; i < byName.Length; i++)
+        {
+            rank[byName[i]] = i;
+        }
+
+        return rank;
+    }
+
+    private static List<PlannedBlob> PlanBlobs(RegistryGraph graph, MarkResult marks)
+    {
+        var dead = new List<int>();
+        for (var b = 0; b < graph.BlobCount; b++)
+        {
+            if (IsDeadBlob(graph, marks, b))
+            {
+                dead.Add(b);
+            }
+        }
+
+        dead.Sort((x, y) => graph.Digests[graph.BlobDigest[x]].CompareTo(graph.Digests[graph.BlobDigest[y]]));
+        var result = new List<PlannedBlob>(dead.Count);
+        foreach (var b in dead)
+        {
+            result.Add(new PlannedBlob(graph.Digests[graph.BlobDigest[b]], graph.BlobSize[b], new DateTimeOffset(graph.BlobTouched[b], TimeSpan.Zero), graph.BlobStatuses[b]));
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// A blob is dead when no live artifact references it and it was not touched within the time window, or when an earlier run
+    /// already committed to deleting it (<see cref="BlobStatus.Deleting"/> or later): those are finished, never stranded.
+    /// </summary>
+    internal static bool IsDeadBlob(RegistryGraph graph, MarkResult marks, int blob) =>
+        !marks.LiveDigests[graph.BlobDigest[blob]] &&
+        (graph.BlobTouched[blob] < marks.Cutoff || graph.BlobStatuses[blob] is BlobStatus.Deleting or BlobStatus.Deleted or BlobStatus.DeleteFailed);
+
+    private static List<LayerLink> PlanLayerLinks(RegistryGraph graph, MarkResult marks)
+    {
+        if (graph.LayerLinks.Length == 0)
+        {
+            return [];
+        }
+
+        var linkedRepos = new HashSet<int>(graph.LayerLinkRepo);
+        var liveInRepo = new HashSet<long>();
+        for (var a = 0; a < graph.ArtifactCount; a++)
+        {
+            if (marks.LiveArtifacts[a] && linkedRepos.Contains(graph.ArtifactRepo[a]))
+            {
+                foreach (var d in graph.RefsOf(a))
+                {
+                    liveInRepo.Add(RegistryGraph.ArtifactKeyOf(graph.ArtifactRepo[a], d));
+                }
+            }
+        }
+
+        var result = new List<LayerLink>();
+        for (var i = 0; i < graph.LayerLinks.Length; i++)
+        {
+            if (graph.LayerLinks[i].CreatedAt.UtcTicks < marks.Cutoff &&
+                !liveInRepo.Contains(RegistryGraph.ArtifactKeyOf(graph.LayerLinkRepo[i], graph.LayerLinkDigest[i])))
+            {
+                result.Add(graph.LayerLinks[i]);
+            }
+        }
+
+        result.Sort((x, y) =>
+        {
+            var c = x.Repository.CompareTo(y.Repository);
+            return c != 0 ? c : x.Digest.CompareTo(y.Digest);
+        });
+        return result;
+    }
+}

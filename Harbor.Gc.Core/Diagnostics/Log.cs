@@ -1,0 +1,30 @@
+using Harbor.Gc.Model;
+using Microsoft.Extensions.Logging;
+
+namespace Harbor.Gc.Diagnostics;
+
+/// <summary>Log messages of the collector. Event ids: 1000–1099 planning, 1100–1199 execution.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Information,
+        Message = "GC plan for {Store}: {Artifacts} artifacts and {Blobs} blobs eligible for deletion, could free up {Bytes} bytes ({LiveArtifacts} of {TotalArtifacts} artifacts live)")]
+    public static partial void PlanCreated(ILogger logger, string store, int artifacts, int blobs, long bytes, int liveArtifacts, int totalArtifacts);
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "GC plan warning: {Warning}")]
+    public static partial void PlanWarning(ILogger logger, string warning);
+
+    [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "Kept artifact {Artifact}: {Why}")]
+    public static partial void ArtifactKept(ILogger logger, ArtifactKey artifact, string why);
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Information, Message = "Kept blob {Digest}: {Why}")]
+    public static partial void BlobKept(ILogger logger, Digest digest, string why);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Error, Message = "Deleting the bytes of blob {Digest} failed; the next run tries again")]
+    public static partial void BlobDeleteFailed(ILogger logger, Digest digest, Exception exception);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "GC run stopped ({Reason}) after deleting {Artifacts} artifacts and {Blobs} blobs; the next run carries on")]
+    public static partial void RunStopped(ILogger logger, string reason, int artifacts, int blobs);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Information, Message = "GC run finished: deleted {Artifacts} artifacts and {Blobs} blobs, freed {Bytes} bytes; kept {KeptArtifacts} artifacts and {KeptBlobs} blobs after re-checks")]
+    public static partial void RunCompleted(ILogger logger, int artifacts, int blobs, long bytes, int keptArtifacts, int keptBlobs);
+}

@@ -102,6 +102,7 @@ public sealed class GarbageCollector
             BlobsFailed = executor.FailedBlobs,
             BytesFreed = executor.BytesFreed,
             LayerLinksDeleted = executor.LayerLinksDeleted,
+            Workers = options.Workers,
         };
     }
 
@@ -126,6 +127,7 @@ public sealed class GarbageCollector
                 StartedAt = startedAt,
                 FinishedAt = _time.GetUtcNow(),
                 Outcome = GcOutcome.Completed,
+                Workers = options.Workers,
             };
         }
 
@@ -145,6 +147,7 @@ public sealed class GarbageCollector
             BlobsFailed = result.BlobsFailed,
             BytesFreed = result.BytesFreed,
             LayerLinksDeleted = result.LayerLinksDeleted,
+            Workers = result.Workers,
         };
     }
 

@@ -41,6 +41,9 @@ public sealed class GcResult
     /// <summary>Bytes freed by the deleted blobs.</summary>
     public long BytesFreed { get; init; }
 
+    /// <summary>How many deletions ran at once.</summary>
+    public int Workers { get; init; } = 1;
+
     /// <summary>Layer links removed.</summary>
     public int LayerLinksDeleted { get; init; }
 }

@@ -1,0 +1,81 @@
+using System.Globalization;
+using Harbor.Gc.Collection;
+
+namespace Harbor.Gc.Reporting;
+
+/// <summary>A concise, Harbor-style text summary of a GC run: what is eligible for deletion, what it could free, what was done.</summary>
+public static class ConsoleSummary
+{
+    /// <summary>Writes the summary.</summary>
+    /// <param name="writer">Where to write.</param>
+    /// <param name="result">The run.</param>
+    public static void Write(TextWriter writer, GcResult result)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(result);
+        var plan = result.Plan;
+        var summary = plan.Summary;
+        var inv = CultureInfo.InvariantCulture;
+        writer.WriteLine(string.Create(inv, $"GC {(result.DryRun ? "dry run" : "run")} on {plan.Store} at {GcReportWriter.Time(plan.CreatedAt)} (delete untagged: {(plan.DeleteUntagged ? "yes" : "no")}, time window: {plan.TimeWindow})"));
+        if (plan.Statistics is { } s)
+        {
+            writer.WriteLine(string.Create(inv, $"  scanned {s.Repositories:N0} repositories, {s.Artifacts:N0} artifacts, {s.Tags:N0} tags, {s.Blobs:N0} blobs"));
+        }
+
+        writer.WriteLine(string.Create(inv, $"  {summary.Blobs:N0} blobs and {summary.Manifests:N0} manifests ({summary.Artifacts:N0} artifacts) eligible for deletion"));
+        writer.WriteLine(string.Create(inv, $"  could free up {FormatBytes(summary.Bytes)}"));
+        var reasons = plan.Artifacts.GroupBy(a => a.Reason).OrderBy(g => g.Key).Select(g => string.Create(inv, $"{g.Key.ToReportName()} {g.Count():N0}")).ToList();
+        if (reasons.Count > 0)
+        {
+            writer.WriteLine($"  by reason: {string.Join(", ", reasons)}");
+        }
+
+        if (plan.LayerLinks.Count > 0)
+        {
+            writer.WriteLine(string.Create(inv, $"  {plan.LayerLinks.Count:N0} repository layer links to remove"));
+        }
+
+        if (!result.DryRun)
+        {
+            writer.WriteLine(string.Create(inv, $"  deleted {result.ArtifactsDeleted:N0} artifacts and {result.BlobsDeleted:N0} blobs, freed {FormatBytes(result.BytesFreed)}"));
+            if (result.ArtifactsSkipped.Count + result.BlobsSkipped.Count > 0)
+            {
+                writer.WriteLine(string.Create(inv, $"  kept after re-check (changed since the plan): {result.ArtifactsSkipped.Count:N0} artifacts, {result.BlobsSkipped.Count:N0} blobs"));
+            }
+
+            if (result.BlobsFailed.Count > 0)
+            {
+                writer.WriteLine(string.Create(inv, $"  failed: {result.BlobsFailed.Count:N0} blobs (the next run tries again); first: {result.BlobsFailed[0].Digest}: {result.BlobsFailed[0].Error}"));
+            }
+
+            if (result.Outcome == GcOutcome.Stopped)
+            {
+                writer.WriteLine($"  stopped ({(result.StopReason == GcStopReason.Cancelled ? "cancelled" : "maximum duration reached")}); the next run carries on");
+            }
+        }
+
+        if (plan.Warnings.Count > 0)
+        {
+            writer.WriteLine(string.Create(inv, $"  {plan.Warnings.Count:N0} warnings; first: {plan.Warnings[0]}"));
+        }
+    }
+
+    /// <summary>Formats a byte count with binary units, as <c>12.3 MiB (12,897,484 bytes)</c>.</summary>
+    /// <param name="bytes">The count.</param>
+    /// <returns>The text.</returns>
+    public static string FormatBytes(long bytes)
+    {
+        string[] units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];
+        double value = bytes;
+        var unit = 0;
+        while (value >= 1024 && unit < units.Length - 1)
+        {
+            value /= 1024;
+            unit++;
+        }
+
+        return unit == 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{bytes:N0} bytes")
+            : string.Create(CultureInfo.InvariantCulture, $"{value:0.#} {units[unit]} ({bytes:N0} bytes)");
+    }
+}

@@ -1,0 +1,174 @@
+using System.Globalization;
+using System.Text.Json;
+using Harbor.Gc.Collection;
+
+namespace Harbor.Gc.Reporting;
+
+/// <summary>Writes the JSON report of DESIGN.md §8 for a GC run, dry or real. The report carries the whole plan, so it can be applied later.</summary>
+public static class GcReportWriter
+{
+    /// <summary>Writes the report of <paramref name="result"/>.</summary>
+    /// <param name="stream">Where to write (UTF-8 JSON).</param>
+    /// <param name="result">The run.</param>
+    /// <param name="indented">Indent for people to read.</param>
+    public static void Write(Stream stream, GcResult result, bool indented = true)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(result);
+        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = indented });
+        var plan = result.Plan;
+        json.WriteStartObject();
+        json.WriteString("kind", "gc");
+        json.WriteBoolean("dryRun", result.DryRun);
+        json.WriteString("store", plan.Store);
+        json.WriteString("startedAt", Time(result.StartedAt));
+        json.WriteString("finishedAt", Time(result.FinishedAt));
+        json.WriteString("planCreatedAt", Time(plan.CreatedAt));
+        json.WriteString("outcome", result.Outcome == GcOutcome.Completed ? "completed" : "stopped");
+        if (result.StopReason != GcStopReason.None)
+        {
+            json.WriteString("stopReason", result.StopReason == GcStopReason.Cancelled ? "cancelled" : "max-duration");
+        }
+
+        json.WriteStartObject("options");
+        json.WriteBoolean("deleteUntagged", plan.DeleteUntagged);
+        json.WriteString("timeWindow", plan.TimeWindow.ToString("c", CultureInfo.InvariantCulture));
+        json.WriteNumber("workers", result.Workers);
+        json.WriteEndObject();
+
+        var summary = plan.Summary;
+        json.WriteStartObject("summary");
+        json.WriteNumber("artifacts", summary.Artifacts);
+        json.WriteNumber("manifests", summary.Manifests);
+        json.WriteNumber("blobs", summary.Blobs);
+        json.WriteNumber("bytes", summary.Bytes);
+        json.WriteEndObject();
+
+        if (!result.DryRun)
+        {
+            json.WriteStartObject("result");
+            json.WriteNumber("artifactsDeleted", result.ArtifactsDeleted);
+            json.WriteNumber("blobsDeleted", result.BlobsDeleted);
+            json.WriteNumber("bytesFreed", result.BytesFreed);
+            json.WriteNumber("layerLinksDeleted", result.LayerLinksDeleted);
+            WriteStrings(json, "artifactsKept", result.ArtifactsSkipped.Select(k => k.ToString()));
+            WriteStrings(json, "blobsKept", result.BlobsSkipped.Select(d => d.ToString()));
+            json.WriteStartArray("blobsFailed");
+            foreach (var (digest, error) in result.BlobsFailed)
+            {
+                json.WriteStartObject();
+                json.WriteString("digest", digest.ToString());
+                json.WriteString("error", error);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        if (plan.Statistics is { } stats)
+        {
+            json.WriteStartObject("statistics");
+            json.WriteNumber("repositories", stats.Repositories);
+            json.WriteNumber("artifacts", stats.Artifacts);
+            json.WriteNumber("liveArtifacts", stats.LiveArtifacts);
+            json.WriteNumber("blobs", stats.Blobs);
+            json.WriteNumber("liveBlobs", stats.LiveBlobs);
+            json.WriteNumber("tags", stats.Tags);
+            json.WriteNumber("blobReferences", stats.BlobReferences);
+            json.WriteEndObject();
+        }
+
+        json.WriteStartArray("artifacts");
+        foreach (var a in plan.Artifacts)
+        {
+            json.WriteStartObject();
+            json.WriteString("repository", a.Key.Repository.Value);
+            json.WriteString("digest", a.Key.Digest.ToString());
+            WriteStrings(json, "tags", a.Tags);
+            json.WriteString("reason", a.Reason.ToReportName());
+            WriteNullable(json, "accessoryType", a.AccessoryType);
+            WriteNullable(json, "subject", a.Subject?.ToString());
+            json.WriteString("mediaType", a.MediaType);
+            json.WriteNumber("size", a.Size);
+            json.WriteNumber("version", a.Version);
+            json.WriteNumber("stage", a.Stage);
+            WriteStrings(json, "dependsOn", a.DependsOn.Select(k => k.ToString()));
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+
+        json.WriteStartArray("blobs");
+        foreach (var b in plan.Blobs)
+        {
+            json.WriteStartObject();
+            json.WriteString("digest", b.Digest.ToString());
+            json.WriteNumber("size", b.Size);
+            json.WriteString("lastTouchedAt", Time(b.LastTouchedAt));
+            json.WriteString("status", b.Status.ToString().ToLowerInvariant());
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+
+        json.WriteStartArray("layerLinks");
+        foreach (var l in plan.LayerLinks)
+        {
+            json.WriteStartObject();
+            json.WriteString("repository", l.Repository.Value);
+            json.WriteString("digest", l.Digest.ToString());
+            json.WriteString("createdAt", Time(l.CreatedAt));
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+
+        json.WriteStartArray("warnings");
+        foreach (var w in plan.Warnings)
+        {
+            json.WriteStartObject();
+            json.WriteString("location", w.Location);
+            json.WriteString("message", w.Message);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
+    }
+
+    /// <summary>The report as a string.</summary>
+    /// <param name="result">The run.</param>
+    /// <returns>The JSON text.</returns>
+    public static string ToJson(GcResult result)
+    {
+        using var stream = new MemoryStream();
+        Write(stream, result);
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    internal static string Time(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.FFFFFFFZ", CultureInfo.InvariantCulture);
+
+    private static void WriteStrings(Utf8JsonWriter json, string name, IEnumerable<string> values)
+    {
+        json.WriteStartArray(name);
+        foreach (var value in values)
+        {
+            json.WriteStringValue(value);
+        }
+
+        json.WriteEndArray();
+    }
+
+    private static void WriteNullable(Utf8JsonWriter json, string name, string? value)
+    {
+        if (value is null)
+        {
+            json.WriteNull(name);
+        }
+        else
+        {
+            json.WriteString(name, value);
+        }
+    }
+}

@@ -41,10 +41,12 @@ public sealed class CollectionPlan
     /// <summary>The size of the graph.</summary>
     public GraphStatistics? Statistics { get; init; }
 
-    /// <summary>Counts and bytes.</summary>
-    public PlanSummary Summary => new(
+    /// <summary>Counts and bytes (computed once).</summary>
+    public PlanSummary Summary => _summary ??= new(
         Artifacts.Count,
         Artifacts.Select(a => a.Key.Digest).Distinct().Count(),
         Blobs.Count,
         Blobs.Sum(b => b.Size));
+
+    private PlanSummary? _summary;
 }

@@ -212,7 +212,27 @@ internal static class Planner
         return rank;
     }
 
-    private static List<PlannedBlob> PlanBlobs(RegistryGraph graph, MarkResult marks)
+    /// <summary>After sorting by the 8-byte digest prefix, orders the (astronomically rare) runs of equal prefixes in full.</summary>
+    internal static void SortTies<T>(ulong[] keys, T[] items, Func<T, Digest> digestOf)
+    {
+        for (var i = 1; i < keys.Length; i++)
+        {
+            if (keys[i] != keys[i - 1])
+            {
+                continue;
+            }
+
+            var start = i - 1;
+            while (i < keys.Length && keys[i] == keys[start])
+            {
+                i++;
+            }
+
+            Array.Sort(items, start, i - start, Comparer<T>.Create((x, y) => digestOf(x).CompareTo(digestOf(y))));
+        }
+    }
+
+    private static PlannedBlob[] PlanBlobs(RegistryGraph graph, MarkResult marks)
     {
         var dead = new List<int>();
         for (var b = 0; b < graph.BlobCount; b++)
@@ -223,13 +243,18 @@ internal static class Planner
             }
         }
 
-        dead.Sort((x, y) => graph.Digests[graph.BlobDigest[x]].CompareTo(graph.Digests[graph.BlobDigest[y]]));
-        var result = new List<PlannedBlob>(dead.Count);
-        foreach (var b in dead)
+        var result = new PlannedBlob[dead.Count];
+        var keys = new ulong[dead.Count];
+        for (var i = 0; i < result.Length; i++)
         {
-            result.Add(new PlannedBlob(graph.Digests[graph.BlobDigest[b]], graph.BlobSize[b], new DateTimeOffset(graph.BlobTouched[b], TimeSpan.Zero), graph.BlobStatuses[b]));
+            var b = dead[i];
+            var digest = graph.Digests[graph.BlobDigest[b]];
+            keys[i] = digest.Prefix;
+            result[i] = new PlannedBlob(digest, graph.BlobSize[b], new DateTimeOffset(graph.BlobTouched[b], TimeSpan.Zero), graph.BlobStatuses[b]);
         }
 
+        Array.Sort(keys, result);
+        SortTies(keys, result, static x => x.Digest);
         return result;
     }
 

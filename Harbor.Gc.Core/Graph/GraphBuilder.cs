@@ -41,6 +41,14 @@ internal sealed class GraphBuilder : ISnapshotSink
     private IntList _childDigests = new(16);
     private Dictionary<long, int> _artifactIndex = [];
 
+    // blob digests and references are interned in batches (see DigestTable.GetOrAddBatch); a target >= 0 is a position in
+    // _refs, a target < 0 is ~(blob record index)
+    private const int Batch = 64;
+    private readonly Digest[] _pendingDigests = new Digest[Batch];
+    private readonly int[] _pendingTargets = new int[Batch];
+    private readonly int[] _pendingIds = new int[Batch];
+    private int _pending;
+
     private RepositoryName _lastRepo;
     private int _lastRepoId = -1;
 
@@ -65,7 +73,7 @@ internal sealed class GraphBuilder : ISnapshotSink
         }
 
         var i = _blobCount++;
-        _blobDigest[i] = _digests.GetOrAdd(blob.Digest);
+        Enqueue(blob.Digest, ~i);
         _blobSize[i] = blob.Size;
         _blobTouched[i] = blob.LastTouchedAt.UtcTicks;
         _blobStatus[i] = blob.Status;
@@ -106,7 +114,8 @@ internal sealed class GraphBuilder : ISnapshotSink
             }
 
             _refKinds[_refs.Count] = reference.Kind;
-            _refs.Add(_digests.GetOrAdd(reference.Digest));
+            _refs.Add(-1);
+            Enqueue(reference.Digest, _refs.Count - 1);
         }
 
         _refStart[a + 1] = _refs.Count;
@@ -135,6 +144,7 @@ internal sealed class GraphBuilder : ISnapshotSink
 
     public RegistryGraph Build(CancellationToken cancellationToken)
     {
+        Flush();
         cancellationToken.ThrowIfCancellationRequested();
         var n = _artifactCount;
 
@@ -283,6 +293,36 @@ internal sealed class GraphBuilder : ISnapshotSink
             Warnings = _warnings,
             ArtifactIndex = _artifactIndex,
         };
+    }
+
+    private void Enqueue(in Digest digest, int target)
+    {
+        _pendingDigests[_pending] = digest;
+        _pendingTargets[_pending++] = target;
+        if (_pending == Batch)
+        {
+            Flush();
+        }
+    }
+
+    private void Flush()
+    {
+        var n = _pending;
+        _pending = 0;
+        _digests.GetOrAddBatch(_pendingDigests.AsSpan(0, n), _pendingIds.AsSpan(0, n));
+        var refs = _refs.Buffer;
+        for (var i = 0; i < n; i++)
+        {
+            var target = _pendingTargets[i];
+            if (target >= 0)
+            {
+                refs[target] = _pendingIds[i];
+            }
+            else
+            {
+                _blobDigest[~target] = _pendingIds[i];
+            }
+        }
     }
 
     private int RepoId(RepositoryName repository)

@@ -51,6 +51,29 @@ public readonly struct Digest : IEquatable<Digest>, IComparable<Digest>, ISpanFo
 
     private byte[]? Sha512Hash => _kind as byte[];
 
+    /// <summary>The first 8 bytes of the hash as a big-endian number: a cheap sort key (ties broken by <see cref="CompareTo"/>).</summary>
+    internal ulong Prefix => _h0;
+
+    internal ulong H1 => _h1;
+
+    internal ulong H2 => _h2;
+
+    internal ulong H3 => _h3;
+
+    internal bool IsSha512 => _kind is byte[];
+
+    /// <summary>Rebuilds a sha256 digest from the four big-endian words of its hash.</summary>
+    internal static Digest FromSha256Words(ulong h0, ulong h1, ulong h2, ulong h3) => new(h0, h1, h2, h3);
+
+    private Digest(ulong h0, ulong h1, ulong h2, ulong h3)
+    {
+        _h0 = h0;
+        _h1 = h1;
+        _h2 = h2;
+        _h3 = h3;
+        _kind = Sha256Marker;
+    }
+
     /// <summary>The hexadecimal part, without the algorithm.</summary>
     public string Hex => IsEmpty ? string.Empty : ToString()[7..];
 
@@ -218,7 +241,7 @@ public readonly struct Digest : IEquatable<Digest>, IComparable<Digest>, ISpanFo
     /// <remarks>Orders by algorithm, then by hash bytes; used to break ties deterministically.</remarks>
     public int CompareTo(Digest other)
     {
-        var byAlgorithm = Algorithm.CompareTo(other.Algorithm);
+        var byAlgorithm = ((byte)Algorithm).CompareTo((byte)other.Algorithm);
         if (byAlgorithm != 0)
         {
             return byAlgorithm;

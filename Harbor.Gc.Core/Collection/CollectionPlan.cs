@@ -41,12 +41,12 @@ public sealed class CollectionPlan
     /// <summary>The size of the graph.</summary>
     public GraphStatistics? Statistics { get; init; }
 
-    /// <summary>Counts and bytes (computed once).</summary>
-    public PlanSummary Summary => _summary ??= new(
-        Artifacts.Count,
-        Artifacts.Select(a => a.Key.Digest).Distinct().Count(),
-        Blobs.Count,
-        Blobs.Sum(b => b.Size));
+    /// <summary>Counts and bytes: given by the planner, or computed once from the lists.</summary>
+    public PlanSummary Summary
+    {
+        get => _summary ??= new(Artifacts.Count, Artifacts.Select(a => a.Key.Digest).Distinct().Count(), Blobs.Count, Blobs.Sum(b => b.Size));
+        init => _summary = value;
+    }
 
     private PlanSummary? _summary;
 }

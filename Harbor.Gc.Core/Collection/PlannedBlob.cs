@@ -7,4 +7,4 @@ namespace Harbor.Gc.Collection;
 /// <param name="Size">Its size in bytes.</param>
 /// <param name="LastTouchedAt">Its last touch as the plan saw it; a blob touched since is kept.</param>
 /// <param name="Status">Its status as the plan saw it (not <see cref="BlobStatus.None"/> when an earlier run was interrupted).</param>
-public sealed record PlannedBlob(Digest Digest, long Size, DateTimeOffset LastTouchedAt, BlobStatus Status);
+public readonly record struct PlannedBlob(Digest Digest, long Size, DateTimeOffset LastTouchedAt, BlobStatus Status);

@@ -9,9 +9,20 @@ internal static class Planner
 {
     public static CollectionPlan Plan(RegistryGraph graph, MarkResult marks, string store, DateTimeOffset now, bool deleteUntagged, TimeSpan window, CancellationToken cancellationToken)
     {
+        // artifacts and blobs are planned on two cores; they only read the graph
+        var blobsTask = Task.Run(() => PlanBlobs(graph, marks), cancellationToken);
         var artifacts = PlanArtifacts(graph, marks);
+        var (blobs, bytes) = blobsTask.GetAwaiter().GetResult();
         cancellationToken.ThrowIfCancellationRequested();
-        var blobs = PlanBlobs(graph, marks);
+        var manifests = new Graph.BitSet(graph.Digests.Count);
+        var manifestCount = 0;
+        foreach (var a in artifacts)
+        {
+            if (graph.Digests.TryGet(a.Key.Digest, out var d) && manifests.Add(d))
+            {
+                manifestCount++;
+            }
+        }
         var layerLinks = PlanLayerLinks(graph, marks);
         var warnings = new List<PlanWarning>(graph.Warnings);
         for (var b = 0; b < graph.BlobCount; b++)
@@ -42,6 +53,7 @@ internal static class Planner
             Blobs = blobs,
             LayerLinks = layerLinks,
             Warnings = warnings,
+            Summary = new PlanSummary(artifacts.Count, manifestCount, blobs.Length, bytes),
             Statistics = new GraphStatistics(graph.Repositories.Length, graph.ArtifactCount, marks.LiveArtifacts.Count(), graph.BlobCount, liveBlobs,
                 graph.Tags.Length, graph.BlobReferenceCount),
         };
@@ -232,7 +244,7 @@ internal static class Planner
         }
     }
 
-    private static PlannedBlob[] PlanBlobs(RegistryGraph graph, MarkResult marks)
+    private static (PlannedBlob[] Blobs, long Bytes) PlanBlobs(RegistryGraph graph, MarkResult marks)
     {
         var dead = new List<int>();
         for (var b = 0; b < graph.BlobCount; b++)
@@ -245,9 +257,11 @@ internal static class Planner
 
         var result = new PlannedBlob[dead.Count];
         var keys = new ulong[dead.Count];
+        var bytes = 0L;
         for (var i = 0; i < result.Length; i++)
         {
             var b = dead[i];
+            bytes += graph.BlobSize[b];
             var digest = graph.Digests[graph.BlobDigest[b]];
             keys[i] = digest.Prefix;
             result[i] = new PlannedBlob(digest, graph.BlobSize[b], new DateTimeOffset(graph.BlobTouched[b], TimeSpan.Zero), graph.BlobStatuses[b]);
@@ -255,7 +269,7 @@ internal static class Planner
 
         Array.Sort(keys, result);
         SortTies(keys, result, static x => x.Digest);
-        return result;
+        return (result, bytes);
     }
 
     /// <summary>

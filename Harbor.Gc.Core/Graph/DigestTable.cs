@@ -1,4 +1,3 @@
-using System.Numerics;
 using Harbor.Gc.Model;
 
 namespace Harbor.Gc.Graph;
@@ -18,15 +17,14 @@ internal sealed class DigestTable
     private const double MaxLoad = 0.7;
 
     private ulong[] _slots;
-    private int _mask;
-    private int _shift;
+    private int _size;
     private int[] _slotOfId;
     private readonly Dictionary<int, Digest> _sha512 = [];
 
     public DigestTable(int capacity)
     {
         _slotOfId = new int[Math.Max(capacity, 16)];
-        Allocate(Math.Max(capacity, 16), out _slots, out _mask, out _shift);
+        Allocate(Math.Max(capacity, 16), out _slots, out _size);
     }
 
     public int Count { get; private set; }
@@ -57,7 +55,7 @@ internal sealed class DigestTable
         ulong touch = 0;
         foreach (ref readonly var d in digests)
         {
-            touch += slots[((int)(d.Prefix >> _shift) * Stride) + 4];
+            touch += slots[(Home(d.Prefix, _size) * Stride) + 4];
         }
 
         _touch += touch;
@@ -83,7 +81,8 @@ internal sealed class DigestTable
         var h3 = digest.H3;
         var sha512 = digest.IsSha512;
         var slots = _slots;
-        var i = (int)(h0 >> _shift);
+        var size = _size;
+        var i = Home(h0, size);
         while (true)
         {
             var s = i * Stride;
@@ -102,9 +101,12 @@ internal sealed class DigestTable
                 }
             }
 
-            i = (i + 1) & _mask;
+            i = i + 1 == size ? 0 : i + 1;
         }
     }
+
+    /// <summary>The home slot: the top 32 bits of the (uniform) first word, scaled to the table size.</summary>
+    private static int Home(ulong prefix, int size) => (int)(((prefix >> 32) * (ulong)(uint)size) >> 32);
 
     private int Insert(int slot, in Digest digest)
     {
@@ -121,7 +123,7 @@ internal sealed class DigestTable
             _sha512[id] = digest;
         }
 
-        if (Count > (_mask + 1) * MaxLoad)
+        if (Count > _size * MaxLoad)
         {
             Grow();
         }
@@ -142,7 +144,7 @@ internal sealed class DigestTable
     private void Grow()
     {
         var old = _slots;
-        Allocate(Count * 2, out _slots, out _mask, out _shift);
+        Allocate(Count * 2, out _slots, out _size);
         for (var s = 0; s < old.Length; s += Stride)
         {
             var meta = old[s + 4];
@@ -151,10 +153,10 @@ internal sealed class DigestTable
                 continue;
             }
 
-            var i = (int)(old[s] >> _shift);
+            var i = Home(old[s], _size);
             while (_slots[(i * Stride) + 4] != 0)
             {
-                i = (i + 1) & _mask;
+                i = i + 1 == _size ? 0 : i + 1;
             }
 
             Array.Copy(old, s, _slots, i * Stride, Stride);
@@ -162,11 +164,9 @@ internal sealed class DigestTable
         }
     }
 
-    private static void Allocate(int entries, out ulong[] slots, out int mask, out int shift)
+    private static void Allocate(int entries, out ulong[] slots, out int size)
     {
-        var size = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, (int)(entries / MaxLoad) + 1));
-        slots = new ulong[size * Stride];
-        mask = size - 1;
-        shift = 64 - BitOperations.Log2((uint)size);
+        size = Math.Max(16, (int)(entries / MaxLoad) + 1);
+        slots = new ulong[(long)size * Stride];
     }
 }

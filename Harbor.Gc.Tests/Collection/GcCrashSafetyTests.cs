@@ -1,0 +1,75 @@
+using Harbor.Gc.Collection;
+using Harbor.Gc.Tests.Support;
+
+namespace Harbor.Gc.Tests.Collection;
+
+/// <summary>
+/// DESIGN.md §5: for every crash point, no remaining artifact references a blob whose bytes are gone, and a killed run leaves
+/// only garbage that the next run collects. Stopping finishes the item in hand and exits cleanly.
+/// </summary>
+public class GcCrashSafetyTests
+{
+    [Test]
+    public async Task Run_KilledAfterEveryStep_NeverLosesALiveBlob_AndTheNextRunFinishes()
+    {
+        var crashPoints = 0;
+        for (var seed = 0; seed < 60; seed++)
+        {
+            // the outcome of one uninterrupted run on the same registry
+            var (clean, cleanTime, _) = RandomRegistry.Build(seed, scale: 2);
+            var counter = new CrashingStore(clean);
+            await new GarbageCollector(counter, cleanTime).RunAsync(new GcOptions());
+            var expected = GcPropertyTests.Snapshot(clean);
+
+            for (var crashAt = 1; crashAt <= counter.Mutations; crashAt++, crashPoints++)
+            {
+                var (store, time, description) = RandomRegistry.Build(seed, scale: 2);
+                var because = $"seed {seed}, killed at mutation {crashAt} of {counter.Mutations}: {description}";
+
+                var crashed = () => new GarbageCollector(new CrashingStore(store, crashAt), time).RunAsync(new GcOptions());
+
+                await crashed.Should().ThrowAsync<SimulatedCrashException>(because);
+                GcInvariants.AssertNoArtifactLostABlob(store, because);
+                await new GarbageCollector(store, time).RunAsync(new GcOptions());
+                var after = GcPropertyTests.Snapshot(store);
+                after.Artifacts.Should().BeEquivalentTo(expected.Artifacts, because);
+                after.Blobs.Should().BeEquivalentTo(expected.Blobs, because);
+                after.Tags.Should().BeEquivalentTo(expected.Tags, because);
+            }
+        }
+
+        crashPoints.Should().BeGreaterThan(1_000, "the registries are large enough to exercise every kind of step");
+    }
+
+    [Test]
+    public async Task Run_Cancelled_StopsAfterTheItemInHand_AndTheNextRunFinishes()
+    {
+        var (store, time, description) = RandomRegistry.Build(seed: 7, scale: 4);
+        using var cancel = new CancellationTokenSource();
+        var stopping = new CrashingStore(store) { OnMutation = n => { if (n == 5) cancel.Cancel(); } };
+
+        var stopped = await new GarbageCollector(stopping, time).RunAsync(new GcOptions(), cancel.Token);
+
+        stopped.Outcome.Should().Be(GcOutcome.Stopped, description);
+        stopped.StopReason.Should().Be(GcStopReason.Cancelled);
+        stopping.Mutations.Should().BeInRange(5, 6, "the run stops after the item in hand: a blob takes at most two more steps past the cancel");
+        GcInvariants.AssertNoArtifactLostABlob(store, description);
+        var next = await new GarbageCollector(store, time).RunAsync(new GcOptions());
+        next.Outcome.Should().Be(GcOutcome.Completed);
+        (await new GarbageCollector(store, time).PlanAsync(new GcOptions())).Blobs.Should().BeEmpty();
+    }
+
+    [Test]
+    public async Task Run_PastMaxDuration_StopsCleanly_WithTheReason()
+    {
+        var (store, time, description) = RandomRegistry.Build(seed: 11, scale: 4);
+        var slow = new CrashingStore(store) { OnMutation = _ => time.Advance(TimeSpan.FromSeconds(1)) };
+
+        var result = await new GarbageCollector(slow, time).RunAsync(new GcOptions { MaxDuration = TimeSpan.FromSeconds(3) });
+
+        result.Outcome.Should().Be(GcOutcome.Stopped, description);
+        result.StopReason.Should().Be(GcStopReason.MaxDuration);
+        slow.Mutations.Should().BeLessThan(10, "the run stopped about three (fake) seconds in");
+        GcInvariants.AssertNoArtifactLostABlob(store, description);
+    }
+}

@@ -169,7 +169,7 @@ public sealed class GarbageCollector
         ArgumentNullException.ThrowIfNull(options);
         options.EnsureValid();
         var now = _time.GetUtcNow();
-        var builder = new GraphBuilder();
+        using var builder = new GraphBuilder();
         await _store.ReadSnapshotAsync(builder, cancellationToken).ConfigureAwait(false);
         var graph = builder.Build(cancellationToken);
         var cutoff = (now - options.TimeWindow).UtcTicks;

@@ -6,9 +6,15 @@ using Harbor.Gc.Storage;
 namespace Harbor.Gc.Graph;
 
 /// <summary>Builds a <see cref="RegistryGraph"/> from a streamed snapshot; records may arrive in any order.</summary>
-internal sealed class GraphBuilder : ISnapshotSink
+/// <remarks>
+/// Interning digests is most of the cost of a snapshot and is bound by memory latency, so it runs on a second thread
+/// (<see cref="DigestInterner"/>) while the store's thread keeps enumerating: the sink records each blob, artifact and
+/// reference in flat arrays with a placeholder and queues the digest, and the interner writes the id back. References that
+/// come with a store key (<see cref="IKeyedSnapshotSink"/>) skip the table: they resolve through the key in
+/// <see cref="Build"/>. Small snapshots never start the thread.
+/// </remarks>
+internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
 {
-    private DigestTable _digests = new(16);
     private readonly Dictionary<RepositoryName, int> _repoIds = [];
     private readonly List<RepositoryName> _repos = [];
     private readonly Dictionary<string, string> _mediaTypes = new(StringComparer.Ordinal);
@@ -16,6 +22,7 @@ internal sealed class GraphBuilder : ISnapshotSink
     private readonly List<Tag> _tags = [];
     private readonly List<AccessoryLink> _links = [];
     private readonly List<LayerLink> _layerLinks = [];
+    private readonly DigestInterner _interner;
 
     // blob records
     private int _blobCount;
@@ -34,104 +41,150 @@ internal sealed class GraphBuilder : ISnapshotSink
     private string[] _artMediaType = [];
     private ManifestKind[] _artKind = [];
     private ArtifactFlags[] _flags = [];
+    private string?[] _artProblem = [];
     private int[] _refStart = [0];
-    private IntList _refs = new(16);
-    private BlobReferenceKind[] _refKinds = [];
+    private int[] _refs = new int[16];
+    private int _refCount;
+    private BlobReferenceKind[] _refKinds = new BlobReferenceKind[16];
     private int[] _childStart = [0];
-    private IntList _childDigests = new(16);
-    private Dictionary<long, int> _artifactIndex = [];
+    private int[] _childDigests = new int[16];
+    private int _childCount;
 
-    // blob digests and references are interned in batches (see DigestTable.GetOrAddBatch); a target >= 0 is a position in
-    // _refs, a target < 0 is ~(blob record index)
-    private const int Batch = 64;
-    private readonly Digest[] _pendingDigests = new Digest[Batch];
-    private readonly int[] _pendingTargets = new int[Batch];
-    private readonly int[] _pendingIds = new int[Batch];
-    private int _pending;
+    // store keys (IKeyedSnapshotSink): a keyed reference is stored as KeyedRef - key until Build resolves it
+    private const int KeyedRef = -2;
+    private int[] _keyToBlob = [];
+    private Artifact?[] _keyedSource = []; // per artifact given with keys: the record, for a key that names no blob
+    private bool _anyKeyedRef;
+    private bool _built;
 
     private RepositoryName _lastRepo;
     private int _lastRepoId = -1;
+
+    public GraphBuilder()
+    {
+        _interner = new DigestInterner(this);
+    }
+
+    /// <summary>Whether interning ran on the second thread.</summary>
+    public bool InternedOnSecondThread => _interner.Threaded;
 
     public void OnBegin(SnapshotSizeHint hint)
     {
         var artifacts = Math.Max(hint.Artifacts, 16);
         var blobs = Math.Max(hint.Blobs, 16);
         var references = (int)Math.Clamp(hint.BlobReferences, 16, int.MaxValue / 2);
-        _digests = new DigestTable(blobs + (artifacts / 8));
-        Resize(ref _blobDigest, ref _blobSize, ref _blobTouched, ref _blobStatus, blobs);
-        ResizeArtifacts(artifacts);
-        _refs = new IntList(references);
-        _refKinds = new BlobReferenceKind[references];
-        _artifactIndex = new Dictionary<long, int>(artifacts);
+        _interner.Reserve(blobs + (artifacts / 8));
+        lock (_interner.ArraysLock)
+        {
+            Resize(ref _blobDigest, ref _blobSize, ref _blobTouched, ref _blobStatus, Math.Max(blobs, _blobDigest.Length));
+            ResizeArtifacts(Math.Max(artifacts, _artRepo.Length));
+            GrowTo(ref _refs, references);
+            GrowTo(ref _refKinds, references);
+        }
     }
 
-    public void OnBlob(Blob blob)
+    public void OnBlob(Blob blob) => OnBlob(blob, -1);
+
+    public void OnBlob(Blob blob, int key)
     {
         if (_blobCount == _blobDigest.Length)
         {
-            Resize(ref _blobDigest, ref _blobSize, ref _blobTouched, ref _blobStatus, _blobCount * 2);
+            lock (_interner.ArraysLock)
+            {
+                Resize(ref _blobDigest, ref _blobSize, ref _blobTouched, ref _blobStatus, _blobCount * 2);
+            }
         }
 
         var i = _blobCount++;
-        Enqueue(blob.Digest, ~i);
+        if (key >= 0)
+        {
+            if (key >= _keyToBlob.Length)
+            {
+                var grown = new int[Math.Max(key + 1, Math.Max(_keyToBlob.Length * 2, _blobDigest.Length))];
+                Array.Fill(grown, -1);
+                _keyToBlob.AsSpan().CopyTo(grown);
+                _keyToBlob = grown;
+            }
+
+            _keyToBlob[key] = i;
+        }
+
         _blobSize[i] = blob.Size;
         _blobTouched[i] = blob.LastTouchedAt.UtcTicks;
         _blobStatus[i] = blob.Status;
+        _interner.Enqueue(blob.Digest, DigestInterner.Target.Blob, i);
     }
 
-    public void OnArtifact(Artifact artifact)
-    {
-        var repo = RepoId(artifact.Repository);
-        var digest = _digests.GetOrAdd(artifact.Digest);
-        ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_artifactIndex, RegistryGraph.ArtifactKeyOf(repo, digest), out var exists);
-        if (exists)
-        {
-            _warnings.Add(new PlanWarning(artifact.Key.ToString(), "the store listed this artifact twice; the second copy was ignored"));
-            return;
-        }
+    public void OnArtifact(Artifact artifact) => OnArtifact(artifact, default);
 
-        if (_artifactCount + 1 >= _artRepo.Length)
+    public void OnArtifact(Artifact artifact, ReadOnlySpan<int> referenceKeys)
+    {
+        var references = artifact.References;
+        var children = artifact.Children;
+        if (_artifactCount + 1 >= _artRepo.Length || _refCount + references.Length > _refs.Length ||
+            _childCount + children.Length > _childDigests.Length)
         {
-            ResizeArtifacts(_artifactCount * 2);
+            lock (_interner.ArraysLock)
+            {
+                if (_artifactCount + 1 >= _artRepo.Length)
+                {
+                    ResizeArtifacts(_artifactCount * 2);
+                }
+
+                GrowTo(ref _refs, _refCount + references.Length);
+                GrowTo(ref _refKinds, _refs.Length);
+                GrowTo(ref _childDigests, _childCount + children.Length);
+            }
         }
 
         var a = _artifactCount++;
-        slot = a;
-        _artRepo[a] = repo;
-        _artDigest[a] = digest;
+        _artRepo[a] = RepoId(artifact.Repository);
         _artPushed[a] = artifact.PushedAt.UtcTicks;
         _artVersion[a] = artifact.Version;
         _artSize[a] = artifact.Size;
         _artMediaType[a] = Intern(artifact.MediaType);
         _artKind[a] = artifact.Kind;
         _flags[a] = artifact.Kind == ManifestKind.Unknown ? ArtifactFlags.Unknown : ArtifactFlags.None;
+        _artProblem[a] = artifact.Kind == ManifestKind.Unknown ? artifact.ParseProblem ?? artifact.MediaType : null;
+        _interner.Enqueue(artifact.Digest, DigestInterner.Target.Artifact, a);
 
-        foreach (var reference in artifact.References)
+        if (!referenceKeys.IsEmpty)
         {
-            if (_refs.Count == _refKinds.Length)
+            if (_keyedSource.Length <= a)
             {
-                Array.Resize(ref _refKinds, _refKinds.Length * 2);
+                Array.Resize(ref _keyedSource, Math.Max(_artRepo.Length, a + 1));
             }
 
-            _refKinds[_refs.Count] = reference.Kind;
-            _refs.Add(-1);
-            Enqueue(reference.Digest, _refs.Count - 1);
+            _keyedSource[a] = artifact;
+            _anyKeyedRef = true;
         }
 
-        _refStart[a + 1] = _refs.Count;
-
-        foreach (var child in artifact.Children)
+        for (var r = 0; r < references.Length; r++)
         {
-            _childDigests.Add(_digests.GetOrAdd(child));
+            var at = _refCount++;
+            _refKinds[at] = references[r].Kind;
+            var key = r < referenceKeys.Length ? referenceKeys[r] : -1;
+            if (key >= 0)
+            {
+                _refs[at] = KeyedRef - key;
+            }
+            else
+            {
+                _refs[at] = -1;
+                _interner.Enqueue(references[r].Digest, DigestInterner.Target.Reference, at);
+            }
         }
 
-        _childStart[a + 1] = _childDigests.Count;
+        _refStart[a + 1] = _refCount;
 
-        if (artifact.Kind == ManifestKind.Unknown)
+        foreach (var child in children)
         {
-            _warnings.Add(new PlanWarning(artifact.Key.ToString(),
-                $"unknown or unparsable manifest ({artifact.ParseProblem ?? artifact.MediaType}): kept, with every digest it mentions"));
+            var at = _childCount++;
+            _childDigests[at] = -1;
+            _interner.Enqueue(child, DigestInterner.Target.Child, at);
         }
+
+        _childStart[a + 1] = _childCount;
     }
 
     public void OnTag(Tag tag) => _tags.Add(tag);
@@ -142,20 +195,66 @@ internal sealed class GraphBuilder : ISnapshotSink
 
     public void OnProblem(StoreProblem problem) => _warnings.Add(new PlanWarning(problem.Location, problem.Message));
 
+    /// <summary>Stops the interning thread if <see cref="Build"/> never ran (the store failed or the read was cancelled).</summary>
+    public void Dispose() => _interner.Dispose();
+
+    /// <summary>Called by the interner, under <see cref="DigestInterner.ArraysLock"/>, with the ids of a batch.</summary>
+    internal void Apply(ReadOnlySpan<DigestInterner.Target> kinds, ReadOnlySpan<int> positions, ReadOnlySpan<int> ids)
+    {
+        for (var i = 0; i < ids.Length; i++)
+        {
+            switch (kinds[i])
+            {
+                case DigestInterner.Target.Blob:
+                    _blobDigest[positions[i]] = ids[i];
+                    break;
+                case DigestInterner.Target.Artifact:
+                    _artDigest[positions[i]] = ids[i];
+                    break;
+                case DigestInterner.Target.Reference:
+                    _refs[positions[i]] = ids[i];
+                    break;
+                default:
+                    _childDigests[positions[i]] = ids[i];
+                    break;
+            }
+        }
+    }
+
     public RegistryGraph Build(CancellationToken cancellationToken)
     {
-        Flush();
+        if (_built)
+        {
+            throw new InvalidOperationException("The graph was already built.");
+        }
+
+        _built = true;
+        var digests = _interner.Complete();
         cancellationToken.ThrowIfCancellationRequested();
+        if (_anyKeyedRef)
+        {
+            ResolveKeyedReferences();
+        }
+
+        var artifactIndex = IndexArtifacts();
         var n = _artifactCount;
+        for (var a = 0; a < n; a++)
+        {
+            if (_artProblem[a] is { } problem)
+            {
+                _warnings.Add(new PlanWarning($"{_repos[_artRepo[a]]}@{digests[_artDigest[a]]}",
+                    $"unknown or unparsable manifest ({problem}): kept, with every digest it mentions"));
+            }
+        }
 
         // children: digest ids → artifact ids in the same repository
-        var children = new int[_childDigests.Count];
-        var childDigests = _childDigests.Buffer;
+        var children = new int[_childCount];
+        var childDigests = _childDigests;
         for (var a = 0; a < n; a++)
         {
             for (var c = _childStart[a]; c < _childStart[a + 1]; c++)
             {
-                if (_artifactIndex.TryGetValue(RegistryGraph.ArtifactKeyOf(_artRepo[a], childDigests[c]), out var child))
+                if (artifactIndex.TryGetValue(RegistryGraph.ArtifactKeyOf(_artRepo[a], childDigests[c]), out var child))
                 {
                     children[c] = child;
                     _flags[child] |= ArtifactFlags.Child;
@@ -163,8 +262,8 @@ internal sealed class GraphBuilder : ISnapshotSink
                 else
                 {
                     children[c] = -1;
-                    _warnings.Add(new PlanWarning($"{_repos[_artRepo[a]]}@{_digests[_artDigest[a]]}",
-                        $"index lists child {_digests[childDigests[c]]}, which is not in the repository"));
+                    _warnings.Add(new PlanWarning($"{_repos[_artRepo[a]]}@{digests[_artDigest[a]]}",
+                        $"index lists child {digests[childDigests[c]]}, which is not in the repository"));
                 }
             }
         }
@@ -175,8 +274,8 @@ internal sealed class GraphBuilder : ISnapshotSink
         for (var t = 0; t < tags.Length; t++)
         {
             tagArtifact[t] = -1;
-            if (_repoIds.TryGetValue(tags[t].Repository, out var repo) && _digests.TryGet(tags[t].Digest, out var digest) &&
-                _artifactIndex.TryGetValue(RegistryGraph.ArtifactKeyOf(repo, digest), out var artifact))
+            if (_repoIds.TryGetValue(tags[t].Repository, out var repo) && digests.TryGet(tags[t].Digest, out var digest) &&
+                artifactIndex.TryGetValue(RegistryGraph.ArtifactKeyOf(repo, digest), out var artifact))
             {
                 tagArtifact[t] = artifact;
                 _flags[artifact] |= ArtifactFlags.Tagged;
@@ -197,8 +296,8 @@ internal sealed class GraphBuilder : ISnapshotSink
         for (var l = 0; l < links.Length; l++)
         {
             var link = links[l];
-            if (!_repoIds.TryGetValue(link.Repository, out var repo) || !_digests.TryGet(link.Accessory, out var accessoryDigest) ||
-                !_artifactIndex.TryGetValue(RegistryGraph.ArtifactKeyOf(repo, accessoryDigest), out var accessory))
+            if (!_repoIds.TryGetValue(link.Repository, out var repo) || !digests.TryGet(link.Accessory, out var accessoryDigest) ||
+                !artifactIndex.TryGetValue(RegistryGraph.ArtifactKeyOf(repo, accessoryDigest), out var accessory))
             {
                 continue; // a link whose accessory is gone: nothing to keep or delete
             }
@@ -211,8 +310,8 @@ internal sealed class GraphBuilder : ISnapshotSink
 
             artifactLink[accessory] = l;
             _flags[accessory] |= link.Strength == ReferenceStrength.Hard ? ArtifactFlags.HardAccessory : ArtifactFlags.SoftAccessory;
-            if (_digests.TryGet(link.Subject, out var subjectDigest) &&
-                _artifactIndex.TryGetValue(RegistryGraph.ArtifactKeyOf(repo, subjectDigest), out var subject))
+            if (digests.TryGet(link.Subject, out var subjectDigest) &&
+                artifactIndex.TryGetValue(RegistryGraph.ArtifactKeyOf(repo, subjectDigest), out var subject))
             {
                 subjectArtifact[accessory] = subject;
                 if (link.Strength == ReferenceStrength.Hard)
@@ -246,10 +345,10 @@ internal sealed class GraphBuilder : ISnapshotSink
         for (var i = 0; i < layerLinks.Length; i++)
         {
             layerLinkRepo[i] = RepoId(layerLinks[i].Repository);
-            layerLinkDigest[i] = _digests.GetOrAdd(layerLinks[i].Digest);
+            layerLinkDigest[i] = digests.GetOrAdd(layerLinks[i].Digest);
         }
 
-        var digestToBlob = new int[_digests.Count];
+        var digestToBlob = new int[digests.Count];
         Array.Fill(digestToBlob, -1);
         for (var b = 0; b < _blobCount; b++)
         {
@@ -258,7 +357,7 @@ internal sealed class GraphBuilder : ISnapshotSink
 
         return new RegistryGraph
         {
-            Digests = _digests,
+            Digests = digests,
             DigestToBlob = digestToBlob,
             Repositories = [.. _repos],
             BlobCount = _blobCount,
@@ -276,7 +375,7 @@ internal sealed class GraphBuilder : ISnapshotSink
             ArtifactKind = _artKind,
             Flags = _flags,
             RefStart = _refStart,
-            Refs = _refs.Buffer,
+            Refs = _refs,
             RefKinds = _refKinds,
             ChildStart = _childStart,
             Children = children,
@@ -291,38 +390,135 @@ internal sealed class GraphBuilder : ISnapshotSink
             LayerLinkRepo = layerLinkRepo,
             LayerLinkDigest = layerLinkDigest,
             Warnings = _warnings,
-            ArtifactIndex = _artifactIndex,
+            ArtifactIndex = artifactIndex,
         };
     }
 
-    private void Enqueue(in Digest digest, int target)
+    private void ResolveKeyedReferences()
     {
-        _pendingDigests[_pending] = digest;
-        _pendingTargets[_pending++] = target;
-        if (_pending == Batch)
+        // key → digest id, then each keyed reference in one pass (split over the cores: both arrays are only read)
+        var keyToId = new int[_keyToBlob.Length];
+        for (var key = 0; key < keyToId.Length; key++)
         {
-            Flush();
+            var blob = _keyToBlob[key];
+            keyToId[key] = blob >= 0 ? _blobDigest[blob] : -1;
+        }
+
+        var refs = _refs;
+        var count = _refCount;
+        var parts = Math.Clamp(count / (1 << 20), 1, Environment.ProcessorCount);
+        var unresolved = 0;
+        Parallel.For(0, parts, part =>
+        {
+            var end = (int)((long)count * (part + 1) / parts);
+            for (var r = (int)((long)count * part / parts); r < end; r++)
+            {
+                var v = refs[r];
+                if (v <= KeyedRef)
+                {
+                    var key = KeyedRef - v;
+                    var id = key < keyToId.Length ? keyToId[key] : -1;
+                    if (id >= 0)
+                    {
+                        refs[r] = id;
+                    }
+                    else
+                    {
+                        Volatile.Write(ref unresolved, 1);
+                    }
+                }
+            }
+        });
+
+        if (unresolved == 0)
+        {
+            return;
+        }
+
+        // keys of digests with no blob record in this snapshot (a dangling reference): resolve those by digest
+        var digests = _interner.Table;
+        for (var a = 0; a < _artifactCount; a++)
+        {
+            for (var r = _refStart[a]; r < _refStart[a + 1]; r++)
+            {
+                if (refs[r] <= KeyedRef)
+                {
+                    refs[r] = digests.GetOrAdd(_keyedSource[a]!.References[r - _refStart[a]].Digest);
+                }
+            }
         }
     }
 
-    private void Flush()
+    /// <summary>Indexes artifacts by (repository, digest id); a second listing of the same artifact is dropped with a warning.</summary>
+    private Dictionary<long, int> IndexArtifacts()
     {
-        var n = _pending;
-        _pending = 0;
-        _digests.GetOrAddBatch(_pendingDigests.AsSpan(0, n), _pendingIds.AsSpan(0, n));
-        var refs = _refs.Buffer;
-        for (var i = 0; i < n; i++)
+        var index = new Dictionary<long, int>(_artifactCount);
+        List<int>? duplicates = null;
+        for (var a = 0; a < _artifactCount; a++)
         {
-            var target = _pendingTargets[i];
-            if (target >= 0)
+            if (!index.TryAdd(RegistryGraph.ArtifactKeyOf(_artRepo[a], _artDigest[a]), a))
             {
-                refs[target] = _pendingIds[i];
-            }
-            else
-            {
-                _blobDigest[~target] = _pendingIds[i];
+                (duplicates ??= []).Add(a);
             }
         }
+
+        if (duplicates is null)
+        {
+            return index;
+        }
+
+        foreach (var a in duplicates)
+        {
+            _warnings.Add(new PlanWarning($"{_repos[_artRepo[a]]}@{_interner.Table[_artDigest[a]]}",
+                "the store listed this artifact twice; the second copy was ignored"));
+        }
+
+        DropArtifacts(duplicates);
+        index.Clear();
+        for (var a = 0; a < _artifactCount; a++)
+        {
+            index.Add(RegistryGraph.ArtifactKeyOf(_artRepo[a], _artDigest[a]), a);
+        }
+
+        return index;
+    }
+
+    /// <summary>Removes artifacts (ascending ids) and their rows of references and children; the rare path of a bad store.</summary>
+    private void DropArtifacts(List<int> drop)
+    {
+        var next = 0;
+        int kept = 0, refAt = 0, childAt = 0;
+        for (var a = 0; a < _artifactCount; a++)
+        {
+            var (r0, r1, c0, c1) = (_refStart[a], _refStart[a + 1], _childStart[a], _childStart[a + 1]);
+            if (next < drop.Count && drop[next] == a)
+            {
+                next++;
+                continue;
+            }
+
+            _artRepo[kept] = _artRepo[a];
+            _artDigest[kept] = _artDigest[a];
+            _artPushed[kept] = _artPushed[a];
+            _artVersion[kept] = _artVersion[a];
+            _artSize[kept] = _artSize[a];
+            _artMediaType[kept] = _artMediaType[a];
+            _artKind[kept] = _artKind[a];
+            _flags[kept] = _flags[a];
+            _artProblem[kept] = _artProblem[a];
+            Array.Copy(_refs, r0, _refs, refAt, r1 - r0);
+            Array.Copy(_refKinds, r0, _refKinds, refAt, r1 - r0);
+            Array.Copy(_childDigests, c0, _childDigests, childAt, c1 - c0);
+            _refStart[kept] = refAt;
+            _childStart[kept] = childAt;
+            refAt += r1 - r0;
+            childAt += c1 - c0;
+            kept++;
+        }
+
+        _artifactCount = kept;
+        _refStart[kept] = _refCount = refAt;
+        _childStart[kept] = _childCount = childAt;
     }
 
     private int RepoId(RepositoryName repository)
@@ -366,6 +562,7 @@ internal sealed class GraphBuilder : ISnapshotSink
         Array.Resize(ref _artMediaType, size);
         Array.Resize(ref _artKind, size);
         Array.Resize(ref _flags, size);
+        Array.Resize(ref _artProblem, size);
         Array.Resize(ref _refStart, size + 1);
         Array.Resize(ref _childStart, size + 1);
     }
@@ -377,5 +574,13 @@ internal sealed class GraphBuilder : ISnapshotSink
         Array.Resize(ref sizes, size);
         Array.Resize(ref touched, size);
         Array.Resize(ref statuses, size);
+    }
+
+    private static void GrowTo<T>(ref T[] array, int size)
+    {
+        if (size > array.Length)
+        {
+            Array.Resize(ref array, Math.Max(size, array.Length * 2));
+        }
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using Harbor.Gc.Model;
 
 namespace Harbor.Gc.Storage.InMemory;
@@ -18,7 +19,8 @@ public sealed class InMemoryRegistryStore : IRegistryStore
     private readonly Lock _lock = new();
     private readonly TimeProvider _time;
     private readonly Dictionary<Digest, BlobEntry> _blobs = [];
-    private readonly Dictionary<ArtifactKey, Artifact> _artifacts = [];
+    private readonly Dictionary<ArtifactKey, ArtifactEntry> _artifacts = [];
+    private readonly Dictionary<Digest, int> _keys = []; // IKeyedSnapshotSink keys: one per digest ever stored, never reused
     private readonly Dictionary<(RepositoryName Repository, string Name), Tag> _tags = [];
     private readonly Dictionary<ArtifactKey, AccessoryLink> _accessoryLinks = [];
     private readonly Dictionary<(RepositoryName Repository, Digest Digest), LayerLink> _layerLinks = [];
@@ -96,7 +98,7 @@ public sealed class InMemoryRegistryStore : IRegistryStore
             }
 
             var blob = new Blob(digest, size, mediaType, now, now);
-            _blobs.Add(digest, new BlobEntry(blob) { HasContent = true, Content = content });
+            _blobs.Add(digest, new BlobEntry(blob, KeyOf(digest)) { HasContent = true, Content = content });
             return blob;
         }
     }
@@ -109,7 +111,15 @@ public sealed class InMemoryRegistryStore : IRegistryStore
         ArgumentNullException.ThrowIfNull(blob);
         lock (_lock)
         {
-            _blobs[blob.Digest] = new BlobEntry(blob) { HasContent = hasContent };
+            if (_blobs.TryGetValue(blob.Digest, out var entry))
+            {
+                entry.Record = blob;
+                entry.HasContent = hasContent;
+            }
+            else
+            {
+                _blobs[blob.Digest] = new BlobEntry(blob, KeyOf(blob.Digest)) { HasContent = hasContent };
+            }
         }
     }
 
@@ -157,17 +167,17 @@ public sealed class InMemoryRegistryStore : IRegistryStore
                 var childKey = new ArtifactKey(artifact.Repository, child);
                 if (_artifacts.TryGetValue(childKey, out var existingChild))
                 {
-                    _artifacts[childKey] = existingChild with { Version = _nextVersion++ };
+                    existingChild.Artifact = existingChild.Artifact with { Version = _nextVersion++ };
                 }
             }
 
             var stored = artifact with { Version = _nextVersion++, PushedAt = keepPushTime ? artifact.PushedAt : now };
             if (_artifacts.TryGetValue(artifact.Key, out var previous))
             {
-                AddReferences(previous, -1);
+                AddReferences(previous.Artifact, -1);
             }
 
-            _artifacts[artifact.Key] = stored;
+            _artifacts[artifact.Key] = new ArtifactEntry(stored, [.. stored.References.Select(r => r.IsForeign ? -1 : KeyOf(r.Digest))]);
             AddReferences(stored, +1);
             return stored;
         }
@@ -191,7 +201,7 @@ public sealed class InMemoryRegistryStore : IRegistryStore
                 throw new KeyNotFoundException($"Cannot tag {repository}:{name}: there is no manifest {key}.");
             }
 
-            _artifacts[key] = artifact with { Version = _nextVersion++ };
+            artifact.Artifact = artifact.Artifact with { Version = _nextVersion++ };
             Digest? previous = _tags.TryGetValue((repository, name), out var old) && old.Digest != digest ? old.Digest : null;
             var tag = new Tag(repository, name, digest, pushedAt ?? _time.GetUtcNow());
             _tags[(repository, name)] = tag;
@@ -258,7 +268,7 @@ public sealed class InMemoryRegistryStore : IRegistryStore
                 return false;
             }
 
-            _artifacts[key] = artifact with { PulledAt = now };
+            artifact.Artifact = artifact.Artifact with { PulledAt = now };
             if (tag is not null && _tags.TryGetValue((key.Repository, tag), out var t) && t.Digest == key.Digest)
             {
                 _tags[(key.Repository, tag)] = t with { PulledAt = now };
@@ -277,7 +287,7 @@ public sealed class InMemoryRegistryStore : IRegistryStore
     {
         lock (_lock)
         {
-            return _artifacts.GetValueOrDefault(key);
+            return _artifacts.GetValueOrDefault(key)?.Artifact;
         }
     }
 
@@ -309,7 +319,7 @@ public sealed class InMemoryRegistryStore : IRegistryStore
     {
         lock (_lock)
         {
-            return [.. _artifacts.Values];
+            return [.. _artifacts.Values.Select(e => e.Artifact)];
         }
     }
 
@@ -362,17 +372,32 @@ public sealed class InMemoryRegistryStore : IRegistryStore
         lock (_lock)
         {
             sink.OnBegin(new SnapshotSizeHint(_artifacts.Count, _blobs.Count, _tags.Count, _accessoryLinks.Count, _blobReferences));
+            var keyed = sink as IKeyedSnapshotSink;
             var n = 0;
             foreach (var entry in _blobs.Values)
             {
                 if ((++n & 0xFFFF) == 0) cancellationToken.ThrowIfCancellationRequested();
-                sink.OnBlob(entry.Record);
+                if (keyed is not null)
+                {
+                    keyed.OnBlob(entry.Record, entry.Key);
+                }
+                else
+                {
+                    sink.OnBlob(entry.Record);
+                }
             }
 
-            foreach (var artifact in _artifacts.Values)
+            foreach (var entry in _artifacts.Values)
             {
                 if ((++n & 0xFFFF) == 0) cancellationToken.ThrowIfCancellationRequested();
-                sink.OnArtifact(artifact);
+                if (keyed is not null)
+                {
+                    keyed.OnArtifact(entry.Artifact, entry.ReferenceKeys);
+                }
+                else
+                {
+                    sink.OnArtifact(entry.Artifact);
+                }
             }
 
             foreach (var tag in _tags.Values)
@@ -400,10 +425,12 @@ public sealed class InMemoryRegistryStore : IRegistryStore
         cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
-            if (!_artifacts.TryGetValue(key, out var artifact))
+            if (!_artifacts.TryGetValue(key, out var entry))
             {
                 return ValueTask.FromResult(ArtifactDeleteOutcome.NotFound);
             }
+
+            var artifact = entry.Artifact;
 
             if (artifact.Version != expectedVersion)
             {
@@ -497,7 +524,7 @@ public sealed class InMemoryRegistryStore : IRegistryStore
             }
 
             if (current.CreatedAt != link.CreatedAt ||
-                _artifacts.Values.Any(a => a.Repository == link.Repository && a.References.Any(r => r.Digest == link.Digest)))
+                _artifacts.Values.Any(e => e.Artifact.Repository == link.Repository && e.Artifact.References.Any(r => r.Digest == link.Digest)))
             {
                 return ValueTask.FromResult(false);
             }
@@ -530,8 +557,30 @@ public sealed class InMemoryRegistryStore : IRegistryStore
         }
     }
 
-    private sealed class BlobEntry(Blob record)
+    private int KeyOf(Digest digest)
     {
+        ref var key = ref CollectionsMarshal.GetValueRefOrAddDefault(_keys, digest, out var exists);
+        if (!exists)
+        {
+            key = _keys.Count - 1;
+        }
+
+        return key;
+    }
+
+    private sealed class ArtifactEntry(Artifact artifact, int[] referenceKeys)
+    {
+        public Artifact Artifact { get; set; } = artifact;
+
+        /// <summary>The key of each reference's digest (-1 for a foreign layer), for <see cref="IKeyedSnapshotSink"/>.</summary>
+        public int[] ReferenceKeys { get; } = referenceKeys;
+    }
+
+    private sealed class BlobEntry(Blob record, int key)
+    {
+        /// <summary>A dense key, fixed for the life of the entry, handed to <see cref="IKeyedSnapshotSink"/>.</summary>
+        public int Key { get; } = key;
+
         public Blob Record { get; set; } = record;
 
         public bool HasContent { get; set; }

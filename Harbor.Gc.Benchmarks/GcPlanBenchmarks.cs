@@ -7,7 +7,11 @@ namespace Harbor.Gc.Benchmarks;
 
 /// <summary>Build + mark + plan (a GC dry run) over generated registries of 10k, 100k and 1M artifacts.</summary>
 [MemoryDiagnoser]
-[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 2, iterationCount: 7)]
+[GcConcurrent(false)] // as the harbor-gc command runs: a batch job gains nothing from a background GC on 2 cores
+[MedianColumn]
+[MinColumn]
+[MaxColumn]
+[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 3, iterationCount: 9)]
 public class GcPlanBenchmarks
 {
     private static readonly DateTimeOffset Now = new(2026, 6, 1, 0, 0, 0, TimeSpan.Zero);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Harbor.Gc.Graph;
 
 namespace Harbor.Gc.Collection;
@@ -14,6 +15,7 @@ namespace Harbor.Gc.Collection;
 /// </remarks>
 internal static class Marker
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
     public static MarkResult Mark(RegistryGraph graph, bool deleteUntagged, long cutoffTicks, CancellationToken cancellationToken)
     {
         var n = graph.ArtifactCount;

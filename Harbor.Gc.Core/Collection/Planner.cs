@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
 using Harbor.Gc.Graph;
 using Harbor.Gc.Model;
 
@@ -7,6 +8,7 @@ namespace Harbor.Gc.Collection;
 /// <summary>Turns a marked graph into a <see cref="CollectionPlan"/>: dead artifacts with reasons, in execution order; dead blobs; dead layer links.</summary>
 internal static class Planner
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
     public static CollectionPlan Plan(RegistryGraph graph, MarkResult marks, string store, DateTimeOffset now, bool deleteUntagged, TimeSpan window, CancellationToken cancellationToken)
     {
         // artifacts and blobs are planned on two cores; they only read the graph
@@ -59,6 +61,7 @@ internal static class Planner
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
     private static List<PlannedArtifact> PlanArtifacts(RegistryGraph graph, MarkResult marks)
     {
         var n = graph.ArtifactCount;
@@ -164,14 +167,36 @@ internal static class Planner
             }
         }
 
+        // order: stage, then repository name, then digest; sorted on packed keys (the digest by its 8-byte prefix, with the
+        // astronomically rare equal prefixes ordered in full afterwards)
         var digests = graph.Digests;
-        Array.Sort(order, (x, y) =>
+        var sortKeys = new OrderKey[deadCount];
+        for (var i = 0; i < order.Length; i++)
         {
-            var c = stage[x].CompareTo(stage[y]);
-            if (c == 0) c = repoRank[graph.ArtifactRepo[x]].CompareTo(repoRank[graph.ArtifactRepo[y]]);
-            if (c == 0) c = digests[graph.ArtifactDigest[x]].CompareTo(digests[graph.ArtifactDigest[y]]);
-            return c;
-        });
+            var a = order[i];
+            var s = stage[a] == int.MaxValue ? (uint)deadCount : (uint)stage[a];
+            sortKeys[i] = new OrderKey(((ulong)s << 32) | (uint)repoRank[graph.ArtifactRepo[a]], digests.PrefixOf(graph.ArtifactDigest[a]), a);
+        }
+
+        sortKeys.AsSpan().Sort(default(OrderKeyComparer));
+        for (var i = 1; i < sortKeys.Length; i++)
+        {
+            if (sortKeys[i].Group == sortKeys[i - 1].Group && sortKeys[i].Prefix == sortKeys[i - 1].Prefix)
+            {
+                var start = i - 1;
+                while (i < sortKeys.Length && sortKeys[i].Group == sortKeys[start].Group && sortKeys[i].Prefix == sortKeys[start].Prefix)
+                {
+                    i++;
+                }
+
+                sortKeys.AsSpan(start, i - start).Sort((x, y) => digests[graph.ArtifactDigest[x.Artifact]].CompareTo(digests[graph.ArtifactDigest[y.Artifact]]));
+            }
+        }
+
+        for (var i = 0; i < order.Length; i++)
+        {
+            order[i] = sortKeys[i].Artifact;
+        }
 
         var result = new List<PlannedArtifact>(deadCount);
         foreach (var a in order)
@@ -244,6 +269,7 @@ internal static class Planner
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
     private static (PlannedBlob[] Blobs, long Bytes) PlanBlobs(RegistryGraph graph, MarkResult marks)
     {
         var dead = new List<int>();
@@ -255,19 +281,24 @@ internal static class Planner
             }
         }
 
-        var result = new PlannedBlob[dead.Count];
-        var keys = new ulong[dead.Count];
+        // sort blob indexes by the digest's 8-byte prefix, then build the records in that order
+        var order = dead.ToArray();
+        var keys = new ulong[order.Length];
         var bytes = 0L;
-        for (var i = 0; i < result.Length; i++)
+        for (var i = 0; i < order.Length; i++)
         {
-            var b = dead[i];
-            bytes += graph.BlobSize[b];
-            var digest = graph.Digests[graph.BlobDigest[b]];
-            keys[i] = digest.Prefix;
-            result[i] = new PlannedBlob(digest, graph.BlobSize[b], new DateTimeOffset(graph.BlobTouched[b], TimeSpan.Zero), graph.BlobStatuses[b]);
+            bytes += graph.BlobSize[order[i]];
+            keys[i] = graph.Digests.PrefixOf(graph.BlobDigest[order[i]]);
         }
 
-        Array.Sort(keys, result);
+        Array.Sort(keys, order);
+        var result = new PlannedBlob[order.Length];
+        for (var i = 0; i < result.Length; i++)
+        {
+            var b = order[i];
+            result[i] = new PlannedBlob(graph.Digests[graph.BlobDigest[b]], graph.BlobSize[b], new DateTimeOffset(graph.BlobTouched[b], TimeSpan.Zero), graph.BlobStatuses[b]);
+        }
+
         SortTies(keys, result, static x => x.Digest);
         return (result, bytes);
     }
@@ -316,5 +347,16 @@ internal static class Planner
             return c != 0 ? c : x.Digest.CompareTo(y.Digest);
         });
         return result;
+    }
+
+    private readonly record struct OrderKey(ulong Group, ulong Prefix, int Artifact);
+
+    private readonly struct OrderKeyComparer : IComparer<OrderKey>
+    {
+        public int Compare(OrderKey x, OrderKey y)
+        {
+            var c = x.Group.CompareTo(y.Group);
+            return c != 0 ? c : x.Prefix.CompareTo(y.Prefix);
+        }
     }
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Harbor.Gc.Model;
 
 namespace Harbor.Gc.Graph;
@@ -152,6 +153,7 @@ internal sealed class DigestInterner : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
     private void Process(Batch batch)
     {
         var n = batch.Count;

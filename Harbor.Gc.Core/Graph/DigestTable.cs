@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Harbor.Gc.Model;
 
 namespace Harbor.Gc.Graph;
@@ -43,12 +44,16 @@ internal sealed class DigestTable
         }
     }
 
+    /// <summary>The first 8 bytes of a digest's hash as a big-endian number: sorting by it sorts digests of one algorithm.</summary>
+    public ulong PrefixOf(int id) => _sha512.Count > 0 && _sha512.TryGetValue(id, out var long512) ? long512.Prefix : _slots[_slotOfId[id] * Stride];
+
     public int GetOrAdd(Digest digest) => Find(digest, add: true);
 
     /// <summary>
     /// Interns a batch, writing each id to <c>targets[ids[i]]</c>. A first pass loads each digest's home slot: the loads are
     /// independent, so the processor overlaps their cache misses, and the second pass finds the slots in cache.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
     public void GetOrAddBatch(ReadOnlySpan<Digest> digests, Span<int> ids)
     {
         var slots = _slots;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Harbor.Gc.Collection;
 using Harbor.Gc.Model;
@@ -85,6 +86,7 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
 
     public void OnBlob(Blob blob) => OnBlob(blob, -1);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
     public void OnBlob(Blob blob, int key)
     {
         if (_blobCount == _blobDigest.Length)
@@ -117,6 +119,7 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
 
     public void OnArtifact(Artifact artifact) => OnArtifact(artifact, default);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
     public void OnArtifact(Artifact artifact, ReadOnlySpan<int> referenceKeys)
     {
         var references = artifact.References;
@@ -199,6 +202,7 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
     public void Dispose() => _interner.Dispose();
 
     /// <summary>Called by the interner, under <see cref="DigestInterner.ArraysLock"/>, with the ids of a batch.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
     internal void Apply(ReadOnlySpan<DigestInterner.Target> kinds, ReadOnlySpan<int> positions, ReadOnlySpan<int> ids)
     {
         for (var i = 0; i < ids.Length; i++)
@@ -221,6 +225,7 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
     public RegistryGraph Build(CancellationToken cancellationToken)
     {
         if (_built)
@@ -394,6 +399,7 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
     private void ResolveKeyedReferences()
     {
         // key → digest id, then each keyed reference in one pass (split over the cores: both arrays are only read)
@@ -450,6 +456,7 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
     }
 
     /// <summary>Indexes artifacts by (repository, digest id); a second listing of the same artifact is dropped with a warning.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
     private Dictionary<long, int> IndexArtifacts()
     {
         var index = new Dictionary<long, int>(_artifactCount);

@@ -1,0 +1,766 @@
+using System.Collections.Concurrent;
+using Harbor.Gc.Accessories;
+using Harbor.Gc.Manifests;
+using Harbor.Gc.Model;
+
+namespace Harbor.Gc.Storage.Distribution;
+
+/// <summary>
+/// A store over the storage tree of a CNCF Distribution registry (<c>registry:2</c>, Debian's <c>docker-registry</c>): the folder
+/// its <c>rootdirectory</c> names, holding <c>docker/registry/v2</c>. See <see cref="DistributionLayout"/> for the paths.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Reading: repositories are the folders holding <c>_manifests</c>, <c>_layers</c> or <c>_uploads</c> (names nest; folders starting
+/// with <c>_</c> are never repository names); artifacts are the revisions, read from their manifest blobs (each blob file read
+/// once, repositories in parallel); push times are the revision and tag link file times; blobs are the blob folders, with their
+/// data file's time as created/updated. Accessories are found by <c>subject</c> and by cosign tag-scheme tags.
+/// </para>
+/// <para>
+/// Conservative by construction: a malformed or dangling link is reported as a problem, never followed into a path and never a
+/// reason to delete. A revision whose link is malformed is kept (as an unknown manifest, with every digest it mentions), and so
+/// is every manifest of a repository with an unreadable tag (the tag might have pointed at any of them).
+/// </para>
+/// <para>
+/// Blob status: Distribution keeps none, so <c>delete</c> lives in this object for the run, and <c>deleting</c> is what a blob
+/// folder without its data file is (the bytes went, the folder did not: a killed run); the next run finishes those. Before a blob
+/// goes, the store re-reads what changed since the snapshot (new revisions and new layer links in every repository whose folders
+/// changed), so a push or a cross-repository mount during the run keeps the blob. Distribution's own collector requires the
+/// registry to be read-only; with this re-check a short window remains between the last re-read and the delete, so a read-only
+/// registry is still the safest way to run it.
+/// </para>
+/// </remarks>
+public sealed class DistributionRegistryStore : IRegistryStore
+{
+    private static readonly string[] RepositoryMarkers = ["_manifests", "_layers", "_uploads"];
+    private readonly DistributionLayout _layout;
+    private readonly TimeProvider _time;
+    private readonly int _parallelism;
+    private readonly object _lock = new();
+    private readonly Dictionary<Digest, BlobStatus> _status = [];
+
+    // what the last snapshot saw, for the re-checks of a sweep
+    private DateTimeOffset _snapshotAt;
+    private Dictionary<RepositoryName, RepositoryState> _repositories = [];
+    private Dictionary<Digest, List<ArtifactKey>>? _referrers;
+    private List<Artifact> _snapshotArtifacts = [];
+    private DateTimeOffset _lastRefresh;
+
+    /// <summary>Opens the storage tree of a Distribution registry.</summary>
+    /// <param name="rootDirectory">The registry's <c>rootdirectory</c> (the folder holding <c>docker/registry/v2</c>).</param>
+    /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> when null.</param>
+    /// <param name="parallelism">Folders read at once; twice the processor count when null.</param>
+    /// <exception cref="DirectoryNotFoundException">There is no <c>docker/registry/v2</c> under <paramref name="rootDirectory"/>.</exception>
+    public DistributionRegistryStore(string rootDirectory, TimeProvider? timeProvider = null, int? parallelism = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(rootDirectory);
+        _layout = new DistributionLayout(rootDirectory);
+        if (!Directory.Exists(_layout.Root))
+        {
+            throw new DirectoryNotFoundException($"distribution:{rootDirectory}: the folder '{_layout.Root}' does not exist.");
+        }
+
+        if (!Directory.Exists(_layout.V2))
+        {
+            throw new DirectoryNotFoundException(
+                $"distribution:{rootDirectory}: '{_layout.Root}' holds no docker/registry/v2 folder; give the registry's storage rootdirectory.");
+        }
+
+        _time = timeProvider ?? TimeProvider.System;
+        _parallelism = parallelism ?? Environment.ProcessorCount * 2;
+        ArgumentOutOfRangeException.ThrowIfLessThan(_parallelism, 1, nameof(parallelism));
+    }
+
+    /// <inheritdoc />
+    public string Description => $"distribution:{_layout.Root}";
+
+    /// <summary>How long a sweep trusts its last re-read of the tree before reading what changed again.</summary>
+    public TimeSpan RecheckInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <inheritdoc />
+    public async ValueTask ReadSnapshotAsync(ISnapshotSink sink, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        var startedAt = _time.GetUtcNow();
+        var problems = new ConcurrentQueue<StoreProblem>();
+        var repositories = FindRepositories(problems, cancellationToken);
+        var manifests = new ConcurrentDictionary<Digest, ManifestBlob>();
+
+        var blobsTask = Task.Run(() => ReadBlobs(problems, cancellationToken), cancellationToken);
+        var states = new ConcurrentDictionary<RepositoryName, RepositoryState>();
+        await Parallel.ForEachAsync(repositories, new ParallelOptions { MaxDegreeOfParallelism = _parallelism, CancellationToken = cancellationToken },
+            (repository, ct) =>
+            {
+                states[repository] = ReadRepository(repository, manifests, problems, ct);
+                return ValueTask.CompletedTask;
+            }).ConfigureAwait(false);
+        var blobs = await blobsTask.ConfigureAwait(false);
+
+        var ordered = states.OrderBy(s => s.Key).ToList();
+        var artifacts = ordered.SelectMany(s => s.Value.Artifacts).ToList();
+        sink.OnBegin(new SnapshotSizeHint(artifacts.Count, blobs.Count, ordered.Sum(s => s.Value.Tags.Count), 0, artifacts.Sum(a => (long)a.References.Length)));
+        foreach (var blob in blobs)
+        {
+            sink.OnBlob(blob);
+        }
+
+        foreach (var artifact in artifacts)
+        {
+            sink.OnArtifact(artifact);
+        }
+
+        foreach (var (_, state) in ordered)
+        {
+            foreach (var tag in state.Tags)
+            {
+                sink.OnTag(tag);
+            }
+
+            foreach (var link in state.AccessoryLinks)
+            {
+                sink.OnAccessoryLink(link);
+            }
+
+            foreach (var link in state.LayerLinks)
+            {
+                sink.OnLayerLink(link);
+            }
+        }
+
+        foreach (var problem in problems.OrderBy(p => p.Location, StringComparer.Ordinal))
+        {
+            sink.OnProblem(problem);
+        }
+
+        lock (_lock)
+        {
+            _snapshotAt = startedAt;
+            _repositories = ordered.ToDictionary(s => s.Key, s => s.Value);
+            _snapshotArtifacts = artifacts;
+            _referrers = null;
+            _lastRefresh = startedAt;
+            _status.Clear();
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<ArtifactDeleteOutcome> DeleteArtifactAsync(ArtifactKey key, long expectedVersion, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var revision = _layout.Revision(key.Repository, key.Digest);
+        if (!File.Exists(Path.Combine(revision, "link")))
+        {
+            return ValueTask.FromResult(ArtifactDeleteOutcome.NotFound);
+        }
+
+        lock (_lock)
+        {
+            Refresh(force: true, cancellationToken);
+            var tags = ReadTags(key.Repository, null, out _);
+            if (VersionOf(File.GetLastWriteTimeUtc(Path.Combine(revision, "link")), key.Digest, tags) != expectedVersion ||
+                (_repositories.TryGetValue(key.Repository, out var state) && state.NewlyListed.Contains(key.Digest)))
+            {
+                return ValueTask.FromResult(ArtifactDeleteOutcome.Changed);
+            }
+
+            // tags first, then the revision: a run killed in between leaves an untagged revision, which the next run collects
+            foreach (var tag in tags.Where(t => t.Digest == key.Digest))
+            {
+                DeleteDirectory(_layout.Tag(key.Repository, tag.Name));
+            }
+
+            var tagsFolder = _layout.Tags(key.Repository);
+            if (Directory.Exists(tagsFolder))
+            {
+                foreach (var tagFolder in SafeDirectories(tagsFolder))
+                {
+                    var entry = Path.Combine(tagFolder, "index", DistributionLayout.Algorithm(key.Digest), key.Digest.Hex);
+                    DeleteDirectory(entry);
+                }
+            }
+
+            DeleteDirectory(revision);
+            return ValueTask.FromResult(ArtifactDeleteOutcome.Deleted);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Blob?> GetBlobAsync(Digest digest, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return ValueTask.FromResult(ReadBlob(digest));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> TryUpdateBlobStatusAsync(Digest digest, BlobStatusSet expected, BlobStatus next, DateTimeOffset? lastTouchedAt, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            if (ReadBlob(digest) is not { } blob || !expected.Contains(blob.Status) ||
+                (lastTouchedAt is { } touched && blob.LastTouchedAt > touched))
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            _status[digest] = next;
+            return ValueTask.FromResult(true);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> IsBlobReferencedAsync(Digest digest, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            Refresh(force: false, cancellationToken);
+            _referrers ??= BuildReferrers();
+            if (_referrers.TryGetValue(digest, out var referrers) &&
+                referrers.Any(k => File.Exists(Path.Combine(_layout.Revision(k.Repository, k.Digest), "link"))))
+            {
+                return ValueTask.FromResult(true);
+            }
+
+            if (_repositories.Values.Any(s => s.RecentReferences.Contains(digest)))
+            {
+                return ValueTask.FromResult(true);
+            }
+
+            // a mount or upload since the snapshot rewrites the repository's layer link (its folder may have existed before)
+            foreach (var repository in _repositories.Keys)
+            {
+                var link = new FileInfo(Path.Combine(_layout.Layer(repository, digest), "link"));
+                if (link.Exists && new DateTimeOffset(link.LastWriteTimeUtc) >= _snapshotAt)
+                {
+                    return ValueTask.FromResult(true);
+                }
+            }
+
+            return ValueTask.FromResult(false);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask DeleteBlobContentAsync(Digest digest, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var data = _layout.BlobData(digest);
+        if (File.Exists(data))
+        {
+            File.Delete(data);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DeleteBlobRecordAsync(Digest digest, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            DeleteDirectory(_layout.BlobDirectory(digest));
+            _status.Remove(digest);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(link);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            var folder = _layout.Layer(link.Repository, link.Digest);
+            var file = Path.Combine(folder, "link");
+            if (!File.Exists(file))
+            {
+                return ValueTask.FromResult(true);
+            }
+
+            Refresh(force: true, cancellationToken);
+            if (new DateTimeOffset(File.GetLastWriteTimeUtc(file)) != link.CreatedAt ||
+                (_repositories.TryGetValue(link.Repository, out var state) && state.RecentReferences.Contains(link.Digest)))
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            DeleteDirectory(folder);
+            return ValueTask.FromResult(true);
+        }
+    }
+
+    // ---- reading -------------------------------------------------------------------------------------------------
+
+    private List<RepositoryName> FindRepositories(ConcurrentQueue<StoreProblem> problems, CancellationToken cancellationToken)
+    {
+        var found = new List<RepositoryName>();
+        if (!Directory.Exists(_layout.Repositories))
+        {
+            return found;
+        }
+
+        var pending = new Stack<string>();
+        pending.Push(_layout.Repositories);
+        while (pending.Count > 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var folder = pending.Pop();
+            var children = SafeDirectories(folder).ToList();
+            if (folder != _layout.Repositories && children.Any(c => RepositoryMarkers.Contains(Path.GetFileName(c))))
+            {
+                var name = Path.GetRelativePath(_layout.Repositories, folder).Replace(Path.DirectorySeparatorChar, '/');
+                if (!RepositoryName.TryParse(name, out var repository))
+                {
+                    // its manifests cannot be read, so its blobs cannot be told apart from garbage: stop rather than guess
+                    throw new InvalidDataException(
+                        $"{Description}: the repository folder '{folder}' is not a valid repository name ({RepositoryName.Validate(name)}); nothing was planned.");
+                }
+
+                found.Add(repository);
+            }
+
+            foreach (var child in children)
+            {
+                if (!Path.GetFileName(child).StartsWith('_'))
+                {
+                    pending.Push(child);
+                }
+            }
+        }
+
+        return found;
+    }
+
+    private RepositoryState ReadRepository(RepositoryName repository, ConcurrentDictionary<Digest, ManifestBlob> manifests,
+        ConcurrentQueue<StoreProblem> problems, CancellationToken cancellationToken)
+    {
+        var state = new RepositoryState();
+        var revisions = _layout.Revisions(repository, DigestAlgorithm.Sha256);
+        state.RevisionsStamp = Stamp(Path.GetDirectoryName(revisions)!);
+        state.LayersStamp = Stamp(Path.GetDirectoryName(_layout.Layers(repository, DigestAlgorithm.Sha256))!);
+        var tags = ReadTags(repository, problems, out var tagsUnreadable);
+        var byDigest = new Dictionary<Digest, Artifact>();
+        foreach (var (digest, folder) in ListDigestFolders(Path.GetDirectoryName(revisions)!, $"{repository}: revision", problems))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            state.Revisions.Add(digest);
+            var link = Path.Combine(folder, "link");
+            if (!File.Exists(link))
+            {
+                problems.Enqueue(new StoreProblem($"{repository}@{digest}", $"the revision folder has no link file ({link}); ignored"));
+                continue;
+            }
+
+            string? linkProblem = null;
+            if (!DistributionLayout.TryParseLink(File.ReadAllBytes(link), out var linked, out var problem))
+            {
+                linkProblem = problem;
+            }
+            else if (linked != digest)
+            {
+                linkProblem = $"the link names {linked}, not the folder's {digest}";
+            }
+
+            if (linkProblem is not null)
+            {
+                problems.Enqueue(new StoreProblem(link, linkProblem + "; the manifest is kept"));
+            }
+
+            var pushedAt = new DateTimeOffset(File.GetLastWriteTimeUtc(link));
+            var artifact = ReadManifest(repository, digest, pushedAt, manifests);
+            var keepReason = linkProblem is not null ? $"malformed revision link: {linkProblem}"
+                : tagsUnreadable is not null ? $"kept because a tag of the repository is unreadable: {tagsUnreadable}"
+                : null;
+            if (keepReason is not null)
+            {
+                artifact = artifact with { Kind = ManifestKind.Unknown, ParseProblem = artifact.ParseProblem ?? keepReason };
+            }
+
+            byDigest[digest] = artifact;
+        }
+
+        foreach (var tag in tags)
+        {
+            if (!byDigest.ContainsKey(tag.Digest))
+            {
+                problems.Enqueue(new StoreProblem($"{repository}:{tag.Name}", $"the tag points at {tag.Digest}, which has no revision in the repository"));
+            }
+        }
+
+        var tagged = tags.GroupBy(t => t.Digest).ToDictionary(g => g.Key, g => g.ToList());
+        foreach (var artifact in byDigest.Values.OrderBy(a => a.Digest))
+        {
+            var version = VersionOf(artifact.PushedAt.UtcDateTime, artifact.Digest, tagged.GetValueOrDefault(artifact.Digest) ?? []);
+            var stored = artifact with { Version = version };
+            state.Artifacts.Add(stored);
+            var link = AccessoryClassifier.Default.ClassifyBySubject(stored, null);
+            if (link is null)
+            {
+                foreach (var tag in tagged.GetValueOrDefault(stored.Digest) ?? [])
+                {
+                    link ??= AccessoryClassifier.ClassifyByTag(stored, tag.Name);
+                }
+            }
+
+            if (link is not null)
+            {
+                state.AccessoryLinks.Add(link);
+            }
+        }
+
+        state.Tags.AddRange(tags);
+        foreach (var (digest, folder) in ListDigestFolders(Path.GetDirectoryName(_layout.Layers(repository, DigestAlgorithm.Sha256))!, $"{repository}: layer link", problems))
+        {
+            var link = Path.Combine(folder, "link");
+            if (!File.Exists(link))
+            {
+                continue;
+            }
+
+            if (!DistributionLayout.TryParseLink(File.ReadAllBytes(link), out var linked, out var problem) || linked != digest)
+            {
+                problems.Enqueue(new StoreProblem(link, (problem.Length > 0 ? problem : $"the link names {linked}, not the folder's {digest}") + "; left alone"));
+                continue;
+            }
+
+            state.LayerLinks.Add(new LayerLink(repository, digest, new DateTimeOffset(File.GetLastWriteTimeUtc(link))));
+        }
+
+        return state;
+    }
+
+    private Artifact ReadManifest(RepositoryName repository, Digest digest, DateTimeOffset pushedAt, ConcurrentDictionary<Digest, ManifestBlob> manifests)
+    {
+        var blob = manifests.GetOrAdd(digest, d =>
+        {
+            var data = _layout.BlobData(d);
+            return File.Exists(data) ? new ManifestBlob(File.ReadAllBytes(data)) : new ManifestBlob(null);
+        });
+        if (blob.Content is null)
+        {
+            return new Artifact
+            {
+                Repository = repository,
+                Digest = digest,
+                MediaType = "application/octet-stream",
+                Kind = ManifestKind.Unknown,
+                PushedAt = pushedAt,
+                ParseProblem = "the manifest's blob data is missing",
+                References = [new BlobReference(digest, 0, null, BlobReferenceKind.Manifest)],
+            };
+        }
+
+        try
+        {
+            return ArtifactReader.Read(repository, digest, blob.Content, null, pushedAt);
+        }
+        catch (ArgumentException e)
+        {
+            return new Artifact
+            {
+                Repository = repository,
+                Digest = digest,
+                MediaType = "application/octet-stream",
+                Kind = ManifestKind.Unknown,
+                Size = blob.Content.Length,
+                PushedAt = pushedAt,
+                ParseProblem = e.Message,
+                References = [new BlobReference(digest, blob.Content.Length, null, BlobReferenceKind.Manifest),
+                    .. ArtifactReader.MentionedDigests(blob.Content, digest).Select(m => new BlobReference(m, 0, null, BlobReferenceKind.Layer, IsForeign: true))],
+            };
+        }
+    }
+
+    /// <summary>The repository's tags (current links); <paramref name="unreadable"/> names the first tag that could not be read.</summary>
+    private List<Tag> ReadTags(RepositoryName repository, ConcurrentQueue<StoreProblem>? problems, out string? unreadable)
+    {
+        unreadable = null;
+        var tags = new List<Tag>();
+        var folder = _layout.Tags(repository);
+        if (!Directory.Exists(folder))
+        {
+            return tags;
+        }
+
+        foreach (var tagFolder in SafeDirectories(folder))
+        {
+            var name = Path.GetFileName(tagFolder);
+            if (TagName.Validate(name) is { } invalid)
+            {
+                unreadable ??= $"{repository}:{name}";
+                problems?.Enqueue(new StoreProblem(tagFolder, $"not a valid tag name ({invalid})"));
+                continue;
+            }
+
+            var current = Path.Combine(tagFolder, "current", "link");
+            if (!File.Exists(current))
+            {
+                problems?.Enqueue(new StoreProblem($"{repository}:{name}", "the tag folder has no current/link; ignored"));
+                continue;
+            }
+
+            if (!DistributionLayout.TryParseLink(File.ReadAllBytes(current), out var digest, out var problem))
+            {
+                unreadable ??= $"{repository}:{name}";
+                problems?.Enqueue(new StoreProblem(current, problem + "; every manifest of the repository is kept"));
+                continue;
+            }
+
+            tags.Add(new Tag(repository, name, digest, new DateTimeOffset(File.GetLastWriteTimeUtc(current))));
+        }
+
+        return tags;
+    }
+
+    private List<Blob> ReadBlobs(ConcurrentQueue<StoreProblem> problems, CancellationToken cancellationToken)
+    {
+        var result = new ConcurrentBag<List<Blob>>();
+        foreach (var algorithm in new[] { "sha256", "sha512" })
+        {
+            var root = Path.Combine(_layout.Blobs, algorithm);
+            if (!Directory.Exists(root))
+            {
+                continue;
+            }
+
+            Parallel.ForEach(SafeDirectories(root), new ParallelOptions { MaxDegreeOfParallelism = _parallelism, CancellationToken = cancellationToken }, prefix =>
+            {
+                var list = new List<Blob>();
+                foreach (var folder in SafeDirectories(prefix))
+                {
+                    var hex = Path.GetFileName(folder);
+                    if (DistributionLayout.DigestOfFolder(algorithm, hex) is not { } digest || !hex.StartsWith(Path.GetFileName(prefix), StringComparison.Ordinal))
+                    {
+                        problems.Enqueue(new StoreProblem(folder, "not a blob folder (its name is not the digest under its two-letter prefix); left alone"));
+                        continue;
+                    }
+
+                    var data = new FileInfo(Path.Combine(folder, "data"));
+                    list.Add(data.Exists
+                        ? new Blob(digest, data.Length, null, new DateTimeOffset(data.LastWriteTimeUtc), new DateTimeOffset(data.LastWriteTimeUtc))
+                        : new Blob(digest, 0, null, new DateTimeOffset(Directory.GetLastWriteTimeUtc(folder)), new DateTimeOffset(Directory.GetLastWriteTimeUtc(folder)), BlobStatus.Deleting));
+                }
+
+                result.Add(list);
+            });
+        }
+
+        var blobs = result.SelectMany(l => l).ToList();
+        blobs.Sort((x, y) => x.Digest.CompareTo(y.Digest));
+        return blobs;
+    }
+
+    private Blob? ReadBlob(Digest digest)
+    {
+        var folder = _layout.BlobDirectory(digest);
+        if (!Directory.Exists(folder))
+        {
+            return null;
+        }
+
+        var data = new FileInfo(Path.Combine(folder, "data"));
+        var status = _status.TryGetValue(digest, out var s) ? s : data.Exists ? BlobStatus.None : BlobStatus.Deleting;
+        var at = new DateTimeOffset(data.Exists ? data.LastWriteTimeUtc : Directory.GetLastWriteTimeUtc(folder));
+        return new Blob(digest, data.Exists ? data.Length : 0, null, at, at, status);
+    }
+
+    // ---- re-checks during a sweep ----------------------------------------------------------------------------------
+
+    /// <summary>Reads what changed since the snapshot: new revisions (their references, children and subject) and new layer links.</summary>
+    private void Refresh(bool force, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        if (!force && now - _lastRefresh < RecheckInterval)
+        {
+            return;
+        }
+
+        _lastRefresh = now;
+        var manifests = new ConcurrentDictionary<Digest, ManifestBlob>();
+
+        // repositories created since the snapshot: everything they reference or list is recent
+        foreach (var repository in FindRepositories(new ConcurrentQueue<StoreProblem>(), cancellationToken).Where(r => !_repositories.ContainsKey(r)))
+        {
+            var state = ReadRepository(repository, manifests, new ConcurrentQueue<StoreProblem>(), cancellationToken);
+            foreach (var artifact in state.Artifacts)
+            {
+                state.NewlyListed.UnionWith(artifact.Children);
+                if (artifact.Subject is { } subject)
+                {
+                    state.NewlyListed.Add(subject);
+                }
+
+                state.RecentReferences.UnionWith(artifact.References.Select(r => r.Digest));
+            }
+
+            state.RecentReferences.UnionWith(state.LayerLinks.Select(l => l.Digest));
+            _repositories[repository] = state;
+        }
+
+        foreach (var (repository, state) in _repositories)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var revisionsFolder = Path.GetDirectoryName(_layout.Revisions(repository, DigestAlgorithm.Sha256))!;
+            var revisionsStamp = Stamp(revisionsFolder);
+            if (revisionsStamp != state.RevisionsStamp)
+            {
+                state.RevisionsStamp = revisionsStamp;
+                foreach (var (digest, folder) in ListDigestFolders(revisionsFolder, string.Empty, null))
+                {
+                    if (state.Revisions.Add(digest))
+                    {
+                        var artifact = ReadManifest(repository, digest, now, manifests);
+                        state.NewlyListed.UnionWith(artifact.Children);
+                        if (artifact.Subject is { } subject)
+                        {
+                            state.NewlyListed.Add(subject);
+                        }
+
+                        state.RecentReferences.UnionWith(artifact.References.Select(r => r.Digest));
+                    }
+                }
+            }
+
+            var layersFolder = Path.GetDirectoryName(_layout.Layers(repository, DigestAlgorithm.Sha256))!;
+            var layersStamp = Stamp(layersFolder);
+            if (layersStamp != state.LayersStamp)
+            {
+                state.LayersStamp = layersStamp;
+                foreach (var (digest, folder) in ListDigestFolders(layersFolder, string.Empty, null))
+                {
+                    var link = Path.Combine(folder, "link");
+                    if (File.Exists(link) && new DateTimeOffset(File.GetLastWriteTimeUtc(link)) >= _snapshotAt)
+                    {
+                        state.RecentReferences.Add(digest); // a mount or an upload since the snapshot
+                    }
+                }
+            }
+        }
+    }
+
+    private Dictionary<Digest, List<ArtifactKey>> BuildReferrers()
+    {
+        var referrers = new Dictionary<Digest, List<ArtifactKey>>();
+        foreach (var artifact in _snapshotArtifacts)
+        {
+            foreach (var reference in artifact.References)
+            {
+                if (!referrers.TryGetValue(reference.Digest, out var list))
+                {
+                    referrers[reference.Digest] = list = [];
+                }
+
+                list.Add(artifact.Key);
+            }
+        }
+
+        return referrers;
+    }
+
+    // ---- helpers -------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// An artifact's version: its revision link's time and the tags that point at it (name and link time). Any tag moved onto or
+    /// off it, or a re-pushed revision, changes it.
+    /// </summary>
+    private static long VersionOf(DateTime revisionLinkTime, Digest digest, IEnumerable<Tag> tags)
+    {
+        // FNV-1a, 64-bit: stable across processes, so a saved plan applies in another one
+        var hash = 14695981039346656037UL;
+        void Add(long value)
+        {
+            for (var i = 0; i < 8; i++)
+            {
+                hash = (hash ^ (byte)(value >> (8 * i))) * 1099511628211UL;
+            }
+        }
+
+        Add(revisionLinkTime.Ticks);
+        foreach (var tag in tags.Where(t => t.Digest == digest).OrderBy(t => t.Name, StringComparer.Ordinal))
+        {
+            foreach (var c in tag.Name)
+            {
+                Add(c);
+            }
+
+            Add(tag.PushedAt.UtcTicks);
+        }
+
+        return (long)(hash >> 1);
+    }
+
+    /// <summary>Folders named by a digest under <c>FOLDER/sha256</c> and <c>FOLDER/sha512</c>.</summary>
+    private static IEnumerable<(Digest Digest, string Folder)> ListDigestFolders(string folder, string what, ConcurrentQueue<StoreProblem>? problems)
+    {
+        foreach (var algorithm in new[] { "sha256", "sha512" })
+        {
+            var root = Path.Combine(folder, algorithm);
+            if (!Directory.Exists(root))
+            {
+                continue;
+            }
+
+            foreach (var child in SafeDirectories(root))
+            {
+                if (DistributionLayout.DigestOfFolder(algorithm, Path.GetFileName(child)) is { } digest)
+                {
+                    yield return (digest, child);
+                }
+                else
+                {
+                    problems?.Enqueue(new StoreProblem(child, $"{what} folder whose name is not a digest; left alone"));
+                }
+            }
+        }
+    }
+
+    /// <summary>Sub-folders, never following a symbolic link out of the tree.</summary>
+    private static IEnumerable<string> SafeDirectories(string folder) =>
+        new DirectoryInfo(folder).EnumerateDirectories().Where(d => (d.Attributes & FileAttributes.ReparsePoint) == 0).Select(d => d.FullName);
+
+    /// <summary>The modification times of <c>FOLDER/sha256</c> and <c>FOLDER/sha512</c>: a new digest folder in either changes it.</summary>
+    private static long Stamp(string folder)
+    {
+        static long Of(string f) => Directory.Exists(f) ? Directory.GetLastWriteTimeUtc(f).Ticks : 0;
+        return Of(Path.Combine(folder, "sha256")) ^ (Of(Path.Combine(folder, "sha512")) * 31);
+    }
+
+    private static void DeleteDirectory(string folder)
+    {
+        if (Directory.Exists(folder))
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private sealed record ManifestBlob(byte[]? Content);
+
+    private sealed class RepositoryState
+    {
+        public List<Artifact> Artifacts { get; } = [];
+
+        public List<Tag> Tags { get; } = [];
+
+        public List<AccessoryLink> AccessoryLinks { get; } = [];
+
+        public List<LayerLink> LayerLinks { get; } = [];
+
+        public HashSet<Digest> Revisions { get; } = [];
+
+        /// <summary>Digests that revisions pushed since the snapshot list as children or subject.</summary>
+        public HashSet<Digest> NewlyListed { get; } = [];
+
+        /// <summary>Blobs referenced by revisions, or linked by layer links, that appeared since the snapshot.</summary>
+        public HashSet<Digest> RecentReferences { get; } = [];
+
+        public long RevisionsStamp { get; set; }
+
+        public long LayersStamp { get; set; }
+    }
+}

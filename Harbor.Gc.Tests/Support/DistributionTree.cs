@@ -1,0 +1,117 @@
+using System.Text;
+using System.Text.Json;
+using Harbor.Gc.Model;
+
+namespace Harbor.Gc.Tests.Support;
+
+/// <summary>
+/// Writes a CNCF Distribution storage tree in a temporary folder the way the registry does: a blob upload writes the blob's data
+/// and the repository's <c>_layers</c> link; a manifest push writes the manifest blob, the revision link and, by tag, the tag's
+/// current link and index entry. File times are set relative to <see cref="Now"/>.
+/// </summary>
+internal sealed class DistributionTree : IDisposable
+{
+    public DistributionTree(DateTimeOffset now)
+    {
+        Now = now;
+        Root = Path.Combine(Path.GetTempPath(), "harbor-gc-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(V2);
+    }
+
+    public DateTimeOffset Now { get; }
+
+    public string Root { get; }
+
+    public string V2 => Path.Combine(Root, "docker", "registry", "v2");
+
+    public string BlobFolder(Digest d) => Path.Combine(V2, "blobs", "sha256", d.Hex[..2], d.Hex);
+
+    public string Repo(string repository) => Path.Combine(V2, "repositories", repository);
+
+    public string RevisionFolder(string repository, Digest d) => Path.Combine(Repo(repository), "_manifests", "revisions", "sha256", d.Hex);
+
+    public string TagFolder(string repository, string tag) => Path.Combine(Repo(repository), "_manifests", "tags", tag);
+
+    public string LayerFolder(string repository, Digest d) => Path.Combine(Repo(repository), "_layers", "sha256", d.Hex);
+
+    public bool HasBlob(Digest d) => File.Exists(Path.Combine(BlobFolder(d), "data"));
+
+    public bool HasRevision(string repository, Digest d) => File.Exists(Path.Combine(RevisionFolder(repository, d), "link"));
+
+    /// <summary>Uploads a blob into a repository (data + layer link), as a registry does when a blob push completes.</summary>
+    public Digest Upload(string repository, byte[] content, TimeSpan age)
+    {
+        var d = WriteBlob(content, age);
+        WriteLink(Path.Combine(LayerFolder(repository, d), "link"), d, age);
+        return d;
+    }
+
+    /// <summary>Uploads a blob of the given text.</summary>
+    public Digest Upload(string repository, string text, TimeSpan age) => Upload(repository, Encoding.UTF8.GetBytes(text), age);
+
+    /// <summary>Writes blob data only (no layer link: a blob whose upload's repository link is gone).</summary>
+    public Digest WriteBlob(byte[] content, TimeSpan age)
+    {
+        var d = Digest.Sha256Of(content);
+        var folder = BlobFolder(d);
+        Directory.CreateDirectory(folder);
+        var data = Path.Combine(folder, "data");
+        File.WriteAllBytes(data, content);
+        File.SetLastWriteTimeUtc(data, (Now - age).UtcDateTime);
+        return d;
+    }
+
+    /// <summary>Pushes a manifest (optionally by tag).</summary>
+    public Digest Push(string repository, byte[] manifest, TimeSpan age, string? tag = null)
+    {
+        var d = WriteBlob(manifest, age);
+        WriteLink(Path.Combine(RevisionFolder(repository, d), "link"), d, age);
+        if (tag is not null)
+        {
+            Tag(repository, tag, d, age);
+        }
+
+        return d;
+    }
+
+    public void Tag(string repository, string tag, Digest d, TimeSpan age)
+    {
+        WriteLink(Path.Combine(TagFolder(repository, tag), "current", "link"), d, age);
+        WriteLink(Path.Combine(TagFolder(repository, tag), "index", "sha256", d.Hex, "link"), d, age);
+    }
+
+    /// <summary>An image: config and layers uploaded into the repository, then the manifest pushed.</summary>
+    public (Digest Manifest, Digest Config, Digest[] Layers) Image(string repository, string name, TimeSpan age, string? tag = null, params string[] layers)
+    {
+        var config = Upload(repository, $"{{\"config\":\"{name}\"}}", age);
+        var layerDigests = layers.Select(l => Upload(repository, l, age)).ToArray();
+        var manifest = Push(repository, Manifests.Image(config, layerDigests), age, tag);
+        return (manifest, config, layerDigests);
+    }
+
+    public static void WriteLink(string path, Digest d, TimeSpan? age = null, DateTimeOffset? now = null)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, d.ToString());
+        if (age is { } a && now is { } n)
+        {
+            File.SetLastWriteTimeUtc(path, (n - a).UtcDateTime);
+        }
+    }
+
+    private void WriteLink(string path, Digest d, TimeSpan age) => WriteLink(path, d, age, Now);
+
+    /// <summary>Every file under the tree, relative to it, for before/after comparisons.</summary>
+    public SortedSet<string> Files() =>
+        new(Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(Root, f)), StringComparer.Ordinal);
+
+    public static string Json(object value) => JsonSerializer.Serialize(value);
+
+    public void Dispose()
+    {
+        if (Directory.Exists(Root))
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using System.Globalization;
+using Harbor.Gc.Collection;
+using Harbor.Gc.Reporting;
+
+namespace Harbor.Gc.Runner.Commands;
+
+/// <summary>
+/// <c>harbor-gc gc [--store STORE] [--dry-run] [--delete-untagged true|false] [--time-window 2h] [--workers N]
+/// [--max-duration 30m] [--report-json FILE|-] [--quiet]</c> (DESIGN.md §9).
+/// </summary>
+internal static class GcCommand
+{
+    public const string Usage = """
+        harbor-gc gc [--store STORE] [--dry-run] [--delete-untagged true|false] [--time-window 2h]
+                     [--workers N] [--max-duration 30m] [--report-json FILE|-] [--quiet]
+          STORE = distribution:DIR (the registry's storage rootdirectory, the folder holding docker/registry/v2)
+                | litedb:PATH (the default, litedb:harbor-gc.db)
+        """;
+
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var options = new GcOptions();
+        var store = StoreSpec.Default;
+        string? reportJson = null;
+        var quiet = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            string Value() => i + 1 < args.Length ? args[++i] : throw new UsageException($"{arg}: a value is missing.");
+            switch (arg)
+            {
+                case "--store": store = Value(); break;
+                case "--dry-run": options.DryRun = true; break;
+                case "--delete-untagged": options.DeleteUntagged = ParseBool(arg, Value()); break;
+                case "--time-window": options.TimeWindow = Durations.Parse(arg, Value()); break;
+                case "--workers": options.Workers = ParseInt(arg, Value()); break;
+                case "--max-duration": options.MaxDuration = Durations.Parse(arg, Value()); break;
+                case "--report-json": reportJson = Value(); break;
+                case "--quiet": quiet = true; break;
+                default: throw new UsageException($"gc: unknown option '{arg}'.\n{Usage}");
+            }
+        }
+
+        var problems = options.Validate();
+        if (problems.Count > 0)
+        {
+            throw new UsageException("gc: " + string.Join("; ", problems));
+        }
+
+        if (reportJson is not null && reportJson != "-" && Path.GetDirectoryName(Path.GetFullPath(reportJson)) is { } folder && !Directory.Exists(folder))
+        {
+            throw new UsageException($"--report-json {reportJson}: the folder '{folder}' does not exist.");
+        }
+
+        var collector = new GarbageCollector(StoreSpec.Open(store, time), time);
+        GcResult result;
+        try
+        {
+            result = await collector.RunAsync(options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new UsageException(e.Message);
+        }
+
+        // the JSON report goes to stdout when asked for with '-', and the summary then to stderr
+        var summaryWriter = reportJson == "-" ? stderr : stdout;
+        if (!quiet)
+        {
+            ConsoleSummary.Write(summaryWriter, result);
+        }
+
+        if (reportJson == "-")
+        {
+            await stdout.WriteLineAsync(GcReportWriter.ToJson(result)).ConfigureAwait(false);
+        }
+        else if (reportJson is not null)
+        {
+            await using var file = File.Create(reportJson);
+            GcReportWriter.Write(file, result);
+            if (!quiet)
+            {
+                await summaryWriter.WriteLineAsync($"  report: {Path.GetFullPath(reportJson)}").ConfigureAwait(false);
+            }
+        }
+
+        return result.BlobsFailed.Count > 0 ? 1 : 0;
+    }
+
+    private static bool ParseBool(string option, string text) => text switch
+    {
+        "true" => true,
+        "false" => false,
+        _ => throw new UsageException($"{option}: '{text}' is not true or false."),
+    };
+
+    private static int ParseInt(string option, string text) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : throw new UsageException($"{option}: '{text}' is not a whole number.");
+}

@@ -1,0 +1,95 @@
+using System.Text.Json;
+using Harbor.Gc.Runner;
+using Harbor.Gc.Tests.Support;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Harbor.Gc.Tests.Runner;
+
+/// <summary><c>harbor-gc gc</c> over a Distribution storage tree (DESIGN.md §9): output, report, exit codes.</summary>
+public class GcCommandTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
+    private DistributionTree _tree = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _tree = new DistributionTree(Now);
+        _tree.Image("library/app", "v1", TimeSpan.FromDays(3), "v1", "base", "app1");
+        _tree.Image("library/app", "old", TimeSpan.FromDays(3), null, "base", "old-only");
+    }
+
+    [TearDown]
+    public void TearDown() => _tree.Dispose();
+
+    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await Program.RunAsync(args, stdout, stderr, new FakeTimeProvider(Now), CancellationToken.None);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Test]
+    public async Task DryRun_PrintsTheSummary_WritesTheReport_AndDeletesNothing()
+    {
+        var report = Path.Combine(_tree.Root, "report.json");
+        var before = _tree.Files();
+
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--report-json", report);
+
+        code.Should().Be(0, errors);
+        output.Should().Contain("GC dry run on distribution:").And.Contain("3 blobs and 1 manifests (1 artifacts) eligible for deletion");
+        _tree.Files().Should().BeEquivalentTo(before.Append("report.json"));
+        using var json = JsonDocument.Parse(File.ReadAllText(report));
+        json.RootElement.GetProperty("kind").GetString().Should().Be("gc");
+        json.RootElement.GetProperty("dryRun").GetBoolean().Should().BeTrue();
+        json.RootElement.GetProperty("artifacts").GetArrayLength().Should().Be(1);
+        json.RootElement.GetProperty("summary").GetProperty("blobs").GetInt32().Should().Be(3, "the manifest, its config and its own layer");
+    }
+
+    [Test]
+    public async Task RealRun_Deletes_AndTheReportCanGoToStdout()
+    {
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--report-json", "-", "--workers", "2");
+
+        code.Should().Be(0, errors);
+        JsonDocument.Parse(output).RootElement.GetProperty("dryRun").GetBoolean().Should().BeFalse();
+        errors.Should().Contain("deleted 1 artifacts and 3 blobs");
+        (await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run")).Out.Should().Contain("0 blobs and 0 manifests");
+    }
+
+    [TestCase("--time-window", "2x", "--time-window: '2x' is not a duration")]
+    [TestCase("--workers", "99", "Workers")]
+    [TestCase("--delete-untagged", "maybe", "'maybe' is not true or false")]
+    [TestCase("--bogus", null, "unknown option '--bogus'")]
+    public async Task BadOption_ExitsWith2_AndSaysWhat(string option, string? value, string message)
+    {
+        var before = _tree.Files();
+        string[] args = value is null ? ["gc", "--store", $"distribution:{_tree.Root}", option] : ["gc", "--store", $"distribution:{_tree.Root}", option, value];
+
+        var (code, _, errors) = await Run(args);
+
+        code.Should().Be(2);
+        errors.Should().Contain(message);
+        _tree.Files().Should().BeEquivalentTo(before);
+    }
+
+    [Test]
+    public async Task MissingStore_OrBadRepositoryFolder_ExitsWith2_AndDeletesNothing()
+    {
+        var missing = await Run("gc", "--store", $"distribution:{Path.Combine(_tree.Root, "missing")}");
+        missing.Code.Should().Be(2);
+        missing.Err.Should().Contain("does not exist");
+
+        Directory.CreateDirectory(Path.Combine(_tree.V2, "repositories", "Bad..Name", "_layers"));
+        var before = _tree.Files();
+        var bad = await Run("gc", "--store", $"distribution:{_tree.Root}");
+        bad.Code.Should().Be(2);
+        bad.Err.Should().Contain("Bad..Name").And.Contain("not a valid repository name");
+        _tree.Files().Should().BeEquivalentTo(before);
+
+        (await Run("frobnicate")).Code.Should().Be(2);
+        (await Run("gc", "--store", "s3:bucket")).Err.Should().Contain("unknown store kind 's3'");
+    }
+}

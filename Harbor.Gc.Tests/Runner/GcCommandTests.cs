@@ -93,3 +93,36 @@ public class GcCommandTests
         (await Run("gc", "--store", "s3:bucket")).Err.Should().Contain("unknown store kind 's3'");
     }
 }
+
+/// <summary>The README's first command: a dry run on the bundled sample registry (samples/README.md lists what it holds).</summary>
+public class SampleRegistryTests
+{
+    [Test]
+    public async Task ReadmeCommand_OnTheSample_PlansTheDocumentedCollection()
+    {
+        var root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "Harbor.Gc.sln")))
+        {
+            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("the repository root was not found");
+        }
+
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await Program.RunAsync(["gc", "--store", $"distribution:{Path.Combine(root, "samples", "registry")}", "--dry-run", "--time-window", "0", "--report-json", "-"],
+            stdout, stderr, TimeProvider.System, CancellationToken.None);
+
+        code.Should().Be(0, stderr.ToString());
+        using var report = JsonDocument.Parse(stdout.ToString());
+        var artifacts = report.RootElement.GetProperty("artifacts").EnumerateArray()
+            .Select(a => (a.GetProperty("repository").GetString(), a.GetProperty("reason").GetString(), a.GetProperty("tags").GetArrayLength())).ToList();
+        artifacts.Should().BeEquivalentTo(new[]
+        {
+            ("library/app", "untagged", 0),
+            ("library/app", "accessory-of-deleted-subject", 1),
+            ("library/multi", "untagged", 0),
+            ("library/multi", "child-of-deleted-index", 0),
+        });
+        report.RootElement.GetProperty("summary").GetProperty("blobs").GetInt32().Should().Be(11);
+        stderr.ToString().Should().Contain("scanned 2 repositories, 13 artifacts, 5 tags, 35 blobs");
+    }
+}

@@ -138,7 +138,7 @@ public sealed class DistributionRegistryStore : IRegistryStore
             _repositories = ordered.ToDictionary(s => s.Key, s => s.Value);
             _snapshotArtifacts = artifacts;
             _referrers = null;
-            _lastRefresh = startedAt;
+            _lastRefresh = DateTimeOffset.MinValue; // the first re-check after a snapshot always re-reads
             _status.Clear();
         }
     }

@@ -19,7 +19,7 @@ public class GraphBuilderTests
     {
         // given a registry large enough that the interner starts its thread
         var (store, _, description) = RandomRegistry.Build(seed: 5, scale: 250);
-        IRegistryStore source = keyed ? store : new UnkeyedStore(store);
+        IRegistryStore source = keyed ? store : Unkeyed(store);
 
         // when the graph is built from the snapshot
         using var builder = new GraphBuilder();
@@ -39,7 +39,7 @@ public class GraphBuilderTests
         var (store, time, description) = RandomRegistry.Build(seed: 9, scale: 250);
 
         var keyed = await new GarbageCollector(store, time).PlanAsync(new GcOptions());
-        var unkeyed = await new GarbageCollector(new UnkeyedStore(store), time).PlanAsync(new GcOptions());
+        var unkeyed = await new GarbageCollector(Unkeyed(store), time).PlanAsync(new GcOptions());
 
         keyed.Artifacts.Should().NotBeEmpty(description);
         keyed.Blobs.Should().NotBeEmpty(description);
@@ -130,29 +130,7 @@ public class GraphBuilderTests
     }
 
     /// <summary>The same store, read through a plain <see cref="ISnapshotSink"/>: every reference resolves by digest.</summary>
-    private sealed class UnkeyedStore(InMemoryRegistryStore inner) : IRegistryStore
-    {
-        public string Description => inner.Description;
-
-        public ValueTask ReadSnapshotAsync(ISnapshotSink sink, CancellationToken cancellationToken = default) =>
-            inner.ReadSnapshotAsync(new PlainSink(sink), cancellationToken);
-
-        public ValueTask<ArtifactDeleteOutcome> DeleteArtifactAsync(ArtifactKey key, long expectedVersion, CancellationToken cancellationToken = default) =>
-            inner.DeleteArtifactAsync(key, expectedVersion, cancellationToken);
-
-        public ValueTask<Blob?> GetBlobAsync(Digest digest, CancellationToken cancellationToken = default) => inner.GetBlobAsync(digest, cancellationToken);
-
-        public ValueTask<bool> TryUpdateBlobStatusAsync(Digest digest, BlobStatusSet expected, BlobStatus next, DateTimeOffset? lastTouchedAt, CancellationToken cancellationToken = default) =>
-            inner.TryUpdateBlobStatusAsync(digest, expected, next, lastTouchedAt, cancellationToken);
-
-        public ValueTask<bool> IsBlobReferencedAsync(Digest digest, CancellationToken cancellationToken = default) => inner.IsBlobReferencedAsync(digest, cancellationToken);
-
-        public ValueTask DeleteBlobContentAsync(Digest digest, CancellationToken cancellationToken = default) => inner.DeleteBlobContentAsync(digest, cancellationToken);
-
-        public ValueTask DeleteBlobRecordAsync(Digest digest, CancellationToken cancellationToken = default) => inner.DeleteBlobRecordAsync(digest, cancellationToken);
-
-        public ValueTask<bool> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default) => inner.DeleteLayerLinkAsync(link, cancellationToken);
-    }
+    private static InterceptingStore Unkeyed(InMemoryRegistryStore store) => new(store) { WrapSnapshotSink = sink => new PlainSink(sink) };
 
     private sealed class PlainSink(ISnapshotSink inner) : ISnapshotSink
     {

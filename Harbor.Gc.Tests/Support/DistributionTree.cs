@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using Harbor.Gc.Model;
 
 namespace Harbor.Gc.Tests.Support;
@@ -104,8 +103,6 @@ internal sealed class DistributionTree : IDisposable
     /// <summary>Every file under the tree, relative to it, for before/after comparisons.</summary>
     public SortedSet<string> Files() =>
         new(Directory.EnumerateFiles(Root, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(Root, f)), StringComparer.Ordinal);
-
-    public static string Json(object value) => JsonSerializer.Serialize(value);
 
     public void Dispose()
     {

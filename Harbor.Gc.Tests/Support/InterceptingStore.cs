@@ -10,9 +10,13 @@ internal sealed class InterceptingStore(IRegistryStore inner) : IRegistryStore
 
     public Action<Digest, BlobStatus>? BeforeBlobStatusUpdate { get; set; }
 
+    /// <summary>Wraps the sink a snapshot is read into (say, to hide <see cref="IKeyedSnapshotSink"/>).</summary>
+    public Func<ISnapshotSink, ISnapshotSink>? WrapSnapshotSink { get; set; }
+
     public string Description => inner.Description;
 
-    public ValueTask ReadSnapshotAsync(ISnapshotSink sink, CancellationToken cancellationToken = default) => inner.ReadSnapshotAsync(sink, cancellationToken);
+    public ValueTask ReadSnapshotAsync(ISnapshotSink sink, CancellationToken cancellationToken = default) =>
+        inner.ReadSnapshotAsync(WrapSnapshotSink?.Invoke(sink) ?? sink, cancellationToken);
 
     public ValueTask<ArtifactDeleteOutcome> DeleteArtifactAsync(ArtifactKey key, long expectedVersion, CancellationToken cancellationToken = default) =>
         inner.DeleteArtifactAsync(key, expectedVersion, cancellationToken);

@@ -46,8 +46,10 @@ internal sealed class DistributionLayout
 
     public string Repository(RepositoryName repository) => Checked(Path.Combine(Repositories, repository.Value.Replace('/', Path.DirectorySeparatorChar)));
 
-    public string Revisions(RepositoryName repository, DigestAlgorithm algorithm) =>
-        Path.Combine(Repository(repository), "_manifests", "revisions", AlgorithmName(algorithm));
+    /// <summary>The folder holding the <c>sha256</c> and <c>sha512</c> revision folders.</summary>
+    public string RevisionsRoot(RepositoryName repository) => Path.Combine(Repository(repository), "_manifests", "revisions");
+
+    public string Revisions(RepositoryName repository, DigestAlgorithm algorithm) => Path.Combine(RevisionsRoot(repository), AlgorithmName(algorithm));
 
     public string Revision(RepositoryName repository, Digest digest) => Checked(Path.Combine(Revisions(repository, digest.Algorithm), Hex(digest)));
 
@@ -55,7 +57,10 @@ internal sealed class DistributionLayout
 
     public string Tag(RepositoryName repository, string tag) => Checked(Path.Combine(Tags(repository), TagName.Parse(tag)));
 
-    public string Layers(RepositoryName repository, DigestAlgorithm algorithm) => Path.Combine(Repository(repository), "_layers", AlgorithmName(algorithm));
+    /// <summary>The folder holding the <c>sha256</c> and <c>sha512</c> layer link folders.</summary>
+    public string LayersRoot(RepositoryName repository) => Path.Combine(Repository(repository), "_layers");
+
+    public string Layers(RepositoryName repository, DigestAlgorithm algorithm) => Path.Combine(LayersRoot(repository), AlgorithmName(algorithm));
 
     public string Layer(RepositoryName repository, Digest digest) => Checked(Path.Combine(Layers(repository, digest.Algorithm), Hex(digest)));
 

@@ -155,10 +155,10 @@ public sealed class DistributionRegistryStore : IRegistryStore
 
         lock (_lock)
         {
-            Refresh(force: true, cancellationToken);
+            var state = RefreshRepository(key.Repository);
             var tags = ReadTags(key.Repository, null, out _);
             if (VersionOf(File.GetLastWriteTimeUtc(Path.Combine(revision, "link")), key.Digest, tags) != expectedVersion ||
-                (_repositories.TryGetValue(key.Repository, out var state) && state.NewlyListed.Contains(key.Digest)))
+                (state?.NewlyListed.Contains(key.Digest) ?? false))
             {
                 return ValueTask.FromResult(ArtifactDeleteOutcome.Changed);
             }
@@ -216,7 +216,7 @@ public sealed class DistributionRegistryStore : IRegistryStore
     {
         lock (_lock)
         {
-            Refresh(force: false, cancellationToken);
+            Refresh(cancellationToken);
             _referrers ??= BuildReferrers();
             if (_referrers.TryGetValue(digest, out var referrers) &&
                 referrers.Any(k => File.Exists(Path.Combine(_layout.Revision(k.Repository, k.Digest), "link"))))
@@ -283,9 +283,8 @@ public sealed class DistributionRegistryStore : IRegistryStore
                 return ValueTask.FromResult(true);
             }
 
-            Refresh(force: true, cancellationToken);
-            if (new DateTimeOffset(File.GetLastWriteTimeUtc(file)) != link.CreatedAt ||
-                (_repositories.TryGetValue(link.Repository, out var state) && state.RecentReferences.Contains(link.Digest)))
+            var state = RefreshRepository(link.Repository);
+            if (new DateTimeOffset(File.GetLastWriteTimeUtc(file)) != link.CreatedAt || (state?.RecentReferences.Contains(link.Digest) ?? false))
             {
                 return ValueTask.FromResult(false);
             }
@@ -341,12 +340,11 @@ public sealed class DistributionRegistryStore : IRegistryStore
         ConcurrentQueue<StoreProblem> problems, CancellationToken cancellationToken)
     {
         var state = new RepositoryState();
-        var revisions = _layout.Revisions(repository, DigestAlgorithm.Sha256);
-        state.RevisionsStamp = Stamp(Path.GetDirectoryName(revisions)!);
-        state.LayersStamp = Stamp(Path.GetDirectoryName(_layout.Layers(repository, DigestAlgorithm.Sha256))!);
+        state.RevisionsStamp = Stamp(_layout.RevisionsRoot(repository));
+        state.LayersStamp = Stamp(_layout.LayersRoot(repository));
         var tags = ReadTags(repository, problems, out var tagsUnreadable);
         var byDigest = new Dictionary<Digest, Artifact>();
-        foreach (var (digest, folder) in ListDigestFolders(Path.GetDirectoryName(revisions)!, $"{repository}: revision", problems))
+        foreach (var (digest, folder) in ListDigestFolders(_layout.RevisionsRoot(repository), $"{repository}: revision", problems))
         {
             cancellationToken.ThrowIfCancellationRequested();
             state.Revisions.Add(digest);
@@ -415,7 +413,7 @@ public sealed class DistributionRegistryStore : IRegistryStore
         }
 
         state.Tags.AddRange(tags);
-        foreach (var (digest, folder) in ListDigestFolders(Path.GetDirectoryName(_layout.Layers(repository, DigestAlgorithm.Sha256))!, $"{repository}: layer link", problems))
+        foreach (var (digest, folder) in ListDigestFolders(_layout.LayersRoot(repository), $"{repository}: layer link", problems))
         {
             var link = Path.Combine(folder, "link");
             if (!File.Exists(link))
@@ -541,10 +539,7 @@ public sealed class DistributionRegistryStore : IRegistryStore
                         continue;
                     }
 
-                    var data = new FileInfo(Path.Combine(folder, "data"));
-                    list.Add(data.Exists
-                        ? new Blob(digest, data.Length, null, new DateTimeOffset(data.LastWriteTimeUtc), new DateTimeOffset(data.LastWriteTimeUtc))
-                        : new Blob(digest, 0, null, new DateTimeOffset(Directory.GetLastWriteTimeUtc(folder)), new DateTimeOffset(Directory.GetLastWriteTimeUtc(folder)), BlobStatus.Deleting));
+                    list.Add(BlobOf(digest, folder, null));
                 }
 
                 result.Add(list);
@@ -564,84 +559,110 @@ public sealed class DistributionRegistryStore : IRegistryStore
             return null;
         }
 
+        return BlobOf(digest, folder, _status.TryGetValue(digest, out var status) ? status : null);
+    }
+
+    /// <summary>
+    /// A blob folder as a record: its data file's size and time, status <c>none</c>; a folder without data is <c>deleting</c> (a
+    /// run was killed between deleting the bytes and the folder). <paramref name="status"/>, when known for this run, wins.
+    /// </summary>
+    private static Blob BlobOf(Digest digest, string folder, BlobStatus? status)
+    {
         var data = new FileInfo(Path.Combine(folder, "data"));
-        var status = _status.TryGetValue(digest, out var s) ? s : data.Exists ? BlobStatus.None : BlobStatus.Deleting;
         var at = new DateTimeOffset(data.Exists ? data.LastWriteTimeUtc : Directory.GetLastWriteTimeUtc(folder));
-        return new Blob(digest, data.Exists ? data.Length : 0, null, at, at, status);
+        return new Blob(digest, data.Exists ? data.Length : 0, null, at, at, status ?? (data.Exists ? BlobStatus.None : BlobStatus.Deleting));
     }
 
     // ---- re-checks during a sweep ----------------------------------------------------------------------------------
 
-    /// <summary>Reads what changed since the snapshot: new revisions (their references, children and subject) and new layer links.</summary>
-    private void Refresh(bool force, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads what changed since the snapshot, at most once per <see cref="RecheckInterval"/>: repositories created since (all they
+    /// reference or list is recent), and in each known repository the new revisions and layer links.
+    /// </summary>
+    private void Refresh(CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
-        if (!force && now - _lastRefresh < RecheckInterval)
+        if (now - _lastRefresh < RecheckInterval)
         {
             return;
         }
 
         _lastRefresh = now;
-        var manifests = new ConcurrentDictionary<Digest, ManifestBlob>();
-
-        // repositories created since the snapshot: everything they reference or list is recent
         foreach (var repository in FindRepositories(new ConcurrentQueue<StoreProblem>(), cancellationToken).Where(r => !_repositories.ContainsKey(r)))
         {
-            var state = ReadRepository(repository, manifests, new ConcurrentQueue<StoreProblem>(), cancellationToken);
+            var state = ReadRepository(repository, new ConcurrentDictionary<Digest, ManifestBlob>(), new ConcurrentQueue<StoreProblem>(), cancellationToken);
             foreach (var artifact in state.Artifacts)
             {
-                state.NewlyListed.UnionWith(artifact.Children);
-                if (artifact.Subject is { } subject)
-                {
-                    state.NewlyListed.Add(subject);
-                }
-
-                state.RecentReferences.UnionWith(artifact.References.Select(r => r.Digest));
+                NoteRecent(state, artifact);
             }
 
             state.RecentReferences.UnionWith(state.LayerLinks.Select(l => l.Digest));
             _repositories[repository] = state;
         }
 
-        foreach (var (repository, state) in _repositories)
+        foreach (var repository in _repositories.Keys)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var revisionsFolder = Path.GetDirectoryName(_layout.Revisions(repository, DigestAlgorithm.Sha256))!;
-            var revisionsStamp = Stamp(revisionsFolder);
-            if (revisionsStamp != state.RevisionsStamp)
-            {
-                state.RevisionsStamp = revisionsStamp;
-                foreach (var (digest, folder) in ListDigestFolders(revisionsFolder, string.Empty, null))
-                {
-                    if (state.Revisions.Add(digest))
-                    {
-                        var artifact = ReadManifest(repository, digest, now, manifests);
-                        state.NewlyListed.UnionWith(artifact.Children);
-                        if (artifact.Subject is { } subject)
-                        {
-                            state.NewlyListed.Add(subject);
-                        }
+            RefreshRepository(repository);
+        }
+    }
 
-                        state.RecentReferences.UnionWith(artifact.References.Select(r => r.Digest));
-                    }
-                }
-            }
+    /// <summary>
+    /// Reads one repository's revisions and layer links that appeared since the snapshot, when its folders changed. Deletions
+    /// call it for their own repository only: an index or subject naming an artifact, and a manifest using a repository's layer
+    /// link, are in the same repository.
+    /// </summary>
+    /// <returns>The repository's state, or null when the snapshot did not see it.</returns>
+    private RepositoryState? RefreshRepository(RepositoryName repository)
+    {
+        if (!_repositories.TryGetValue(repository, out var state))
+        {
+            return null;
+        }
 
-            var layersFolder = Path.GetDirectoryName(_layout.Layers(repository, DigestAlgorithm.Sha256))!;
-            var layersStamp = Stamp(layersFolder);
-            if (layersStamp != state.LayersStamp)
+        var revisionsFolder = _layout.RevisionsRoot(repository);
+        var revisionsStamp = Stamp(revisionsFolder);
+        if (revisionsStamp != state.RevisionsStamp)
+        {
+            state.RevisionsStamp = revisionsStamp;
+            var manifests = new ConcurrentDictionary<Digest, ManifestBlob>();
+            foreach (var (digest, _) in ListDigestFolders(revisionsFolder, string.Empty, null))
             {
-                state.LayersStamp = layersStamp;
-                foreach (var (digest, folder) in ListDigestFolders(layersFolder, string.Empty, null))
+                if (state.Revisions.Add(digest))
                 {
-                    var link = Path.Combine(folder, "link");
-                    if (File.Exists(link) && new DateTimeOffset(File.GetLastWriteTimeUtc(link)) >= _snapshotAt)
-                    {
-                        state.RecentReferences.Add(digest); // a mount or an upload since the snapshot
-                    }
+                    NoteRecent(state, ReadManifest(repository, digest, _time.GetUtcNow(), manifests));
                 }
             }
         }
+
+        var layersFolder = _layout.LayersRoot(repository);
+        var layersStamp = Stamp(layersFolder);
+        if (layersStamp != state.LayersStamp)
+        {
+            state.LayersStamp = layersStamp;
+            foreach (var (digest, folder) in ListDigestFolders(layersFolder, string.Empty, null))
+            {
+                var link = Path.Combine(folder, "link");
+                if (File.Exists(link) && new DateTimeOffset(File.GetLastWriteTimeUtc(link)) >= _snapshotAt)
+                {
+                    state.RecentReferences.Add(digest); // a mount or an upload since the snapshot
+                }
+            }
+        }
+
+        return state;
+    }
+
+    /// <summary>Records a manifest pushed since the snapshot: what it lists is newly listed, what it references is recent.</summary>
+    private static void NoteRecent(RepositoryState state, Artifact artifact)
+    {
+        state.NewlyListed.UnionWith(artifact.Children);
+        if (artifact.Subject is { } subject)
+        {
+            state.NewlyListed.Add(subject);
+        }
+
+        state.RecentReferences.UnionWith(artifact.References.Select(r => r.Digest));
     }
 
     private Dictionary<Digest, List<ArtifactKey>> BuildReferrers()

@@ -56,19 +56,27 @@ public static class ArtifactReader
         }
         catch (ManifestFormatException e)
         {
-            return new Artifact
-            {
-                Repository = repository,
-                Digest = digest,
-                MediaType = string.IsNullOrEmpty(declaredMediaType) ? "application/octet-stream" : declaredMediaType,
-                Kind = ManifestKind.Unknown,
-                Size = content.Length,
-                PushedAt = pushedAt,
-                ParseProblem = e.Message,
-                References = [own, .. MentionedDigests(content, digest).Select(d => new BlobReference(d, 0, null, BlobReferenceKind.Layer, IsForeign: true))],
-            };
+            return Unknown(repository, digest, content, declaredMediaType, pushedAt, e.Message);
         }
     }
+
+    /// <summary>
+    /// An artifact whose manifest cannot be read (<paramref name="problem"/> says why): kind <see cref="ManifestKind.Unknown"/>,
+    /// referencing its own bytes and every digest they mention, so GC keeps it and all it might use.
+    /// </summary>
+    internal static Artifact Unknown(RepositoryName repository, Digest digest, ReadOnlySpan<byte> content, string? declaredMediaType, DateTimeOffset pushedAt, string problem) =>
+        new()
+        {
+            Repository = repository,
+            Digest = digest,
+            MediaType = string.IsNullOrEmpty(declaredMediaType) ? "application/octet-stream" : declaredMediaType,
+            Kind = ManifestKind.Unknown,
+            Size = content.Length,
+            PushedAt = pushedAt,
+            ParseProblem = problem,
+            References = [new BlobReference(digest, content.Length, declaredMediaType, BlobReferenceKind.Manifest),
+                .. MentionedDigests(content, digest).Select(d => new BlobReference(d, 0, null, BlobReferenceKind.Layer, IsForeign: true))],
+        };
 
     /// <summary>Every distinct valid digest written anywhere in <paramref name="content"/>, except <paramref name="self"/>.</summary>
     /// <param name="content">Bytes to scan.</param>

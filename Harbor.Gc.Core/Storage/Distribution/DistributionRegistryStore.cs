@@ -442,16 +442,7 @@ public sealed class DistributionRegistryStore : IRegistryStore
         });
         if (blob.Content is null)
         {
-            return new Artifact
-            {
-                Repository = repository,
-                Digest = digest,
-                MediaType = "application/octet-stream",
-                Kind = ManifestKind.Unknown,
-                PushedAt = pushedAt,
-                ParseProblem = "the manifest's blob data is missing",
-                References = [new BlobReference(digest, 0, null, BlobReferenceKind.Manifest)],
-            };
+            return ArtifactReader.Unknown(repository, digest, [], null, pushedAt, "the manifest's blob data is missing");
         }
 
         try
@@ -460,18 +451,7 @@ public sealed class DistributionRegistryStore : IRegistryStore
         }
         catch (ArgumentException e)
         {
-            return new Artifact
-            {
-                Repository = repository,
-                Digest = digest,
-                MediaType = "application/octet-stream",
-                Kind = ManifestKind.Unknown,
-                Size = blob.Content.Length,
-                PushedAt = pushedAt,
-                ParseProblem = e.Message,
-                References = [new BlobReference(digest, blob.Content.Length, null, BlobReferenceKind.Manifest),
-                    .. ArtifactReader.MentionedDigests(blob.Content, digest).Select(m => new BlobReference(m, 0, null, BlobReferenceKind.Layer, IsForeign: true))],
-            };
+            return ArtifactReader.Unknown(repository, digest, blob.Content, null, pushedAt, e.Message); // bytes that do not hash to the digest
         }
     }
 

@@ -35,6 +35,12 @@ public sealed class CollectionPlan
     /// <summary>Repository layer links to remove (Distribution layout).</summary>
     public IReadOnlyList<LayerLink> LayerLinks { get; init; } = [];
 
+    /// <summary>
+    /// Stale unfinished uploads to remove (Distribution layout): started and last written before the time window, sorted by
+    /// repository and id. They do not depend on <see cref="DeleteUntagged"/>, which is about artifacts.
+    /// </summary>
+    public IReadOnlyList<BlobUpload> Uploads { get; init; } = [];
+
     /// <summary>What the plan worked around: unknown manifests kept, dangling references, store problems.</summary>
     public IReadOnlyList<PlanWarning> Warnings { get; init; } = [];
 
@@ -44,7 +50,11 @@ public sealed class CollectionPlan
     /// <summary>Counts and bytes: given by the planner, or computed once from the lists.</summary>
     public PlanSummary Summary
     {
-        get => _summary ??= new(Artifacts.Count, Artifacts.Select(a => a.Key.Digest).Distinct().Count(), Blobs.Count, Blobs.Sum(b => b.Size));
+        get => _summary ??= new(Artifacts.Count, Artifacts.Select(a => a.Key.Digest).Distinct().Count(), Blobs.Count, Blobs.Sum(b => b.Size))
+        {
+            Uploads = Uploads.Count,
+            UploadBytes = Uploads.Sum(u => u.Size),
+        };
         init => _summary = value;
     }
 

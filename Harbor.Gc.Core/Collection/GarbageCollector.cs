@@ -48,6 +48,10 @@ public sealed class GarbageCollector
         var (graph, marks, now) = await MarkAsync(options, cancellationToken).ConfigureAwait(false);
         var plan = Planner.Plan(graph, marks, _store.Description, now, options.DeleteUntagged, options.TimeWindow, cancellationToken);
         Log.PlanCreated(_logger, plan.Store, plan.Artifacts.Count, plan.Blobs.Count, plan.Summary.Bytes, plan.Statistics!.LiveArtifacts, graph.ArtifactCount);
+        if (plan.Uploads.Count > 0)
+        {
+            Log.UploadsPlanned(_logger, plan.Store, plan.Uploads.Count, plan.Summary.UploadBytes);
+        }
         foreach (var warning in plan.Warnings.Take(100))
         {
             Log.PlanWarning(_logger, warning.ToString());
@@ -81,6 +85,10 @@ public sealed class GarbageCollector
         if (completed)
         {
             Log.RunCompleted(_logger, executor.ArtifactsDeleted, executor.BlobsDeleted, executor.BytesFreed, executor.SkippedArtifacts.Count, executor.SkippedBlobs.Count);
+            if (plan.Uploads.Count > 0)
+            {
+                Log.UploadsDeleted(_logger, executor.UploadsDeleted, executor.UploadBytesFreed, executor.SkippedUploads.Count);
+            }
         }
         else
         {
@@ -102,6 +110,10 @@ public sealed class GarbageCollector
             BlobsFailed = executor.FailedBlobs,
             BytesFreed = executor.BytesFreed,
             LayerLinksDeleted = executor.LayerLinksDeleted,
+            UploadsDeleted = executor.UploadsDeleted,
+            UploadBytesFreed = executor.UploadBytesFreed,
+            UploadsSkipped = executor.SkippedUploads,
+            UploadsFailed = executor.FailedUploads,
             Workers = options.Workers,
         };
     }
@@ -147,6 +159,10 @@ public sealed class GarbageCollector
             BlobsFailed = result.BlobsFailed,
             BytesFreed = result.BytesFreed,
             LayerLinksDeleted = result.LayerLinksDeleted,
+            UploadsDeleted = result.UploadsDeleted,
+            UploadBytesFreed = result.UploadBytesFreed,
+            UploadsSkipped = result.UploadsSkipped,
+            UploadsFailed = result.UploadsFailed,
             Workers = result.Workers,
         };
     }

@@ -46,4 +46,16 @@ public sealed class GcResult
 
     /// <summary>Layer links removed.</summary>
     public int LayerLinksDeleted { get; init; }
+
+    /// <summary>Stale unfinished uploads removed.</summary>
+    public int UploadsDeleted { get; init; }
+
+    /// <summary>Bytes freed by the removed uploads (not part of <see cref="BytesFreed"/>, which counts blobs only).</summary>
+    public long UploadBytesFreed { get; init; }
+
+    /// <summary>Uploads kept because they changed since the plan (they received bytes).</summary>
+    public IReadOnlyList<BlobUpload> UploadsSkipped { get; init; } = [];
+
+    /// <summary>Uploads whose deletion failed (left for the next run), with the error.</summary>
+    public IReadOnlyList<(BlobUpload Upload, string Error)> UploadsFailed { get; init; } = [];
 }

@@ -16,6 +16,9 @@ namespace Harbor.Gc.Collection;
 /// it, <c>delete → deleting</c> (fails if a push took it back), delete the bytes, delete the record. A blob an earlier run left
 /// in <see cref="BlobStatus.Deleting"/> or later was already re-checked and is finished.</para>
 /// <para>3. Layer links, each re-checked by the store.</para>
+/// <para>4. Stale uploads, each deleted only if the store finds it unchanged since the plan (an upload that received bytes is
+/// kept). They reference nothing and nothing references them, so their place in the order is free; they go last. One that
+/// cannot be deleted (permissions, a file in use) is reported as failed and left for the next run.</para>
 /// <para>Stopping (cancellation or the maximum duration) is checked between items; the item in hand always finishes, so a
 /// stopped run leaves the store as a crash at that point would, minus the half-done item.</para>
 /// </remarks>
@@ -27,10 +30,14 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger)
     private int _blobsDeleted;
     private long _bytesFreed;
     private int _layerLinksDeleted;
+    private int _uploadsDeleted;
+    private long _uploadBytesFreed;
     private readonly ConcurrentDictionary<ArtifactKey, byte> _keptArtifacts = new();
     private readonly ConcurrentQueue<ArtifactKey> _skippedArtifacts = new();
     private readonly ConcurrentQueue<Digest> _skippedBlobs = new();
     private readonly ConcurrentQueue<(Digest, string)> _failedBlobs = new();
+    private readonly ConcurrentQueue<BlobUpload> _skippedUploads = new();
+    private readonly ConcurrentQueue<(BlobUpload, string)> _failedUploads = new();
 
     public int ArtifactsDeleted => _artifactsDeleted;
 
@@ -39,6 +46,14 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger)
     public long BytesFreed => _bytesFreed;
 
     public int LayerLinksDeleted => _layerLinksDeleted;
+
+    public int UploadsDeleted => _uploadsDeleted;
+
+    public long UploadBytesFreed => _uploadBytesFreed;
+
+    public IReadOnlyList<BlobUpload> SkippedUploads => [.. _skippedUploads];
+
+    public IReadOnlyList<(BlobUpload Upload, string Error)> FailedUploads => [.. _failedUploads];
 
     public IReadOnlyList<ArtifactKey> SkippedArtifacts => [.. _skippedArtifacts];
 
@@ -71,7 +86,12 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger)
             return false;
         }
 
-        return await ForEachAsync(plan.LayerLinks, 0, plan.LayerLinks.Count, workers, stop, DeleteLayerLinkAsync).ConfigureAwait(false);
+        if (!await ForEachAsync(plan.LayerLinks, 0, plan.LayerLinks.Count, workers, stop, DeleteLayerLinkAsync).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        return await ForEachAsync(plan.Uploads, 0, plan.Uploads.Count, workers, stop, DeleteUploadAsync).ConfigureAwait(false);
     }
 
     private async Task DeleteArtifactAsync(PlannedArtifact item)
@@ -164,6 +184,35 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger)
         if (await store.DeleteLayerLinkAsync(link, CancellationToken.None).ConfigureAwait(false))
         {
             Interlocked.Increment(ref _layerLinksDeleted);
+        }
+    }
+
+    private async Task DeleteUploadAsync(BlobUpload upload)
+    {
+        UploadDeleteOutcome outcome;
+        try
+        {
+            outcome = await store.DeleteUploadAsync(upload, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _failedUploads.Enqueue((upload, e.Message));
+            Log.UploadDeleteFailed(logger, upload.ToString(), e);
+            return;
+        }
+
+        switch (outcome)
+        {
+            case UploadDeleteOutcome.Deleted:
+                Interlocked.Increment(ref _uploadsDeleted);
+                Interlocked.Add(ref _uploadBytesFreed, upload.Size);
+                break;
+            case UploadDeleteOutcome.Changed:
+                _skippedUploads.Enqueue(upload);
+                Log.UploadKept(logger, upload.ToString(), "it changed since the plan (it received bytes, or was started again)");
+                break;
+            case UploadDeleteOutcome.NotFound:
+                break;
         }
     }
 

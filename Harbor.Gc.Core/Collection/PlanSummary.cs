@@ -5,7 +5,14 @@ namespace Harbor.Gc.Collection;
 /// <param name="Manifests">Distinct manifest digests among them.</param>
 /// <param name="Blobs">Blobs whose bytes go, manifest blobs included.</param>
 /// <param name="Bytes">Their total size (foreign layers are never stored, so never counted).</param>
-public sealed record PlanSummary(int Artifacts, int Manifests, int Blobs, long Bytes);
+public sealed record PlanSummary(int Artifacts, int Manifests, int Blobs, long Bytes)
+{
+    /// <summary>Stale unfinished uploads removed (Distribution layout).</summary>
+    public int Uploads { get; init; }
+
+    /// <summary>The bytes those uploads hold; not part of <see cref="Bytes"/>, which counts blobs only.</summary>
+    public long UploadBytes { get; init; }
+}
 
 /// <summary>The size of the graph a plan was made from.</summary>
 /// <param name="Repositories">Repositories.</param>

@@ -5,7 +5,10 @@ using Harbor.Gc.Model;
 
 namespace Harbor.Gc.Collection;
 
-/// <summary>Turns a marked graph into a <see cref="CollectionPlan"/>: dead artifacts with reasons, in execution order; dead blobs; dead layer links.</summary>
+/// <summary>
+/// Turns a marked graph into a <see cref="CollectionPlan"/>: dead artifacts with reasons, in execution order; dead blobs; dead
+/// layer links; stale uploads.
+/// </summary>
 internal static class Planner
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
@@ -26,6 +29,7 @@ internal static class Planner
             }
         }
         var layerLinks = PlanLayerLinks(graph, marks);
+        var uploads = PlanUploads(graph, marks.Cutoff);
         var warnings = new List<PlanWarning>(graph.Warnings);
         for (var b = 0; b < graph.BlobCount; b++)
         {
@@ -54,8 +58,9 @@ internal static class Planner
             Artifacts = artifacts,
             Blobs = blobs,
             LayerLinks = layerLinks,
+            Uploads = uploads,
             Warnings = warnings,
-            Summary = new PlanSummary(artifacts.Count, manifestCount, blobs.Length, bytes),
+            Summary = new PlanSummary(artifacts.Count, manifestCount, blobs.Length, bytes) { Uploads = uploads.Count, UploadBytes = uploads.Sum(u => u.Size) },
             Statistics = new GraphStatistics(graph.Repositories.Length, graph.ArtifactCount, marks.LiveArtifacts.Count(), graph.BlobCount, liveBlobs,
                 graph.Tags.Length, graph.BlobReferenceCount),
         };
@@ -345,6 +350,24 @@ internal static class Planner
         {
             var c = x.Repository.CompareTo(y.Repository);
             return c != 0 ? c : x.Digest.CompareTo(y.Digest);
+        });
+        return result;
+    }
+
+    /// <summary>
+    /// An upload is stale when it started before the cutoff and was last written before it: an old upload still receiving
+    /// chunks is live. One whose start the store could not read is dated by its last write alone (the store reported why).
+    /// </summary>
+    internal static bool IsStaleUpload(BlobUpload upload, long cutoff) =>
+        upload.LastWrittenAt.UtcTicks < cutoff && (upload.StartedAt is not { } started || started.UtcTicks < cutoff);
+
+    private static List<BlobUpload> PlanUploads(RegistryGraph graph, long cutoff)
+    {
+        var result = graph.Uploads.Where(u => IsStaleUpload(u, cutoff)).ToList();
+        result.Sort((x, y) =>
+        {
+            var c = x.Repository.CompareTo(y.Repository);
+            return c != 0 ? c : string.CompareOrdinal(x.Id, y.Id);
         });
         return result;
     }

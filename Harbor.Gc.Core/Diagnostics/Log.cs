@@ -13,6 +13,10 @@ internal static partial class Log
     [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "GC plan warning: {Warning}")]
     public static partial void PlanWarning(ILogger logger, string warning);
 
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Information,
+        Message = "GC plan for {Store}: {Uploads} stale uploads eligible for deletion, holding {Bytes} bytes")]
+    public static partial void UploadsPlanned(ILogger logger, string store, int uploads, long bytes);
+
     [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "Kept artifact {Artifact}: {Why}")]
     public static partial void ArtifactKept(ILogger logger, ArtifactKey artifact, string why);
 
@@ -27,4 +31,13 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1104, Level = LogLevel.Information, Message = "GC run finished: deleted {Artifacts} artifacts and {Blobs} blobs, freed {Bytes} bytes; kept {KeptArtifacts} artifacts and {KeptBlobs} blobs after re-checks")]
     public static partial void RunCompleted(ILogger logger, int artifacts, int blobs, long bytes, int keptArtifacts, int keptBlobs);
+
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Information, Message = "Kept upload {Upload}: {Why}")]
+    public static partial void UploadKept(ILogger logger, string upload, string why);
+
+    [LoggerMessage(EventId = 1107, Level = LogLevel.Error, Message = "Deleting upload {Upload} failed; the next run tries again")]
+    public static partial void UploadDeleteFailed(ILogger logger, string upload, Exception exception);
+
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Information, Message = "GC run deleted {Uploads} stale uploads, freed {Bytes} bytes; kept {KeptUploads} after re-checks")]
+    public static partial void UploadsDeleted(ILogger logger, int uploads, long bytes, int keptUploads);
 }

@@ -23,6 +23,7 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
     private readonly List<Tag> _tags = [];
     private readonly List<AccessoryLink> _links = [];
     private readonly List<LayerLink> _layerLinks = [];
+    private readonly List<BlobUpload> _uploads = [];
     private readonly DigestInterner _interner;
 
     // blob records
@@ -195,6 +196,8 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
     public void OnAccessoryLink(AccessoryLink link) => _links.Add(link);
 
     public void OnLayerLink(LayerLink link) => _layerLinks.Add(link);
+
+    public void OnUpload(BlobUpload upload) => _uploads.Add(upload);
 
     public void OnProblem(StoreProblem problem) => _warnings.Add(new PlanWarning(problem.Location, problem.Message));
 
@@ -394,6 +397,7 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
             LayerLinks = layerLinks,
             LayerLinkRepo = layerLinkRepo,
             LayerLinkDigest = layerLinkDigest,
+            Uploads = [.. _uploads],
             Warnings = _warnings,
             ArtifactIndex = artifactIndex,
         };

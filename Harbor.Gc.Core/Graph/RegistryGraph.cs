@@ -72,6 +72,9 @@ internal sealed class RegistryGraph
     internal required int[] LayerLinkRepo { get; init; }
     internal required int[] LayerLinkDigest { get; init; }
 
+    /// <summary>Unfinished blob uploads, as the store listed them; nothing references them.</summary>
+    internal required BlobUpload[] Uploads { get; init; }
+
     internal required List<PlanWarning> Warnings { get; init; }
 
     internal required Dictionary<long, int> ArtifactIndex { get; init; }

@@ -15,7 +15,7 @@ public interface IRegistryStore
     /// <summary>A short description for reports and logs, such as <c>memory</c> or <c>distribution:/var/lib/registry</c>.</summary>
     string Description { get; }
 
-    /// <summary>Streams every blob, artifact, tag, accessory link and layer link into <paramref name="sink"/>.</summary>
+    /// <summary>Streams every blob, artifact, tag, accessory link, layer link and unfinished upload into <paramref name="sink"/>.</summary>
     /// <param name="sink">The receiver.</param>
     /// <param name="cancellationToken">Stops the read.</param>
     /// <returns>A task that completes when every record was delivered.</returns>
@@ -75,6 +75,31 @@ public interface IRegistryStore
     /// <param name="cancellationToken">Cancels before the deletion starts.</param>
     /// <returns>Whether the link was deleted (or was already gone).</returns>
     ValueTask<bool> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Deletes an unfinished blob upload with everything it holds, only when it is still exactly as the plan saw it: there,
+    /// with the same start, size and last write. An upload that received bytes since the plan is live again and is kept.
+    /// </summary>
+    /// <remarks>A store that keeps no uploads has none to delete: the default answers <see cref="UploadDeleteOutcome.NotFound"/>.</remarks>
+    /// <param name="upload">The upload as the plan saw it.</param>
+    /// <param name="cancellationToken">Cancels before the deletion starts.</param>
+    /// <returns>What happened.</returns>
+    /// <exception cref="ArgumentException"><see cref="BlobUpload.Id"/> is not a valid upload id (nothing is deleted).</exception>
+    ValueTask<UploadDeleteOutcome> DeleteUploadAsync(BlobUpload upload, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(UploadDeleteOutcome.NotFound);
+}
+
+/// <summary>What <see cref="IRegistryStore.DeleteUploadAsync"/> did.</summary>
+public enum UploadDeleteOutcome
+{
+    /// <summary>The upload and everything it held were deleted.</summary>
+    Deleted,
+
+    /// <summary>There was no such upload (already deleted, or the store keeps none): nothing to do.</summary>
+    NotFound,
+
+    /// <summary>The upload changed since the plan (it received bytes, or was started again): kept.</summary>
+    Changed,
 }
 
 /// <summary>What <see cref="IRegistryStore.DeleteArtifactAsync"/> did.</summary>

@@ -34,6 +34,12 @@ public interface ISnapshotSink
     /// <param name="link">The link.</param>
     void OnLayerLink(LayerLink link);
 
+    /// <summary>An unfinished blob upload (Distribution layout only). Sinks that do not collect uploads ignore it.</summary>
+    /// <param name="upload">The upload as the store read it.</param>
+    void OnUpload(BlobUpload upload)
+    {
+    }
+
     /// <summary>Something the store found wrong while reading (a malformed link, an unreadable file). Never a reason to delete.</summary>
     /// <param name="problem">What and where.</param>
     void OnProblem(StoreProblem problem);

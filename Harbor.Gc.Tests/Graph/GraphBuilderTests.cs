@@ -146,6 +146,8 @@ public class GraphBuilderTests
 
         public void OnLayerLink(LayerLink link) => inner.OnLayerLink(link);
 
+        public void OnUpload(BlobUpload upload) => inner.OnUpload(upload);
+
         public void OnProblem(StoreProblem problem) => inner.OnProblem(problem);
     }
 }

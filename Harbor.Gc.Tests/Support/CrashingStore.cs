@@ -54,6 +54,12 @@ internal sealed class CrashingStore(IRegistryStore inner, int crashAt = int.MaxV
         return inner.DeleteLayerLinkAsync(link, cancellationToken);
     }
 
+    public ValueTask<UploadDeleteOutcome> DeleteUploadAsync(BlobUpload upload, CancellationToken cancellationToken = default)
+    {
+        Step();
+        return inner.DeleteUploadAsync(upload, cancellationToken);
+    }
+
     private void Step()
     {
         lock (this)

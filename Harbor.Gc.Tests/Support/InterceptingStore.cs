@@ -10,6 +10,8 @@ internal sealed class InterceptingStore(IRegistryStore inner) : IRegistryStore
 
     public Action<Digest, BlobStatus>? BeforeBlobStatusUpdate { get; set; }
 
+    public Action<BlobUpload>? BeforeDeleteUpload { get; set; }
+
     /// <summary>Wraps the sink a snapshot is read into (say, to hide <see cref="IKeyedSnapshotSink"/>).</summary>
     public Func<ISnapshotSink, ISnapshotSink>? WrapSnapshotSink { get; set; }
 
@@ -40,4 +42,10 @@ internal sealed class InterceptingStore(IRegistryStore inner) : IRegistryStore
     public ValueTask DeleteBlobRecordAsync(Digest digest, CancellationToken cancellationToken = default) => inner.DeleteBlobRecordAsync(digest, cancellationToken);
 
     public ValueTask<bool> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default) => inner.DeleteLayerLinkAsync(link, cancellationToken);
+
+    public ValueTask<UploadDeleteOutcome> DeleteUploadAsync(BlobUpload upload, CancellationToken cancellationToken = default)
+    {
+        BeforeDeleteUpload?.Invoke(upload);
+        return inner.DeleteUploadAsync(upload, cancellationToken);
+    }
 }

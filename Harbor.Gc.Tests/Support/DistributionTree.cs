@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Harbor.Gc.Model;
 
@@ -6,7 +7,8 @@ namespace Harbor.Gc.Tests.Support;
 /// <summary>
 /// Writes a CNCF Distribution storage tree in a temporary folder the way the registry does: a blob upload writes the blob's data
 /// and the repository's <c>_layers</c> link; a manifest push writes the manifest blob, the revision link and, by tag, the tag's
-/// current link and index entry. File times are set relative to <see cref="Now"/>.
+/// current link and index entry; an unfinished upload is the <c>_uploads/UUID</c> folder a registry writes when a push starts
+/// (<c>startedat</c>, <c>data</c>, <c>hashstates/sha256/OFFSET</c>). File times are set relative to <see cref="Now"/>.
 /// </summary>
 internal sealed class DistributionTree : IDisposable
 {
@@ -32,6 +34,63 @@ internal sealed class DistributionTree : IDisposable
     public string TagFolder(string repository, string tag) => Path.Combine(Repo(repository), "_manifests", "tags", tag);
 
     public string LayerFolder(string repository, Digest d) => Path.Combine(Repo(repository), "_layers", "sha256", d.Hex);
+
+    public string UploadFolder(string repository, string id) => Path.Combine(Repo(repository), "_uploads", id);
+
+    public bool HasUpload(string repository, string id) => Directory.Exists(UploadFolder(repository, id));
+
+    /// <summary>
+    /// An unfinished blob upload, as Debian's docker-registry 2.8.2 leaves one after <c>POST /v2/NAME/blobs/uploads/</c> and a
+    /// <c>PATCH</c> that was never committed: <c>startedat</c> holds the start as RFC 3339 in UTC with no newline (or
+    /// <paramref name="startedAtText"/> verbatim; none when that is null and <paramref name="withStartedAt"/> is false),
+    /// <c>data</c> the bytes so far, and one hash state per offset. The start dates the folder and <c>startedat</c>; the last write
+    /// (<paramref name="writtenAge"/>, the start when null) dates <c>data</c> and the hash states.
+    /// </summary>
+    /// <returns>The upload's id (its folder name, a UUID).</returns>
+    public string UnfinishedUpload(string repository, byte[] data, TimeSpan startedAge, TimeSpan? writtenAge = null,
+        string? startedAtText = null, bool withStartedAt = true)
+    {
+        var id = Guid.NewGuid().ToString("D");
+        var folder = UploadFolder(repository, id);
+        var hashStates = Path.Combine(folder, "hashstates", "sha256");
+        Directory.CreateDirectory(hashStates);
+        var started = (Now - startedAge).UtcDateTime;
+        var written = (Now - (writtenAge ?? startedAge)).UtcDateTime;
+        if (startedAtText is not null || withStartedAt)
+        {
+            var startedAt = Path.Combine(folder, "startedat");
+            File.WriteAllText(startedAt, startedAtText ?? started.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
+            File.SetLastWriteTimeUtc(startedAt, started);
+        }
+
+        var dataFile = Path.Combine(folder, "data");
+        File.WriteAllBytes(dataFile, data);
+        foreach (var offset in data.Length == 0 ? [0] : new[] { 0, data.Length })
+        {
+            var state = Path.Combine(hashStates, offset.ToString(CultureInfo.InvariantCulture));
+            File.WriteAllBytes(state, new byte[108]);
+            File.SetLastWriteTimeUtc(state, offset == 0 ? started : written);
+        }
+
+        File.SetLastWriteTimeUtc(dataFile, written);
+        Directory.SetLastWriteTimeUtc(hashStates, written);
+        Directory.SetLastWriteTimeUtc(Path.GetDirectoryName(hashStates)!, started);
+        Directory.SetLastWriteTimeUtc(folder, started);
+        return id;
+    }
+
+    /// <summary>More bytes for an upload, as a later <c>PATCH</c> writes them: appended to <c>data</c>, with a new hash state.</summary>
+    public void AppendToUpload(string repository, string id, byte[] bytes)
+    {
+        var folder = UploadFolder(repository, id);
+        using (var data = new FileStream(Path.Combine(folder, "data"), FileMode.Append))
+        {
+            data.Write(bytes);
+        }
+
+        var offset = new FileInfo(Path.Combine(folder, "data")).Length;
+        File.WriteAllBytes(Path.Combine(folder, "hashstates", "sha256", offset.ToString(CultureInfo.InvariantCulture)), new byte[108]);
+    }
 
     public bool HasBlob(Digest d) => File.Exists(Path.Combine(BlobFolder(d), "data"));
 

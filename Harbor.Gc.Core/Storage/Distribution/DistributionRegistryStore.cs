@@ -29,6 +29,15 @@ namespace Harbor.Gc.Storage.Distribution;
 /// registry to be read-only; with this re-check a short window remains between the last re-read and the delete, so a read-only
 /// registry is still the safest way to run it.
 /// </para>
+/// <para>
+/// Uploads: every UUID-named folder under a repository's <c>_uploads</c> is an unfinished upload, dated by its <c>startedat</c>
+/// file and by its last write (the later of the <c>data</c> file's and the folder's modification times). A missing or malformed
+/// <c>startedat</c> is reported; the registry cannot resume such an upload (its <c>Resume</c> fails without a readable
+/// <c>startedat</c>), so it is dated by its last write alone and goes once that is older than the time window. Distribution's own
+/// purger (<c>registry/storage/purgeuploads.go</c>) would keep it forever instead. A folder under <c>_uploads</c> that is not named
+/// by a UUID, or that is a symbolic link, is reported and left alone. An upload is deleted (its folder, recursively) only when it
+/// is still exactly as the plan saw it.
+/// </para>
 /// </remarks>
 public sealed class DistributionRegistryStore : IRegistryStore
 {
@@ -124,6 +133,11 @@ public sealed class DistributionRegistryStore : IRegistryStore
             foreach (var link in state.LayerLinks)
             {
                 sink.OnLayerLink(link);
+            }
+
+            foreach (var upload in state.Uploads)
+            {
+                sink.OnUpload(upload);
             }
         }
 
@@ -294,6 +308,28 @@ public sealed class DistributionRegistryStore : IRegistryStore
         }
     }
 
+    /// <inheritdoc />
+    public ValueTask<UploadDeleteOutcome> DeleteUploadAsync(BlobUpload upload, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(upload);
+        cancellationToken.ThrowIfCancellationRequested();
+        var folder = _layout.Upload(upload.Repository, upload.Id); // a bad id throws here, before anything is touched
+
+        // uploads share no state with the rest of the sweep: no lock, so workers delete them in parallel
+        if (ReadUpload(upload.Repository, upload.Id, out _) is not { } current)
+        {
+            return ValueTask.FromResult(UploadDeleteOutcome.NotFound);
+        }
+
+        if (current != upload)
+        {
+            return ValueTask.FromResult(UploadDeleteOutcome.Changed); // bytes arrived, or the folder was written, since the plan
+        }
+
+        DeleteDirectory(folder);
+        return ValueTask.FromResult(UploadDeleteOutcome.Deleted);
+    }
+
     // ---- reading -------------------------------------------------------------------------------------------------
 
     private List<RepositoryName> FindRepositories(ConcurrentQueue<StoreProblem> problems, CancellationToken cancellationToken)
@@ -430,7 +466,97 @@ public sealed class DistributionRegistryStore : IRegistryStore
             state.LayerLinks.Add(new LayerLink(repository, digest, new DateTimeOffset(File.GetLastWriteTimeUtc(link))));
         }
 
+        ReadUploads(repository, state.Uploads, problems);
         return state;
+    }
+
+    /// <summary>The repository's unfinished uploads: the UUID-named folders under <c>_uploads</c>.</summary>
+    private void ReadUploads(RepositoryName repository, List<BlobUpload> uploads, ConcurrentQueue<StoreProblem> problems)
+    {
+        var folder = _layout.Uploads(repository);
+        if (!Directory.Exists(folder))
+        {
+            return;
+        }
+
+        if (_layout.PassesThroughLink(folder))
+        {
+            problems.Enqueue(new StoreProblem(folder, "the uploads folder is a symbolic link; left alone"));
+            return;
+        }
+
+        foreach (var child in new DirectoryInfo(folder).EnumerateDirectories())
+        {
+            if ((child.Attributes & FileAttributes.ReparsePoint) != 0)
+            {
+                problems.Enqueue(new StoreProblem(child.FullName, "an upload folder that is a symbolic link; left alone"));
+            }
+            else if (!Guid.TryParseExact(child.Name, "D", out _))
+            {
+                problems.Enqueue(new StoreProblem(child.FullName, "not an upload folder (the registry names them by a UUID); left alone"));
+            }
+            else if (ReadUpload(repository, child.Name, out var problem) is { } upload)
+            {
+                uploads.Add(upload);
+                if (problem is not null)
+                {
+                    problems.Enqueue(problem);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads one upload folder, for the snapshot and for the re-check before its deletion (the same reading, so an unchanged
+    /// upload compares equal). Null when it is gone (a registry finishing the upload removes it) or reached through a link.
+    /// </summary>
+    private BlobUpload? ReadUpload(RepositoryName repository, string id, out StoreProblem? problem)
+    {
+        problem = null;
+        var folder = _layout.Upload(repository, id);
+        try
+        {
+            var info = new DirectoryInfo(folder);
+            if (!info.Exists || _layout.PassesThroughLink(folder))
+            {
+                return null;
+            }
+
+            var data = new FileInfo(Path.Combine(folder, "data"));
+            var lastWritten = data.Exists && data.LastWriteTimeUtc > info.LastWriteTimeUtc ? data.LastWriteTimeUtc : info.LastWriteTimeUtc;
+            var size = data.Exists ? data.Length : 0;
+            var startedAtFile = Path.Combine(folder, "startedat");
+            DateTimeOffset? startedAt = null;
+            string? why;
+            if (!File.Exists(startedAtFile))
+            {
+                why = "the upload has no startedat file";
+            }
+            else if (DistributionLayout.TryParseStartedAt(ReadHead(startedAtFile, DistributionLayout.MaxStartedAtLength + 1), out var parsed, out why))
+            {
+                startedAt = parsed;
+            }
+
+            if (startedAt is null)
+            {
+                problem = new StoreProblem(startedAtFile, why + "; the registry cannot resume such an upload, so it is dated by its last write");
+            }
+
+            return new BlobUpload(repository, id, startedAt, size, new DateTimeOffset(lastWritten, TimeSpan.Zero));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null; // removed while being read: the registry finished or cancelled the upload
+        }
+    }
+
+    /// <summary>The first <paramref name="count"/> bytes of a file (fewer when it is shorter).</summary>
+    private static byte[] ReadHead(string path, int count)
+    {
+        using var file = File.OpenRead(path);
+        var buffer = new byte[count];
+        var read = file.ReadAtLeast(buffer, count, throwOnEndOfStream: false);
+        return buffer[..read];
     }
 
     private Artifact ReadManifest(RepositoryName repository, Digest digest, DateTimeOffset pushedAt, ConcurrentDictionary<Digest, ManifestBlob> manifests)
@@ -751,6 +877,8 @@ public sealed class DistributionRegistryStore : IRegistryStore
         public List<AccessoryLink> AccessoryLinks { get; } = [];
 
         public List<LayerLink> LayerLinks { get; } = [];
+
+        public List<BlobUpload> Uploads { get; } = [];
 
         public HashSet<Digest> Revisions { get; } = [];
 

@@ -4,6 +4,10 @@ using Harbor.Gc.Collection;
 namespace Harbor.Gc.Reporting;
 
 /// <summary>A concise, Harbor-style text summary of a GC run: what is eligible for deletion, what it could free, what was done.</summary>
+/// <remarks>
+/// Stale uploads (Distribution layout) are mentioned only when there are any (<c>…, and 2 stale uploads (1.5 MiB (…))</c>), and
+/// then the freed space counts their bytes too; the JSON report keeps blob bytes and upload bytes apart.
+/// </remarks>
 public static class ConsoleSummary
 {
     /// <summary>Writes the summary.</summary>
@@ -22,8 +26,9 @@ public static class ConsoleSummary
             writer.WriteLine(string.Create(inv, $"  scanned {s.Repositories:N0} repositories, {s.Artifacts:N0} artifacts, {s.Tags:N0} tags, {s.Blobs:N0} blobs"));
         }
 
-        writer.WriteLine(string.Create(inv, $"  {summary.Blobs:N0} blobs and {summary.Manifests:N0} manifests ({summary.Artifacts:N0} artifacts) eligible for deletion"));
-        writer.WriteLine(string.Create(inv, $"  could free up {FormatBytes(summary.Bytes)}"));
+        var uploads = summary.Uploads > 0 ? string.Create(inv, $", and {summary.Uploads:N0} stale uploads ({FormatBytes(summary.UploadBytes)})") : string.Empty;
+        writer.WriteLine(string.Create(inv, $"  {summary.Blobs:N0} blobs and {summary.Manifests:N0} manifests ({summary.Artifacts:N0} artifacts) eligible for deletion{uploads}"));
+        writer.WriteLine(string.Create(inv, $"  could free up {FormatBytes(summary.Bytes + summary.UploadBytes)}"));
         var reasons = plan.Artifacts.GroupBy(a => a.Reason).OrderBy(g => g.Key).Select(g => string.Create(inv, $"{g.Key.ToReportName()} {g.Count():N0}")).ToList();
         if (reasons.Count > 0)
         {
@@ -37,15 +42,23 @@ public static class ConsoleSummary
 
         if (!result.DryRun)
         {
-            writer.WriteLine(string.Create(inv, $"  deleted {result.ArtifactsDeleted:N0} artifacts and {result.BlobsDeleted:N0} blobs, freed {FormatBytes(result.BytesFreed)}"));
-            if (result.ArtifactsSkipped.Count + result.BlobsSkipped.Count > 0)
+            var deletedUploads = summary.Uploads > 0 ? string.Create(inv, $", and {result.UploadsDeleted:N0} stale uploads ({FormatBytes(result.UploadBytesFreed)})") : string.Empty;
+            writer.WriteLine(string.Create(inv,
+                $"  deleted {result.ArtifactsDeleted:N0} artifacts and {result.BlobsDeleted:N0} blobs{deletedUploads}, freed {FormatBytes(result.BytesFreed + result.UploadBytesFreed)}"));
+            if (result.ArtifactsSkipped.Count + result.BlobsSkipped.Count + result.UploadsSkipped.Count > 0)
             {
-                writer.WriteLine(string.Create(inv, $"  kept after re-check (changed since the plan): {result.ArtifactsSkipped.Count:N0} artifacts, {result.BlobsSkipped.Count:N0} blobs"));
+                var keptUploads = result.UploadsSkipped.Count > 0 ? string.Create(inv, $", {result.UploadsSkipped.Count:N0} uploads") : string.Empty;
+                writer.WriteLine(string.Create(inv, $"  kept after re-check (changed since the plan): {result.ArtifactsSkipped.Count:N0} artifacts, {result.BlobsSkipped.Count:N0} blobs{keptUploads}"));
             }
 
             if (result.BlobsFailed.Count > 0)
             {
                 writer.WriteLine(string.Create(inv, $"  failed: {result.BlobsFailed.Count:N0} blobs (the next run tries again); first: {result.BlobsFailed[0].Digest}: {result.BlobsFailed[0].Error}"));
+            }
+
+            if (result.UploadsFailed.Count > 0)
+            {
+                writer.WriteLine(string.Create(inv, $"  failed: {result.UploadsFailed.Count:N0} uploads (the next run tries again); first: {result.UploadsFailed[0].Upload}: {result.UploadsFailed[0].Error}"));
             }
 
             if (result.Outcome == GcOutcome.Stopped)

@@ -60,6 +60,9 @@ public static class GcPlanReader
                     DigestOf(e, "digest", path), Long(e, "size", path), Time(e, "lastTouchedAt", path), Status(e, path))),
                 LayerLinks = Array(root, "layerLinks", (e, path) => new LayerLink(
                     Repository(e, "repository", path), DigestOf(e, "digest", path), Time(e, "createdAt", path))),
+
+                // reports written before uploads were collected have no "uploads": they delete none
+                Uploads = root.TryGetProperty("uploads", out _) ? Array(root, "uploads", ReadUpload) : [],
             };
         }
     }
@@ -98,6 +101,18 @@ public static class GcPlanReader
             DependsOn = dependsOn,
             Stage = e.TryGetProperty("stage", out var stage) && stage.TryGetInt32(out var s) && s >= 0 ? s : 0,
         };
+    }
+
+    private static BlobUpload ReadUpload(JsonElement e, string path)
+    {
+        var id = String(e, "id", path);
+        if (BlobUpload.ValidateId(id) is { } problem)
+        {
+            throw new PlanFormatException($"{path}.id", $"'{id}' is not an upload id: {problem}");
+        }
+
+        var startedAt = Property(e, "startedAt", path).ValueKind == JsonValueKind.Null ? (DateTimeOffset?)null : Time(e, "startedAt", path);
+        return new BlobUpload(Repository(e, "repository", path), id, startedAt, Long(e, "size", path), Time(e, "lastWrittenAt", path));
     }
 
     private static ArtifactKey ParseKey(string? text, string path)

@@ -1,10 +1,17 @@
 using System.Globalization;
 using System.Text.Json;
 using Harbor.Gc.Collection;
+using Harbor.Gc.Model;
 
 namespace Harbor.Gc.Reporting;
 
 /// <summary>Writes the JSON report of DESIGN.md §8 for a GC run, dry or real. The report carries the whole plan, so it can be applied later.</summary>
+/// <remarks>
+/// Beyond §8 (extra fields are allowed): <c>layerLinks</c>, <c>uploads</c> (stale unfinished uploads: repository, id, startedAt,
+/// size, lastWrittenAt), <c>summary.uploads</c> and <c>summary.uploadBytes</c> (not part of <c>summary.bytes</c>, which counts
+/// blobs only), and in <c>result</c> what happened to them. These fields are always written, empty or 0 when there are none, so
+/// the report has one shape.
+/// </remarks>
 public static class GcReportWriter
 {
     /// <summary>Writes the report of <paramref name="result"/>.</summary>
@@ -42,6 +49,8 @@ public static class GcReportWriter
         json.WriteNumber("manifests", summary.Manifests);
         json.WriteNumber("blobs", summary.Blobs);
         json.WriteNumber("bytes", summary.Bytes);
+        json.WriteNumber("uploads", summary.Uploads);
+        json.WriteNumber("uploadBytes", summary.UploadBytes);
         json.WriteEndObject();
 
         if (!result.DryRun)
@@ -58,6 +67,25 @@ public static class GcReportWriter
             {
                 json.WriteStartObject();
                 json.WriteString("digest", digest.ToString());
+                json.WriteString("error", error);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteNumber("uploadsDeleted", result.UploadsDeleted);
+            json.WriteNumber("uploadBytesFreed", result.UploadBytesFreed);
+            json.WriteStartArray("uploadsKept");
+            foreach (var upload in result.UploadsSkipped)
+            {
+                WriteUploadKey(json, upload);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteStartArray("uploadsFailed");
+            foreach (var (upload, error) in result.UploadsFailed)
+            {
+                WriteUploadKey(json, upload);
                 json.WriteString("error", error);
                 json.WriteEndObject();
             }
@@ -124,6 +152,18 @@ public static class GcReportWriter
 
         json.WriteEndArray();
 
+        json.WriteStartArray("uploads");
+        foreach (var u in plan.Uploads)
+        {
+            WriteUploadKey(json, u);
+            WriteNullable(json, "startedAt", u.StartedAt is { } started ? Time(started) : null);
+            json.WriteNumber("size", u.Size);
+            json.WriteString("lastWrittenAt", Time(u.LastWrittenAt));
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+
         json.WriteStartArray("warnings");
         foreach (var w in plan.Warnings)
         {
@@ -158,6 +198,14 @@ public static class GcReportWriter
         }
 
         json.WriteEndArray();
+    }
+
+    /// <summary>Opens an object naming an upload; the caller adds fields and closes it.</summary>
+    private static void WriteUploadKey(Utf8JsonWriter json, BlobUpload upload)
+    {
+        json.WriteStartObject();
+        json.WriteString("repository", upload.Repository.Value);
+        json.WriteString("id", upload.Id);
     }
 
     private static void WriteNullable(Utf8JsonWriter json, string name, string? value)

@@ -84,7 +84,7 @@ internal static class GcCommand
             }
         }
 
-        return result.BlobsFailed.Count > 0 ? 1 : 0;
+        return result.BlobsFailed.Count + result.UploadsFailed.Count > 0 ? 1 : 0;
     }
 
     private static bool ParseBool(string option, string text) => text switch

@@ -59,6 +59,25 @@ public class GcCommandTests
         (await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run")).Out.Should().Contain("0 blobs and 0 manifests");
     }
 
+    [Test]
+    public async Task StaleUpload_IsListedInTheJsonReportOnStdout_AndInTheSummary()
+    {
+        // given an upload a docker push abandoned three days ago
+        var id = _tree.UnfinishedUpload("library/app", "hello-partial-bytes"u8.ToArray(), TimeSpan.FromDays(3));
+
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--report-json", "-");
+
+        code.Should().Be(0, errors);
+        using var report = JsonDocument.Parse(output);
+        var upload = report.RootElement.GetProperty("uploads").EnumerateArray().Should().ContainSingle().Subject;
+        upload.GetProperty("repository").GetString().Should().Be("library/app");
+        upload.GetProperty("id").GetString().Should().Be(id);
+        upload.GetProperty("size").GetInt64().Should().Be(19);
+        report.RootElement.GetProperty("summary").GetProperty("uploads").GetInt32().Should().Be(1);
+        errors.Should().Contain("3 blobs and 1 manifests (1 artifacts) eligible for deletion, and 1 stale uploads (19 bytes)");
+        _tree.HasUpload("library/app", id).Should().BeTrue("a dry run deletes nothing");
+    }
+
     [TestCase("--time-window", "2x", "--time-window: '2x' is not a duration")]
     [TestCase("--workers", "99", "Workers")]
     [TestCase("--delete-untagged", "maybe", "'maybe' is not true or false")]

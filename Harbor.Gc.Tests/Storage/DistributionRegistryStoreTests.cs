@@ -9,7 +9,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace Harbor.Gc.Tests.Storage;
 
 /// <summary>GC over a CNCF Distribution storage tree written as the registry writes it (DESIGN.md §5, Distribution layout).</summary>
-public class DistributionRegistryStoreTests
+public partial class DistributionRegistryStoreTests
 {
     private static readonly DateTimeOffset Now = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan Old = TimeSpan.FromDays(10);

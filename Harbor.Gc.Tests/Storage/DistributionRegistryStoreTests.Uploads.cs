@@ -4,36 +4,14 @@ using Harbor.Gc.Model;
 using Harbor.Gc.Storage;
 using Harbor.Gc.Storage.Distribution;
 using Harbor.Gc.Tests.Support;
-using Microsoft.Extensions.Time.Testing;
 
 namespace Harbor.Gc.Tests.Storage;
 
-/// <summary>
-/// Stale unfinished uploads in a CNCF Distribution storage tree (issue 3): a registry keeps every unfinished blob upload under
-/// <c>repositories/NAME/_uploads/UUID/</c> until it is committed or cancelled; an abandoned one stays forever unless removed.
-/// </summary>
-public class DistributionUploadTests
+// Stale unfinished uploads (issue 3): a registry keeps every unfinished blob upload under repositories/NAME/_uploads/UUID/
+// until it is committed or cancelled; an abandoned one stays forever unless something removes it.
+public partial class DistributionRegistryStoreTests
 {
-    private static readonly DateTimeOffset Now = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
-    private static readonly TimeSpan Old = TimeSpan.FromDays(10);
-    private static readonly TimeSpan Fresh = TimeSpan.FromMinutes(10);
     private static readonly byte[] Partial = Encoding.UTF8.GetBytes("hello-partial-bytes");
-
-    private DistributionTree _tree = null!;
-    private FakeTimeProvider _time = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        _tree = new DistributionTree(Now);
-        _time = new FakeTimeProvider(Now);
-        _tree.Image("library/app", "v1", Old, "v1", "base", "app1");
-    }
-
-    [TearDown]
-    public void TearDown() => _tree.Dispose();
-
-    private DistributionRegistryStore Store() => new(_tree.Root, _time);
 
     private GarbageCollector Collector(IRegistryStore? store = null) => new(store ?? Store(), _time);
 
@@ -41,6 +19,7 @@ public class DistributionUploadTests
     public async Task StaleUpload_IsPlannedWithWhatTheRegistryWrote_AndARealRunRemovesItsFolder()
     {
         // given an upload started and last written 10 days ago (a docker push that died), next to a tagged image
+        _tree.Image("library/app", "v1", Old, "v1", "base", "app1");
         var id = _tree.UnfinishedUpload("library/app", Partial, Old);
         var before = _tree.Files();
 
@@ -221,6 +200,7 @@ public class DistributionUploadTests
             Directory.CreateDirectory(Path.Combine(outside, id));
             File.WriteAllText(Path.Combine(outside, id, "startedat"), "2026-01-01T00:00:00Z");
             Directory.SetLastWriteTimeUtc(Path.Combine(outside, id), (Now - Old).UtcDateTime);
+            _tree.Image("library/app", "v1", Old, "v1", "base", "app1");
             Directory.CreateSymbolicLink(Path.Combine(_tree.Repo("library/app"), "_uploads"), outside);
             var store = Store();
 

@@ -1,0 +1,266 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Harbor.Gc.Tests.Integration;
+
+/// <summary>
+/// A real CNCF Distribution registry (<c>docker-registry serve</c>) on a free loopback port, storing into a temporary root
+/// (filesystem driver, deletes enabled). It can be stopped and started again on the same root, and runs the registry's own
+/// <c>garbage-collect</c>. <see cref="Dispose"/> kills the process and removes the root; a process still running when the
+/// test host exits is killed then too, so no registry outlives the tests.
+/// </summary>
+internal sealed class DistributionRegistryProcess : IDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
+    private static readonly ConcurrentDictionary<Process, bool> Running = new();
+    private readonly string _binary;
+    private readonly string _work;
+    private readonly TimeProvider _time;
+    private Process? _process;
+    private StringBuilder _output = new();
+
+    static DistributionRegistryProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        foreach (var process in Running.Keys)
+        {
+            Kill(process);
+        }
+    };
+
+    /// <summary>Creates the root and the configuration; call <see cref="StartAsync"/> to serve.</summary>
+    public DistributionRegistryProcess(string binary, TimeProvider time)
+    {
+        _binary = binary;
+        _time = time;
+        _work = Path.Combine(Path.GetTempPath(), "harbor-gc-registry", Guid.NewGuid().ToString("N"));
+        Root = Path.Combine(_work, "root");
+        Directory.CreateDirectory(Root);
+        Port = FreePort();
+        Endpoint = new Uri($"http://127.0.0.1:{Port}/");
+        ConfigFile = Path.Combine(_work, "config.yml");
+        File.WriteAllText(ConfigFile, string.Create(CultureInfo.InvariantCulture, $"""
+            version: 0.1
+            log:
+              level: error
+              accesslog:
+                disabled: true
+            storage:
+              filesystem:
+                rootdirectory: {Root}
+              delete:
+                enabled: true
+            http:
+              addr: 127.0.0.1:{Port}
+            """));
+    }
+
+    /// <summary>The storage <c>rootdirectory</c> (the folder holding <c>docker/registry/v2</c>).</summary>
+    public string Root { get; }
+
+    /// <summary>The registry's configuration file.</summary>
+    public string ConfigFile { get; }
+
+    /// <summary>The loopback port the registry listens on (the same across restarts).</summary>
+    public int Port { get; }
+
+    /// <summary>The registry's base address.</summary>
+    public Uri Endpoint { get; }
+
+    /// <summary>Whether the registry process is running.</summary>
+    public bool IsRunning => _process is { HasExited: false };
+
+    /// <summary>What the registry printed since it was last started (stdout and stderr).</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>Starts <c>docker-registry serve</c> and waits until <c>GET /v2/</c> answers 200.</summary>
+    /// <exception cref="InvalidOperationException">The registry exited or did not answer in time; the message carries its output.</exception>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        if (IsRunning)
+        {
+            throw new InvalidOperationException("the registry is already running");
+        }
+
+        _output = new StringBuilder();
+        var process = Launch("serve", ConfigFile);
+        _process = process;
+        using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(2) };
+        var started = _time.GetTimestamp();
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (process.HasExited)
+            {
+                await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+                throw new InvalidOperationException($"{_binary} serve exited with code {process.ExitCode} before answering on {Endpoint}:\n{Output}");
+            }
+
+            try
+            {
+                using var response = await http.GetAsync(new Uri(Endpoint, "v2/"), cancellationToken).ConfigureAwait(false);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // a request timed out: try again
+            }
+
+            if (_time.GetElapsedTime(started) > StartTimeout)
+            {
+                Stop();
+                throw new InvalidOperationException($"{_binary} serve did not answer GET {Endpoint}v2/ within {StartTimeout.TotalSeconds} s:\n{Output}");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50), _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops the registry (kill, then wait for it to exit); a no-op when it is not running.</summary>
+    public void Stop()
+    {
+        if (_process is { } process)
+        {
+            Kill(process);
+            process.Dispose();
+            _process = null;
+        }
+    }
+
+    /// <summary>Stops the registry and starts it again on the same root and port.</summary>
+    public async Task RestartAsync(CancellationToken cancellationToken = default)
+    {
+        Stop();
+        await StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs <c>docker-registry garbage-collect [--dry-run] [--delete-untagged] CONFIG</c> (stop the registry first).</summary>
+    /// <returns>What it printed on stdout.</returns>
+    /// <exception cref="InvalidOperationException">It exited with an error; the message carries its output.</exception>
+    public async Task<string> GarbageCollectAsync(bool dryRun, bool deleteUntagged, CancellationToken cancellationToken = default)
+    {
+        var args = new List<string> { "garbage-collect" };
+        if (dryRun)
+        {
+            args.Add("--dry-run");
+        }
+
+        if (deleteUntagged)
+        {
+            args.Add("--delete-untagged");
+        }
+
+        args.Add(ConfigFile);
+        using var process = new Process { StartInfo = StartInfo(args) };
+        process.Start();
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        var output = await stdout.ConfigureAwait(false);
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException(
+                $"{_binary} {string.Join(' ', args)} exited with code {process.ExitCode}:\n{output}\n{await stderr.ConfigureAwait(false)}");
+        }
+
+        return output;
+    }
+
+    /// <summary>Kills the registry and removes its root and configuration.</summary>
+    public void Dispose()
+    {
+        Stop();
+        if (Directory.Exists(_work))
+        {
+            Directory.Delete(_work, recursive: true);
+        }
+    }
+
+    private Process Launch(params string[] args)
+    {
+        var process = new Process { StartInfo = StartInfo(args) };
+        var output = _output;
+        void Append(object sender, DataReceivedEventArgs e)
+        {
+            if (e.Data is { } line)
+            {
+                lock (output)
+                {
+                    output.AppendLine(line);
+                }
+            }
+        }
+
+        process.OutputDataReceived += Append;
+        process.ErrorDataReceived += Append;
+        process.Start();
+        Running[process] = true;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private ProcessStartInfo StartInfo(IEnumerable<string> args)
+    {
+        var info = new ProcessStartInfo(_binary)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = _work,
+        };
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        return info;
+    }
+
+    private static void Kill(Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            process.WaitForExit();
+        }
+        catch (InvalidOperationException)
+        {
+            // it was never started or is already gone
+        }
+        finally
+        {
+            Running.TryRemove(process, out _);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

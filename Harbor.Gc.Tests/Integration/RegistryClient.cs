@@ -1,0 +1,167 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Harbor.Gc.Model;
+
+namespace Harbor.Gc.Tests.Integration;
+
+/// <summary>
+/// A small client of the OCI distribution API, as much of it as the integration tests use: monolithic blob upload (POST, then
+/// PUT <c>?digest=</c>), cross-repository mount, manifest push by tag or digest, manifest GET/HEAD with every manifest media
+/// type accepted (Distribution 2.8 answers 404 for an OCI manifest the Accept header does not name), blob GET and tag list.
+/// A push that the registry refuses throws with the registry's answer; reads return what the registry said.
+/// </summary>
+internal sealed class RegistryClient : IDisposable
+{
+    private static readonly string[] ManifestTypes = [MediaTypes.OciManifest, MediaTypes.OciIndex, MediaTypes.DockerManifest, MediaTypes.DockerManifestList];
+    private readonly HttpClient _http;
+
+    public RegistryClient(Uri endpoint) =>
+        _http = new HttpClient(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false }) { BaseAddress = endpoint, Timeout = TimeSpan.FromSeconds(30) };
+
+    /// <summary>Uploads a blob in one request pair (POST an upload, PUT its bytes with <c>?digest=</c>).</summary>
+    /// <returns>The blob's digest, which the registry confirmed.</returns>
+    public async Task<Digest> PushBlobAsync(string repository, byte[] content, CancellationToken cancellationToken = default)
+    {
+        var digest = Digest.Sha256Of(content);
+        using var start = await SendAsync(HttpMethod.Post, $"v2/{repository}/blobs/uploads/", null, cancellationToken).ConfigureAwait(false);
+        await ExpectAsync(start, HttpStatusCode.Accepted, "start a blob upload", cancellationToken).ConfigureAwait(false);
+        var location = start.Headers.Location ?? throw new InvalidOperationException($"POST v2/{repository}/blobs/uploads/ gave no Location header");
+        var upload = location.IsAbsoluteUri ? location : new Uri(_http.BaseAddress!, location);
+        var put = new UriBuilder(upload);
+        put.Query = (put.Query.Length > 1 ? put.Query[1..] + "&" : string.Empty) + "digest=" + Uri.EscapeDataString(digest.ToString());
+        using var body = new ByteArrayContent(content);
+        body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        using var done = await SendAsync(HttpMethod.Put, put.Uri.ToString(), body, cancellationToken).ConfigureAwait(false);
+        await ExpectAsync(done, HttpStatusCode.Created, $"upload blob {digest} into {repository}", cancellationToken).ConfigureAwait(false);
+        CheckDigestHeader(done, digest);
+        return digest;
+    }
+
+    /// <summary>Mounts a blob of <paramref name="from"/> into <paramref name="repository"/> (<c>POST ?mount=&amp;from=</c>); fails unless the registry mounted it (201).</summary>
+    public async Task MountBlobAsync(string repository, Digest digest, string from, CancellationToken cancellationToken = default)
+    {
+        var uri = $"v2/{repository}/blobs/uploads/?mount={Uri.EscapeDataString(digest.ToString())}&from={Uri.EscapeDataString(from)}";
+        using var response = await SendAsync(HttpMethod.Post, uri, null, cancellationToken).ConfigureAwait(false);
+        await ExpectAsync(response, HttpStatusCode.Created, $"mount {digest} from {from} into {repository}", cancellationToken).ConfigureAwait(false);
+        CheckDigestHeader(response, digest);
+    }
+
+    /// <summary>Pushes a manifest by tag or by digest (<paramref name="reference"/>), with its media type as Content-Type.</summary>
+    /// <returns>The manifest's digest, which the registry confirmed.</returns>
+    public async Task<Digest> PushManifestAsync(string repository, string reference, string mediaType, byte[] manifest, CancellationToken cancellationToken = default)
+    {
+        var digest = Digest.Sha256Of(manifest);
+        using var body = new ByteArrayContent(manifest);
+        body.Headers.ContentType = new MediaTypeHeaderValue(mediaType);
+        using var response = await SendAsync(HttpMethod.Put, $"v2/{repository}/manifests/{reference}", body, cancellationToken).ConfigureAwait(false);
+        await ExpectAsync(response, HttpStatusCode.Created, $"push manifest {digest} to {repository}:{reference}", cancellationToken).ConfigureAwait(false);
+        CheckDigestHeader(response, digest);
+        return digest;
+    }
+
+    /// <summary><c>GET /v2/REPO/manifests/REFERENCE</c>.</summary>
+    public Task<RegistryResponse> GetManifestAsync(string repository, string reference, CancellationToken cancellationToken = default) =>
+        ReadAsync(HttpMethod.Get, $"v2/{repository}/manifests/{reference}", accept: true, cancellationToken);
+
+    /// <summary><c>HEAD /v2/REPO/manifests/REFERENCE</c>.</summary>
+    public Task<RegistryResponse> HeadManifestAsync(string repository, string reference, CancellationToken cancellationToken = default) =>
+        ReadAsync(HttpMethod.Head, $"v2/{repository}/manifests/{reference}", accept: true, cancellationToken);
+
+    /// <summary><c>GET /v2/REPO/blobs/DIGEST</c>.</summary>
+    public Task<RegistryResponse> GetBlobAsync(string repository, Digest digest, CancellationToken cancellationToken = default) =>
+        ReadAsync(HttpMethod.Get, $"v2/{repository}/blobs/{digest}", accept: false, cancellationToken);
+
+    /// <summary><c>GET /v2/REPO/tags/list</c>: the repository's tags (none for an unknown repository or one without tags).</summary>
+    public async Task<IReadOnlyList<string>> ListTagsAsync(string repository, CancellationToken cancellationToken = default)
+    {
+        var response = await ReadAsync(HttpMethod.Get, $"v2/{repository}/tags/list", accept: false, cancellationToken).ConfigureAwait(false);
+        if (response.Status == HttpStatusCode.NotFound)
+        {
+            return [];
+        }
+
+        if (response.Status != HttpStatusCode.OK)
+        {
+            throw new InvalidOperationException($"GET v2/{repository}/tags/list answered {response.Text}");
+        }
+
+        using var json = JsonDocument.Parse(response.Body);
+        return json.RootElement.TryGetProperty("tags", out var tags) && tags.ValueKind == JsonValueKind.Array
+            ? tags.EnumerateArray().Select(t => t.GetString()!).ToList()
+            : [];
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    private async Task<RegistryResponse> ReadAsync(HttpMethod method, string uri, bool accept, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, uri);
+        if (accept)
+        {
+            foreach (var type in ManifestTypes)
+            {
+                request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(type));
+            }
+        }
+
+        using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        var digest = response.Headers.TryGetValues("Docker-Content-Digest", out var values) ? values.FirstOrDefault() : null;
+        return new RegistryResponse(response.StatusCode, body, response.Content.Headers.ContentType?.MediaType, digest, response.Content.Headers.ContentLength);
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpMethod method, string uri, HttpContent? content, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, uri) { Content = content };
+        return await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task ExpectAsync(HttpResponseMessage response, HttpStatusCode expected, string what, CancellationToken cancellationToken)
+    {
+        if (response.StatusCode != expected)
+        {
+            var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            throw new InvalidOperationException($"the registry refused to {what}: {(int)response.StatusCode} {response.StatusCode} (expected {(int)expected}) {body}");
+        }
+    }
+
+    private static void CheckDigestHeader(HttpResponseMessage response, Digest expected)
+    {
+        if (response.Headers.TryGetValues("Docker-Content-Digest", out var values) && values.FirstOrDefault() is { } header && header != expected.ToString())
+        {
+            throw new InvalidOperationException($"the registry stored {header}, not {expected}");
+        }
+    }
+}
+
+/// <summary>What the registry answered to a read: status, body, Content-Type, Docker-Content-Digest and Content-Length.</summary>
+internal sealed record RegistryResponse(HttpStatusCode Status, byte[] Body, string? ContentType, string? DigestHeader, long? ContentLength)
+{
+    /// <summary>The body as text, for messages.</summary>
+    public string Text => $"{(int)Status} {System.Text.Encoding.UTF8.GetString(Body)}";
+
+    /// <summary>The first error code of a registry error body (<c>{"errors":[{"code":"MANIFEST_UNKNOWN",…}]}</c>), if any.</summary>
+    public string? ErrorCode
+    {
+        get
+        {
+            if (Body.Length == 0)
+            {
+                return null;
+            }
+
+            try
+            {
+                using var json = JsonDocument.Parse(Body);
+                return json.RootElement.TryGetProperty("errors", out var errors) && errors.GetArrayLength() > 0
+                    ? errors[0].GetProperty("code").GetString()
+                    : null;
+            }
+            catch (JsonException)
+            {
+                return null;
+            }
+        }
+    }
+}

@@ -53,6 +53,9 @@ internal sealed class DistributionRegistryProcess : IDisposable
                 rootdirectory: {Root}
               delete:
                 enabled: true
+              maintenance:
+                uploadpurging:
+                  enabled: false
             http:
               addr: 127.0.0.1:{Port}
             """));

@@ -27,12 +27,9 @@ internal sealed class RegistryClient : IDisposable
         using var start = await SendAsync(HttpMethod.Post, $"v2/{repository}/blobs/uploads/", null, cancellationToken).ConfigureAwait(false);
         await ExpectAsync(start, HttpStatusCode.Accepted, "start a blob upload", cancellationToken).ConfigureAwait(false);
         var location = start.Headers.Location ?? throw new InvalidOperationException($"POST v2/{repository}/blobs/uploads/ gave no Location header");
-        var upload = location.IsAbsoluteUri ? location : new Uri(_http.BaseAddress!, location);
-        var put = new UriBuilder(upload);
-        put.Query = (put.Query.Length > 1 ? put.Query[1..] + "&" : string.Empty) + "digest=" + Uri.EscapeDataString(digest.ToString());
         using var body = new ByteArrayContent(content);
         body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-        using var done = await SendAsync(HttpMethod.Put, put.Uri.ToString(), body, cancellationToken).ConfigureAwait(false);
+        using var done = await SendAsync(HttpMethod.Put, WithDigest(Absolute(location), digest).ToString(), body, cancellationToken).ConfigureAwait(false);
         await ExpectAsync(done, HttpStatusCode.Created, $"upload blob {digest} into {repository}", cancellationToken).ConfigureAwait(false);
         CheckDigestHeader(done, digest);
         return digest;
@@ -45,6 +42,34 @@ internal sealed class RegistryClient : IDisposable
         using var response = await SendAsync(HttpMethod.Post, uri, null, cancellationToken).ConfigureAwait(false);
         await ExpectAsync(response, HttpStatusCode.Created, $"mount {digest} from {from} into {repository}", cancellationToken).ConfigureAwait(false);
         CheckDigestHeader(response, digest);
+    }
+
+    /// <summary>Starts a chunked blob upload (<c>POST /v2/NAME/blobs/uploads/</c>).</summary>
+    /// <returns>The upload's id (<c>Docker-Upload-UUID</c>) and where to send its first chunk.</returns>
+    public async Task<(string Id, Uri Location)> StartUploadAsync(string repository, CancellationToken cancellationToken = default)
+    {
+        using var response = await SendAsync(HttpMethod.Post, $"v2/{repository}/blobs/uploads/", null, cancellationToken).ConfigureAwait(false);
+        await ExpectAsync(response, HttpStatusCode.Accepted, $"start a blob upload into {repository}", cancellationToken).ConfigureAwait(false);
+        var id = response.Headers.GetValues("Docker-Upload-UUID").Single();
+        return (id, Absolute(response.Headers.Location ?? throw new InvalidOperationException("the registry gave no Location for the upload")));
+    }
+
+    /// <summary>Sends a chunk of an upload (<c>PATCH</c>).</summary>
+    /// <returns>The status, and where to send the next chunk (when accepted).</returns>
+    public async Task<(HttpStatusCode Status, Uri? Location)> SendChunkAsync(Uri location, byte[] bytes, CancellationToken cancellationToken = default)
+    {
+        using var body = new ByteArrayContent(bytes);
+        body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        using var response = await SendAsync(HttpMethod.Patch, location.ToString(), body, cancellationToken).ConfigureAwait(false);
+        return (response.StatusCode, response.Headers.Location is { } next ? Absolute(next) : null);
+    }
+
+    /// <summary>Completes an upload (<c>PUT ?digest=</c> with no further bytes).</summary>
+    /// <returns>The status.</returns>
+    public async Task<HttpStatusCode> CompleteUploadAsync(Uri location, Digest digest, CancellationToken cancellationToken = default)
+    {
+        using var response = await SendAsync(HttpMethod.Put, WithDigest(location, digest).ToString(), null, cancellationToken).ConfigureAwait(false);
+        return response.StatusCode;
     }
 
     /// <summary>Pushes a manifest by tag or by digest (<paramref name="reference"/>), with its media type as Content-Type.</summary>
@@ -93,6 +118,16 @@ internal sealed class RegistryClient : IDisposable
     }
 
     public void Dispose() => _http.Dispose();
+
+    /// <summary>The upload location with <c>digest=</c> added to its query (the registry's own state parameters kept).</summary>
+    private static Uri WithDigest(Uri location, Digest digest)
+    {
+        var put = new UriBuilder(location);
+        put.Query = (put.Query.Length > 1 ? put.Query[1..] + "&" : string.Empty) + "digest=" + Uri.EscapeDataString(digest.ToString());
+        return put.Uri;
+    }
+
+    private Uri Absolute(Uri location) => location.IsAbsoluteUri ? location : new Uri(_http.BaseAddress!, location);
 
     private async Task<RegistryResponse> ReadAsync(HttpMethod method, string uri, bool accept, CancellationToken cancellationToken)
     {

@@ -1,8 +1,21 @@
 using BenchmarkDotNet.Running;
+using Harbor.Gc.Tests.Support;
 
 namespace Harbor.Gc.Benchmarks;
 
 internal static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static void Main(string[] args)
+    {
+        if (args is ["generate-distribution-tree"])
+        {
+            // the tree DistributionGcBenchmarks times, left in place to look at or to time other tools on by hand
+            var tree = new DistributionTree(TimeProvider.System.GetUtcNow());
+            var stats = new DistributionTreeGenerator(tree, DistributionGcBenchmarks.Seed).Generate();
+            Console.WriteLine($"{tree.Root}: {stats}");
+            return;
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
 }

@@ -147,6 +147,48 @@ public partial class DistributionRegistryStoreTests
     }
 
     [Test]
+    public async Task FoldersThatAreSymbolicLinksOutOfTheTree_AreNeverFollowed_AndNothingBehindThemIsDeleted()
+    {
+        // given old, unreferenced content outside the tree, linked in as a blob folder, a revision folder and a repository
+        var r = Build();
+        var outside = Directory.CreateTempSubdirectory("harbor-gc-outside").FullName;
+        try
+        {
+            var blob = Digest.Sha256Of("outside blob"u8);
+            var blobOutside = Path.Combine(outside, "blob");
+            Directory.CreateDirectory(blobOutside);
+            File.WriteAllText(Path.Combine(blobOutside, "data"), "outside blob");
+            Directory.CreateDirectory(Path.GetDirectoryName(_tree.BlobFolder(blob))!);
+            Directory.CreateSymbolicLink(_tree.BlobFolder(blob), blobOutside);
+
+            var revision = Digest.Sha256Of("outside revision"u8);
+            var revisionOutside = Path.Combine(outside, "revision");
+            DistributionTree.WriteLink(Path.Combine(revisionOutside, "link"), revision, Old, Now);
+            Directory.CreateSymbolicLink(_tree.RevisionFolder("library/app", r.Old)[..^64] + revision.Hex, revisionOutside);
+
+            var repositoryOutside = Path.Combine(outside, "repository");
+            DistributionTree.WriteLink(Path.Combine(repositoryOutside, "_manifests", "revisions", "sha256", r.Old.Hex, "link"), r.Old, Old, Now);
+            DistributionTree.WriteLink(Path.Combine(repositoryOutside, "_layers", "sha256", r.OldOnly.Hex, "link"), r.OldOnly, Old, Now);
+            Directory.CreateDirectory(_tree.Repo("linked"));
+            Directory.CreateSymbolicLink(_tree.Repo("linked/elsewhere"), repositoryOutside);
+            var before = Directory.GetFiles(outside, "*", SearchOption.AllDirectories).Order().ToArray();
+
+            // when collected for real
+            var result = await new GarbageCollector(Store(), _time).RunAsync(new GcOptions());
+
+            // then none of it is listed, planned or deleted, and the tree itself is collected as usual
+            result.Plan.Blobs.Should().NotContain(b => b.Digest == blob);
+            result.Plan.Artifacts.Should().NotContain(a => a.Key.Digest == revision || a.Key.Repository.Value == "linked/elsewhere");
+            Directory.GetFiles(outside, "*", SearchOption.AllDirectories).Order().Should().Equal(before);
+            result.Plan.Artifacts.Should().Contain(a => a.Key.Digest == r.Old);
+        }
+        finally
+        {
+            Directory.Delete(outside, recursive: true);
+        }
+    }
+
+    [Test]
     public async Task MalformedTagLink_IsReported_AndKeepsEveryManifestOfItsRepository()
     {
         var r = Build();

@@ -102,6 +102,12 @@ internal sealed partial class DistributionLayout
 
     public static string AlgorithmName(DigestAlgorithm algorithm) => algorithm == DigestAlgorithm.Sha512 ? "sha512" : "sha256";
 
+    /// <summary>The longest link content: <c>sha512:</c> and 128 hex digits.</summary>
+    public const int MaxLinkLength = 7 + 128;
+
+    /// <summary>The problem with a link file of <paramref name="length"/> bytes, more than <see cref="MaxLinkLength"/>.</summary>
+    public static string TooLongForALink(long length) => $"the link holds {length} bytes, more than a digest";
+
     /// <summary>
     /// Parses a link file's content: exactly <c>algorithm:hex</c>, as Distribution writes it (no whitespace, no newline). Anything else
     /// is a problem to report, never a path to follow.
@@ -109,9 +115,9 @@ internal sealed partial class DistributionLayout
     public static bool TryParseLink(ReadOnlySpan<byte> content, out Digest digest, out string problem)
     {
         digest = default;
-        if (content.Length > 7 + 128)
+        if (content.Length > MaxLinkLength)
         {
-            problem = $"the link holds {content.Length} bytes, more than a digest";
+            problem = TooLongForALink(content.Length);
             return false;
         }
 

@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
+using System.IO.Enumeration;
 using Harbor.Gc.Accessories;
 using Harbor.Gc.Manifests;
 using Harbor.Gc.Model;
+using Microsoft.Win32.SafeHandles;
 
 namespace Harbor.Gc.Storage.Distribution;
 
@@ -42,6 +44,7 @@ namespace Harbor.Gc.Storage.Distribution;
 public sealed class DistributionRegistryStore : IRegistryStore
 {
     private static readonly string[] RepositoryMarkers = ["_manifests", "_layers", "_uploads"];
+    private static readonly EnumerationOptions SubfolderOptions = new() { AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = false };
     private readonly DistributionLayout _layout;
     private readonly TimeProvider _time;
     private readonly int _parallelism;
@@ -385,20 +388,20 @@ public sealed class DistributionRegistryStore : IRegistryStore
             cancellationToken.ThrowIfCancellationRequested();
             state.Revisions.Add(digest);
             var link = Path.Combine(folder, "link");
-            if (!File.Exists(link))
+            if (ReadLink(link) is not { } file)
             {
                 problems.Enqueue(new StoreProblem($"{repository}@{digest}", $"the revision folder has no link file ({link}); ignored"));
                 continue;
             }
 
             string? linkProblem = null;
-            if (!DistributionLayout.TryParseLink(File.ReadAllBytes(link), out var linked, out var problem))
+            if (file.Problem.Length > 0)
             {
-                linkProblem = problem;
+                linkProblem = file.Problem;
             }
-            else if (linked != digest)
+            else if (file.Digest != digest)
             {
-                linkProblem = $"the link names {linked}, not the folder's {digest}";
+                linkProblem = $"the link names {file.Digest}, not the folder's {digest}";
             }
 
             if (linkProblem is not null)
@@ -406,8 +409,7 @@ public sealed class DistributionRegistryStore : IRegistryStore
                 problems.Enqueue(new StoreProblem(link, linkProblem + "; the manifest is kept"));
             }
 
-            var pushedAt = new DateTimeOffset(File.GetLastWriteTimeUtc(link));
-            var artifact = ReadManifest(repository, digest, pushedAt, manifests);
+            var artifact = ReadManifest(repository, digest, file.WrittenAt, manifests);
             var keepReason = linkProblem is not null ? $"malformed revision link: {linkProblem}"
                 : tagsUnreadable is not null ? $"kept because a tag of the repository is unreadable: {tagsUnreadable}"
                 : null;
@@ -452,18 +454,18 @@ public sealed class DistributionRegistryStore : IRegistryStore
         foreach (var (digest, folder) in ListDigestFolders(_layout.LayersRoot(repository), $"{repository}: layer link", problems))
         {
             var link = Path.Combine(folder, "link");
-            if (!File.Exists(link))
+            if (ReadLink(link) is not { } file)
             {
                 continue;
             }
 
-            if (!DistributionLayout.TryParseLink(File.ReadAllBytes(link), out var linked, out var problem) || linked != digest)
+            if (file.Problem.Length > 0 || file.Digest != digest)
             {
-                problems.Enqueue(new StoreProblem(link, (problem.Length > 0 ? problem : $"the link names {linked}, not the folder's {digest}") + "; left alone"));
+                problems.Enqueue(new StoreProblem(link, (file.Problem.Length > 0 ? file.Problem : $"the link names {file.Digest}, not the folder's {digest}") + "; left alone"));
                 continue;
             }
 
-            state.LayerLinks.Add(new LayerLink(repository, digest, new DateTimeOffset(File.GetLastWriteTimeUtc(link))));
+            state.LayerLinks.Add(new LayerLink(repository, digest, file.WrittenAt));
         }
 
         ReadUploads(repository, state.Uploads, problems);
@@ -561,11 +563,7 @@ public sealed class DistributionRegistryStore : IRegistryStore
 
     private Artifact ReadManifest(RepositoryName repository, Digest digest, DateTimeOffset pushedAt, ConcurrentDictionary<Digest, ManifestBlob> manifests)
     {
-        var blob = manifests.GetOrAdd(digest, d =>
-        {
-            var data = _layout.BlobData(d);
-            return File.Exists(data) ? new ManifestBlob(File.ReadAllBytes(data)) : new ManifestBlob(null);
-        });
+        var blob = manifests.GetOrAdd(digest, d => new ManifestBlob(ReadAllBytesIfAny(_layout.BlobData(d))));
         if (blob.Content is null)
         {
             return ArtifactReader.Unknown(repository, digest, [], null, pushedAt, "the manifest's blob data is missing");
@@ -603,20 +601,20 @@ public sealed class DistributionRegistryStore : IRegistryStore
             }
 
             var current = Path.Combine(tagFolder, "current", "link");
-            if (!File.Exists(current))
+            if (ReadLink(current) is not { } file)
             {
                 problems?.Enqueue(new StoreProblem($"{repository}:{name}", "the tag folder has no current/link; ignored"));
                 continue;
             }
 
-            if (!DistributionLayout.TryParseLink(File.ReadAllBytes(current), out var digest, out var problem))
+            if (file.Problem.Length > 0)
             {
                 unreadable ??= $"{repository}:{name}";
-                problems?.Enqueue(new StoreProblem(current, problem + "; every manifest of the repository is kept"));
+                problems?.Enqueue(new StoreProblem(current, file.Problem + "; every manifest of the repository is kept"));
                 continue;
             }
 
-            tags.Add(new Tag(repository, name, digest, new DateTimeOffset(File.GetLastWriteTimeUtc(current))));
+            tags.Add(new Tag(repository, name, file.Digest, file.WrittenAt));
         }
 
         return tags;
@@ -847,9 +845,64 @@ public sealed class DistributionRegistryStore : IRegistryStore
         }
     }
 
-    /// <summary>Sub-folders, never following a symbolic link out of the tree.</summary>
+    /// <summary>
+    /// Sub-folders, never following a symbolic link out of the tree. Told from the directory entries' types alone: asking each
+    /// folder for its attributes costs two system calls per entry, a third of a scan's time.
+    /// </summary>
     private static IEnumerable<string> SafeDirectories(string folder) =>
-        new DirectoryInfo(folder).EnumerateDirectories().Where(d => (d.Attributes & FileAttributes.ReparsePoint) == 0).Select(d => d.FullName);
+        new FileSystemEnumerable<string>(folder, (ref FileSystemEntry entry) => entry.ToFullPath(), SubfolderOptions)
+        {
+            ShouldIncludePredicate = (ref FileSystemEntry entry) => entry.IsDirectory,
+        };
+
+    /// <summary>
+    /// Reads a link file with one open, its time from the open handle (no separate existence and time look-ups: this runs for every
+    /// revision, tag and layer link of the tree); null when there is no such file.
+    /// </summary>
+    private static LinkFile? ReadLink(string path)
+    {
+        SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(path);
+        }
+        catch (Exception e) when (IsMissing(e, path))
+        {
+            return null;
+        }
+
+        using (handle)
+        {
+            var writtenAt = new DateTimeOffset(File.GetLastWriteTimeUtc(handle));
+            Span<byte> content = stackalloc byte[DistributionLayout.MaxLinkLength + 1];
+            var read = RandomAccess.Read(handle, content, 0);
+            if (read > DistributionLayout.MaxLinkLength)
+            {
+                return new LinkFile(default, DistributionLayout.TooLongForALink(RandomAccess.GetLength(handle)), writtenAt);
+            }
+
+            return DistributionLayout.TryParseLink(content[..read], out var digest, out var problem)
+                ? new LinkFile(digest, string.Empty, writtenAt)
+                : new LinkFile(default, problem, writtenAt);
+        }
+    }
+
+    /// <summary>A file's bytes, or null when there is no such file (one open, no separate existence check).</summary>
+    private static byte[]? ReadAllBytesIfAny(string path)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (IsMissing(e, path))
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Whether opening <paramref name="path"/> failed because there is no file there (a folder of that name is none either).</summary>
+    private static bool IsMissing(Exception e, string path) =>
+        e is FileNotFoundException or DirectoryNotFoundException || (e is UnauthorizedAccessException && Directory.Exists(path));
 
     /// <summary>The modification times of <c>FOLDER/sha256</c> and <c>FOLDER/sha512</c>: a new digest folder in either changes it.</summary>
     private static long Stamp(string folder)
@@ -867,6 +920,9 @@ public sealed class DistributionRegistryStore : IRegistryStore
     }
 
     private sealed record ManifestBlob(byte[]? Content);
+
+    /// <summary>A link file read: the digest it holds, or what is wrong with its content, and its modification time.</summary>
+    private readonly record struct LinkFile(Digest Digest, string Problem, DateTimeOffset WrittenAt);
 
     private sealed class RepositoryState
     {

@@ -16,39 +16,13 @@ internal static class Planner
     {
         // artifacts and blobs are planned on two cores; they only read the graph
         var blobsTask = Task.Run(() => PlanBlobs(graph, marks), cancellationToken);
-        var artifacts = PlanArtifacts(graph, marks);
-        var (blobs, bytes) = blobsTask.GetAwaiter().GetResult();
+        var (artifacts, manifestCount) = PlanArtifacts(graph, marks);
+        var (blobs, bytes, liveBlobs, blobWarnings) = blobsTask.GetAwaiter().GetResult();
         cancellationToken.ThrowIfCancellationRequested();
-        var manifests = new Graph.BitSet(graph.Digests.Count);
-        var manifestCount = 0;
-        foreach (var a in artifacts)
-        {
-            if (graph.Digests.TryGet(a.Key.Digest, out var d) && manifests.Add(d))
-            {
-                manifestCount++;
-            }
-        }
         var layerLinks = PlanLayerLinks(graph, marks);
         var uploads = PlanUploads(graph, marks.Cutoff);
         var warnings = new List<PlanWarning>(graph.Warnings);
-        for (var b = 0; b < graph.BlobCount; b++)
-        {
-            if (graph.BlobStatuses[b] is BlobStatus.Deleting or BlobStatus.Deleted or BlobStatus.DeleteFailed && marks.LiveDigests[graph.BlobDigest[b]])
-            {
-                warnings.Add(new PlanWarning(graph.Digests[graph.BlobDigest[b]].ToString(),
-                    $"a live artifact references this blob, but its status is {graph.BlobStatuses[b]}: its bytes may be gone"));
-            }
-        }
-
-        var liveBlobs = 0;
-        for (var b = 0; b < graph.BlobCount; b++)
-        {
-            if (marks.LiveDigests[graph.BlobDigest[b]])
-            {
-                liveBlobs++;
-            }
-        }
-
+        warnings.AddRange(blobWarnings);
         return new CollectionPlan
         {
             Store = store,
@@ -67,19 +41,20 @@ internal static class Planner
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
-    private static List<PlannedArtifact> PlanArtifacts(RegistryGraph graph, MarkResult marks)
+    private static (List<PlannedArtifact> Artifacts, int Manifests) PlanArtifacts(RegistryGraph graph, MarkResult marks)
     {
         var n = graph.ArtifactCount;
         var live = marks.LiveArtifacts;
         var deadCount = n - live.Count();
         if (deadCount == 0)
         {
-            return [];
+            return ([], 0);
         }
 
-        // dependencies: a dead child depends on the dead indexes listing it; a dead hard accessory on its dead subject
-        var dependents = new Dictionary<int, List<int>>();
-        var dependsOn = new Dictionary<int, List<int>>();
+        // dependencies: a dead child depends on the dead indexes listing it; a dead hard accessory on its dead subject. Edges as
+        // flat (parent, dependent) pairs, then both directions as compressed rows: no list or dictionary per artifact
+        var edgeParent = new List<int>();
+        var edgeDependent = new List<int>();
         for (var a = 0; a < n; a++)
         {
             if (live[a])
@@ -91,31 +66,35 @@ internal static class Planner
             {
                 if (child >= 0 && !live[child])
                 {
-                    AddEdge(a, child);
+                    edgeParent.Add(a);
+                    edgeDependent.Add(child);
                 }
             }
 
             if (graph.IsHardAccessory(a) && graph.SubjectArtifact[a] is var subject and >= 0)
             {
-                AddEdge(subject, a);
+                edgeParent.Add(subject);
+                edgeDependent.Add(a);
             }
         }
 
-        // tags of dead artifacts
-        var tags = new Dictionary<int, List<string>>();
+        var (dependentStart, dependents) = Rows(n, edgeParent, edgeDependent);
+        var (parentStart, parents) = Rows(n, edgeDependent, edgeParent);
+
+        // tags of dead artifacts, as rows too
+        var tagOwners = new List<int>();
+        var tagIndexes = new List<int>();
         for (var t = 0; t < graph.Tags.Length; t++)
         {
             var a = graph.TagArtifact[t];
             if (a >= 0 && !live[a])
             {
-                if (!tags.TryGetValue(a, out var names))
-                {
-                    tags[a] = names = [];
-                }
-
-                names.Add(graph.Tags[t].Name);
+                tagOwners.Add(a);
+                tagIndexes.Add(t);
             }
         }
+
+        var (tagStart, tagsOf) = Rows(n, tagOwners, tagIndexes);
 
         // stages (Kahn): parents first
         var stage = new int[n];
@@ -128,7 +107,7 @@ internal static class Planner
                 continue;
             }
 
-            pending[a] = dependsOn.TryGetValue(a, out var p) ? p.Count : 0;
+            pending[a] = parentStart[a + 1] - parentStart[a];
             if (pending[a] == 0)
             {
                 queue.Enqueue(a);
@@ -138,13 +117,9 @@ internal static class Planner
         while (queue.Count > 0)
         {
             var a = queue.Dequeue();
-            if (!dependents.TryGetValue(a, out var list))
+            for (var e = dependentStart[a]; e < dependentStart[a + 1]; e++)
             {
-                continue;
-            }
-
-            foreach (var d in list)
-            {
+                var d = dependents[e];
                 stage[d] = Math.Max(stage[d], stage[a] + 1);
                 if (--pending[d] == 0)
                 {
@@ -161,26 +136,32 @@ internal static class Planner
             }
         }
 
+        // order: stage, then repository name, then digest; sorted on packed keys (the digest by its 8-byte prefix, with the
+        // astronomically rare equal prefixes ordered in full afterwards). Each digest is looked up once: its slot gives the
+        // prefix now and the digest later. Distinct digests are counted on the way (an artifact in two repositories is one
+        // manifest)
         var repoRank = RepositoryRanks(graph);
-        var order = new int[deadCount];
+        var digests = graph.Digests;
+        var sortKeys = new OrderKey[deadCount];
+        var manifests = new Graph.BitSet(digests.Count);
+        var manifestCount = 0;
         var k = 0;
         for (var a = 0; a < n; a++)
         {
-            if (!live[a])
+            if (live[a])
             {
-                order[k++] = a;
+                continue;
             }
-        }
 
-        // order: stage, then repository name, then digest; sorted on packed keys (the digest by its 8-byte prefix, with the
-        // astronomically rare equal prefixes ordered in full afterwards)
-        var digests = graph.Digests;
-        var sortKeys = new OrderKey[deadCount];
-        for (var i = 0; i < order.Length; i++)
-        {
-            var a = order[i];
+            var digest = graph.ArtifactDigest[a];
+            if (manifests.Add(digest))
+            {
+                manifestCount++;
+            }
+
+            var slot = digests.SlotOf(digest);
             var s = stage[a] == int.MaxValue ? (uint)deadCount : (uint)stage[a];
-            sortKeys[i] = new OrderKey(((ulong)s << 32) | (uint)repoRank[graph.ArtifactRepo[a]], digests.PrefixOf(graph.ArtifactDigest[a]), a);
+            sortKeys[k++] = new OrderKey(((ulong)s << 32) | (uint)repoRank[graph.ArtifactRepo[a]], digests.PrefixAt(slot, digest), a, slot);
         }
 
         sortKeys.AsSpan().Sort(default(OrderKeyComparer));
@@ -198,47 +179,81 @@ internal static class Planner
             }
         }
 
-        for (var i = 0; i < order.Length; i++)
-        {
-            order[i] = sortKeys[i].Artifact;
-        }
-
         var result = new List<PlannedArtifact>(deadCount);
-        foreach (var a in order)
+        foreach (var key in sortKeys)
         {
+            var a = key.Artifact;
             var link = graph.LinkOf(a);
             var hard = graph.IsHardAccessory(a);
+            var parentCount = parentStart[a + 1] - parentStart[a];
             var reason = hard
                 ? graph.SubjectArtifact[a] >= 0 ? DeletionReason.AccessoryOfDeletedSubject : DeletionReason.OrphanAccessory
-                : dependsOn.ContainsKey(a) ? DeletionReason.ChildOfDeletedIndex
+                : parentCount > 0 ? DeletionReason.ChildOfDeletedIndex
                 : DeletionReason.Untagged;
-            var names = tags.TryGetValue(a, out var tagList) ? [.. tagList.Order(StringComparer.Ordinal)] : ImmutableArray<string>.Empty;
-            var parents = dependsOn.TryGetValue(a, out var p) ? [.. p.Select(graph.KeyOf)] : ImmutableArray<ArtifactKey>.Empty;
-            result.Add(new PlannedArtifact(graph.KeyOf(a), graph.ArtifactMediaType[a], graph.ArtifactSize[a], names, reason,
+            var tagCount = tagStart[a + 1] - tagStart[a];
+            var names = ImmutableArray<string>.Empty;
+            if (tagCount > 0)
+            {
+                var builder = ImmutableArray.CreateBuilder<string>(tagCount);
+                for (var t = tagStart[a]; t < tagStart[a + 1]; t++)
+                {
+                    builder.Add(graph.Tags[tagsOf[t]].Name);
+                }
+
+                builder.Sort(StringComparer.Ordinal);
+                names = builder.MoveToImmutable();
+            }
+
+            var dependsOn = ImmutableArray<ArtifactKey>.Empty;
+            if (parentCount > 0)
+            {
+                var builder = ImmutableArray.CreateBuilder<ArtifactKey>(parentCount);
+                for (var e = parentStart[a]; e < parentStart[a + 1]; e++)
+                {
+                    builder.Add(graph.KeyOf(parents[e]));
+                }
+
+                dependsOn = builder.MoveToImmutable();
+            }
+
+            var artifactKey = new ArtifactKey(graph.Repositories[graph.ArtifactRepo[a]], digests.At(key.Slot, graph.ArtifactDigest[a]));
+            result.Add(new PlannedArtifact(artifactKey, graph.ArtifactMediaType[a], graph.ArtifactSize[a], names, reason,
                 link?.Type, link?.Subject, graph.ArtifactVersion[a])
             {
-                DependsOn = parents,
+                DependsOn = dependsOn,
                 Stage = stage[a] == int.MaxValue ? deadCount : stage[a],
             });
         }
 
-        return result;
+        return (result, manifestCount);
+    }
 
-        void AddEdge(int parent, int dependent)
+    /// <summary>
+    /// Groups pairs by their first element into compressed rows: the values of <c>i</c> are <c>values[start[i]..start[i + 1]]</c>,
+    /// in the order the pairs came.
+    /// </summary>
+    private static (int[] Start, int[] Values) Rows(int n, List<int> owners, List<int> values)
+    {
+        var start = new int[n + 1];
+        foreach (var owner in owners)
         {
-            if (!dependents.TryGetValue(parent, out var list))
-            {
-                dependents[parent] = list = [];
-            }
-
-            list.Add(dependent);
-            if (!dependsOn.TryGetValue(dependent, out var parents))
-            {
-                dependsOn[dependent] = parents = [];
-            }
-
-            parents.Add(parent);
+            start[owner + 1]++;
         }
+
+        for (var i = 0; i < n; i++)
+        {
+            start[i + 1] += start[i];
+        }
+
+        var fill = new int[n];
+        var rows = new int[values.Count];
+        for (var i = 0; i < owners.Count; i++)
+        {
+            var owner = owners[i];
+            rows[start[owner] + fill[owner]++] = values[i];
+        }
+
+        return (start, rows);
     }
 
     private static int[] RepositoryRanks(RegistryGraph graph)
@@ -275,38 +290,62 @@ internal static class Planner
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
-    private static (PlannedBlob[] Blobs, long Bytes) PlanBlobs(RegistryGraph graph, MarkResult marks)
+    private static BlobPlan PlanBlobs(RegistryGraph graph, MarkResult marks)
     {
+        // one pass over the blob records: the dead, the live, and live blobs an earlier run already began to delete
+        var live = marks.LiveDigests;
+        var statuses = graph.BlobStatuses;
+        var blobDigest = graph.BlobDigest;
         var dead = new List<int>();
+        var liveCount = 0;
+        var bytes = 0L;
+        List<PlanWarning>? warnings = null;
         for (var b = 0; b < graph.BlobCount; b++)
         {
-            if (IsDeadBlob(graph, marks, b))
+            var committed = statuses[b] is BlobStatus.Deleting or BlobStatus.Deleted or BlobStatus.DeleteFailed;
+            if (live[blobDigest[b]])
+            {
+                liveCount++;
+                if (committed)
+                {
+                    (warnings ??= []).Add(new PlanWarning(graph.Digests[blobDigest[b]].ToString(),
+                        $"a live artifact references this blob, but its status is {statuses[b]}: its bytes may be gone"));
+                }
+            }
+            else if (IsDeadBlob(graph, marks, b))
             {
                 dead.Add(b);
+                bytes += graph.BlobSize[b];
             }
         }
 
-        // sort blob indexes by the digest's 8-byte prefix, then build the records in that order
-        var order = dead.ToArray();
-        var keys = new ulong[order.Length];
-        var bytes = 0L;
+        // sort by the digest's 8-byte prefix, looking each digest up once: its slot gives the prefix now and the digest later
+        var digests = graph.Digests;
+        var keys = new ulong[dead.Count];
+        var order = new BlobAt[dead.Count];
         for (var i = 0; i < order.Length; i++)
         {
-            bytes += graph.BlobSize[order[i]];
-            keys[i] = graph.Digests.PrefixOf(graph.BlobDigest[order[i]]);
+            var b = dead[i];
+            var slot = digests.SlotOf(blobDigest[b]);
+            keys[i] = digests.PrefixAt(slot, blobDigest[b]);
+            order[i] = new BlobAt(b, slot);
         }
 
         Array.Sort(keys, order);
         var result = new PlannedBlob[order.Length];
         for (var i = 0; i < result.Length; i++)
         {
-            var b = order[i];
-            result[i] = new PlannedBlob(graph.Digests[graph.BlobDigest[b]], graph.BlobSize[b], new DateTimeOffset(graph.BlobTouched[b], TimeSpan.Zero), graph.BlobStatuses[b]);
+            var (b, slot) = order[i];
+            result[i] = new PlannedBlob(digests.At(slot, blobDigest[b]), graph.BlobSize[b], new DateTimeOffset(graph.BlobTouched[b], TimeSpan.Zero), statuses[b]);
         }
 
         SortTies(keys, result, static x => x.Digest);
-        return (result, bytes);
+        return new BlobPlan(result, bytes, liveCount, warnings ?? []);
     }
+
+    private readonly record struct BlobAt(int Blob, int Slot);
+
+    private sealed record BlobPlan(PlannedBlob[] Blobs, long Bytes, int LiveBlobs, List<PlanWarning> Warnings);
 
     /// <summary>
     /// A blob is dead when no live artifact references it and it was not touched within the time window, or when an earlier run
@@ -372,7 +411,7 @@ internal static class Planner
         return result;
     }
 
-    private readonly record struct OrderKey(ulong Group, ulong Prefix, int Artifact);
+    private readonly record struct OrderKey(ulong Group, ulong Prefix, int Artifact, int Slot);
 
     private readonly struct OrderKeyComparer : IComparer<OrderKey>
     {

@@ -30,22 +30,31 @@ internal sealed class DigestTable
 
     public int Count { get; private set; }
 
-    public Digest this[int id]
-    {
-        get
-        {
-            if (_sha512.Count > 0 && _sha512.TryGetValue(id, out var long512))
-            {
-                return long512;
-            }
-
-            var s = _slotOfId[id] * Stride;
-            return Digest.FromSha256Words(_slots[s], _slots[s + 1], _slots[s + 2], _slots[s + 3]);
-        }
-    }
+    public Digest this[int id] => At(_slotOfId[id], id);
 
     /// <summary>The first 8 bytes of a digest's hash as a big-endian number: sorting by it sorts digests of one algorithm.</summary>
-    public ulong PrefixOf(int id) => _sha512.Count > 0 && _sha512.TryGetValue(id, out var long512) ? long512.Prefix : _slots[_slotOfId[id] * Stride];
+    public ulong PrefixOf(int id) => PrefixAt(_slotOfId[id], id);
+
+    /// <summary>
+    /// Where a digest's words are in the table; with <see cref="PrefixAt"/> and <see cref="At"/>, a caller that needs a digest's
+    /// prefix and later its value looks the id up once (one cache miss fewer per digest).
+    /// </summary>
+    public int SlotOf(int id) => _slotOfId[id];
+
+    /// <summary><see cref="PrefixOf"/> for a digest whose <see cref="SlotOf">slot</see> is known.</summary>
+    public ulong PrefixAt(int slot, int id) => _sha512.Count > 0 && _sha512.TryGetValue(id, out var long512) ? long512.Prefix : _slots[slot * Stride];
+
+    /// <summary>The digest of <paramref name="id"/>, whose <see cref="SlotOf">slot</see> is known.</summary>
+    public Digest At(int slot, int id)
+    {
+        if (_sha512.Count > 0 && _sha512.TryGetValue(id, out var long512))
+        {
+            return long512;
+        }
+
+        var s = slot * Stride;
+        return Digest.FromSha256Words(_slots[s], _slots[s + 1], _slots[s + 2], _slots[s + 3]);
+    }
 
     public int GetOrAdd(Digest digest) => Find(digest, add: true);
 

@@ -276,25 +276,15 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
             }
         }
 
-        // tags
+        // tags, resolved in chunks by a second thread and by this one once the accessory links are done (each lookup is a few
+        // cache misses, so the two cores overlap them); the Tagged flags and warnings are applied afterwards, in tag order
         var tags = _tags.ToArray();
         var tagArtifact = new int[tags.Length];
-        for (var t = 0; t < tags.Length; t++)
-        {
-            tagArtifact[t] = -1;
-            if (_repoIds.TryGetValue(tags[t].Repository, out var repo) && digests.TryGet(tags[t].Digest, out var digest) &&
-                artifactIndex.TryGetValue(RegistryGraph.ArtifactKeyOf(repo, digest), out var artifact))
-            {
-                tagArtifact[t] = artifact;
-                _flags[artifact] |= ArtifactFlags.Tagged;
-            }
-            else
-            {
-                _warnings.Add(new PlanWarning($"{tags[t].Repository}:{tags[t].Name}", $"tag points at {tags[t].Digest}, which is not in the repository"));
-            }
-        }
+        var tagResolver = new TagResolver(tags, tagArtifact, _repoIds, digests, artifactIndex);
+        var tagsTask = tags.Length >= 2 * TagResolver.ChunkSize ? Task.Run(tagResolver.Run, cancellationToken) : Task.CompletedTask;
 
         // accessory links
+        var linkWarnings = new List<PlanWarning>();
         var links = _links.ToArray();
         var artifactLink = new int[n];
         var subjectArtifact = new int[n];
@@ -312,7 +302,7 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
 
             if (artifactLink[accessory] >= 0)
             {
-                _warnings.Add(new PlanWarning($"{link.Repository}@{link.Accessory}", "the store has two accessory links for this artifact; the first was used"));
+                linkWarnings.Add(new PlanWarning($"{link.Repository}@{link.Accessory}", "the store has two accessory links for this artifact; the first was used"));
                 continue;
             }
 
@@ -346,6 +336,21 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
             }
         }
 
+        tagResolver.Run();
+        tagsTask.GetAwaiter().GetResult();
+        for (var t = 0; t < tags.Length; t++)
+        {
+            if (tagArtifact[t] >= 0)
+            {
+                _flags[tagArtifact[t]] |= ArtifactFlags.Tagged;
+            }
+            else
+            {
+                _warnings.Add(new PlanWarning($"{tags[t].Repository}:{tags[t].Name}", $"tag points at {tags[t].Digest}, which is not in the repository"));
+            }
+        }
+
+        _warnings.AddRange(linkWarnings);
         // layer links
         var layerLinks = _layerLinks.ToArray();
         var layerLinkRepo = new int[layerLinks.Length];
@@ -461,9 +466,9 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
 
     /// <summary>Indexes artifacts by (repository, digest id); a second listing of the same artifact is dropped with a warning.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
-    private Dictionary<long, int> IndexArtifacts()
+    private ArtifactIndex IndexArtifacts()
     {
-        var index = new Dictionary<long, int>(_artifactCount);
+        var index = new ArtifactIndex(_artifactCount);
         List<int>? duplicates = null;
         for (var a = 0; a < _artifactCount; a++)
         {
@@ -485,10 +490,10 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
         }
 
         DropArtifacts(duplicates);
-        index.Clear();
+        index = new ArtifactIndex(_artifactCount);
         for (var a = 0; a < _artifactCount; a++)
         {
-            index.Add(RegistryGraph.ArtifactKeyOf(_artRepo[a], _artDigest[a]), a);
+            index.TryAdd(RegistryGraph.ArtifactKeyOf(_artRepo[a], _artDigest[a]), a);
         }
 
         return index;
@@ -592,6 +597,33 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
         if (size > array.Length)
         {
             Array.Resize(ref array, Math.Max(size, array.Length * 2));
+        }
+    }
+
+    /// <summary>
+    /// Resolves tags to artifacts in chunks that any number of threads claim in turn (read-only lookups: the repository ids, the
+    /// digest table and the artifact index are complete and no longer written). An unresolved tag gets -1.
+    /// </summary>
+    private sealed class TagResolver(Tag[] tags, int[] tagArtifact, Dictionary<RepositoryName, int> repoIds, DigestTable digests, ArtifactIndex index)
+    {
+        public const int ChunkSize = 4096;
+        private int _next = -1;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
+        public void Run()
+        {
+            for (var chunk = Interlocked.Increment(ref _next); (long)chunk * ChunkSize < tags.Length; chunk = Interlocked.Increment(ref _next))
+            {
+                var end = Math.Min(tags.Length, (chunk + 1) * ChunkSize);
+                for (var t = chunk * ChunkSize; t < end; t++)
+                {
+                    var tag = tags[t];
+                    tagArtifact[t] = repoIds.TryGetValue(tag.Repository, out var repo) && digests.TryGet(tag.Digest, out var digest) &&
+                                     index.TryGetValue(RegistryGraph.ArtifactKeyOf(repo, digest), out var artifact)
+                        ? artifact
+                        : -1;
+                }
+            }
         }
     }
 }

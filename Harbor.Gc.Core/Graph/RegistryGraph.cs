@@ -77,7 +77,7 @@ internal sealed class RegistryGraph
 
     internal required List<PlanWarning> Warnings { get; init; }
 
-    internal required Dictionary<long, int> ArtifactIndex { get; init; }
+    internal required ArtifactIndex ArtifactIndex { get; init; }
 
     internal long BlobReferenceCount => RefStart[ArtifactCount];
 

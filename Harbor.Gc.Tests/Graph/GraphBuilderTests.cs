@@ -72,6 +72,60 @@ public class GraphBuilderTests
     }
 
     [Test]
+    public void ManyTags_ResolvedOnTwoThreads_EachPointsAtItsArtifact_AndDanglingOnesWarnInTagOrder()
+    {
+        // given 20,000 tags (resolved in chunks on two threads from 8,192 on) over 3,000 artifacts in 30 repositories, with a
+        // tag of every 1,000th pointing at a digest its repository does not have, and the same digest in two repositories
+        var now = RandomRegistry.Now;
+        var digests = Enumerable.Range(0, 3_000).Select(i => Digest.Sha256Of(BitConverter.GetBytes(i))).ToArray();
+        var repositories = Enumerable.Range(0, 30).Select(r => RepositoryName.Parse($"project/repo-{r}")).ToArray();
+        using var builder = new GraphBuilder();
+        builder.OnBegin(new SnapshotSizeHint(3_000, 0, 20_000, 0, 3_000));
+        for (var i = 0; i < digests.Length; i++)
+        {
+            builder.OnArtifact(new Artifact
+            {
+                Repository = repositories[i % 30],
+                Digest = digests[i < 100 ? i + 31 : i], // digests 100..130 are in two repositories each
+                MediaType = MediaTypes.OciManifest,
+                Kind = ManifestKind.OciManifest,
+                PushedAt = now,
+                References = [],
+            });
+        }
+
+        var tags = new List<Tag>();
+        for (var t = 0; t < 20_000; t++)
+        {
+            var i = (t * 7) % 3_000;
+            var digest = t % 1_000 == 999 ? Digest.Sha256Of("nowhere"u8) : digests[i < 100 ? i + 31 : i];
+            tags.Add(new Tag(repositories[i % 30], $"t{t}", digest, now));
+            builder.OnTag(tags[^1]);
+        }
+
+        // when built
+        var graph = builder.Build(default);
+
+        // then each tag points at the artifact of its repository and digest, dangling tags at none, each with a warning in tag order
+        graph.Tags.Should().Equal(tags);
+        for (var t = 0; t < tags.Count; t++)
+        {
+            if (t % 1_000 == 999)
+            {
+                graph.TagArtifact[t].Should().Be(-1);
+                continue;
+            }
+
+            graph.KeyOf(graph.TagArtifact[t]).Should().Be(new ArtifactKey(tags[t].Repository, tags[t].Digest), tags[t].Name);
+            (graph.Flags[graph.TagArtifact[t]] & ArtifactFlags.Tagged).Should().Be(ArtifactFlags.Tagged);
+        }
+
+        graph.Warnings.Select(w => w.Location).Should().Equal(tags.Where((_, t) => t % 1_000 == 999).Select(t => $"{t.Repository}:{t.Name}"));
+        var taggedCount = Enumerable.Range(0, graph.ArtifactCount).Count(a => (graph.Flags[a] & ArtifactFlags.Tagged) != 0);
+        taggedCount.Should().Be(graph.TagArtifact.Where(a => a >= 0).Distinct().Count());
+    }
+
+    [Test]
     public void ArtifactListedTwice_KeepsTheFirst_WithAWarning_AndTheOthersIntact()
     {
         var now = RandomRegistry.Now;
@@ -124,6 +178,8 @@ public class GraphBuilderTests
             graph.BlobSize[graph.DigestToBlob[id]].Should().Be(blob.Size);
         }
 
+        graph.Tags.Select((t, i) => graph.TagArtifact[i] < 0 ? null : (ArtifactKey?)graph.KeyOf(graph.TagArtifact[i]))
+            .Should().Equal(graph.Tags.Select(t => (ArtifactKey?)new ArtifactKey(t.Repository, t.Digest)));
         var tagged = store.GetTags().Select(t => new ArtifactKey(t.Repository, t.Digest)).ToHashSet();
         Enumerable.Range(0, graph.ArtifactCount).Where(a => (graph.Flags[a] & ArtifactFlags.Tagged) != 0).Select(graph.KeyOf)
             .Should().BeEquivalentTo(tagged);

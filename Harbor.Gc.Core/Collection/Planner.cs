@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Harbor.Gc.Graph;
 using Harbor.Gc.Model;
 
@@ -194,26 +195,26 @@ internal static class Planner
             var names = ImmutableArray<string>.Empty;
             if (tagCount > 0)
             {
-                var builder = ImmutableArray.CreateBuilder<string>(tagCount);
-                for (var t = tagStart[a]; t < tagStart[a + 1]; t++)
+                var array = new string[tagCount];
+                for (var t = 0; t < tagCount; t++)
                 {
-                    builder.Add(graph.Tags[tagsOf[t]].Name);
+                    array[t] = graph.Tags[tagsOf[tagStart[a] + t]].Name;
                 }
 
-                builder.Sort(StringComparer.Ordinal);
-                names = builder.MoveToImmutable();
+                Array.Sort(array, StringComparer.Ordinal);
+                names = ImmutableCollectionsMarshal.AsImmutableArray(array);
             }
 
             var dependsOn = ImmutableArray<ArtifactKey>.Empty;
             if (parentCount > 0)
             {
-                var builder = ImmutableArray.CreateBuilder<ArtifactKey>(parentCount);
-                for (var e = parentStart[a]; e < parentStart[a + 1]; e++)
+                var array = new ArtifactKey[parentCount];
+                for (var e = 0; e < parentCount; e++)
                 {
-                    builder.Add(graph.KeyOf(parents[e]));
+                    array[e] = graph.KeyOf(parents[parentStart[a] + e]);
                 }
 
-                dependsOn = builder.MoveToImmutable();
+                dependsOn = ImmutableCollectionsMarshal.AsImmutableArray(array);
             }
 
             var artifactKey = new ArtifactKey(graph.Repositories[graph.ArtifactRepo[a]], digests.At(key.Slot, graph.ArtifactDigest[a]));
@@ -319,31 +320,32 @@ internal static class Planner
             }
         }
 
-        // sort by the digest's 8-byte prefix, looking each digest up once: its slot gives the prefix now and the digest later
+        // sort by the digest's 8-byte prefix; each item carries what the record needs (read here in blob order) and the digest's
+        // table slot, so the records are built in digest order with one look-up each
         var digests = graph.Digests;
         var keys = new ulong[dead.Count];
-        var order = new BlobAt[dead.Count];
+        var order = new DeadBlob[dead.Count];
         for (var i = 0; i < order.Length; i++)
         {
             var b = dead[i];
             var slot = digests.SlotOf(blobDigest[b]);
             keys[i] = digests.PrefixAt(slot, blobDigest[b]);
-            order[i] = new BlobAt(b, slot);
+            order[i] = new DeadBlob(graph.BlobSize[b], graph.BlobTouched[b], slot, blobDigest[b], statuses[b]);
         }
 
         Array.Sort(keys, order);
         var result = new PlannedBlob[order.Length];
         for (var i = 0; i < result.Length; i++)
         {
-            var (b, slot) = order[i];
-            result[i] = new PlannedBlob(digests.At(slot, blobDigest[b]), graph.BlobSize[b], new DateTimeOffset(graph.BlobTouched[b], TimeSpan.Zero), statuses[b]);
+            ref readonly var d = ref order[i];
+            result[i] = new PlannedBlob(digests.At(d.Slot, d.Digest), d.Size, new DateTimeOffset(d.Touched, TimeSpan.Zero), d.Status);
         }
 
         SortTies(keys, result, static x => x.Digest);
         return new BlobPlan(result, bytes, liveCount, warnings ?? []);
     }
 
-    private readonly record struct BlobAt(int Blob, int Slot);
+    private readonly record struct DeadBlob(long Size, long Touched, int Slot, int Digest, BlobStatus Status);
 
     private sealed record BlobPlan(PlannedBlob[] Blobs, long Bytes, int LiveBlobs, List<PlanWarning> Warnings);
 

@@ -189,6 +189,32 @@ public partial class DistributionRegistryStoreTests
     }
 
     [Test]
+    public async Task Sha512Blobs_InTheirOwnFolders_AreReadKeptWhenReferenced_AndCollectedWhenNot()
+    {
+        // given (Distribution stores a blob under blobs/sha512 and links it under _layers/sha512 when it was pushed by that
+        // digest) a tagged image with a sha512 layer, and an old sha512 blob nothing references
+        var live = _tree.UploadSha512("library/app", "layer addressed by sha512", Old);
+        var config = _tree.Upload("library/app", "{\"config\":\"sha512 image\"}", Old);
+        var image = _tree.Push("library/app", Support.Manifests.Image(config, [live]), Old, "v1");
+        var orphan = _tree.UploadSha512("library/app", "old sha512 upload, never referenced", Old);
+        live.Algorithm.Should().Be(DigestAlgorithm.Sha512);
+        File.Exists(Path.Combine(_tree.V2, "blobs", "sha512", orphan.Hex[..2], orphan.Hex, "data")).Should().BeTrue();
+
+        // when collected for real
+        var result = await new GarbageCollector(Store(), _time).RunAsync(new GcOptions());
+
+        // then the referenced one stays with its layer link, and the orphan goes with its link, nothing else
+        result.Plan.Warnings.Should().BeEmpty();
+        result.Plan.Blobs.Select(b => b.Digest).Should().Equal(orphan);
+        result.Plan.LayerLinks.Select(l => l.Digest).Should().Equal(orphan);
+        _tree.HasBlob(live).Should().BeTrue();
+        _tree.HasBlob(image).Should().BeTrue();
+        File.Exists(Path.Combine(_tree.LayerFolder("library/app", live), "link")).Should().BeTrue();
+        _tree.HasBlob(orphan).Should().BeFalse();
+        Directory.Exists(_tree.LayerFolder("library/app", orphan)).Should().BeFalse();
+    }
+
+    [Test]
     public async Task MalformedTagLink_IsReported_AndKeepsEveryManifestOfItsRepository()
     {
         var r = Build();

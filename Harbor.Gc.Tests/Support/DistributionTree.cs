@@ -25,15 +25,18 @@ internal sealed class DistributionTree : IDisposable
 
     public string V2 => Path.Combine(Root, "docker", "registry", "v2");
 
-    public string BlobFolder(Digest d) => Path.Combine(V2, "blobs", "sha256", d.Hex[..2], d.Hex);
+    public string BlobFolder(Digest d) => Path.Combine(V2, "blobs", Algorithm(d), d.Hex[..2], d.Hex);
+
+    /// <summary>The folder name of a digest's algorithm, as Distribution names it (<c>sha256</c>, <c>sha512</c>).</summary>
+    public static string Algorithm(Digest d) => d.Algorithm == DigestAlgorithm.Sha512 ? "sha512" : "sha256";
 
     public string Repo(string repository) => Path.Combine(V2, "repositories", repository);
 
-    public string RevisionFolder(string repository, Digest d) => Path.Combine(Repo(repository), "_manifests", "revisions", "sha256", d.Hex);
+    public string RevisionFolder(string repository, Digest d) => Path.Combine(Repo(repository), "_manifests", "revisions", Algorithm(d), d.Hex);
 
     public string TagFolder(string repository, string tag) => Path.Combine(Repo(repository), "_manifests", "tags", tag);
 
-    public string LayerFolder(string repository, Digest d) => Path.Combine(Repo(repository), "_layers", "sha256", d.Hex);
+    public string LayerFolder(string repository, Digest d) => Path.Combine(Repo(repository), "_layers", Algorithm(d), d.Hex);
 
     public string UploadFolder(string repository, string id) => Path.Combine(Repo(repository), "_uploads", id);
 
@@ -107,10 +110,20 @@ internal sealed class DistributionTree : IDisposable
     /// <summary>Uploads a blob of the given text.</summary>
     public Digest Upload(string repository, string text, TimeSpan age) => Upload(repository, Encoding.UTF8.GetBytes(text), age);
 
-    /// <summary>Writes blob data only (no layer link: a blob whose upload's repository link is gone).</summary>
-    public Digest WriteBlob(byte[] content, TimeSpan age)
+    /// <summary>Uploads a blob addressed by its sha512 digest into a repository (data + layer link).</summary>
+    public Digest UploadSha512(string repository, string text, TimeSpan age)
     {
-        var d = Digest.Sha256Of(content);
+        var content = Encoding.UTF8.GetBytes(text);
+        var d = WriteBlob(content, age, Digest.Parse("sha512:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA512.HashData(content))));
+        WriteLink(Path.Combine(LayerFolder(repository, d), "link"), d, age);
+        return d;
+    }
+
+    /// <summary>Writes blob data only (no layer link: a blob whose upload's repository link is gone).</summary>
+    public Digest WriteBlob(byte[] content, TimeSpan age) => WriteBlob(content, age, Digest.Sha256Of(content));
+
+    private Digest WriteBlob(byte[] content, TimeSpan age, Digest d)
+    {
         var folder = BlobFolder(d);
         Directory.CreateDirectory(folder);
         var data = Path.Combine(folder, "data");
@@ -135,7 +148,7 @@ internal sealed class DistributionTree : IDisposable
     public void Tag(string repository, string tag, Digest d, TimeSpan age)
     {
         WriteLink(Path.Combine(TagFolder(repository, tag), "current", "link"), d, age);
-        WriteLink(Path.Combine(TagFolder(repository, tag), "index", "sha256", d.Hex, "link"), d, age);
+        WriteLink(Path.Combine(TagFolder(repository, tag), "index", Algorithm(d), d.Hex, "link"), d, age);
     }
 
     /// <summary>An image: config and layers uploaded into the repository, then the manifest pushed.</summary>

@@ -60,6 +60,8 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
     private bool _built;
 
     private RepositoryName _lastRepo;
+    private string? _lastMediaType;
+    private string? _lastInterned;
     private int _lastRepoId = -1;
 
     public GraphBuilder()
@@ -244,6 +246,9 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
             ResolveKeyedReferences();
         }
 
+        // blob of each digest, on the second core while the artifacts are indexed (digests added below, by layer links, have none)
+        var digestCount = digests.Count;
+        var digestToBlobTask = Task.Run(() => DigestToBlob(digestCount), cancellationToken);
         var artifactIndex = IndexArtifacts();
         var n = _artifactCount;
         for (var a = 0; a < n; a++)
@@ -361,11 +366,13 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
             layerLinkDigest[i] = digests.GetOrAdd(layerLinks[i].Digest);
         }
 
-        var digestToBlob = new int[digests.Count];
-        Array.Fill(digestToBlob, -1);
-        for (var b = 0; b < _blobCount; b++)
+        var digestToBlob = digestToBlobTask.GetAwaiter().GetResult();
+        if (digests.Count > digestToBlob.Length)
         {
-            digestToBlob[_blobDigest[b]] = b;
+            var grown = new int[digests.Count];
+            digestToBlob.AsSpan().CopyTo(grown);
+            grown.AsSpan(digestToBlob.Length).Fill(-1);
+            digestToBlob = grown;
         }
 
         return new RegistryGraph
@@ -406,6 +413,19 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
             Warnings = _warnings,
             ArtifactIndex = artifactIndex,
         };
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
+    private int[] DigestToBlob(int digestCount)
+    {
+        var digestToBlob = new int[digestCount];
+        Array.Fill(digestToBlob, -1);
+        for (var b = 0; b < _blobCount; b++)
+        {
+            digestToBlob[_blobDigest[b]] = b;
+        }
+
+        return digestToBlob;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
@@ -558,12 +578,20 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
 
     private string Intern(string mediaType)
     {
+        // most artifacts of a snapshot share a handful of media type strings, often the very same instances: skip the hashing
+        if (ReferenceEquals(mediaType, _lastMediaType))
+        {
+            return _lastInterned!;
+        }
+
         ref var interned = ref CollectionsMarshal.GetValueRefOrAddDefault(_mediaTypes, mediaType, out var exists);
         if (!exists)
         {
             interned = mediaType;
         }
 
+        _lastMediaType = mediaType;
+        _lastInterned = interned;
         return interned!;
     }
 

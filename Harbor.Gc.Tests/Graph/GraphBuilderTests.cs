@@ -53,10 +53,10 @@ public class GraphBuilderTests
         // given an artifact whose layer record was removed from the store (a dangling reference)
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(RandomRegistry.Now);
         var store = new InMemoryRegistryStore(time);
-        var ingest = new InMemoryRegistryIngest(store);
-        var layer = ingest.PushBlob("layer"u8.ToArray());
-        var config = ingest.PushBlob("{}"u8.ToArray());
-        var image = ingest.PushManifest(RepositoryName.Parse("app"), Support.Manifests.Image(config, [layer]));
+        var ingest = new RegistryIngest(store);
+        var layer = await ingest.PushBlobAsync("layer"u8.ToArray());
+        var config = await ingest.PushBlobAsync("{}"u8.ToArray());
+        var image = await ingest.PushManifestAsync(RepositoryName.Parse("app"), Support.Manifests.Image(config, [layer]));
         await store.DeleteBlobRecordAsync(layer);
 
         // when the graph is built with the store's keys

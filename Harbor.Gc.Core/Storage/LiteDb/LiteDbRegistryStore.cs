@@ -70,7 +70,7 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
     /// <returns>The open store; dispose it.</returns>
     /// <exception cref="FileNotFoundException">The database file does not exist and may not be created.</exception>
     /// <exception cref="DirectoryNotFoundException">The blob folder of an existing database is missing.</exception>
-    /// <exception cref="InvalidDataException">The file is not a store of this version, or the blob folder belongs to another database.</exception>
+    /// <exception cref="InvalidDataException">The file is not a LiteDB store of this version, or the blob folder belongs to another database.</exception>
     public static LiteDbRegistryStore Open(LiteDbStoreOptions options, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -93,16 +93,30 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
             throw new InvalidDataException($"The blob folder '{blobs}' belongs to another LiteDB store; '{path}' was not created. Give each store its own folder.");
         }
 
-        var db = new LiteDatabase(new ConnectionString
+        LiteDatabase db;
+        try
         {
-            Filename = path,
-            Connection = options.Connection == LiteDbConnectionMode.Shared ? ConnectionType.Shared : ConnectionType.Direct,
-        });
+            db = new LiteDatabase(new ConnectionString
+            {
+                Filename = path,
+                Connection = options.Connection == LiteDbConnectionMode.Shared ? ConnectionType.Shared : ConnectionType.Direct,
+            });
+        }
+        catch (LiteException e)
+        {
+            throw new InvalidDataException($"'{path}' is not a readable LiteDB store: {e.Message}", e);
+        }
+
         try
         {
             var store = new LiteDbRegistryStore(db, new FileSystemBlobStore(blobs), path, timeProvider ?? TimeProvider.System);
             ClaimBlobFolder(blobs, path, store.Initialize());
             return store;
+        }
+        catch (LiteException e)
+        {
+            db.Dispose();
+            throw new InvalidDataException($"'{path}' is not a readable LiteDB store: {e.Message}", e);
         }
         catch
         {
@@ -497,6 +511,11 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
     /// <param name="digest">The blob.</param>
     /// <returns>LiteDB's plan document.</returns>
     internal BsonDocument ExplainIsBlobReferenced(Digest digest) => _artifacts.Query().Where(ReferencesQuery(digest)).GetPlan();
+
+    /// <summary>The indexes of the database, as <c>collection.name</c> (for tests: every lookup has its index).</summary>
+    /// <returns>The index names, the primary keys (<c>_id</c>) included.</returns>
+    internal IReadOnlyList<string> Indexes() =>
+        [.. _db.GetCollection("$indexes").FindAll().Select(i => $"{i["collection"].AsString}.{i["name"].AsString}")];
 
     private static BsonExpression ReferencesQuery(Digest digest) => BsonExpression.Create($"{ReferencesExpression} ANY = @0", new BsonValue(digest.ToString()));
 

@@ -142,6 +142,46 @@ public class GcExecutionTests(StoreKind kind) : StoreFixture(kind)
     }
 
     [Test]
+    public async Task PushManifest_ReferencingABlobMarkedForDeletion_TakesItBack_SoTheSweepsCompareAndSwapFails()
+    {
+        // Given a sweep has marked an old layer "delete" (and noted when it was last touched)
+        var r = NewRegistry();
+        var layer = r.Blob();
+        r.Age();
+        var seen = r.Store.GetBlob(layer)!.LastTouchedAt;
+        (await r.Store.Inner.TryUpdateBlobStatusAsync(layer, BlobStatusSet.None, BlobStatus.Delete, seen)).Should().BeTrue();
+
+        // When a manifest referencing it is pushed
+        var image = r.Image("library/app", [layer]);
+
+        // Then the blob is back to none and touched now, and the sweep's next step (delete -> deleting) fails
+        r.Store.GetBlob(layer)!.Should().Match<Blob>(b => b.Status == BlobStatus.None && b.UpdatedAt == r.Time.GetUtcNow());
+        (await r.Store.Inner.TryUpdateBlobStatusAsync(layer, BlobStatusSet.Delete, BlobStatus.Deleting, seen)).Should().BeFalse();
+        r.Store.GetArtifact(image.Key).Should().NotBeNull();
+    }
+
+    [Test]
+    public async Task PushManifest_ReferencingABlobBeingDeleted_WritesNothing()
+    {
+        // Given one layer is being deleted by a sweep, and another was marked for deletion
+        var r = NewRegistry();
+        var deleting = r.Blob();
+        var marked = r.Blob();
+        await r.Store.Inner.TryUpdateBlobStatusAsync(deleting, BlobStatusSet.None, BlobStatus.Deleting, null);
+        await r.Store.Inner.TryUpdateBlobStatusAsync(marked, BlobStatusSet.None, BlobStatus.Delete, null);
+        var before = r.Store.GetArtifacts().Count;
+
+        // When a manifest needing both is pushed
+        var act = () => r.Image("library/app", [marked, deleting]);
+
+        // Then the push fails, retryably, and changes nothing: no artifact, and the marked blob is still marked
+        act.Should().Throw<BlobBeingDeletedException>().Which.Digest.Should().Be(deleting);
+        BlobBeingDeletedException.IsRetryable.Should().BeTrue();
+        r.Store.GetArtifacts().Should().HaveCount(before);
+        r.Store.GetBlob(marked)!.Status.Should().Be(BlobStatus.Delete, "a refused push is all or nothing");
+    }
+
+    [Test]
     public async Task Run_BlobLeftDeletingByAKilledRun_IsFinished_EvenInsideTheWindow()
     {
         var r = NewRegistry();

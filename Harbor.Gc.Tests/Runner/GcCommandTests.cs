@@ -232,6 +232,7 @@ public class GcCommandLiteDbTests
     }
 
     [Test]
+    [NonParallelizable] // changes the process's working directory
     public async Task DefaultStore_IsLiteDbHarborGcDb_InTheWorkingDirectory()
     {
         var folder = _stores.NewFolder();

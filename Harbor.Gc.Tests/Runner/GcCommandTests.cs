@@ -10,7 +10,7 @@ namespace Harbor.Gc.Tests.Runner;
 /// <summary><c>harbor-gc gc</c> over a Distribution storage tree (DESIGN.md §9): output, report, exit codes.</summary>
 public class GcCommandTests
 {
-    private static readonly DateTimeOffset Now = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
+    internal static readonly DateTimeOffset Now = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
     private DistributionTree _tree = null!;
 
     [SetUp]
@@ -24,7 +24,7 @@ public class GcCommandTests
     [TearDown]
     public void TearDown() => _tree.Dispose();
 
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
+    internal static async Task<(int Code, string Out, string Err)> Run(params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
@@ -151,7 +151,7 @@ public class SampleRegistryTests
 /// <summary><c>harbor-gc gc --store litedb:PATH</c> (DESIGN.md §9): the default store, opened in shared mode, never created by <c>gc</c>.</summary>
 public class GcCommandLiteDbTests
 {
-    private static readonly DateTimeOffset Now = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
+    private static readonly DateTimeOffset Now = GcCommandTests.Now;
     private StoreFactory _stores = null!;
     private string _database = null!;
     private Artifact _dead = null!;
@@ -176,13 +176,7 @@ public class GcCommandLiteDbTests
     [TearDown]
     public void TearDown() => _stores.Dispose();
 
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        var code = await Program.RunAsync(args, stdout, stderr, new FakeTimeProvider(Now), CancellationToken.None);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static Task<(int Code, string Out, string Err)> Run(params string[] args) => GcCommandTests.Run(args);
 
     private TestStore Reopen() => new(LiteDbRegistryStore.Open(new LiteDbStoreOptions { DatabasePath = _database }, new FakeTimeProvider(Now)));
 

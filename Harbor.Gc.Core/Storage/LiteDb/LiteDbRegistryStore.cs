@@ -366,45 +366,27 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         sink.OnBegin(new SnapshotSizeHint(_artifacts.Count(), _blobs.Count(), _tags.Count(), _accessoryLinks.Count(), 0));
         var names = new RepositoryNames();
-        var n = 0;
-        foreach (var doc in _blobs.FindAll())
-        {
-            Check(ref n, cancellationToken);
-            sink.OnBlob(ToBlob(doc));
-        }
-
-        foreach (var doc in _artifacts.FindAll())
-        {
-            Check(ref n, cancellationToken);
-            sink.OnArtifact(ToArtifact(doc, names));
-        }
-
-        foreach (var doc in _tags.FindAll())
-        {
-            Check(ref n, cancellationToken);
-            sink.OnTag(ToTag(doc, names));
-        }
-
-        foreach (var doc in _accessoryLinks.FindAll())
-        {
-            Check(ref n, cancellationToken);
-            sink.OnAccessoryLink(ToAccessoryLink(doc, names));
-        }
-
-        foreach (var doc in _layerLinks.FindAll())
-        {
-            Check(ref n, cancellationToken);
-            sink.OnLayerLink(ToLayerLink(doc, names));
-        }
-
+        var n = Deliver(_blobs, ToBlob, sink.OnBlob, 0, cancellationToken);
+        n = Deliver(_artifacts, d => ToArtifact(d, names), sink.OnArtifact, n, cancellationToken);
+        n = Deliver(_tags, d => ToTag(d, names), sink.OnTag, n, cancellationToken);
+        n = Deliver(_accessoryLinks, d => ToAccessoryLink(d, names), sink.OnAccessoryLink, n, cancellationToken);
+        Deliver(_layerLinks, d => ToLayerLink(d, names), sink.OnLayerLink, n, cancellationToken);
         return ValueTask.CompletedTask;
 
-        static void Check(ref int n, CancellationToken cancellationToken)
+        // streams one collection from LiteDB's cursor into the sink; returns the running record count
+        static int Deliver<T>(ILiteCollection<BsonDocument> collection, Func<BsonDocument, T> read, Action<T> deliver, int n, CancellationToken cancellationToken)
         {
-            if ((++n & 0xFFF) == 0)
+            foreach (var doc in collection.FindAll())
             {
-                cancellationToken.ThrowIfCancellationRequested();
+                if ((++n & 0xFFF) == 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+
+                deliver(read(doc));
             }
+
+            return n;
         }
     }
 

@@ -174,13 +174,13 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
                 return null;
             }
 
-            var blob = ToBlob(doc);
-            EnsureNotDeleting(blob);
             if (!_files.Exists(digest))
             {
-                return null;
+                return null; // as the in-memory store: no bytes, nothing to mount (an upload of them meets the status check)
             }
 
+            var blob = ToBlob(doc);
+            EnsureNotDeleting(blob);
             blob = blob with { UpdatedAt = _time.GetUtcNow(), Status = BlobStatus.None };
             _blobs.Update(LiteDbDocuments.ToDocument(blob));
             return blob;

@@ -13,8 +13,8 @@ internal static class GcCommand
     public const string Usage = """
         harbor-gc gc [--store STORE] [--dry-run] [--delete-untagged true|false] [--time-window 2h]
                      [--workers N] [--max-duration 30m] [--report-json FILE|-] [--quiet]
-          STORE = distribution:DIR (the registry's storage rootdirectory, the folder holding docker/registry/v2)
-                | litedb:PATH (the default, litedb:harbor-gc.db)
+          STORE = litedb:PATH (the default, litedb:harbor-gc.db: the LiteDB file PATH, blob bytes in 'blobs' beside it)
+                | distribution:DIR (the registry's storage rootdirectory, the folder holding docker/registry/v2)
         """;
 
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time, CancellationToken cancellationToken)
@@ -52,15 +52,19 @@ internal static class GcCommand
             throw new UsageException($"--report-json {reportJson}: the folder '{folder}' does not exist.");
         }
 
-        var collector = new GarbageCollector(StoreSpec.Open(store, time), time);
+        var opened = StoreSpec.Open(store, time);
         GcResult result;
         try
         {
-            result = await collector.RunAsync(options, cancellationToken).ConfigureAwait(false);
+            result = await new GarbageCollector(opened, time).RunAsync(options, cancellationToken).ConfigureAwait(false);
         }
         catch (InvalidDataException e)
         {
             throw new UsageException(e.Message);
+        }
+        finally
+        {
+            (opened as IDisposable)?.Dispose();
         }
 
         // the JSON report goes to stdout when asked for with '-', and the summary then to stderr

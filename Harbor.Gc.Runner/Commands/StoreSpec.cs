@@ -1,9 +1,14 @@
 using Harbor.Gc.Storage;
 using Harbor.Gc.Storage.Distribution;
+using Harbor.Gc.Storage.LiteDb;
 
 namespace Harbor.Gc.Runner.Commands;
 
 /// <summary>Opens the store a <c>--store</c> value names (DESIGN.md §9).</summary>
+/// <remarks>
+/// <c>litedb:PATH</c> is the LiteDB database file PATH with the blob bytes in the folder <c>blobs</c> beside it, opened in LiteDB's
+/// shared mode so that the registry that owns the store can keep running. It is never created here: a missing file is bad input.
+/// </remarks>
 internal static class StoreSpec
 {
     public const string Default = "litedb:harbor-gc.db";
@@ -31,9 +36,22 @@ internal static class StoreSpec
                 }
 
             case "litedb":
-                throw new UsageException($"--store {spec}: the LiteDB store is not available in this version yet; use --store distribution:DIR.");
+                if (location.Length == 0)
+                {
+                    throw new UsageException("--store litedb:PATH: give PATH, the store's LiteDB database file (its blobs are in the folder 'blobs' beside it).");
+                }
+
+                try
+                {
+                    return LiteDbRegistryStore.Open(new LiteDbStoreOptions { DatabasePath = location, Connection = LiteDbConnectionMode.Shared }, time);
+                }
+                catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException)
+                {
+                    throw new UsageException($"--store {spec}: {e.Message}" + (e is FileNotFoundException ? " Check the path, or run where the store is." : string.Empty));
+                }
+
             default:
-                throw new UsageException($"--store {spec}: unknown store kind '{kind}'; use distribution:DIR (or litedb:PATH once available).");
+                throw new UsageException($"--store {spec}: unknown store kind '{kind}'; use litedb:PATH or distribution:DIR.");
         }
     }
 }

@@ -2,20 +2,19 @@ using System.Text;
 using Harbor.Gc.Collection;
 using Harbor.Gc.Model;
 using Harbor.Gc.Storage;
-using Harbor.Gc.Storage.InMemory;
 using Harbor.Gc.Tests.Support;
 
 namespace Harbor.Gc.Tests.Collection;
 
 /// <summary>DESIGN.md §5: a push during a GC run never loses data (goharbor/harbor#23116 is the bug this prevents).</summary>
-public class GcConcurrencyTests
+public class GcConcurrencyTests(StoreKind kind) : StoreFixture(kind)
 {
     [Test]
     public async Task Execute_WithPushesOnAnotherThread_EveryPushedManifestKeepsItsBlobs()
     {
         // Given a registry where most blobs are garbage, and a plan to delete them
-        var (store, time, _) = RandomRegistry.Build(seed: 3, scale: 60);
-        var collector = new GarbageCollector(store, time);
+        var (store, time, _) = BuildRandom(seed: 3, scale: PerStore(inMemory: 60, liteDb: 30));
+        var collector = new GarbageCollector(store.Inner, time);
         var plan = await collector.PlanAsync(new GcOptions());
         var targets = plan.Blobs.Select(b => (b.Digest, b.Size)).ToArray();
         targets.Length.Should().BeGreaterThan(100);
@@ -34,10 +33,9 @@ public class GcConcurrencyTests
                 {
                     try
                     {
-                        store.PutBlob(layer, size);                  // upload (or mount) the layer again
+                        store.PutBlob(layer);                        // upload the layer again
                         var manifest = Encoding.ASCII.GetBytes($"pushed-{i}");
-                        var digest = Digest.Sha256Of(manifest);
-                        store.PutBlob(digest, manifest.Length, MediaTypes.OciManifest, manifest);
+                        var digest = store.PutBlob(manifest, MediaTypes.OciManifest).Digest;
                         pushed.Add(store.PutArtifact(new Artifact
                         {
                             Repository = RepositoryName.Parse("live/pushes"), Digest = digest, MediaType = MediaTypes.OciManifest,

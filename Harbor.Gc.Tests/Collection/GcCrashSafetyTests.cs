@@ -7,46 +7,49 @@ namespace Harbor.Gc.Tests.Collection;
 /// DESIGN.md §5: for every crash point, no remaining artifact references a blob whose bytes are gone, and a killed run leaves
 /// only garbage that the next run collects. Stopping finishes the item in hand and exits cleanly.
 /// </summary>
-public class GcCrashSafetyTests
+/// <remarks>60 random registries for the in-memory store, 8 for LiteDB (each crash point reopens a copy of the registry from disk).</remarks>
+public class GcCrashSafetyTests(StoreKind kind) : StoreFixture(kind)
 {
     [Test]
     public async Task Run_KilledAfterEveryStep_NeverLosesALiveBlob_AndTheNextRunFinishes()
     {
         var crashPoints = 0;
-        for (var seed = 0; seed < 60; seed++)
+        for (var seed = 0; seed < PerStore(inMemory: 60, liteDb: 8); seed++)
         {
             // the outcome of one uninterrupted run on the same registry
-            var (clean, cleanTime, _) = RandomRegistry.Build(seed, scale: 2);
-            var counter = new CrashingStore(clean);
+            var (clean, cleanTime, _) = BuildRandom(seed, scale: 2);
+            var counter = new CrashingStore(clean.Inner);
             await new GarbageCollector(counter, cleanTime).RunAsync(new GcOptions());
             var expected = GcPropertyTests.Snapshot(clean);
+            clean.Dispose();
 
             for (var crashAt = 1; crashAt <= counter.Mutations; crashAt++, crashPoints++)
             {
-                var (store, time, description) = RandomRegistry.Build(seed, scale: 2);
+                var (store, time, description) = BuildRandom(seed, scale: 2);
                 var because = $"seed {seed}, killed at mutation {crashAt} of {counter.Mutations}: {description}";
 
-                var crashed = () => new GarbageCollector(new CrashingStore(store, crashAt), time).RunAsync(new GcOptions());
+                var crashed = () => new GarbageCollector(new CrashingStore(store.Inner, crashAt), time).RunAsync(new GcOptions());
 
                 await crashed.Should().ThrowAsync<SimulatedCrashException>(because);
                 GcInvariants.AssertNoArtifactLostABlob(store, because);
-                await new GarbageCollector(store, time).RunAsync(new GcOptions());
+                await new GarbageCollector(store.Inner, time).RunAsync(new GcOptions());
                 var after = GcPropertyTests.Snapshot(store);
                 after.Artifacts.Should().BeEquivalentTo(expected.Artifacts, because);
                 after.Blobs.Should().BeEquivalentTo(expected.Blobs, because);
                 after.Tags.Should().BeEquivalentTo(expected.Tags, because);
+                store.Dispose();
             }
         }
 
-        crashPoints.Should().BeGreaterThan(1_000, "the registries are large enough to exercise every kind of step");
+        crashPoints.Should().BeGreaterThan(PerStore(inMemory: 1_000, liteDb: 120), "the registries are large enough to exercise every kind of step");
     }
 
     [Test]
     public async Task Run_Cancelled_StopsAfterTheItemInHand_AndTheNextRunFinishes()
     {
-        var (store, time, description) = RandomRegistry.Build(seed: 7, scale: 4);
+        var (store, time, description) = BuildRandom(seed: 7, scale: 4);
         using var cancel = new CancellationTokenSource();
-        var stopping = new CrashingStore(store) { OnMutation = n => { if (n == 5) cancel.Cancel(); } };
+        var stopping = new CrashingStore(store.Inner) { OnMutation = n => { if (n == 5) cancel.Cancel(); } };
 
         var stopped = await new GarbageCollector(stopping, time).RunAsync(new GcOptions(), cancel.Token);
 
@@ -54,16 +57,16 @@ public class GcCrashSafetyTests
         stopped.StopReason.Should().Be(GcStopReason.Cancelled);
         stopping.Mutations.Should().BeInRange(5, 6, "the run stops after the item in hand: a blob takes at most two more steps past the cancel");
         GcInvariants.AssertNoArtifactLostABlob(store, description);
-        var next = await new GarbageCollector(store, time).RunAsync(new GcOptions());
+        var next = await new GarbageCollector(store.Inner, time).RunAsync(new GcOptions());
         next.Outcome.Should().Be(GcOutcome.Completed);
-        (await new GarbageCollector(store, time).PlanAsync(new GcOptions())).Blobs.Should().BeEmpty();
+        (await new GarbageCollector(store.Inner, time).PlanAsync(new GcOptions())).Blobs.Should().BeEmpty();
     }
 
     [Test]
     public async Task Run_PastMaxDuration_StopsCleanly_WithTheReason()
     {
-        var (store, time, description) = RandomRegistry.Build(seed: 11, scale: 4);
-        var slow = new CrashingStore(store) { OnMutation = _ => time.Advance(TimeSpan.FromSeconds(1)) };
+        var (store, time, description) = BuildRandom(seed: 11, scale: 4);
+        var slow = new CrashingStore(store.Inner) { OnMutation = _ => time.Advance(TimeSpan.FromSeconds(1)) };
 
         var result = await new GarbageCollector(slow, time).RunAsync(new GcOptions { MaxDuration = TimeSpan.FromSeconds(3) });
 

@@ -6,12 +6,12 @@ using Harbor.Gc.Tests.Support;
 namespace Harbor.Gc.Tests.Collection;
 
 /// <summary>The sweep of DESIGN.md §5: it executes exactly the plan, and re-checks each item against the live store.</summary>
-public class GcExecutionTests
+public class GcExecutionTests(StoreKind kind) : StoreFixture(kind)
 {
     [Test]
     public async Task Run_Real_DeletesExactlyThePlan_AndLeavesNothingForASecondRun()
     {
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var shared = r.Blob();
         var live = r.Image("library/app", [shared], tag: "v1");
         var liveSignature = r.Accessory(live);
@@ -43,7 +43,7 @@ public class GcExecutionTests
     [Test]
     public async Task Run_DryRun_ReturnsThePlan_AndChangesNothing()
     {
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         r.Image("library/app", [r.Blob()]);
         r.Age();
         var before = (r.Store.GetArtifacts().Count, r.Store.GetBlobs().Count);
@@ -61,7 +61,7 @@ public class GcExecutionTests
     public async Task Execute_IndexTaggedAfterThePlan_IsKept_WithItsChildrenAndBlobs()
     {
         // Given a plan that collects an untagged index and its child, then a user tags the index
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var child = r.Image("library/app", [r.Blob()]);
         var index = r.Index("library/app", [child]);
         r.Age();
@@ -83,7 +83,7 @@ public class GcExecutionTests
     public async Task Execute_BlobReferencedByAPushAfterThePlan_IsKept()
     {
         // goharbor/harbor#23116: a manifest pushed (or a blob mounted) during GC must not lose its blob
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var layer = r.Blob();
         r.Age();
         var collector = r.Collector();
@@ -103,11 +103,11 @@ public class GcExecutionTests
     public async Task Execute_PushBetweenMarkAndCommit_TakesTheBlobBack()
     {
         // Given the sweep has set the blob to "delete" and is re-checking references
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var layer = r.Blob();
         var config = r.Blob(50, MediaTypes.OciConfig);
         r.Age();
-        var store = new InterceptingStore(r.Store);
+        var store = new InterceptingStore(r.Store.Inner);
         var pushed = false;
         store.BeforeIsBlobReferenced = digest =>
         {
@@ -115,7 +115,7 @@ public class GcExecutionTests
             {
                 // When a push that needs the blob lands right now, after the reference re-check has been decided
                 r.Store.GetBlob(layer)!.Status.Should().Be(BlobStatus.Delete);
-                r.Store.PutBlob(layer, 100, MediaTypes.OciLayerGzip);
+                r.Store.PutBlob(layer, MediaTypes.OciLayerGzip); // uploaded again
                 pushed = true;
             }
         };
@@ -132,9 +132,9 @@ public class GcExecutionTests
     [Test]
     public void Push_OfABlobBeingDeleted_FailsWithARetryableError()
     {
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var layer = r.Blob();
-        r.Store.TryUpdateBlobStatusAsync(layer, BlobStatusSet.None, BlobStatus.Deleting, null).AsTask().Result.Should().BeTrue();
+        r.Store.Inner.TryUpdateBlobStatusAsync(layer, BlobStatusSet.None, BlobStatus.Deleting, null).AsTask().Result.Should().BeTrue();
 
         var act = () => r.Image("library/app", [layer]);
 
@@ -142,13 +142,53 @@ public class GcExecutionTests
     }
 
     [Test]
+    public async Task PushManifest_ReferencingABlobMarkedForDeletion_TakesItBack_SoTheSweepsCompareAndSwapFails()
+    {
+        // Given a sweep has marked an old layer "delete" (and noted when it was last touched)
+        var r = NewRegistry();
+        var layer = r.Blob();
+        r.Age();
+        var seen = r.Store.GetBlob(layer)!.LastTouchedAt;
+        (await r.Store.Inner.TryUpdateBlobStatusAsync(layer, BlobStatusSet.None, BlobStatus.Delete, seen)).Should().BeTrue();
+
+        // When a manifest referencing it is pushed
+        var image = r.Image("library/app", [layer]);
+
+        // Then the blob is back to none and touched now, and the sweep's next step (delete -> deleting) fails
+        r.Store.GetBlob(layer)!.Should().Match<Blob>(b => b.Status == BlobStatus.None && b.UpdatedAt == r.Time.GetUtcNow());
+        (await r.Store.Inner.TryUpdateBlobStatusAsync(layer, BlobStatusSet.Delete, BlobStatus.Deleting, seen)).Should().BeFalse();
+        r.Store.GetArtifact(image.Key).Should().NotBeNull();
+    }
+
+    [Test]
+    public async Task PushManifest_ReferencingABlobBeingDeleted_WritesNothing()
+    {
+        // Given one layer is being deleted by a sweep, and another was marked for deletion
+        var r = NewRegistry();
+        var deleting = r.Blob();
+        var marked = r.Blob();
+        await r.Store.Inner.TryUpdateBlobStatusAsync(deleting, BlobStatusSet.None, BlobStatus.Deleting, null);
+        await r.Store.Inner.TryUpdateBlobStatusAsync(marked, BlobStatusSet.None, BlobStatus.Delete, null);
+        var before = r.Store.GetArtifacts().Count;
+
+        // When a manifest needing both is pushed
+        var act = () => r.Image("library/app", [marked, deleting]);
+
+        // Then the push fails, retryably, and changes nothing: no artifact, and the marked blob is still marked
+        act.Should().Throw<BlobBeingDeletedException>().Which.Digest.Should().Be(deleting);
+        BlobBeingDeletedException.IsRetryable.Should().BeTrue();
+        r.Store.GetArtifacts().Should().HaveCount(before);
+        r.Store.GetBlob(marked)!.Status.Should().Be(BlobStatus.Delete, "a refused push is all or nothing");
+    }
+
+    [Test]
     public async Task Run_BlobLeftDeletingByAKilledRun_IsFinished_EvenInsideTheWindow()
     {
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var layer = r.Blob();
-        await r.Store.TryUpdateBlobStatusAsync(layer, BlobStatusSet.None, BlobStatus.Delete, null);
-        await r.Store.TryUpdateBlobStatusAsync(layer, BlobStatusSet.Delete, BlobStatus.Deleting, null);
-        await r.Store.DeleteBlobContentAsync(layer);
+        await r.Store.Inner.TryUpdateBlobStatusAsync(layer, BlobStatusSet.None, BlobStatus.Delete, null);
+        await r.Store.Inner.TryUpdateBlobStatusAsync(layer, BlobStatusSet.Delete, BlobStatus.Deleting, null);
+        await r.Store.Inner.DeleteBlobContentAsync(layer);
 
         var result = await r.RunAsync();
 
@@ -159,9 +199,9 @@ public class GcExecutionTests
     [Test]
     public async Task Run_WithFourWorkers_LeavesTheSameStoreAsOne()
     {
-        static ScenarioRegistry Build()
+        ScenarioRegistry Build()
         {
-            var r = new ScenarioRegistry();
+            var r = NewRegistry();
             for (var i = 0; i < 30; i++)
             {
                 var children = Enumerable.Range(0, 3).Select(_ => r.Image("library/app", [r.Blob(), r.Blob()])).ToList();
@@ -188,7 +228,7 @@ public class GcExecutionTests
     {
         var options = new GcOptions { Workers = 17, TimeWindow = TimeSpan.FromMinutes(-1), MaxDuration = TimeSpan.Zero };
 
-        var act = () => new ScenarioRegistry().Collector().RunAsync(options);
+        var act = () => NewRegistry().Collector().RunAsync(options);
 
         act.Should().ThrowAsync<ArgumentException>().Result.Which.Message.Should()
             .Contain("Workers must be between 1 and 16, but is 17.")

@@ -5,7 +5,7 @@ using Harbor.Gc.Tests.Support;
 namespace Harbor.Gc.Tests.Collection;
 
 /// <summary>The mark-and-plan rules of DESIGN.md §4–§5, each as a Harbor scenario: given a registry, when GC plans, then …</summary>
-public class GcPlanScenarioTests
+public class GcPlanScenarioTests(StoreKind kind) : StoreFixture(kind)
 {
     private static IEnumerable<Digest> PlannedArtifacts(CollectionPlan plan) => plan.Artifacts.Select(a => a.Key.Digest);
 
@@ -15,7 +15,7 @@ public class GcPlanScenarioTests
     public async Task Plan_UntaggedImage_IsCollectedWithItsBlobs()
     {
         // Given an untagged image older than the window (Harbor: "delete untagged artifacts")
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var layer = r.Blob();
         var image = r.Image("library/app", [layer]);
         r.Age();
@@ -31,7 +31,7 @@ public class GcPlanScenarioTests
     [Test]
     public async Task Plan_TaggedImage_IsKept()
     {
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         r.Image("library/app", [r.Blob()], tag: "v1");
         r.Age();
 
@@ -45,7 +45,7 @@ public class GcPlanScenarioTests
     public async Task Plan_UntaggedChildOfTaggedIndex_IsKept()
     {
         // Given a tagged multi-arch index whose platform manifests are untagged (as every multi-arch push leaves them)
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var amd64 = r.Image("library/app", [r.Blob()]);
         var arm64 = r.Image("library/app", [r.Blob()]);
         r.Index("library/app", [amd64, arm64], tag: "latest");
@@ -61,7 +61,7 @@ public class GcPlanScenarioTests
     [Test]
     public async Task Plan_UntaggedIndex_IsCollectedWithItsUntaggedChildren_ButNotTaggedOnes()
     {
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var untaggedChild = r.Image("library/app", [r.Blob()]);
         var taggedChild = r.Image("library/app", [r.Blob()], tag: "amd64");
         var index = r.Index("library/app", [untaggedChild, taggedChild]);
@@ -81,7 +81,7 @@ public class GcPlanScenarioTests
     [Test]
     public async Task Plan_ChildSharedWithALiveIndex_IsKept()
     {
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var shared = r.Image("library/app", [r.Blob()]);
         var deadIndex = r.Index("library/app", [shared]);
         r.Index("library/app", [shared], tag: "v2");
@@ -96,7 +96,7 @@ public class GcPlanScenarioTests
     public async Task Plan_SignatureOfTaggedImage_IsKeptThoughUntagged()
     {
         // Given a cosign signature (a hard accessory) of a tagged image: Harbor never treats it as untagged garbage
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var image = r.Image("library/app", [r.Blob()], tag: "v1");
         var signature = r.Accessory(image);
         r.Age();
@@ -112,7 +112,7 @@ public class GcPlanScenarioTests
     [TestCase(true, Description = "the image's only tag was deleted")]
     public async Task Plan_SignatureOfUntaggedImage_IsCollectedWithIt(bool tagDeleted)
     {
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var image = r.Image("library/app", [r.Blob()], tag: tagDeleted ? "v1" : null);
         var signature = r.Accessory(image, AccessoryTypes.NotationSignature);
         if (tagDeleted)
@@ -136,7 +136,7 @@ public class GcPlanScenarioTests
     public async Task Plan_SignatureOfSbomOfImage_FollowsTheImage()
     {
         // Given image ← SBOM ← signature of the SBOM (nested hard accessories)
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var kept = r.Image("library/app", [r.Blob()], tag: "v1");
         var keptSbom = r.Accessory(kept, AccessoryTypes.HarborSbom);
         var keptSbomSignature = r.Accessory(keptSbom);
@@ -157,7 +157,7 @@ public class GcPlanScenarioTests
     public async Task Plan_TaggedHardAccessory_DoesNotOutliveItsSubject()
     {
         // A tag on a hard accessory (e.g. cosign's sha256-<hex>.sig) is the accessory's name, not a user's tag
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var image = r.Image("library/app", [r.Blob()]);
         r.Accessory(image, tag: $"sha256-{image.Digest.Hex}.sig");
         r.Age();
@@ -172,7 +172,7 @@ public class GcPlanScenarioTests
     public async Task Plan_SoftAccessory_SurvivesItsSubject()
     {
         // Given a soft accessory (an ordinary artifact that points at its subject), tagged, of an untagged image
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var image = r.Image("library/app", [r.Blob()]);
         var soft = r.Accessory(image, "custom.report", ReferenceStrength.Soft, tag: "report");
         var untaggedSoft = r.Accessory(image, "custom.report", ReferenceStrength.Soft);
@@ -190,7 +190,7 @@ public class GcPlanScenarioTests
     public async Task Plan_OrphanAccessory_IsKeptInsideTheWindow_AndCollectedAfter()
     {
         // Harbor never collects a signature whose image is gone (it leaks); zot does. We do, after the window.
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var missingSubject = Digest.Sha256Of("never pushed"u8);
         var orphan = r.AccessoryOf("library/app", missingSubject);
 
@@ -205,7 +205,7 @@ public class GcPlanScenarioTests
     [Test]
     public async Task Plan_AccessoryPushedBeforeItsSubject_AttachesWhenTheSubjectArrives()
     {
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var layer = r.Blob();
         var expected = r.Image("library/app", [layer]);
         var signature = r.AccessoryOf("library/app", expected.Digest);
@@ -221,7 +221,7 @@ public class GcPlanScenarioTests
     [Test]
     public async Task Plan_LayerSharedByDeadAndLiveImage_IsKept()
     {
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var shared = r.Blob();
         var dead = r.Image("library/app", [shared, r.Blob()]);
         r.Image("library/app", [shared], tag: "v2");
@@ -239,7 +239,7 @@ public class GcPlanScenarioTests
     [Test]
     public async Task Plan_SameManifestInTwoRepositories_KeepsTheManifestBlobWhileEitherLives()
     {
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var image = r.Image("library/app", [r.Blob()], tag: "v1");
         r.Store.PutArtifact(image with { Repository = ScenarioRegistry.Repo("mirror/app") });
         r.Age();
@@ -253,7 +253,7 @@ public class GcPlanScenarioTests
     [Test]
     public async Task Plan_UnreferencedUpload_IsCollectedAfterTheWindow_AndKeptInside()
     {
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var upload = r.Blob();
 
         (await r.PlanAsync()).Blobs.Should().BeEmpty("a push may be about to reference it");
@@ -266,7 +266,7 @@ public class GcPlanScenarioTests
     public async Task Plan_FreshUntaggedChildren_AreKeptBeforeTheirIndexArrives()
     {
         // goharbor/harbor#21266: a GC between a multi-arch push's children and its index deleted the children
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         r.Image("library/app", [r.Blob()]);
         r.Image("library/app", [r.Blob()]);
         r.Age(TimeSpan.FromMinutes(30));
@@ -280,7 +280,7 @@ public class GcPlanScenarioTests
     [Test]
     public async Task Plan_DeleteUntaggedOff_DeletesNoArtifact_ButStillUnreferencedBlobs()
     {
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var image = r.Image("library/app", [r.Blob()]);
         r.Accessory(image);
         r.AccessoryOf("library/app", Digest.Sha256Of("gone"u8));
@@ -296,7 +296,7 @@ public class GcPlanScenarioTests
     [Test]
     public async Task Plan_ForeignLayers_AreNeverCountedAsFreedBytes()
     {
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var foreign = new BlobReference(Digest.Sha256Of("windows base layer"u8), 5_000_000_000, MediaTypes.DockerForeignLayer, BlobReferenceKind.Layer, IsForeign: true);
         var image = r.Image("windows/app", [r.Blob()], foreignLayers: [foreign]);
         r.Age();
@@ -311,7 +311,7 @@ public class GcPlanScenarioTests
     [Test]
     public async Task Plan_UnknownManifest_IsKeptWithEveryBlobItMentions()
     {
-        var r = new ScenarioRegistry();
+        var r = NewRegistry();
         var layer = r.Blob();
         var unknown = r.Image("library/app", [layer]) with { Kind = ManifestKind.Unknown, ParseProblem = "media type 'x' is not a manifest kind" };
         r.Store.PutArtifact(unknown);

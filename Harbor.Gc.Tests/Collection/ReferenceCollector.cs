@@ -1,6 +1,6 @@
 using Harbor.Gc.Collection;
 using Harbor.Gc.Model;
-using Harbor.Gc.Storage.InMemory;
+using Harbor.Gc.Tests.Support;
 
 namespace Harbor.Gc.Tests.Collection;
 
@@ -8,7 +8,7 @@ namespace Harbor.Gc.Tests.Collection;
 /// A small, obviously-correct reading of DESIGN.md §5, written apart from the engine (sets and recursion, no graph arrays),
 /// to check the engine's plans against.
 /// </summary>
-internal sealed class ReferenceCollector(InMemoryRegistryStore store, DateTimeOffset now, TimeSpan window, bool deleteUntagged)
+internal sealed class ReferenceCollector(TestStore store, DateTimeOffset now, TimeSpan window, bool deleteUntagged)
 {
     private readonly DateTimeOffset _cutoff = now - window;
 

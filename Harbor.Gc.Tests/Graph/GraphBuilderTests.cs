@@ -19,7 +19,7 @@ public class GraphBuilderTests
     {
         // given a registry large enough that the interner starts its thread
         var (store, _, description) = RandomRegistry.Build(seed: 5, scale: 250);
-        IRegistryStore source = keyed ? store : Unkeyed(store);
+        IRegistryStore source = keyed ? store.Inner : Unkeyed(store.Inner);
 
         // when the graph is built from the snapshot
         using var builder = new GraphBuilder();
@@ -38,8 +38,8 @@ public class GraphBuilderTests
         // and the by-digest paths of a threaded build agree on a registry too large for that (quadratic) reference
         var (store, time, description) = RandomRegistry.Build(seed: 9, scale: 250);
 
-        var keyed = await new GarbageCollector(store, time).PlanAsync(new GcOptions());
-        var unkeyed = await new GarbageCollector(Unkeyed(store), time).PlanAsync(new GcOptions());
+        var keyed = await new GarbageCollector(store.Inner, time).PlanAsync(new GcOptions());
+        var unkeyed = await new GarbageCollector(Unkeyed(store.Inner), time).PlanAsync(new GcOptions());
 
         keyed.Artifacts.Should().NotBeEmpty(description);
         keyed.Blobs.Should().NotBeEmpty(description);
@@ -53,10 +53,10 @@ public class GraphBuilderTests
         // given an artifact whose layer record was removed from the store (a dangling reference)
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(RandomRegistry.Now);
         var store = new InMemoryRegistryStore(time);
-        var ingest = new InMemoryRegistryIngest(store);
-        var layer = ingest.PushBlob("layer"u8.ToArray());
-        var config = ingest.PushBlob("{}"u8.ToArray());
-        var image = ingest.PushManifest(RepositoryName.Parse("app"), Support.Manifests.Image(config, [layer]));
+        var ingest = new RegistryIngest(store);
+        var layer = await ingest.PushBlobAsync("layer"u8.ToArray());
+        var config = await ingest.PushBlobAsync("{}"u8.ToArray());
+        var image = await ingest.PushManifestAsync(RepositoryName.Parse("app"), Support.Manifests.Image(config, [layer]));
         await store.DeleteBlobRecordAsync(layer);
 
         // when the graph is built with the store's keys
@@ -65,7 +65,7 @@ public class GraphBuilderTests
         var graph = builder.Build(default);
 
         // then the reference still names the layer's digest, which has no blob record
-        AssertFaithful(graph, store);
+        AssertFaithful(graph, new TestStore(store));
         graph.Digests.TryGet(layer, out var id).Should().BeTrue();
         graph.DigestToBlob[id].Should().Be(-1);
         graph.ArtifactCount.Should().Be(1, image.Key.ToString());
@@ -157,7 +157,7 @@ public class GraphBuilderTests
             .Should().BeEquivalentTo(new[] { new[] { d[0], d[1] }, [d[2], d[3], d[4]], [d[5], d[1], d[3]] }, o => o.WithStrictOrdering());
     }
 
-    private static void AssertFaithful(RegistryGraph graph, InMemoryRegistryStore store)
+    private static void AssertFaithful(RegistryGraph graph, TestStore store)
     {
         var artifacts = store.GetArtifacts();
         graph.ArtifactCount.Should().Be(artifacts.Count);
@@ -186,7 +186,7 @@ public class GraphBuilderTests
     }
 
     /// <summary>The same store, read through a plain <see cref="ISnapshotSink"/>: every reference resolves by digest.</summary>
-    private static InterceptingStore Unkeyed(InMemoryRegistryStore store) => new(store) { WrapSnapshotSink = sink => new PlainSink(sink) };
+    private static InterceptingStore Unkeyed(IRegistryStore store) => new(store) { WrapSnapshotSink = sink => new PlainSink(sink) };
 
     private sealed class PlainSink(ISnapshotSink inner) : ISnapshotSink
     {

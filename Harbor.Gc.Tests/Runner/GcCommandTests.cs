@@ -1,5 +1,7 @@
 using System.Text.Json;
+using Harbor.Gc.Model;
 using Harbor.Gc.Runner;
+using Harbor.Gc.Storage.LiteDb;
 using Harbor.Gc.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
 
@@ -8,7 +10,7 @@ namespace Harbor.Gc.Tests.Runner;
 /// <summary><c>harbor-gc gc</c> over a Distribution storage tree (DESIGN.md §9): output, report, exit codes.</summary>
 public class GcCommandTests
 {
-    private static readonly DateTimeOffset Now = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
+    internal static readonly DateTimeOffset Now = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
     private DistributionTree _tree = null!;
 
     [SetUp]
@@ -22,7 +24,7 @@ public class GcCommandTests
     [TearDown]
     public void TearDown() => _tree.Dispose();
 
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
+    internal static async Task<(int Code, string Out, string Err)> Run(params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
@@ -143,5 +145,122 @@ public class SampleRegistryTests
         });
         report.RootElement.GetProperty("summary").GetProperty("blobs").GetInt32().Should().Be(11);
         stderr.ToString().Should().Contain("scanned 2 repositories, 13 artifacts, 5 tags, 35 blobs");
+    }
+}
+
+/// <summary><c>harbor-gc gc --store litedb:PATH</c> (DESIGN.md §9): the default store, opened in shared mode, never created by <c>gc</c>.</summary>
+public class GcCommandLiteDbTests
+{
+    private static readonly DateTimeOffset Now = GcCommandTests.Now;
+    private StoreFactory _stores = null!;
+    private string _database = null!;
+    private Artifact _dead = null!;
+    private Artifact _live = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        // Given a LiteDB store where an untagged image and a tagged one (sharing a layer) were pushed three days ago
+        _stores = new StoreFactory(StoreKind.LiteDb);
+        var folder = _stores.NewFolder();
+        _database = Path.Combine(folder, "harbor-gc.db");
+        var time = new FakeTimeProvider(Now - TimeSpan.FromDays(3));
+        using var store = new TestStore(LiteDbRegistryStore.Open(StoreFactory.Options(folder, create: true), time));
+        var r = new ScenarioRegistryOver(store);
+        var shared = r.Blob("shared");
+        _dead = r.Image(r.Blob("dead config"), shared, r.Blob("dead layer"));
+        _live = r.Image(r.Blob("live config"), shared);
+        store.PutTag(_live.Repository, "v1", _live.Digest);
+    }
+
+    [TearDown]
+    public void TearDown() => _stores.Dispose();
+
+    private static Task<(int Code, string Out, string Err)> Run(params string[] args) => GcCommandTests.Run(args);
+
+    private TestStore Reopen() => new(LiteDbRegistryStore.Open(new LiteDbStoreOptions { DatabasePath = _database }, new FakeTimeProvider(Now)));
+
+    [Test]
+    public async Task DryRun_PlansTheUntaggedImage_AndDeletesNothing()
+    {
+        var (code, output, errors) = await Run("gc", "--store", $"litedb:{_database}", "--dry-run", "--report-json", "-");
+
+        code.Should().Be(0, errors);
+        using var report = JsonDocument.Parse(output);
+        report.RootElement.GetProperty("artifacts").EnumerateArray().Select(a => a.GetProperty("digest").GetString()).Should().Equal(_dead.Digest.ToString());
+        report.RootElement.GetProperty("summary").GetProperty("blobs").GetInt32().Should().Be(3, "the manifest, its config and its own layer");
+        errors.Should().Contain($"GC dry run on litedb:{_database}");
+        using var store = Reopen();
+        store.GetArtifacts().Should().HaveCount(2);
+        _dead.References.Should().OnlyContain(x => store.HasBlobContent(x.Digest));
+    }
+
+    [Test]
+    public async Task RealRun_DeletesTheUntaggedImageAndItsOwnBlobFiles_AndASecondRunFindsNothing()
+    {
+        var (code, _, errors) = await Run("gc", "--store", $"litedb:{_database}");
+
+        code.Should().Be(0, errors);
+        using (var store = Reopen())
+        {
+            store.GetArtifacts().Select(a => a.Key).Should().Equal(_live.Key);
+            _live.References.Should().OnlyContain(x => store.HasBlobContent(x.Digest));
+            _dead.References.Where(x => !_live.References.Contains(x)).Should().OnlyContain(x => !store.HasBlobContent(x.Digest) && store.GetBlob(x.Digest) == null);
+        }
+
+        (await Run("gc", "--store", $"litedb:{_database}", "--dry-run")).Out.Should().Contain("0 blobs and 0 manifests");
+    }
+
+    [Test]
+    public async Task MissingDatabase_ExitsWith2_AndCreatesNothing()
+    {
+        var folder = _stores.NewFolder();
+        var missing = Path.Combine(folder, "nothing-here.db");
+
+        var (code, _, errors) = await Run("gc", "--store", $"litedb:{missing}");
+
+        code.Should().Be(2);
+        errors.Should().Contain(missing).And.Contain("does not exist");
+        Directory.EnumerateFileSystemEntries(folder).Should().BeEmpty("gc never creates an empty store");
+        (await Run("gc", "--store", "litedb:")).Code.Should().Be(2);
+    }
+
+    [Test]
+    [NonParallelizable] // changes the process's working directory
+    public async Task DefaultStore_IsLiteDbHarborGcDb_InTheWorkingDirectory()
+    {
+        var folder = _stores.NewFolder();
+        var before = Environment.CurrentDirectory;
+        Environment.CurrentDirectory = folder;
+        try
+        {
+            var (code, _, errors) = await Run("gc", "--dry-run");
+
+            code.Should().Be(2);
+            errors.Should().Contain(Path.Combine(folder, "harbor-gc.db")).And.Contain("does not exist");
+        }
+        finally
+        {
+            Environment.CurrentDirectory = before;
+        }
+    }
+
+    /// <summary>Pushes small images into a store through its API.</summary>
+    private sealed class ScenarioRegistryOver(TestStore store)
+    {
+        private static readonly RepositoryName Repo = RepositoryName.Parse("library/app");
+
+        public Digest Blob(string content) => store.PutBlob(System.Text.Encoding.UTF8.GetBytes(content)).Digest;
+
+        public Artifact Image(Digest config, params Digest[] layers)
+        {
+            var manifest = store.PutBlob(System.Text.Encoding.UTF8.GetBytes($"manifest of {config}"), MediaTypes.OciManifest);
+            return store.PutArtifact(new Artifact
+            {
+                Repository = Repo, Digest = manifest.Digest, MediaType = MediaTypes.OciManifest, Kind = ManifestKind.OciManifest, PushedAt = Now,
+                References = [new(manifest.Digest, manifest.Size, MediaTypes.OciManifest, BlobReferenceKind.Manifest), new(config, 10, MediaTypes.OciConfig, BlobReferenceKind.Config),
+                    .. layers.Select(l => new BlobReference(l, 10, MediaTypes.OciLayerGzip, BlobReferenceKind.Layer))],
+            });
+        }
     }
 }

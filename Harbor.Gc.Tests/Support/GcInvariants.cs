@@ -1,11 +1,9 @@
-using Harbor.Gc.Storage.InMemory;
-
 namespace Harbor.Gc.Tests.Support;
 
 internal static class GcInvariants
 {
     /// <summary>DESIGN.md §5: for every crash point, no remaining artifact references a blob whose bytes (or record) are gone.</summary>
-    public static void AssertNoArtifactLostABlob(InMemoryRegistryStore store, string because)
+    public static void AssertNoArtifactLostABlob(TestStore store, string because)
     {
         foreach (var artifact in store.GetArtifacts())
         {

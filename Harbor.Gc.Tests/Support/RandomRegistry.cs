@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using System.Text;
 using Harbor.Gc.Model;
 using Harbor.Gc.Storage;
-using Harbor.Gc.Storage.InMemory;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Harbor.Gc.Tests.Support;
@@ -11,25 +10,43 @@ namespace Harbor.Gc.Tests.Support;
 /// Seeded random registries for property tests: repositories, images sharing layers across repositories, indexes (children
 /// shared, some tagged), hard accessory chains, soft accessories, orphan accessories, tags that move, foreign layers, unused
 /// uploads, times spread around the time window, blobs an interrupted run left in delete or deleting, and layer links.
-/// The same seed always gives the same registry.
+/// The same seed always gives the same registry. Everything is written through the store's ordinary API, with the clock set to
+/// each record's chosen time.
 /// </summary>
 internal static class RandomRegistry
 {
     public static readonly DateTimeOffset Now = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
 
-    public static (InMemoryRegistryStore Store, FakeTimeProvider Time, string Description) Build(int seed, int scale = 1)
+    /// <summary>Builds the registry of <paramref name="seed"/> in a new in-memory store.</summary>
+    /// <remarks>The store's clock is left at <see cref="Now"/>; the returned clock, for collectors, starts there.</remarks>
+    public static (TestStore Store, FakeTimeProvider Time, string Description) Build(int seed, int scale = 1)
+    {
+        var time = new ManualClock(Now);
+        var store = new TestStore(new Harbor.Gc.Storage.InMemory.InMemoryRegistryStore(time));
+        return (store, new FakeTimeProvider(Now), Fill(store, time, seed, scale));
+    }
+
+    /// <summary>Writes the registry of <paramref name="seed"/> into an empty store, and leaves the clock at <see cref="Now"/>.</summary>
+    /// <returns>A description of the registry, for failure messages.</returns>
+    public static string Fill(TestStore store, ManualClock time, int seed, int scale)
     {
         var random = new Random(seed);
-        var time = new FakeTimeProvider(Now);
-        var store = new InMemoryRegistryStore(time);
         var log = new StringBuilder();
         var counter = 0;
         DateTimeOffset When() => random.NextDouble() < 0.2 ? Now.AddMinutes(-random.Next(0, 119)) : Now.AddHours(-random.Next(3, 240));
         Digest NewDigest() => Digest.Sha256Of(Encoding.ASCII.GetBytes($"{seed}-{++counter}"));
         Digest NewBlob(DateTimeOffset at)
         {
-            var d = NewDigest();
-            store.RestoreBlob(new Blob(d, random.Next(1, 10_000), null, at, random.NextDouble() < 0.2 ? At(at.AddHours(1)) : at));
+            var content = new byte[random.Next(16, 4_000)];
+            Encoding.ASCII.GetBytes($"{seed}-{++counter}-").CopyTo(content, 0); // unique: at most 12 characters, and 16 or more bytes
+            time.Set(at);
+            var d = store.PutBlob(content).Digest;
+            if (random.NextDouble() < 0.2)
+            {
+                time.Set(At(at.AddHours(1)));
+                store.Inner.MountBlobAsync(d).AsTask().Wait(); // touched again later: uploaded once more, or mounted
+            }
+
             return d;
         }
 
@@ -73,11 +90,12 @@ internal static class RandomRegistry
                 }
             }
 
+            time.Set(pushed);
             var artifact = store.PutArtifact(new Artifact
             {
                 Repository = repo, Digest = manifest, MediaType = MediaTypes.OciManifest, Kind = kind, PushedAt = pushed,
                 References = [.. refs], Children = children, Subject = subject,
-            }, keepPushTime: true);
+            });
             artifacts.Add(artifact);
             if (subject is { } s)
             {
@@ -93,25 +111,25 @@ internal static class RandomRegistry
             if (random.NextDouble() < 0.4)
             {
                 var tag = $"t{random.Next(0, 6)}";
-                store.PutTag(repo, tag, manifest, pushed);
+                store.PutTag(repo, tag, manifest);
                 log.Append(CultureInfo($"tag {repo}:{tag}→{Short(manifest)}; "));
             }
         }
 
         // unreferenced blobs left mid-deletion by an interrupted run
-        foreach (var blob in store.GetBlobs().Where(b => !store.IsBlobReferencedAsync(b.Digest).AsTask().Result).ToList())
+        foreach (var blob in store.GetBlobs().OrderBy(b => b.Digest).Where(b => !store.IsBlobReferenced(b.Digest)).ToList())
         {
             var roll = random.NextDouble();
             if (roll < 0.1)
             {
-                store.TryUpdateBlobStatusAsync(blob.Digest, BlobStatusSet.None, BlobStatus.Delete, null).AsTask().Wait();
+                store.TryUpdateBlobStatus(blob.Digest, BlobStatusSet.None, BlobStatus.Delete);
             }
             else if (roll < 0.15)
             {
-                store.TryUpdateBlobStatusAsync(blob.Digest, BlobStatusSet.None, BlobStatus.Deleting, null).AsTask().Wait();
+                store.TryUpdateBlobStatus(blob.Digest, BlobStatusSet.None, BlobStatus.Deleting);
                 if (random.NextDouble() < 0.5)
                 {
-                    store.DeleteBlobContentAsync(blob.Digest).AsTask().Wait();
+                    store.DeleteBlobContent(blob.Digest);
                 }
             }
         }
@@ -124,7 +142,8 @@ internal static class RandomRegistry
             }
         }
 
-        return (store, time, log.ToString());
+        time.Set(Now);
+        return log.ToString();
     }
 
     private static string Short(Digest d) => d.Hex[..6];

@@ -2,25 +2,26 @@ using System.Collections.Immutable;
 using System.Text;
 using Harbor.Gc.Collection;
 using Harbor.Gc.Model;
-using Harbor.Gc.Storage.InMemory;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Harbor.Gc.Tests.Support;
 
 /// <summary>
-/// Builds registry scenarios in an <see cref="InMemoryRegistryStore"/> with a fake clock: images, indexes, accessories, tags.
-/// Everything is pushed at the clock's current time; <see cref="Age"/> moves the clock on, so earlier pushes fall outside
-/// the time window.
+/// Builds registry scenarios in a store under test with a fake clock, through the store's write API: images, indexes,
+/// accessories, tags. Everything is pushed at the clock's current time; <see cref="Age"/> moves the clock on, so earlier pushes
+/// fall outside the time window.
 /// </summary>
 internal sealed class ScenarioRegistry
 {
     private int _counter;
 
-    public ScenarioRegistry() => Store = new InMemoryRegistryStore(Time);
+    /// <summary>A scenario over a new store from <paramref name="stores"/> (the in-memory store when null).</summary>
+    public ScenarioRegistry(StoreFactory? stores = null) =>
+        Store = stores?.Create(Time) ?? new TestStore(new Harbor.Gc.Storage.InMemory.InMemoryRegistryStore(Time));
 
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 1, 10, 0, 0, 0, TimeSpan.Zero));
 
-    public InMemoryRegistryStore Store { get; }
+    public TestStore Store { get; }
 
     public static RepositoryName Repo(string name) => RepositoryName.Parse(name);
 
@@ -30,10 +31,7 @@ internal sealed class ScenarioRegistry
     /// <summary>Uploads a blob with unique content.</summary>
     public Digest Blob(int size = 100, string? mediaType = MediaTypes.OciLayerGzip)
     {
-        var content = Unique("blob", size);
-        var digest = Digest.Sha256Of(content);
-        Store.PutBlob(digest, content.Length, mediaType, content);
-        return digest;
+        return Store.PutBlob(Unique("blob", size), mediaType).Digest;
     }
 
     /// <summary>Pushes an image manifest (manifest blob + a new config + the given layers), optionally tagged.</summary>
@@ -64,7 +62,7 @@ internal sealed class ScenarioRegistry
 
     public void Tag(Artifact artifact, string tag) => Store.PutTag(artifact.Repository, tag, artifact.Digest);
 
-    public GarbageCollector Collector() => new(Store, Time);
+    public GarbageCollector Collector() => new(Store.Inner, Time);
 
     public Task<CollectionPlan> PlanAsync(bool deleteUntagged = true, TimeSpan? window = null) =>
         Collector().PlanAsync(new GcOptions { DeleteUntagged = deleteUntagged, TimeWindow = window ?? GcOptions.DefaultTimeWindow });
@@ -75,8 +73,7 @@ internal sealed class ScenarioRegistry
     private Artifact Push(string repository, ManifestKind kind, string mediaType, List<BlobReference> references, ImmutableArray<Digest> children, string? tag, Digest? subject, string? artifactType)
     {
         var manifestBytes = Unique("manifest", 200);
-        var digest = Digest.Sha256Of(manifestBytes);
-        Store.PutBlob(digest, manifestBytes.Length, mediaType, manifestBytes);
+        var digest = Store.PutBlob(manifestBytes, mediaType).Digest;
         references.Insert(0, new BlobReference(digest, manifestBytes.Length, mediaType, BlobReferenceKind.Manifest));
         var artifact = Store.PutArtifact(new Artifact
         {

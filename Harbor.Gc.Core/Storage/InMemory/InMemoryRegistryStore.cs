@@ -15,7 +15,7 @@ namespace Harbor.Gc.Storage.InMemory;
 /// <see cref="Artifact.Version"/> so that a sweep planned earlier skips it.</para>
 /// <para>Used by the tests and the benchmarks, and by registries that want GC semantics without persistence.</para>
 /// </remarks>
-public sealed class InMemoryRegistryStore : IRegistryStore
+public sealed class InMemoryRegistryStore : IWritableRegistryStore
 {
     private readonly Lock _lock = new();
     private readonly TimeProvider _time;
@@ -81,11 +81,16 @@ public sealed class InMemoryRegistryStore : IRegistryStore
             throw new ArgumentException("The digest is empty.", nameof(digest));
         }
 
-        if (content is not null && digest.Algorithm == DigestAlgorithm.Sha256 && Digest.Sha256Of(content) != digest)
+        if (content is not null && digest.Algorithm == DigestAlgorithm.Sha256 && Digest.Sha256Of(content) is var actual && actual != digest)
         {
-            throw new ArgumentException($"The content does not hash to {digest}.", nameof(content));
+            throw new BlobDigestMismatchException(digest, actual, content.Length);
         }
 
+        return PutBlobCore(digest, size, mediaType, content);
+    }
+
+    private Blob PutBlobCore(Digest digest, long size, string? mediaType, byte[]? content)
+    {
         var now = _time.GetUtcNow();
         lock (_lock)
         {
@@ -362,6 +367,140 @@ public sealed class InMemoryRegistryStore : IRegistryStore
         {
             return [.. _layerLinks.Values];
         }
+    }
+
+    // ---- IWritableRegistryStore ----------------------------------------------------------------------------------
+
+    /// <inheritdoc />
+    public async ValueTask<Blob> PutBlobAsync(Digest digest, Stream content, string? mediaType = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        using var buffer = new MemoryStream();
+        var size = await BlobContent.CopyVerifiedAsync(digest, content, buffer, cancellationToken).ConfigureAwait(false);
+        return PutBlobCore(digest, size, mediaType, buffer.ToArray());
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Blob?> MountBlobAsync(Digest digest, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var now = _time.GetUtcNow();
+        lock (_lock)
+        {
+            if (!_blobs.TryGetValue(digest, out var entry) || !entry.HasContent)
+            {
+                return ValueTask.FromResult<Blob?>(null);
+            }
+
+            EnsureNotDeleting(entry.Record);
+            entry.Record = entry.Record with { UpdatedAt = now, Status = BlobStatus.None };
+            return ValueTask.FromResult<Blob?>(entry.Record);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> HasBlobContentAsync(Digest digest, CancellationToken cancellationToken = default) => ValueTask.FromResult(HasBlobContent(digest));
+
+    /// <inheritdoc />
+    public ValueTask<Stream?> OpenBlobAsync(Digest digest, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return ValueTask.FromResult<Stream?>(_blobs.TryGetValue(digest, out var entry) && entry is { HasContent: true, Content: { } bytes }
+                ? new MemoryStream(bytes, writable: false)
+                : null);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Artifact> PutArtifactAsync(Artifact artifact, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(PutArtifact(artifact));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Artifact?> GetArtifactAsync(ArtifactKey key, CancellationToken cancellationToken = default) => ValueTask.FromResult(GetArtifact(key));
+
+    /// <inheritdoc />
+    public ValueTask<TagPutResult> PutTagAsync(RepositoryName repository, string name, Digest digest, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var (tag, previous) = PutTag(repository, name, digest);
+        return ValueTask.FromResult(new TagPutResult(tag, previous));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Tag?> GetTagAsync(RepositoryName repository, string name, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return ValueTask.FromResult(_tags.GetValueOrDefault((repository, name)));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Tag>> ListTagsAsync(RepositoryName repository, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return ValueTask.FromResult<IReadOnlyList<Tag>>([.. _tags.Values.Where(t => t.Repository == repository)]);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> DeleteTagAsync(RepositoryName repository, string name, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(DeleteTag(repository, name));
+    }
+
+    /// <inheritdoc />
+    public ValueTask PutAccessoryLinkAsync(AccessoryLink link, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        PutAccessoryLink(link);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<AccessoryLink?> GetAccessoryLinkAsync(ArtifactKey accessory, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return ValueTask.FromResult(_accessoryLinks.GetValueOrDefault(accessory));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<AccessoryLink>> GetReferrersAsync(ArtifactKey subject, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return ValueTask.FromResult<IReadOnlyList<AccessoryLink>>([.. _accessoryLinks.Values.Where(l => l.Repository == subject.Repository && l.Subject == subject.Digest)]);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> RemoveAccessoryLinkAsync(ArtifactKey accessory, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(RemoveAccessoryLink(accessory));
+    }
+
+    /// <inheritdoc />
+    public ValueTask PutLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        PutLayerLink(link);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> RecordPullAsync(ArtifactKey key, string? tag = null, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(RecordPull(key, tag));
     }
 
     // ---- IRegistryStore ------------------------------------------------------------------------------------------

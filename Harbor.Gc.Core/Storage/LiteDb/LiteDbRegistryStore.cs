@@ -1,0 +1,594 @@
+using Harbor.Gc.Model;
+using LiteDB;
+using static Harbor.Gc.Storage.LiteDb.LiteDbDocuments;
+
+namespace Harbor.Gc.Storage.LiteDb;
+
+/// <summary>
+/// The embedded store (<c>litedb:PATH</c>): metadata in a LiteDB 5 database file, blob bytes content-addressed in a folder beside
+/// it (<see cref="FileSystemBlobStore"/>). Thread-safe; with <see cref="LiteDbConnectionMode.Shared"/> also safe to share
+/// between processes (a registry and a separate <c>harbor-gc</c>).
+/// </summary>
+/// <remarks>
+/// <para>Collections: <c>blobs</c> (by digest: size, media type, created/updated, status), <c>artifacts</c> (by
+/// <c>repository@digest</c>, with the blob references and children embedded; indexed by repository, by referenced blob and by
+/// listed child, multi-key), <c>tags</c> (by <c>repository:name</c>; indexed by repository and by artifact), <c>accessory_links</c>
+/// (by accessory; indexed by subject), <c>layer_links</c> (by <c>repository@digest</c>), <c>meta</c> (schema and the artifact
+/// version counter). Pull times live on the artifact and the tag.</para>
+/// <para>Every write is one LiteDB transaction, taken under one lock per store (and, in shared mode, LiteDB's system-wide
+/// mutex for the whole transaction), so a push's "check every blob, take back those marked for deletion" and the sweep's
+/// compare-and-swap never interleave. Reads (the snapshot, "is this blob referenced") take no lock: LiteDB gives each a
+/// consistent snapshot, and the sweep re-checks everything it deletes.</para>
+/// <para>Crash safety: LiteDB's write-ahead log makes each transaction all-or-nothing; blob bytes are renamed into place before
+/// their record is written and deleted only after the record says <see cref="BlobStatus.Deleting"/>, so a crash leaves at most an
+/// unrecorded file (garbage), never a record whose bytes are missing while an artifact needs them.</para>
+/// </remarks>
+public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
+{
+    private const string OwnerFile = ".harbor-gc-store";
+
+    private readonly Lock _writeLock = new();
+    private readonly TimeProvider _time;
+    private readonly LiteDatabase _db;
+    private readonly FileSystemBlobStore _files;
+    private readonly ILiteCollection<BsonDocument> _blobs;
+    private readonly ILiteCollection<BsonDocument> _artifacts;
+    private readonly ILiteCollection<BsonDocument> _tags;
+    private readonly ILiteCollection<BsonDocument> _accessoryLinks;
+    private readonly ILiteCollection<BsonDocument> _layerLinks;
+    private readonly ILiteCollection<BsonDocument> _meta;
+
+    private LiteDbRegistryStore(LiteDatabase db, FileSystemBlobStore files, string databasePath, TimeProvider time)
+    {
+        _db = db;
+        _files = files;
+        _time = time;
+        DatabasePath = databasePath;
+        _blobs = db.GetCollection(LiteDbDocuments.Blobs);
+        _artifacts = db.GetCollection(Artifacts);
+        _tags = db.GetCollection(Tags);
+        _accessoryLinks = db.GetCollection(AccessoryLinks);
+        _layerLinks = db.GetCollection(LayerLinks);
+        _meta = db.GetCollection(Meta);
+    }
+
+    /// <inheritdoc />
+    public string Description => $"litedb:{DatabasePath}";
+
+    /// <summary>The database file.</summary>
+    public string DatabasePath { get; }
+
+    /// <summary>The folder of blob bytes.</summary>
+    public string BlobsPath => _files.Root;
+
+    /// <summary>
+    /// Opens the store, or creates it when <see cref="LiteDbStoreOptions.CreateIfMissing"/> is set. Creates the indexes a new
+    /// database lacks.
+    /// </summary>
+    /// <param name="options">Where and how.</param>
+    /// <param name="timeProvider">The clock for push and touch times; <see cref="TimeProvider.System"/> when null.</param>
+    /// <returns>The open store; dispose it.</returns>
+    /// <exception cref="FileNotFoundException">The database file does not exist and may not be created.</exception>
+    /// <exception cref="DirectoryNotFoundException">The blob folder of an existing database is missing.</exception>
+    /// <exception cref="InvalidDataException">The file is not a LiteDB store of this version, or the blob folder belongs to another database.</exception>
+    public static LiteDbRegistryStore Open(LiteDbStoreOptions options, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.DatabasePath);
+        var path = Path.GetFullPath(options.DatabasePath);
+        var blobs = options.ResolveBlobsPath();
+        var exists = File.Exists(path);
+        if (!exists && !options.CreateIfMissing)
+        {
+            throw new FileNotFoundException($"The LiteDB store '{path}' does not exist (nothing was created).", path);
+        }
+
+        if (exists && !Directory.Exists(blobs))
+        {
+            throw new DirectoryNotFoundException($"The blob folder '{blobs}' of the LiteDB store '{path}' does not exist.");
+        }
+
+        if (!exists && File.Exists(Path.Combine(blobs, OwnerFile)))
+        {
+            throw new InvalidDataException($"The blob folder '{blobs}' belongs to another LiteDB store; '{path}' was not created. Give each store its own folder.");
+        }
+
+        LiteDatabase db;
+        try
+        {
+            db = new LiteDatabase(new ConnectionString
+            {
+                Filename = path,
+                Connection = options.Connection == LiteDbConnectionMode.Shared ? ConnectionType.Shared : ConnectionType.Direct,
+            });
+        }
+        catch (LiteException e)
+        {
+            throw new InvalidDataException($"'{path}' is not a readable LiteDB store: {e.Message}", e);
+        }
+
+        try
+        {
+            var store = new LiteDbRegistryStore(db, new FileSystemBlobStore(blobs), path, timeProvider ?? TimeProvider.System);
+            ClaimBlobFolder(blobs, path, store.Initialize());
+            return store;
+        }
+        catch (LiteException e)
+        {
+            db.Dispose();
+            throw new InvalidDataException($"'{path}' is not a readable LiteDB store: {e.Message}", e);
+        }
+        catch
+        {
+            db.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Closes the database.</summary>
+    public void Dispose() => _db.Dispose();
+
+    // ---- IWritableRegistryStore ----------------------------------------------------------------------------------
+
+    /// <inheritdoc />
+    public async ValueTask<Blob> PutBlobAsync(Digest digest, Stream content, string? mediaType = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        // fail early, before reading the bytes, when a sweep is deleting the blob; the write below checks again atomically
+        if (_blobs.FindById(digest.ToString()) is { } current)
+        {
+            EnsureNotDeleting(ToBlob(current));
+        }
+
+        using var staged = await _files.StageAsync(digest, content, cancellationToken).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        return Write(() =>
+        {
+            var now = _time.GetUtcNow();
+            Blob blob;
+            if (_blobs.FindById(digest.ToString()) is { } doc)
+            {
+                var existing = ToBlob(doc);
+                EnsureNotDeleting(existing);
+                blob = existing with { Size = staged.Size, MediaType = mediaType ?? existing.MediaType, UpdatedAt = now, Status = BlobStatus.None };
+            }
+            else
+            {
+                blob = new Blob(digest, staged.Size, mediaType, now, now);
+            }
+
+            staged.Commit(); // bytes first, then the record: a crash in between leaves an unrecorded file, never a record without bytes
+            _blobs.Upsert(LiteDbDocuments.ToDocument(blob));
+            return blob;
+        });
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Blob?> MountBlobAsync(Digest digest, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Write<Blob?>(() =>
+        {
+            if (_blobs.FindById(digest.ToString()) is not { } doc)
+            {
+                return null;
+            }
+
+            if (!_files.Exists(digest))
+            {
+                return null; // as the in-memory store: no bytes, nothing to mount (an upload of them meets the status check)
+            }
+
+            var blob = ToBlob(doc);
+            EnsureNotDeleting(blob);
+            blob = blob with { UpdatedAt = _time.GetUtcNow(), Status = BlobStatus.None };
+            _blobs.Update(LiteDbDocuments.ToDocument(blob));
+            return blob;
+        }));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> HasBlobContentAsync(Digest digest, CancellationToken cancellationToken = default) => ValueTask.FromResult(_files.Exists(digest));
+
+    /// <inheritdoc />
+    public ValueTask<Stream?> OpenBlobAsync(Digest digest, CancellationToken cancellationToken = default) => ValueTask.FromResult(_files.OpenRead(digest));
+
+    /// <inheritdoc />
+    public ValueTask<Artifact> PutArtifactAsync(Artifact artifact, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(artifact);
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Write(() =>
+        {
+            var now = _time.GetUtcNow();
+            var blobs = new List<Blob>(artifact.References.Length);
+            foreach (var reference in artifact.References)
+            {
+                if (reference.IsForeign)
+                {
+                    continue;
+                }
+
+                if (_blobs.FindById(reference.Digest.ToString()) is not { } doc)
+                {
+                    throw new MissingBlobException(artifact.Key, reference.Digest);
+                }
+
+                var blob = ToBlob(doc);
+                EnsureNotDeleting(blob);
+                if (!_files.Exists(reference.Digest))
+                {
+                    throw new MissingBlobException(artifact.Key, reference.Digest);
+                }
+
+                blobs.Add(blob);
+            }
+
+            foreach (var blob in blobs)
+            {
+                _blobs.Update(LiteDbDocuments.ToDocument(blob with { Status = BlobStatus.None, UpdatedAt = now }));
+            }
+
+            var version = ReadVersion();
+            foreach (var child in artifact.Children.Distinct())
+            {
+                if (_artifacts.FindById(Key(artifact.Repository, child)) is { } childDoc)
+                {
+                    childDoc[LiteDbDocuments.Version] = ++version;
+                    _artifacts.Update(childDoc);
+                }
+            }
+
+            var stored = artifact with { Version = ++version, PushedAt = now };
+            _artifacts.Upsert(LiteDbDocuments.ToDocument(stored));
+            WriteVersion(version);
+            return stored;
+        }));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Artifact?> GetArtifactAsync(ArtifactKey key, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(_artifacts.FindById(Key(key)) is { } doc ? ToArtifact(doc, new RepositoryNames()) : null);
+
+    /// <inheritdoc />
+    public ValueTask<TagPutResult> PutTagAsync(RepositoryName repository, string name, Digest digest, CancellationToken cancellationToken = default)
+    {
+        TagName.Parse(name);
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Write(() =>
+        {
+            var key = new ArtifactKey(repository, digest);
+            if (_artifacts.FindById(Key(key)) is not { } artifact)
+            {
+                throw new KeyNotFoundException($"Cannot tag {repository}:{name}: there is no manifest {key}.");
+            }
+
+            var version = ReadVersion() + 1;
+            artifact[LiteDbDocuments.Version] = version;
+            _artifacts.Update(artifact);
+            WriteVersion(version);
+            Digest? previous = _tags.FindById(TagKey(repository, name)) is { } old && old[DigestField].AsString is var oldDigest &&
+                oldDigest != digest.ToString() ? Digest.Parse(oldDigest) : null;
+            var tag = new Tag(repository, name, digest, _time.GetUtcNow());
+            _tags.Upsert(LiteDbDocuments.ToDocument(tag));
+            return new TagPutResult(tag, previous);
+        }));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Tag?> GetTagAsync(RepositoryName repository, string name, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(_tags.FindById(TagKey(repository, name)) is { } doc ? ToTag(doc, new RepositoryNames()) : null);
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Tag>> ListTagsAsync(RepositoryName repository, CancellationToken cancellationToken = default)
+    {
+        var names = new RepositoryNames();
+        return ValueTask.FromResult<IReadOnlyList<Tag>>([.. _tags.Find(Query.EQ(RepositoryField, repository.Value)).Select(d => ToTag(d, names))]);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> DeleteTagAsync(RepositoryName repository, string name, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Write(() => _tags.Delete(TagKey(repository, name))));
+    }
+
+    /// <inheritdoc />
+    public ValueTask PutAccessoryLinkAsync(AccessoryLink link, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(link);
+        cancellationToken.ThrowIfCancellationRequested();
+        Write(() => _accessoryLinks.Upsert(LiteDbDocuments.ToDocument(link)));
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<AccessoryLink?> GetAccessoryLinkAsync(ArtifactKey accessory, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(_accessoryLinks.FindById(Key(accessory)) is { } doc ? ToAccessoryLink(doc, new RepositoryNames()) : null);
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<AccessoryLink>> GetReferrersAsync(ArtifactKey subject, CancellationToken cancellationToken = default)
+    {
+        var names = new RepositoryNames();
+        return ValueTask.FromResult<IReadOnlyList<AccessoryLink>>([.. _accessoryLinks.Find(Query.EQ(SubjectKeyField, Key(subject))).Select(d => ToAccessoryLink(d, names))]);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> RemoveAccessoryLinkAsync(ArtifactKey accessory, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Write(() => _accessoryLinks.Delete(Key(accessory))));
+    }
+
+    /// <inheritdoc />
+    public ValueTask PutLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(link);
+        cancellationToken.ThrowIfCancellationRequested();
+        Write(() => _layerLinks.Upsert(LiteDbDocuments.ToDocument(link)));
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> RecordPullAsync(ArtifactKey key, string? tag = null, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Write(() =>
+        {
+            if (_artifacts.FindById(Key(key)) is not { } artifact)
+            {
+                return false;
+            }
+
+            var now = Ticks(_time.GetUtcNow());
+            artifact[PulledAt] = now;
+            _artifacts.Update(artifact);
+            if (tag is not null && _tags.FindById(TagKey(key.Repository, tag)) is { } t && t[DigestField].AsString == key.Digest.ToString())
+            {
+                t[PulledAt] = now;
+                _tags.Update(t);
+            }
+
+            return true;
+        }));
+    }
+
+    // ---- IRegistryStore ------------------------------------------------------------------------------------------
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Streams each collection in turn straight from LiteDB's cursor: nothing is collected into lists. Each collection is read
+    /// from its own consistent snapshot; a push landing between them is harmless (the sweep re-checks every item).
+    /// </remarks>
+    public ValueTask ReadSnapshotAsync(ISnapshotSink sink, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        cancellationToken.ThrowIfCancellationRequested();
+        sink.OnBegin(new SnapshotSizeHint(_artifacts.Count(), _blobs.Count(), _tags.Count(), _accessoryLinks.Count(), 0));
+        var names = new RepositoryNames();
+        var n = Deliver(_blobs, ToBlob, sink.OnBlob, 0, cancellationToken);
+        n = Deliver(_artifacts, d => ToArtifact(d, names), sink.OnArtifact, n, cancellationToken);
+        n = Deliver(_tags, d => ToTag(d, names), sink.OnTag, n, cancellationToken);
+        n = Deliver(_accessoryLinks, d => ToAccessoryLink(d, names), sink.OnAccessoryLink, n, cancellationToken);
+        Deliver(_layerLinks, d => ToLayerLink(d, names), sink.OnLayerLink, n, cancellationToken);
+        return ValueTask.CompletedTask;
+
+        // streams one collection from LiteDB's cursor into the sink; returns the running record count
+        static int Deliver<T>(ILiteCollection<BsonDocument> collection, Func<BsonDocument, T> read, Action<T> deliver, int n, CancellationToken cancellationToken)
+        {
+            foreach (var doc in collection.FindAll())
+            {
+                if ((++n & 0xFFF) == 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+
+                deliver(read(doc));
+            }
+
+            return n;
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<ArtifactDeleteOutcome> DeleteArtifactAsync(ArtifactKey key, long expectedVersion, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Write(() =>
+        {
+            var id = Key(key);
+            if (_artifacts.FindById(id) is not { } doc)
+            {
+                return ArtifactDeleteOutcome.NotFound;
+            }
+
+            if (doc[LiteDbDocuments.Version].AsInt64 != expectedVersion)
+            {
+                return ArtifactDeleteOutcome.Changed;
+            }
+
+            _tags.DeleteMany(Query.EQ(ArtifactKeyField, id));
+            _accessoryLinks.Delete(id);
+            _accessoryLinks.DeleteMany(Query.And(Query.EQ(SubjectKeyField, id), Query.EQ("strength", (int)ReferenceStrength.Soft)));
+            _artifacts.Delete(id);
+            return ArtifactDeleteOutcome.Deleted;
+        }));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Blob?> GetBlobAsync(Digest digest, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(_blobs.FindById(digest.ToString()) is { } doc ? ToBlob(doc) : null);
+
+    /// <inheritdoc />
+    public ValueTask<bool> TryUpdateBlobStatusAsync(Digest digest, BlobStatusSet expected, BlobStatus next, DateTimeOffset? lastTouchedAt, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Write(() =>
+        {
+            if (_blobs.FindById(digest.ToString()) is not { } doc)
+            {
+                return false;
+            }
+
+            var blob = ToBlob(doc);
+            if (!expected.Contains(blob.Status) || (lastTouchedAt is { } seen && blob.LastTouchedAt != seen))
+            {
+                return false;
+            }
+
+            doc[Status] = (int)next;
+            return _blobs.Update(doc);
+        }));
+    }
+
+    /// <inheritdoc />
+    /// <remarks>An index seek on the multi-key index of referenced digests: it never scans the artifacts.</remarks>
+    public ValueTask<bool> IsBlobReferencedAsync(Digest digest, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(_artifacts.Exists(ReferencesQuery(digest)));
+
+    /// <inheritdoc />
+    public ValueTask DeleteBlobContentAsync(Digest digest, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        _files.Delete(digest);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DeleteBlobRecordAsync(Digest digest, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Write(() => _blobs.Delete(digest.ToString()));
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(link);
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(Write(() =>
+        {
+            var id = Key(link.Repository, link.Digest);
+            if (_layerLinks.FindById(id) is not { } doc)
+            {
+                return true;
+            }
+
+            var repository = link.Repository.Value;
+            if (Time(doc["createdAt"]) != link.CreatedAt ||
+                _artifacts.Find(ReferencesQuery(link.Digest)).Any(a => a[RepositoryField].AsString == repository))
+            {
+                return false;
+            }
+
+            _layerLinks.Delete(id);
+            return true;
+        }));
+    }
+
+    // ---- internals -----------------------------------------------------------------------------------------------
+
+    /// <summary>The query plan LiteDB makes for "is this blob referenced" (for tests: it must use the index).</summary>
+    /// <param name="digest">The blob.</param>
+    /// <returns>LiteDB's plan document.</returns>
+    internal BsonDocument ExplainIsBlobReferenced(Digest digest) => _artifacts.Query().Where(ReferencesQuery(digest)).GetPlan();
+
+    /// <summary>The indexes of the database, as <c>collection.name</c> (for tests: every lookup has its index).</summary>
+    /// <returns>The index names, the primary keys (<c>_id</c>) included.</returns>
+    internal IReadOnlyList<string> Indexes() =>
+        [.. _db.GetCollection("$indexes").FindAll().Select(i => $"{i["collection"].AsString}.{i["name"].AsString}")];
+
+    private static BsonExpression ReferencesQuery(Digest digest) => BsonExpression.Create($"{ReferencesExpression} ANY = @0", new BsonValue(digest.ToString()));
+
+    private static void EnsureNotDeleting(Blob blob)
+    {
+        if (blob.Status is BlobStatus.Deleting or BlobStatus.Deleted)
+        {
+            throw new BlobBeingDeletedException(blob.Digest);
+        }
+    }
+
+    /// <summary>
+    /// Checks that the blob folder is this database's: the folder's marker file holds the store id the database holds. A folder
+    /// without a marker is claimed. A copied or moved store (database and folder together) keeps its id, so it opens anywhere.
+    /// </summary>
+    private static void ClaimBlobFolder(string blobs, string databasePath, string storeId)
+    {
+        var marker = Path.Combine(blobs, OwnerFile);
+        if (File.Exists(marker))
+        {
+            var claimed = File.ReadAllText(marker).Trim();
+            if (!string.Equals(claimed, storeId, StringComparison.Ordinal))
+            {
+                throw new InvalidDataException(
+                    $"The blob folder '{blobs}' belongs to another LiteDB store (id {claimed}), not to '{databasePath}' (id {storeId}); give each store its own folder.");
+            }
+
+            return;
+        }
+
+        Directory.CreateDirectory(blobs);
+        File.WriteAllText(marker, storeId + "\n");
+    }
+
+    /// <summary>Checks or writes the schema record, creates missing indexes, and returns the store id.</summary>
+    private string Initialize()
+    {
+        var id = Write(() =>
+        {
+            if (_meta.FindById(SchemaKey) is { } schema)
+            {
+                if (schema[Value].AsInt32 != SchemaVersion)
+                {
+                    throw new InvalidDataException($"The LiteDB store '{DatabasePath}' has schema version {schema[Value]}; this version of Harbor.Gc reads version {SchemaVersion}.");
+                }
+            }
+            else if (_blobs.Count() + _artifacts.Count() > 0)
+            {
+                throw new InvalidDataException($"The LiteDB file '{DatabasePath}' is not a Harbor.Gc store (it has data but no schema record).");
+            }
+            else
+            {
+                _meta.Insert(new BsonDocument { ["_id"] = SchemaKey, [Value] = SchemaVersion });
+                _meta.Insert(new BsonDocument { ["_id"] = VersionKey, [Value] = 0L });
+                _meta.Insert(new BsonDocument { ["_id"] = StoreIdKey, [Value] = Guid.NewGuid().ToString("N") });
+            }
+
+            return _meta.FindById(StoreIdKey)[Value].AsString;
+        });
+
+        _artifacts.EnsureIndex(RepositoryField, "$." + RepositoryField);
+        _artifacts.EnsureIndex(ReferencesIndex, ReferencesExpression);
+        _artifacts.EnsureIndex(ChildrenIndex, ChildrenExpression);
+        _tags.EnsureIndex(RepositoryField, "$." + RepositoryField);
+        _tags.EnsureIndex(ArtifactKeyField, "$." + ArtifactKeyField);
+        _accessoryLinks.EnsureIndex(SubjectKeyField, "$." + SubjectKeyField);
+        _layerLinks.EnsureIndex(RepositoryField, "$." + RepositoryField);
+        return id;
+    }
+
+    private long ReadVersion() => _meta.FindById(VersionKey)[Value].AsInt64;
+
+    private void WriteVersion(long version) => _meta.Update(new BsonDocument { ["_id"] = VersionKey, [Value] = version });
+
+    /// <summary>Runs <paramref name="action"/> as one transaction, under the store's write lock.</summary>
+    private T Write<T>(Func<T> action)
+    {
+        lock (_writeLock)
+        {
+            _db.BeginTrans();
+            try
+            {
+                var result = action();
+                _db.Commit();
+                return result;
+            }
+            catch
+            {
+                _db.Rollback();
+                throw;
+            }
+        }
+    }
+}

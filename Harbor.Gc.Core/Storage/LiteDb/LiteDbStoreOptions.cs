@@ -1,0 +1,46 @@
+namespace Harbor.Gc.Storage.LiteDb;
+
+/// <summary>Where and how <see cref="LiteDbRegistryStore"/> keeps its metadata and bytes.</summary>
+public sealed class LiteDbStoreOptions
+{
+    /// <summary>The name of the blob folder beside the database file, when <see cref="BlobsPath"/> is not given.</summary>
+    public const string DefaultBlobsFolder = "blobs";
+
+    /// <summary>The LiteDB database file (the metadata). <c>litedb:PATH</c> names it.</summary>
+    public required string DatabasePath { get; init; }
+
+    /// <summary>
+    /// The folder of blob bytes (<c>sha256/ab/&lt;hex&gt;</c> below it); by default <see cref="DefaultBlobsFolder"/> beside the
+    /// database file. The folder belongs to one database: it holds the database's store id, and any other database is refused.
+    /// </summary>
+    public string? BlobsPath { get; init; }
+
+    /// <summary>Create an empty store when the database file does not exist; otherwise opening it fails. Default: false.</summary>
+    public bool CreateIfMissing { get; init; }
+
+    /// <summary>How the database file is opened. Default: <see cref="LiteDbConnectionMode.Shared"/>.</summary>
+    public LiteDbConnectionMode Connection { get; init; } = LiteDbConnectionMode.Shared;
+
+    /// <summary>The blob folder these options give.</summary>
+    /// <returns>The full path.</returns>
+    public string ResolveBlobsPath() =>
+        Path.GetFullPath(BlobsPath ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(DatabasePath)) ?? ".", DefaultBlobsFolder));
+}
+
+/// <summary>How LiteDB opens the database file (its <c>Connection</c> setting).</summary>
+public enum LiteDbConnectionMode
+{
+    /// <summary>
+    /// LiteDB's <c>Connection=shared</c>: every operation takes a system-wide named mutex and opens the file for its duration, so
+    /// several processes (a registry and a separate <c>harbor-gc</c>) can use one database. A write transaction holds the mutex
+    /// from begin to commit, so the store's compare-and-swaps are atomic across processes. Slower: each operation reopens the file.
+    /// </summary>
+    Shared,
+
+    /// <summary>
+    /// LiteDB's <c>Connection=direct</c>: one process opens the file exclusively and keeps it open. Fastest; for a registry that
+    /// embeds the collector and runs GC in its own process, and for tests and benchmarks. Another process cannot open the file
+    /// meanwhile.
+    /// </summary>
+    Direct,
+}

@@ -1,0 +1,133 @@
+using Harbor.Gc.Model;
+using Harbor.Gc.Storage.InMemory;
+using Harbor.Gc.Storage.LiteDb;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Harbor.Gc.Tests.Support;
+
+/// <summary>The stores the shared GC suite runs against.</summary>
+public enum StoreKind
+{
+    /// <summary><see cref="InMemoryRegistryStore"/>.</summary>
+    InMemory,
+
+    /// <summary><see cref="LiteDbRegistryStore"/> in a temporary folder (direct mode: one process, as the tests are).</summary>
+    LiteDb,
+}
+
+/// <summary>
+/// Creates stores of one kind for a test and removes them afterwards: a fixture makes one per test (<c>[SetUp]</c>) and disposes
+/// it in <c>[TearDown]</c>, which closes every LiteDB store and deletes its folder.
+/// </summary>
+internal sealed class StoreFactory(StoreKind kind) : IDisposable
+{
+    private readonly List<IDisposable> _owned = [];
+    private readonly Dictionary<(int Seed, int Scale), (string Folder, string Description, IReadOnlyDictionary<Digest, byte[]> Contents)> _templates = [];
+
+    public StoreKind Kind => kind;
+
+    public TestStore Create(TimeProvider time)
+    {
+        TestStore store;
+        if (kind == StoreKind.InMemory)
+        {
+            store = new TestStore(new InMemoryRegistryStore(time));
+        }
+        else
+        {
+            var folder = NewFolder();
+            store = new TestStore(LiteDbRegistryStore.Open(Options(folder, create: true), time), folder);
+        }
+
+        _owned.Add(store);
+        return store;
+    }
+
+    /// <summary>
+    /// The random registry of <paramref name="seed"/> (<see cref="RandomRegistry"/>) in a new store. A LiteDB registry is written
+    /// once per factory, closed, and copied (database and blob folder) for each call: the copy is opened from disk, as after a
+    /// restart, and the crash tests, which rebuild the same registry for every crash point, stay fast.
+    /// </summary>
+    /// <remarks>The store's clock is left at <see cref="RandomRegistry.Now"/>; the returned clock, for collectors, starts there.</remarks>
+    public (TestStore Store, FakeTimeProvider Time, string Description) Random(int seed, int scale)
+    {
+        var time = new ManualClock(RandomRegistry.Now);
+        if (kind == StoreKind.InMemory)
+        {
+            var store = Create(time);
+            return (store, new FakeTimeProvider(RandomRegistry.Now), RandomRegistry.Fill(store, time, seed, scale));
+        }
+
+        if (!_templates.TryGetValue((seed, scale), out var template))
+        {
+            var folder = NewFolder();
+            var templateTime = new ManualClock(RandomRegistry.Now);
+            using var store = new TestStore(LiteDbRegistryStore.Open(Options(folder, create: true), templateTime));
+            template = (folder, RandomRegistry.Fill(store, templateTime, seed, scale), store.Contents);
+            _templates.Add((seed, scale), template);
+        }
+
+        var copy = NewFolder();
+        CopyFolder(template.Folder, copy);
+        var opened = new TestStore(LiteDbRegistryStore.Open(Options(copy), time), copy, template.Contents);
+        _owned.Add(opened);
+        return (opened, new FakeTimeProvider(RandomRegistry.Now), template.Description);
+    }
+
+    public static void CopyFolder(string from, string to)
+    {
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
+
+    /// <summary>
+    /// A new empty folder, deleted with the factory. On a memory file system (<c>/dev/shm</c>) when there is one: the stores
+    /// flush every commit and every blob to disk, which costs milliseconds on a disk and nothing in memory, and the tests simulate
+    /// process deaths, not power loss.
+    /// </summary>
+    public string NewFolder()
+    {
+        var root = Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath();
+        var folder = Path.Combine(root, "harbor-gc-tests", Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(folder);
+        _owned.Add(new TemporaryFolder(folder));
+        return folder;
+    }
+
+    public static LiteDbStoreOptions Options(string folder, bool create = false, LiteDbConnectionMode connection = LiteDbConnectionMode.Direct) =>
+        new() { DatabasePath = Path.Combine(folder, "harbor-gc.db"), CreateIfMissing = create, Connection = connection };
+
+    public void Dispose()
+    {
+        foreach (var owned in _owned)
+        {
+            owned.Dispose();
+        }
+
+        _owned.Clear();
+    }
+
+    /// <summary>Deletes a folder when disposed.</summary>
+    internal sealed class TemporaryFolder(string path) : IDisposable
+    {
+        public void Dispose()
+        {
+            try
+            {
+                Directory.Delete(path, recursive: true);
+            }
+            catch (DirectoryNotFoundException)
+            {
+                // already gone
+            }
+            catch (IOException)
+            {
+                // best effort: a temporary folder
+            }
+        }
+    }
+}

@@ -133,7 +133,22 @@ public static class RetentionEvaluator
                 }
             }
 
-            // A hard accessory of an immutable subject is immutable too (recursively).
+            // An immutable hard accessory (one with an immutable user tag of its own) cannot go, so neither can the subjects
+            // it hangs from: deleting a subject deletes its hard accessories. A hard accessory of a kept subject is never
+            // cascaded, so below this point an immutable subject's accessories are safe too.
+            for (var i = 0; i < _count; i++)
+            {
+                if (immutableBy[i] is null || !_hardAccessory[i])
+                {
+                    continue;
+                }
+
+                for (var j = _subject[i]; j >= 0 && immutableBy[j] is null; j = _hardAccessory[j] ? _subject[j] : -1)
+                {
+                    immutableBy[j] = $"its accessory {_digests[i]} is immutable ({immutableBy[i]})";
+                }
+            }
+
             var deleted = new bool[_count];
             var reason = new RetentionReason[_count];
             var cause = new int[_count];
@@ -170,7 +185,7 @@ public static class RetentionEvaluator
 
                 foreach (var child in (IEnumerable<int>?)_children[i] ?? [])
                 {
-                    if (!deleted[child] && _tags[child] is null && !_hardAccessory[child] && _parents[child]!.TrueForAll(p => deleted[p]))
+                    if (!deleted[child] && _tags[child] is null && immutableBy[child] is null && !_hardAccessory[child] && _parents[child]!.TrueForAll(p => deleted[p]))
                     {
                         deleted[child] = true;
                         reason[child] = RetentionReason.ChildOfDeleted;

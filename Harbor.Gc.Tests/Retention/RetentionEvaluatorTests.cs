@@ -250,6 +250,22 @@ public sealed class RetentionEvaluatorTests
         plan.DeleteOrder.Should().BeEmpty();
     }
 
+    // DESIGN.md §7: deleting a subject deletes its hard accessories, so an accessory with an immutable tag of its own pins
+    // its subject (retention cannot delete an immutable artifact, even by cascade).
+    [Test]
+    public void Given_an_accessory_with_an_immutable_user_tag_when_its_subject_is_not_retained_then_the_subject_is_kept()
+    {
+        var fixture = new RetentionFixture();
+        var image = fixture.Image(Repo, "image", 100, null);
+        var sbom = fixture.Signature(Repo, "sbom", image);
+        fixture.Snapshot.OnTag(new Tag(R(Repo), "prod-sbom", sbom, Now.AddDays(-5)));
+
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPushedK, 0)), Immutable("prod-*"));
+
+        plan.DeleteOrder.Should().BeEmpty();
+        plan.Of(image).Should().Match<ArtifactRetention>(a => a.Reason == RetentionReason.Immutable && a.ImmutableBy!.Contains("accessory"));
+    }
+
     // goharbor/harbor#18014: a "**" immutable rule must not match a signature's tag-scheme tag, so an untagged signed image
     // is deleted (with its signature) rather than pinned by its signature.
     [Test]

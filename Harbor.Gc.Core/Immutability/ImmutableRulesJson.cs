@@ -22,15 +22,7 @@ public static class ImmutableRulesJson
     {
         ArgumentNullException.ThrowIfNull(json);
         var reader = new PolicyJsonReader();
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
-        }
-        catch (JsonException e)
-        {
-            throw new PolicyException(source, [new PolicyError($"line {e.LineNumber + 1}", null, $"not valid JSON: {e.Message}")]);
-        }
+        var doc = PolicyJsonReader.ParseDocument(json, source);
 
         var rules = new List<ImmutableTagRule>();
         using (doc)

@@ -63,21 +63,11 @@ internal sealed class PolicyJsonReader
     {
         var scopes = Property(rule, "scope_selectors");
         var list = scopes is { ValueKind: JsonValueKind.Object } s ? Property(s, "repository") : null;
-        var listPath = $"{path}.scope_selectors.repository";
-        if (list is not { ValueKind: JsonValueKind.Array } array || array.GetArrayLength() == 0)
+        if (!Single(list, $"{path}.scope_selectors.repository", ruleName, "repository", out var selector, out var selectorPath))
         {
-            Error(listPath, ruleName, "missing: a rule needs one repository selector");
             return null;
         }
 
-        if (array.GetArrayLength() > 1)
-        {
-            Error(listPath, ruleName, $"{array.GetArrayLength()} repository selectors; Harbor allows one per rule");
-            return null;
-        }
-
-        var selector = array[0];
-        var selectorPath = $"{listPath}[0]";
         var decoration = Decoration(selector, selectorPath, ruleName, "repoMatches", "repoExcludes");
         var pattern = Pattern(selector, selectorPath, ruleName);
         return decoration is { } d && pattern is not null ? new RepositorySelector(d, pattern) : null;
@@ -86,21 +76,11 @@ internal sealed class PolicyJsonReader
     /// <summary>Reads <c>tag_selectors</c>: exactly one doublestar tag selector with its <c>extras</c>.</summary>
     internal TagSelector? TagSelector(JsonElement rule, string path, string ruleName)
     {
-        var listPath = $"{path}.tag_selectors";
-        if (Property(rule, "tag_selectors") is not { ValueKind: JsonValueKind.Array } array || array.GetArrayLength() == 0)
+        if (!Single(Property(rule, "tag_selectors"), $"{path}.tag_selectors", ruleName, "tag", out var selector, out var selectorPath))
         {
-            Error(listPath, ruleName, "missing: a rule needs one tag selector");
             return null;
         }
 
-        if (array.GetArrayLength() > 1)
-        {
-            Error(listPath, ruleName, $"{array.GetArrayLength()} tag selectors; Harbor allows one per rule");
-            return null;
-        }
-
-        var selector = array[0];
-        var selectorPath = $"{listPath}[0]";
         var decoration = Decoration(selector, selectorPath, ruleName, "matches", "excludes");
         var pattern = Pattern(selector, selectorPath, ruleName);
 
@@ -172,6 +152,20 @@ internal sealed class PolicyJsonReader
         }
     }
 
+    /// <summary>Parses a document, turning malformed JSON into a <see cref="PolicyException"/> that gives the line.</summary>
+    internal static JsonDocument ParseDocument(string json, string source)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        try
+        {
+            return JsonDocument.Parse(json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (JsonException e)
+        {
+            throw new PolicyException(source, [new PolicyError($"line {e.LineNumber + 1}", null, $"not valid JSON: {e.Message}")]);
+        }
+    }
+
     internal static string Kind(JsonElement value) => value.ValueKind switch
     {
         JsonValueKind.Object => "an object",
@@ -184,6 +178,27 @@ internal sealed class PolicyJsonReader
 
     internal static string RuleName(int index, string? template) =>
         string.Create(CultureInfo.InvariantCulture, $"rule {index + 1} ({template ?? "no template"})");
+
+    /// <summary>A selector list must hold exactly one selector (Harbor's UI and API build one per rule).</summary>
+    private bool Single(JsonElement? list, string listPath, string rule, string what, out JsonElement selector, out string selectorPath)
+    {
+        selector = default;
+        selectorPath = $"{listPath}[0]";
+        if (list is not { ValueKind: JsonValueKind.Array } array || array.GetArrayLength() == 0)
+        {
+            Error(listPath, rule, $"missing: a rule needs one {what} selector");
+            return false;
+        }
+
+        if (array.GetArrayLength() > 1)
+        {
+            Error(listPath, rule, string.Create(CultureInfo.InvariantCulture, $"{array.GetArrayLength()} {what} selectors; Harbor allows one per rule"));
+            return false;
+        }
+
+        selector = array[0];
+        return true;
+    }
 
     private SelectorDecoration? Decoration(JsonElement selector, string path, string rule, string matches, string excludes)
     {

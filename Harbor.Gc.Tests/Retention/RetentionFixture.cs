@@ -20,45 +20,11 @@ internal sealed class RetentionFixture
 
     public static RepositoryName R(string name) => RepositoryName.Parse(name);
 
-    public Digest Image(string repo, string name, double pushedDaysAgo, double? pulledDaysAgo = null, params string[] tags)
-    {
-        var digest = D(name);
-        Snapshot.OnArtifact(new Artifact
-        {
-            Repository = R(repo),
-            Digest = digest,
-            MediaType = MediaTypes.OciManifest,
-            Kind = ManifestKind.OciManifest,
-            PushedAt = Now.AddDays(-pushedDaysAgo),
-            PulledAt = pulledDaysAgo is { } p ? Now.AddDays(-p) : null,
-        });
-        foreach (var tag in tags)
-        {
-            Snapshot.OnTag(new Tag(R(repo), tag, digest, Now.AddDays(-pushedDaysAgo)));
-        }
+    public Digest Image(string repo, string name, double pushedDaysAgo, double? pulledDaysAgo = null, params string[] tags) =>
+        Add(repo, name, pushedDaysAgo, pulledDaysAgo, ManifestKind.OciManifest, [], tags);
 
-        return digest;
-    }
-
-    public Digest Index(string repo, string name, double pushedDaysAgo, Digest[] children, params string[] tags)
-    {
-        var digest = D(name);
-        Snapshot.OnArtifact(new Artifact
-        {
-            Repository = R(repo),
-            Digest = digest,
-            MediaType = MediaTypes.OciIndex,
-            Kind = ManifestKind.OciIndex,
-            PushedAt = Now.AddDays(-pushedDaysAgo),
-            Children = [.. children],
-        });
-        foreach (var tag in tags)
-        {
-            Snapshot.OnTag(new Tag(R(repo), tag, digest, Now.AddDays(-pushedDaysAgo)));
-        }
-
-        return digest;
-    }
+    public Digest Index(string repo, string name, double pushedDaysAgo, Digest[] children, params string[] tags) =>
+        Add(repo, name, pushedDaysAgo, null, ManifestKind.OciIndex, children, tags);
 
     /// <summary>A cosign signature of <paramref name="subject"/>, linked hard, carrying its tag-scheme tag.</summary>
     public Digest Signature(string repo, string name, Digest subject, ReferenceStrength strength = ReferenceStrength.Hard)
@@ -66,6 +32,27 @@ internal sealed class RetentionFixture
         var digest = Image(repo, name, 5);
         Snapshot.OnTag(new Tag(R(repo), $"sha256-{subject.Hex}.sig", digest, Now.AddDays(-5)));
         Snapshot.OnAccessoryLink(new AccessoryLink(R(repo), digest, subject, AccessoryTypes.CosignSignature, strength, FromTagScheme: true));
+        return digest;
+    }
+
+    private Digest Add(string repo, string name, double pushedDaysAgo, double? pulledDaysAgo, ManifestKind kind, Digest[] children, string[] tags)
+    {
+        var digest = D(name);
+        Snapshot.OnArtifact(new Artifact
+        {
+            Repository = R(repo),
+            Digest = digest,
+            MediaType = kind == ManifestKind.OciIndex ? MediaTypes.OciIndex : MediaTypes.OciManifest,
+            Kind = kind,
+            PushedAt = Now.AddDays(-pushedDaysAgo),
+            PulledAt = pulledDaysAgo is { } p ? Now.AddDays(-p) : null,
+            Children = [.. children],
+        });
+        foreach (var tag in tags)
+        {
+            Snapshot.OnTag(new Tag(R(repo), tag, digest, Now.AddDays(-pushedDaysAgo)));
+        }
+
         return digest;
     }
 

@@ -44,7 +44,8 @@ public sealed class RetentionEvaluatorTests
     }
 
     // latestPulledN: newest pull first; never pulled sorts last and is never retained (DESIGN.md §6, even when n exceeds
-    // the number of candidates); artifact and tag pull times both count, the later wins.
+    // the number of pulled candidates — Harbor's latestpl would take it then, DESIGN.md deliberately does not); artifact and
+    // tag pull times both count, the later wins.
     [TestCase(1, new[] { "p1" })]
     [TestCase(2, new[] { "p1", "p2" })]
     [TestCase(5, new[] { "p1", "p2" })]

@@ -37,6 +37,8 @@ public sealed class DoublestarPatternTests
     [TestCase("latest", "latest2", false)]
     [TestCase("", "anything/at/all", true, TestName = "EmptyPattern_MatchesEverything_AsHarborsSelector")]
     [TestCase("1.*", "1.2.3", true)]
+    [TestCase("team**", "team/x", false, TestName = "Doublestar_NotAWholeComponent_IsAStar_AsDoublestarDocuments")]
+    [TestCase("team**", "team-x", true)]
     public void Given_pattern_when_matched_then_result_follows_doublestar(string pattern, string value, bool expected) =>
         DoublestarPattern.Parse(pattern).IsMatch(value).Should().Be(expected);
 

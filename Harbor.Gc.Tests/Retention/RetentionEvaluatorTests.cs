@@ -1,0 +1,379 @@
+using Harbor.Gc.Model;
+using Harbor.Gc.Retention;
+using static Harbor.Gc.Tests.Retention.RetentionFixture;
+
+namespace Harbor.Gc.Tests.Retention;
+
+/// <summary>
+/// The evaluator against DESIGN.md §6 and Harbor's rule evaluators (src/pkg/retention/policy/rule/*): each test states the
+/// Harbor behaviour it encodes.
+/// </summary>
+public sealed class RetentionEvaluatorTests
+{
+    private const string Repo = "library/app";
+
+    // latestPushedK (Harbor's latestps): sort by push time, newest first, keep the first k; k = 0 keeps none.
+    [TestCase(0, new string[0])]
+    [TestCase(1, new[] { "a1" })]
+    [TestCase(3, new[] { "a1", "a2", "a3" })]
+    [TestCase(10, new[] { "a1", "a2", "a3", "a4" })]
+    public void Given_latestPushedK_when_evaluated_then_the_k_most_recently_pushed_are_retained(int k, string[] retained)
+    {
+        var fixture = new RetentionFixture();
+        for (var i = 1; i <= 4; i++)
+        {
+            fixture.Image(Repo, $"a{i}", pushedDaysAgo: i, pulledDaysAgo: null, $"v{i}");
+        }
+
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPushedK, k)));
+
+        plan.RetainedDigests().Should().BeEquivalentTo(retained.Select(D));
+        plan.Repositories.Single().Should().Match<RepositoryRetention>(r => r.Total == 4 && r.Retained == retained.Length && r.Deleted == 4 - retained.Length);
+    }
+
+    [Test]
+    public void Given_latestPushedK_with_equal_push_times_when_evaluated_then_the_tie_breaks_by_digest()
+    {
+        var fixture = new RetentionFixture();
+        var x = fixture.Image(Repo, "x", 1, null, "x");
+        var y = fixture.Image(Repo, "y", 1, null, "y");
+
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPushedK, 1)));
+
+        plan.RetainedDigests().Should().Equal(x.CompareTo(y) < 0 ? x : y);
+    }
+
+    // latestPulledN: newest pull first; never pulled sorts last and is never retained (DESIGN.md §6, even when n exceeds
+    // the number of pulled candidates — Harbor's latestpl would take it then, DESIGN.md deliberately does not); artifact and
+    // tag pull times both count, the later wins.
+    [TestCase(1, new[] { "p1" })]
+    [TestCase(2, new[] { "p1", "p2" })]
+    [TestCase(5, new[] { "p1", "p2" })]
+    [TestCase(0, new string[0])]
+    public void Given_latestPulledN_when_evaluated_then_the_n_most_recently_pulled_are_retained_and_never_pulled_never(int n, string[] retained)
+    {
+        var fixture = new RetentionFixture();
+        fixture.Image(Repo, "p1", 30, 1, "p1");
+        var p2 = fixture.Image(Repo, "p2", 30, null, "p2");
+        fixture.Snapshot.OnTag(new Tag(R(Repo), "p2-alias", p2, Now.AddDays(-30), Now.AddDays(-2)));
+        fixture.Image(Repo, "never", 0.5, null, "never");
+
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPulledN, n)));
+
+        plan.RetainedDigests().Should().BeEquivalentTo(retained.Select(D));
+        plan.Of(D("never")).Reason.Should().Be(RetentionReason.NotRetained);
+    }
+
+    // nDaysSinceLastPush (Harbor's daysps): kept when push time is After(now - d days); exactly d days ago is not after.
+    [TestCase(7, 6.99, true)]
+    [TestCase(7, 7.0, false, TestName = "Given_nDaysSinceLastPush_when_pushed_exactly_d_days_ago_then_deleted_as_Harbors_After")]
+    [TestCase(7, 8, false)]
+    [TestCase(0, 0.01, false, TestName = "Given_nDaysSinceLastPush_0_when_evaluated_then_nothing_pushed_before_now_is_kept")]
+    public void Given_nDaysSinceLastPush_when_evaluated_then_artifacts_pushed_within_d_days_are_retained(int d, double pushedDaysAgo, bool kept)
+    {
+        var fixture = new RetentionFixture();
+        var a = fixture.Image(Repo, "a", pushedDaysAgo, null, "v1");
+
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.NDaysSinceLastPush, d)));
+
+        plan.Of(a).Outcome.Should().Be(kept ? RetentionOutcome.Retained : RetentionOutcome.Deleted);
+    }
+
+    // nDaysSinceLastPull (Harbor's dayspl): pulled After(now - d days); never pulled is never retained.
+    [TestCase(3, 2.5, true)]
+    [TestCase(3, 3.0, false)]
+    [TestCase(3, null, false, TestName = "Given_nDaysSinceLastPull_when_never_pulled_then_deleted_even_if_pushed_now")]
+    public void Given_nDaysSinceLastPull_when_evaluated_then_artifacts_pulled_within_d_days_are_retained(int d, double? pulledDaysAgo, bool kept)
+    {
+        var fixture = new RetentionFixture();
+        var a = fixture.Image(Repo, "a", 0, pulledDaysAgo, "v1");
+
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.NDaysSinceLastPull, d)));
+
+        plan.Of(a).Outcome.Should().Be(kept ? RetentionOutcome.Retained : RetentionOutcome.Deleted);
+    }
+
+    // latestActiveK: the k most recent by the later of push and pull; lastXDays: pushed or pulled within d days.
+    [Test]
+    public void Given_latestActiveK_when_evaluated_then_recency_is_the_later_of_push_and_pull()
+    {
+        var fixture = new RetentionFixture();
+        var oldButPulled = fixture.Image(Repo, "old", 40, 0.5, "old");
+        fixture.Image(Repo, "mid", 2, null, "mid");
+        var fresh = fixture.Image(Repo, "fresh", 1, null, "fresh");
+
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestActiveK, 2)));
+
+        plan.RetainedDigests().Should().BeEquivalentTo([oldButPulled, fresh]);
+    }
+
+    [Test]
+    public void Given_lastXDays_when_evaluated_then_artifacts_pushed_or_pulled_within_d_days_are_retained()
+    {
+        var fixture = new RetentionFixture();
+        var pulled = fixture.Image(Repo, "pulled", 40, 1, "a");
+        var pushed = fixture.Image(Repo, "pushed", 1, null, "b");
+        var stale = fixture.Image(Repo, "stale", 40, 20, "c");
+
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LastXDays, 7)));
+
+        plan.RetainedDigests().Should().BeEquivalentTo([pulled, pushed]);
+        plan.Of(stale).Reason.Should().Be(RetentionReason.NotRetained);
+    }
+
+    [Test]
+    public void Given_always_when_evaluated_then_every_selected_artifact_is_retained()
+    {
+        var fixture = new RetentionFixture();
+        var a = fixture.Image(Repo, "a", 400, null, "a");
+        var b = fixture.Image(Repo, "b", 1, null);
+
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.Always)));
+
+        plan.RetainedDigests().Should().BeEquivalentTo([a, b]);
+        plan.DeleteOrder.Should().BeEmpty();
+    }
+
+    // Harbor's doublestar tag selector: "matches" selects an artifact when any of its tags matches, and the retained
+    // artifact keeps all its tags; "excludes" selects it when any of its tags does not match.
+    [TestCase("matches", "release-*", true)]
+    [TestCase("matches", "nightly-*", false)]
+    [TestCase("excludes", "dev-*", true, TestName = "Given_excludes_when_one_tag_of_several_is_not_excluded_then_the_artifact_is_selected")]
+    [TestCase("excludes", "{dev,release}-*", false)]
+    public void Given_an_artifact_with_several_tags_when_one_tag_matches_then_the_artifact_follows_Harbors_selector(string decoration, string pattern, bool kept)
+    {
+        var fixture = new RetentionFixture();
+        var a = fixture.Image(Repo, "a", 100, null, "dev-1", "release-1");
+        var tags = decoration == "matches" ? TagSelector.Matching(pattern, untagged: false) : TagSelector.Excluding(pattern);
+        var rule = new RetentionRule(RetentionTemplate.Always, 0, RepositorySelector.Matching("**"), tags);
+
+        var plan = fixture.Evaluate(Policy(rule));
+
+        plan.Of(a).Outcome.Should().Be(kept ? RetentionOutcome.Retained : RetentionOutcome.Deleted);
+        plan.Of(a).Tags.Should().Equal("dev-1", "release-1");
+    }
+
+    // The "untagged" extra: with "matches" true puts untagged artifacts in the rule's scope; with "excludes" true leaves
+    // them out (Harbor's selector: untagged is selected when untagged for matches, when !untagged for excludes).
+    [TestCase("matches", true, true)]
+    [TestCase("matches", false, false)]
+    [TestCase("excludes", false, true)]
+    [TestCase("excludes", true, false)]
+    public void Given_the_untagged_extra_when_evaluated_then_untagged_artifacts_are_in_scope_as_Harbor_decides(string decoration, bool untagged, bool kept)
+    {
+        var fixture = new RetentionFixture();
+        var bare = fixture.Image(Repo, "bare", 100, null);
+        var tags = decoration == "matches" ? TagSelector.Matching("**", untagged) : TagSelector.Excluding("nothing-matches-this", untagged);
+
+        var plan = fixture.Evaluate(Policy(new RetentionRule(RetentionTemplate.Always, 0, RepositorySelector.Matching("**"), tags)));
+
+        plan.Of(bare).Outcome.Should().Be(kept ? RetentionOutcome.Retained : RetentionOutcome.Deleted);
+    }
+
+    // Repository selectors match the path below the project (Harbor matches "library/team/api" as "team/api"); a
+    // repository no enabled rule selects is untouched; other projects are out of scope.
+    [Test]
+    public void Given_repository_selectors_when_evaluated_then_only_selected_repositories_are_planned()
+    {
+        var fixture = new RetentionFixture();
+        fixture.Image("library/a", "in-a", 100, null);
+        fixture.Image("library/b", "in-b", 100, null);
+        fixture.Image("library/c", "in-c", 100, null);
+        fixture.Image("library/team/api", "in-api", 100, null);
+        fixture.Image("other/a", "other-a", 100, null);
+
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPushedK, 0, repositories: "{a,b,team/**}")));
+
+        plan.Repositories.Select(r => r.Repository.Value).Should().Equal("library/a", "library/b", "library/team/api");
+        plan.Untouched.Select(r => r.Value).Should().Equal("library/c");
+        plan.DeletedDigests().Should().BeEquivalentTo([D("in-a"), D("in-b"), D("in-api")]);
+    }
+
+    [Test]
+    public void Given_a_repoExcludes_selector_when_evaluated_then_the_excluded_repository_is_untouched()
+    {
+        var fixture = new RetentionFixture();
+        fixture.Image("library/keep", "k", 100, null);
+        var gone = fixture.Image("library/drop", "d", 100, null);
+        var rule = new RetentionRule(RetentionTemplate.LatestPushedK, 0, RepositorySelector.Excluding("keep"), TagSelector.Matching("**", true));
+
+        var plan = fixture.Evaluate(Policy(rule));
+
+        plan.Untouched.Select(r => r.Value).Should().Equal("library/keep");
+        plan.DeletedDigests().Should().BeEquivalentTo([gone]);
+    }
+
+    [Test]
+    public void Given_several_rules_when_evaluated_then_an_artifact_is_retained_if_any_rule_retains_it_and_the_plan_names_them()
+    {
+        var fixture = new RetentionFixture();
+        var newest = fixture.Image(Repo, "newest", 1, null, "dev-9");
+        var release = fixture.Image(Repo, "release", 50, null, "release-1");
+        var both = fixture.Image(Repo, "both", 0.5, null, "release-2");
+        var neither = fixture.Image(Repo, "neither", 60, null, "dev-1");
+
+        var plan = fixture.Evaluate(Policy(
+            Rule(RetentionTemplate.LatestPushedK, 2),
+            Rule(RetentionTemplate.Always, tags: "release-*", untagged: false)));
+
+        plan.Of(newest).RetainedBy.Should().Equal(0);
+        plan.Of(release).RetainedBy.Should().Equal(1);
+        plan.Of(both).RetainedBy.Should().Equal(0, 1);
+        plan.Of(neither).Should().Match<ArtifactRetention>(a => a.Outcome == RetentionOutcome.Deleted && a.Reason == RetentionReason.NotRetained);
+    }
+
+    [Test]
+    public void Given_a_disabled_rule_when_evaluated_then_it_is_skipped_and_selects_no_repository()
+    {
+        var fixture = new RetentionFixture();
+        fixture.Image("library/a", "a", 100, null);
+        var b = fixture.Image("library/b", "b", 100, null);
+        var disabledAlways = Rule(RetentionTemplate.Always) with { Disabled = true };
+
+        var plan = fixture.Evaluate(Policy(disabledAlways, Rule(RetentionTemplate.LatestPushedK, 0, repositories: "b")));
+
+        plan.Untouched.Select(r => r.Value).Should().Equal("library/a");
+        plan.DeletedDigests().Should().BeEquivalentTo([b]);
+    }
+
+    // DESIGN.md §7: immutable artifacts are always retained, and their hard accessories are immutable with them.
+    [Test]
+    public void Given_an_immutable_tag_when_no_rule_retains_the_artifact_then_it_and_its_signature_are_retained()
+    {
+        var fixture = new RetentionFixture();
+        var image = fixture.Image(Repo, "image", 100, null, "prod-1");
+        var signature = fixture.Signature(Repo, "image-sig", image);
+
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPushedK, 0)), Immutable("prod-*"));
+
+        plan.Of(image).Should().Match<ArtifactRetention>(a => a.Reason == RetentionReason.Immutable && a.ImmutableBy!.Contains("tag prod-1"));
+        plan.Of(signature).Should().Match<ArtifactRetention>(a => a.Reason == RetentionReason.Immutable && a.Cause == image);
+        plan.DeleteOrder.Should().BeEmpty();
+    }
+
+    // DESIGN.md §7: deleting a subject deletes its hard accessories, so an accessory with an immutable tag of its own pins
+    // its subject (retention cannot delete an immutable artifact, even by cascade).
+    [Test]
+    public void Given_an_accessory_with_an_immutable_user_tag_when_its_subject_is_not_retained_then_the_subject_is_kept()
+    {
+        var fixture = new RetentionFixture();
+        var image = fixture.Image(Repo, "image", 100, null);
+        var sbom = fixture.Signature(Repo, "sbom", image);
+        fixture.Snapshot.OnTag(new Tag(R(Repo), "prod-sbom", sbom, Now.AddDays(-5)));
+
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPushedK, 0)), Immutable("prod-*"));
+
+        plan.DeleteOrder.Should().BeEmpty();
+        plan.Of(image).Should().Match<ArtifactRetention>(a => a.Reason == RetentionReason.Immutable && a.ImmutableBy!.Contains("accessory"));
+    }
+
+    // goharbor/harbor#18014: a "**" immutable rule must not match a signature's tag-scheme tag, so an untagged signed image
+    // is deleted (with its signature) rather than pinned by its signature.
+    [Test]
+    public void Given_a_catch_all_immutable_rule_when_an_untagged_image_is_signed_then_the_tag_scheme_tag_does_not_pin_it()
+    {
+        var fixture = new RetentionFixture();
+        var image = fixture.Image(Repo, "image", 100, null);
+        var signature = fixture.Signature(Repo, "image-sig", image);
+
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPushedK, 0)), Immutable("**"));
+
+        plan.DeleteOrder.Select(k => k.Digest).Should().Equal(signature, image);
+        plan.Of(signature).Should().Match<ArtifactRetention>(a => a.Reason == RetentionReason.AccessoryOfDeleted && a.Cause == image && a.Tags.IsEmpty);
+    }
+
+    // goharbor/harbor#16335: an "excludes" immutable rule never makes an untagged artifact immutable.
+    [Test]
+    public void Given_an_excludes_immutable_rule_when_an_artifact_is_untagged_then_it_is_not_immutable()
+    {
+        var fixture = new RetentionFixture();
+        var bare = fixture.Image(Repo, "bare", 100, null);
+
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPushedK, 0)), Immutable("dev-*", decoration: SelectorDecoration.Excludes));
+
+        plan.DeletedDigests().Should().BeEquivalentTo([bare]);
+    }
+
+    // DESIGN.md §4/§7: a hard accessory is not a candidate; it is retained with its subject and deleted with it, recursively.
+    [Test]
+    public void Given_a_signed_image_and_a_signature_of_its_sbom_when_evaluated_then_accessories_follow_their_subject()
+    {
+        var fixture = new RetentionFixture();
+        var kept = fixture.Image(Repo, "kept", 1, null, "v2");
+        var keptSig = fixture.Signature(Repo, "kept-sig", kept);
+        var old = fixture.Image(Repo, "old", 90, null, "v1");
+        var sbom = fixture.Signature(Repo, "old-sbom", old);
+        var sbomSig = fixture.Signature(Repo, "old-sbom-sig", sbom);
+
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPushedK, 1)));
+
+        plan.Of(keptSig).Should().Match<ArtifactRetention>(a => a.Outcome == RetentionOutcome.Retained && a.Reason == RetentionReason.AccessoryOfRetained);
+        plan.DeleteOrder.Select(k => k.Digest).Should().Equal(sbomSig, sbom, old);
+        plan.Of(sbomSig).Cause.Should().Be(sbom);
+        plan.Repositories.Single().Should().Match<RepositoryRetention>(r => r.Total == 5 && r.Retained == 2 && r.Deleted == 3);
+    }
+
+    [Test]
+    public void Given_a_soft_accessory_when_evaluated_then_it_is_a_candidate_of_its_own()
+    {
+        var fixture = new RetentionFixture();
+        var subject = fixture.Image(Repo, "subject", 1, null, "v1");
+        var soft = fixture.Signature(Repo, "soft", subject, ReferenceStrength.Soft);
+
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPushedK, 1)));
+
+        plan.Of(subject).Outcome.Should().Be(RetentionOutcome.Retained);
+        plan.Of(soft).Reason.Should().Be(RetentionReason.NotRetained);
+    }
+
+    // DESIGN.md §6/§7: index children are not candidates; a retained index keeps them; a deleted index takes its untagged
+    // children that no other (kept) index references; a tagged child stays; the index is deleted before its children.
+    [Test]
+    public void Given_indexes_sharing_children_when_one_is_deleted_then_only_its_unshared_untagged_children_go()
+    {
+        var fixture = new RetentionFixture();
+        var shared = fixture.Image(Repo, "shared", 50, null);
+        var onlyOld = fixture.Image(Repo, "only-old", 50, null);
+        var taggedChild = fixture.Image(Repo, "tagged-child", 50, null, "amd64");
+        var onlyNew = fixture.Image(Repo, "only-new", 1, null);
+        var oldIndex = fixture.Index(Repo, "old-index", 50, [shared, onlyOld, taggedChild], "v1");
+        var newIndex = fixture.Index(Repo, "new-index", 1, [shared, onlyNew], "v2");
+        var childSig = fixture.Signature(Repo, "only-old-sig", onlyOld);
+
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPushedK, 1)));
+
+        plan.Of(newIndex).Reason.Should().Be(RetentionReason.RetainedByRule);
+        plan.Of(shared).Should().Match<ArtifactRetention>(a => a.Outcome == RetentionOutcome.Retained && a.Reason == RetentionReason.ChildKept);
+        plan.Of(onlyNew).Outcome.Should().Be(RetentionOutcome.Retained);
+        plan.Of(taggedChild).Outcome.Should().Be(RetentionOutcome.Retained);
+        plan.Of(onlyOld).Should().Match<ArtifactRetention>(a => a.Reason == RetentionReason.ChildOfDeleted && a.Cause == oldIndex);
+        var order = plan.DeleteOrder.Select(k => k.Digest).ToList();
+        order.Should().BeEquivalentTo([oldIndex, childSig, onlyOld]);
+        order.IndexOf(oldIndex).Should().BeLessThan(order.IndexOf(onlyOld), "an index goes before its children");
+        order.IndexOf(childSig).Should().BeLessThan(order.IndexOf(onlyOld), "an accessory goes before its subject");
+    }
+
+    [Test]
+    public void Given_two_deleted_indexes_sharing_a_child_when_evaluated_then_the_child_goes_after_both()
+    {
+        var fixture = new RetentionFixture();
+        var child = fixture.Image(Repo, "child", 50, null);
+        var first = fixture.Index(Repo, "first", 50, [child], "a");
+        var second = fixture.Index(Repo, "second", 40, [child], "b");
+
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPushedK, 0)));
+
+        var order = plan.DeleteOrder.Select(k => k.Digest).ToList();
+        order.Should().BeEquivalentTo([first, second, child]);
+        order.IndexOf(child).Should().Be(2);
+    }
+
+    [Test]
+    public void Given_an_invalid_typed_policy_when_evaluated_then_nothing_is_planned_and_the_errors_are_listed()
+    {
+        var fixture = new RetentionFixture();
+        fixture.Image(Repo, "a", 1, null);
+        var act = () => fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPushedK, -1)));
+        act.Should().Throw<PolicyException>().Which.Errors.Should().ContainSingle().Which.Path.Should().Be("$.rules[0].params.latestPushedK");
+    }
+}

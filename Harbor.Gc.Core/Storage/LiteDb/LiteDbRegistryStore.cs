@@ -251,6 +251,16 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
         ValueTask.FromResult(_artifacts.FindById(Key(key)) is { } doc ? ToArtifact(doc, new RepositoryNames()) : null);
 
     /// <inheritdoc />
+    /// <remarks>An index seek on the multi-key index of children.</remarks>
+    public ValueTask<IReadOnlyList<Artifact>> GetParentsAsync(ArtifactKey child, CancellationToken cancellationToken = default)
+    {
+        var names = new RepositoryNames();
+        var query = BsonExpression.Create($"{ChildrenExpression} ANY = @0", new BsonValue(child.Digest.ToString()));
+        return ValueTask.FromResult<IReadOnlyList<Artifact>>(
+            [.. _artifacts.Find(query).Where(d => d[RepositoryField].AsString == child.Repository.Value).Select(d => ToArtifact(d, names))]);
+    }
+
+    /// <inheritdoc />
     public ValueTask<TagPutResult> PutTagAsync(RepositoryName repository, string name, Digest digest, CancellationToken cancellationToken = default)
     {
         TagName.Parse(name);

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Harbor.Gc.Model;
 
@@ -19,7 +20,9 @@ public sealed record ReferrersIndex(ImmutableArray<ReferrerDescriptor> Manifests
     public byte[] ToJson()
     {
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+        // media types carry '+', which the default encoder escapes; the relaxed one writes them as registries do (the body is
+        // served as application/vnd.oci.image.index.v1+json, never embedded in HTML)
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             json.WriteStartObject();
             json.WriteNumber("schemaVersion", 2);

@@ -138,4 +138,33 @@ public class RegistryApiImmutabilityTests(StoreKind kind) : RegistryApiFixture(k
         Exists(first).Should().BeTrue("the first signature lost its tag-scheme link when the tag moved, and was not deleted");
         Rules.Asked.Should().NotContain(a => a.Tag.EndsWith(".sig", StringComparison.Ordinal));
     }
+
+    [Test]
+    public async Task DeleteTag_CosignTagOfASignatureOfAnImmutableImage_IsRefused()
+    {
+        // Given a released image signed by cosign's tag scheme: deleting the .sig tag would unlink the signature, leaving it to GC
+        var image = await PushImage("release-1.0");
+        var signature = await PushCosignSignature(image.Digest);
+        var sigTag = $"sha256-{image.Digest.Hex}.sig";
+
+        // When the .sig tag is deleted
+        var act = async () => await Api.DeleteTagAsync(Repo, sigTag);
+
+        // Then it is refused in the name of the subject's immutable tag, and the signature stays linked
+        (await act.Should().ThrowAsync<ImmutableTagException>()).WithMessage(
+            $"Refused to delete tag {Repo}:{sigTag}: tag {Repo}:release-1.0 is immutable under rule '{Rule}'.");
+        Store.GetAccessoryLinks().Should().ContainSingle().Which.Accessory.Should().Be(signature.Digest);
+    }
+
+    [Test]
+    public async Task DeleteTag_CosignTagOfASignatureOfAMutableImage_UnlinksTheSignature()
+    {
+        var image = await PushImage("v1");
+        var signature = await PushCosignSignature(image.Digest);
+
+        (await Api.DeleteTagAsync(Repo, $"sha256-{image.Digest.Hex}.sig")).Should().BeTrue();
+
+        Store.GetAccessoryLinks().Should().BeEmpty("without its tag-scheme tag the signature is an ordinary untagged artifact");
+        Exists(signature).Should().BeTrue();
+    }
 }

@@ -71,6 +71,12 @@ public interface IWritableRegistryStore : IRegistryStore
     /// <returns>The artifact, or <see langword="null"/>.</returns>
     ValueTask<Artifact?> GetArtifactAsync(ArtifactKey key, CancellationToken cancellationToken = default);
 
+    /// <summary>The artifacts of the same repository whose index lists <paramref name="child"/> among its children.</summary>
+    /// <param name="child">The child manifest.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The parents, in no particular order; empty when nothing lists it.</returns>
+    ValueTask<IReadOnlyList<Artifact>> GetParentsAsync(ArtifactKey child, CancellationToken cancellationToken = default);
+
     /// <summary>Points a tag at an artifact (creating or moving it), and gives the artifact a new version.</summary>
     /// <param name="repository">The repository.</param>
     /// <param name="name">The tag (<see cref="TagName"/> rules).</param>

@@ -177,6 +177,30 @@ public class LiteDbRegistryStoreTests
     }
 
     [Test]
+    public async Task GetParents_SeeksTheChildrenIndex_AndReturnsOnlyIndexesOfTheSameRepository()
+    {
+        // Given a child listed by an index in its repository, and the same digest listed by an index in another repository
+        using var store = Open();
+        var child = await PutAsync(store, "child");
+        await store.PutArtifactAsync(Manifest(child));
+        var index = await PutAsync(store, "index");
+        var otherIndex = await PutAsync(store, "other index");
+        var unrelated = await PutAsync(store, "unrelated index");
+        await store.PutArtifactAsync(Manifest(index) with { Kind = ManifestKind.OciIndex, Children = [child] });
+        await store.PutArtifactAsync(Manifest(otherIndex) with { Repository = RepositoryName.Parse("other/app"), Kind = ManifestKind.OciIndex, Children = [child] });
+        await store.PutArtifactAsync(Manifest(unrelated) with { Kind = ManifestKind.OciIndex });
+
+        // When the child's parents are asked for
+        var parents = await store.GetParentsAsync(new ArtifactKey(Repo, child));
+
+        // Then only the index of its own repository is returned (children live in their index's repository), found by index seek
+        parents.Select(p => p.Digest).Should().Equal(index);
+        var plan = store.ExplainGetParents(child);
+        plan["index"].AsDocument["name"].AsString.Should().Be("children", plan.ToString());
+        plan["index"].AsDocument["mode"].AsString.Should().StartWith("INDEX SEEK", plan.ToString());
+    }
+
+    [Test]
     public async Task IsBlobReferenced_On100kReferences_SeeksTheIndex_AndNeverScans()
     {
         // Given 2,000 manifests with 50 references each (100,000 blob references)

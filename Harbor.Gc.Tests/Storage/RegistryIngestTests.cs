@@ -35,7 +35,7 @@ public class RegistryIngestTests
     {
         var act = async () => await _registry.PushManifestAsync(Repo, Image(D('c'), []));
 
-        (await act.Should().ThrowAsync<MissingBlobException>()).Which.Digest.Should().Be(D('c'));
+        (await act.Should().ThrowAsync<Harbor.Gc.Registry.ManifestReferencesMissingException>()).Which.MissingBlobs.Should().Equal(D('c'));
     }
 
     [Test]

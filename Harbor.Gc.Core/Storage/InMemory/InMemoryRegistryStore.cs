@@ -423,6 +423,17 @@ public sealed class InMemoryRegistryStore : IWritableRegistryStore
     public ValueTask<Artifact?> GetArtifactAsync(ArtifactKey key, CancellationToken cancellationToken = default) => ValueTask.FromResult(GetArtifact(key));
 
     /// <inheritdoc />
+    /// <remarks>A scan of the artifacts: deleting an artifact is rare, and the in-memory store serves tests and small registries.</remarks>
+    public ValueTask<IReadOnlyList<Artifact>> GetParentsAsync(ArtifactKey child, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return ValueTask.FromResult<IReadOnlyList<Artifact>>(
+                [.. _artifacts.Values.Select(e => e.Artifact).Where(a => a.Repository == child.Repository && a.Children.Contains(child.Digest))]);
+        }
+    }
+
+    /// <inheritdoc />
     public ValueTask<TagPutResult> PutTagAsync(RepositoryName repository, string name, Digest digest, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();

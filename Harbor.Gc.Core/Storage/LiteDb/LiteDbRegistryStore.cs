@@ -251,6 +251,15 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
         ValueTask.FromResult(_artifacts.FindById(Key(key)) is { } doc ? ToArtifact(doc, new RepositoryNames()) : null);
 
     /// <inheritdoc />
+    /// <remarks>An index seek on the multi-key index of children.</remarks>
+    public ValueTask<IReadOnlyList<Artifact>> GetParentsAsync(ArtifactKey child, CancellationToken cancellationToken = default)
+    {
+        var names = new RepositoryNames();
+        return ValueTask.FromResult<IReadOnlyList<Artifact>>(
+            [.. _artifacts.Find(ChildrenQuery(child.Digest)).Where(d => d[RepositoryField].AsString == child.Repository.Value).Select(d => ToArtifact(d, names))]);
+    }
+
+    /// <inheritdoc />
     public ValueTask<TagPutResult> PutTagAsync(RepositoryName repository, string name, Digest digest, CancellationToken cancellationToken = default)
     {
         TagName.Parse(name);
@@ -498,6 +507,13 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
     /// <returns>The index names, the primary keys (<c>_id</c>) included.</returns>
     internal IReadOnlyList<string> Indexes() =>
         [.. _db.GetCollection("$indexes").FindAll().Select(i => $"{i["collection"].AsString}.{i["name"].AsString}")];
+
+    /// <summary>The query plan LiteDB makes for "which indexes list this child" (for tests: it must use the index).</summary>
+    /// <param name="digest">The child.</param>
+    /// <returns>LiteDB's plan document.</returns>
+    internal BsonDocument ExplainGetParents(Digest digest) => _artifacts.Query().Where(ChildrenQuery(digest)).GetPlan();
+
+    private static BsonExpression ChildrenQuery(Digest digest) => BsonExpression.Create($"{ChildrenExpression} ANY = @0", new BsonValue(digest.ToString()));
 
     private static BsonExpression ReferencesQuery(Digest digest) => BsonExpression.Create($"{ReferencesExpression} ANY = @0", new BsonValue(digest.ToString()));
 

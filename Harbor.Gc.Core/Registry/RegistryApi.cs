@@ -1,0 +1,254 @@
+using System.Collections.Immutable;
+using Harbor.Gc.Accessories;
+using Harbor.Gc.Manifests;
+using Harbor.Gc.Model;
+using Harbor.Gc.Storage;
+
+namespace Harbor.Gc.Registry;
+
+/// <summary>
+/// The API an embedding registry calls on push, tag, pull, delete and referrers (DESIGN.md §3, §4, §7). Every write goes through
+/// the <see cref="IWritableRegistryStore"/>, whose writes are atomic with respect to a running GC sweep: a push that needs a blob
+/// the sweep is about to delete takes it back, and a push that needs a blob being deleted fails with the retryable
+/// <see cref="BlobBeingDeletedException"/>.
+/// </summary>
+/// <remarks>
+/// <para>Tag immutability (§7) is enforced here: moving an immutable tag to another digest, deleting it, deleting an artifact that
+/// carries one, or deleting a hard accessory of such an artifact, is refused with <see cref="ImmutableTagException"/>. Only user
+/// tags count: a cosign tag-scheme tag that names an accessory (<c>sha256-&lt;hex&gt;.sig</c>) is never matched.</para>
+/// </remarks>
+/// <param name="store">The store.</param>
+/// <param name="immutability">The immutable-tag rules; none when null.</param>
+/// <param name="classifier">The accessory classifier; <see cref="AccessoryClassifier.Default"/> when null.</param>
+public sealed partial class RegistryApi(IWritableRegistryStore store, ITagImmutability? immutability = null, AccessoryClassifier? classifier = null)
+{
+    private readonly AccessoryClassifier _classifier = classifier ?? AccessoryClassifier.Default;
+
+    /// <summary>The store.</summary>
+    public IWritableRegistryStore Store => store;
+
+    /// <summary>Uploads a blob; the store verifies that the bytes hash to <paramref name="digest"/>.</summary>
+    /// <param name="digest">The digest the client claims.</param>
+    /// <param name="content">The bytes, read to the end.</param>
+    /// <param name="mediaType">The media type, if known.</param>
+    /// <param name="cancellationToken">Cancels the upload.</param>
+    /// <returns>The blob record.</returns>
+    /// <exception cref="BlobDigestMismatchException">The bytes do not hash to <paramref name="digest"/>; nothing is stored.</exception>
+    /// <exception cref="BlobBeingDeletedException">A sweep is deleting this very blob; retry.</exception>
+    public ValueTask<Blob> PushBlobAsync(Digest digest, Stream content, string? mediaType = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        return store.PutBlobAsync(digest, content, mediaType, cancellationToken);
+    }
+
+    /// <summary>
+    /// Pushes a manifest by tag or by digest: parses it, refuses it when blobs or children it references are missing, stores its
+    /// bytes as the manifest blob and the artifact with its references and children, records an accessory link when it has a
+    /// <c>subject</c> (the subject need not exist yet), and points the tag at it when pushed by tag.
+    /// </summary>
+    /// <param name="repository">The repository.</param>
+    /// <param name="reference">A tag, or the manifest's digest.</param>
+    /// <param name="content">The manifest bytes.</param>
+    /// <param name="mediaType">The Content-Type it was pushed with, if any.</param>
+    /// <param name="cancellationToken">Cancels the push.</param>
+    /// <returns>The stored artifact.</returns>
+    /// <exception cref="BlobDigestMismatchException">Pushed by digest, and the bytes do not hash to it; nothing is stored.</exception>
+    /// <exception cref="InvalidNameException">The tag is not a valid tag name.</exception>
+    /// <exception cref="ManifestReferencesMissingException">Blobs (config, layers) or child manifests are missing; nothing is stored.</exception>
+    /// <exception cref="MissingBlobException">A blob went missing while the push ran; nothing is stored.</exception>
+    /// <exception cref="BlobBeingDeletedException">A referenced blob is being deleted by a sweep; nothing is stored; retry.</exception>
+    /// <exception cref="ImmutableTagException">The tag is immutable and points at another digest; nothing is stored.</exception>
+    public async ValueTask<Artifact> PushManifestAsync(RepositoryName repository, string reference, byte[] content, string? mediaType = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        ArgumentException.ThrowIfNullOrEmpty(reference);
+        string? tag = null;
+        if (Digest.TryParse(reference, out var digest))
+        {
+            if (digest.Algorithm == DigestAlgorithm.Sha256 && Digest.Sha256Of(content) is var actual && actual != digest)
+            {
+                throw new BlobDigestMismatchException(digest, actual, content.Length);
+            }
+        }
+        else
+        {
+            tag = TagName.Parse(reference);
+            digest = Digest.Sha256Of(content);
+            await EnsureTagMayPointAtAsync(repository, tag, digest, cancellationToken).ConfigureAwait(false);
+        }
+
+        var artifact = ArtifactReader.Read(repository, digest, content, mediaType, DateTimeOffset.MinValue);
+        await EnsureReferencesPresentAsync(artifact, cancellationToken).ConfigureAwait(false);
+        using (var stream = new MemoryStream(content, writable: false))
+        {
+            await store.PutBlobAsync(artifact.Digest, stream, artifact.MediaType, cancellationToken).ConfigureAwait(false);
+        }
+
+        var stored = await store.PutArtifactAsync(artifact, cancellationToken).ConfigureAwait(false);
+        var parsed = stored.Kind != ManifestKind.Unknown && stored.Subject is not null ? ManifestParser.Parse(content, mediaType) : null;
+        if (_classifier.ClassifyBySubject(stored, parsed) is { } link)
+        {
+            await store.PutAccessoryLinkAsync(link, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (tag is not null)
+        {
+            await TagAsync(repository, tag, stored.Digest, cancellationToken).ConfigureAwait(false);
+        }
+
+        return stored;
+    }
+
+    /// <summary>
+    /// Points a tag at a manifest (creating or moving it). A cosign tag-scheme tag on a cosign artifact records the accessory link;
+    /// when such a tag moves to a new manifest (cosign re-signs by pushing a new one), the old manifest loses its tag-scheme link
+    /// and becomes an ordinary untagged artifact.
+    /// </summary>
+    /// <param name="repository">The repository.</param>
+    /// <param name="tag">The tag.</param>
+    /// <param name="digest">The manifest, which must exist.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>The tag as stored.</returns>
+    /// <exception cref="InvalidNameException">The tag is not a valid tag name.</exception>
+    /// <exception cref="KeyNotFoundException">There is no such manifest.</exception>
+    /// <exception cref="ImmutableTagException">The tag is immutable and points at another digest; nothing is changed.</exception>
+    public async ValueTask<Tag> TagAsync(RepositoryName repository, string tag, Digest digest, CancellationToken cancellationToken = default)
+    {
+        TagName.Parse(tag);
+        await EnsureTagMayPointAtAsync(repository, tag, digest, cancellationToken).ConfigureAwait(false);
+        var (stored, previous) = await store.PutTagAsync(repository, tag, digest, cancellationToken).ConfigureAwait(false);
+        if (previous is { } old)
+        {
+            await RemoveTagSchemeLinkAsync(repository, tag, old, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (await store.GetArtifactAsync(new ArtifactKey(repository, digest), cancellationToken).ConfigureAwait(false) is { } artifact &&
+            AccessoryClassifier.ClassifyByTag(artifact, tag) is { } link)
+        {
+            await store.PutAccessoryLinkAsync(link, cancellationToken).ConfigureAwait(false);
+        }
+
+        return stored;
+    }
+
+    /// <summary>
+    /// Deletes a tag; the artifact stays. Deleting the cosign tag-scheme tag of an accessory also removes its tag-scheme link (it
+    /// becomes an ordinary untagged artifact), which is refused when its subject is immutable.
+    /// </summary>
+    /// <param name="repository">The repository.</param>
+    /// <param name="tag">The tag.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>Whether there was such a tag.</returns>
+    /// <exception cref="ImmutableTagException">The tag is immutable, or names an accessory of an immutable artifact; nothing is changed.</exception>
+    public async ValueTask<bool> DeleteTagAsync(RepositoryName repository, string tag, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(tag);
+        if (await store.GetTagAsync(repository, tag, cancellationToken).ConfigureAwait(false) is not { } existing)
+        {
+            return false;
+        }
+
+        var operation = $"delete tag {repository}:{tag}";
+        if (await TagSchemeLinkAsync(existing, cancellationToken).ConfigureAwait(false) is { } link)
+        {
+            await EnsureMutableAsync(new ArtifactKey(repository, link.Subject), operation, cancellationToken).ConfigureAwait(false);
+        }
+        else if (immutability?.FindRule(repository, tag) is { } rule)
+        {
+            throw new ImmutableTagException(operation, repository, tag, rule);
+        }
+
+        var deleted = await store.DeleteTagAsync(repository, tag, cancellationToken).ConfigureAwait(false);
+        await RemoveTagSchemeLinkAsync(repository, tag, existing.Digest, cancellationToken).ConfigureAwait(false);
+        return deleted;
+    }
+
+    /// <summary>Records a pull by tag or by digest (the pull times retention's "pulled" rules read).</summary>
+    /// <param name="repository">The repository.</param>
+    /// <param name="reference">The tag or digest the client pulled.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>Whether the manifest exists (when it does not, nothing is recorded).</returns>
+    public async ValueTask<bool> RecordPullAsync(RepositoryName repository, string reference, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(reference);
+        if (Digest.TryParse(reference, out var digest))
+        {
+            return await store.RecordPullAsync(new ArtifactKey(repository, digest), null, cancellationToken).ConfigureAwait(false);
+        }
+
+        return await store.GetTagAsync(repository, reference, cancellationToken).ConfigureAwait(false) is { } tag &&
+            await store.RecordPullAsync(new ArtifactKey(repository, tag.Digest), tag.Name, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The referrers of a manifest (its accessories whose manifests exist), optionally only those of one artifact type.</summary>
+    /// <param name="subject">The subject, which need not exist (referrers may be pushed first).</param>
+    /// <param name="artifactType">Only referrers of this <c>artifactType</c>, when given.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The referrers as an OCI image index (<see cref="ReferrersIndex.ToJson"/>).</returns>
+    public async ValueTask<ReferrersIndex> GetReferrersAsync(ArtifactKey subject, string? artifactType = null, CancellationToken cancellationToken = default)
+    {
+        var found = new List<ReferrerDescriptor>();
+        foreach (var link in await store.GetReferrersAsync(subject, cancellationToken).ConfigureAwait(false))
+        {
+            if (await store.GetArtifactAsync(new ArtifactKey(link.Repository, link.Accessory), cancellationToken).ConfigureAwait(false) is { } a &&
+                (artifactType is null || a.ArtifactType == artifactType))
+            {
+                found.Add(new ReferrerDescriptor(a.MediaType, a.Digest, a.Size, a.ArtifactType));
+            }
+        }
+
+        return new ReferrersIndex([.. found.OrderBy(d => d.Digest.ToString(), StringComparer.Ordinal)], string.IsNullOrEmpty(artifactType) ? null : artifactType);
+    }
+
+    private async ValueTask EnsureReferencesPresentAsync(Artifact artifact, CancellationToken cancellationToken)
+    {
+        var blobs = ImmutableArray.CreateBuilder<Digest>();
+        foreach (var reference in artifact.References)
+        {
+            if (!reference.IsForeign && reference.Kind != BlobReferenceKind.Manifest && !blobs.Contains(reference.Digest) &&
+                !await store.HasBlobContentAsync(reference.Digest, cancellationToken).ConfigureAwait(false))
+            {
+                blobs.Add(reference.Digest);
+            }
+        }
+
+        var children = ImmutableArray.CreateBuilder<Digest>();
+        foreach (var child in artifact.Children.Distinct())
+        {
+            if (await store.GetArtifactAsync(new ArtifactKey(artifact.Repository, child), cancellationToken).ConfigureAwait(false) is null)
+            {
+                children.Add(child);
+            }
+        }
+
+        if (blobs.Count > 0 || children.Count > 0)
+        {
+            throw new ManifestReferencesMissingException(artifact.Key, blobs.ToImmutable(), children.ToImmutable());
+        }
+    }
+
+    private async ValueTask EnsureTagMayPointAtAsync(RepositoryName repository, string tag, Digest digest, CancellationToken cancellationToken)
+    {
+        if (immutability is not null &&
+            await store.GetTagAsync(repository, tag, cancellationToken).ConfigureAwait(false) is { } existing && existing.Digest != digest &&
+            await TagSchemeLinkAsync(existing, cancellationToken).ConfigureAwait(false) is null &&
+            immutability.FindRule(repository, tag) is { } rule)
+        {
+            throw new ImmutableTagException($"move tag {repository}:{tag} from {existing.Digest} to {digest}", repository, tag, rule);
+        }
+    }
+
+    /// <summary>The tag-scheme link a tag names (the tag is then an accessory's name, not a user tag), or null.</summary>
+    private async ValueTask<AccessoryLink?> TagSchemeLinkAsync(Tag tag, CancellationToken cancellationToken) =>
+        AccessoryClassifier.TryParseTagScheme(tag.Name, out var subject, out _) &&
+        await store.GetAccessoryLinkAsync(new ArtifactKey(tag.Repository, tag.Digest), cancellationToken).ConfigureAwait(false) is { FromTagScheme: true } link &&
+        link.Subject == subject ? link : null;
+
+    private async ValueTask RemoveTagSchemeLinkAsync(RepositoryName repository, string tag, Digest from, CancellationToken cancellationToken)
+    {
+        if (await TagSchemeLinkAsync(new Tag(repository, tag, from, default), cancellationToken).ConfigureAwait(false) is not null)
+        {
+            await store.RemoveAccessoryLinkAsync(new ArtifactKey(repository, from), cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

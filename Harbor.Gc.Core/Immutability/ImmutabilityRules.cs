@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Harbor.Gc.Accessories;
 using Harbor.Gc.Model;
+using Harbor.Gc.Registry;
 
 namespace Harbor.Gc.Immutability;
 
@@ -10,9 +11,9 @@ namespace Harbor.Gc.Immutability;
 /// cosign tag-scheme tag (<c>sha256-&lt;hex&gt;.sig</c>) is never matched (goharbor/harbor#18014), and an untagged artifact is
 /// never immutable, whatever an "excludes" rule says (goharbor/harbor#16335). An artifact is immutable when any of its user
 /// tags is; a hard accessory is immutable when its subject is (the graph-level part lives with the caller that has the
-/// graph, such as the retention evaluator).
+/// graph, such as the retention evaluator). The registry API consults it as its <see cref="ITagImmutability"/>.
 /// </summary>
-public sealed class ImmutabilityRules
+public sealed class ImmutabilityRules : ITagImmutability
 {
     private readonly Dictionary<string, ImmutableTagRule[]> _byProject;
 
@@ -57,6 +58,9 @@ public sealed class ImmutabilityRules
 
         return null;
     }
+
+    /// <inheritdoc />
+    string? ITagImmutability.FindRule(RepositoryName repository, string tag) => FindRule(repository, tag)?.ToString();
 
     /// <summary>Whether a tag is immutable.</summary>
     /// <param name="repository">The repository.</param>

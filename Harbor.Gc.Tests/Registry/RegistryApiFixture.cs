@@ -30,9 +30,12 @@ public abstract class RegistryApiFixture(StoreKind kind) : StoreFixture(kind)
     {
         Store = Stores.Create(Time);
         Rules = new TestRules();
-        Api = new RegistryApi(Store.Inner, Rules, AccessoryClassifier.Default.With(SoftType, "soft.test", ReferenceStrength.Soft));
+        Api = new RegistryApi(Store.Inner, Immutability ?? Rules, AccessoryClassifier.Default.With(SoftType, "soft.test", ReferenceStrength.Soft));
         await PushBlob("{}"u8.ToArray(), MediaTypes.OciEmpty); // the empty config every OCI 1.1 referrer uses, uploaded as clients do
     }
+
+    /// <summary>Rules a fixture gives the API instead of the test-set <see cref="Rules"/> (e.g. Harbor's own, read from JSON).</summary>
+    internal virtual ITagImmutability? Immutability => null;
 
     /// <summary>An artifact type the fixture's classifier registers as a soft accessory.</summary>
     protected const string SoftType = "application/vnd.example.soft+json";

@@ -303,7 +303,7 @@ internal static class Planner
         List<PlanWarning>? warnings = null;
         for (var b = 0; b < graph.BlobCount; b++)
         {
-            var committed = statuses[b] is BlobStatus.Deleting or BlobStatus.Deleted or BlobStatus.DeleteFailed;
+            var committed = IsCommittedToDeletion(statuses[b]);
             if (live[blobDigest[b]])
             {
                 liveCount++;
@@ -355,7 +355,10 @@ internal static class Planner
     /// </summary>
     internal static bool IsDeadBlob(RegistryGraph graph, MarkResult marks, int blob) =>
         !marks.LiveDigests[graph.BlobDigest[blob]] &&
-        (graph.BlobTouched[blob] < marks.Cutoff || graph.BlobStatuses[blob] is BlobStatus.Deleting or BlobStatus.Deleted or BlobStatus.DeleteFailed);
+        (graph.BlobTouched[blob] < marks.Cutoff || IsCommittedToDeletion(graph.BlobStatuses[blob]));
+
+    /// <summary>Whether an earlier run already began deleting a blob in this status (its bytes may be gone).</summary>
+    private static bool IsCommittedToDeletion(BlobStatus status) => status is BlobStatus.Deleting or BlobStatus.Deleted or BlobStatus.DeleteFailed;
 
     private static List<LayerLink> PlanLayerLinks(RegistryGraph graph, MarkResult marks)
     {

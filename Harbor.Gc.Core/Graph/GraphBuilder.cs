@@ -85,6 +85,12 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
             GrowTo(ref _refs, references);
             GrowTo(ref _refKinds, references);
         }
+
+        if (_keyToBlob.Length < hint.Blobs)
+        {
+            _keyToBlob = new int[hint.Blobs]; // keys are dense, so about one per blob; OnBlob grows it for more
+            Array.Fill(_keyToBlob, -1);
+        }
     }
 
     public void OnBlob(Blob blob) => OnBlob(blob, -1);
@@ -120,10 +126,12 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
         _interner.Enqueue(blob.Digest, DigestInterner.Target.Blob, i);
     }
 
-    public void OnArtifact(Artifact artifact) => OnArtifact(artifact, default);
+    public void OnArtifact(Artifact artifact) => OnArtifact(artifact, default, default);
+
+    public void OnArtifact(Artifact artifact, ReadOnlySpan<int> referenceKeys) => OnArtifact(artifact, referenceKeys, default);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
-    public void OnArtifact(Artifact artifact, ReadOnlySpan<int> referenceKeys)
+    public void OnArtifact(Artifact artifact, ReadOnlySpan<int> referenceKeys, ReadOnlySpan<BlobReferenceKind> referenceKinds)
     {
         var references = artifact.References;
         var children = artifact.Children;
@@ -165,19 +173,44 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
             _anyKeyedRef = true;
         }
 
-        for (var r = 0; r < references.Length; r++)
+        if (referenceKinds.Length == references.Length && referenceKeys.Length == references.Length)
         {
-            var at = _refCount++;
-            _refKinds[at] = references[r].Kind;
-            var key = r < referenceKeys.Length ? referenceKeys[r] : -1;
-            if (key >= 0)
+            // keys and kinds from the store: the reference records are read only for a reference without a key
+            var at0 = _refCount;
+            referenceKinds.CopyTo(_refKinds.AsSpan(at0));
+            var refs = _refs.AsSpan(at0, references.Length);
+            for (var r = 0; r < refs.Length; r++)
             {
-                _refs[at] = KeyedRef - key;
+                var key = referenceKeys[r];
+                if (key >= 0)
+                {
+                    refs[r] = KeyedRef - key;
+                }
+                else
+                {
+                    refs[r] = -1;
+                    _interner.Enqueue(references[r].Digest, DigestInterner.Target.Reference, at0 + r);
+                }
             }
-            else
+
+            _refCount += refs.Length;
+        }
+        else
+        {
+            for (var r = 0; r < references.Length; r++)
             {
-                _refs[at] = -1;
-                _interner.Enqueue(references[r].Digest, DigestInterner.Target.Reference, at);
+                var at = _refCount++;
+                _refKinds[at] = references[r].Kind;
+                var key = r < referenceKeys.Length ? referenceKeys[r] : -1;
+                if (key >= 0)
+                {
+                    _refs[at] = KeyedRef - key;
+                }
+                else
+                {
+                    _refs[at] = -1;
+                    _interner.Enqueue(references[r].Digest, DigestInterner.Target.Reference, at);
+                }
             }
         }
 

@@ -23,4 +23,14 @@ public interface IKeyedSnapshotSink : ISnapshotSink
     /// <param name="artifact">The artifact.</param>
     /// <param name="referenceKeys">One key (or -1) per reference.</param>
     void OnArtifact(Artifact artifact, ReadOnlySpan<int> referenceKeys);
+
+    /// <summary>
+    /// An artifact with the keys and kinds of its references, in the order of <see cref="Artifact.References"/>: a store that
+    /// keeps the kinds beside the keys saves the sink reading every reference record (the largest part of a snapshot's bytes).
+    /// </summary>
+    /// <param name="artifact">The artifact.</param>
+    /// <param name="referenceKeys">One key (or -1) per reference.</param>
+    /// <param name="referenceKinds">The kind of each reference.</param>
+    void OnArtifact(Artifact artifact, ReadOnlySpan<int> referenceKeys, ReadOnlySpan<BlobReferenceKind> referenceKinds) =>
+        OnArtifact(artifact, referenceKeys);
 }

@@ -15,11 +15,17 @@ namespace Harbor.Gc.Tests.Graph;
 public class GraphBuilderTests
 {
     [Test]
-    public async Task LargeSnapshot_InternedOnTheSecondThread_CopiesEveryReferenceChildAndTag([Values(true, false)] bool keyed)
+    public async Task LargeSnapshot_InternedOnTheSecondThread_CopiesEveryReferenceChildAndTag([Values] Keys keys)
     {
-        // given a registry large enough that the interner starts its thread
+        // given a registry large enough that the interner starts its thread, read with the store's keys and reference kinds
+        // (the in-memory store), with keys alone (a store that keeps no kinds), or by digest
         var (store, _, description) = RandomRegistry.Build(seed: 5, scale: 250);
-        IRegistryStore source = keyed ? store.Inner : Unkeyed(store.Inner);
+        IRegistryStore source = keys switch
+        {
+            Keys.WithKinds => store.Inner,
+            Keys.KeysOnly => new InterceptingStore(store.Inner) { WrapSnapshotSink = sink => new KeysOnlySink((IKeyedSnapshotSink)sink) },
+            _ => Unkeyed(store.Inner),
+        };
 
         // when the graph is built from the snapshot
         using var builder = new GraphBuilder();
@@ -168,6 +174,8 @@ public class GraphBuilderTests
             var repo = Array.IndexOf(graph.Repositories, artifact.Repository);
             graph.TryGetArtifact(repo, digest, out var a).Should().BeTrue($"{artifact.Key} is in the graph");
             graph.RefsOf(a).ToArray().Select(id => graph.Digests[id]).Should().Equal(artifact.References.Select(r => r.Digest), artifact.Key.ToString());
+            graph.RefKinds.AsSpan(graph.RefStart[a], graph.RefStart[a + 1] - graph.RefStart[a]).ToArray()
+                .Should().Equal(artifact.References.Select(r => r.Kind), artifact.Key.ToString());
             graph.Children.AsSpan(graph.ChildStart[a], graph.ChildStart[a + 1] - graph.ChildStart[a]).ToArray()
                 .Select(c => graph.ArtifactDigest[c]).Select(id => graph.Digests[id]).Should().BeEquivalentTo(artifact.Children, artifact.Key.ToString());
         }
@@ -183,6 +191,40 @@ public class GraphBuilderTests
         var tagged = store.GetTags().Select(t => new ArtifactKey(t.Repository, t.Digest)).ToHashSet();
         Enumerable.Range(0, graph.ArtifactCount).Where(a => (graph.Flags[a] & ArtifactFlags.Tagged) != 0).Select(graph.KeyOf)
             .Should().BeEquivalentTo(tagged);
+    }
+
+    public enum Keys
+    {
+        WithKinds,
+        KeysOnly,
+        ByDigest,
+    }
+
+    /// <summary>Passes the store's keys but not its reference kinds, as a store that keeps keys alone does.</summary>
+    private sealed class KeysOnlySink(IKeyedSnapshotSink inner) : IKeyedSnapshotSink
+    {
+        public void OnBegin(SnapshotSizeHint hint) => inner.OnBegin(hint);
+
+        public void OnBlob(Blob blob) => inner.OnBlob(blob);
+
+        public void OnBlob(Blob blob, int key) => inner.OnBlob(blob, key);
+
+        public void OnArtifact(Artifact artifact) => inner.OnArtifact(artifact);
+
+        public void OnArtifact(Artifact artifact, ReadOnlySpan<int> referenceKeys) => inner.OnArtifact(artifact, referenceKeys);
+
+        public void OnArtifact(Artifact artifact, ReadOnlySpan<int> referenceKeys, ReadOnlySpan<BlobReferenceKind> referenceKinds) =>
+            inner.OnArtifact(artifact, referenceKeys);
+
+        public void OnTag(Tag tag) => inner.OnTag(tag);
+
+        public void OnAccessoryLink(AccessoryLink link) => inner.OnAccessoryLink(link);
+
+        public void OnLayerLink(LayerLink link) => inner.OnLayerLink(link);
+
+        public void OnUpload(BlobUpload upload) => inner.OnUpload(upload);
+
+        public void OnProblem(StoreProblem problem) => inner.OnProblem(problem);
     }
 
     /// <summary>The same store, read through a plain <see cref="ISnapshotSink"/>: every reference resolves by digest.</summary>

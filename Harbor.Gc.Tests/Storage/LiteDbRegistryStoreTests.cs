@@ -319,7 +319,7 @@ public class LiteDbRegistryStoreTests
     }
 
     /// <summary>Gives its first bytes at once, then waits for <see cref="Release"/> before giving the rest.</summary>
-    private sealed class GatedStream(byte[] content, int gateAt) : Stream
+    internal sealed class GatedStream(byte[] content, int gateAt) : Stream
     {
         private int _position;
 

@@ -367,7 +367,8 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
     /// <inheritdoc />
     /// <remarks>
     /// Streams each collection in turn straight from LiteDB's cursor: nothing is collected into lists. Each collection is read
-    /// from its own consistent snapshot; a push landing between them is harmless (the sweep re-checks every item).
+    /// from its own consistent snapshot; a push landing between them is harmless (the sweep re-checks every item). Last come the
+    /// temporary files of unfinished blob writes, as uploads of no repository (a push killed mid-write leaves one behind).
     /// </remarks>
     public ValueTask ReadSnapshotAsync(ISnapshotSink sink, CancellationToken cancellationToken = default)
     {
@@ -380,6 +381,11 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
         n = Deliver(_tags, d => ToTag(d, names), sink.OnTag, n, cancellationToken);
         n = Deliver(_accessoryLinks, d => ToAccessoryLink(d, names), sink.OnAccessoryLink, n, cancellationToken);
         Deliver(_layerLinks, d => ToLayerLink(d, names), sink.OnLayerLink, n, cancellationToken);
+        foreach (var upload in _files.TemporaryUploads(cancellationToken))
+        {
+            sink.OnUpload(upload);
+        }
+
         return ValueTask.CompletedTask;
 
         // streams one collection from LiteDB's cursor into the sink; returns the running record count
@@ -494,6 +500,19 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
             _layerLinks.Delete(id);
             return true;
         }));
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// This store's uploads are the temporary files of blob writes (of no repository): one is deleted only when it is unchanged
+    /// since the plan and nobody has it open (a write in progress holds it open until it is renamed into place). Takes no lock:
+    /// the files share no state with the metadata.
+    /// </remarks>
+    public ValueTask<UploadDeleteOutcome> DeleteUploadAsync(BlobUpload upload, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(upload);
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(upload.Repository is null ? _files.DeleteTemporary(upload) : UploadDeleteOutcome.NotFound);
     }
 
     // ---- internals -----------------------------------------------------------------------------------------------

@@ -194,12 +194,17 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
     public ValueTask<Stream?> OpenBlobAsync(Digest digest, CancellationToken cancellationToken = default) => ValueTask.FromResult(_files.OpenRead(digest));
 
     /// <inheritdoc />
-    public ValueTask<Artifact> PutArtifactAsync(Artifact artifact, CancellationToken cancellationToken = default)
+    public ValueTask<Artifact> PutArtifactAsync(Artifact artifact, bool requireChildren = false, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(artifact);
         cancellationToken.ThrowIfCancellationRequested();
         return ValueTask.FromResult(Write(() =>
         {
+            if (requireChildren && artifact.Children.FirstOrDefault(c => _artifacts.FindById(Key(artifact.Repository, c)) is null) is { IsEmpty: false } missing)
+            {
+                throw new MissingChildException(artifact.Key, missing);
+            }
+
             var now = _time.GetUtcNow();
             var blobs = new List<Blob>(artifact.References.Length);
             foreach (var reference in artifact.References)
@@ -260,7 +265,7 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
     }
 
     /// <inheritdoc />
-    public ValueTask<TagPutResult> PutTagAsync(RepositoryName repository, string name, Digest digest, CancellationToken cancellationToken = default)
+    public ValueTask<TagPutResult> PutTagAsync(RepositoryName repository, string name, Digest digest, TagExpectation? expected = null, CancellationToken cancellationToken = default)
     {
         TagName.Parse(name);
         cancellationToken.ThrowIfCancellationRequested();
@@ -272,12 +277,17 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
                 throw new KeyNotFoundException($"Cannot tag {repository}:{name}: there is no manifest {key}.");
             }
 
+            Digest? current = _tags.FindById(TagKey(repository, name)) is { } old ? Digest.Parse(old[DigestField].AsString) : null;
+            if (expected is { } e && e.Digest != current)
+            {
+                throw new TagChangedException(repository, name, e.Digest, current);
+            }
+
             var version = ReadVersion() + 1;
             artifact[LiteDbDocuments.Version] = version;
             _artifacts.Update(artifact);
             WriteVersion(version);
-            Digest? previous = _tags.FindById(TagKey(repository, name)) is { } old && old[DigestField].AsString is var oldDigest &&
-                oldDigest != digest.ToString() ? Digest.Parse(oldDigest) : null;
+            Digest? previous = current != digest ? current : null;
             var tag = new Tag(repository, name, digest, _time.GetUtcNow());
             _tags.Upsert(LiteDbDocuments.ToDocument(tag));
             return new TagPutResult(tag, previous);

@@ -5,7 +5,6 @@ using Harbor.Gc.Reporting;
 using Harbor.Gc.Storage;
 using Harbor.Gc.Storage.LiteDb;
 using Harbor.Gc.Tests.Support;
-using Microsoft.Extensions.Time.Testing;
 
 namespace Harbor.Gc.Tests.Storage;
 
@@ -13,27 +12,12 @@ namespace Harbor.Gc.Tests.Storage;
 /// Stale temporary uploads of the LiteDB store: a blob is written to <c>blobs/sha256/ab/.upload-&lt;random&gt;</c> and renamed into
 /// place, so a push killed mid-write leaves the temporary file forever. GC treats such files as Distribution's <c>_uploads</c>:
 /// one whose last write is older than the time window is listed in the plan (<c>uploads</c>, of no repository) and deleted by a
-/// real run; one younger than the window, one still open (a write in progress), or one written since the plan is kept.
+/// real run; one younger than the window, one still open (a write in progress), or one written since the plan is kept. The files'
+/// times are set relative to the test's clock.
 /// </summary>
-public class LiteDbTemporaryUploadTests
+public partial class LiteDbRegistryStoreTests
 {
     private static readonly TimeSpan Old = TimeSpan.FromHours(3); // past the default two-hour window
-    private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow); // the files carry the machine's real times
-    private StoreFactory _stores = null!;
-    private string _folder = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        _stores = new StoreFactory(StoreKind.LiteDb);
-        _folder = _stores.NewFolder();
-    }
-
-    [TearDown]
-    public void TearDown() => _stores.Dispose();
-
-    private LiteDbRegistryStore Open(string? folder = null, LiteDbConnectionMode connection = LiteDbConnectionMode.Direct) =>
-        LiteDbRegistryStore.Open(StoreFactory.Options(folder ?? _folder, create: folder is null, connection), _time);
 
     /// <summary>A temporary file as a killed push leaves it: partial bytes under the name the store gives, last written <paramref name="age"/> ago.</summary>
     private string LeftBehind(string folder, int bytes, TimeSpan age)
@@ -43,9 +27,12 @@ public class LiteDbTemporaryUploadTests
         var path = Path.Combine(folder, LiteDbStoreOptions.DefaultBlobsFolder, "sha256", fanOut, ".upload-" + name);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         File.WriteAllBytes(path, new byte[bytes]);
-        File.SetLastWriteTimeUtc(path, (_time.GetUtcNow() - age).UtcDateTime);
+        Age(path, age);
         return path;
     }
+
+    /// <summary>Dates a file's last write <paramref name="age"/> before the test's clock.</summary>
+    private void Age(string path, TimeSpan age) => File.SetLastWriteTimeUtc(path, (_time.GetUtcNow() - age).UtcDateTime);
 
     private static string IdOf(string path) =>
         $"sha256-{Path.GetFileName(Path.GetDirectoryName(path))}-{Path.GetFileName(path)[".upload-".Length..]}";
@@ -148,14 +135,14 @@ public class LiteDbTemporaryUploadTests
     [Test]
     public async Task PushInProgress_IsNeverDeleted_EvenPastTheWindow_AndFinishes()
     {
-        // given a push half written (its temporary file open), and a clock three hours on, past any window the file could be in
+        // given a push half written (its temporary file open), its file last written three hours ago (a stalled client)
         using var store = Open();
         var content = Enumerable.Range(0, 100_000).Select(i => (byte)i).ToArray();
         var digest = Digest.Sha256Of(content);
-        var stream = new LiteDbRegistryStoreTests.GatedStream(content, 50_000);
+        var stream = new GatedStream(content, 50_000);
         var push = store.PutBlobAsync(digest, stream).AsTask();
         await stream.HalfWritten.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        _time.Advance(Old);
+        Age(TemporaryFiles(_folder).Should().ContainSingle().Subject, Old);
 
         // when GC runs with a zero window
         var result = await new GarbageCollector(store, _time).RunAsync(new GcOptions { TimeWindow = TimeSpan.Zero });
@@ -179,7 +166,7 @@ public class LiteDbTemporaryUploadTests
         var crashed = _stores.NewFolder();
         using (var registry = Open(connection: LiteDbConnectionMode.Shared))
         {
-            var stream = new LiteDbRegistryStoreTests.GatedStream(content, 50_000);
+            var stream = new GatedStream(content, 50_000);
             var push = registry.PutBlobAsync(digest, stream).AsTask();
             await stream.HalfWritten.Task.WaitAsync(TimeSpan.FromSeconds(10));
             StoreFactory.CopyFolder(_folder, crashed);
@@ -188,15 +175,15 @@ public class LiteDbTemporaryUploadTests
         }
 
         // when the killed registry's store is reopened, the blob is not there, and its temporary file is
-        using var store = Open(crashed);
+        using var store = LiteDbRegistryStore.Open(StoreFactory.Options(crashed), _time);
         (await store.GetBlobAsync(digest)).Should().BeNull();
         (await store.HasBlobContentAsync(digest)).Should().BeFalse();
-        var left = Directory.EnumerateFiles(Path.Combine(crashed, LiteDbStoreOptions.DefaultBlobsFolder), ".upload-*", SearchOption.AllDirectories).Should().ContainSingle().Subject;
+        var left = TemporaryFiles(crashed).Should().ContainSingle().Subject;
         var partial = new FileInfo(left).Length;
         partial.Should().BeLessThan(content.Length, "the bytes the process had not yet written (or had in its buffer) die with it");
 
         // then once the file is older than the time window, the next run deletes it and nothing else
-        _time.Advance(Old);
+        Age(left, Old);
         var result = await new GarbageCollector(store, _time).RunAsync(new GcOptions());
         result.UploadsDeleted.Should().Be(1);
         result.UploadBytesFreed.Should().Be(partial);
@@ -218,10 +205,13 @@ public class LiteDbTemporaryUploadTests
         }
 
         // a Distribution upload (of a repository) is not this store's: nothing to delete
-        (await store.DeleteUploadAsync(new BlobUpload(RepositoryName.Parse("library/app"), IdOf(path), null, 10, _time.GetUtcNow() - Old)))
+        (await store.DeleteUploadAsync(new BlobUpload(Repo, IdOf(path), null, 10, _time.GetUtcNow() - Old)))
             .Should().Be(UploadDeleteOutcome.NotFound);
         Directory.EnumerateFiles(_folder, "*", SearchOption.AllDirectories).Should().BeEquivalentTo(before);
     }
+
+    private static List<string> TemporaryFiles(string folder) =>
+        [.. Directory.EnumerateFiles(Path.Combine(folder, LiteDbStoreOptions.DefaultBlobsFolder), ".upload-*", SearchOption.AllDirectories)];
 
     private static byte[] ReadAll(Stream stream)
     {

@@ -410,7 +410,7 @@ internal static class Planner
         var result = graph.Uploads.Where(u => IsStaleUpload(u, cutoff)).ToList();
         result.Sort((x, y) =>
         {
-            var c = x.Repository.CompareTo(y.Repository);
+            var c = Nullable.Compare(x.Repository, y.Repository);
             return c != 0 ? c : string.CompareOrdinal(x.Id, y.Id);
         });
         return result;

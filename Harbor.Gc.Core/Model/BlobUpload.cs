@@ -1,21 +1,24 @@
 namespace Harbor.Gc.Model;
 
 /// <summary>
-/// An unfinished blob upload: bytes a client started to push into a repository and has not committed (yet). In the CNCF
-/// Distribution layout it is the folder <c>repositories/NAME/_uploads/ID/</c>, holding <c>data</c>, <c>startedat</c> and
-/// <c>hashstates/</c>.
+/// An unfinished blob upload: bytes a client started to push and has not committed (yet). In the CNCF Distribution layout it is
+/// the folder <c>repositories/NAME/_uploads/ID/</c>, holding <c>data</c>, <c>startedat</c> and <c>hashstates/</c>; in the LiteDB
+/// store it is a temporary file <c>blobs/sha256/ab/.upload-&lt;random&gt;</c> that a push killed mid-write left behind (it belongs
+/// to no repository).
 /// </summary>
 /// <remarks>
 /// An abandoned upload (the client died, a <c>docker push</c> was interrupted) is never referenced by anything and is stale
 /// once both its start and its last write are older than the time window. A store deletes it only when it is still exactly
 /// what the plan saw: an upload that received bytes since is live again.
 /// </remarks>
-/// <param name="Repository">The repository the upload goes into.</param>
-/// <param name="Id">The upload's id (Distribution: the UUID folder name); a single path segment, see <see cref="ValidateId"/>.</param>
+/// <param name="Repository">The repository the upload goes into; <see langword="null"/> for an upload that belongs to no repository
+/// (the LiteDB store's temporary blob files).</param>
+/// <param name="Id">The upload's id (Distribution: the UUID folder name; LiteDB: <c>sha256-ab-&lt;random&gt;</c>, naming the temporary
+/// file); a single path segment, see <see cref="ValidateId"/>.</param>
 /// <param name="StartedAt">When the upload started, as the store recorded it; <see langword="null"/> when that record is missing or malformed.</param>
 /// <param name="Size">The bytes received so far.</param>
 /// <param name="LastWrittenAt">When the upload was last written (its data, or its folder when newer).</param>
-public sealed record BlobUpload(RepositoryName Repository, string Id, DateTimeOffset? StartedAt, long Size, DateTimeOffset LastWrittenAt)
+public sealed record BlobUpload(RepositoryName? Repository, string Id, DateTimeOffset? StartedAt, long Size, DateTimeOffset LastWrittenAt)
 {
     /// <summary>The longest upload id accepted.</summary>
     public const int MaxIdLength = 128;
@@ -52,5 +55,5 @@ public sealed record BlobUpload(RepositoryName Repository, string Id, DateTimeOf
     }
 
     /// <inheritdoc />
-    public override string ToString() => $"{Repository}/_uploads/{Id}";
+    public override string ToString() => Repository is { } repository ? $"{repository}/_uploads/{Id}" : $"temporary upload {Id}";
 }

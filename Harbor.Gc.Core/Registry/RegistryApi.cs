@@ -22,6 +22,9 @@ namespace Harbor.Gc.Registry;
 /// <param name="classifier">The accessory classifier; <see cref="AccessoryClassifier.Default"/> when null.</param>
 public sealed partial class RegistryApi(IWritableRegistryStore store, ITagImmutability? immutability = null, AccessoryClassifier? classifier = null)
 {
+    /// <summary>How often a tag write is checked and tried again when other writes keep moving the tag in between.</summary>
+    private const int TagAttempts = 8;
+
     private readonly AccessoryClassifier _classifier = classifier ?? AccessoryClassifier.Default;
 
     /// <summary>The store.</summary>
@@ -54,10 +57,11 @@ public sealed partial class RegistryApi(IWritableRegistryStore store, ITagImmuta
     /// <returns>The stored artifact.</returns>
     /// <exception cref="BlobDigestMismatchException">Pushed by digest, and the bytes do not hash to it; nothing is stored.</exception>
     /// <exception cref="InvalidNameException">The tag is not a valid tag name.</exception>
-    /// <exception cref="ManifestReferencesMissingException">Blobs (config, layers) or child manifests are missing; nothing is stored.</exception>
+    /// <exception cref="ManifestReferencesMissingException">Blobs (config, layers) or child manifests are missing (a child deleted while the push ran included); nothing is stored.</exception>
     /// <exception cref="MissingBlobException">A blob went missing while the push ran; nothing is stored.</exception>
     /// <exception cref="BlobBeingDeletedException">A referenced blob is being deleted by a sweep; nothing is stored; retry.</exception>
     /// <exception cref="ImmutableTagException">The tag is immutable and points at another digest; nothing is stored.</exception>
+    /// <exception cref="TagChangedException">Pushed by tag, and other writes kept moving the tag; the manifest is stored, the tag not; retry.</exception>
     public async ValueTask<Artifact> PushManifestAsync(RepositoryName repository, string reference, byte[] content, string? mediaType = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(content);
@@ -84,7 +88,17 @@ public sealed partial class RegistryApi(IWritableRegistryStore store, ITagImmuta
             await store.PutBlobAsync(artifact.Digest, stream, artifact.MediaType, cancellationToken).ConfigureAwait(false);
         }
 
-        var stored = await store.PutArtifactAsync(artifact, cancellationToken).ConfigureAwait(false);
+        Artifact stored;
+        try
+        {
+            // the store checks the children again in the write itself: one deleted since the check above is refused, not lost
+            stored = await store.PutArtifactAsync(artifact, requireChildren: true, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MissingChildException e)
+        {
+            throw new ManifestReferencesMissingException(artifact.Key, [], [e.Child]);
+        }
+
         var parsed = stored.Kind != ManifestKind.Unknown && stored.Subject is not null ? ManifestParser.Parse(content, mediaType) : null;
         if (_classifier.ClassifyBySubject(stored, parsed) is { } link)
         {
@@ -112,11 +126,27 @@ public sealed partial class RegistryApi(IWritableRegistryStore store, ITagImmuta
     /// <exception cref="InvalidNameException">The tag is not a valid tag name.</exception>
     /// <exception cref="KeyNotFoundException">There is no such manifest.</exception>
     /// <exception cref="ImmutableTagException">The tag is immutable and points at another digest; nothing is changed.</exception>
+    /// <exception cref="TagChangedException">Other writes moved the tag between every check and write; nothing is changed; retry.</exception>
     public async ValueTask<Tag> TagAsync(RepositoryName repository, string tag, Digest digest, CancellationToken cancellationToken = default)
     {
         TagName.Parse(tag);
-        await EnsureTagMayPointAtAsync(repository, tag, digest, cancellationToken).ConfigureAwait(false);
-        var (stored, previous) = await store.PutTagAsync(repository, tag, digest, cancellationToken).ConfigureAwait(false);
+        TagPutResult written;
+        for (var attempt = 1; ; attempt++)
+        {
+            // the check and the write are one compare-and-swap: the write happens only if the tag is still as the check read it
+            var seen = await EnsureTagMayPointAtAsync(repository, tag, digest, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                written = await store.PutTagAsync(repository, tag, digest, new TagExpectation(seen?.Digest), cancellationToken).ConfigureAwait(false);
+                break;
+            }
+            catch (TagChangedException) when (attempt < TagAttempts)
+            {
+                // moved by another write since the check: check the new state
+            }
+        }
+
+        var (stored, previous) = written;
         if (previous is { } old)
         {
             await RemoveTagSchemeLinkAsync(repository, tag, old, cancellationToken).ConfigureAwait(false);
@@ -227,15 +257,18 @@ public sealed partial class RegistryApi(IWritableRegistryStore store, ITagImmuta
         }
     }
 
-    private async ValueTask EnsureTagMayPointAtAsync(RepositoryName repository, string tag, Digest digest, CancellationToken cancellationToken)
+    /// <summary>Refuses moving an immutable tag to <paramref name="digest"/>; returns the tag as read (null when there is none).</summary>
+    private async ValueTask<Tag?> EnsureTagMayPointAtAsync(RepositoryName repository, string tag, Digest digest, CancellationToken cancellationToken)
     {
-        if (immutability is not null &&
-            await store.GetTagAsync(repository, tag, cancellationToken).ConfigureAwait(false) is { } existing && existing.Digest != digest &&
+        var existing = await store.GetTagAsync(repository, tag, cancellationToken).ConfigureAwait(false);
+        if (immutability is not null && existing is not null && existing.Digest != digest &&
             await TagSchemeLinkAsync(existing, cancellationToken).ConfigureAwait(false) is null &&
             immutability.FindRule(repository, tag) is { } rule)
         {
             throw new ImmutableTagException($"move tag {repository}:{tag} from {existing.Digest} to {digest}", repository, tag, rule);
         }
+
+        return existing;
     }
 
     /// <summary>The tag-scheme link a tag names (the tag is then an accessory's name, not a user tag), or null.</summary>

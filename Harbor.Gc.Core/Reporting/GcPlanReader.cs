@@ -112,7 +112,9 @@ public static class GcPlanReader
         }
 
         var startedAt = Property(e, "startedAt", path).ValueKind == JsonValueKind.Null ? (DateTimeOffset?)null : Time(e, "startedAt", path);
-        return new BlobUpload(Repository(e, "repository", path), id, startedAt, Long(e, "size", path), Time(e, "lastWrittenAt", path));
+        // an upload that belongs to no repository (the LiteDB store's temporary files) has a null repository
+        var repository = Property(e, "repository", path).ValueKind == JsonValueKind.Null ? (RepositoryName?)null : Repository(e, "repository", path);
+        return new BlobUpload(repository, id, startedAt, Long(e, "size", path), Time(e, "lastWrittenAt", path));
     }
 
     private static ArtifactKey ParseKey(string? text, string path)

@@ -7,8 +7,8 @@ namespace Harbor.Gc.Reporting;
 
 /// <summary>Writes the JSON report of DESIGN.md §8 for a GC run, dry or real. The report carries the whole plan, so it can be applied later.</summary>
 /// <remarks>
-/// Beyond §8 (extra fields are allowed): <c>layerLinks</c>, <c>uploads</c> (stale unfinished uploads: repository, id, startedAt,
-/// size, lastWrittenAt), <c>summary.uploads</c> and <c>summary.uploadBytes</c> (not part of <c>summary.bytes</c>, which counts
+/// Beyond §8 (extra fields are allowed): <c>layerLinks</c>, <c>uploads</c> (stale unfinished uploads: repository, null for the
+/// LiteDB store's temporary files, id, startedAt, size, lastWrittenAt), <c>summary.uploads</c> and <c>summary.uploadBytes</c> (not part of <c>summary.bytes</c>, which counts
 /// blobs only), and in <c>result</c> what happened to them. These fields are always written, empty or 0 when there are none, so
 /// the report has one shape.
 /// </remarks>
@@ -204,7 +204,7 @@ public static class GcReportWriter
     private static void WriteUploadKey(Utf8JsonWriter json, BlobUpload upload)
     {
         json.WriteStartObject();
-        json.WriteString("repository", upload.Repository.Value);
+        WriteNullable(json, "repository", upload.Repository?.Value);
         json.WriteString("id", upload.Id);
     }
 

@@ -59,11 +59,17 @@ public interface IWritableRegistryStore : IRegistryStore
     /// get a new version (a sweep planned before skips them). Pushing an existing artifact again replaces it.
     /// </summary>
     /// <param name="artifact">The artifact; <see cref="Artifact.Version"/> and <see cref="Artifact.PushedAt"/> are set by the store.</param>
+    /// <param name="requireChildren">
+    /// Refuse the artifact when a child it lists is not in its repository, checked in the same atomic step as the write (the registry
+    /// API's push: a child deleted after the API's own check never leaves an index without it). Off for importing existing data,
+    /// where an index may list a child the registry lost.
+    /// </param>
     /// <param name="cancellationToken">Cancels before the write.</param>
     /// <returns>The stored artifact.</returns>
     /// <exception cref="MissingBlobException">A referenced blob is not in the store; nothing is written.</exception>
+    /// <exception cref="MissingChildException">With <paramref name="requireChildren"/>, a listed child is not in the repository; nothing is written.</exception>
     /// <exception cref="BlobBeingDeletedException">A referenced blob is being deleted; nothing is written; retry.</exception>
-    ValueTask<Artifact> PutArtifactAsync(Artifact artifact, CancellationToken cancellationToken = default);
+    ValueTask<Artifact> PutArtifactAsync(Artifact artifact, bool requireChildren = false, CancellationToken cancellationToken = default);
 
     /// <summary>Reads an artifact.</summary>
     /// <param name="key">The artifact.</param>
@@ -81,11 +87,16 @@ public interface IWritableRegistryStore : IRegistryStore
     /// <param name="repository">The repository.</param>
     /// <param name="name">The tag (<see cref="TagName"/> rules).</param>
     /// <param name="digest">The artifact it points at, which must exist.</param>
+    /// <param name="expected">
+    /// When given, the write is a compare-and-swap: it happens only if the tag still points where the caller read it (or still does
+    /// not exist), in the same atomic step (the registry API's immutability check, which must not be raced by another tag write).
+    /// </param>
     /// <param name="cancellationToken">Cancels before the write.</param>
     /// <returns>The tag, and the digest it pointed at before when it moved.</returns>
     /// <exception cref="KeyNotFoundException">There is no such artifact.</exception>
     /// <exception cref="InvalidNameException">The tag name is not valid.</exception>
-    ValueTask<TagPutResult> PutTagAsync(RepositoryName repository, string name, Digest digest, CancellationToken cancellationToken = default);
+    /// <exception cref="TagChangedException">The tag is not as <paramref name="expected"/>; nothing is written.</exception>
+    ValueTask<TagPutResult> PutTagAsync(RepositoryName repository, string name, Digest digest, TagExpectation? expected = null, CancellationToken cancellationToken = default);
 
     /// <summary>Reads a tag.</summary>
     /// <param name="repository">The repository.</param>
@@ -144,6 +155,10 @@ public interface IWritableRegistryStore : IRegistryStore
     /// <returns>Whether the artifact exists.</returns>
     ValueTask<bool> RecordPullAsync(ArtifactKey key, string? tag = null, CancellationToken cancellationToken = default);
 }
+
+/// <summary>What a conditional <see cref="IWritableRegistryStore.PutTagAsync"/> expects the tag to point at: what the caller read.</summary>
+/// <param name="Digest">The digest the tag must point at, or <see langword="null"/> when the tag must not exist.</param>
+public readonly record struct TagExpectation(Digest? Digest);
 
 /// <summary>What <see cref="IWritableRegistryStore.PutTagAsync"/> did.</summary>
 /// <param name="Tag">The tag as stored.</param>

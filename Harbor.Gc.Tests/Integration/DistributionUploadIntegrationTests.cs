@@ -30,7 +30,7 @@ public class DistributionUploadIntegrationTests : RegistryIntegrationTest
 
         // then both are planned as the registry wrote them: its UUID, its startedat (RFC 3339, to the second), the bytes received
         plan.Warnings.Should().BeEmpty();
-        plan.Uploads.Select(u => (u.Repository.Value, u.Id, u.Size)).Should().BeEquivalentTo(new[]
+        plan.Uploads.Select(u => (u.Repository?.Value, u.Id, u.Size)).Should().BeEquivalentTo(new[]
         {
             ("library/app", abandoned.Id, 19L),
             ("library/app", resumed.Id, 6L),

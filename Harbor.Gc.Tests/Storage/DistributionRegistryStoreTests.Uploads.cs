@@ -255,7 +255,7 @@ public partial class DistributionRegistryStoreTests
         _tree.Files().Should().BeEquivalentTo(before, "a dry run touches nothing");
         var real = await Collector().RunAsync(new GcOptions { Workers = 3 });
 
-        dry.Plan.Uploads.Select(u => (u.Repository.Value, u.Id)).Should().BeEquivalentTo(stale);
+        dry.Plan.Uploads.Select(u => (u.Repository?.Value, u.Id)).Should().BeEquivalentTo(stale);
         real.Plan.Uploads.Should().Equal(dry.Plan.Uploads, "a real run plans what the dry run listed");
         real.UploadsDeleted.Should().Be(dry.Plan.Uploads.Count);
         real.UploadBytesFreed.Should().Be(dry.Plan.Summary.UploadBytes);

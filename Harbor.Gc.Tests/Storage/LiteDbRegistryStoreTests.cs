@@ -13,7 +13,7 @@ namespace Harbor.Gc.Tests.Storage;
 /// or not at all, its lookups use indexes, and its folder layout and ownership are as documented (DESIGN.md, LiteDB store).
 /// The GC semantics it shares with the in-memory store are checked by the shared suite (<see cref="StoreFixture"/>).
 /// </summary>
-public class LiteDbRegistryStoreTests
+public partial class LiteDbRegistryStoreTests
 {
     private static readonly RepositoryName Repo = RepositoryName.Parse("library/app");
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 10, 0, 0, 0, TimeSpan.Zero));

@@ -316,10 +316,15 @@ public sealed class DistributionRegistryStore : IRegistryStore
     {
         ArgumentNullException.ThrowIfNull(upload);
         cancellationToken.ThrowIfCancellationRequested();
-        var folder = _layout.Upload(upload.Repository, upload.Id); // a bad id throws here, before anything is touched
+        if (upload.Repository is not { } repository)
+        {
+            return ValueTask.FromResult(UploadDeleteOutcome.NotFound); // not one of this layout's uploads (they are in repositories)
+        }
+
+        var folder = _layout.Upload(repository, upload.Id); // a bad id throws here, before anything is touched
 
         // uploads share no state with the rest of the sweep: no lock, so workers delete them in parallel
-        if (ReadUpload(upload.Repository, upload.Id, out _) is not { } current)
+        if (ReadUpload(repository, upload.Id, out _) is not { } current)
         {
             return ValueTask.FromResult(UploadDeleteOutcome.NotFound);
         }

@@ -136,15 +136,22 @@ public sealed class InMemoryRegistryStore : IWritableRegistryStore
     /// </summary>
     /// <param name="artifact">The artifact; its <see cref="Artifact.Version"/> is assigned by the store.</param>
     /// <param name="keepPushTime">Keep <see cref="Artifact.PushedAt"/> as given instead of the clock's now (for building graphs).</param>
+    /// <param name="requireChildren">Refuse the artifact when a child it lists is not in its repository (checked under the lock).</param>
     /// <returns>The stored artifact.</returns>
     /// <exception cref="MissingBlobException">A referenced blob is not in the store.</exception>
+    /// <exception cref="MissingChildException">With <paramref name="requireChildren"/>, a listed child is not in the repository.</exception>
     /// <exception cref="BlobBeingDeletedException">A referenced blob is being deleted; retry.</exception>
-    public Artifact PutArtifact(Artifact artifact, bool keepPushTime = false)
+    public Artifact PutArtifact(Artifact artifact, bool keepPushTime = false, bool requireChildren = false)
     {
         ArgumentNullException.ThrowIfNull(artifact);
         var now = _time.GetUtcNow();
         lock (_lock)
         {
+            if (requireChildren && artifact.Children.FirstOrDefault(c => !_artifacts.ContainsKey(new ArtifactKey(artifact.Repository, c))) is { IsEmpty: false } missing)
+            {
+                throw new MissingChildException(artifact.Key, missing);
+            }
+
             foreach (var reference in artifact.References)
             {
                 if (reference.IsForeign)
@@ -195,9 +202,11 @@ public sealed class InMemoryRegistryStore : IWritableRegistryStore
     /// <param name="name">The tag.</param>
     /// <param name="digest">The artifact it points at, which must exist.</param>
     /// <param name="pushedAt">The tag's push time; the clock's now when null.</param>
+    /// <param name="expected">When given, write only if the tag points there (or, for a null digest, does not exist).</param>
     /// <returns>The tag, and the digest it pointed at before if it moved.</returns>
     /// <exception cref="KeyNotFoundException">There is no such artifact.</exception>
-    public (Tag Tag, Digest? PreviousDigest) PutTag(RepositoryName repository, string name, Digest digest, DateTimeOffset? pushedAt = null)
+    /// <exception cref="TagChangedException">The tag is not as <paramref name="expected"/>.</exception>
+    public (Tag Tag, Digest? PreviousDigest) PutTag(RepositoryName repository, string name, Digest digest, DateTimeOffset? pushedAt = null, TagExpectation? expected = null)
     {
         TagName.Parse(name);
         lock (_lock)
@@ -206,6 +215,12 @@ public sealed class InMemoryRegistryStore : IWritableRegistryStore
             if (!_artifacts.TryGetValue(key, out var artifact))
             {
                 throw new KeyNotFoundException($"Cannot tag {repository}:{name}: there is no manifest {key}.");
+            }
+
+            Digest? current = _tags.TryGetValue((repository, name), out var existing) ? existing.Digest : null;
+            if (expected is { } e && e.Digest != current)
+            {
+                throw new TagChangedException(repository, name, e.Digest, current);
             }
 
             artifact.Artifact = artifact.Artifact with { Version = _nextVersion++ };
@@ -414,10 +429,10 @@ public sealed class InMemoryRegistryStore : IWritableRegistryStore
     }
 
     /// <inheritdoc />
-    public ValueTask<Artifact> PutArtifactAsync(Artifact artifact, CancellationToken cancellationToken = default)
+    public ValueTask<Artifact> PutArtifactAsync(Artifact artifact, bool requireChildren = false, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(PutArtifact(artifact));
+        return ValueTask.FromResult(PutArtifact(artifact, requireChildren: requireChildren));
     }
 
     /// <inheritdoc />
@@ -435,10 +450,10 @@ public sealed class InMemoryRegistryStore : IWritableRegistryStore
     }
 
     /// <inheritdoc />
-    public ValueTask<TagPutResult> PutTagAsync(RepositoryName repository, string name, Digest digest, CancellationToken cancellationToken = default)
+    public ValueTask<TagPutResult> PutTagAsync(RepositoryName repository, string name, Digest digest, TagExpectation? expected = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var (tag, previous) = PutTag(repository, name, digest);
+        var (tag, previous) = PutTag(repository, name, digest, expected: expected);
         return ValueTask.FromResult(new TagPutResult(tag, previous));
     }
 

@@ -194,12 +194,17 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
     public ValueTask<Stream?> OpenBlobAsync(Digest digest, CancellationToken cancellationToken = default) => ValueTask.FromResult(_files.OpenRead(digest));
 
     /// <inheritdoc />
-    public ValueTask<Artifact> PutArtifactAsync(Artifact artifact, CancellationToken cancellationToken = default)
+    public ValueTask<Artifact> PutArtifactAsync(Artifact artifact, bool requireChildren = false, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(artifact);
         cancellationToken.ThrowIfCancellationRequested();
         return ValueTask.FromResult(Write(() =>
         {
+            if (requireChildren && artifact.Children.FirstOrDefault(c => _artifacts.FindById(Key(artifact.Repository, c)) is null) is { IsEmpty: false } missing)
+            {
+                throw new MissingChildException(artifact.Key, missing);
+            }
+
             var now = _time.GetUtcNow();
             var blobs = new List<Blob>(artifact.References.Length);
             foreach (var reference in artifact.References)
@@ -260,7 +265,7 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
     }
 
     /// <inheritdoc />
-    public ValueTask<TagPutResult> PutTagAsync(RepositoryName repository, string name, Digest digest, CancellationToken cancellationToken = default)
+    public ValueTask<TagPutResult> PutTagAsync(RepositoryName repository, string name, Digest digest, TagExpectation? expected = null, CancellationToken cancellationToken = default)
     {
         TagName.Parse(name);
         cancellationToken.ThrowIfCancellationRequested();
@@ -272,12 +277,17 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
                 throw new KeyNotFoundException($"Cannot tag {repository}:{name}: there is no manifest {key}.");
             }
 
+            Digest? current = _tags.FindById(TagKey(repository, name)) is { } old ? Digest.Parse(old[DigestField].AsString) : null;
+            if (expected is { } e && e.Digest != current)
+            {
+                throw new TagChangedException(repository, name, e.Digest, current);
+            }
+
             var version = ReadVersion() + 1;
             artifact[LiteDbDocuments.Version] = version;
             _artifacts.Update(artifact);
             WriteVersion(version);
-            Digest? previous = _tags.FindById(TagKey(repository, name)) is { } old && old[DigestField].AsString is var oldDigest &&
-                oldDigest != digest.ToString() ? Digest.Parse(oldDigest) : null;
+            Digest? previous = current != digest ? current : null;
             var tag = new Tag(repository, name, digest, _time.GetUtcNow());
             _tags.Upsert(LiteDbDocuments.ToDocument(tag));
             return new TagPutResult(tag, previous);
@@ -367,7 +377,8 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
     /// <inheritdoc />
     /// <remarks>
     /// Streams each collection in turn straight from LiteDB's cursor: nothing is collected into lists. Each collection is read
-    /// from its own consistent snapshot; a push landing between them is harmless (the sweep re-checks every item).
+    /// from its own consistent snapshot; a push landing between them is harmless (the sweep re-checks every item). Last come the
+    /// temporary files of unfinished blob writes, as uploads of no repository (a push killed mid-write leaves one behind).
     /// </remarks>
     public ValueTask ReadSnapshotAsync(ISnapshotSink sink, CancellationToken cancellationToken = default)
     {
@@ -380,6 +391,11 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
         n = Deliver(_tags, d => ToTag(d, names), sink.OnTag, n, cancellationToken);
         n = Deliver(_accessoryLinks, d => ToAccessoryLink(d, names), sink.OnAccessoryLink, n, cancellationToken);
         Deliver(_layerLinks, d => ToLayerLink(d, names), sink.OnLayerLink, n, cancellationToken);
+        foreach (var upload in _files.TemporaryUploads(cancellationToken))
+        {
+            sink.OnUpload(upload);
+        }
+
         return ValueTask.CompletedTask;
 
         // streams one collection from LiteDB's cursor into the sink; returns the running record count
@@ -494,6 +510,19 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
             _layerLinks.Delete(id);
             return true;
         }));
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// This store's uploads are the temporary files of blob writes (of no repository): one is deleted only when it is unchanged
+    /// since the plan and nobody has it open (a write in progress holds it open until it is renamed into place). Takes no lock:
+    /// the files share no state with the metadata.
+    /// </remarks>
+    public ValueTask<UploadDeleteOutcome> DeleteUploadAsync(BlobUpload upload, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(upload);
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(upload.Repository is null ? _files.DeleteTemporary(upload) : UploadDeleteOutcome.NotFound);
     }
 
     // ---- internals -----------------------------------------------------------------------------------------------

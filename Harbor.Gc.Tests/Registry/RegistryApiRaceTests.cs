@@ -1,0 +1,111 @@
+using Harbor.Gc.Model;
+using Harbor.Gc.Registry;
+using Harbor.Gc.Storage;
+using Harbor.Gc.Tests.Support;
+using static Harbor.Gc.Tests.Support.Manifests;
+
+namespace Harbor.Gc.Tests.Registry;
+
+/// <summary>
+/// The registry API checks before it writes (children present, tag not immutable); another writer acting between the check and
+/// the write must not slip past it. The store's write checks again in the same atomic step (one LiteDB transaction, the in-memory
+/// store's lock). Each test forces the interleaving with a hook that runs just before the API's write reaches the store.
+/// </summary>
+public class RegistryApiRaceTests(StoreKind kind) : RegistryApiFixture(kind)
+{
+    /// <summary>The API over the fixture's store, with <paramref name="before"/> run once before the first call named <paramref name="method"/>.</summary>
+    private RegistryApi ApiWithHook(string method, Action before, Action? counted = null)
+    {
+        var done = false;
+        return new RegistryApi(HookedStore.Create(Store.Inner, (name, _) =>
+        {
+            if (name != method)
+            {
+                return;
+            }
+
+            counted?.Invoke();
+            if (!done)
+            {
+                done = true;
+                before();
+            }
+        }), Rules);
+    }
+
+    [Test]
+    public async Task PushIndex_WhoseChildIsDeletedAfterTheCheck_IsRefused_AndNothingIsStored()
+    {
+        // given an image, and an index listing it pushed by tag; the image is deleted after the API checked the children
+        var child = await PushImage();
+        var index = Index([child.Digest]);
+        var api = ApiWithHook(nameof(IWritableRegistryStore.PutArtifactAsync), () =>
+            Store.Inner.DeleteArtifactAsync(child.Key, Store.GetArtifact(child.Key)!.Version).AsTask().GetAwaiter().GetResult());
+
+        // when the push reaches the store's write
+        var push = async () => await api.PushManifestAsync(Repo, "v1", index);
+
+        // then it is refused naming the child (MANIFEST_BLOB_UNKNOWN), and neither the index nor its tag exists
+        (await push.Should().ThrowAsync<ManifestReferencesMissingException>()).Which.MissingChildren.Should().Equal(child.Digest);
+        Store.GetArtifact(new ArtifactKey(Repo, Digest.Sha256Of(index))).Should().BeNull();
+        Store.GetTags().Should().BeEmpty();
+    }
+
+    [Test]
+    public async Task PushManifest_WhoseLayerASweepDeletesAfterTheCheck_IsRefused_AndNothingIsStored()
+    {
+        // given an image whose layer a GC sweep deletes (delete, deleting, bytes, record) after the API checked it
+        var layer = await NewBlob();
+        var content = Image(await NewBlob(), [layer]);
+        var api = ApiWithHook(nameof(IWritableRegistryStore.PutArtifactAsync), () =>
+        {
+            Store.TryUpdateBlobStatus(layer, BlobStatusSet.None, BlobStatus.Delete).Should().BeTrue();
+            Store.TryUpdateBlobStatus(layer, BlobStatusSet.Delete, BlobStatus.Deleting).Should().BeTrue();
+            Store.DeleteBlobContent(layer);
+            Store.Inner.DeleteBlobRecordAsync(layer).AsTask().GetAwaiter().GetResult();
+        });
+
+        var push = async () => await api.PushManifestAsync(Repo, "v1", content);
+
+        (await push.Should().ThrowAsync<MissingBlobException>()).Which.Digest.Should().Be(layer);
+        Store.GetArtifact(new ArtifactKey(Repo, Digest.Sha256Of(content))).Should().BeNull();
+        Store.GetTags().Should().BeEmpty();
+    }
+
+    [Test]
+    public async Task Tag_ThatAnotherWriterCreatesAsImmutableAfterTheCheck_IsRefused_AndKeepsTheOtherWritersDigest()
+    {
+        // given the immutable tag rule "v1", no tag v1 yet, and two images; another client tags the second image v1 right after this
+        // client's check found no tag
+        Rules.Add("v1", "release tags never move");
+        var mine = await PushImage();
+        var theirs = await PushImage();
+        var api = ApiWithHook(nameof(IWritableRegistryStore.PutTagAsync), () => Store.PutTag(Repo, "v1", theirs.Digest));
+
+        // when this client's tag write reaches the store
+        var tag = async () => await api.TagAsync(Repo, "v1", mine.Digest);
+
+        // then the store finds the tag changed, the API checks again, and refuses to move the now existing immutable tag
+        (await tag.Should().ThrowAsync<ImmutableTagException>()).WithMessage("*release tags never move*");
+        Store.GetTags().Should().ContainSingle().Which.Digest.Should().Be(theirs.Digest);
+    }
+
+    [Test]
+    public async Task Tag_MovedByAnotherWriterAfterTheCheck_IsCheckedAgain_AndWritten()
+    {
+        // given a mutable tag "latest" moved by another client right after this client's check
+        var first = await PushImage("latest");
+        var theirs = await PushImage();
+        var mine = await PushImage();
+        var writes = 0;
+        var api = ApiWithHook(nameof(IWritableRegistryStore.PutTagAsync), () => Store.PutTag(Repo, "latest", theirs.Digest), () => writes++);
+
+        var tagged = await api.TagAsync(Repo, "latest", mine.Digest);
+
+        // then the first write is refused as changed, the second (after a new check) goes through: the last writer wins
+        writes.Should().Be(2);
+        tagged.Digest.Should().Be(mine.Digest);
+        Store.GetTags().Should().ContainSingle().Which.Digest.Should().Be(mine.Digest);
+        first.Digest.Should().NotBe(mine.Digest);
+    }
+}

@@ -13,6 +13,7 @@ public sealed class RetentionSnapshot : ISnapshotSink
 {
     private readonly Dictionary<RepositoryName, RepositoryContent> _repositories = [];
     private readonly List<StoreProblem> _problems = [];
+    private (RepositoryName Name, RepositoryContent Content)? _last;
 
     /// <summary>Reads a store's snapshot.</summary>
     /// <param name="store">The store.</param>
@@ -83,12 +84,19 @@ public sealed class RetentionSnapshot : ISnapshotSink
 
     private RepositoryContent Content(RepositoryName repository)
     {
+        // Stores list a repository's records together: the last repository answers most lookups without hashing its name.
+        if (_last is { } last && ReferenceEquals(last.Name.Value, repository.Value))
+        {
+            return last.Content;
+        }
+
         if (!_repositories.TryGetValue(repository, out var content))
         {
             content = new RepositoryContent();
             _repositories.Add(repository, content);
         }
 
+        _last = (repository, content);
         return content;
     }
 

@@ -40,6 +40,10 @@ public sealed class ReplicationSnapshot : ISnapshotSink
     }
 
     /// <inheritdoc />
+    /// <remarks>Blobs are not kept: stores skip them.</remarks>
+    public bool WantsBlobs => false;
+
+    /// <inheritdoc />
     public void OnBlob(Blob blob)
     {
     }

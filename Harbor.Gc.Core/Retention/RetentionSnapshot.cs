@@ -42,6 +42,10 @@ public sealed class RetentionSnapshot : ISnapshotSink
     }
 
     /// <inheritdoc />
+    /// <remarks>Blobs are not kept: stores skip them.</remarks>
+    public bool WantsBlobs => false;
+
+    /// <inheritdoc />
     public void OnBlob(Blob blob)
     {
     }

@@ -526,16 +526,19 @@ public sealed class InMemoryRegistryStore : IWritableRegistryStore
             sink.OnBegin(new SnapshotSizeHint(_artifacts.Count, _blobs.Count, _tags.Count, _accessoryLinks.Count, _blobReferences));
             var keyed = sink as IKeyedSnapshotSink;
             var n = 0;
-            foreach (var entry in _blobs.Values)
+            if (sink.WantsBlobs)
             {
-                if ((++n & 0xFFFF) == 0) cancellationToken.ThrowIfCancellationRequested();
-                if (keyed is not null)
+                foreach (var entry in _blobs.Values)
                 {
-                    keyed.OnBlob(entry.Record, entry.Key);
-                }
-                else
-                {
-                    sink.OnBlob(entry.Record);
+                    if ((++n & 0xFFFF) == 0) cancellationToken.ThrowIfCancellationRequested();
+                    if (keyed is not null)
+                    {
+                        keyed.OnBlob(entry.Record, entry.Key);
+                    }
+                    else
+                    {
+                        sink.OnBlob(entry.Record);
+                    }
                 }
             }
 

@@ -5,8 +5,16 @@ namespace Harbor.Gc.Benchmarks;
 
 internal static class Program
 {
-    public static void Main(string[] args)
+    public static async Task Main(string[] args)
     {
+        if (args is ["retention-stopwatch", .. var rest])
+        {
+            await RetentionStopwatch.RunAsync(
+                rest.Length > 0 ? int.Parse(rest[0], System.Globalization.CultureInfo.InvariantCulture) : 1_000_000,
+                rest.Length > 1 ? int.Parse(rest[1], System.Globalization.CultureInfo.InvariantCulture) : 5);
+            return;
+        }
+
         if (args is ["generate-distribution-tree"])
         {
             // the tree DistributionGcBenchmarks times, left in place to look at or to time other tools on by hand

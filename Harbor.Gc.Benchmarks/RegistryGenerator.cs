@@ -24,12 +24,24 @@ public sealed class RegistryGenerator
     public double OrphanUploadFraction { get; init; } = 0.01;
     public double FreshFraction { get; init; } = 0.01;
 
+    /// <summary>
+    /// The fraction of artifacts given a pull time (between their push and now); 0 (the default) draws no random numbers for it,
+    /// so the GC benchmarks' registries stay as they were.
+    /// </summary>
+    public double PulledFraction { get; init; }
+
+    /// <summary>The name of repository <c>r</c>; <c>proj{r / 100}/app{r}</c> when null.</summary>
+    public Func<int, RepositoryName>? RepositoryNames { get; init; }
+
+    private DateTimeOffset _now;
+
     /// <summary>What was generated.</summary>
     public (int Artifacts, int Blobs, long References, int Tags, int Repositories) Counts { get; private set; }
 
     public InMemoryRegistryStore Generate(int artifacts, DateTimeOffset now)
     {
         var store = new InMemoryRegistryStore(new FixedTime(now));
+        _now = now;
         var old = now.AddDays(-90);
         var basePool = new Digest[BaseLayers];
         for (var i = 0; i < basePool.Length; i++)
@@ -45,7 +57,7 @@ public sealed class RegistryGenerator
         var references = 0L;
         for (var r = 0; r < repositories && made < artifacts; r++)
         {
-            var repo = RepositoryName.Parse($"proj{r / 100}/app{r}");
+            var repo = RepositoryNames?.Invoke(r) ?? RepositoryName.Parse($"proj{r / 100}/app{r}");
             var lineage = Enumerable.Range(0, 12).Select(_ => NewBlob(store, 5_000_000, old)).ToArray();
             var budget = r == repositories - 1 ? artifacts - made : perRepo;
             var version = 0;
@@ -157,6 +169,7 @@ public sealed class RegistryGenerator
             Kind = kind,
             Size = 1_000,
             PushedAt = pushed,
+            PulledAt = PulledFraction > 0 && _random.NextDouble() < PulledFraction ? pushed.AddTicks((long)(_random.NextDouble() * (_now - pushed).Ticks)) : null,
             References = [.. refs],
             Children = children,
             Subject = subject,

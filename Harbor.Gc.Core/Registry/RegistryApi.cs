@@ -3,6 +3,7 @@ using Harbor.Gc.Accessories;
 using Harbor.Gc.Manifests;
 using Harbor.Gc.Model;
 using Harbor.Gc.Storage;
+using Harbor.Gc.Trust;
 
 namespace Harbor.Gc.Registry;
 
@@ -16,16 +17,21 @@ namespace Harbor.Gc.Registry;
 /// <para>Tag immutability (§7) is enforced here: moving an immutable tag to another digest, deleting it, deleting an artifact that
 /// carries one, or deleting a hard accessory of such an artifact, is refused with <see cref="ImmutableTagException"/>. Only user
 /// tags count: a cosign tag-scheme tag that names an accessory (<c>sha256-&lt;hex&gt;.sig</c>) is never matched.</para>
+/// <para>Content trust (§7) is checked on <see cref="PullManifestAsync"/>: a pull of an artifact that lacks a signature its project
+/// requires is refused with <see cref="ContentTrustException"/> (see <see cref="ContentTrustChecker"/>).</para>
 /// </remarks>
 /// <param name="store">The store.</param>
 /// <param name="immutability">The immutable-tag rules; none when null.</param>
 /// <param name="classifier">The accessory classifier; <see cref="AccessoryClassifier.Default"/> when null.</param>
-public sealed partial class RegistryApi(IWritableRegistryStore store, ITagImmutability? immutability = null, AccessoryClassifier? classifier = null)
+/// <param name="contentTrust">The content trust policy pulls are checked against (§7); none when null.</param>
+public sealed partial class RegistryApi(
+    IWritableRegistryStore store, ITagImmutability? immutability = null, AccessoryClassifier? classifier = null, ContentTrustPolicy? contentTrust = null)
 {
     /// <summary>How often a tag write is checked and tried again when other writes keep moving the tag in between.</summary>
     private const int TagAttempts = 8;
 
     private readonly AccessoryClassifier _classifier = classifier ?? AccessoryClassifier.Default;
+    private readonly ContentTrustChecker _trust = new(store, contentTrust ?? ContentTrustPolicy.None);
 
     /// <summary>The store.</summary>
     public IWritableRegistryStore Store => store;

@@ -42,6 +42,7 @@ public static class RetentionEvaluator
         }
 
         immutability ??= ImmutabilityRules.None;
+        var noImmutableRules = immutability.IsEmpty;
         var now = time.GetUtcNow();
         var rules = policy.Rules.Select((rule, index) => (Rule: rule, Index: index)).Where(r => !r.Rule.Disabled).ToArray();
         var inProject = snapshot.Repositories
@@ -63,7 +64,7 @@ public static class RetentionEvaluator
                 continue;
             }
 
-            var evaluation = new RepositoryEvaluation(repository, content, immutability, now.UtcTicks);
+            var evaluation = new RepositoryEvaluation(repository, content, noImmutableRules ? null : immutability, now.UtcTicks);
             repositories.Add(evaluation.Run(selecting, deleteOrder));
         }
 
@@ -74,7 +75,7 @@ public static class RetentionEvaluator
     {
         private readonly RepositoryName _repository;
         private readonly RetentionSnapshot.RepositoryContent _content;
-        private readonly ImmutabilityRules _immutability;
+        private readonly ImmutabilityRules? _immutability; // null when no rule is enabled
         private readonly long _now;
         private readonly int _count;
         private readonly Digest[] _digests;
@@ -86,8 +87,9 @@ public static class RetentionEvaluator
         private readonly List<int>?[] _accessories; // hard accessories per subject
         private readonly List<int>?[] _children;
         private readonly List<int>?[] _parents;
+        private readonly int[] _byDigest; // every index, in digest order
 
-        internal RepositoryEvaluation(RepositoryName repository, RetentionSnapshot.RepositoryContent content, ImmutabilityRules immutability, long now)
+        internal RepositoryEvaluation(RepositoryName repository, RetentionSnapshot.RepositoryContent content, ImmutabilityRules? immutability, long now)
         {
             _repository = repository;
             _content = content;
@@ -104,20 +106,39 @@ public static class RetentionEvaluator
             _children = new List<int>?[_count];
             _parents = new List<int>?[_count];
             Load();
+            _byDigest = new int[_count];
+            for (var i = 0; i < _count; i++)
+            {
+                _byDigest[i] = i;
+            }
+
+            Array.Sort((Digest[])_digests.Clone(), _byDigest);
         }
 
         internal RepositoryRetention Run((RetentionRule Rule, int Index)[] rules, ImmutableArray<ArtifactKey>.Builder deleteOrder)
         {
             // Candidates in digest order: every sort below is stable on it, so ties break by digest.
-            var candidates = Enumerable.Range(0, _count)
-                .Where(i => !_hardAccessory[i] && _parents[i] is null)
-                .OrderBy(i => _digests[i])
-                .ToArray();
+            var candidates = new List<int>(_count);
+            foreach (var i in _byDigest)
+            {
+                if (!_hardAccessory[i] && _parents[i] is null)
+                {
+                    candidates.Add(i);
+                }
+            }
 
             var retainedBy = new List<int>?[_count];
             foreach (var (rule, index) in rules)
             {
-                var selected = candidates.Where(i => rule.Tags.Selects((IReadOnlyList<string>?)_tags[i] ?? [])).ToArray();
+                var selected = new List<int>(candidates.Count);
+                foreach (var i in candidates)
+                {
+                    if (rule.Tags.Selects((IReadOnlyList<string>?)_tags[i] ?? []))
+                    {
+                        selected.Add(i);
+                    }
+                }
+
                 foreach (var i in Retain(rule, selected))
                 {
                     (retainedBy[i] ??= []).Add(index);
@@ -125,7 +146,7 @@ public static class RetentionEvaluator
             }
 
             var immutableBy = new string?[_count];
-            for (var i = 0; i < _count; i++)
+            for (var i = 0; i < _count && _immutability is not null; i++)
             {
                 if (_tags[i] is { } tags && _immutability.FindImmutableTag(_repository, tags) is { } hit)
                 {
@@ -195,9 +216,9 @@ public static class RetentionEvaluator
                 }
             }
 
-            var decisions = new ArtifactRetention[_count];
+            var decisions = ImmutableArray.CreateBuilder<ArtifactRetention>(_count);
             var deletedCount = 0;
-            foreach (var i in Enumerable.Range(0, _count).OrderBy(i => _digests[i]))
+            foreach (var i in _byDigest)
             {
                 if (deleted[i])
                 {
@@ -208,14 +229,14 @@ public static class RetentionEvaluator
                     (reason[i], cause[i]) = KeptFollower(i, immutableBy);
                 }
 
-                decisions[i] = new ArtifactRetention(
+                decisions.Add(new ArtifactRetention(
                     _digests[i],
-                    _tags[i] is { } t ? [.. t.Order(StringComparer.Ordinal)] : [],
+                    SortedTags(_tags[i]),
                     deleted[i] ? RetentionOutcome.Deleted : RetentionOutcome.Retained,
                     reason[i],
                     retainedBy[i] is { } r ? [.. r] : [],
                     cause[i] >= 0 ? _digests[cause[i]] : null,
-                    immutableBy[i] ?? (cause[i] >= 0 && reason[i] == RetentionReason.Immutable ? immutableBy[cause[i]] : null));
+                    immutableBy[i] ?? (cause[i] >= 0 && reason[i] == RetentionReason.Immutable ? immutableBy[cause[i]] : null)));
             }
 
             AppendDeleteOrder(deleted, deleteOrder);
@@ -224,10 +245,25 @@ public static class RetentionEvaluator
                 _count,
                 _count - deletedCount,
                 deletedCount,
-                [.. decisions.OrderBy(d => d.Digest)]);
+                decisions.MoveToImmutable());
         }
 
-        private (RetentionReason Reason, int Cause) KeptFollower(int i, string?[] immutableBy)
+        private static ImmutableArray<string> SortedTags(List<string>? tags)
+        {
+            switch (tags?.Count ?? 0)
+            {
+                case 0:
+                    return [];
+                case 1:
+                    return [tags![0]];
+                default:
+                    var sorted = tags!.ToArray();
+                    Array.Sort(sorted, StringComparer.Ordinal);
+                    return ImmutableArray.Create(sorted);
+            }
+        }
+
+                private (RetentionReason Reason, int Cause) KeptFollower(int i, string?[] immutableBy)
         {
             if (_hardAccessory[i])
             {
@@ -250,7 +286,7 @@ public static class RetentionEvaluator
             return (RetentionReason.ChildKept, _parents[i]![0]);
         }
 
-        private IEnumerable<int> Retain(RetentionRule rule, int[] selected)
+        private IEnumerable<int> Retain(RetentionRule rule, List<int> selected)
         {
             var k = rule.Parameter;
             var cutoff = _now - (k * TicksPerDay);
@@ -281,8 +317,13 @@ public static class RetentionEvaluator
             // (which precede it) and after its deleted parents (which precede it).
             var state = new byte[_count];
             var stack = new Stack<(int Node, bool Expanded)>();
-            foreach (var start in Enumerable.Range(0, _count).Where(i => deleted[i]).OrderBy(i => _digests[i]))
+            foreach (var start in _byDigest)
             {
+                if (!deleted[start])
+                {
+                    continue;
+                }
+
                 stack.Push((start, false));
                 while (stack.TryPop(out var item))
                 {
@@ -305,6 +346,11 @@ public static class RetentionEvaluator
 
                     state[node] = 1;
                     stack.Push((node, true));
+                    if (_accessories[node] is null && _parents[node] is null)
+                    {
+                        continue;
+                    }
+
                     var before = ((IEnumerable<int>?)_accessories[node] ?? []).Concat((IEnumerable<int>?)_parents[node] ?? [])
                         .Where(p => deleted[p] && state[p] == 0)
                         .OrderByDescending(p => _digests[p]);

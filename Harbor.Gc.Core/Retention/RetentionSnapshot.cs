@@ -13,6 +13,7 @@ public sealed class RetentionSnapshot : ISnapshotSink
 {
     private readonly Dictionary<RepositoryName, RepositoryContent> _repositories = [];
     private readonly List<StoreProblem> _problems = [];
+    private (RepositoryName Name, RepositoryContent Content)? _last;
 
     /// <summary>Reads a store's snapshot.</summary>
     /// <param name="store">The store.</param>
@@ -39,6 +40,10 @@ public sealed class RetentionSnapshot : ISnapshotSink
     public void OnBegin(SnapshotSizeHint hint)
     {
     }
+
+    /// <inheritdoc />
+    /// <remarks>Blobs are not kept: stores skip them.</remarks>
+    public bool WantsBlobs => false;
 
     /// <inheritdoc />
     public void OnBlob(Blob blob)
@@ -83,12 +88,19 @@ public sealed class RetentionSnapshot : ISnapshotSink
 
     private RepositoryContent Content(RepositoryName repository)
     {
+        // Stores list a repository's records together: the last repository answers most lookups without hashing its name.
+        if (_last is { } last && ReferenceEquals(last.Name.Value, repository.Value))
+        {
+            return last.Content;
+        }
+
         if (!_repositories.TryGetValue(repository, out var content))
         {
             content = new RepositoryContent();
             _repositories.Add(repository, content);
         }
 
+        _last = (repository, content);
         return content;
     }
 

@@ -14,6 +14,12 @@ public interface ISnapshotSink
     /// <param name="hint">The expected counts.</param>
     void OnBegin(SnapshotSizeHint hint);
 
+    /// <summary>
+    /// Whether the sink uses blob records. When <see langword="false"/> a store may skip its blobs (<see cref="OnBlob"/> is then
+    /// not called): a sink that reads only artifacts, tags and links saves the pass over every blob.
+    /// </summary>
+    bool WantsBlobs => true;
+
     /// <summary>A blob record.</summary>
     /// <param name="blob">The blob.</param>
     void OnBlob(Blob blob);

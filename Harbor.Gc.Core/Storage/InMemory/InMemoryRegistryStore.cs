@@ -542,34 +542,38 @@ public sealed class InMemoryRegistryStore : IWritableRegistryStore
             sink.OnBegin(new SnapshotSizeHint(_artifacts.Count, _blobs.Count, _tags.Count, _accessoryLinks.Count, _blobReferences));
             var keyed = sink as IKeyedSnapshotSink;
             var n = 0;
-            var blobs = new BlobEntry[TouchGroup];
-            var filled = 0;
-            foreach (var entry in _blobs.Values)
+            if (sink.WantsBlobs)
             {
-                blobs[filled++] = entry;
-                if (filled == TouchGroup)
+                var blobs = new BlobEntry[TouchGroup];
+                var filled = 0;
+                foreach (var entry in _blobs.Values)
                 {
-                    if ((++n & 0xFF) == 0) cancellationToken.ThrowIfCancellationRequested();
-                    SendBlobs(blobs.AsSpan(0, filled), sink, keyed);
-                    filled = 0;
+                    blobs[filled++] = entry;
+                    if (filled == TouchGroup)
+                    {
+                        if ((++n & 0xFF) == 0) cancellationToken.ThrowIfCancellationRequested();
+                        SendBlobs(blobs.AsSpan(0, filled), sink, keyed);
+                        filled = 0;
+                    }
                 }
+
+                SendBlobs(blobs.AsSpan(0, filled), sink, keyed);
             }
 
-            SendBlobs(blobs.AsSpan(0, filled), sink, keyed);
             var artifacts = new ArtifactEntry[TouchGroup];
-            filled = 0;
+            var count = 0;
             foreach (var entry in _artifacts.Values)
             {
-                artifacts[filled++] = entry;
-                if (filled == TouchGroup)
+                artifacts[count++] = entry;
+                if (count == TouchGroup)
                 {
                     if ((++n & 0xFF) == 0) cancellationToken.ThrowIfCancellationRequested();
-                    SendArtifacts(artifacts.AsSpan(0, filled), sink, keyed);
-                    filled = 0;
+                    SendArtifacts(artifacts.AsSpan(0, count), sink, keyed);
+                    count = 0;
                 }
             }
 
-            SendArtifacts(artifacts.AsSpan(0, filled), sink, keyed);
+            SendArtifacts(artifacts.AsSpan(0, count), sink, keyed);
 
             foreach (var tag in _tags.Values)
             {

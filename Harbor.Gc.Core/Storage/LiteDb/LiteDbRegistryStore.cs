@@ -386,7 +386,7 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         sink.OnBegin(new SnapshotSizeHint(_artifacts.Count(), _blobs.Count(), _tags.Count(), _accessoryLinks.Count(), 0));
         var names = new RepositoryNames();
-        var n = Deliver(_blobs, ToBlob, sink.OnBlob, 0, cancellationToken);
+        var n = sink.WantsBlobs ? Deliver(_blobs, ToBlob, sink.OnBlob, 0, cancellationToken) : 0;
         n = Deliver(_artifacts, d => ToArtifact(d, names), sink.OnArtifact, n, cancellationToken);
         n = Deliver(_tags, d => ToTag(d, names), sink.OnTag, n, cancellationToken);
         n = Deliver(_accessoryLinks, d => ToAccessoryLink(d, names), sink.OnAccessoryLink, n, cancellationToken);

@@ -1,4 +1,5 @@
 using Harbor.Gc.Runner.Commands;
+using Harbor.Gc.Runner.Daemon;
 
 namespace Harbor.Gc.Runner;
 
@@ -8,6 +9,7 @@ internal static class Program
     public const string Usage = $"""
         usage:
         {GcCommand.Usage}
+        {DaemonCommand.Usage}
         """;
 
     public static async Task<int> Main(string[] args)
@@ -29,6 +31,7 @@ internal static class Program
             return args switch
             {
                 ["gc", .. var rest] => await GcCommand.RunAsync(rest, stdout, stderr, time, cancellationToken).ConfigureAwait(false),
+                ["daemon", .. var rest] => await DaemonCommand.RunAsync(rest, stderr, time, cancellationToken).ConfigureAwait(false),
                 [] or ["--help"] or ["-h"] or ["help"] => Help(stdout),
                 [var command, ..] => throw new UsageException($"unknown command '{command}'.\n{Usage}"),
             };

@@ -108,13 +108,14 @@ internal sealed class DaemonConfigReader
             foreach (var element in list.EnumerateArray())
             {
                 index++;
+                if (element.ValueKind == JsonValueKind.Object && element.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String
+                    && !names.Add(name.GetString()!))
+                {
+                    Error(name.GetString(), "name", "another job has the same name");
+                }
+
                 if (ReadJob(element, index) is { } job)
                 {
-                    if (!names.Add(job.Name))
-                    {
-                        Error(job.Name, "name", "another job has the same name");
-                    }
-
                     jobs.Add(job);
                 }
             }
@@ -176,17 +177,15 @@ internal sealed class DaemonConfigReader
             Error(name, "reportJson", $"the folder '{reportFolder}' does not exist");
         }
 
-        if (kind is null || store is null || schedule is null || scheduleText is null)
+        return kind switch
         {
-            return null;
-        }
-
-        return kind == JobKind.Gc
-            ? ReadGc(element, name, store, scheduleText, schedule, dryRun, report)
-            : ReadRetention(element, name, store, scheduleText, schedule, dryRun, report);
+            JobKind.Gc => ReadGc(element, name, store, scheduleText, schedule, dryRun, report),
+            JobKind.Retention => ReadRetention(element, name, store, scheduleText, schedule, dryRun, report),
+            _ => null,
+        };
     }
 
-    private DaemonJob ReadGc(JsonElement element, string name, string store, string scheduleText, CronExpression schedule, bool dryRun, string? report)
+    private DaemonJob? ReadGc(JsonElement element, string name, string? store, string? scheduleText, CronExpression? schedule, bool dryRun, string? report)
     {
         var options = new GcOptions { DryRun = dryRun };
         options.DeleteUntagged = Bool(element, name, "deleteUntagged") ?? options.DeleteUntagged;
@@ -210,10 +209,10 @@ internal sealed class DaemonConfigReader
             options.MaxDuration = null;
         }
 
-        return new DaemonJob { Name = name, Kind = JobKind.Gc, Store = store, ScheduleText = scheduleText, Schedule = schedule, DryRun = dryRun, ReportJson = report, Gc = options };
+        return store is null || scheduleText is null || schedule is null ? null : new DaemonJob { Name = name, Kind = JobKind.Gc, Store = store, ScheduleText = scheduleText, Schedule = schedule, DryRun = dryRun, ReportJson = report, Gc = options };
     }
 
-    private DaemonJob? ReadRetention(JsonElement element, string name, string store, string scheduleText, CronExpression schedule, bool dryRun, string? report)
+    private DaemonJob? ReadRetention(JsonElement element, string name, string? store, string? scheduleText, CronExpression? schedule, bool dryRun, string? report)
     {
         RetentionPolicy? policy = null;
         var policyPath = String(element, name, "policy") is { } p ? Path.GetFullPath(p, _folder) : null;
@@ -229,7 +228,7 @@ internal sealed class DaemonConfigReader
             }
             catch (PolicyException e)
             {
-                Error(name, "policy", e.Message);
+                Error(name, "policy", e.Message.ReplaceLineEndings("\n    "));
             }
         }
 
@@ -243,11 +242,11 @@ internal sealed class DaemonConfigReader
             }
             catch (PolicyException e)
             {
-                Error(name, "immutableRules", e.Message);
+                Error(name, "immutableRules", e.Message.ReplaceLineEndings("\n    "));
             }
         }
 
-        return policy is null ? null : new DaemonJob
+        return policy is null || store is null || scheduleText is null || schedule is null ? null : new DaemonJob
         {
             Name = name, Kind = JobKind.Retention, Store = store, ScheduleText = scheduleText, Schedule = schedule, DryRun = dryRun, ReportJson = report,
             PolicyPath = policyPath, Policy = policy, ImmutableRulesPath = rulesPath, Immutability = immutability,

@@ -49,7 +49,15 @@ internal static class DaemonCommand
             Log.Interrupted(logger, run.Id, run.Job);
         }
 
-        await host.RunAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await host.RunAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // stopped (Ctrl-C) while the host was starting: nothing was running
+        }
+
         return 0;
     }
 }

@@ -67,11 +67,12 @@ internal sealed class JobRunner(RunHistory history, IRetentionJob retention, Tim
             run.FinishedAt ??= time.GetUtcNow();
             Log.Finished(_logger, job.Name, run.Id, run.Status.ToString().ToLowerInvariant(), run.Message is null ? "" : ": " + run.Message, run.Artifacts, run.Blobs, run.Bytes);
             run.Log = log.Lines();
-            history.Update(run, report);
             lock (_gate)
             {
                 _active.RemoveAll(a => a.RunId == run.Id);
             }
+
+            history.Update(run, report); // after leaving the active runs: a run recorded finished no longer blocks others
 
             RunLogProvider.Current = null;
         }

@@ -34,7 +34,6 @@ internal sealed class RunLog
 internal sealed class RunLogProvider(TextWriter? console, TimeProvider time, LogLevel minimum = LogLevel.Information) : ILoggerProvider
 {
     private static readonly AsyncLocal<RunLog?> s_current = new();
-    private readonly Lock _consoleLock = new();
 
     /// <summary>The log of the run this async flow works on, if any.</summary>
     public static RunLog? Current
@@ -60,7 +59,7 @@ internal sealed class RunLogProvider(TextWriter? console, TimeProvider time, Log
         Current?.Add(line);
         if (console is not null)
         {
-            lock (_consoleLock)
+            lock (console) // the writer itself: a test reading it takes the same lock
             {
                 console.WriteLine(line);
                 console.Flush();

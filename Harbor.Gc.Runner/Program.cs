@@ -1,4 +1,6 @@
 using Harbor.Gc.Runner.Commands;
+using Harbor.Gc.Runner.Daemon;
+using Harbor.Gc.Runner.History;
 
 namespace Harbor.Gc.Runner;
 
@@ -8,6 +10,8 @@ internal static class Program
     public const string Usage = $"""
         usage:
         {GcCommand.Usage}
+        {DaemonCommand.Usage}
+        {HistoryCommand.Usage}
         """;
 
     public static async Task<int> Main(string[] args)
@@ -29,6 +33,9 @@ internal static class Program
             return args switch
             {
                 ["gc", .. var rest] => await GcCommand.RunAsync(rest, stdout, stderr, time, cancellationToken).ConfigureAwait(false),
+                ["history", .. var rest] => await HistoryCommand.ListAsync(rest, stdout).ConfigureAwait(false),
+                ["show", .. var rest] => await HistoryCommand.ShowAsync(rest, stdout).ConfigureAwait(false),
+                ["daemon", .. var rest] => await DaemonCommand.RunAsync(rest, stderr, time, cancellationToken).ConfigureAwait(false),
                 [] or ["--help"] or ["-h"] or ["help"] => Help(stdout),
                 [var command, ..] => throw new UsageException($"unknown command '{command}'.\n{Usage}"),
             };

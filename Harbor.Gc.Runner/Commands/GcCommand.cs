@@ -1,18 +1,19 @@
 using System.Globalization;
 using Harbor.Gc.Collection;
 using Harbor.Gc.Reporting;
+using Harbor.Gc.Runner.History;
 
 namespace Harbor.Gc.Runner.Commands;
 
 /// <summary>
 /// <c>harbor-gc gc [--store STORE] [--dry-run] [--delete-untagged true|false] [--time-window 2h] [--workers N]
-/// [--max-duration 30m] [--report-json FILE|-] [--quiet]</c> (DESIGN.md §9).
+/// [--max-duration 30m] [--report-json FILE|-] [--quiet] [--history PATH]</c> (DESIGN.md §9).
 /// </summary>
 internal static class GcCommand
 {
     public const string Usage = """
         harbor-gc gc [--store STORE] [--dry-run] [--delete-untagged true|false] [--time-window 2h]
-                     [--workers N] [--max-duration 30m] [--report-json FILE|-] [--quiet]
+                     [--workers N] [--max-duration 30m] [--report-json FILE|-] [--quiet] [--history PATH]
           STORE = litedb:PATH (the default, litedb:harbor-gc.db: the LiteDB file PATH, blob bytes in 'blobs' beside it)
                 | distribution:DIR (the registry's storage rootdirectory, the folder holding docker/registry/v2)
         """;
@@ -23,6 +24,7 @@ internal static class GcCommand
         var store = StoreSpec.Default;
         string? reportJson = null;
         var quiet = false;
+        string? history = null;
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
@@ -37,6 +39,7 @@ internal static class GcCommand
                 case "--max-duration": options.MaxDuration = Durations.Parse(arg, Value()); break;
                 case "--report-json": reportJson = Value(); break;
                 case "--quiet": quiet = true; break;
+                case "--history": history = Value(); break;
                 default: throw new UsageException($"gc: unknown option '{arg}'.\n{Usage}");
             }
         }
@@ -53,10 +56,16 @@ internal static class GcCommand
         }
 
         var opened = StoreSpec.Open(store, time);
+        using var recording = ManualGcRun.Start(history, store, options, reportJson, time); // the run history, with --history
         GcResult result;
         try
         {
-            result = await new GarbageCollector(opened, time).RunAsync(options, cancellationToken).ConfigureAwait(false);
+            result = await new GarbageCollector(opened, time, recording?.Logger).RunAsync(options, cancellationToken).ConfigureAwait(false);
+            recording?.Finish(result);
+        }
+        catch (Exception e) when (recording is not null && recording.Failed(e))
+        {
+            throw; // never reached: Failed records the error and returns false
         }
         catch (InvalidDataException e)
         {

@@ -1,0 +1,368 @@
+using System.Text.Json;
+using Cronos;
+using Harbor.Gc.Collection;
+using Harbor.Gc.Immutability;
+using Harbor.Gc.Retention;
+using Harbor.Gc.Runner.Commands;
+
+namespace Harbor.Gc.Runner.Daemon;
+
+/// <summary>
+/// Reads the daemon's JSON configuration (README, "The daemon"). Every problem is collected, each naming the file, the job and
+/// the field, and thrown at once as a <see cref="UsageException"/> (exit code 2). Relative paths are read from the configuration
+/// file's folder. Stores are opened (and closed) to check them, policies and immutable rules are read and validated.
+/// </summary>
+internal sealed class DaemonConfigReader
+{
+    private static readonly string[] TopFields = ["history", "timeZone", "jobs"];
+    private static readonly string[] CommonFields = ["name", "kind", "store", "schedule", "dryRun", "reportJson"];
+    private static readonly string[] GcFields = ["deleteUntagged", "timeWindow", "workers", "maxDuration"];
+    private static readonly string[] RetentionFields = ["policy", "immutableRules"];
+
+    private readonly string _file;
+    private readonly string _folder;
+    private readonly TimeProvider _time;
+    private readonly List<string> _errors = [];
+
+    private DaemonConfigReader(string file, TimeProvider time)
+    {
+        _file = file;
+        _folder = Path.GetDirectoryName(Path.GetFullPath(file)) ?? ".";
+        _time = time;
+    }
+
+    /// <summary>Reads and validates <paramref name="file"/>.</summary>
+    /// <exception cref="UsageException">The file is missing, malformed or invalid; every problem is listed.</exception>
+    public static DaemonConfig Load(string file, TimeProvider time)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"daemon --config {file}: cannot read the configuration: {e.Message}");
+        }
+
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(text, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        }
+        catch (JsonException e)
+        {
+            throw new UsageException($"{file}: line {e.LineNumber + 1}: not valid JSON: {e.Message}");
+        }
+
+        using (doc)
+        {
+            var reader = new DaemonConfigReader(file, time);
+            var config = reader.Read(doc.RootElement);
+            if (reader._errors.Count > 0)
+            {
+                throw new UsageException($"{file}: {reader._errors.Count} problem(s) in the daemon configuration:\n  " + string.Join("\n  ", reader._errors));
+            }
+
+            return config;
+        }
+    }
+
+    private DaemonConfig Read(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            Error(null, null, "the configuration must be a JSON object with 'history' and 'jobs'");
+            return new DaemonConfig(_file, string.Empty, TimeZoneInfo.Utc, []);
+        }
+
+        UnknownFields(root, null, TopFields);
+        var history = Path.GetFullPath(String(root, null, "history") ?? "harbor-gc-history.db", _folder);
+        if (Path.GetDirectoryName(history) is { } historyFolder && !Directory.Exists(historyFolder))
+        {
+            Error(null, "history", $"the folder '{historyFolder}' does not exist");
+        }
+
+        var zone = TimeZoneInfo.Utc;
+        if (String(root, null, "timeZone") is { } zoneName)
+        {
+            try
+            {
+                zone = TimeZoneInfo.FindSystemTimeZoneById(zoneName);
+            }
+            catch (TimeZoneNotFoundException)
+            {
+                Error(null, "timeZone", $"'{zoneName}' is not a time zone (write an IANA name such as Europe/Berlin, or UTC)");
+            }
+        }
+
+        var jobs = new List<DaemonJob>();
+        if (!root.TryGetProperty("jobs", out var list) || list.ValueKind != JsonValueKind.Array || list.GetArrayLength() == 0)
+        {
+            Error(null, "jobs", "missing: give a list of one or more jobs");
+        }
+        else
+        {
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            var index = 0;
+            foreach (var element in list.EnumerateArray())
+            {
+                index++;
+                if (element.ValueKind == JsonValueKind.Object && element.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String
+                    && !names.Add(name.GetString()!))
+                {
+                    Error(name.GetString(), "name", "another job has the same name");
+                }
+
+                if (ReadJob(element, index) is { } job)
+                {
+                    jobs.Add(job);
+                }
+            }
+        }
+
+        return new DaemonConfig(_file, history, zone, jobs);
+    }
+
+    private DaemonJob? ReadJob(JsonElement element, int index)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            Error($"#{index}", null, "a job must be a JSON object");
+            return null;
+        }
+
+        var name = String(element, $"#{index}", "name");
+        if (name is null || name.Trim().Length == 0)
+        {
+            name ??= $"#{index}";
+            Error(name, "name", "missing: every job needs a name");
+        }
+
+        var kindText = String(element, name, "kind");
+        JobKind? kind = kindText switch
+        {
+            "gc" => JobKind.Gc,
+            "retention" => JobKind.Retention,
+            null => null,
+            _ => null,
+        };
+        if (kindText is null)
+        {
+            Error(name, "kind", "missing: write \"gc\" or \"retention\"");
+        }
+        else if (kind is null)
+        {
+            Error(name, "kind", $"unknown job kind '{kindText}': write \"gc\" or \"retention\"");
+        }
+
+        UnknownFields(element, name, [.. CommonFields, .. kind == JobKind.Retention ? RetentionFields : kind == JobKind.Gc ? GcFields : [.. GcFields, .. RetentionFields]]);
+
+        var store = ReadStore(element, name);
+        CronExpression? schedule = null;
+        var scheduleText = String(element, name, "schedule");
+        if (scheduleText is null)
+        {
+            Error(name, "schedule", "missing: give a cron schedule such as \"0 0 3 * * *\" or \"@daily\"");
+        }
+        else if (CronSchedule.TryParse(scheduleText, out schedule) is { } problem)
+        {
+            Error(name, "schedule", problem);
+        }
+
+        var dryRun = Bool(element, name, "dryRun") ?? false;
+        var report = String(element, name, "reportJson") is { } r ? Path.GetFullPath(r, _folder) : null;
+        if (report is not null && Path.GetDirectoryName(report) is { } reportFolder && !Directory.Exists(reportFolder))
+        {
+            Error(name, "reportJson", $"the folder '{reportFolder}' does not exist");
+        }
+
+        return kind switch
+        {
+            JobKind.Gc => ReadGc(element, name, store, scheduleText, schedule, dryRun, report),
+            JobKind.Retention => ReadRetention(element, name, store, scheduleText, schedule, dryRun, report),
+            _ => null,
+        };
+    }
+
+    private DaemonJob? ReadGc(JsonElement element, string name, string? store, string? scheduleText, CronExpression? schedule, bool dryRun, string? report)
+    {
+        var options = new GcOptions { DryRun = dryRun };
+        options.DeleteUntagged = Bool(element, name, "deleteUntagged") ?? options.DeleteUntagged;
+        options.TimeWindow = Duration(element, name, "timeWindow") ?? options.TimeWindow;
+        options.MaxDuration = Duration(element, name, "maxDuration");
+        if (element.TryGetProperty("workers", out var workers))
+        {
+            if (workers.ValueKind == JsonValueKind.Number && workers.TryGetInt32(out var n) && n is >= 1 and <= GcOptions.MaxWorkers)
+            {
+                options.Workers = n;
+            }
+            else
+            {
+                Error(name, "workers", $"{workers.GetRawText()} is not a whole number from 1 to {GcOptions.MaxWorkers}");
+            }
+        }
+
+        if (options.MaxDuration is { } max && max <= TimeSpan.Zero)
+        {
+            Error(name, "maxDuration", "must be more than 0 (leave it out for no limit)");
+            options.MaxDuration = null;
+        }
+
+        return store is null || scheduleText is null || schedule is null ? null : new DaemonJob { Name = name, Kind = JobKind.Gc, Store = store, ScheduleText = scheduleText, Schedule = schedule, DryRun = dryRun, ReportJson = report, Gc = options };
+    }
+
+    private DaemonJob? ReadRetention(JsonElement element, string name, string? store, string? scheduleText, CronExpression? schedule, bool dryRun, string? report)
+    {
+        RetentionPolicy? policy = null;
+        var policyPath = String(element, name, "policy") is { } p ? Path.GetFullPath(p, _folder) : null;
+        if (policyPath is null)
+        {
+            Error(name, "policy", "missing: a retention job needs its policy file (Harbor's retention policy JSON)");
+        }
+        else if (ReadFile(name, "policy", policyPath) is { } json)
+        {
+            try
+            {
+                policy = RetentionPolicyJson.Parse(json, policyPath);
+            }
+            catch (PolicyException e)
+            {
+                Error(name, "policy", e.Message.ReplaceLineEndings("\n    "));
+            }
+        }
+
+        var immutability = ImmutabilityRules.None;
+        var rulesPath = String(element, name, "immutableRules") is { } i ? Path.GetFullPath(i, _folder) : null;
+        if (rulesPath is not null && ReadFile(name, "immutableRules", rulesPath) is { } rules)
+        {
+            try
+            {
+                immutability = ImmutableRulesJson.Parse(rules, policy?.Project, rulesPath);
+            }
+            catch (PolicyException e)
+            {
+                Error(name, "immutableRules", e.Message.ReplaceLineEndings("\n    "));
+            }
+        }
+
+        return policy is null || store is null || scheduleText is null || schedule is null ? null : new DaemonJob
+        {
+            Name = name, Kind = JobKind.Retention, Store = store, ScheduleText = scheduleText, Schedule = schedule, DryRun = dryRun, ReportJson = report,
+            PolicyPath = policyPath, Policy = policy, ImmutableRulesPath = rulesPath, Immutability = immutability,
+        };
+    }
+
+    private string? ReadStore(JsonElement element, string name)
+    {
+        var spec = String(element, name, "store");
+        if (spec is null)
+        {
+            Error(name, "store", "missing: write litedb:PATH or distribution:DIR");
+            return null;
+        }
+
+        var colon = spec.IndexOf(':', StringComparison.Ordinal);
+        if (colon > 0 && colon < spec.Length - 1)
+        {
+            spec = string.Concat(spec.AsSpan(0, colon + 1), Path.GetFullPath(spec[(colon + 1)..], _folder));
+        }
+
+        try
+        {
+            (StoreSpec.Open(spec, _time) as IDisposable)?.Dispose();
+            return spec;
+        }
+        catch (UsageException e)
+        {
+            Error(name, "store", e.Message);
+            return null;
+        }
+    }
+
+    private string? ReadFile(string job, string field, string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Error(job, field, $"cannot read '{path}': {e.Message}");
+            return null;
+        }
+    }
+
+    private TimeSpan? Duration(JsonElement element, string job, string field)
+    {
+        if (String(element, job, field) is not { } text)
+        {
+            return null;
+        }
+
+        try
+        {
+            return Durations.Parse(field, text);
+        }
+        catch (UsageException e)
+        {
+            Error(job, field, e.Message[(field.Length + 2)..]);
+            return null;
+        }
+    }
+
+    private string? String(JsonElement element, string? job, string field)
+    {
+        if (!element.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            Error(job, field, $"expected a string, found {value.GetRawText()}");
+            return null;
+        }
+
+        return value.GetString();
+    }
+
+    private bool? Bool(JsonElement element, string job, string field)
+    {
+        if (!element.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind is JsonValueKind.True or JsonValueKind.False)
+        {
+            return value.GetBoolean();
+        }
+
+        Error(job, field, $"expected true or false, found {value.GetRawText()}");
+        return null;
+    }
+
+    private void UnknownFields(JsonElement element, string? job, string[] known)
+    {
+        foreach (var property in element.EnumerateObject())
+        {
+            if (!known.Contains(property.Name, StringComparer.Ordinal))
+            {
+                Error(job, property.Name, $"unknown field (known: {string.Join(", ", known)})");
+            }
+        }
+    }
+
+    private void Error(string? job, string? field, string message)
+    {
+        var where = (job, field) switch
+        {
+            (null, null) => string.Empty,
+            (null, _) => $"field '{field}': ",
+            (_, null) => $"job '{job}': ",
+            _ => $"job '{job}', field '{field}': ",
+        };
+        _errors.Add($"{_file}: {where}{message}");
+    }
+}

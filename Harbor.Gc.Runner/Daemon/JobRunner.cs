@@ -1,0 +1,104 @@
+using Harbor.Gc.Collection;
+using Harbor.Gc.Runner.Commands;
+using Harbor.Gc.Runner.History;
+using Microsoft.Extensions.Logging;
+
+namespace Harbor.Gc.Runner.Daemon;
+
+/// <summary>
+/// Runs jobs and records them in the history: a run that would overlap a run in progress (<see cref="DaemonJob.Overlaps"/>) is
+/// not started but recorded as skipped, naming the run it overlapped. Cancellation stops a run after the item in hand (the run
+/// is recorded as stopped).
+/// </summary>
+internal sealed class JobRunner(RunHistory history, IRetentionJob retention, TimeProvider time, ILoggerFactory loggers)
+{
+    private readonly Lock _gate = new();
+    private readonly List<(DaemonJob Job, int RunId)> _active = [];
+    private readonly ILogger _logger = loggers.CreateLogger<JobRunner>();
+
+    /// <summary>Runs <paramref name="job"/> now, unless it would overlap a run in progress.</summary>
+    /// <returns>The run as recorded.</returns>
+    public async Task<RunRecord> RunAsync(DaemonJob job, RunTrigger trigger, CancellationToken cancellationToken)
+    {
+        var run = new RunRecord
+        {
+            Job = job.Name, Kind = job.KindName, Trigger = trigger, Store = job.Store, Options = job.Options(), DryRun = job.DryRun,
+            StartedAt = time.GetUtcNow(), Status = RunStatus.Running,
+        };
+        lock (_gate)
+        {
+            var conflict = _active.FirstOrDefault(a => a.Job.Overlaps(job));
+            if (conflict.Job is not null)
+            {
+                run.Status = RunStatus.Skipped;
+                run.FinishedAt = run.StartedAt;
+                run.Message = $"skipped: it would overlap run {conflict.RunId} (job '{conflict.Job.Name}', {conflict.Job.KindName} on {conflict.Job.Store})";
+                history.Add(run);
+                Log.Skipped(_logger, job.Name, run.Id, conflict.RunId, conflict.Job.Name);
+                return run;
+            }
+
+            history.Add(run);
+            _active.Add((job, run.Id));
+        }
+
+        var log = new RunLog();
+        RunLogProvider.Current = log; // this async flow's lines go into the run's log
+        string? report = null;
+        try
+        {
+            Log.Started(_logger, job.Name, run.Id, job.KindName, job.Store);
+            report = job.Kind == JobKind.Gc
+                ? await RunGcAsync(job, run, cancellationToken).ConfigureAwait(false)
+                : await RunRetentionAsync(job, run, cancellationToken).ConfigureAwait(false);
+            if (report is not null && job.ReportJson is { } path)
+            {
+                await File.WriteAllTextAsync(path.Replace("{id}", run.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal), report, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+#pragma warning disable CA1031 // a job's failure is recorded; the daemon keeps running
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            GcRunRecording.Fail(run, e, time.GetUtcNow());
+        }
+        finally
+        {
+            run.FinishedAt ??= time.GetUtcNow();
+            Log.Finished(_logger, job.Name, run.Id, run.Status.ToString().ToLowerInvariant(), run.Message is null ? "" : ": " + run.Message, run.Artifacts, run.Blobs, run.Bytes);
+            run.Log = log.Lines();
+            lock (_gate)
+            {
+                _active.RemoveAll(a => a.RunId == run.Id);
+            }
+
+            history.Update(run, report); // after leaving the active runs: a run recorded finished no longer blocks others
+
+            RunLogProvider.Current = null;
+        }
+
+        return run;
+    }
+
+    private async Task<string> RunGcAsync(DaemonJob job, RunRecord run, CancellationToken cancellationToken)
+    {
+        var store = StoreSpec.Open(job.Store, time);
+        try
+        {
+            var result = await new GarbageCollector(store, time, loggers.CreateLogger<GarbageCollector>()).RunAsync(job.Gc.Clone(), cancellationToken).ConfigureAwait(false);
+            return GcRunRecording.Finish(run, result);
+        }
+        finally
+        {
+            (store as IDisposable)?.Dispose();
+        }
+    }
+
+    private async Task<string> RunRetentionAsync(DaemonJob job, RunRecord run, CancellationToken cancellationToken)
+    {
+        var result = await retention.RunAsync(job, cancellationToken).ConfigureAwait(false);
+        (run.Status, run.Message, run.Artifacts, run.DryRun) = (RunStatus.Succeeded, result.Message, result.ArtifactsDeleted, result.DryRun);
+        run.FinishedAt = time.GetUtcNow();
+        return result.ReportJson;
+    }
+}

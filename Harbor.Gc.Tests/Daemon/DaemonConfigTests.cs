@@ -1,0 +1,143 @@
+using Harbor.Gc.Runner;
+using Harbor.Gc.Runner.Daemon;
+using Harbor.Gc.Tests.Support;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Harbor.Gc.Tests.Daemon;
+
+/// <summary>The daemon's configuration: every problem at start, naming the file, the job and the field; exit code 2.</summary>
+public class DaemonConfigTests
+{
+    private StoreFactory _stores = null!;
+    private string _folder = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _stores = new StoreFactory(StoreKind.LiteDb);
+        _folder = _stores.NewFolder();
+        Directory.CreateDirectory(Path.Combine(_folder, "registry", "docker", "registry", "v2", "repositories"));
+    }
+
+    [TearDown]
+    public void TearDown() => _stores.Dispose();
+
+    internal const string Policy = """
+        { "algorithm": "or", "scope": { "level": "project", "ref": "library" },
+          "rules": [ { "action": "retain", "template": "latestPushedK", "params": { "latestPushedK": 1 },
+                       "tag_selectors": [ { "kind": "doublestar", "decoration": "matches", "pattern": "**" } ],
+                       "scope_selectors": { "repository": [ { "kind": "doublestar", "decoration": "repoMatches", "pattern": "**" } ] } } ] }
+        """;
+
+    private string Write(string name, string text)
+    {
+        var path = Path.Combine(_folder, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    [Test]
+    public void Given_a_valid_configuration_when_loaded_then_paths_are_read_from_the_configuration_folder()
+    {
+        Write("policy.json", Policy);
+        var file = Write("daemon.json", """
+            {
+              // comments are allowed
+              "history": "runs.db",
+              "jobs": [
+                { "name": "nightly-gc", "kind": "gc", "store": "distribution:registry", "schedule": "0 0 3 * * *",
+                  "dryRun": true, "deleteUntagged": false, "timeWindow": "6h", "workers": 4, "maxDuration": "30m", "reportJson": "gc-{id}.json" },
+                { "name": "weekly-retention", "kind": "retention", "store": "distribution:registry", "schedule": "@weekly",
+                  "policy": "policy.json", "dryRun": true }
+              ]
+            }
+            """);
+
+        var config = DaemonConfigReader.Load(file, TimeProvider.System);
+
+        config.HistoryPath.Should().Be(Path.Combine(_folder, "runs.db"));
+        config.Jobs.Should().HaveCount(2);
+        var gc = config.Jobs[0];
+        gc.Kind.Should().Be(JobKind.Gc);
+        gc.Store.Should().Be($"distribution:{Path.Combine(_folder, "registry")}");
+        (gc.Gc.DryRun, gc.Gc.DeleteUntagged, gc.Gc.TimeWindow, gc.Gc.Workers, gc.Gc.MaxDuration).Should().Be((true, false, TimeSpan.FromHours(6), 4, (TimeSpan?)TimeSpan.FromMinutes(30)));
+        gc.ReportJson.Should().Be(Path.Combine(_folder, "gc-{id}.json"));
+        var retention = config.Jobs[1];
+        retention.Kind.Should().Be(JobKind.Retention);
+        retention.Policy!.Project.Should().Be("library");
+    }
+
+    [Test]
+    public async Task Given_a_configuration_with_many_mistakes_when_the_daemon_starts_then_it_exits_2_listing_every_one_with_file_job_and_field()
+    {
+        Write("broken-policy.json", """{ "algorithm": "or", "rules": [ """);
+        var file = Write("daemon.json", """
+            {
+              "jobs": [
+                { "name": "a", "kind": "compact", "store": "distribution:registry", "schedule": "@daily" },
+                { "name": "b", "kind": "gc", "store": "distribution:registry", "schedule": "0 0 3 * *  * *" },
+                { "name": "c", "kind": "gc", "store": "litedb:missing.db", "schedule": "61 * * * *" },
+                { "name": "d", "kind": "retention", "store": "distribution:registry", "schedule": "@daily", "policy": "no-such-policy.json" },
+                { "name": "e", "kind": "retention", "store": "distribution:registry", "schedule": "@daily", "policy": "broken-policy.json" },
+                { "name": "b", "kind": "gc", "store": "distribution:registry", "schedule": "@hourly", "timeWindow": "2x", "workers": 99, "dryrun": true },
+                { "name": "f", "kind": "gc", "schedule": "@daily", "policy": "policy.json", "deleteUntagged": "yes" }
+              ]
+            }
+            """);
+        var stderr = new StringWriter();
+
+        var code = await Program.RunAsync(["daemon", "--config", file], new StringWriter(), stderr, new FakeTimeProvider(RandomRegistry.Now), CancellationToken.None);
+
+        code.Should().Be(2);
+        var lines = stderr.ToString().Split('\n').Select(l => l.Trim()).Where(l => l.StartsWith(file, StringComparison.Ordinal)).ToList();
+        string[] expected =
+        [
+            "job 'a', field 'kind': unknown job kind 'compact'",
+            "job 'b', field 'schedule': '0 0 3 * *  * *' has 7 fields",
+            "job 'c', field 'store': --store litedb:",
+            "job 'c', field 'schedule': '61 * * * *' is not a cron schedule",
+            "job 'd', field 'policy': cannot read",
+            "job 'e', field 'policy':",
+            "job 'b', field 'name': another job has the same name",
+            "job 'b', field 'timeWindow': '2x' is not a duration",
+            "job 'b', field 'workers': 99 is not a whole number from 1 to 16",
+            "job 'b', field 'dryrun': unknown field",
+            "job 'f', field 'store': missing",
+            "job 'f', field 'policy': unknown field",
+            "job 'f', field 'deleteUntagged': expected true or false",
+        ];
+        foreach (var message in expected)
+        {
+            lines.Should().Contain(l => l.Contains(message, StringComparison.Ordinal), $"'{message}' is reported; stderr:\n{stderr}");
+        }
+
+        lines.Should().HaveCount(expected.Length, "one line per problem");
+        stderr.ToString().Should().Contain($"{expected.Length} problem(s)");
+        File.Exists(Path.Combine(_folder, "harbor-gc-history.db")).Should().BeFalse("nothing is created on bad input");
+    }
+
+    [TestCase("{ \"jobs\": [] }", "field 'jobs': missing")]
+    [TestCase("[1, 2]", "must be a JSON object")]
+    [TestCase("{ \"jobs\": [ { \"name\": \"x\" ", "not valid JSON")]
+    [TestCase("{ \"history\": \"nowhere/h.db\", \"timeZone\": \"Mars/Olympus\", \"jobs\": [ { \"name\": \"x\", \"kind\": \"gc\", \"store\": \"distribution:registry\", \"schedule\": \"@daily\" } ], \"extra\": 1 }",
+        "field 'history': the folder")]
+    public async Task Given_a_bad_file_when_the_daemon_starts_then_it_exits_2_and_says_where(string json, string message)
+    {
+        var file = Write("daemon.json", json);
+        var stderr = new StringWriter();
+
+        var code = await Program.RunAsync(["daemon", "--config", file], new StringWriter(), stderr, TimeProvider.System, CancellationToken.None);
+
+        code.Should().Be(2);
+        stderr.ToString().Should().Contain(file).And.Contain(message);
+    }
+
+    [Test]
+    public async Task Given_no_configuration_file_when_the_daemon_starts_then_it_exits_2()
+    {
+        var stderr = new StringWriter();
+        (await Program.RunAsync(["daemon", "--config", Path.Combine(_folder, "none.json")], new StringWriter(), stderr, TimeProvider.System, CancellationToken.None)).Should().Be(2);
+        stderr.ToString().Should().Contain("none.json").And.Contain("cannot read the configuration");
+        (await Program.RunAsync(["daemon"], new StringWriter(), new StringWriter(), TimeProvider.System, CancellationToken.None)).Should().Be(2);
+    }
+}

@@ -8,6 +8,7 @@ internal static class Program
     public const string Usage = $"""
         usage:
         {GcCommand.Usage}
+        {RetentionCommand.Usage}
         """;
 
     public static async Task<int> Main(string[] args)
@@ -29,6 +30,7 @@ internal static class Program
             return args switch
             {
                 ["gc", .. var rest] => await GcCommand.RunAsync(rest, stdout, stderr, time, cancellationToken).ConfigureAwait(false),
+                ["retention", .. var rest] => await RetentionCommand.RunAsync(rest, stdout, stderr, time, cancellationToken).ConfigureAwait(false),
                 [] or ["--help"] or ["-h"] or ["help"] => Help(stdout),
                 [var command, ..] => throw new UsageException($"unknown command '{command}'.\n{Usage}"),
             };

@@ -97,7 +97,7 @@ public static class RetentionConsoleSummary
     private static string Why(ArtifactRetention a, RetentionPlan plan) => a.Reason switch
     {
         RetentionReason.RetainedByRule => "retained by " + string.Join(", ", a.RetainedBy.Select(i => string.Create(CultureInfo.InvariantCulture, $"rule {i + 1} ({plan.Policy.Rules[i]})"))),
-        RetentionReason.Immutable => $"immutable ({a.ImmutableBy})",
+        RetentionReason.Immutable => a.Cause is { } subject ? $"follows the immutable {Short(subject)} ({a.ImmutableBy})" : $"immutable ({a.ImmutableBy})",
         RetentionReason.AccessoryOfRetained => $"accessory of the retained {Short(a.Cause)}",
         RetentionReason.ChildKept => $"child of the kept index {Short(a.Cause)}",
         RetentionReason.OrphanAccessory => "orphan accessory (its subject is gone): left to GC",

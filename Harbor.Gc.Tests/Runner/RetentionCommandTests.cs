@@ -241,3 +241,44 @@ public class RetentionCommandTests
         reopened.GetArtifacts().Select(a => a.Digest).Should().Equal(current.Digest);
     }
 }
+
+/// <summary>The README's retention example: a dry run of samples/retention/keep-current.json on the bundled sample registry.</summary>
+public class SampleRetentionTests
+{
+    private static string Root()
+    {
+        var root = AppContext.BaseDirectory;
+        while (!File.Exists(Path.Combine(root, "Harbor.Gc.sln")))
+        {
+            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("the repository root was not found");
+        }
+
+        return root;
+    }
+
+    [Test]
+    public async Task ReadmeRetentionExample_OnTheSample_PrintsWhatTheReadmeSays()
+    {
+        var root = Root();
+        string[] args = ["retention", "run", "--policy", Path.Combine(root, "samples", "retention", "keep-current.json"),
+            "--store", $"distribution:{Path.Combine(root, "samples", "registry")}", "--dry-run"];
+
+        var (code, output, errors) = await GcCommandTests.Run(args);
+        var immutable = await GcCommandTests.Run([.. args, "--immutable-rules", Path.Combine(root, "samples", "retention", "immutable.json")]);
+
+        code.Should().Be(0, errors);
+        var readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        var lines = output.Split('\n').Select(l => l.TrimEnd('\r')).Skip(4).Where(l => l.Length > 0).ToList();
+        lines.Should().HaveCount(17);
+        foreach (var line in lines)
+        {
+            readme.Should().Contain(line, "the README shows the example's output as it is");
+        }
+
+        output.Should().Contain("warning: pull times are unknown in the Distribution layout");
+        immutable.Code.Should().Be(0, immutable.Err);
+        immutable.Out.Should().Contain("library/app: 6 artifact(s) retained, 2 deleted of 8")
+            .And.Contain("RETAIN sha256:3a835c6f4da8 v1: immutable (tag v1: immutable rule 1 of project library (repository matches 'app', tag matches 'v1'))")
+            .And.Contain("follows the immutable sha256:3a835c6f4da8");
+    }
+}

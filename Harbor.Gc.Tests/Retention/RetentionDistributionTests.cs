@@ -53,14 +53,7 @@ public sealed class RetentionDistributionTests
         var oldChild = t.Image(App, "old-child", TimeSpan.FromDays(8), null, "old-child-layer").Manifest;
         var oldMulti = t.Push(App, Support.Manifests.Index([oldChild, amd]), TimeSpan.FromDays(8), "old-multi");
         var multi = t.Push(App, Support.Manifests.Index([amd, arm]), TimeSpan.FromDays(3), "latest");
-        return new Registry(v1, Cosign(v1.Manifest, TimeSpan.FromDays(10)), v2, Cosign(v2.Manifest, TimeSpan.FromDays(5)), multi, amd, arm, oldMulti, oldChild);
-    }
-
-    private Digest Cosign(Digest subject, TimeSpan age)
-    {
-        var config = _tree.Upload(App, $"{{\"sig\":\"{subject.Hex}\"}}", age);
-        var layer = _tree.Upload(App, $"signature of {subject}", age);
-        return _tree.Push(App, Support.Manifests.Image(config, [layer], layerType: MediaTypes.CosignSimpleSigning), age, $"sha256-{subject.Hex}.sig");
+        return new Registry(v1, t.CosignSignature(App, v1.Manifest, TimeSpan.FromDays(10)), v2, t.CosignSignature(App, v2.Manifest, TimeSpan.FromDays(5)), multi, amd, arm, oldMulti, oldChild);
     }
 
     private DistributionRegistryStore Store() => new(_tree.Root, _time);

@@ -28,6 +28,20 @@ public sealed class RetentionExecutionTests(StoreKind kind) : RegistryApiFixture
         return await push();
     }
 
+    /// <summary>Pushes an image by <paramref name="tag"/>, then its cosign signature, a minute apart each.</summary>
+    private async Task<(Artifact Image, Artifact Signature)> PushSigned(string tag)
+    {
+        var image = await PushLater(() => PushImage(tag));
+        return (image, await PushLater(() => PushCosignSignature(image.Digest)));
+    }
+
+    /// <summary>Reads a snapshot and evaluates the policy over it, as a run does before it executes.</summary>
+    private async Task<(RetentionSnapshot Snapshot, RetentionPlan Plan)> Plan(RetentionPolicy policy)
+    {
+        var snapshot = await RetentionSnapshot.ReadAsync(Store.Inner);
+        return (snapshot, RetentionEvaluator.Evaluate(policy, snapshot, Time));
+    }
+
     private Task<RetentionResult> Run(RetentionPolicy policy, ImmutabilityRules? rules = null, bool dryRun = false) =>
         new RetentionRunner(Store.Inner, Time).RunAsync(policy, rules, dryRun);
 
@@ -35,10 +49,8 @@ public sealed class RetentionExecutionTests(StoreKind kind) : RegistryApiFixture
     public async Task Given_latestPushedK_1_and_two_signed_images_when_run_then_the_older_goes_with_its_signature_and_the_newer_keeps_its()
     {
         // Harbor: a signature follows its subject; retention deletes the subject with its accessories and keeps those of a retained one
-        var v1 = await PushLater(() => PushImage("v1"));
-        var v1Sig = await PushLater(() => PushCosignSignature(v1.Digest));
-        var v2 = await PushLater(() => PushImage("v2"));
-        var v2Sig = await PushLater(() => PushCosignSignature(v2.Digest));
+        var (v1, v1Sig) = await PushSigned("v1");
+        var (v2, v2Sig) = await PushSigned("v2");
 
         var result = await Run(KeepLatest(1));
 
@@ -108,8 +120,7 @@ public sealed class RetentionExecutionTests(StoreKind kind) : RegistryApiFixture
     public async Task Given_an_immutable_image_with_a_signature_when_a_policy_would_delete_it_then_both_survive()
     {
         // Harbor: immutable artifacts are always retained; §7: so are their accessories
-        var v1 = await PushLater(() => PushImage("v1"));
-        var v1Sig = await PushLater(() => PushCosignSignature(v1.Digest));
+        var (v1, v1Sig) = await PushSigned("v1");
         var v2 = await PushLater(() => PushImage("v2"));
 
         var result = await Run(KeepLatest(0), ImmutableTag("v1"));
@@ -123,10 +134,8 @@ public sealed class RetentionExecutionTests(StoreKind kind) : RegistryApiFixture
     public async Task Given_a_plan_made_without_immutability_rules_when_executed_with_them_then_the_immutable_image_and_its_signature_are_skipped()
     {
         // Immutability is checked again at execution time, whatever the plan says
-        var v1 = await PushLater(() => PushImage("v1"));
-        var v1Sig = await PushLater(() => PushCosignSignature(v1.Digest));
-        var snapshot = await RetentionSnapshot.ReadAsync(Store.Inner);
-        var plan = RetentionEvaluator.Evaluate(KeepLatest(0), snapshot, Time);
+        var (v1, v1Sig) = await PushSigned("v1");
+        var (snapshot, plan) = await Plan(KeepLatest(0));
         plan.DeleteOrder.Should().HaveCount(2);
 
         var execution = await RetentionExecutor.ExecuteAsync(plan, snapshot, Store.Inner, ImmutableTag("v*"));
@@ -144,11 +153,9 @@ public sealed class RetentionExecutionTests(StoreKind kind) : RegistryApiFixture
     [Test]
     public async Task Given_a_subject_retagged_after_the_plan_when_executed_then_it_is_skipped_and_keeps_its_signature()
     {
-        var v1 = await PushLater(() => PushImage("v1"));
-        var v1Sig = await PushLater(() => PushCosignSignature(v1.Digest));
+        var (v1, v1Sig) = await PushSigned("v1");
         var v2 = await PushLater(() => PushImage("v2"));
-        var snapshot = await RetentionSnapshot.ReadAsync(Store.Inner);
-        var plan = RetentionEvaluator.Evaluate(KeepLatest(1), snapshot, Time);
+        var (snapshot, plan) = await Plan(KeepLatest(1));
         plan.DeleteOrder.Should().BeEquivalentTo([v1.Key, v1Sig.Key]);
 
         await Api.TagAsync(Repo, "hotfix", v1.Digest); // a user tags v1 between the plan and the deletion
@@ -167,8 +174,7 @@ public sealed class RetentionExecutionTests(StoreKind kind) : RegistryApiFixture
         var content = Image(await NewBlob(), [await NewBlob()]);
         var v1 = await PushLater(() => PushBytes(content, "v1"));
         await PushLater(() => PushImage("v2"));
-        var snapshot = await RetentionSnapshot.ReadAsync(Store.Inner);
-        var plan = RetentionEvaluator.Evaluate(KeepLatest(1), snapshot, Time);
+        var (snapshot, plan) = await Plan(KeepLatest(1));
 
         await PushLater(() => PushBytes(content)); // the same manifest pushed again by digest
         var execution = await RetentionExecutor.ExecuteAsync(plan, snapshot, Store.Inner);

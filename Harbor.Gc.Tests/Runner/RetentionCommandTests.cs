@@ -23,9 +23,7 @@ public class RetentionCommandTests
         _tree = new DistributionTree(Now);
         _v1 = _tree.Image("library/app", "v1", TimeSpan.FromDays(5), "v1", "base", "v1-layer").Manifest;
         _v2 = _tree.Image("library/app", "v2", TimeSpan.FromDays(1), "v2", "base", "v2-layer").Manifest;
-        var config = _tree.Upload("library/app", "{\"sig\":1}", TimeSpan.FromDays(5));
-        var layer = _tree.Upload("library/app", "signature", TimeSpan.FromDays(5));
-        _v1Sig = _tree.Push("library/app", Support.Manifests.Image(config, [layer], layerType: MediaTypes.CosignSimpleSigning), TimeSpan.FromDays(5), $"sha256-{_v1.Hex}.sig");
+        _v1Sig = _tree.CosignSignature("library/app", _v1, TimeSpan.FromDays(5));
     }
 
     [TearDown]
@@ -44,6 +42,18 @@ public class RetentionCommandTests
              "trigger": {"kind": "Schedule", "settings": {"cron": "0 0 0 * * *"}}, "scope": {"level": "project", "ref": "library"}}
             """);
         return path;
+    }
+
+    /// <summary>Harbor's immutable tag rules (a bare array, of the policy's project): v1 in every repository.</summary>
+    private string WriteImmutableV1()
+    {
+        var rules = Path.Combine(_tree.Root, "immutable.json");
+        File.WriteAllText(rules, """
+            [{"disabled": false, "action": "immutable", "template": "immutable_template",
+              "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v1"}],
+              "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}]
+            """);
+        return rules;
     }
 
     [Test]
@@ -153,12 +163,7 @@ public class RetentionCommandTests
     public async Task Validate_prints_the_rules_scope_and_schedule_of_a_valid_policy()
     {
         var policy = WritePolicy("latestPushedK", "3");
-        var rules = Path.Combine(_tree.Root, "immutable.json");
-        File.WriteAllText(rules, """
-            [{"disabled": false, "action": "immutable", "template": "immutable_template",
-              "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v1"}],
-              "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}]
-            """);
+        var rules = WriteImmutableV1();
 
         var (code, output, errors) = await GcCommandTests.Run("retention", "validate", policy, "--immutable-rules", rules);
 
@@ -172,12 +177,7 @@ public class RetentionCommandTests
     public async Task Immutable_rules_keep_v1_and_its_signature()
     {
         var policy = WritePolicy("latestPushedK", "1");
-        var rules = Path.Combine(_tree.Root, "immutable.json");
-        File.WriteAllText(rules, """
-            [{"disabled": false, "action": "immutable", "template": "immutable_template",
-              "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v1"}],
-              "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}]
-            """);
+        var rules = WriteImmutableV1();
 
         var (code, output, errors) = await GcCommandTests.Run("retention", "run", "--policy", policy, "--store", Store, "--immutable-rules", rules);
 

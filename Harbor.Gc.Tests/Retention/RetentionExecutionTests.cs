@@ -213,6 +213,32 @@ public sealed class RetentionExecutionTests(StoreKind kind) : RegistryApiFixture
     }
 
     [Test]
+    public async Task Given_a_run_cancelled_as_its_second_deletion_starts_then_it_stops_cleanly_after_the_first_and_the_next_runs_finish_the_job()
+    {
+        // Stopping a run finishes the item in hand and exits cleanly; the next run carries on
+        var (v1, v1Sig) = await PushSigned("v1");
+        var (v2, v2Sig) = await PushSigned("v2");
+        await PushLater(() => PushImage("v3"));
+        var (snapshot, plan) = await Plan(KeepLatest(1));
+        using var stop = new CancellationTokenSource();
+        var store = new CrashingStore(Store.Inner) { OnMutation = n => { if (n == 2) { stop.Cancel(); } } }; // as the second deletion starts
+
+        var execution = await RetentionExecutor.ExecuteAsync(plan, snapshot, store, cancellationToken: stop.Token);
+
+        plan.DeleteOrder.Should().HaveCount(4);
+        execution.Stopped.Should().BeTrue();
+        var first = execution.Deleted.Should().ContainSingle().Subject;
+        first.Should().BeOneOf([v1.Key, v2.Key], "a subject goes before its signature, which is now an orphan accessory");
+        var (orphan, other, otherSig) = first == v1.Key ? (v1Sig, v2, v2Sig) : (v2Sig, v1, v1Sig);
+
+        var rest = await Run(KeepLatest(1));
+        rest.Execution!.Deleted.Should().BeEquivalentTo([other.Key, otherSig.Key], "the next run deletes the rest of the plan");
+        rest.Plan.Repositories.Single().Artifacts.Single(a => a.Digest == orphan.Digest).Reason.Should().Be(RetentionReason.OrphanAccessory);
+        await new GarbageCollector(Store.Inner, Time).RunAsync(new GcOptions { TimeWindow = TimeSpan.Zero });
+        Exists(orphan).Should().BeFalse("GC collects the orphan accessory the stop left");
+    }
+
+    [Test]
     public async Task Given_a_run_stopped_after_every_step_then_no_index_misses_a_child_and_a_second_retention_and_a_GC_finish_the_job()
     {
         // The crash order: subject before accessory, index before child; what an interrupted run leaves is garbage for GC

@@ -133,6 +133,9 @@ public class RetentionCommandTests
         errors.Should().Contain("warning: pull times are unknown in the Distribution layout");
         JsonDocument.Parse(output).RootElement.GetProperty("warnings").EnumerateArray().Select(w => w.GetString())
             .Should().Equal(RetentionRunner.PullTimesUnknownWarning);
+        var quiet = await GcCommandTests.Run("retention", "run", "--policy", policy, "--store", Store, "--dry-run", "--quiet");
+        quiet.Out.Should().BeEmpty();
+        quiet.Err.Should().Be($"harbor-gc: warning: {RetentionRunner.PullTimesUnknownWarning}{Environment.NewLine}", "--quiet still says so");
     }
 
     [Test]
@@ -157,6 +160,13 @@ public class RetentionCommandTests
         var validate = await GcCommandTests.Run("retention", "validate", policy);
         validate.Code.Should().Be(2);
         validate.Err.Should().Be(errors);
+
+        var rules = Path.Combine(_tree.Root, "rules.json");
+        File.WriteAllText(rules, """[{"action": "immutable", "tag_selectors": [{"kind": "regex", "decoration": "matches", "pattern": "v1"}]}]""");
+        var badRules = await GcCommandTests.Run("retention", "run", "--policy", WritePolicy("latestPushedK", "1"), "--store", Store, "--immutable-rules", rules);
+        badRules.Code.Should().Be(2);
+        badRules.Err.Should().Contain(rules).And.Contain("$[0].tag_selectors[0].kind");
+        _tree.Files().Should().BeEquivalentTo(before.Append("rules.json").Append("policy.json"));
     }
 
     [Test]

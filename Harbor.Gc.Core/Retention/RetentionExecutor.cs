@@ -20,7 +20,7 @@ namespace Harbor.Gc.Retention;
 /// that then turns out to have changed since the snapshot and must be kept.</para>
 /// <para>Re-checks, per artifact, before it goes: everything that must go first did go (the subject it is a hard accessory of,
 /// and every index that lists it, so a kept subject keeps its accessories and a kept index its children); no immutable tag rule
-/// protects its user tags or those of its subject chain (the rules given here, checked again at execution time, so a plan made
+/// protects its user tags, those of its subject chain or those of its own hard accessories (the rules given here, checked again at execution time, so a plan made
 /// without them cannot delete what they protect); then the store's compare-and-swap on the snapshot's version refuses it when it
 /// changed since the snapshot (tagged, pushed again, listed by a new index). Every refusal keeps the artifact, and everything
 /// that follows it, and is reported as skipped.</para>
@@ -49,23 +49,29 @@ public static class RetentionExecutor
         immutability ??= ImmutabilityRules.None;
         var planned = plan.DeleteOrder.ToHashSet();
         var views = new Dictionary<RepositoryName, RepositoryView?>();
+        RepositoryView? View(RepositoryName repository)
+        {
+            if (!views.TryGetValue(repository, out var view))
+            {
+                view = snapshot.TryGet(repository, out var content) ? new RepositoryView(content) : null;
+                views.Add(repository, view);
+            }
+
+            return view;
+        }
+
         var gone = new HashSet<ArtifactKey>();
         var deleted = ImmutableArray.CreateBuilder<ArtifactKey>();
         var alreadyGone = ImmutableArray.CreateBuilder<ArtifactKey>();
         var skipped = ImmutableArray.CreateBuilder<SkippedArtifact>();
-        foreach (var key in ExecutionOrder(plan.DeleteOrder, snapshot))
+        foreach (var key in ExecutionOrder(plan.DeleteOrder, View))
         {
             if (cancellationToken.IsCancellationRequested)
             {
                 return new RetentionExecution(deleted.ToImmutable(), alreadyGone.ToImmutable(), skipped.ToImmutable(), Stopped: true);
             }
 
-            if (!views.TryGetValue(key.Repository, out var view))
-            {
-                view = snapshot.TryGet(key.Repository, out var content) ? new RepositoryView(content) : null;
-                views.Add(key.Repository, view);
-            }
-
+            var view = View(key.Repository);
             if (view is null || !view.Content.Index.TryGetValue(key.Digest, out var row))
             {
                 skipped.Add(new SkippedArtifact(key, RetentionSkipReason.NotInSnapshot, "the snapshot holds no such artifact"));
@@ -139,6 +145,24 @@ public static class RetentionExecutor
             }
         }
 
+        // an accessory with an immutable tag of its own pins its subject: deleting the subject would orphan it
+        var pending = new Stack<Digest>(view.Accessories(key.Digest));
+        while (pending.TryPop(out var accessory))
+        {
+            if (seen.Add(accessory))
+            {
+                if (immutability.FindImmutableTag(key.Repository, view.Tags(accessory)) is { } hit)
+                {
+                    return new SkippedArtifact(key, RetentionSkipReason.Immutable, $"the tag {hit.Tag} of its accessory {accessory} is immutable under rule '{hit.Rule}'");
+                }
+
+                foreach (var next in view.Accessories(accessory))
+                {
+                    pending.Push(next);
+                }
+            }
+        }
+
         return null;
     }
 
@@ -146,7 +170,7 @@ public static class RetentionExecutor
     /// The plan's artifacts reordered so a subject precedes its hard accessories and an index its children (a topological order
     /// of those edges among the planned artifacts, ties in the plan's order, so it is deterministic).
     /// </summary>
-    private static List<ArtifactKey> ExecutionOrder(ImmutableArray<ArtifactKey> deleteOrder, RetentionSnapshot snapshot)
+    private static List<ArtifactKey> ExecutionOrder(ImmutableArray<ArtifactKey> deleteOrder, Func<RepositoryName, RepositoryView?> views)
     {
         var position = new Dictionary<ArtifactKey, int>(deleteOrder.Length);
         foreach (var key in deleteOrder)
@@ -157,7 +181,6 @@ public static class RetentionExecutor
         var keys = position.Keys.ToArray();
         var waiting = new int[keys.Length];
         var next = new List<int>?[keys.Length];
-        var views = new Dictionary<RepositoryName, RepositoryView?>();
         void Edge(ArtifactKey from, int to)
         {
             if (position.TryGetValue(from, out var f) && f != to)
@@ -170,13 +193,7 @@ public static class RetentionExecutor
         for (var i = 0; i < keys.Length; i++)
         {
             var key = keys[i];
-            if (!views.TryGetValue(key.Repository, out var view))
-            {
-                view = snapshot.TryGet(key.Repository, out var content) ? new RepositoryView(content) : null;
-                views.Add(key.Repository, view);
-            }
-
-            if (view is null)
+            if (views(key.Repository) is not { } view)
             {
                 continue;
             }
@@ -225,6 +242,7 @@ public static class RetentionExecutor
     {
         private readonly Dictionary<Digest, List<string>> _tags = [];
         private readonly Dictionary<Digest, Digest> _subjects = [];
+        private readonly Dictionary<Digest, List<Digest>> _accessories = [];
         private readonly Dictionary<Digest, List<Digest>> _parents = [];
 
         internal RepositoryView(RetentionSnapshot.RepositoryContent content)
@@ -237,9 +255,9 @@ public static class RetentionExecutor
 
             foreach (var link in content.Links)
             {
-                if (link.Strength == ReferenceStrength.Hard && link.Accessory != link.Subject)
+                if (link.Strength == ReferenceStrength.Hard && link.Accessory != link.Subject && _subjects.TryAdd(link.Accessory, link.Subject))
                 {
-                    _subjects.TryAdd(link.Accessory, link.Subject);
+                    Add(_accessories, link.Subject, link.Accessory);
                 }
             }
 
@@ -260,6 +278,10 @@ public static class RetentionExecutor
         internal IReadOnlyList<string> Tags(Digest digest) => _tags.TryGetValue(digest, out var list) ? list : [];
 
         internal Digest? Subject(Digest accessory) => _subjects.TryGetValue(accessory, out var subject) ? subject : null;
+
+        /// <summary>The hard accessories of a subject that the snapshot holds.</summary>
+        internal IEnumerable<Digest> Accessories(Digest subject) =>
+            _accessories.TryGetValue(subject, out var list) ? list.Where(Content.Index.ContainsKey) : [];
 
         internal IReadOnlyList<Digest> Parents(Digest child) => _parents.TryGetValue(child, out var list) ? list : [];
 

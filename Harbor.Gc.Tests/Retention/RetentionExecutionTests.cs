@@ -151,6 +151,22 @@ public sealed class RetentionExecutionTests(StoreKind kind) : RegistryApiFixture
     }
 
     [Test]
+    public async Task Given_a_signature_with_an_immutable_tag_of_its_own_when_a_plan_made_without_the_rules_runs_then_its_subject_is_kept_too()
+    {
+        // An immutable accessory pins its subject: deleting the subject first would leave it an orphan that GC deletes
+        var (v1, v1Sig) = await PushSigned("v1");
+        await Api.TagAsync(Repo, "pinned", v1Sig.Digest);
+        var (snapshot, plan) = await Plan(KeepLatest(0));
+        plan.DeleteOrder.Should().BeEquivalentTo([v1.Key, v1Sig.Key]);
+
+        var execution = await RetentionExecutor.ExecuteAsync(plan, snapshot, Store.Inner, ImmutableTag("pinned"));
+
+        execution.Deleted.Should().BeEmpty();
+        execution.Skipped.Select(s => (s.Key, s.Reason)).Should().Equal((v1.Key, RetentionSkipReason.Immutable), (v1Sig.Key, RetentionSkipReason.Dependent));
+        execution.Skipped[0].Detail.Should().StartWith($"the tag pinned of its accessory {v1Sig.Digest} is immutable under rule");
+    }
+
+    [Test]
     public async Task Given_a_subject_retagged_after_the_plan_when_executed_then_it_is_skipped_and_keeps_its_signature()
     {
         var (v1, v1Sig) = await PushSigned("v1");

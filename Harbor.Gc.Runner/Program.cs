@@ -10,6 +10,7 @@ internal static class Program
     public const string Usage = $"""
         usage:
         {GcCommand.Usage}
+        {RetentionCommand.Usage}
         {DaemonCommand.Usage}
         {HistoryCommand.Usage}
         """;
@@ -33,6 +34,7 @@ internal static class Program
             return args switch
             {
                 ["gc", .. var rest] => await GcCommand.RunAsync(rest, stdout, stderr, time, cancellationToken).ConfigureAwait(false),
+                ["retention", .. var rest] => await RetentionCommand.RunAsync(rest, stdout, stderr, time, cancellationToken).ConfigureAwait(false),
                 ["history", .. var rest] => await HistoryCommand.ListAsync(rest, stdout).ConfigureAwait(false),
                 ["show", .. var rest] => await HistoryCommand.ShowAsync(rest, stdout).ConfigureAwait(false),
                 ["daemon", .. var rest] => await DaemonCommand.RunAsync(rest, stderr, time, cancellationToken).ConfigureAwait(false),

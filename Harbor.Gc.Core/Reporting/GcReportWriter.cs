@@ -189,7 +189,7 @@ public static class GcReportWriter
 
     internal static string Time(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.FFFFFFFZ", CultureInfo.InvariantCulture);
 
-    private static void WriteStrings(Utf8JsonWriter json, string name, IEnumerable<string> values)
+    internal static void WriteStrings(Utf8JsonWriter json, string name, IEnumerable<string> values)
     {
         json.WriteStartArray(name);
         foreach (var value in values)
@@ -208,7 +208,7 @@ public static class GcReportWriter
         json.WriteString("id", upload.Id);
     }
 
-    private static void WriteNullable(Utf8JsonWriter json, string name, string? value)
+    internal static void WriteNullable(Utf8JsonWriter json, string name, string? value)
     {
         if (value is null)
         {

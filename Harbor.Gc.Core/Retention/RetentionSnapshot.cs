@@ -6,7 +6,7 @@ namespace Harbor.Gc.Retention;
 
 /// <summary>
 /// What retention needs of a registry, read from a store's snapshot: per repository, the artifacts with push and pull times,
-/// children and subject, the tags with their pull times, and the accessory links. Blobs, layer links and uploads are not
+/// children, subject and version (the executor's compare-and-swap), the tags with their pull times, and the accessory links. Blobs, layer links and uploads are not
 /// kept. Fill it with <see cref="ReadAsync"/> (or feed it as an <see cref="ISnapshotSink"/>).
 /// </summary>
 public sealed class RetentionSnapshot : ISnapshotSink
@@ -57,7 +57,7 @@ public sealed class RetentionSnapshot : ISnapshotSink
         var content = Content(artifact.Repository);
         if (content.Index.TryAdd(artifact.Digest, content.Artifacts.Count))
         {
-            content.Artifacts.Add(new ArtifactRow(artifact.Digest, artifact.PushedAt, artifact.PulledAt, artifact.Children, artifact.Subject));
+            content.Artifacts.Add(new ArtifactRow(artifact.Digest, artifact.PushedAt, artifact.PulledAt, artifact.Children, artifact.Subject, artifact.Version));
             ArtifactCount++;
         }
     }
@@ -104,7 +104,7 @@ public sealed class RetentionSnapshot : ISnapshotSink
         return content;
     }
 
-    internal readonly record struct ArtifactRow(Digest Digest, DateTimeOffset PushedAt, DateTimeOffset? PulledAt, ImmutableArray<Digest> Children, Digest? Subject);
+    internal readonly record struct ArtifactRow(Digest Digest, DateTimeOffset PushedAt, DateTimeOffset? PulledAt, ImmutableArray<Digest> Children, Digest? Subject, long Version);
 
     internal sealed class RepositoryContent
     {

@@ -24,16 +24,7 @@ public sealed class RetentionPropertyTests
         for (var seed = 0; seed < 150; seed++)
         {
             var (store, time, description) = RandomRegistry.Build(seed);
-            var random = new Random(seed * 7919);
-            var project = random.Next(2) == 0 ? "p0" : "p1";
-            var policy = new RetentionPolicy(project, [.. Enumerable.Range(0, random.Next(1, 6)).Select(_ => RandomRule(random))]);
-            var immutability = new ImmutabilityRules(
-                Enumerable.Range(0, random.Next(0, 3)).Select(i => new ImmutableTagRule(
-                    project,
-                    i,
-                    new RepositorySelector(random.Next(4) == 0 ? SelectorDecoration.Excludes : SelectorDecoration.Matches, DoublestarPattern.Parse(Pick(random, RepoPatterns))),
-                    new TagSelector(random.Next(4) == 0 ? SelectorDecoration.Excludes : SelectorDecoration.Matches, DoublestarPattern.Parse(Pick(random, TagPatterns)), false),
-                    Disabled: random.Next(5) == 0)));
+            var (policy, immutability) = RandomPolicy(seed);
 
             var snapshot = await RetentionSnapshot.ReadAsync(store.Inner);
             var plan = RetentionEvaluator.Evaluate(policy, snapshot, time, immutability);
@@ -54,7 +45,23 @@ public sealed class RetentionPropertyTests
         immutables.Should().BeGreaterThan(10);
     }
 
-    private static void CheckInvariants(
+    /// <summary>The random policy (1–5 rules over project p0 or p1) and immutable tag rules (0–2) of a seed.</summary>
+    internal static (RetentionPolicy Policy, ImmutabilityRules Immutability) RandomPolicy(int seed)
+    {
+        var random = new Random(seed * 7919);
+        var project = random.Next(2) == 0 ? "p0" : "p1";
+        var policy = new RetentionPolicy(project, [.. Enumerable.Range(0, random.Next(1, 6)).Select(_ => RandomRule(random))]);
+        var immutability = new ImmutabilityRules(
+            Enumerable.Range(0, random.Next(0, 3)).Select(i => new ImmutableTagRule(
+                project,
+                i,
+                new RepositorySelector(random.Next(4) == 0 ? SelectorDecoration.Excludes : SelectorDecoration.Matches, DoublestarPattern.Parse(Pick(random, RepoPatterns))),
+                new TagSelector(random.Next(4) == 0 ? SelectorDecoration.Excludes : SelectorDecoration.Matches, DoublestarPattern.Parse(Pick(random, TagPatterns)), false),
+                Disabled: random.Next(5) == 0)));
+        return (policy, immutability);
+    }
+
+    internal static void CheckInvariants(
         IReadOnlyList<Artifact> artifacts,
         IReadOnlyList<Tag> tags,
         IReadOnlyList<AccessoryLink> links,

@@ -246,7 +246,7 @@ public class GcCommandLiteDbTests
     }
 
     /// <summary>Pushes small images into a store through its API.</summary>
-    private sealed class ScenarioRegistryOver(TestStore store)
+    internal sealed class ScenarioRegistryOver(TestStore store)
     {
         private static readonly RepositoryName Repo = RepositoryName.Parse("library/app");
 

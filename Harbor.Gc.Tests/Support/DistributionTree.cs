@@ -160,6 +160,14 @@ internal sealed class DistributionTree : IDisposable
         return (manifest, config, layerDigests);
     }
 
+    /// <summary>A cosign signature of <paramref name="subject"/>, pushed by its tag-scheme tag (<c>sha256-&lt;hex&gt;.sig</c>) as cosign does.</summary>
+    public Digest CosignSignature(string repository, Digest subject, TimeSpan age)
+    {
+        var config = Upload(repository, $"{{\"sig\":\"{subject.Hex}\"}}", age);
+        var layer = Upload(repository, $"signature of {subject}", age);
+        return Push(repository, Manifests.Image(config, [layer], layerType: MediaTypes.CosignSimpleSigning), age, $"sha256-{subject.Hex}.sig");
+    }
+
     public static void WriteLink(string path, Digest d, TimeSpan? age = null, DateTimeOffset? now = null)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);

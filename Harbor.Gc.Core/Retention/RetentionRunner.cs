@@ -1,0 +1,84 @@
+using System.Collections.Immutable;
+using Harbor.Gc.Immutability;
+using Harbor.Gc.Storage;
+using Harbor.Gc.Storage.Distribution;
+
+namespace Harbor.Gc.Retention;
+
+/// <summary>A retention run, dry or real: the plan, and what the executor did.</summary>
+/// <param name="Store">The store's description.</param>
+/// <param name="DryRun">Whether nothing was deleted on purpose.</param>
+/// <param name="StartedAt">When the run began.</param>
+/// <param name="FinishedAt">When it ended.</param>
+/// <param name="Plan">The plan.</param>
+/// <param name="Execution">What the executor did; <see langword="null"/> on a dry run.</param>
+/// <param name="Warnings">What the run wants its user to know: the store's problems, unknown pull times.</param>
+public sealed record RetentionResult(
+    string Store,
+    bool DryRun,
+    DateTimeOffset StartedAt,
+    DateTimeOffset FinishedAt,
+    RetentionPlan Plan,
+    RetentionExecution? Execution,
+    ImmutableArray<string> Warnings);
+
+/// <summary>
+/// Runs a retention policy over a store (DESIGN.md §6): reads a <see cref="RetentionSnapshot"/>, evaluates the policy, and
+/// unless dry, carries the plan out with <see cref="RetentionExecutor"/>. A dry run makes the same plan and changes nothing.
+/// Blobs are not deleted: the next GC run frees those only the deleted artifacts referenced.
+/// </summary>
+/// <param name="store">The store.</param>
+/// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> when null.</param>
+public sealed class RetentionRunner(IRegistryStore store, TimeProvider? timeProvider = null)
+{
+    private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
+
+    /// <summary>The warning a run gives when pull-based rules meet a store that keeps no pull times.</summary>
+    public const string PullTimesUnknownWarning =
+        "pull times are unknown in the Distribution layout: pull-based rules (latestPulledN, nDaysSinceLastPull, and the pull half of latestActiveK and lastXDays) treat every artifact as never pulled";
+
+    /// <summary>Whether a store records pull times (the Distribution layout does not: the registry writes no pull record).</summary>
+    /// <param name="registryStore">The store.</param>
+    /// <returns>Whether pull times are known.</returns>
+    public static bool KnowsPullTimes(IRegistryStore registryStore) => registryStore is not DistributionRegistryStore;
+
+    /// <summary>Whether an enabled rule of the policy reads pull times.</summary>
+    /// <param name="policy">The policy.</param>
+    /// <returns>Whether a pull-based rule is enabled.</returns>
+    public static bool UsesPullTimes(RetentionPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        return policy.Rules.Any(r => !r.Disabled && r.Template is RetentionTemplate.LatestPulledN or RetentionTemplate.NDaysSinceLastPull
+            or RetentionTemplate.LatestActiveK or RetentionTemplate.LastXDays);
+    }
+
+    /// <summary>Runs the policy.</summary>
+    /// <param name="policy">The policy (validated; an invalid one throws before anything is read).</param>
+    /// <param name="immutability">The immutable tag rules; none when null.</param>
+    /// <param name="dryRun">Plan only.</param>
+    /// <param name="cancellationToken">Stops the read or the evaluation (nothing deleted then), or the execution before its next deletion.</param>
+    /// <returns>The run.</returns>
+    /// <exception cref="PolicyException">The policy is invalid; nothing is read or deleted.</exception>
+    public async Task<RetentionResult> RunAsync(RetentionPolicy policy, ImmutabilityRules? immutability = null, bool dryRun = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        var errors = RetentionPolicyJson.Validate(policy);
+        if (errors.Count > 0)
+        {
+            throw new PolicyException("policy", errors);
+        }
+
+        var startedAt = _time.GetUtcNow();
+        var snapshot = await RetentionSnapshot.ReadAsync(store, cancellationToken).ConfigureAwait(false);
+        var plan = RetentionEvaluator.Evaluate(policy, snapshot, _time, immutability, cancellationToken);
+        var warnings = ImmutableArray.CreateBuilder<string>();
+        if (!KnowsPullTimes(store) && UsesPullTimes(policy))
+        {
+            warnings.Add(PullTimesUnknownWarning);
+        }
+
+        warnings.AddRange(snapshot.Problems.Select(p => $"{p.Location}: {p.Message}"));
+        var execution = dryRun ? null : await RetentionExecutor.ExecuteAsync(plan, snapshot, store, immutability, cancellationToken).ConfigureAwait(false);
+        return new RetentionResult(store.Description, dryRun, startedAt, _time.GetUtcNow(), plan, execution, warnings.ToImmutable());
+    }
+}

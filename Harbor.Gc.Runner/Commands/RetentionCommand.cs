@@ -1,0 +1,186 @@
+using System.Globalization;
+using Harbor.Gc.Immutability;
+using Harbor.Gc.Reporting;
+using Harbor.Gc.Retention;
+
+namespace Harbor.Gc.Runner.Commands;
+
+/// <summary>
+/// <c>harbor-gc retention run --policy FILE [--store STORE] [--immutable-rules FILE] [--dry-run] [--report-json FILE|-] [--quiet]</c>
+/// and <c>harbor-gc retention validate FILE [--immutable-rules FILE]</c> (DESIGN.md §6, §9). Every file is read and validated
+/// before the store is opened: bad input deletes nothing and exits with code 2.
+/// </summary>
+internal static class RetentionCommand
+{
+    public const string Usage = """
+        harbor-gc retention run --policy FILE [--store STORE] [--immutable-rules FILE] [--dry-run]
+                                [--report-json FILE|-] [--quiet]
+        harbor-gc retention validate FILE [--immutable-rules FILE]
+          FILE = a retention policy in Harbor's JSON (as Harbor exports it; scope.ref names the project)
+          --immutable-rules FILE = Harbor's immutable tag rules (a JSON array; of the policy's project unless it names one)
+        """;
+
+    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time, CancellationToken cancellationToken) => args switch
+    {
+        ["run", .. var rest] => RunPolicyAsync(rest, stdout, stderr, time, cancellationToken),
+        ["validate", .. var rest] => Task.FromResult(Validate(rest, stdout)),
+        [] or ["--help"] or ["-h"] => Task.FromResult(Help(stdout)),
+        [var sub, ..] => throw new UsageException($"retention: unknown command '{sub}'.\n{Usage}"),
+    };
+
+    private static async Task<int> RunPolicyAsync(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time, CancellationToken cancellationToken)
+    {
+        string? policyFile = null;
+        string? rulesFile = null;
+        string? reportJson = null;
+        var store = StoreSpec.Default;
+        var dryRun = false;
+        var quiet = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            string Value() => i + 1 < args.Length ? args[++i] : throw new UsageException($"{arg}: a value is missing.");
+            switch (arg)
+            {
+                case "--policy": policyFile = Value(); break;
+                case "--store": store = Value(); break;
+                case "--immutable-rules": rulesFile = Value(); break;
+                case "--dry-run": dryRun = true; break;
+                case "--report-json": reportJson = Value(); break;
+                case "--quiet": quiet = true; break;
+                default: throw new UsageException($"retention run: unknown option '{arg}'.\n{Usage}");
+            }
+        }
+
+        if (policyFile is null)
+        {
+            throw new UsageException($"retention run: --policy FILE is required.\n{Usage}");
+        }
+
+        if (reportJson is not null && reportJson != "-" && Path.GetDirectoryName(Path.GetFullPath(reportJson)) is { } folder && !Directory.Exists(folder))
+        {
+            throw new UsageException($"--report-json {reportJson}: the folder '{folder}' does not exist.");
+        }
+
+        var (policy, rules) = ReadPolicy(policyFile, rulesFile);
+        var opened = StoreSpec.Open(store, time);
+        RetentionResult result;
+        try
+        {
+            result = await new RetentionRunner(opened, time).RunAsync(policy, rules, dryRun, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        finally
+        {
+            (opened as IDisposable)?.Dispose();
+        }
+
+        // the JSON report goes to stdout when asked for with '-', and the summary then to stderr; warnings always reach stderr
+        var summaryWriter = reportJson == "-" ? stderr : stdout;
+        if (!quiet)
+        {
+            RetentionConsoleSummary.Write(summaryWriter, result);
+        }
+        else
+        {
+            foreach (var warning in result.Warnings)
+            {
+                await stderr.WriteLineAsync($"harbor-gc: warning: {warning}").ConfigureAwait(false);
+            }
+        }
+
+        if (reportJson == "-")
+        {
+            await stdout.WriteLineAsync(RetentionReportWriter.ToJson(result)).ConfigureAwait(false);
+        }
+        else if (reportJson is not null)
+        {
+            await using var file = File.Create(reportJson);
+            RetentionReportWriter.Write(file, result);
+            if (!quiet)
+            {
+                await summaryWriter.WriteLineAsync($"  report: {Path.GetFullPath(reportJson)}").ConfigureAwait(false);
+            }
+        }
+
+        return result.Execution is { Stopped: true } ? 1 : 0;
+    }
+
+    private static int Validate(string[] args, TextWriter stdout)
+    {
+        string? policyFile = null;
+        string? rulesFile = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            switch (arg)
+            {
+                case "--immutable-rules":
+                    rulesFile = i + 1 < args.Length ? args[++i] : throw new UsageException($"{arg}: a value is missing.");
+                    break;
+                case var file when !file.StartsWith('-') && policyFile is null:
+                    policyFile = file;
+                    break;
+                default:
+                    throw new UsageException($"retention validate: unexpected argument '{arg}'.\n{Usage}");
+            }
+        }
+
+        if (policyFile is null)
+        {
+            throw new UsageException($"retention validate: give the policy FILE.\n{Usage}");
+        }
+
+        var (policy, rules) = ReadPolicy(policyFile, rulesFile);
+        var enabled = policy.Rules.Count(r => !r.Disabled);
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"valid: {policy.Rules.Length} rule(s) ({enabled} enabled), scope project {policy.Project}, schedule {policy.Schedule ?? "none"}"));
+        for (var i = 0; i < policy.Rules.Length; i++)
+        {
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  rule {i + 1}: {RetentionConsoleSummary.Describe(policy.Rules[i])}"));
+        }
+
+        if (rules is not null)
+        {
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  immutable tag rules: {rules.Rules.Length} ({rules.Rules.Count(r => !r.Disabled)} enabled)"));
+        }
+
+        return 0;
+    }
+
+    /// <summary>Reads and validates the policy and the rule file; every problem becomes a <see cref="UsageException"/> (exit code 2).</summary>
+    private static (RetentionPolicy Policy, ImmutabilityRules? Rules) ReadPolicy(string policyFile, string? rulesFile)
+    {
+        try
+        {
+            var policy = RetentionPolicyJson.Parse(ReadFile("policy", policyFile), policyFile);
+            var rules = rulesFile is null ? null : ImmutableRulesJson.Parse(ReadFile("--immutable-rules", rulesFile), policy.Project, rulesFile);
+            return (policy, rules);
+        }
+        catch (PolicyException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+
+    private static string ReadFile(string what, string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or IOException)
+        {
+            throw new UsageException($"{what} {path}: cannot be read: {e.Message}");
+        }
+    }
+
+    private static int Help(TextWriter stdout)
+    {
+        stdout.WriteLine(Usage);
+        return 0;
+    }
+}

@@ -37,7 +37,7 @@ internal static class DaemonCommand
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton(config);
         builder.Services.AddSingleton(_ => RunHistory.Open(config.HistoryPath, create: true));
-        builder.Services.AddSingleton<IRetentionJob, PlanOnlyRetentionJob>();
+        builder.Services.AddSingleton<IRetentionJob, RetentionJob>();
         builder.Services.AddSingleton<JobRunner>();
         builder.Services.AddHostedService<DaemonService>();
         using var host = builder.Build();

@@ -97,7 +97,7 @@ internal sealed class JobRunner(RunHistory history, IRetentionJob retention, Tim
     private async Task<string> RunRetentionAsync(DaemonJob job, RunRecord run, CancellationToken cancellationToken)
     {
         var result = await retention.RunAsync(job, cancellationToken).ConfigureAwait(false);
-        (run.Status, run.Message, run.Artifacts, run.DryRun) = (RunStatus.Succeeded, result.Message, result.ArtifactsDeleted, result.DryRun);
+        (run.Status, run.Message, run.Artifacts, run.DryRun) = (result.Stopped ? RunStatus.Stopped : RunStatus.Succeeded, result.Message, result.ArtifactsDeleted, result.DryRun);
         run.FinishedAt = time.GetUtcNow();
         return result.ReportJson;
     }

@@ -127,7 +127,7 @@ public class DaemonRunTests
         using var history = RunHistory.Open(_history, create: true);
         var before = _tree.Files();
 
-        var run = await Runner(history, new PlanOnlyRetentionJob(_time)).RunAsync(Job("retention", JobKind.Retention, $"distribution:{_tree.Root}"), RunTrigger.Schedule, CancellationToken.None);
+        var run = await Runner(history, new RetentionJob(_time)).RunAsync(Job("retention", JobKind.Retention, $"distribution:{_tree.Root}"), RunTrigger.Schedule, CancellationToken.None);
 
         run.Status.Should().Be(RunStatus.Succeeded, run.Message);
         run.DryRun.Should().BeTrue();
@@ -140,17 +140,30 @@ public class DaemonRunTests
     }
 
     [Test]
-    public async Task Given_a_retention_job_that_is_not_a_dry_run_then_it_fails_saying_why_and_deletes_nothing()
+    public async Task Given_a_retention_job_that_is_not_a_dry_run_then_it_deletes_the_plan_and_the_next_run_finds_nothing()
     {
+        // given the same three tagged images and the policy "retain the latest pushed 1" (Harbor's latestPushedK)
         using var history = RunHistory.Open(_history, create: true);
-        var before = _tree.Files();
+        var (v1, _, _) = _tree.Image("library/app", "v1b", TimeSpan.FromDays(4), "v1b", "base", "app1b");
+        var job = Job("retention", JobKind.Retention, $"distribution:{_tree.Root}", dryRun: false);
 
-        var run = await Runner(history, new PlanOnlyRetentionJob(_time)).RunAsync(Job("retention", JobKind.Retention, $"distribution:{_tree.Root}", dryRun: false), RunTrigger.Schedule, CancellationToken.None);
+        // when the job runs for real
+        var run = await Runner(history, new RetentionJob(_time)).RunAsync(job, RunTrigger.Schedule, CancellationToken.None);
 
-        run.Status.Should().Be(RunStatus.Failed);
-        run.Message.Should().Contain("cannot execute retention").And.Contain("nothing was deleted");
-        history.Get(run.Id)!.Status.Should().Be(RunStatus.Failed);
-        _tree.Files().Should().BeEquivalentTo(before);
+        // then the older images' revisions are gone, the latest pushed stays, and the report says what was deleted
+        run.Status.Should().Be(RunStatus.Succeeded, run.Message);
+        run.DryRun.Should().BeFalse();
+        run.Artifacts.Should().Be(4, "v1, v1b, v2 and the untagged image go; v3 stays");
+        run.Message.Should().Contain("4 of 5 artifacts deleted").And.Contain("the next GC frees their blobs");
+        _tree.HasRevision("library/app", v1).Should().BeFalse();
+        using (var report = JsonDocument.Parse(history.ReadReport(run.Id)!))
+        {
+            report.RootElement.GetProperty("dryRun").GetBoolean().Should().BeFalse();
+        }
+
+        var again = await Runner(history, new RetentionJob(_time)).RunAsync(job, RunTrigger.Schedule, CancellationToken.None);
+        again.Status.Should().Be(RunStatus.Succeeded, again.Message);
+        again.Artifacts.Should().Be(0, "what the first run kept is what the policy retains");
     }
 
     [Test]

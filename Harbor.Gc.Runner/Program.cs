@@ -8,6 +8,7 @@ internal static class Program
     public const string Usage = $"""
         usage:
         {GcCommand.Usage}
+        {ExplainCommand.Usage}
         """;
 
     public static async Task<int> Main(string[] args)
@@ -29,6 +30,7 @@ internal static class Program
             return args switch
             {
                 ["gc", .. var rest] => await GcCommand.RunAsync(rest, stdout, stderr, time, cancellationToken).ConfigureAwait(false),
+                ["explain", .. var rest] => await ExplainCommand.RunAsync(rest, stdout, time, cancellationToken).ConfigureAwait(false),
                 [] or ["--help"] or ["-h"] or ["help"] => Help(stdout),
                 [var command, ..] => throw new UsageException($"unknown command '{command}'.\n{Usage}"),
             };

@@ -52,20 +52,7 @@ internal static class GcCommand
             throw new UsageException($"--report-json {reportJson}: the folder '{folder}' does not exist.");
         }
 
-        var opened = StoreSpec.Open(store, time);
-        GcResult result;
-        try
-        {
-            result = await new GarbageCollector(opened, time).RunAsync(options, cancellationToken).ConfigureAwait(false);
-        }
-        catch (InvalidDataException e)
-        {
-            throw new UsageException(e.Message);
-        }
-        finally
-        {
-            (opened as IDisposable)?.Dispose();
-        }
+        var result = await StoreSpec.UseAsync(store, time, s => new GarbageCollector(s, time).RunAsync(options, cancellationToken)).ConfigureAwait(false);
 
         // the JSON report goes to stdout when asked for with '-', and the summary then to stderr
         var summaryWriter = reportJson == "-" ? stderr : stdout;
@@ -91,7 +78,7 @@ internal static class GcCommand
         return result.BlobsFailed.Count + result.UploadsFailed.Count > 0 ? 1 : 0;
     }
 
-    private static bool ParseBool(string option, string text) => text switch
+    internal static bool ParseBool(string option, string text) => text switch
     {
         "true" => true,
         "false" => false,

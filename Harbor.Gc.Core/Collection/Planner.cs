@@ -20,6 +20,7 @@ internal static class Planner
         var (artifacts, manifestCount) = PlanArtifacts(graph, marks);
         var (blobs, bytes, liveBlobs, blobWarnings) = blobsTask.GetAwaiter().GetResult();
         cancellationToken.ThrowIfCancellationRequested();
+        AttributeBlobs(graph, marks, blobs);
         var layerLinks = PlanLayerLinks(graph, marks);
         var uploads = PlanUploads(graph, marks.Cutoff);
         var warnings = new List<PlanWarning>(graph.Warnings);
@@ -343,6 +344,50 @@ internal static class Planner
 
         SortTies(keys, result, static x => x.Digest);
         return new BlobPlan(result, bytes, liveCount, warnings ?? []);
+    }
+
+    /// <summary>Names, on each dead blob, the repositories of the dead artifacts that reference it (for the per-repository report).</summary>
+    private static void AttributeBlobs(RegistryGraph graph, MarkResult marks, PlannedBlob[] blobs)
+    {
+        if (blobs.Length == 0)
+        {
+            return;
+        }
+
+        var position = new Dictionary<int, int>(blobs.Length);
+        for (var i = 0; i < blobs.Length; i++)
+        {
+            if (graph.Digests.TryGet(blobs[i].Digest, out var d))
+            {
+                position[d] = i;
+            }
+        }
+
+        var pairs = new List<(int Blob, int Repository)>();
+        var live = marks.LiveArtifacts;
+        for (var a = 0; a < graph.ArtifactCount; a++)
+        {
+            if (live[a])
+            {
+                continue;
+            }
+
+            foreach (var d in graph.RefsOf(a))
+            {
+                if (position.TryGetValue(d, out var i))
+                {
+                    pairs.Add((i, graph.ArtifactRepo[a]));
+                }
+            }
+        }
+
+        foreach (var group in pairs.Distinct().GroupBy(p => p.Blob))
+        {
+            blobs[group.Key] = blobs[group.Key] with
+            {
+                Repositories = [.. group.Select(p => graph.Repositories[p.Repository]).Order()],
+            };
+        }
     }
 
     private readonly record struct DeadBlob(long Size, long Touched, int Slot, int Digest, BlobStatus Status);

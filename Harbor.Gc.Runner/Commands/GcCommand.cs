@@ -6,13 +6,13 @@ namespace Harbor.Gc.Runner.Commands;
 
 /// <summary>
 /// <c>harbor-gc gc [--store STORE] [--dry-run] [--delete-untagged true|false] [--time-window 2h] [--workers N]
-/// [--max-duration 30m] [--report-json FILE|-] [--quiet]</c> (DESIGN.md §9).
+/// [--max-duration 30m] [--report-json FILE|-] [--report-html FILE] [--quiet]</c> (DESIGN.md §9).
 /// </summary>
 internal static class GcCommand
 {
     public const string Usage = """
         harbor-gc gc [--store STORE] [--dry-run] [--delete-untagged true|false] [--time-window 2h]
-                     [--workers N] [--max-duration 30m] [--report-json FILE|-] [--quiet]
+                     [--workers N] [--max-duration 30m] [--report-json FILE|-] [--report-html FILE] [--quiet]
           STORE = litedb:PATH (the default, litedb:harbor-gc.db: the LiteDB file PATH, blob bytes in 'blobs' beside it)
                 | distribution:DIR (the registry's storage rootdirectory, the folder holding docker/registry/v2)
         """;
@@ -22,6 +22,7 @@ internal static class GcCommand
         var options = new GcOptions();
         var store = StoreSpec.Default;
         string? reportJson = null;
+        string? reportHtml = null;
         var quiet = false;
         for (var i = 0; i < args.Length; i++)
         {
@@ -36,6 +37,7 @@ internal static class GcCommand
                 case "--workers": options.Workers = ParseInt(arg, Value()); break;
                 case "--max-duration": options.MaxDuration = Durations.Parse(arg, Value()); break;
                 case "--report-json": reportJson = Value(); break;
+                case "--report-html": reportHtml = Value(); break;
                 case "--quiet": quiet = true; break;
                 default: throw new UsageException($"gc: unknown option '{arg}'.\n{Usage}");
             }
@@ -47,10 +49,8 @@ internal static class GcCommand
             throw new UsageException("gc: " + string.Join("; ", problems));
         }
 
-        if (reportJson is not null && reportJson != "-" && Path.GetDirectoryName(Path.GetFullPath(reportJson)) is { } folder && !Directory.Exists(folder))
-        {
-            throw new UsageException($"--report-json {reportJson}: the folder '{folder}' does not exist.");
-        }
+        CheckFolder("--report-json", reportJson == "-" ? null : reportJson);
+        CheckFolder("--report-html", reportHtml);
 
         var result = await StoreSpec.UseAsync(store, time, s => new GarbageCollector(s, time).RunAsync(options, cancellationToken)).ConfigureAwait(false);
 
@@ -75,7 +75,29 @@ internal static class GcCommand
             }
         }
 
+        if (reportHtml is not null)
+        {
+            await using (var file = File.Create(reportHtml))
+            {
+                HtmlReportWriter.Write(file, result);
+            }
+
+            if (!quiet)
+            {
+                await summaryWriter.WriteLineAsync($"  HTML report: {Path.GetFullPath(reportHtml)}").ConfigureAwait(false);
+            }
+        }
+
         return result.BlobsFailed.Count + result.UploadsFailed.Count > 0 ? 1 : 0;
+    }
+
+    /// <summary>A report file's folder must exist before the run, so bad input never costs a run.</summary>
+    private static void CheckFolder(string option, string? file)
+    {
+        if (file is not null && Path.GetDirectoryName(Path.GetFullPath(file)) is { } folder && !Directory.Exists(folder))
+        {
+            throw new UsageException($"{option} {file}: the folder '{folder}' does not exist.");
+        }
     }
 
     internal static bool ParseBool(string option, string text) => text switch

@@ -50,7 +50,9 @@ public sealed class GarbageCollector
     public async Task<CollectionPlan> PlanAsync(GcOptions options, CancellationToken cancellationToken = default)
     {
         var (graph, marks, now) = await MarkAsync(options, cancellationToken).ConfigureAwait(false);
+        options.Progress?.Report(new GcProgress(GcPhase.Planning, 0, 1));
         var plan = Planner.Plan(graph, marks, _store.Description, now, options.DeleteUntagged, options.TimeWindow, cancellationToken);
+        options.Progress?.Report(new GcProgress(GcPhase.Planning, 1, 1));
         Log.PlanCreated(_logger, plan.Store, plan.Artifacts.Count, plan.Blobs.Count, plan.Summary.Bytes, plan.Statistics!.LiveArtifacts, graph.ArtifactCount);
         if (plan.Uploads.Count > 0)
         {
@@ -130,7 +132,7 @@ public sealed class GarbageCollector
             ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)
             : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
 
-        var executor = new PlanExecutor(_store, _logger);
+        var executor = new PlanExecutor(_store, _logger, options.Progress);
         var completed = await executor.ExecuteAsync(plan, options.Workers, stop.Token).ConfigureAwait(false);
         var reason = completed ? GcStopReason.None
             : cancellationToken.IsCancellationRequested ? GcStopReason.Cancelled
@@ -189,11 +191,24 @@ public sealed class GarbageCollector
         ArgumentNullException.ThrowIfNull(options);
         options.EnsureValid();
         var now = _time.GetUtcNow();
+        var progress = options.Progress;
         using var builder = new GraphBuilder();
-        await _store.ReadSnapshotAsync(builder, cancellationToken).ConfigureAwait(false);
+        if (progress is null)
+        {
+            await _store.ReadSnapshotAsync(builder, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var sink = new ProgressSink(builder, progress);
+            await _store.ReadSnapshotAsync(sink, cancellationToken).ConfigureAwait(false);
+            sink.Complete();
+        }
+
+        progress?.Report(new GcProgress(GcPhase.Marking, 0, 1));
         var graph = builder.Build(cancellationToken);
         var cutoff = (now - options.TimeWindow).UtcTicks;
         var marks = Marker.Mark(graph, options.DeleteUntagged, cutoff, cancellationToken);
+        progress?.Report(new GcProgress(GcPhase.Marking, 1, 1));
         return (graph, marks, now);
     }
 }

@@ -52,7 +52,17 @@ internal static class GcCommand
         CheckFolder("--report-json", reportJson == "-" ? null : reportJson);
         CheckFolder("--report-html", reportHtml);
 
-        var result = await StoreSpec.UseAsync(store, time, s => new GarbageCollector(s, time).RunAsync(options, cancellationToken)).ConfigureAwait(false);
+        var progress = ProgressLine.ForConsole(stderr, quiet, time);
+        options.Progress = progress;
+        GcResult result;
+        try
+        {
+            result = await StoreSpec.UseAsync(store, time, s => new GarbageCollector(s, time).RunAsync(options, cancellationToken)).ConfigureAwait(false);
+        }
+        finally
+        {
+            progress?.Clear();
+        }
 
         // the JSON report goes to stdout when asked for with '-', and the summary then to stderr
         var summaryWriter = reportJson == "-" ? stderr : stdout;

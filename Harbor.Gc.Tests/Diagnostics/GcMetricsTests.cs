@@ -32,8 +32,7 @@ public class GcMetricsTests
     {
         using var meters = new TestMeterFactory();
         using var recorder = new Recorder(meters);
-        var time = new FakeTimeProvider(GcCommandTests.Now);
-        var collector = new GarbageCollector(new DistributionRegistryStore(_tree.Root, time), time, meterFactory: meters);
+        var collector = Collector(meters);
 
         var result = await collector.RunAsync(new GcOptions());
 
@@ -54,8 +53,7 @@ public class GcMetricsTests
     {
         using var meters = new TestMeterFactory();
         using var recorder = new Recorder(meters);
-        var time = new FakeTimeProvider(GcCommandTests.Now);
-        var collector = new GarbageCollector(new DistributionRegistryStore(_tree.Root, time), time, meterFactory: meters);
+        var collector = Collector(meters);
 
         var result = await collector.RunAsync(new GcOptions { DryRun = true });
 
@@ -69,14 +67,19 @@ public class GcMetricsTests
     {
         using var meters = new TestMeterFactory();
         using var recorder = new Recorder(meters);
-        var time = new FakeTimeProvider(GcCommandTests.Now);
-        var collector = new GarbageCollector(new DistributionRegistryStore(_tree.Root, time), time, meterFactory: meters);
+        var collector = Collector(meters);
 
         var act = () => collector.RunAsync(new GcOptions(), new CancellationToken(canceled: true));
 
         await act.Should().ThrowAsync<OperationCanceledException>();
         recorder.Measurements().Select(m => m.Instrument).Should().Equal("harbor_gc.run.duration");
         recorder.Measurements("harbor_gc.run.duration").Single().Tags.Should().Contain("outcome", "stopped");
+    }
+
+    private GarbageCollector Collector(TestMeterFactory meters)
+    {
+        var time = new FakeTimeProvider(GcCommandTests.Now);
+        return new GarbageCollector(new DistributionRegistryStore(_tree.Root, time), time, meterFactory: meters);
     }
 
     [Test]

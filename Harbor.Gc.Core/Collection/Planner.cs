@@ -20,7 +20,6 @@ internal static class Planner
         var (artifacts, manifestCount) = PlanArtifacts(graph, marks);
         var (blobs, bytes, liveBlobs, blobWarnings) = blobsTask.GetAwaiter().GetResult();
         cancellationToken.ThrowIfCancellationRequested();
-        AttributeBlobs(graph, marks, blobs);
         var layerLinks = PlanLayerLinks(graph, marks);
         var uploads = PlanUploads(graph, marks.Cutoff);
         var warnings = new List<PlanWarning>(graph.Warnings);
@@ -335,58 +334,99 @@ internal static class Planner
         }
 
         Array.Sort(keys, order);
+        var owners = new BlobOwners(graph, marks, dead);
         var result = new PlannedBlob[order.Length];
         for (var i = 0; i < result.Length; i++)
         {
             ref readonly var d = ref order[i];
-            result[i] = new PlannedBlob(digests.At(d.Slot, d.Digest), d.Size, new DateTimeOffset(d.Touched, TimeSpan.Zero), d.Status);
+            result[i] = new PlannedBlob(digests.At(d.Slot, d.Digest), d.Size, new DateTimeOffset(d.Touched, TimeSpan.Zero), d.Status)
+            {
+                Repositories = owners.Of(d.Digest),
+            };
         }
 
         SortTies(keys, result, static x => x.Digest);
         return new BlobPlan(result, bytes, liveCount, warnings ?? []);
     }
 
-    /// <summary>Names, on each dead blob, the repositories of the dead artifacts that reference it (for the per-repository report).</summary>
-    private static void AttributeBlobs(RegistryGraph graph, MarkResult marks, PlannedBlob[] blobs)
+    /// <summary>
+    /// The repositories of the dead artifacts that reference each dead blob (<see cref="PlannedBlob.Repositories"/>, for the
+    /// per-repository report): one pass over the dead artifacts' references into sorted (digest, repository) pairs, then a
+    /// binary search per blob; the one-repository answer, by far the most common, is shared per repository.
+    /// </summary>
+    private sealed class BlobOwners
     {
-        if (blobs.Length == 0)
-        {
-            return;
-        }
+        private readonly RegistryGraph _graph;
+        private readonly long[] _pairs;
+        private readonly ImmutableArray<RepositoryName>[] _single;
 
-        var position = new Dictionary<int, int>(blobs.Length);
-        for (var i = 0; i < blobs.Length; i++)
+        public BlobOwners(RegistryGraph graph, MarkResult marks, List<int> deadBlobs)
         {
-            if (graph.Digests.TryGet(blobs[i].Digest, out var d))
+            _graph = graph;
+            _single = new ImmutableArray<RepositoryName>[graph.Repositories.Length];
+            if (deadBlobs.Count == 0)
             {
-                position[d] = i;
-            }
-        }
-
-        var pairs = new List<(int Blob, int Repository)>();
-        var live = marks.LiveArtifacts;
-        for (var a = 0; a < graph.ArtifactCount; a++)
-        {
-            if (live[a])
-            {
-                continue;
+                _pairs = [];
+                return;
             }
 
-            foreach (var d in graph.RefsOf(a))
+            var deadDigests = new BitSet(graph.Digests.Count);
+            foreach (var b in deadBlobs)
             {
-                if (position.TryGetValue(d, out var i))
+                deadDigests.Add(graph.BlobDigest[b]);
+            }
+
+            var pairs = new List<long>();
+            var live = marks.LiveArtifacts;
+            for (var a = 0; a < graph.ArtifactCount; a++)
+            {
+                if (live[a])
                 {
-                    pairs.Add((i, graph.ArtifactRepo[a]));
+                    continue;
+                }
+
+                foreach (var d in graph.RefsOf(a))
+                {
+                    if (d >= 0 && deadDigests[d])
+                    {
+                        pairs.Add(((long)d << 32) | (uint)graph.ArtifactRepo[a]);
+                    }
                 }
             }
+
+            _pairs = [.. pairs];
+            Array.Sort(_pairs);
         }
 
-        foreach (var group in pairs.Distinct().GroupBy(p => p.Blob))
+        public ImmutableArray<RepositoryName> Of(int digest)
         {
-            blobs[group.Key] = blobs[group.Key] with
+            var key = (long)digest << 32;
+            var i = Array.BinarySearch(_pairs, key);
+            i = i < 0 ? ~i : i;
+            if (i >= _pairs.Length || _pairs[i] >> 32 != digest)
             {
-                Repositories = [.. group.Select(p => graph.Repositories[p.Repository]).Order()],
-            };
+                return [];
+            }
+
+            var end = i + 1;
+            while (end < _pairs.Length && _pairs[end] >> 32 == digest)
+            {
+                end++;
+            }
+
+            var first = (int)(uint)_pairs[i];
+            if ((int)(uint)_pairs[end - 1] == first)
+            {
+                return _single[first].IsDefault ? _single[first] = [_graph.Repositories[first]] : _single[first];
+            }
+
+            var names = new SortedSet<RepositoryName>();
+            for (var j = i; j < end; j++)
+            {
+                names.Add(_graph.Repositories[(int)(uint)_pairs[j]]);
+            }
+
+            return [.. names];
         }
     }
 

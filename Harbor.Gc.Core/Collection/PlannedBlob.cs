@@ -22,4 +22,14 @@ public readonly record struct PlannedBlob(Digest Digest, long Size, DateTimeOffs
         get => _repositories.IsDefault ? [] : _repositories;
         init => _repositories = value;
     }
+
+    /// <summary>Equal when every field is, <see cref="Repositories"/> compared item by item (not as array references).</summary>
+    /// <param name="other">The other blob.</param>
+    /// <returns>Whether they are equal.</returns>
+    public bool Equals(PlannedBlob other) =>
+        Digest == other.Digest && Size == other.Size && LastTouchedAt == other.LastTouchedAt && Status == other.Status &&
+        Repositories.SequenceEqual(other.Repositories);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Digest, Size, LastTouchedAt, Status, Repositories.Length);
 }

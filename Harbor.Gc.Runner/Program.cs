@@ -13,6 +13,7 @@ internal static class Program
         {RetentionCommand.Usage}
         {DaemonCommand.Usage}
         {HistoryCommand.Usage}
+        {ExplainCommand.Usage}
         """;
 
     public static async Task<int> Main(string[] args)
@@ -38,6 +39,7 @@ internal static class Program
                 ["history", .. var rest] => await HistoryCommand.ListAsync(rest, stdout).ConfigureAwait(false),
                 ["show", .. var rest] => await HistoryCommand.ShowAsync(rest, stdout).ConfigureAwait(false),
                 ["daemon", .. var rest] => await DaemonCommand.RunAsync(rest, stderr, time, cancellationToken).ConfigureAwait(false),
+                ["explain", .. var rest] => await ExplainCommand.RunAsync(rest, stdout, time, cancellationToken).ConfigureAwait(false),
                 [] or ["--help"] or ["-h"] or ["help"] => Help(stdout),
                 [var command, ..] => throw new UsageException($"unknown command '{command}'.\n{Usage}"),
             };

@@ -69,6 +69,10 @@ internal static class Explainer
             reason = parents.Count > 0
                 ? $"untagged child of collected index {string.Join(", ", parents)}"
                 : $"untagged, not listed by any live index, not an accessory of a live artifact; {pushed}";
+            if (graph.LinkOf(a) is { Strength: ReferenceStrength.Soft } soft)
+            {
+                reason = $"soft accessory ({soft.Type}) of {soft.Subject}, which does not keep it; {reason}";
+            }
         }
 
         return new ExplanationEntry(subject, false, [], reason);
@@ -152,13 +156,28 @@ internal static class Explainer
                 break;
         }
 
-        foreach (var x in chain)
+        for (var i = 0; i < chain.Count; i++)
         {
-            var label = graph.IsHardAccessory(x) ? graph.LinkOf(x)!.Type : graph.ArtifactKind[x].IsIndex() ? "index" : "manifest";
-            path.Add($"{label} {graph.Digests[graph.ArtifactDigest[x]]}");
+            path.Add(Hop(graph, chain[i], i == 0 ? -1 : chain[i - 1]));
         }
 
         return (path, why);
+    }
+
+    /// <summary>
+    /// One hop of a path, naming the kind of link from <paramref name="previous"/> (none for the root): <c>index child manifest
+    /// sha256:…</c>, <c>accessory signature.cosign (hard) sha256:…</c>, or for the root <c>index sha256:…</c>.
+    /// </summary>
+    private static string Hop(RegistryGraph graph, int artifact, int previous)
+    {
+        var digest = graph.Digests[graph.ArtifactDigest[artifact]];
+        var kind = graph.ArtifactKind[artifact].IsIndex() ? "index" : "manifest";
+        if (graph.LinkOf(artifact) is { } link && (previous < 0 || graph.SubjectArtifact[artifact] == previous))
+        {
+            return $"accessory {link.Type} ({(link.Strength == ReferenceStrength.Hard ? "hard" : "soft")}) {digest}";
+        }
+
+        return previous < 0 ? $"{kind} {digest}" : $"index child {kind} {digest}";
     }
 
     private static IEnumerable<string> TagsOf(RegistryGraph graph, int a)

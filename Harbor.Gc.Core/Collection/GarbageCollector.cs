@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Harbor.Gc.Diagnostics;
 using Harbor.Gc.Graph;
 using Harbor.Gc.Model;
@@ -24,17 +25,20 @@ public sealed class GarbageCollector
     private readonly IRegistryStore _store;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly GcMetrics _metrics;
 
     /// <summary>Creates a collector over <paramref name="store"/>.</summary>
     /// <param name="store">The store.</param>
     /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> when null.</param>
     /// <param name="logger">The logger; none when null.</param>
-    public GarbageCollector(IRegistryStore store, TimeProvider? timeProvider = null, ILogger<GarbageCollector>? logger = null)
+    /// <param name="meterFactory">Creates the <see cref="GcMetrics.MeterName"/> meter; the process's shared one when null.</param>
+    public GarbageCollector(IRegistryStore store, TimeProvider? timeProvider = null, ILogger<GarbageCollector>? logger = null, IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         _store = store;
         _time = timeProvider ?? TimeProvider.System;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _metrics = GcMetrics.Create(meterFactory);
     }
 
     /// <summary>Reads a snapshot of the store, marks what is live and plans what to delete. Deletes nothing.</summary>
@@ -46,7 +50,9 @@ public sealed class GarbageCollector
     public async Task<CollectionPlan> PlanAsync(GcOptions options, CancellationToken cancellationToken = default)
     {
         var (graph, marks, now) = await MarkAsync(options, cancellationToken).ConfigureAwait(false);
+        options.Progress?.Report(new GcProgress(GcPhase.Planning, 0, 1));
         var plan = Planner.Plan(graph, marks, _store.Description, now, options.DeleteUntagged, options.TimeWindow, cancellationToken);
+        options.Progress?.Report(new GcProgress(GcPhase.Planning, 1, 1));
         Log.PlanCreated(_logger, plan.Store, plan.Artifacts.Count, plan.Blobs.Count, plan.Summary.Bytes, plan.Statistics!.LiveArtifacts, graph.ArtifactCount);
         if (plan.Uploads.Count > 0)
         {
@@ -66,18 +72,67 @@ public sealed class GarbageCollector
     /// <param name="cancellationToken">Stops the run after the item in hand; the result then says <see cref="GcOutcome.Stopped"/>.</param>
     /// <returns>What was done.</returns>
     /// <exception cref="ArgumentException">The options are invalid; the message lists every bad value.</exception>
-    public async Task<GcResult> ExecuteAsync(CollectionPlan plan, GcOptions options, CancellationToken cancellationToken = default)
+    public Task<GcResult> ExecuteAsync(CollectionPlan plan, GcOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(options);
         options.EnsureValid();
-        var startedAt = _time.GetUtcNow();
+        return MeasureAsync(false, _time.GetUtcNow(), startedAt => ExecuteCoreAsync(plan, options, startedAt, cancellationToken));
+    }
+
+    /// <summary>Plans and, unless <see cref="GcOptions.DryRun"/>, executes.</summary>
+    /// <param name="options">The options.</param>
+    /// <param name="cancellationToken">Stops the run after the item in hand; cancellation while planning throws.</param>
+    /// <returns>What was done.</returns>
+    /// <exception cref="ArgumentException">The options are invalid; the message lists every bad value.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled while planning, before anything was deleted.</exception>
+    public Task<GcResult> RunAsync(GcOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.EnsureValid();
+        return MeasureAsync(options.DryRun, _time.GetUtcNow(), async startedAt =>
+        {
+            var plan = await PlanAsync(options, cancellationToken).ConfigureAwait(false);
+            return options.DryRun
+                ? new GcResult
+                {
+                    Plan = plan,
+                    DryRun = true,
+                    StartedAt = startedAt,
+                    FinishedAt = _time.GetUtcNow(),
+                    Outcome = GcOutcome.Completed,
+                    Workers = options.Workers,
+                }
+                : await ExecuteCoreAsync(plan, options, startedAt, cancellationToken).ConfigureAwait(false);
+        });
+    }
+
+    /// <summary>Runs <paramref name="run"/> and records its metrics: what it deleted and how long it took, or that it failed.</summary>
+    private async Task<GcResult> MeasureAsync(bool dryRun, DateTimeOffset startedAt, Func<DateTimeOffset, Task<GcResult>> run)
+    {
+        GcResult result;
+        try
+        {
+            result = await run(startedAt).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _metrics.RecordFailure(_time.GetUtcNow() - startedAt, dryRun, _store.Description, e is OperationCanceledException ? "stopped" : "failed");
+            throw;
+        }
+
+        _metrics.Record(result);
+        return result;
+    }
+
+    private async Task<GcResult> ExecuteCoreAsync(CollectionPlan plan, GcOptions options, DateTimeOffset startedAt, CancellationToken cancellationToken)
+    {
         using var deadline = options.MaxDuration is { } max ? new CancellationTokenSource(max, _time) : null;
         using var stop = deadline is null
             ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)
             : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
 
-        var executor = new PlanExecutor(_store, _logger);
+        var executor = new PlanExecutor(_store, _logger, options.Progress);
         var completed = await executor.ExecuteAsync(plan, options.Workers, stop.Token).ConfigureAwait(false);
         var reason = completed ? GcStopReason.None
             : cancellationToken.IsCancellationRequested ? GcStopReason.Cancelled
@@ -118,55 +173,6 @@ public sealed class GarbageCollector
         };
     }
 
-    /// <summary>Plans and, unless <see cref="GcOptions.DryRun"/>, executes.</summary>
-    /// <param name="options">The options.</param>
-    /// <param name="cancellationToken">Stops the run after the item in hand; cancellation while planning throws.</param>
-    /// <returns>What was done.</returns>
-    /// <exception cref="ArgumentException">The options are invalid; the message lists every bad value.</exception>
-    /// <exception cref="OperationCanceledException">Cancelled while planning, before anything was deleted.</exception>
-    public async Task<GcResult> RunAsync(GcOptions options, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        options.EnsureValid();
-        var startedAt = _time.GetUtcNow();
-        var plan = await PlanAsync(options, cancellationToken).ConfigureAwait(false);
-        if (options.DryRun)
-        {
-            return new GcResult
-            {
-                Plan = plan,
-                DryRun = true,
-                StartedAt = startedAt,
-                FinishedAt = _time.GetUtcNow(),
-                Outcome = GcOutcome.Completed,
-                Workers = options.Workers,
-            };
-        }
-
-        var result = await ExecuteAsync(plan, options, cancellationToken).ConfigureAwait(false);
-        return new GcResult
-        {
-            Plan = result.Plan,
-            DryRun = false,
-            StartedAt = startedAt,
-            FinishedAt = result.FinishedAt,
-            Outcome = result.Outcome,
-            StopReason = result.StopReason,
-            ArtifactsDeleted = result.ArtifactsDeleted,
-            ArtifactsSkipped = result.ArtifactsSkipped,
-            BlobsDeleted = result.BlobsDeleted,
-            BlobsSkipped = result.BlobsSkipped,
-            BlobsFailed = result.BlobsFailed,
-            BytesFreed = result.BytesFreed,
-            LayerLinksDeleted = result.LayerLinksDeleted,
-            UploadsDeleted = result.UploadsDeleted,
-            UploadBytesFreed = result.UploadBytesFreed,
-            UploadsSkipped = result.UploadsSkipped,
-            UploadsFailed = result.UploadsFailed,
-            Workers = result.Workers,
-        };
-    }
-
     /// <summary>Explains why a digest is kept (the path from a root) or why nothing keeps it.</summary>
     /// <param name="digest">A manifest or blob digest.</param>
     /// <param name="repository">Limits a manifest digest to one repository; all repositories when null.</param>
@@ -185,11 +191,24 @@ public sealed class GarbageCollector
         ArgumentNullException.ThrowIfNull(options);
         options.EnsureValid();
         var now = _time.GetUtcNow();
+        var progress = options.Progress;
         using var builder = new GraphBuilder();
-        await _store.ReadSnapshotAsync(builder, cancellationToken).ConfigureAwait(false);
+        if (progress is null)
+        {
+            await _store.ReadSnapshotAsync(builder, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            var sink = new ProgressSink(builder, progress);
+            await _store.ReadSnapshotAsync(sink, cancellationToken).ConfigureAwait(false);
+            sink.Complete();
+        }
+
+        progress?.Report(new GcProgress(GcPhase.Marking, 0, 1));
         var graph = builder.Build(cancellationToken);
         var cutoff = (now - options.TimeWindow).UtcTicks;
         var marks = Marker.Mark(graph, options.DeleteUntagged, cutoff, cancellationToken);
+        progress?.Report(new GcProgress(GcPhase.Marking, 1, 1));
         return (graph, marks, now);
     }
 }

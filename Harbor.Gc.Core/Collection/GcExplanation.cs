@@ -23,5 +23,5 @@ public sealed record ExplanationEntry(string Subject, bool Live, IReadOnlyList<s
 {
     /// <inheritdoc />
     public override string ToString() =>
-        Live ? $"{Subject}: kept ({Reason}): {string.Join(" → ", Path)}" : $"{Subject}: collected: {Reason}";
+        Live ? $"{Subject}: kept ({Reason}): {string.Join(" → ", Path)}" : $"{Subject}: collected by the next run: {Reason}";
 }

@@ -32,6 +32,13 @@ public sealed class GcOptions
     /// <value>Defaults to <see langword="null"/>.</value>
     public TimeSpan? MaxDuration { get; set; }
 
+    /// <summary>
+    /// Receives the run's progress: each phase (<see cref="GcPhase"/>) in order, from 0 done to all done; the sweep reports about
+    /// a thousand steps however big the plan. Called on the thread doing the work, so it should be quick. None when null.
+    /// </summary>
+    /// <value>Defaults to <see langword="null"/>.</value>
+    public IProgress<GcProgress>? Progress { get; set; }
+
     /// <summary>Lists every invalid value, with the property name and the value; empty when the options are valid.</summary>
     /// <returns>The problems.</returns>
     public IReadOnlyList<string> Validate()

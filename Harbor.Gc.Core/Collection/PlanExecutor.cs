@@ -22,10 +22,13 @@ namespace Harbor.Gc.Collection;
 /// <para>Stopping (cancellation or the maximum duration) is checked between items; the item in hand always finishes, so a
 /// stopped run leaves the store as a crash at that point would, minus the half-done item.</para>
 /// </remarks>
-internal sealed class PlanExecutor(IRegistryStore store, ILogger logger)
+internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgress<GcProgress>? progress = null)
 {
     private const BlobStatusSet CommittedToDeletion = BlobStatusSet.Deleting | BlobStatusSet.Deleted | BlobStatusSet.DeleteFailed;
 
+    private long _done;
+    private long _total;
+    private long _step = 1;
     private int _artifactsDeleted;
     private int _blobsDeleted;
     private long _bytesFreed;
@@ -64,6 +67,9 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger)
     /// <summary>Runs the sweep; returns false when it stopped before the end.</summary>
     public async Task<bool> ExecuteAsync(CollectionPlan plan, int workers, CancellationToken stop)
     {
+        _total = plan.Artifacts.Count + plan.Blobs.Count + plan.LayerLinks.Count + plan.Uploads.Count;
+        _step = Math.Max(1, _total / 1000);
+        progress?.Report(new GcProgress(GcPhase.Sweeping, 0, _total));
         var artifacts = plan.Artifacts;
         for (var start = 0; start < artifacts.Count;)
         {
@@ -216,8 +222,17 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger)
         }
     }
 
+    /// <summary>Counts an item done and reports every thousandth of the plan, and the last item.</summary>
+    private void Tick()
+    {
+        if (progress is not null && Interlocked.Increment(ref _done) is var done && (done % _step == 0 || done == _total))
+        {
+            progress.Report(new GcProgress(GcPhase.Sweeping, done, _total));
+        }
+    }
+
     /// <summary>Runs <paramref name="body"/> over items [start, end) on up to <paramref name="workers"/> workers; false when stopped.</summary>
-    private static async Task<bool> ForEachAsync<T>(IReadOnlyList<T> items, int start, int end, int workers, CancellationToken stop, Func<T, Task> body)
+    private async Task<bool> ForEachAsync<T>(IReadOnlyList<T> items, int start, int end, int workers, CancellationToken stop, Func<T, Task> body)
     {
         var next = start - 1;
         var done = 0;
@@ -233,6 +248,7 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger)
 
                 await body(items[i]).ConfigureAwait(false);
                 Interlocked.Increment(ref done);
+                Tick();
             }
         }
 

@@ -334,15 +334,100 @@ internal static class Planner
         }
 
         Array.Sort(keys, order);
+        var owners = new BlobOwners(graph, marks, dead);
         var result = new PlannedBlob[order.Length];
         for (var i = 0; i < result.Length; i++)
         {
             ref readonly var d = ref order[i];
-            result[i] = new PlannedBlob(digests.At(d.Slot, d.Digest), d.Size, new DateTimeOffset(d.Touched, TimeSpan.Zero), d.Status);
+            result[i] = new PlannedBlob(digests.At(d.Slot, d.Digest), d.Size, new DateTimeOffset(d.Touched, TimeSpan.Zero), d.Status)
+            {
+                Repositories = owners.Of(d.Digest),
+            };
         }
 
         SortTies(keys, result, static x => x.Digest);
         return new BlobPlan(result, bytes, liveCount, warnings ?? []);
+    }
+
+    /// <summary>
+    /// The repositories of the dead artifacts that reference each dead blob (<see cref="PlannedBlob.Repositories"/>, for the
+    /// per-repository report): one pass over the dead artifacts' references into sorted (digest, repository) pairs, then a
+    /// binary search per blob; the one-repository answer, by far the most common, is shared per repository.
+    /// </summary>
+    private sealed class BlobOwners
+    {
+        private readonly RegistryGraph _graph;
+        private readonly long[] _pairs;
+        private readonly ImmutableArray<RepositoryName>[] _single;
+
+        public BlobOwners(RegistryGraph graph, MarkResult marks, List<int> deadBlobs)
+        {
+            _graph = graph;
+            _single = new ImmutableArray<RepositoryName>[graph.Repositories.Length];
+            if (deadBlobs.Count == 0)
+            {
+                _pairs = [];
+                return;
+            }
+
+            var deadDigests = new BitSet(graph.Digests.Count);
+            foreach (var b in deadBlobs)
+            {
+                deadDigests.Add(graph.BlobDigest[b]);
+            }
+
+            var pairs = new List<long>();
+            var live = marks.LiveArtifacts;
+            for (var a = 0; a < graph.ArtifactCount; a++)
+            {
+                if (live[a])
+                {
+                    continue;
+                }
+
+                foreach (var d in graph.RefsOf(a))
+                {
+                    if (d >= 0 && deadDigests[d])
+                    {
+                        pairs.Add(((long)d << 32) | (uint)graph.ArtifactRepo[a]);
+                    }
+                }
+            }
+
+            _pairs = [.. pairs];
+            Array.Sort(_pairs);
+        }
+
+        public ImmutableArray<RepositoryName> Of(int digest)
+        {
+            var key = (long)digest << 32;
+            var i = Array.BinarySearch(_pairs, key);
+            i = i < 0 ? ~i : i;
+            if (i >= _pairs.Length || _pairs[i] >> 32 != digest)
+            {
+                return [];
+            }
+
+            var end = i + 1;
+            while (end < _pairs.Length && _pairs[end] >> 32 == digest)
+            {
+                end++;
+            }
+
+            var first = (int)(uint)_pairs[i];
+            if ((int)(uint)_pairs[end - 1] == first)
+            {
+                return _single[first].IsDefault ? _single[first] = [_graph.Repositories[first]] : _single[first];
+            }
+
+            var names = new SortedSet<RepositoryName>();
+            for (var j = i; j < end; j++)
+            {
+                names.Add(_graph.Repositories[(int)(uint)_pairs[j]]);
+            }
+
+            return [.. names];
+        }
     }
 
     private readonly record struct DeadBlob(long Size, long Touched, int Slot, int Digest, BlobStatus Status);

@@ -57,7 +57,10 @@ public static class GcPlanReader
                     ? window : throw new PlanFormatException("options.timeWindow", "expected a time span such as 02:00:00"),
                 Artifacts = Array(root, "artifacts", ReadArtifact),
                 Blobs = Array(root, "blobs", (e, path) => new PlannedBlob(
-                    DigestOf(e, "digest", path), Long(e, "size", path), Time(e, "lastTouchedAt", path), Status(e, path))),
+                    DigestOf(e, "digest", path), Long(e, "size", path), Time(e, "lastTouchedAt", path), Status(e, path))
+                {
+                    Repositories = BlobRepositories(e, path),
+                }),
                 LayerLinks = Array(root, "layerLinks", (e, path) => new LayerLink(
                     Repository(e, "repository", path), DigestOf(e, "digest", path), Time(e, "createdAt", path))),
 
@@ -183,12 +186,36 @@ public static class GcPlanReader
         return Digest.Validate(text) is { } problem ? throw new PlanFormatException(Join(path, name), $"'{text}' is not a valid digest: {problem}") : Digest.Parse(text);
     }
 
-    private static RepositoryName Repository(JsonElement e, string name, string path)
-    {
-        var text = String(e, name, path);
-        return RepositoryName.Validate(text) is { } problem
-            ? throw new PlanFormatException(Join(path, name), $"'{text}' is not a valid repository name: {problem}")
+    private static RepositoryName Repository(JsonElement e, string name, string path) => ParseRepository(String(e, name, path), Join(path, name));
+
+    private static RepositoryName ParseRepository(string text, string path) =>
+        RepositoryName.Validate(text) is { } problem
+            ? throw new PlanFormatException(path, $"'{text}' is not a valid repository name: {problem}")
             : RepositoryName.Parse(text);
+
+    /// <summary>A blob's optional <c>repositories</c> (reports written before it have none: empty).</summary>
+    private static ImmutableArray<RepositoryName> BlobRepositories(JsonElement e, string path)
+    {
+        if (!e.TryGetProperty("repositories", out var array))
+        {
+            return [];
+        }
+
+        if (array.ValueKind != JsonValueKind.Array)
+        {
+            throw new PlanFormatException($"{path}.repositories", "expected an array of repository names");
+        }
+
+        var names = ImmutableArray.CreateBuilder<RepositoryName>(array.GetArrayLength());
+        var i = 0;
+        foreach (var item in array.EnumerateArray())
+        {
+            var itemPath = $"{path}.repositories[{i++}]";
+            var text = item.ValueKind == JsonValueKind.String ? item.GetString()! : throw new PlanFormatException(itemPath, "expected a string");
+            names.Add(ParseRepository(text, itemPath));
+        }
+
+        return names.MoveToImmutable();
     }
 
     private static BlobStatus Status(JsonElement e, string path)

@@ -7,8 +7,10 @@ namespace Harbor.Gc.Reporting;
 
 /// <summary>Writes the JSON report of DESIGN.md §8 for a GC run, dry or real. The report carries the whole plan, so it can be applied later.</summary>
 /// <remarks>
-/// Beyond §8 (extra fields are allowed): <c>layerLinks</c>, <c>uploads</c> (stale unfinished uploads: repository, null for the
-/// LiteDB store's temporary files, id, startedAt, size, lastWrittenAt), <c>summary.uploads</c> and <c>summary.uploadBytes</c> (not part of <c>summary.bytes</c>, which counts
+/// Beyond §8 (extra fields are allowed): on each blob, <c>repositories</c> (the repositories of the collected artifacts that
+/// reference it, empty for an unreferenced blob: the HTML report's bytes per repository are computed from them), <c>layerLinks</c>,
+/// <c>uploads</c> (stale unfinished uploads: repository, null for the LiteDB store's temporary files, id, startedAt, size,
+/// lastWrittenAt), <c>summary.uploads</c> and <c>summary.uploadBytes</c> (not part of <c>summary.bytes</c>, which counts
 /// blobs only), and in <c>result</c> what happened to them. These fields are always written, empty or 0 when there are none, so
 /// the report has one shape.
 /// </remarks>
@@ -135,6 +137,7 @@ public static class GcReportWriter
             json.WriteNumber("size", b.Size);
             json.WriteString("lastTouchedAt", Time(b.LastTouchedAt));
             json.WriteString("status", b.Status.ToString().ToLowerInvariant());
+            WriteStrings(json, "repositories", b.Repositories.Select(r => r.Value));
             json.WriteEndObject();
         }
 

@@ -7,13 +7,14 @@ namespace Harbor.Gc.Runner.Commands;
 
 /// <summary>
 /// <c>harbor-gc gc [--store STORE] [--dry-run] [--delete-untagged true|false] [--time-window 2h] [--workers N]
-/// [--max-duration 30m] [--report-json FILE|-] [--quiet] [--history PATH]</c> (DESIGN.md §9).
+/// [--max-duration 30m] [--report-json FILE|-] [--report-html FILE] [--quiet] [--history PATH]</c> (DESIGN.md §9).
 /// </summary>
 internal static class GcCommand
 {
     public const string Usage = """
         harbor-gc gc [--store STORE] [--dry-run] [--delete-untagged true|false] [--time-window 2h]
-                     [--workers N] [--max-duration 30m] [--report-json FILE|-] [--quiet] [--history PATH]
+                     [--workers N] [--max-duration 30m] [--report-json FILE|-] [--report-html FILE] [--quiet]
+                     [--history PATH]
           STORE = litedb:PATH (the default, litedb:harbor-gc.db: the LiteDB file PATH, blob bytes in 'blobs' beside it)
                 | distribution:DIR (the registry's storage rootdirectory, the folder holding docker/registry/v2)
         """;
@@ -23,6 +24,7 @@ internal static class GcCommand
         var options = new GcOptions();
         var store = StoreSpec.Default;
         string? reportJson = null;
+        string? reportHtml = null;
         var quiet = false;
         string? history = null;
         for (var i = 0; i < args.Length; i++)
@@ -38,6 +40,7 @@ internal static class GcCommand
                 case "--workers": options.Workers = ParseInt(arg, Value()); break;
                 case "--max-duration": options.MaxDuration = Durations.Parse(arg, Value()); break;
                 case "--report-json": reportJson = Value(); break;
+                case "--report-html": reportHtml = Value(); break;
                 case "--quiet": quiet = true; break;
                 case "--history": history = Value(); break;
                 default: throw new UsageException($"gc: unknown option '{arg}'.\n{Usage}");
@@ -50,30 +53,25 @@ internal static class GcCommand
             throw new UsageException("gc: " + string.Join("; ", problems));
         }
 
-        if (reportJson is not null && reportJson != "-" && Path.GetDirectoryName(Path.GetFullPath(reportJson)) is { } folder && !Directory.Exists(folder))
-        {
-            throw new UsageException($"--report-json {reportJson}: the folder '{folder}' does not exist.");
-        }
+        CheckFolder("--report-json", reportJson == "-" ? null : reportJson);
+        CheckFolder("--report-html", reportHtml);
 
-        var opened = StoreSpec.Open(store, time);
+        var progress = ProgressLine.ForConsole(stderr, quiet, time);
+        options.Progress = progress;
         using var recording = ManualGcRun.Start(history, store, options, reportJson, time); // the run history, with --history
         GcResult result;
         try
         {
-            result = await new GarbageCollector(opened, time, recording?.Logger).RunAsync(options, cancellationToken).ConfigureAwait(false);
+            result = await StoreSpec.UseAsync(store, time, s => new GarbageCollector(s, time, recording?.Logger).RunAsync(options, cancellationToken)).ConfigureAwait(false);
             recording?.Finish(result);
         }
         catch (Exception e) when (recording is not null && recording.Failed(e))
         {
             throw; // never reached: Failed records the error and returns false
         }
-        catch (InvalidDataException e)
-        {
-            throw new UsageException(e.Message);
-        }
         finally
         {
-            (opened as IDisposable)?.Dispose();
+            progress?.Clear();
         }
 
         // the JSON report goes to stdout when asked for with '-', and the summary then to stderr
@@ -97,10 +95,32 @@ internal static class GcCommand
             }
         }
 
+        if (reportHtml is not null)
+        {
+            await using (var file = File.Create(reportHtml))
+            {
+                HtmlReportWriter.Write(file, result);
+            }
+
+            if (!quiet)
+            {
+                await summaryWriter.WriteLineAsync($"  HTML report: {Path.GetFullPath(reportHtml)}").ConfigureAwait(false);
+            }
+        }
+
         return result.BlobsFailed.Count + result.UploadsFailed.Count > 0 ? 1 : 0;
     }
 
-    private static bool ParseBool(string option, string text) => text switch
+    /// <summary>A report file's folder must exist before the run, so bad input never costs a run.</summary>
+    private static void CheckFolder(string option, string? file)
+    {
+        if (file is not null && Path.GetDirectoryName(Path.GetFullPath(file)) is { } folder && !Directory.Exists(folder))
+        {
+            throw new UsageException($"{option} {file}: the folder '{folder}' does not exist.");
+        }
+    }
+
+    internal static bool ParseBool(string option, string text) => text switch
     {
         "true" => true,
         "false" => false,

@@ -13,6 +13,24 @@ internal static class StoreSpec
 {
     public const string Default = "litedb:harbor-gc.db";
 
+    /// <summary>Opens the store, runs <paramref name="use"/> on it and closes it; bad data in the store is bad input (exit 2).</summary>
+    public static async Task<T> UseAsync<T>(string spec, TimeProvider time, Func<IRegistryStore, Task<T>> use)
+    {
+        var opened = Open(spec, time);
+        try
+        {
+            return await use(opened).ConfigureAwait(false);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        finally
+        {
+            (opened as IDisposable)?.Dispose();
+        }
+    }
+
     public static IRegistryStore Open(string spec, TimeProvider time)
     {
         var colon = spec.IndexOf(':', StringComparison.Ordinal);

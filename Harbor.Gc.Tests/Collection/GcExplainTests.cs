@@ -19,8 +19,8 @@ public class GcExplainTests
 
         var entry = explanation.Entries.Should().ContainSingle().Subject;
         entry.Live.Should().BeTrue();
-        entry.Path.Should().Equal("tag library/app:v1", $"index {index.Digest}", $"manifest {child.Digest}", $"layer {layer}");
-        entry.ToString().Should().Be($"blob {layer}: kept (tagged): tag library/app:v1 → index {index.Digest} → manifest {child.Digest} → layer {layer}");
+        entry.Path.Should().Equal("tag library/app:v1", $"index {index.Digest}", $"index child manifest {child.Digest}", $"layer {layer}");
+        entry.ToString().Should().Be($"blob {layer}: kept (tagged): tag library/app:v1 → index {index.Digest} → index child manifest {child.Digest} → layer {layer}");
     }
 
     [Test]
@@ -33,7 +33,7 @@ public class GcExplainTests
 
         var explanation = await r.Collector().ExplainAsync(signature.Digest, ScenarioRegistry.Repo("library/app"), new GcOptions());
 
-        explanation.Entries[0].Path.Should().Equal("tag library/app:v1", $"manifest {image.Digest}", $"signature.cosign {signature.Digest}");
+        explanation.Entries[0].Path.Should().Equal("tag library/app:v1", $"manifest {image.Digest}", $"accessory signature.cosign (hard) {signature.Digest}");
     }
 
     [Test]

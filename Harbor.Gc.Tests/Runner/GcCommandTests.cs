@@ -84,6 +84,7 @@ public class GcCommandTests
     [TestCase("--workers", "99", "Workers")]
     [TestCase("--delete-untagged", "maybe", "'maybe' is not true or false")]
     [TestCase("--bogus", null, "unknown option '--bogus'")]
+    [TestCase("--report-html", "/nonexistent-folder/report.html", "--report-html /nonexistent-folder/report.html: the folder '/nonexistent-folder' does not exist")]
     public async Task BadOption_ExitsWith2_AndSaysWhat(string option, string? value, string message)
     {
         var before = _tree.Files();
@@ -121,12 +122,7 @@ public class SampleRegistryTests
     [Test]
     public async Task ReadmeCommand_OnTheSample_PlansTheDocumentedCollection()
     {
-        var root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "Harbor.Gc.sln")))
-        {
-            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("the repository root was not found");
-        }
-
+        var root = ExplainCommandTests.RepositoryRoot();
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         var code = await Program.RunAsync(["gc", "--store", $"distribution:{Path.Combine(root, "samples", "registry")}", "--dry-run", "--time-window", "0", "--report-json", "-"],

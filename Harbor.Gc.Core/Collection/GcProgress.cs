@@ -1,0 +1,23 @@
+namespace Harbor.Gc.Collection;
+
+/// <summary>The phases of a GC run, in order.</summary>
+public enum GcPhase
+{
+    /// <summary>Reading the store's snapshot (blobs and artifacts read so far).</summary>
+    ReadingStore,
+
+    /// <summary>Marking what is live.</summary>
+    Marking,
+
+    /// <summary>Planning what to delete.</summary>
+    Planning,
+
+    /// <summary>Deleting the plan's items, each re-checked (a real run only).</summary>
+    Sweeping,
+}
+
+/// <summary>How far a GC run is: reported through <see cref="GcOptions.Progress"/>.</summary>
+/// <param name="Phase">The phase.</param>
+/// <param name="Done">Items done in the phase.</param>
+/// <param name="Total">Items the phase has in all, when known (a store that cannot say how big its snapshot is gives none).</param>
+public readonly record struct GcProgress(GcPhase Phase, long Done, long? Total);

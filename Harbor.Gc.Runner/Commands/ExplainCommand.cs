@@ -1,0 +1,104 @@
+using System.Text.Json;
+using Harbor.Gc.Collection;
+using Harbor.Gc.Model;
+
+namespace Harbor.Gc.Runner.Commands;
+
+/// <summary>
+/// <c>harbor-gc explain DIGEST [--repository REPO] [--store STORE] [--time-window D] [--delete-untagged true|false] [--json]</c>
+/// (DESIGN.md §5, §9): why a run with these options keeps a manifest or blob digest (the path from a root, one hop a line) or
+/// why nothing keeps it. Reads the store; deletes nothing.
+/// </summary>
+internal static class ExplainCommand
+{
+    public const string Usage = """
+        harbor-gc explain DIGEST [--repository REPO] [--store STORE] [--time-window 2h] [--delete-untagged true|false] [--json]
+          why a GC run with these options keeps DIGEST (a manifest or blob digest): the path from a root, one hop a line;
+          or why nothing keeps it
+        """;
+
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var options = new GcOptions { DryRun = true };
+        var store = StoreSpec.Default;
+        string? digestText = null;
+        RepositoryName? repository = null;
+        var json = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            string Value() => i + 1 < args.Length ? args[++i] : throw new UsageException($"{arg}: a value is missing.");
+            switch (arg)
+            {
+                case "--store": store = Value(); break;
+                case "--repository": repository = ParseRepository(Value()); break;
+                case "--time-window": options.TimeWindow = Durations.Parse(arg, Value()); break;
+                case "--delete-untagged": options.DeleteUntagged = GcCommand.ParseBool(arg, Value()); break;
+                case "--json": json = true; break;
+                case var _ when arg.StartsWith('-'): throw new UsageException($"explain: unknown option '{arg}'.\n{Usage}");
+                case var _ when digestText is null: digestText = arg; break;
+                default: throw new UsageException($"explain: one digest only, but '{digestText}' and '{arg}' were given.");
+            }
+        }
+
+        if (digestText is null)
+        {
+            throw new UsageException($"explain: give the DIGEST to explain.\n{Usage}");
+        }
+
+        if (Digest.Validate(digestText) is { } problem)
+        {
+            throw new UsageException($"explain: '{digestText}' is not a digest: {problem}");
+        }
+
+        var digest = Digest.Parse(digestText);
+        var explanation = await StoreSpec.UseAsync(store, time, s => new GarbageCollector(s, time).ExplainAsync(digest, repository, options, cancellationToken)).ConfigureAwait(false);
+        if (!explanation.Found)
+        {
+            var where = repository is { } r ? $" as an artifact of {r} or as a blob" : string.Empty;
+            throw new UsageException($"explain: {digest} is not in the store {store}{where}.");
+        }
+
+        if (json)
+        {
+            await stdout.WriteLineAsync(ToJson(explanation)).ConfigureAwait(false);
+        }
+        else
+        {
+            Write(stdout, explanation);
+        }
+
+        return 0;
+    }
+
+    /// <summary>Writes one heading line per artifact or blob, then one line per hop of the path that keeps it.</summary>
+    internal static void Write(TextWriter writer, GcExplanation explanation)
+    {
+        foreach (var entry in explanation.Entries)
+        {
+            if (!entry.Live)
+            {
+                writer.WriteLine($"{entry.Subject}: collected by the next run");
+                writer.WriteLine($"  {entry.Reason}");
+                continue;
+            }
+
+            writer.WriteLine($"{entry.Subject}: kept ({entry.Reason})");
+            for (var i = 0; i < entry.Path.Count; i++)
+            {
+                writer.WriteLine($"  {(i == 0 ? "  " : "→ ")}{entry.Path[i]}");
+            }
+        }
+    }
+
+    private static string ToJson(GcExplanation explanation) => JsonSerializer.Serialize(new
+    {
+        digest = explanation.Digest.ToString(),
+        entries = explanation.Entries.Select(e => new { subject = e.Subject, kept = e.Live, reason = e.Reason, path = e.Path }),
+    }, Indented);
+
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    private static RepositoryName ParseRepository(string text) =>
+        RepositoryName.Validate(text) is { } problem ? throw new UsageException($"--repository '{text}': {problem}") : RepositoryName.Parse(text);
+}

@@ -1,0 +1,113 @@
+using System.Text;
+using Harbor.Gc.Collection;
+using Harbor.Gc.Reporting;
+using Harbor.Gc.Tests.Support;
+
+namespace Harbor.Gc.Tests.Reporting;
+
+/// <summary>The HTML report's content without a browser: encoding, nesting, and bytes per repository (DESIGN.md §9).</summary>
+public class HtmlReportTests
+{
+    [Test]
+    public async Task SharedDeadBlob_IsNamedWithEveryCollectedRepository_AndCountsInEach()
+    {
+        // given a layer shared by an untagged image in library/app and one in library/web, and a layer shared with a tagged image
+        var r = new ScenarioRegistry();
+        var shared = r.Blob(1000);
+        var kept = r.Blob(700);
+        var app = r.Image("library/app", [shared, r.Blob(10), kept]);
+        r.Image("library/web", [shared, r.Blob(20)]);
+        r.Image("library/live", [kept], tag: "v1");
+        r.Age();
+
+        var result = await r.RunAsync(dryRun: true);
+
+        result.Plan.Blobs.Single(b => b.Digest == shared).Repositories.Select(x => x.Value).Should().Equal("library/app", "library/web");
+        result.Plan.Blobs.Should().NotContain(b => b.Digest == kept, "a tagged image still uses it");
+        result.Plan.Blobs.Single(b => b.Digest == app.Digest).Repositories.Select(x => x.Value).Should().Equal("library/app");
+        var bars = HtmlReport.BytesPerRepository(result).ToDictionary(b => b.Label, b => b.Bytes);
+        bars["library/app"].Should().Be(result.Plan.Blobs.Where(b => b.Repositories.Any(x => x.Value == "library/app")).Sum(b => b.Size));
+        bars["library/web"].Should().Be(result.Plan.Blobs.Where(b => b.Repositories.Any(x => x.Value == "library/web")).Sum(b => b.Size));
+        (bars["library/app"] + bars["library/web"]).Should().Be(result.Plan.Summary.Bytes + 1000, "the shared layer counts in both");
+
+        // and the repositories survive the JSON report (plan → save → read)
+        var read = GcPlanReader.Read(new MemoryStream(Encoding.UTF8.GetBytes(GcReportWriter.ToJson(result))));
+        read.Blobs.Should().BeEquivalentTo(result.Plan.Blobs);
+    }
+
+    [Test]
+    public async Task TagsAndWarningsFromTheRegistry_AreHtmlEncoded()
+    {
+        var result = await HostileResultAsync();
+
+        var html = HtmlReportWriter.ToHtml(HtmlReport.FromGc(result));
+
+        html.Should().NotContain("<script").And.NotContain("<b>");
+        html.Should().Contain("&lt;script&gt;alert(&quot;tag&quot;)&lt;/script&gt;").And.Contain("&lt;b&gt;bold&lt;/b&gt; &amp; &#39;quoted&#39;");
+    }
+
+    [Test]
+    public async Task TheRenderedPage_OfAHostileTag_HasNoScriptElement()
+    {
+        var result = await HostileResultAsync();
+        var folder = Directory.CreateTempSubdirectory("harbor-gc-html-");
+        var file = Path.Combine(folder.FullName, "report.html");
+        await using (var stream = File.Create(file))
+        {
+            HtmlReportWriter.Write(stream, result);
+        }
+
+        try
+        {
+            var dom = await Chromium.DumpDomAsync(file);
+
+            dom.Should().NotContain("<script").And.Contain("&lt;script&gt;alert(\"tag\")&lt;/script&gt;");
+            dom.Should().Contain("<title>GC dry run on memory</title>");
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Test]
+    public async Task AccessoriesAreNestedUnderTheirSubject_AndAnIndexIsNamedSo()
+    {
+        var r = new ScenarioRegistry();
+        var image = r.Image("library/app", [r.Blob()]);
+        var sbom = r.Accessory(image, Harbor.Gc.Model.AccessoryTypes.HarborSbom);
+        var signatureOfSbom = r.Accessory(sbom, Harbor.Gc.Model.AccessoryTypes.NotationSignature);
+        var index = r.Index("library/app", [r.Image("library/app", [r.Blob()])]);
+        r.Age();
+
+        var report = HtmlReport.FromGc(await r.RunAsync(dryRun: true));
+
+        var top = report.Artifacts.Single(a => a.Digest == image.Digest.ToString());
+        top.Type.Should().Be("image");
+        var nested = top.Accessories.Should().ContainSingle().Subject;
+        (nested.Digest, nested.Type).Should().Be((sbom.Digest.ToString(), "sbom.harbor"));
+        nested.Accessories.Should().ContainSingle().Which.Digest.Should().Be(signatureOfSbom.Digest.ToString());
+        report.Artifacts.Single(a => a.Digest == index.Digest.ToString()).Type.Should().Be("index");
+        report.Artifacts.Should().NotContain(a => a.Digest == sbom.Digest.ToString(), "an accessory is listed under its subject only");
+    }
+
+    private static async Task<GcResult> HostileResultAsync()
+    {
+        // given tag and warning text as a registry could hold it (the plan reader and stores validate names; this does not rely on it)
+        var r = new ScenarioRegistry();
+        r.Image("library/app", [r.Blob()]);
+        r.Age();
+        var dry = await r.RunAsync(dryRun: true);
+        var plan = new CollectionPlan
+        {
+            Store = dry.Plan.Store,
+            CreatedAt = dry.Plan.CreatedAt,
+            DeleteUntagged = true,
+            TimeWindow = dry.Plan.TimeWindow,
+            Artifacts = [dry.Plan.Artifacts[0] with { Tags = ["<script>alert(\"tag\")</script>"] }],
+            Blobs = dry.Plan.Blobs,
+            Warnings = [new PlanWarning("library/app:<b>bold</b> & 'quoted'", "annotation <script>alert(2)</script>")],
+        };
+        return new GcResult { Plan = plan, DryRun = true, StartedAt = dry.StartedAt, FinishedAt = dry.FinishedAt, Outcome = GcOutcome.Completed };
+    }
+}

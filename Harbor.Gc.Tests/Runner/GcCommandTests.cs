@@ -121,12 +121,7 @@ public class SampleRegistryTests
     [Test]
     public async Task ReadmeCommand_OnTheSample_PlansTheDocumentedCollection()
     {
-        var root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "Harbor.Gc.sln")))
-        {
-            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("the repository root was not found");
-        }
-
+        var root = RepositoryRoot.Find();
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         var code = await Program.RunAsync(["gc", "--store", $"distribution:{Path.Combine(root, "samples", "registry")}", "--dry-run", "--time-window", "0", "--report-json", "-"],

@@ -5,8 +5,14 @@ namespace Harbor.Gc.Benchmarks;
 
 internal static class Program
 {
-    public static void Main(string[] args)
+    public static async Task Main(string[] args)
     {
+        if (args is ["measure-litedb", ..] && (args.Length == 1 || int.TryParse(args[1], out _)))
+        {
+            await LiteDbPhaseTimer.RunAsync(args.Length == 1 ? 100_000 : int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture)).ConfigureAwait(false);
+            return;
+        }
+
         if (args is ["generate-distribution-tree"])
         {
             // the tree DistributionGcBenchmarks times, left in place to look at or to time other tools on by hand

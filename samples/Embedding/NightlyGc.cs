@@ -40,7 +40,9 @@ public sealed partial class NightlyGc(GarbageCollector collector, IOptions<Harbo
         {
             var now = time.GetUtcNow();
             var next = new DateTimeOffset(now.UtcDateTime.Date, TimeSpan.Zero) + RunAt;
-            await Task.Delay((next > now ? next : next.AddDays(1)) - now, time, stoppingToken).ConfigureAwait(false);
+            next = next > now ? next : next.AddDays(1);
+            LogNextRun(logger, next);
+            await Task.Delay(next - now, time, stoppingToken).ConfigureAwait(false);
             try
             {
                 // the dry run is the plan a real run executes: review it in the log
@@ -59,6 +61,9 @@ public sealed partial class NightlyGc(GarbageCollector collector, IOptions<Harbo
             }
         }
     }
+
+    [LoggerMessage(EventId = 0, Level = LogLevel.Information, Message = "Nightly GC: next run at {NextRun:u}")]
+    private static partial void LogNextRun(ILogger logger, DateTimeOffset nextRun);
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Nightly GC dry run: {Artifacts} artifacts and {Blobs} blobs to delete, {Bytes} bytes")]
     private static partial void LogPlanned(ILogger logger, int artifacts, int blobs, long bytes);

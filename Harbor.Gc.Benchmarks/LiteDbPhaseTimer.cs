@@ -51,6 +51,36 @@ internal static class LiteDbPhaseTimer
         }
     }
 
+    /// <summary><c>measure-litedb-push [artifacts]</c>: 200 pushes in each connection mode, blob uploads and manifest pushes timed apart.</summary>
+    public static async Task PushAsync(int artifacts)
+    {
+        foreach (var connection in new[] { LiteDbConnectionMode.Direct, LiteDbConnectionMode.Shared })
+        {
+            var benchmark = new LiteDbPushBenchmarks { Artifacts = artifacts, Connection = connection };
+            benchmark.Setup();
+            try
+            {
+                for (var round = 1; round <= 2; round++)
+                {
+                    var blobs = new Stopwatch();
+                    var manifests = new Stopwatch();
+                    for (var i = 0; i < LiteDbPushBenchmarks.PushesPerInvoke; i++)
+                    {
+                        await benchmark.PushImage(blobs, manifests);
+                    }
+
+                    Console.WriteLine(
+                        $"{connection}, round {round}, in {Path.GetTempPath()}: per push {(blobs.Elapsed + manifests.Elapsed).TotalMilliseconds / LiteDbPushBenchmarks.PushesPerInvoke:F1} ms = " +
+                        $"3 blob uploads {blobs.Elapsed.TotalMilliseconds / LiteDbPushBenchmarks.PushesPerInvoke:F1} ms + manifest {manifests.Elapsed.TotalMilliseconds / LiteDbPushBenchmarks.PushesPerInvoke:F1} ms");
+                }
+            }
+            finally
+            {
+                benchmark.Cleanup();
+            }
+        }
+    }
+
     private sealed class CountingSink : ISnapshotSink
     {
         public long Records { get; private set; }

@@ -7,6 +7,12 @@ internal static class Program
 {
     public static async Task Main(string[] args)
     {
+        if (args is ["measure-litedb-push", ..] && (args.Length == 1 || int.TryParse(args[1], out _)))
+        {
+            await LiteDbPhaseTimer.PushAsync(args.Length == 1 ? 100_000 : int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture)).ConfigureAwait(false);
+            return;
+        }
+
         if (args is ["measure-litedb", ..] && (args.Length == 1 || int.TryParse(args[1], out _)))
         {
             await LiteDbPhaseTimer.RunAsync(args.Length == 1 ? 100_000 : int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture)).ConfigureAwait(false);

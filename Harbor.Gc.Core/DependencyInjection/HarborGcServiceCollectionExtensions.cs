@@ -73,9 +73,11 @@ public static class HarborGcServiceCollectionExtensions
         services.TryAddSingleton<ITagImmutability>(sp => sp.GetRequiredService<ImmutabilityRules>());
         services.TryAddSingleton(sp => new GarbageCollector(
             sp.GetRequiredService<IRegistryStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetService<ILogger<GarbageCollector>>()));
-        services.TryAddSingleton(sp => new RegistryApi(
-            sp.GetRequiredService<IWritableRegistryStore>(),
-            sp.GetRequiredService<ITagImmutability>() is ImmutabilityRules { IsEmpty: true } ? null : sp.GetRequiredService<ITagImmutability>()));
+        services.TryAddSingleton(sp =>
+        {
+            var immutability = sp.GetRequiredService<ITagImmutability>();
+            return new RegistryApi(sp.GetRequiredService<IWritableRegistryStore>(), immutability is ImmutabilityRules { IsEmpty: true } ? null : immutability);
+        });
         return services.AddOptions<HarborGcOptions>().ValidateOnStart();
     }
 

@@ -15,6 +15,18 @@ internal static class Program
             return;
         }
 
+        if (args is ["measure-litedb-push", ..] && (args.Length == 1 || int.TryParse(args[1], out _)))
+        {
+            await LiteDbPhaseTimer.PushAsync(args.Length == 1 ? 100_000 : int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture)).ConfigureAwait(false);
+            return;
+        }
+
+        if (args is ["measure-litedb", ..] && (args.Length == 1 || int.TryParse(args[1], out _)))
+        {
+            await LiteDbPhaseTimer.RunAsync(args.Length == 1 ? 100_000 : int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture)).ConfigureAwait(false);
+            return;
+        }
+
         if (args is ["generate-distribution-tree"])
         {
             // the tree DistributionGcBenchmarks times, left in place to look at or to time other tools on by hand

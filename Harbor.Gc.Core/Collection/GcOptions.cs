@@ -41,25 +41,26 @@ public sealed class GcOptions
 
     /// <summary>Lists every invalid value, with the property name and the value; empty when the options are valid.</summary>
     /// <returns>The problems.</returns>
-    public IReadOnlyList<string> Validate()
+    public IReadOnlyList<string> Validate() => [.. FindProblems().Select(p => $"{p.Property} {p.Problem}")];
+
+    /// <summary>Every invalid value: the property's name and what is wrong with its value (which the text names).</summary>
+    /// <returns>The problems, in property order; empty when the options are valid.</returns>
+    internal IEnumerable<(string Property, string Problem)> FindProblems()
     {
-        var problems = new List<string>();
         if (TimeWindow < TimeSpan.Zero)
         {
-            problems.Add($"{nameof(TimeWindow)} must be 0 or more, but is {TimeWindow}.");
+            yield return (nameof(TimeWindow), $"must be 0 or more, but is {TimeWindow}.");
         }
 
         if (Workers is < 1 or > MaxWorkers)
         {
-            problems.Add($"{nameof(Workers)} must be between 1 and {MaxWorkers}, but is {Workers}.");
+            yield return (nameof(Workers), $"must be between 1 and {MaxWorkers}, but is {Workers}.");
         }
 
         if (MaxDuration is { } max && max <= TimeSpan.Zero)
         {
-            problems.Add($"{nameof(MaxDuration)} must be more than 0 when set, but is {max}.");
+            yield return (nameof(MaxDuration), $"must be more than 0 when set, but is {max}.");
         }
-
-        return problems;
     }
 
     /// <summary>Throws when any value is invalid.</summary>

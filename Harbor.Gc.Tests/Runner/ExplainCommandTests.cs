@@ -13,7 +13,7 @@ namespace Harbor.Gc.Tests.Runner;
 /// </summary>
 public class ExplainCommandTests
 {
-    private static readonly string Sample = Path.Combine(RepositoryRoot(), "samples", "registry");
+    private static readonly string Sample = Path.Combine(RepositoryRoot.Find(), "samples", "registry");
     private static readonly string Store = $"distribution:{Sample}";
 
     // The sample's files are as new as the clone, so these use the real clock and a window of 0 (as the README's command does).
@@ -171,16 +171,5 @@ public class ExplainCommandTests
         var hex = digest.ToString()["sha256:".Length..];
         using var json = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Sample, "docker", "registry", "v2", "blobs", "sha256", hex[..2], hex, "data")));
         return json.RootElement.Clone();
-    }
-
-    internal static string RepositoryRoot()
-    {
-        var root = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(root, "Harbor.Gc.sln")))
-        {
-            root = Path.GetDirectoryName(root) ?? throw new InvalidOperationException("the repository root was not found");
-        }
-
-        return root;
     }
 }

@@ -122,7 +122,7 @@ public class SampleRegistryTests
     [Test]
     public async Task ReadmeCommand_OnTheSample_PlansTheDocumentedCollection()
     {
-        var root = ExplainCommandTests.RepositoryRoot();
+        var root = RepositoryRoot.Find();
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         var code = await Program.RunAsync(["gc", "--store", $"distribution:{Path.Combine(root, "samples", "registry")}", "--dry-run", "--time-window", "0", "--report-json", "-"],

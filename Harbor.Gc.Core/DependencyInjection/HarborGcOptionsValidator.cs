@@ -1,0 +1,144 @@
+using Harbor.Gc.Immutability;
+using Harbor.Gc.Retention;
+using Harbor.Gc.Storage.LiteDb;
+using Microsoft.Extensions.Options;
+
+namespace Harbor.Gc.DependencyInjection;
+
+/// <summary>
+/// Validates <see cref="HarborGcOptions"/> at start: every bad value is listed at once, each named by its configuration key
+/// (<c>HarborGc:Gc:Workers: must be between 1 and 16, but is 0.</c>), so one failed start shows everything to fix.
+/// </summary>
+/// <remarks>
+/// Checks the values of the store kind chosen (a LiteDB file whose folder exists, or that exists when it may not be created; an
+/// existing Distribution root), the GC defaults (<see cref="Collection.GcOptions"/>' own ranges), and the immutable-tag rules
+/// (one source at most; the file exists and parses). The store itself is opened later, when first resolved.
+/// </remarks>
+internal sealed class HarborGcOptionsValidator : IValidateOptions<HarborGcOptions>
+{
+    private const string Section = HarborGcOptions.SectionName;
+
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, HarborGcOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var problems = new List<string>();
+        ValidateStore(options.Store, problems);
+        foreach (var (property, problem) in options.Gc.FindProblems())
+        {
+            problems.Add($"{Section}:Gc:{property}: {problem}");
+        }
+
+        ValidateImmutability(options.Immutability, problems);
+        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+    }
+
+    private static void ValidateStore(HarborGcStoreOptions store, List<string> problems)
+    {
+        const string Prefix = Section + ":Store:";
+        switch (store.Kind)
+        {
+            case HarborGcStoreKind.LiteDb:
+                if (!Enum.IsDefined(store.Connection))
+                {
+                    problems.Add($"{Prefix}Connection: {store.Connection} is not one of {string.Join(", ", Enum.GetNames<LiteDbConnectionMode>())}.");
+                }
+
+                if (string.IsNullOrWhiteSpace(store.Path))
+                {
+                    problems.Add($"{Prefix}Path: required for the LiteDb store (its database file), but is empty.");
+                    break;
+                }
+
+                var path = System.IO.Path.GetFullPath(store.Path);
+                if (File.Exists(path))
+                {
+                    break;
+                }
+
+                if (!store.CreateIfMissing)
+                {
+                    problems.Add($"{Prefix}Path: '{path}' does not exist, and {Prefix}CreateIfMissing is false.");
+                }
+                else if (System.IO.Path.GetDirectoryName(path) is { } folder && !Directory.Exists(folder))
+                {
+                    problems.Add($"{Prefix}Path: the folder '{folder}' of '{path}' does not exist.");
+                }
+
+                break;
+
+            case HarborGcStoreKind.Distribution:
+                if (string.IsNullOrWhiteSpace(store.Root))
+                {
+                    problems.Add($"{Prefix}Root: required for the Distribution store (the registry's storage rootdirectory), but is empty.");
+                }
+                else if (!Directory.Exists(System.IO.Path.Combine(store.Root, "docker", "registry", "v2")))
+                {
+                    problems.Add($"{Prefix}Root: '{System.IO.Path.GetFullPath(store.Root)}' holds no docker/registry/v2 folder; give the registry's storage rootdirectory.");
+                }
+
+                break;
+
+            case HarborGcStoreKind.InMemory:
+                break;
+
+            default:
+                problems.Add($"{Prefix}Kind: {store.Kind} is not one of {string.Join(", ", Enum.GetNames<HarborGcStoreKind>())}.");
+                break;
+        }
+    }
+
+    private static void ValidateImmutability(HarborGcImmutabilityOptions immutability, List<string> problems)
+    {
+        const string Prefix = Section + ":Immutability:";
+        if (immutability.RulesFile is null)
+        {
+            return;
+        }
+
+        if (immutability.Rules is not null)
+        {
+            problems.Add($"{Prefix}RulesFile: '{immutability.RulesFile}' is set as well as {Prefix}Rules; give one.");
+            return;
+        }
+
+        try
+        {
+            _ = ImmutabilityRulesLoader.Load(immutability);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or PolicyException)
+        {
+            problems.Add($"{Prefix}RulesFile: {e.Message}");
+        }
+    }
+}
+
+/// <summary>Reads the immutable-tag rules <see cref="HarborGcImmutabilityOptions"/> names.</summary>
+internal static class ImmutabilityRulesLoader
+{
+    /// <summary>The rules: the typed ones, those of the file, or <see cref="ImmutabilityRules.None"/>.</summary>
+    /// <param name="options">The options.</param>
+    /// <returns>The rules.</returns>
+    /// <exception cref="IOException">The file cannot be read (<see cref="FileNotFoundException"/> when missing).</exception>
+    /// <exception cref="PolicyException">The file is not valid rule JSON; every problem is listed.</exception>
+    public static ImmutabilityRules Load(HarborGcImmutabilityOptions options)
+    {
+        if (options.Rules is { } rules)
+        {
+            return rules;
+        }
+
+        if (options.RulesFile is not { } file)
+        {
+            return ImmutabilityRules.None;
+        }
+
+        var path = Path.GetFullPath(file);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"'{path}' does not exist.", path);
+        }
+
+        return ImmutableRulesJson.Parse(File.ReadAllText(path), options.Project, path);
+    }
+}

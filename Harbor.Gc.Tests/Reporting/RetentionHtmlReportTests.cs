@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Harbor.Gc.Model;
@@ -94,7 +93,7 @@ public class RetentionHtmlReportTests
         (summary["total"], summary["retained"], summary["deleted"]).Should().Be((8L, 3L, 5L), "app: v1, its signature, SBOM and the SBOM's signature go, v2 stays; web: w1 goes, w2 stays; odd: its one image stays");
         summary["warnings"].Should().Be(root.GetProperty("warnings").GetArrayLength());
         root.GetProperty("warnings").EnumerateArray().Should().Contain(w => w.GetString() == RetentionRunner.PullTimesUnknownWarning);
-        dom.Should().Contain(WebUtility.HtmlEncode(RetentionRunner.PullTimesUnknownWarning).Replace("&#39;", "'", StringComparison.Ordinal));
+        dom.Should().Contain(RetentionRunner.PullTimesUnknownWarning, "the warning is on the page");
         if (dryRun)
         {
             summary.Should().NotContainKey("artifactsDeleted");

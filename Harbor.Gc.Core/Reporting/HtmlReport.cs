@@ -1,14 +1,15 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using Harbor.Gc.Collection;
+using Harbor.Gc.Retention;
 
 namespace Harbor.Gc.Reporting;
 
 /// <summary>
 /// What the HTML report shows, independent of the kind of run: a summary, a bar chart of bytes per repository, artifacts with
-/// their accessories nested under them, blobs and warnings. <see cref="FromGc"/> builds it for a GC run; a retention run can
-/// build one with its retained and deleted artifacts (<see cref="ReportArtifact.Status"/> and the rule in
-/// <see cref="ReportArtifact.Why"/>) and render it with the same <see cref="HtmlReportWriter"/>.
+/// their accessories nested under them, blobs and warnings. <see cref="FromGc"/> builds it for a GC run, <see cref="FromRetention"/>
+/// for a retention run (its retained and deleted artifacts: <see cref="ReportArtifact.Status"/> and the rule in
+/// <see cref="ReportArtifact.Why"/>); both render with the same <see cref="HtmlReportWriter"/>.
 /// </summary>
 public sealed record HtmlReport
 {
@@ -24,6 +25,9 @@ public sealed record HtmlReport
     /// <summary>How the chart's figures are counted (shown under it).</summary>
     public string ChartNote { get; init; } = string.Empty;
 
+    /// <summary>What the bars measure: bytes (GC) or a count of artifacts (retention).</summary>
+    public ChartUnit ChartUnit { get; init; } = ChartUnit.Bytes;
+
     /// <summary>The chart's bars: one per repository, largest first.</summary>
     public required IReadOnlyList<ReportBar> Bars { get; init; }
 
@@ -35,6 +39,12 @@ public sealed record HtmlReport
 
     /// <summary>Blobs whose bytes go; empty when the run deletes no blobs itself.</summary>
     public IReadOnlyList<ReportBlob> Blobs { get; init; } = [];
+
+    /// <summary>Per repository counts of a retention run (total, retained, deleted); empty for GC.</summary>
+    public IReadOnlyList<ReportRepository> Repositories { get; init; } = [];
+
+    /// <summary>Whether the page has a blobs section (a retention run deletes no blobs: it has none).</summary>
+    public bool ShowBlobs { get; init; } = true;
 
     /// <summary>Warnings, as <c>location: message</c>.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
@@ -97,6 +107,109 @@ public sealed record HtmlReport
             Blobs = [.. plan.Blobs.Select(b => new ReportBlob(b.Digest.ToString(), b.Size, [.. b.Repositories.Select(r => r.Value)]))],
             Warnings = [.. plan.Warnings.Select(w => w.ToString())],
         };
+    }
+
+    /// <summary>The report of a retention run, dry or real.</summary>
+    /// <param name="result">The run.</param>
+    /// <returns>The report.</returns>
+    /// <remarks>
+    /// The numbers are those of the JSON report (<see cref="RetentionReportWriter"/>): total, retained and deleted in all and per
+    /// repository. Retention frees no bytes itself (the next GC run frees the blobs only the deleted artifacts referenced), so the
+    /// chart counts deleted artifacts per repository and <see cref="ReportBar.Bytes"/> holds that count. A hard accessory is nested
+    /// under the artifact it follows (<see cref="ArtifactRetention.Cause"/>); one kept because its chain's root is immutable is
+    /// nested under that root.
+    /// </remarks>
+    public static HtmlReport FromRetention(RetentionResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var plan = result.Plan;
+        var policy = plan.Policy;
+        var fields = new List<ReportField>
+        {
+            new("run", "Run", result.DryRun ? "dry run (nothing deleted)" : "real run"),
+            new("store", "Store", result.Store),
+            new("startedAt", "Started", GcReportWriter.Time(result.StartedAt)),
+            new("finishedAt", "Finished", GcReportWriter.Time(result.FinishedAt)),
+            new("project", "Policy project", policy.Project),
+            new("schedule", "Policy schedule", policy.Schedule ?? "none"),
+        };
+        for (var i = 0; i < policy.Rules.Length; i++)
+        {
+            fields.Add(new(string.Create(CultureInfo.InvariantCulture, $"rule{i + 1}"), string.Create(CultureInfo.InvariantCulture, $"Rule {i + 1}"), RetentionConsoleSummary.Describe(policy.Rules[i])));
+        }
+
+        fields.Add(ReportField.Count("total", "Artifacts", plan.Total));
+        fields.Add(ReportField.Count("retained", "Retained", plan.Retained));
+        fields.Add(ReportField.Count("deleted", result.DryRun ? "To delete" : "Planned for deletion", plan.Deleted));
+        fields.Add(ReportField.Count("repositories", "Repositories selected", plan.Repositories.Length));
+        fields.Add(ReportField.Count("untouched", "Repositories untouched (no enabled rule selects them)", plan.Untouched.Length));
+        if (result.Execution is { } execution)
+        {
+            fields.Add(ReportField.Count("artifactsDeleted", "Artifacts deleted", execution.Deleted.Length));
+            fields.Add(ReportField.Count("alreadyGone", "Already gone", execution.AlreadyGone.Length));
+            fields.Add(ReportField.Count("skipped", "Kept by the executor", execution.Skipped.Length));
+            fields.Add(new("outcome", "Outcome", execution.Stopped ? "stopped (cancelled) before the end of the plan; the next run carries on" : "completed"));
+        }
+
+        fields.Add(ReportField.Count("warnings", "Warnings", result.Warnings.Length));
+
+        return new HtmlReport
+        {
+            Title = $"Retention {(result.DryRun ? "dry run" : "run")} on {result.Store}",
+            Summary = fields,
+            ChartTitle = "Artifacts deleted per repository",
+            ChartNote = "Retention frees no bytes itself: it deletes artifacts, and the next GC run frees the blobs only they referenced. "
+                + "The bars count the artifacts the plan deletes in each repository"
+                + (result.DryRun ? " (a dry run: nothing was deleted)." : "."),
+            ChartUnit = ChartUnit.Count,
+            Bars = [.. plan.Repositories.Where(r => r.Deleted > 0)
+                .OrderByDescending(r => r.Deleted).ThenBy(r => r.Repository.Value, StringComparer.Ordinal)
+                .Select(r => new ReportBar(r.Repository.Value, r.Deleted))],
+            ArtifactsTitle = "Retained and deleted artifacts",
+            Artifacts = [.. plan.Repositories.SelectMany(r => Nest(r, plan.Policy))],
+            Repositories = [.. plan.Repositories.Select(r => new ReportRepository(r.Repository.Value, r.Total, r.Retained, r.Deleted))],
+            ShowBlobs = false,
+            Warnings = result.Warnings,
+        };
+    }
+
+    /// <summary>One repository's decisions, each hard accessory nested under the artifact it follows.</summary>
+    private static List<ReportArtifact> Nest(RepositoryRetention repository, RetentionPolicy policy)
+    {
+        static bool IsAccessory(ArtifactRetention a) => a.Cause is not null
+            && a.Reason is RetentionReason.AccessoryOfRetained or RetentionReason.AccessoryOfDeleted or RetentionReason.Immutable;
+        var digests = repository.Artifacts.Select(a => a.Digest).ToHashSet();
+        var bySubject = repository.Artifacts.Where(a => IsAccessory(a) && digests.Contains(a.Cause!.Value)).ToLookup(a => a.Cause!.Value);
+        var nested = new HashSet<Model.Digest>();
+        ReportArtifact Row(ArtifactRetention a)
+        {
+            nested.Add(a.Digest);
+            return new ReportArtifact(
+                repository.Repository.Value,
+                a.Digest.ToString(),
+                a.Tags,
+                a.Outcome == RetentionOutcome.Retained ? "retained" : "deleted",
+                Why(a, policy),
+                IsAccessory(a) || a.Reason == RetentionReason.OrphanAccessory ? "accessory" : a.Reason is RetentionReason.ChildKept or RetentionReason.ChildOfDeleted ? "index child" : "artifact")
+            {
+                Accessories = [.. bySubject[a.Digest].Where(x => !nested.Contains(x.Digest)).Select(Row)],
+            };
+        }
+
+        return [.. repository.Artifacts.Where(a => !IsAccessory(a) || !digests.Contains(a.Cause!.Value)).Select(Row)];
+    }
+
+    /// <summary>The rule that retained an artifact, or why it goes (or stays), as the JSON report's reason with its particulars.</summary>
+    private static string Why(ArtifactRetention a, RetentionPolicy policy)
+    {
+        var reason = RetentionReportWriter.ReasonName(a.Reason);
+        if (!a.RetainedBy.IsEmpty)
+        {
+            return reason + ": " + string.Join("; ", a.RetainedBy.Select(i => string.Create(CultureInfo.InvariantCulture, $"rule {i + 1} ({policy.Rules[i]})")));
+        }
+
+        var details = new[] { a.Cause is { } cause ? $"of {cause}" : null, a.ImmutableBy }.Where(d => d is not null);
+        return string.Join(" ", details.Prepend(reason));
     }
 
     /// <summary>The label of the bar for blobs no collected artifact references.</summary>
@@ -173,9 +286,26 @@ public sealed record ReportField(string Key, string Label, string Text)
     public static ReportField Bytes(string key, string label, long value) => new(key, label, ConsoleSummary.FormatBytes(value)) { Value = value };
 }
 
+/// <summary>What the chart's bars measure.</summary>
+public enum ChartUnit
+{
+    /// <summary>Bytes, shown as <c>1.5 KiB</c>.</summary>
+    Bytes,
+
+    /// <summary>A count (of artifacts), shown as <c>1,234</c>.</summary>
+    Count,
+}
+
+/// <summary>One repository's counts in a retention run.</summary>
+/// <param name="Repository">The repository.</param>
+/// <param name="Total">Its artifacts.</param>
+/// <param name="Retained">Those kept.</param>
+/// <param name="Deleted">Those deleted.</param>
+public sealed record ReportRepository(string Repository, int Total, int Retained, int Deleted);
+
 /// <summary>One bar of the chart.</summary>
 /// <param name="Label">The repository.</param>
-/// <param name="Bytes">Its bytes.</param>
+/// <param name="Bytes">Its bytes, or its count when the chart's unit is <see cref="ChartUnit.Count"/>.</param>
 public sealed record ReportBar(string Label, long Bytes);
 
 /// <summary>One artifact row, with its accessories nested under it.</summary>

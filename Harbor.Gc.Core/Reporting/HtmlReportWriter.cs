@@ -12,7 +12,8 @@ namespace Harbor.Gc.Reporting;
 /// </summary>
 /// <remarks>
 /// The numbers carry stable hooks for tools: summary cells have <c>data-key</c> and <c>data-value</c>, chart bars
-/// <c>data-label</c> and <c>data-bytes</c>, artifact rows <c>data-digest</c>, <c>data-repository</c> and <c>data-depth</c>
+/// <c>data-label</c> and <c>data-bytes</c> (a count when the chart counts artifacts), the retention repositories table's rows
+/// <c>data-repository</c>, <c>data-total</c>, <c>data-retained</c> and <c>data-deleted</c>, artifact rows <c>data-digest</c>, <c>data-repository</c> and <c>data-depth</c>
 /// (0 for an artifact, 1 for its accessory, 2 for an accessory of that accessory).
 /// </remarks>
 public static class HtmlReportWriter
@@ -37,6 +38,11 @@ public static class HtmlReportWriter
     /// <param name="stream">Where to write (UTF-8 HTML).</param>
     /// <param name="result">The run.</param>
     public static void Write(Stream stream, GcResult result) => Write(stream, HtmlReport.FromGc(result));
+
+    /// <summary>Writes the report of a retention run.</summary>
+    /// <param name="stream">Where to write (UTF-8 HTML).</param>
+    /// <param name="result">The run.</param>
+    public static void Write(Stream stream, Retention.RetentionResult result) => Write(stream, HtmlReport.FromRetention(result));
 
     /// <summary>Writes a report.</summary>
     /// <param name="stream">Where to write (UTF-8 HTML).</param>
@@ -75,9 +81,14 @@ public static class HtmlReportWriter
         }
 
         html.Append("</table>\n");
+        Repositories(html, report);
         Chart(html, report);
         Artifacts(html, report);
-        Blobs(html, report);
+        if (report.ShowBlobs)
+        {
+            Blobs(html, report);
+        }
+
         if (report.Warnings.Count > 0)
         {
             html.Append("<h2>Warnings</h2>\n<ul id=\"warnings\">\n");
@@ -93,12 +104,29 @@ public static class HtmlReportWriter
         return html.ToString();
     }
 
+    private static void Repositories(StringBuilder html, HtmlReport report)
+    {
+        if (report.Repositories.Count == 0)
+        {
+            return;
+        }
+
+        html.Append("<h2>Repositories</h2>\n<table id=\"repositories\">\n<thead><tr><th>Repository</th><th>Artifacts</th><th>Retained</th><th>Deleted</th></tr></thead>\n<tbody>\n");
+        foreach (var r in report.Repositories)
+        {
+            html.Append(CultureInfo.InvariantCulture, $"<tr data-repository=\"{E(r.Repository)}\" data-total=\"{r.Total}\" data-retained=\"{r.Retained}\" data-deleted=\"{r.Deleted}\">");
+            html.Append(CultureInfo.InvariantCulture, $"<td>{E(r.Repository)}</td><td class=\"num\">{r.Total:N0}</td><td class=\"num\">{r.Retained:N0}</td><td class=\"num\">{r.Deleted:N0}</td></tr>\n");
+        }
+
+        html.Append("</tbody>\n</table>\n");
+    }
+
     private static void Chart(StringBuilder html, HtmlReport report)
     {
         html.Append("<h2>").Append(E(report.ChartTitle)).Append("</h2>\n");
         if (report.Bars.Count == 0)
         {
-            html.Append("<p id=\"chart\">Nothing to free.</p>\n");
+            html.Append("<p id=\"chart\">").Append(report.ChartUnit == ChartUnit.Count ? "Nothing to delete." : "Nothing to free.").Append("</p>\n");
             return;
         }
 
@@ -113,7 +141,7 @@ public static class HtmlReportWriter
             html.Append(CultureInfo.InvariantCulture, $"<g class=\"bar\" data-label=\"{E(bar.Label)}\" data-bytes=\"{bar.Bytes}\">");
             html.Append(CultureInfo.InvariantCulture, $"<text x=\"{LabelWidth - 8}\" y=\"{y + 15}\" text-anchor=\"end\">{E(bar.Label)}</text>");
             html.Append(CultureInfo.InvariantCulture, $"<rect x=\"{LabelWidth}\" y=\"{y}\" width=\"{width}\" height=\"{BarHeight}\" fill=\"#3c78b4\"></rect>");
-            html.Append(CultureInfo.InvariantCulture, $"<text x=\"{LabelWidth + width + 6}\" y=\"{y + 15}\">{E(ConsoleSummary.FormatBytes(bar.Bytes))}</text></g>\n");
+            html.Append(CultureInfo.InvariantCulture, $"<text x=\"{LabelWidth + width + 6}\" y=\"{y + 15}\">{E(report.ChartUnit == ChartUnit.Count ? bar.Bytes.ToString("N0", CultureInfo.InvariantCulture) : ConsoleSummary.FormatBytes(bar.Bytes))}</text></g>\n");
         }
 
         html.Append("</svg>\n");

@@ -53,8 +53,8 @@ internal static class GcCommand
             throw new UsageException("gc: " + string.Join("; ", problems));
         }
 
-        CheckFolder("--report-json", reportJson == "-" ? null : reportJson);
-        CheckFolder("--report-html", reportHtml);
+        var reports = new ReportOutput(reportJson, reportHtml);
+        reports.CheckFolders();
 
         var progress = ProgressLine.ForConsole(stderr, quiet, time);
         options.Progress = progress;
@@ -75,49 +75,14 @@ internal static class GcCommand
         }
 
         // the JSON report goes to stdout when asked for with '-', and the summary then to stderr
-        var summaryWriter = reportJson == "-" ? stderr : stdout;
+        var summaryWriter = reports.SummaryWriter(stdout, stderr);
         if (!quiet)
         {
             ConsoleSummary.Write(summaryWriter, result);
         }
 
-        if (reportJson == "-")
-        {
-            await stdout.WriteLineAsync(GcReportWriter.ToJson(result)).ConfigureAwait(false);
-        }
-        else if (reportJson is not null)
-        {
-            await using var file = File.Create(reportJson);
-            GcReportWriter.Write(file, result);
-            if (!quiet)
-            {
-                await summaryWriter.WriteLineAsync($"  report: {Path.GetFullPath(reportJson)}").ConfigureAwait(false);
-            }
-        }
-
-        if (reportHtml is not null)
-        {
-            await using (var file = File.Create(reportHtml))
-            {
-                HtmlReportWriter.Write(file, result);
-            }
-
-            if (!quiet)
-            {
-                await summaryWriter.WriteLineAsync($"  HTML report: {Path.GetFullPath(reportHtml)}").ConfigureAwait(false);
-            }
-        }
-
+        await reports.WriteAsync(() => GcReportWriter.ToJson(result), f => GcReportWriter.Write(f, result), f => HtmlReportWriter.Write(f, result), stdout, summaryWriter, quiet).ConfigureAwait(false);
         return result.BlobsFailed.Count + result.UploadsFailed.Count > 0 ? 1 : 0;
-    }
-
-    /// <summary>A report file's folder must exist before the run, so bad input never costs a run.</summary>
-    private static void CheckFolder(string option, string? file)
-    {
-        if (file is not null && Path.GetDirectoryName(Path.GetFullPath(file)) is { } folder && !Directory.Exists(folder))
-        {
-            throw new UsageException($"{option} {file}: the folder '{folder}' does not exist.");
-        }
     }
 
     internal static bool ParseBool(string option, string text) => text switch

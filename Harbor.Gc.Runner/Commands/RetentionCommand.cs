@@ -6,7 +6,8 @@ using Harbor.Gc.Retention;
 namespace Harbor.Gc.Runner.Commands;
 
 /// <summary>
-/// <c>harbor-gc retention run --policy FILE [--store STORE] [--immutable-rules FILE] [--dry-run] [--report-json FILE|-] [--quiet]</c>
+/// <c>harbor-gc retention run --policy FILE [--store STORE] [--immutable-rules FILE] [--dry-run] [--report-json FILE|-] [--report-html FILE]
+/// [--quiet]</c>
 /// and <c>harbor-gc retention validate FILE [--immutable-rules FILE]</c> (DESIGN.md §6, §9). Every file is read and validated
 /// before the store is opened: bad input deletes nothing and exits with code 2.
 /// </summary>
@@ -14,7 +15,7 @@ internal static class RetentionCommand
 {
     public const string Usage = """
         harbor-gc retention run --policy FILE [--store STORE] [--immutable-rules FILE] [--dry-run]
-                                [--report-json FILE|-] [--quiet]
+                                [--report-json FILE|-] [--report-html FILE] [--quiet]
         harbor-gc retention validate FILE [--immutable-rules FILE]
           FILE = a retention policy in Harbor's JSON (as Harbor exports it; scope.ref names the project)
           --immutable-rules FILE = Harbor's immutable tag rules (a JSON array; of the policy's project unless it names one)
@@ -33,6 +34,7 @@ internal static class RetentionCommand
         string? policyFile = null;
         string? rulesFile = null;
         string? reportJson = null;
+        string? reportHtml = null;
         var store = StoreSpec.Default;
         var dryRun = false;
         var quiet = false;
@@ -47,6 +49,7 @@ internal static class RetentionCommand
                 case "--immutable-rules": rulesFile = Value(); break;
                 case "--dry-run": dryRun = true; break;
                 case "--report-json": reportJson = Value(); break;
+                case "--report-html": reportHtml = Value(); break;
                 case "--quiet": quiet = true; break;
                 default: throw new UsageException($"retention run: unknown option '{arg}'.\n{Usage}");
             }
@@ -57,29 +60,13 @@ internal static class RetentionCommand
             throw new UsageException($"retention run: --policy FILE is required.\n{Usage}");
         }
 
-        if (reportJson is not null && reportJson != "-" && Path.GetDirectoryName(Path.GetFullPath(reportJson)) is { } folder && !Directory.Exists(folder))
-        {
-            throw new UsageException($"--report-json {reportJson}: the folder '{folder}' does not exist.");
-        }
-
+        var reports = new ReportOutput(reportJson, reportHtml);
+        reports.CheckFolders();
         var (policy, rules) = ReadPolicy(policyFile, rulesFile);
-        var opened = StoreSpec.Open(store, time);
-        RetentionResult result;
-        try
-        {
-            result = await new RetentionRunner(opened, time).RunAsync(policy, rules, dryRun, cancellationToken).ConfigureAwait(false);
-        }
-        catch (InvalidDataException e)
-        {
-            throw new UsageException(e.Message);
-        }
-        finally
-        {
-            (opened as IDisposable)?.Dispose();
-        }
+        var result = await StoreSpec.UseAsync(store, time, s => new RetentionRunner(s, time).RunAsync(policy, rules, dryRun, cancellationToken)).ConfigureAwait(false);
 
         // the JSON report goes to stdout when asked for with '-', and the summary then to stderr; warnings always reach stderr
-        var summaryWriter = reportJson == "-" ? stderr : stdout;
+        var summaryWriter = reports.SummaryWriter(stdout, stderr);
         if (!quiet)
         {
             RetentionConsoleSummary.Write(summaryWriter, result);
@@ -92,20 +79,7 @@ internal static class RetentionCommand
             }
         }
 
-        if (reportJson == "-")
-        {
-            await stdout.WriteLineAsync(RetentionReportWriter.ToJson(result)).ConfigureAwait(false);
-        }
-        else if (reportJson is not null)
-        {
-            await using var file = File.Create(reportJson);
-            RetentionReportWriter.Write(file, result);
-            if (!quiet)
-            {
-                await summaryWriter.WriteLineAsync($"  report: {Path.GetFullPath(reportJson)}").ConfigureAwait(false);
-            }
-        }
-
+        await reports.WriteAsync(() => RetentionReportWriter.ToJson(result), f => RetentionReportWriter.Write(f, result), f => HtmlReportWriter.Write(f, result), stdout, summaryWriter, quiet).ConfigureAwait(false);
         return result.Execution is { Stopped: true } ? 1 : 0;
     }
 

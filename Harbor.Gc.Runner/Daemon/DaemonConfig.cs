@@ -46,6 +46,9 @@ internal sealed class DaemonJob
     /// <summary>Where each run writes its JSON report (<c>{id}</c> is replaced by the run id), or null.</summary>
     public string? ReportJson { get; init; }
 
+    /// <summary>Where each run writes its HTML report (<c>{id}</c> is replaced by the run id), or null.</summary>
+    public string? ReportHtml { get; init; }
+
     /// <summary>A GC job's options (with <see cref="DryRun"/>).</summary>
     public GcOptions Gc { get; init; } = new();
 
@@ -71,6 +74,7 @@ internal sealed class DaemonJob
         {
             var options = History.GcRunRecording.Options(Gc, ReportJson);
             options["schedule"] = ScheduleText;
+            options["reportHtml"] = ReportHtml ?? "none";
             return options;
         }
 
@@ -81,6 +85,7 @@ internal sealed class DaemonJob
             ["policy"] = PolicyPath ?? "none",
             ["immutableRules"] = ImmutableRulesPath ?? "none",
             ["reportJson"] = ReportJson ?? "none",
+            ["reportHtml"] = ReportHtml ?? "none",
         };
     }
 

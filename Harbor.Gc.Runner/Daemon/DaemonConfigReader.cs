@@ -15,7 +15,7 @@ namespace Harbor.Gc.Runner.Daemon;
 internal sealed class DaemonConfigReader
 {
     private static readonly string[] TopFields = ["history", "timeZone", "jobs"];
-    private static readonly string[] CommonFields = ["name", "kind", "store", "schedule", "dryRun", "reportJson"];
+    private static readonly string[] CommonFields = ["name", "kind", "store", "schedule", "dryRun", "reportJson", "reportHtml"];
     private static readonly string[] GcFields = ["deleteUntagged", "timeWindow", "workers", "maxDuration"];
     private static readonly string[] RetentionFields = ["policy", "immutableRules"];
 
@@ -171,12 +171,7 @@ internal sealed class DaemonConfigReader
         }
 
         var dryRun = Bool(element, name, "dryRun") ?? false;
-        var report = String(element, name, "reportJson") is { } r ? Path.GetFullPath(r, _folder) : null;
-        if (report is not null && Path.GetDirectoryName(report) is { } reportFolder && !Directory.Exists(reportFolder))
-        {
-            Error(name, "reportJson", $"the folder '{reportFolder}' does not exist");
-        }
-
+        var report = (Json: ReportPath(element, name, "reportJson"), Html: ReportPath(element, name, "reportHtml"));
         return kind switch
         {
             JobKind.Gc => ReadGc(element, name, store, scheduleText, schedule, dryRun, report),
@@ -185,7 +180,19 @@ internal sealed class DaemonConfigReader
         };
     }
 
-    private DaemonJob? ReadGc(JsonElement element, string name, string? store, string? scheduleText, CronExpression? schedule, bool dryRun, string? report)
+    /// <summary>A report file (<c>reportJson</c>, <c>reportHtml</c>), made absolute; its folder must exist.</summary>
+    private string? ReportPath(JsonElement element, string name, string field)
+    {
+        var report = String(element, name, field) is { } r ? Path.GetFullPath(r, _folder) : null;
+        if (report is not null && Path.GetDirectoryName(report) is { } reportFolder && !Directory.Exists(reportFolder))
+        {
+            Error(name, field, $"the folder '{reportFolder}' does not exist");
+        }
+
+        return report;
+    }
+
+    private DaemonJob? ReadGc(JsonElement element, string name, string? store, string? scheduleText, CronExpression? schedule, bool dryRun, (string? Json, string? Html) report)
     {
         var options = new GcOptions { DryRun = dryRun };
         options.DeleteUntagged = Bool(element, name, "deleteUntagged") ?? options.DeleteUntagged;
@@ -209,10 +216,10 @@ internal sealed class DaemonConfigReader
             options.MaxDuration = null;
         }
 
-        return store is null || scheduleText is null || schedule is null ? null : new DaemonJob { Name = name, Kind = JobKind.Gc, Store = store, ScheduleText = scheduleText, Schedule = schedule, DryRun = dryRun, ReportJson = report, Gc = options };
+        return store is null || scheduleText is null || schedule is null ? null : new DaemonJob { Name = name, Kind = JobKind.Gc, Store = store, ScheduleText = scheduleText, Schedule = schedule, DryRun = dryRun, ReportJson = report.Json, ReportHtml = report.Html, Gc = options };
     }
 
-    private DaemonJob? ReadRetention(JsonElement element, string name, string? store, string? scheduleText, CronExpression? schedule, bool dryRun, string? report)
+    private DaemonJob? ReadRetention(JsonElement element, string name, string? store, string? scheduleText, CronExpression? schedule, bool dryRun, (string? Json, string? Html) report)
     {
         RetentionPolicy? policy = null;
         var policyPath = String(element, name, "policy") is { } p ? Path.GetFullPath(p, _folder) : null;
@@ -248,7 +255,7 @@ internal sealed class DaemonConfigReader
 
         return policy is null || store is null || scheduleText is null || schedule is null ? null : new DaemonJob
         {
-            Name = name, Kind = JobKind.Retention, Store = store, ScheduleText = scheduleText, Schedule = schedule, DryRun = dryRun, ReportJson = report,
+            Name = name, Kind = JobKind.Retention, Store = store, ScheduleText = scheduleText, Schedule = schedule, DryRun = dryRun, ReportJson = report.Json, ReportHtml = report.Html,
             PolicyPath = policyPath, Policy = policy, ImmutableRulesPath = rulesPath, Immutability = immutability,
         };
     }

@@ -1,4 +1,5 @@
 using Harbor.Gc.Collection;
+using Harbor.Gc.Reporting;
 using Harbor.Gc.Runner.Commands;
 using Harbor.Gc.Runner.History;
 using Microsoft.Extensions.Logging;
@@ -44,16 +45,21 @@ internal sealed class JobRunner(RunHistory history, IRetentionJob retention, Tim
 
         var log = new RunLog();
         RunLogProvider.Current = log; // this async flow's lines go into the run's log
-        string? report = null;
+        (string Json, HtmlReport? Html)? report = null;
         try
         {
             Log.Started(_logger, job.Name, run.Id, job.KindName, job.Store);
             report = job.Kind == JobKind.Gc
                 ? await RunGcAsync(job, run, cancellationToken).ConfigureAwait(false)
                 : await RunRetentionAsync(job, run, cancellationToken).ConfigureAwait(false);
-            if (report is not null && job.ReportJson is { } path)
+            if (report is { } written && job.ReportJson is { } path)
             {
-                await File.WriteAllTextAsync(path.Replace("{id}", run.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal), report, CancellationToken.None).ConfigureAwait(false);
+                await File.WriteAllTextAsync(ReportFile(path, run), written.Json, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            if (report is { Html: { } html } && job.ReportHtml is { } htmlPath)
+            {
+                await File.WriteAllTextAsync(ReportFile(htmlPath, run), HtmlReportWriter.ToHtml(html), CancellationToken.None).ConfigureAwait(false);
             }
         }
 #pragma warning disable CA1031 // a job's failure is recorded; the daemon keeps running
@@ -72,7 +78,7 @@ internal sealed class JobRunner(RunHistory history, IRetentionJob retention, Tim
                 _active.RemoveAll(a => a.RunId == run.Id);
             }
 
-            history.Update(run, report); // after leaving the active runs: a run recorded finished no longer blocks others
+            history.Update(run, report?.Json); // after leaving the active runs: a run recorded finished no longer blocks others
 
             RunLogProvider.Current = null;
         }
@@ -80,25 +86,21 @@ internal sealed class JobRunner(RunHistory history, IRetentionJob retention, Tim
         return run;
     }
 
-    private async Task<string> RunGcAsync(DaemonJob job, RunRecord run, CancellationToken cancellationToken)
+    /// <summary>A report path with <c>{id}</c> replaced by the run id.</summary>
+    private static string ReportFile(string path, RunRecord run) =>
+        path.Replace("{id}", run.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+
+    private async Task<(string Json, HtmlReport? Html)> RunGcAsync(DaemonJob job, RunRecord run, CancellationToken cancellationToken)
     {
-        var store = StoreSpec.Open(job.Store, time);
-        try
-        {
-            var result = await new GarbageCollector(store, time, loggers.CreateLogger<GarbageCollector>()).RunAsync(job.Gc.Clone(), cancellationToken).ConfigureAwait(false);
-            return GcRunRecording.Finish(run, result);
-        }
-        finally
-        {
-            (store as IDisposable)?.Dispose();
-        }
+        var result = await StoreSpec.UseAsync(job.Store, time, s => new GarbageCollector(s, time, loggers.CreateLogger<GarbageCollector>()).RunAsync(job.Gc.Clone(), cancellationToken)).ConfigureAwait(false);
+        return (GcRunRecording.Finish(run, result), job.ReportHtml is null ? null : HtmlReport.FromGc(result));
     }
 
-    private async Task<string> RunRetentionAsync(DaemonJob job, RunRecord run, CancellationToken cancellationToken)
+    private async Task<(string Json, HtmlReport? Html)> RunRetentionAsync(DaemonJob job, RunRecord run, CancellationToken cancellationToken)
     {
         var result = await retention.RunAsync(job, cancellationToken).ConfigureAwait(false);
         (run.Status, run.Message, run.Artifacts, run.DryRun) = (result.Stopped ? RunStatus.Stopped : RunStatus.Succeeded, result.Message, result.ArtifactsDeleted, result.DryRun);
         run.FinishedAt = time.GetUtcNow();
-        return result.ReportJson;
+        return (result.ReportJson, result.Html);
     }
 }

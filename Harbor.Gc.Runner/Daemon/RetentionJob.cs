@@ -10,7 +10,8 @@ namespace Harbor.Gc.Runner.Daemon;
 /// <param name="ReportJson">The JSON report (DESIGN.md §8, <c>"kind": "retention"</c>).</param>
 /// <param name="Message">A note for the history, or null.</param>
 /// <param name="Stopped">Whether the run was stopped before it finished its plan (the next run carries on).</param>
-internal sealed record RetentionRunResult(bool DryRun, int ArtifactsDeleted, string ReportJson, string? Message = null, bool Stopped = false);
+/// <param name="Html">The HTML report, when the job writes one.</param>
+internal sealed record RetentionRunResult(bool DryRun, int ArtifactsDeleted, string ReportJson, string? Message = null, bool Stopped = false, HtmlReport? Html = null);
 
 /// <summary>The seam between the daemon and retention: the daemon runs a retention job through the implementation registered in DI.</summary>
 internal interface IRetentionJob
@@ -29,26 +30,19 @@ internal sealed class RetentionJob(TimeProvider time) : IRetentionJob
     public async Task<RetentionRunResult> RunAsync(DaemonJob job, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(job);
-        var store = StoreSpec.Open(job.Store, time);
-        try
+        var result = await StoreSpec.UseAsync(job.Store, time, s => new RetentionRunner(s, time).RunAsync(job.Policy!, job.Immutability, job.DryRun, cancellationToken)).ConfigureAwait(false);
+        var plan = result.Plan;
+        var execution = result.Execution;
+        var deleted = execution?.Deleted.Length ?? plan.Deleted;
+        var message = execution is null
+            ? $"dry run: {plan.Deleted} of {plan.Total} artifacts would be deleted"
+            : $"{deleted} of {plan.Total} artifacts deleted ({execution.Skipped.Length} skipped, {execution.AlreadyGone.Length} already gone); the next GC frees their blobs";
+        if (!result.Warnings.IsEmpty)
         {
-            var result = await new RetentionRunner(store, time).RunAsync(job.Policy!, job.Immutability, job.DryRun, cancellationToken).ConfigureAwait(false);
-            var plan = result.Plan;
-            var execution = result.Execution;
-            var deleted = execution?.Deleted.Length ?? plan.Deleted;
-            var message = execution is null
-                ? $"dry run: {plan.Deleted} of {plan.Total} artifacts would be deleted"
-                : $"{deleted} of {plan.Total} artifacts deleted ({execution.Skipped.Length} skipped, {execution.AlreadyGone.Length} already gone); the next GC frees their blobs";
-            if (!result.Warnings.IsEmpty)
-            {
-                message += "; " + string.Join("; ", result.Warnings);
-            }
+            message += "; " + string.Join("; ", result.Warnings);
+        }
 
-            return new RetentionRunResult(result.DryRun, deleted, RetentionReportWriter.ToJson(result), message, execution?.Stopped ?? false);
-        }
-        finally
-        {
-            (store as IDisposable)?.Dispose();
-        }
+        return new RetentionRunResult(result.DryRun, deleted, RetentionReportWriter.ToJson(result), message, execution?.Stopped ?? false,
+            job.ReportHtml is null ? null : HtmlReport.FromRetention(result));
     }
 }

@@ -46,7 +46,8 @@ public class DaemonConfigTests
               "history": "runs.db",
               "jobs": [
                 { "name": "nightly-gc", "kind": "gc", "store": "distribution:registry", "schedule": "0 0 3 * * *",
-                  "dryRun": true, "deleteUntagged": false, "timeWindow": "6h", "workers": 4, "maxDuration": "30m", "reportJson": "gc-{id}.json" },
+                  "dryRun": true, "deleteUntagged": false, "timeWindow": "6h", "workers": 4, "maxDuration": "30m", "reportJson": "gc-{id}.json",
+                  "reportHtml": "gc-{id}.html" },
                 { "name": "weekly-retention", "kind": "retention", "store": "distribution:registry", "schedule": "@weekly",
                   "policy": "policy.json", "dryRun": true }
               ]
@@ -62,6 +63,7 @@ public class DaemonConfigTests
         gc.Store.Should().Be($"distribution:{Path.Combine(_folder, "registry")}");
         (gc.Gc.DryRun, gc.Gc.DeleteUntagged, gc.Gc.TimeWindow, gc.Gc.Workers, gc.Gc.MaxDuration).Should().Be((true, false, TimeSpan.FromHours(6), 4, (TimeSpan?)TimeSpan.FromMinutes(30)));
         gc.ReportJson.Should().Be(Path.Combine(_folder, "gc-{id}.json"));
+        gc.ReportHtml.Should().Be(Path.Combine(_folder, "gc-{id}.html"));
         var retention = config.Jobs[1];
         retention.Kind.Should().Be(JobKind.Retention);
         retention.Policy!.Project.Should().Be("library");
@@ -121,6 +123,8 @@ public class DaemonConfigTests
     [TestCase("{ \"jobs\": [ { \"name\": \"x\" ", "not valid JSON")]
     [TestCase("{ \"history\": \"nowhere/h.db\", \"timeZone\": \"Mars/Olympus\", \"jobs\": [ { \"name\": \"x\", \"kind\": \"gc\", \"store\": \"distribution:registry\", \"schedule\": \"@daily\" } ], \"extra\": 1 }",
         "field 'history': the folder")]
+    [TestCase("{ \"jobs\": [ { \"name\": \"x\", \"kind\": \"gc\", \"store\": \"distribution:registry\", \"schedule\": \"@daily\", \"reportHtml\": \"nowhere/r.html\" } ] }",
+        "job 'x', field 'reportHtml': the folder")]
     public async Task Given_a_bad_file_when_the_daemon_starts_then_it_exits_2_and_says_where(string json, string message)
     {
         var file = Write("daemon.json", json);

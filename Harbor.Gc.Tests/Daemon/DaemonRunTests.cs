@@ -139,6 +139,42 @@ public class DaemonRunTests
         _tree.Files().Should().BeEquivalentTo(before, "a dry run deletes nothing");
     }
 
+    [TestCase("retention")]
+    [TestCase("gc")]
+    public async Task Given_a_job_with_reportJson_and_reportHtml_then_each_run_writes_both_files_named_by_its_id_with_the_same_numbers(string kindName)
+    {
+        var kind = kindName == "gc" ? JobKind.Gc : JobKind.Retention;
+        // given the images of SetUp and a dry job (retention: "retain the latest pushed 1"; GC: the untagged image goes)
+        using var history = RunHistory.Open(_history, create: true);
+        var job = new DaemonJob
+        {
+            Name = "reports", Kind = kind, Store = $"distribution:{_tree.Root}", ScheduleText = "@daily", Schedule = CronExpression.Parse("@daily"),
+            DryRun = true, Gc = new() { DryRun = true, TimeWindow = TimeSpan.Zero },
+            Policy = kind == JobKind.Retention ? Harbor.Gc.Retention.RetentionPolicyJson.Parse(DaemonConfigTests.Policy) : null,
+            ReportJson = Path.Combine(_tree.Root, "run-{id}.json"), ReportHtml = Path.Combine(_tree.Root, "run-{id}.html"),
+        };
+
+        var run = await Runner(history, new RetentionJob(_time)).RunAsync(job, RunTrigger.Schedule, CancellationToken.None);
+
+        run.Status.Should().Be(RunStatus.Succeeded, run.Message);
+        run.Options["reportHtml"].Should().Be(job.ReportHtml);
+        var html = await File.ReadAllTextAsync(Path.Combine(_tree.Root, $"run-{run.Id}.html"));
+        using var report = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(_tree.Root, $"run-{run.Id}.json")));
+        var summary = report.RootElement.GetProperty("summary");
+        if (kind == JobKind.Retention)
+        {
+            html.Should().Contain("<title>Retention dry run on distribution:");
+            html.Should().Contain($"data-key=\"deleted\" class=\"num\" data-value=\"{summary.GetProperty("deleted").GetInt32()}\"");
+            summary.GetProperty("deleted").GetInt32().Should().Be(3);
+        }
+        else
+        {
+            html.Should().Contain("<title>GC dry run on distribution:");
+            html.Should().Contain($"data-key=\"bytes\" class=\"num\" data-value=\"{summary.GetProperty("bytes").GetInt64()}\"");
+            summary.GetProperty("artifacts").GetInt32().Should().Be(1, "the untagged image");
+        }
+    }
+
     [Test]
     public async Task Given_a_retention_job_that_is_not_a_dry_run_then_it_deletes_the_plan_and_the_next_run_finds_nothing()
     {

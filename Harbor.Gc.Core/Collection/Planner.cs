@@ -351,33 +351,31 @@ internal static class Planner
 
     /// <summary>
     /// The repositories of the dead artifacts that reference each dead blob (<see cref="PlannedBlob.Repositories"/>, for the
-    /// per-repository report): one pass over the dead artifacts' references into sorted (digest, repository) pairs, then a
-    /// binary search per blob; the one-repository answer, by far the most common, is shared per repository.
+    /// per-repository report): one pass over the dead artifacts' references notes, per digest, its one repository or that it
+    /// has several; only digests with several (few: a layer shared across dead repositories) get a second pass that lists them.
+    /// The one-repository answer, by far the most common, is one shared array per repository.
     /// </summary>
     private sealed class BlobOwners
     {
+        private const int Several = -1; // an owner entry: 0 none, r + 1 repository r alone, Several more than one
+
         private readonly RegistryGraph _graph;
-        private readonly long[] _pairs;
+        private readonly int[] _owner;
+        private readonly Dictionary<int, ImmutableArray<RepositoryName>> _several = [];
         private readonly ImmutableArray<RepositoryName>[] _single;
 
         public BlobOwners(RegistryGraph graph, MarkResult marks, List<int> deadBlobs)
         {
             _graph = graph;
             _single = new ImmutableArray<RepositoryName>[graph.Repositories.Length];
+            _owner = deadBlobs.Count == 0 ? [] : new int[graph.Digests.Count];
             if (deadBlobs.Count == 0)
             {
-                _pairs = [];
                 return;
             }
 
-            var deadDigests = new BitSet(graph.Digests.Count);
-            foreach (var b in deadBlobs)
-            {
-                deadDigests.Add(graph.BlobDigest[b]);
-            }
-
-            var pairs = new List<long>();
             var live = marks.LiveArtifacts;
+            var anySeveral = false;
             for (var a = 0; a < graph.ArtifactCount; a++)
             {
                 if (live[a])
@@ -385,48 +383,79 @@ internal static class Planner
                     continue;
                 }
 
+                var repository = graph.ArtifactRepo[a] + 1;
                 foreach (var d in graph.RefsOf(a))
                 {
-                    if (d >= 0 && deadDigests[d])
+                    if (d < 0)
                     {
-                        pairs.Add(((long)d << 32) | (uint)graph.ArtifactRepo[a]);
+                        continue;
+                    }
+
+                    var owner = _owner[d];
+                    if (owner == 0)
+                    {
+                        _owner[d] = repository;
+                    }
+                    else if (owner != repository && owner != Several)
+                    {
+                        _owner[d] = Several;
+                        anySeveral = true;
                     }
                 }
             }
 
-            _pairs = [.. pairs];
-            Array.Sort(_pairs);
+            if (anySeveral)
+            {
+                ListSeveral(marks);
+            }
         }
 
         public ImmutableArray<RepositoryName> Of(int digest)
         {
-            var key = (long)digest << 32;
-            var i = Array.BinarySearch(_pairs, key);
-            i = i < 0 ? ~i : i;
-            if (i >= _pairs.Length || _pairs[i] >> 32 != digest)
+            var owner = digest < _owner.Length ? _owner[digest] : 0;
+            if (owner == 0)
             {
                 return [];
             }
 
-            var end = i + 1;
-            while (end < _pairs.Length && _pairs[end] >> 32 == digest)
+            if (owner == Several)
             {
-                end++;
+                return _several[digest];
             }
 
-            var first = (int)(uint)_pairs[i];
-            if ((int)(uint)_pairs[end - 1] == first)
+            ref var single = ref _single[owner - 1];
+            return single.IsDefault ? single = [_graph.Repositories[owner - 1]] : single;
+        }
+
+        private void ListSeveral(MarkResult marks)
+        {
+            var names = new Dictionary<int, SortedSet<RepositoryName>>();
+            var live = marks.LiveArtifacts;
+            for (var a = 0; a < _graph.ArtifactCount; a++)
             {
-                return _single[first].IsDefault ? _single[first] = [_graph.Repositories[first]] : _single[first];
+                if (live[a])
+                {
+                    continue;
+                }
+
+                foreach (var d in _graph.RefsOf(a))
+                {
+                    if (d >= 0 && _owner[d] == Several)
+                    {
+                        if (!names.TryGetValue(d, out var set))
+                        {
+                            names[d] = set = [];
+                        }
+
+                        set.Add(_graph.Repositories[_graph.ArtifactRepo[a]]);
+                    }
+                }
             }
 
-            var names = new SortedSet<RepositoryName>();
-            for (var j = i; j < end; j++)
+            foreach (var (digest, set) in names)
             {
-                names.Add(_graph.Repositories[(int)(uint)_pairs[j]]);
+                _several[digest] = [.. set];
             }
-
-            return [.. names];
         }
     }
 

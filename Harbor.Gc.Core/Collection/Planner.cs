@@ -374,6 +374,12 @@ internal static class Planner
                 return;
             }
 
+            var deadDigests = new BitSet(graph.Digests.Count); // only dead blobs are asked about: a live base layer is never listed
+            foreach (var b in deadBlobs)
+            {
+                deadDigests.Add(graph.BlobDigest[b]);
+            }
+
             var live = marks.LiveArtifacts;
             var anySeveral = false;
             for (var a = 0; a < graph.ArtifactCount; a++)
@@ -386,7 +392,7 @@ internal static class Planner
                 var repository = graph.ArtifactRepo[a] + 1;
                 foreach (var d in graph.RefsOf(a))
                 {
-                    if (d < 0)
+                    if (d < 0 || !deadDigests[d])
                     {
                         continue;
                     }

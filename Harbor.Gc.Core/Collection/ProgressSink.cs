@@ -42,6 +42,12 @@ internal sealed class ProgressSink(IKeyedSnapshotSink inner, IProgress<GcProgres
         Tick();
     }
 
+    public void OnArtifact(Artifact artifact, ReadOnlySpan<int> referenceKeys, ReadOnlySpan<BlobReferenceKind> referenceKinds)
+    {
+        inner.OnArtifact(artifact, referenceKeys, referenceKinds);
+        Tick();
+    }
+
     public void OnTag(Tag tag) => inner.OnTag(tag);
 
     public void OnAccessoryLink(AccessoryLink link) => inner.OnAccessoryLink(link);

@@ -95,7 +95,8 @@ public class DaemonEndToEndTests
             }
 
             all.Should().NotContain(r => r.Status == RunStatus.Running || r.Status == RunStatus.Failed);
-            all.Where(r => r.Status == RunStatus.Skipped).Should().OnlyContain(r => r.Message!.Contains("overlap", StringComparison.Ordinal));
+            // ticks that came while a run was in progress are skipped, and say so (there may be none: a fast machine finishes within 3 s)
+            all.Where(r => r.Status == RunStatus.Skipped && !r.Message!.Contains("overlap", StringComparison.Ordinal)).Should().BeEmpty();
             var completed = all.Where(r => r.Status == RunStatus.Succeeded).ToList();
             completed[0].Blobs.Should().BeGreaterThan(0, "the first completed run finishes what the stopped run left");
             completed.Skip(1).Should().OnlyContain(r => r.Blobs == 0 && r.Artifacts == 0, "nothing is left to collect");

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using Cronos;
+using Harbor.Gc.Scheduling;
 
 namespace Harbor.Gc.Retention;
 
@@ -131,26 +131,7 @@ internal sealed class PolicyJsonReader
     }
 
     /// <summary>Validates a cron expression: Harbor's six fields (with seconds), five fields, or a macro such as <c>@daily</c>.</summary>
-    internal static string? ValidateCron(string cron)
-    {
-        var trimmed = cron.Trim();
-        var fields = trimmed.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length;
-        var format = fields == 6 ? CronFormat.IncludeSeconds : CronFormat.Standard;
-        if (!trimmed.StartsWith('@') && fields is not (5 or 6))
-        {
-            return $"bad cron '{cron}': {fields} fields, expected 6 (Harbor's form, with seconds) or 5, or a macro such as @daily";
-        }
-
-        try
-        {
-            CronExpression.Parse(trimmed, format);
-            return null;
-        }
-        catch (CronFormatException e)
-        {
-            return $"bad cron '{cron}': {e.Message}";
-        }
-    }
+    internal static string? ValidateCron(string cron) => CronSchedule.TryParse(cron, out _) is { } problem ? $"bad cron: {problem}" : null;
 
     /// <summary>Parses a document, turning malformed JSON into a <see cref="PolicyException"/> that gives the line.</summary>
     internal static JsonDocument ParseDocument(string json, string source)

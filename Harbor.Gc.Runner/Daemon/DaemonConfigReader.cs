@@ -4,6 +4,7 @@ using Harbor.Gc.Collection;
 using Harbor.Gc.Immutability;
 using Harbor.Gc.Retention;
 using Harbor.Gc.Runner.Commands;
+using Harbor.Gc.Scheduling;
 
 namespace Harbor.Gc.Runner.Daemon;
 

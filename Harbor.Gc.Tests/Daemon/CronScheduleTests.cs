@@ -1,4 +1,4 @@
-using Harbor.Gc.Runner.Daemon;
+using Harbor.Gc.Scheduling;
 
 namespace Harbor.Gc.Tests.Daemon;
 

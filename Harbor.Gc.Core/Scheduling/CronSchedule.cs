@@ -1,13 +1,13 @@
 using Cronos;
 
-namespace Harbor.Gc.Runner.Daemon;
+namespace Harbor.Gc.Scheduling;
 
 /// <summary>
 /// Job schedules: Harbor's six-field cron (with seconds, <c>0 0 3 * * *</c>), the usual five fields (<c>0 3 * * *</c>), and the
 /// macros Cronos reads itself (<c>@hourly</c>, <c>@daily</c>, <c>@midnight</c>, <c>@weekly</c>, <c>@monthly</c>, <c>@yearly</c>,
-/// <c>@every_minute</c>, <c>@every_second</c>).
+/// <c>@every_minute</c>, <c>@every_second</c>). One parser for the daemon's job schedules and a retention policy's trigger.
 /// </summary>
-internal static class CronSchedule
+public static class CronSchedule
 {
     /// <summary>Parses a schedule.</summary>
     /// <param name="text">The schedule as written.</param>

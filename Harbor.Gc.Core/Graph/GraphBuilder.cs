@@ -173,44 +173,30 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
             _anyKeyedRef = true;
         }
 
-        if (referenceKinds.Length == references.Length && referenceKeys.Length == references.Length)
+        // kinds from the store spare reading the reference records; a record is then read only for a reference without a key
+        var kindsGiven = referenceKinds.Length == references.Length;
+        if (kindsGiven)
         {
-            // keys and kinds from the store: the reference records are read only for a reference without a key
-            var at0 = _refCount;
-            referenceKinds.CopyTo(_refKinds.AsSpan(at0));
-            var refs = _refs.AsSpan(at0, references.Length);
-            for (var r = 0; r < refs.Length; r++)
+            referenceKinds.CopyTo(_refKinds.AsSpan(_refCount));
+        }
+
+        for (var r = 0; r < references.Length; r++)
+        {
+            var at = _refCount++;
+            if (!kindsGiven)
             {
-                var key = referenceKeys[r];
-                if (key >= 0)
-                {
-                    refs[r] = KeyedRef - key;
-                }
-                else
-                {
-                    refs[r] = -1;
-                    _interner.Enqueue(references[r].Digest, DigestInterner.Target.Reference, at0 + r);
-                }
+                _refKinds[at] = references[r].Kind;
             }
 
-            _refCount += refs.Length;
-        }
-        else
-        {
-            for (var r = 0; r < references.Length; r++)
+            var key = r < referenceKeys.Length ? referenceKeys[r] : -1;
+            if (key >= 0)
             {
-                var at = _refCount++;
-                _refKinds[at] = references[r].Kind;
-                var key = r < referenceKeys.Length ? referenceKeys[r] : -1;
-                if (key >= 0)
-                {
-                    _refs[at] = KeyedRef - key;
-                }
-                else
-                {
-                    _refs[at] = -1;
-                    _interner.Enqueue(references[r].Digest, DigestInterner.Target.Reference, at);
-                }
+                _refs[at] = KeyedRef - key;
+            }
+            else
+            {
+                _refs[at] = -1;
+                _interner.Enqueue(references[r].Digest, DigestInterner.Target.Reference, at);
             }
         }
 

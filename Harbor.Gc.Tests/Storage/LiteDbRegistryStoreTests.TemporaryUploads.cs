@@ -198,7 +198,11 @@ public partial class LiteDbRegistryStoreTests
         var path = LeftBehind(_folder, 10, Old);
         var before = Directory.EnumerateFiles(_folder, "*", SearchOption.AllDirectories).ToList();
 
-        foreach (var id in new[] { "sha256-zz-" + new string('0', 32), "md5-ab-" + new string('0', 32), "sha256-ab-short", "sha256" })
+        foreach (var id in new[]
+        {
+            "sha256-zz-" + new string('0', 32), "md5-ab-" + new string('0', 32), "sha256-ab-short", "sha256",
+            "sha256-" + new string('A', 64), "sha256-" + new string('0', 63), "sha512-" + new string('0', 64), "md5-" + new string('0', 32),
+        })
         {
             var act = async () => await store.DeleteUploadAsync(new BlobUpload(null, id, null, 10, _time.GetUtcNow() - Old));
             await act.Should().ThrowAsync<ArgumentException>().WithMessage($"*'{id}'*");

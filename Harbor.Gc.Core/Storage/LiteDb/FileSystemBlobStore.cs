@@ -11,8 +11,9 @@ namespace Harbor.Gc.Storage.LiteDb;
 /// taken for a blob), hashed while it is written, flushed, and renamed into place only when its digest is right: a reader sees
 /// either no file or the whole, verified bytes. A wrong digest leaves nothing behind. Rename within one folder is atomic on
 /// every file system the store supports. The temporary file stays open (locked against other openers) until it is renamed or
-/// deleted; a writer killed mid-write leaves it behind, and GC removes it as a stale upload
-/// (<see cref="TemporaryUploads"/>, <see cref="DeleteTemporary"/>) once it is older than the time window and no longer open.
+/// deleted; a writer killed mid-write leaves it behind, and GC removes it as a stale upload (<see cref="Leftovers"/>,
+/// <see cref="DeleteLeftover"/>) once it is older than the time window and no longer open. So does a blob file whose writer was
+/// killed after the rename but before the metadata store recorded it.
 /// </remarks>
 internal sealed class FileSystemBlobStore
 {
@@ -96,12 +97,20 @@ internal sealed class FileSystemBlobStore
     }
 
     /// <summary>
-    /// The temporary files of unfinished writes (<c>ALG/ab/.upload-&lt;random&gt;</c>), as uploads that belong to no repository.
-    /// Streams the fan-out folders one by one; names of another form are not this store's and are left alone.
+    /// What interrupted writes leave in the fan-out folders (<c>ALG/ab/</c>), as uploads that belong to no repository: the
+    /// temporary files of writes killed before the rename (<c>.upload-&lt;random&gt;</c>, id <c>ALG-ab-&lt;random&gt;</c>), and, when
+    /// <paramref name="mayBeRecorded"/> is given, blob files that have no record (a write killed between the rename and the
+    /// record; id <c>ALG-&lt;hex&gt;</c>). Streams the folders one by one; names of another form are not this store's and are left
+    /// alone.
     /// </summary>
+    /// <param name="mayBeRecorded">
+    /// Tells, from a blob file's algorithm folder and hex name, whether the blob may have a record; a file it says
+    /// <see langword="false"/> for is listed. It may err towards <see langword="true"/> (the file is then only not listed);
+    /// <see langword="null"/> lists temporary files only.
+    /// </param>
     /// <param name="cancellationToken">Stops the listing.</param>
     /// <returns>The uploads, dated by the files' creation and last write.</returns>
-    public IEnumerable<BlobUpload> TemporaryUploads(CancellationToken cancellationToken)
+    public IEnumerable<BlobUpload> Leftovers(Func<string, string, bool>? mayBeRecorded, CancellationToken cancellationToken)
     {
         foreach (var algorithm in AlgorithmFolders)
         {
@@ -111,13 +120,30 @@ internal sealed class FileSystemBlobStore
                 continue;
             }
 
+            var hexLength = HexLength(algorithm);
             foreach (var fanOut in Directory.EnumerateDirectories(folder))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                foreach (var file in Directory.EnumerateFiles(fanOut, TemporaryPrefix + "*"))
+                var fanOutName = Path.GetFileName(fanOut);
+                foreach (var file in Directory.EnumerateFiles(fanOut))
                 {
-                    var id = $"{algorithm}-{Path.GetFileName(fanOut)}-{Path.GetFileName(file)[TemporaryPrefix.Length..]}";
-                    if (TemporaryPath(id) is not null && ReadTemporary(id) is { } upload)
+                    var name = Path.GetFileName(file);
+                    string id;
+                    if (name.StartsWith(TemporaryPrefix, StringComparison.Ordinal))
+                    {
+                        id = $"{algorithm}-{fanOutName}-{name[TemporaryPrefix.Length..]}";
+                    }
+                    else if (mayBeRecorded is not null && name.Length == hexLength && name.StartsWith(fanOutName, StringComparison.Ordinal) &&
+                        IsLowerHex(name) && !mayBeRecorded(algorithm, name))
+                    {
+                        id = $"{algorithm}-{name}";
+                    }
+                    else
+                    {
+                        continue;
+                    }
+
+                    if (LeftoverPath(id) is { } path && Read(path, id) is { } upload)
                     {
                         yield return upload;
                     }
@@ -126,18 +152,26 @@ internal sealed class FileSystemBlobStore
         }
     }
 
+    /// <summary>The blob an unrecorded blob file's id (<c>ALG-&lt;hex&gt;</c>) names, or null when the id is of another form.</summary>
+    /// <param name="id">An upload id.</param>
+    /// <returns>The digest, or null.</returns>
+    public static Digest? UnrecordedDigest(string id) =>
+        UnrecordedParts(id) is var (algorithm, hex) && Digest.TryParse($"{algorithm}:{hex}", out var digest) ? digest : null;
+
     /// <summary>
-    /// Deletes a temporary file <see cref="TemporaryUploads"/> listed, only when it is still exactly as listed (same size, same
-    /// times) and nobody has it open: it is opened exclusively first, which fails while its writer holds it.
+    /// Deletes a file <see cref="Leftovers"/> listed, only when it is still exactly as listed (same size, same times) and nobody
+    /// has it open: it is opened exclusively first, which fails while its writer (or a reader) holds it. For an unrecorded blob
+    /// file the caller makes sure, under the lock its writers take, that it still has no record.
     /// </summary>
     /// <param name="upload">The upload as the plan saw it.</param>
     /// <returns>What happened: <see cref="UploadDeleteOutcome.Changed"/> for a file written or open since the plan.</returns>
-    /// <exception cref="ArgumentException">The id does not name a temporary file of this store (nothing is deleted).</exception>
-    public UploadDeleteOutcome DeleteTemporary(BlobUpload upload)
+    /// <exception cref="ArgumentException">The id names neither kind of leftover of this store (nothing is deleted).</exception>
+    public UploadDeleteOutcome DeleteLeftover(BlobUpload upload)
     {
         ArgumentNullException.ThrowIfNull(upload);
-        var path = TemporaryPath(upload.Id) ??
-            throw new ArgumentException($"'{upload.Id}' is not the id of a temporary blob file (ALG-ab-<32 hex digits>).", nameof(upload));
+        var path = LeftoverPath(upload.Id) ?? throw new ArgumentException(
+            $"'{upload.Id}' is not the id of a temporary blob file (ALG-ab-<32 hex digits>) or of an unrecorded blob file (ALG-<hex digest>).",
+            nameof(upload));
         FileStream held;
         try
         {
@@ -149,12 +183,12 @@ internal sealed class FileSystemBlobStore
         }
         catch (IOException) when (File.Exists(path))
         {
-            return UploadDeleteOutcome.Changed; // open: a write in progress
+            return UploadDeleteOutcome.Changed; // open: a write (or a read) in progress
         }
 
         using (held)
         {
-            if (ReadTemporary(upload.Id) != upload)
+            if (Read(path, upload.Id) != upload)
             {
                 return UploadDeleteOutcome.Changed;
             }
@@ -164,22 +198,36 @@ internal sealed class FileSystemBlobStore
         }
     }
 
-    /// <summary>The path a temporary file's id names (<c>ALG-ab-&lt;32 hex&gt;</c>), or null when it names none.</summary>
-    private string? TemporaryPath(string id)
+    /// <summary>
+    /// The path a leftover's id names: <c>ALG-ab-&lt;32 hex&gt;</c> a temporary file, <c>ALG-&lt;hex digest&gt;</c> a blob file; null
+    /// when it names neither.
+    /// </summary>
+    private string? LeftoverPath(string id)
     {
         var parts = id.Split('-');
-        return parts is [var algorithm, var fanOut, var name] && AlgorithmFolders.Contains(algorithm) &&
-            fanOut.Length == 2 && IsLowerHex(fanOut) && name.Length == TemporaryNameLength && IsLowerHex(name)
-            ? Path.Combine(Root, algorithm, fanOut, TemporaryPrefix + name)
-            : null;
+        if (parts is [var algorithm, var fanOut, var name] && AlgorithmFolders.Contains(algorithm) &&
+            fanOut.Length == 2 && IsLowerHex(fanOut) && name.Length == TemporaryNameLength && IsLowerHex(name))
+        {
+            return Path.Combine(Root, algorithm, fanOut, TemporaryPrefix + name);
+        }
 
-        static bool IsLowerHex(string s) => s.All(char.IsAsciiHexDigitLower);
+        return UnrecordedParts(id) is var (blobAlgorithm, hex) ? Path.Combine(Root, blobAlgorithm, hex[..2], hex) : null;
     }
 
-    /// <summary>Reads a temporary file's size and times, the same way for the listing and for the re-check; null when it is gone.</summary>
-    private BlobUpload? ReadTemporary(string id)
+    /// <summary>The algorithm folder and hex name an unrecorded blob file's id (<c>ALG-&lt;hex&gt;</c>) names, or null.</summary>
+    private static (string Algorithm, string Hex)? UnrecordedParts(string id) =>
+        id.Split('-') is [var algorithm, var hex] && AlgorithmFolders.Contains(algorithm) && hex.Length == HexLength(algorithm) && IsLowerHex(hex)
+            ? (algorithm, hex)
+            : null;
+
+    private static int HexLength(string algorithm) => algorithm == "sha512" ? 128 : 64;
+
+    private static bool IsLowerHex(string s) => s.All(char.IsAsciiHexDigitLower);
+
+    /// <summary>Reads a leftover's size and times, the same way for the listing and for the re-check; null when it is gone.</summary>
+    private static BlobUpload? Read(string path, string id)
     {
-        var info = new FileInfo(TemporaryPath(id)!);
+        var info = new FileInfo(path);
         if (!info.Exists)
         {
             return null;

@@ -21,7 +21,8 @@ namespace Harbor.Gc.Storage.LiteDb;
 /// consistent snapshot, and the sweep re-checks everything it deletes.</para>
 /// <para>Crash safety: LiteDB's write-ahead log makes each transaction all-or-nothing; blob bytes are renamed into place before
 /// their record is written and deleted only after the record says <see cref="BlobStatus.Deleting"/>, so a crash leaves at most an
-/// unrecorded file (garbage), never a record whose bytes are missing while an artifact needs them.</para>
+/// unrecorded file (garbage, which GC lists as a stale upload and deletes once it is older than the time window), never a record
+/// whose bytes are missing while an artifact needs them.</para>
 /// </remarks>
 public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
 {
@@ -377,8 +378,9 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
     /// <inheritdoc />
     /// <remarks>
     /// Streams each collection in turn straight from LiteDB's cursor: nothing is collected into lists. Each collection is read
-    /// from its own consistent snapshot; a push landing between them is harmless (the sweep re-checks every item). Last come the
-    /// temporary files of unfinished blob writes, as uploads of no repository (a push killed mid-write leaves one behind).
+    /// from its own consistent snapshot; a push landing between them is harmless (the sweep re-checks every item). Last come what
+    /// interrupted blob writes leave, as uploads of no repository: temporary files (a push killed mid-write) and, when the sink
+    /// wants blobs, blob files that have no record (a push killed between the rename and the record).
     /// </remarks>
     public ValueTask ReadSnapshotAsync(ISnapshotSink sink, CancellationToken cancellationToken = default)
     {
@@ -386,17 +388,29 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
         cancellationToken.ThrowIfCancellationRequested();
         sink.OnBegin(new SnapshotSizeHint(_artifacts.Count(), _blobs.Count(), _tags.Count(), _accessoryLinks.Count(), 0));
         var names = new RepositoryNames();
-        var n = sink.WantsBlobs ? Deliver(_blobs, ToBlob, sink.OnBlob, 0, cancellationToken) : 0;
+
+        // the first 64 bits of each recorded blob's digest, to find blob files without a record; a collision only keeps such a
+        // file (it is not listed), and the delete re-checks the record itself
+        HashSet<ulong>? recorded = sink.WantsBlobs ? new(_blobs.Count()) : null;
+        var n = recorded is null ? 0 : Deliver(_blobs, d =>
+        {
+            recorded.Add(Prefix(d["_id"].AsString.AsSpan("sha256:".Length)));
+            return ToBlob(d);
+        }, sink.OnBlob, 0, cancellationToken);
         n = Deliver(_artifacts, d => ToArtifact(d, names), sink.OnArtifact, n, cancellationToken);
         n = Deliver(_tags, d => ToTag(d, names), sink.OnTag, n, cancellationToken);
         n = Deliver(_accessoryLinks, d => ToAccessoryLink(d, names), sink.OnAccessoryLink, n, cancellationToken);
         Deliver(_layerLinks, d => ToLayerLink(d, names), sink.OnLayerLink, n, cancellationToken);
-        foreach (var upload in _files.TemporaryUploads(cancellationToken))
+        var mayBeRecorded = recorded is null ? null : new Func<string, string, bool>((_, hex) => recorded.Contains(Prefix(hex)));
+        foreach (var upload in _files.Leftovers(mayBeRecorded, cancellationToken))
         {
             sink.OnUpload(upload);
         }
 
         return ValueTask.CompletedTask;
+
+        // both algorithms' ids are "shaNNN:" and at least 64 hex digits
+        static ulong Prefix(ReadOnlySpan<char> hex) => ulong.Parse(hex[..16], System.Globalization.NumberStyles.AllowHexSpecifier, null);
 
         // streams one collection from LiteDB's cursor into the sink; returns the running record count
         static int Deliver<T>(ILiteCollection<BsonDocument> collection, Func<BsonDocument, T> read, Action<T> deliver, int n, CancellationToken cancellationToken)
@@ -514,15 +528,28 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
 
     /// <inheritdoc />
     /// <remarks>
-    /// This store's uploads are the temporary files of blob writes (of no repository): one is deleted only when it is unchanged
-    /// since the plan and nobody has it open (a write in progress holds it open until it is renamed into place). Takes no lock:
-    /// the files share no state with the metadata.
+    /// This store's uploads are what interrupted blob writes leave (of no repository): one is deleted only when it is unchanged
+    /// since the plan and nobody has it open (a write in progress holds its temporary file open until it is renamed into place).
+    /// A temporary file shares no state with the metadata and is deleted without a lock; an unrecorded blob file is deleted under
+    /// the write lock, only while it still has no record.
     /// </remarks>
     public ValueTask<UploadDeleteOutcome> DeleteUploadAsync(BlobUpload upload, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(upload);
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(upload.Repository is null ? _files.DeleteTemporary(upload) : UploadDeleteOutcome.NotFound);
+        if (upload.Repository is not null)
+        {
+            return ValueTask.FromResult(UploadDeleteOutcome.NotFound);
+        }
+
+        if (FileSystemBlobStore.UnrecordedDigest(upload.Id) is { } digest)
+        {
+            // under the write lock: a push renames its bytes into place and records them in one transaction, so it is wholly
+            // before this check (recorded: kept) or wholly after the delete (its own bytes renamed in)
+            return ValueTask.FromResult(Write(() => _blobs.FindById(digest.ToString()) is null ? _files.DeleteLeftover(upload) : UploadDeleteOutcome.Changed));
+        }
+
+        return ValueTask.FromResult(_files.DeleteLeftover(upload));
     }
 
     // ---- internals -----------------------------------------------------------------------------------------------

@@ -24,16 +24,16 @@ internal static class ExplainCommand
         string? digestText = null;
         RepositoryName? repository = null;
         var json = false;
-        for (var i = 0; i < args.Length; i++)
+        var arguments = new Arguments(args);
+        while (arguments.MoveNext())
         {
-            var arg = args[i];
-            string Value() => i + 1 < args.Length ? args[++i] : throw new UsageException($"{arg}: a value is missing.");
+            var arg = arguments.Current;
             switch (arg)
             {
-                case "--store": store = Value(); break;
-                case "--repository": repository = ParseRepository(Value()); break;
-                case "--time-window": options.TimeWindow = Durations.Parse(arg, Value()); break;
-                case "--delete-untagged": options.DeleteUntagged = GcCommand.ParseBool(arg, Value()); break;
+                case "--store": store = arguments.Value(); break;
+                case "--repository": repository = ParseRepository(arguments.Value()); break;
+                case "--time-window": options.TimeWindow = Durations.Parse(arg, arguments.Value()); break;
+                case "--delete-untagged": options.DeleteUntagged = GcCommand.ParseBool(arg, arguments.Value()); break;
                 case "--json": json = true; break;
                 case var _ when arg.StartsWith('-'): throw new UsageException($"explain: unknown option '{arg}'.\n{Usage}");
                 case var _ when digestText is null: digestText = arg; break;

@@ -27,22 +27,22 @@ internal static class GcCommand
         string? reportHtml = null;
         var quiet = false;
         string? history = null;
-        for (var i = 0; i < args.Length; i++)
+        var arguments = new Arguments(args);
+        while (arguments.MoveNext())
         {
-            var arg = args[i];
-            string Value() => i + 1 < args.Length ? args[++i] : throw new UsageException($"{arg}: a value is missing.");
+            var arg = arguments.Current;
             switch (arg)
             {
-                case "--store": store = Value(); break;
+                case "--store": store = arguments.Value(); break;
                 case "--dry-run": options.DryRun = true; break;
-                case "--delete-untagged": options.DeleteUntagged = ParseBool(arg, Value()); break;
-                case "--time-window": options.TimeWindow = Durations.Parse(arg, Value()); break;
-                case "--workers": options.Workers = ParseInt(arg, Value()); break;
-                case "--max-duration": options.MaxDuration = Durations.Parse(arg, Value()); break;
-                case "--report-json": reportJson = Value(); break;
-                case "--report-html": reportHtml = Value(); break;
+                case "--delete-untagged": options.DeleteUntagged = ParseBool(arg, arguments.Value()); break;
+                case "--time-window": options.TimeWindow = Durations.Parse(arg, arguments.Value()); break;
+                case "--workers": options.Workers = ParseInt(arg, arguments.Value()); break;
+                case "--max-duration": options.MaxDuration = Durations.Parse(arg, arguments.Value()); break;
+                case "--report-json": reportJson = arguments.Value(); break;
+                case "--report-html": reportHtml = arguments.Value(); break;
                 case "--quiet": quiet = true; break;
-                case "--history": history = Value(); break;
+                case "--history": history = arguments.Value(); break;
                 default: throw new UsageException($"gc: unknown option '{arg}'.\n{Usage}");
             }
         }

@@ -38,18 +38,18 @@ internal static class RetentionCommand
         var store = StoreSpec.Default;
         var dryRun = false;
         var quiet = false;
-        for (var i = 0; i < args.Length; i++)
+        var arguments = new Arguments(args);
+        while (arguments.MoveNext())
         {
-            var arg = args[i];
-            string Value() => i + 1 < args.Length ? args[++i] : throw new UsageException($"{arg}: a value is missing.");
+            var arg = arguments.Current;
             switch (arg)
             {
-                case "--policy": policyFile = Value(); break;
-                case "--store": store = Value(); break;
-                case "--immutable-rules": rulesFile = Value(); break;
+                case "--policy": policyFile = arguments.Value(); break;
+                case "--store": store = arguments.Value(); break;
+                case "--immutable-rules": rulesFile = arguments.Value(); break;
                 case "--dry-run": dryRun = true; break;
-                case "--report-json": reportJson = Value(); break;
-                case "--report-html": reportHtml = Value(); break;
+                case "--report-json": reportJson = arguments.Value(); break;
+                case "--report-html": reportHtml = arguments.Value(); break;
                 case "--quiet": quiet = true; break;
                 default: throw new UsageException($"retention run: unknown option '{arg}'.\n{Usage}");
             }
@@ -87,13 +87,14 @@ internal static class RetentionCommand
     {
         string? policyFile = null;
         string? rulesFile = null;
-        for (var i = 0; i < args.Length; i++)
+        var arguments = new Arguments(args);
+        while (arguments.MoveNext())
         {
-            var arg = args[i];
+            var arg = arguments.Current;
             switch (arg)
             {
                 case "--immutable-rules":
-                    rulesFile = i + 1 < args.Length ? args[++i] : throw new UsageException($"{arg}: a value is missing.");
+                    rulesFile = arguments.Value();
                     break;
                 case var file when !file.StartsWith('-') && policyFile is null:
                     policyFile = file;

@@ -108,16 +108,16 @@ internal static class HistoryCommand
     {
         string? config = null;
         string? history = null;
-        for (var i = 0; i < args.Length; i++)
+        var arguments = new Arguments(args);
+        while (arguments.MoveNext())
         {
-            var arg = args[i];
-            string Value() => i + 1 < args.Length ? args[++i] : throw new UsageException($"{arg}: a value is missing.");
+            var arg = arguments.Current;
             switch (arg)
             {
-                case "--config": config = Value(); break;
-                case "--history": history = Value(); break;
+                case "--config": config = arguments.Value(); break;
+                case "--history": history = arguments.Value(); break;
                 default:
-                    if (!other(arg, Value))
+                    if (!other(arg, arguments.Value))
                     {
                         throw new UsageException($"{command}: unknown option '{arg}'.\n{Usage}");
                     }

@@ -84,6 +84,8 @@ public class GcCommandTests
     [TestCase("--workers", "99", "Workers")]
     [TestCase("--delete-untagged", "maybe", "'maybe' is not true or false")]
     [TestCase("--bogus", null, "unknown option '--bogus'")]
+    [TestCase("--time-window", null, "--time-window: a value is missing.")]
+    [TestCase("--report-json", null, "--report-json: a value is missing.")]
     [TestCase("--report-html", "/nonexistent-folder/report.html", "--report-html /nonexistent-folder/report.html: the folder '/nonexistent-folder' does not exist")]
     public async Task BadOption_ExitsWith2_AndSaysWhat(string option, string? value, string message)
     {

@@ -107,7 +107,7 @@ public sealed class GarbageCollector
         });
     }
 
-    /// <summary>Runs <paramref name="run"/> and records its metrics: what it deleted and how long it took, or that it failed.</summary>
+    /// <summary>Runs <paramref name="run"/> and records how long it took, or that it failed (deletions are counted as they are made).</summary>
     private async Task<GcResult> MeasureAsync(bool dryRun, DateTimeOffset startedAt, Func<DateTimeOffset, Task<GcResult>> run)
     {
         GcResult result;
@@ -132,7 +132,7 @@ public sealed class GarbageCollector
             ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)
             : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
 
-        var executor = new PlanExecutor(_store, _logger, options.Progress);
+        var executor = new PlanExecutor(_store, _logger, options.Progress, _metrics.ForSweep(plan.Store));
         var completed = await executor.ExecuteAsync(plan, options.Workers, stop.Token).ConfigureAwait(false);
         var reason = completed ? GcStopReason.None
             : cancellationToken.IsCancellationRequested ? GcStopReason.Cancelled

@@ -22,7 +22,7 @@ namespace Harbor.Gc.Collection;
 /// <para>Stopping (cancellation or the maximum duration) is checked between items; the item in hand always finishes, so a
 /// stopped run leaves the store as a crash at that point would, minus the half-done item.</para>
 /// </remarks>
-internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgress<GcProgress>? progress = null)
+internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgress<GcProgress>? progress = null, GcMetrics.SweepCounters? counters = null)
 {
     private const BlobStatusSet CommittedToDeletion = BlobStatusSet.Deleting | BlobStatusSet.Deleted | BlobStatusSet.DeleteFailed;
 
@@ -115,6 +115,7 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgre
         {
             case ArtifactDeleteOutcome.Deleted:
                 Interlocked.Increment(ref _artifactsDeleted);
+                counters?.ArtifactDeleted();
                 break;
             case ArtifactDeleteOutcome.Changed:
                 Keep(item.Key, "it changed since the plan (tagged, pushed again, or listed by a new index)");
@@ -177,6 +178,7 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgre
         await store.DeleteBlobRecordAsync(item.Digest, none).ConfigureAwait(false);
         Interlocked.Increment(ref _blobsDeleted);
         Interlocked.Add(ref _bytesFreed, item.Size);
+        counters?.BlobDeleted(item.Size);
     }
 
     private void SkipBlob(Digest digest, string why)
@@ -212,6 +214,7 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgre
             case UploadDeleteOutcome.Deleted:
                 Interlocked.Increment(ref _uploadsDeleted);
                 Interlocked.Add(ref _uploadBytesFreed, upload.Size);
+                counters?.UploadDeleted(upload.Size);
                 break;
             case UploadDeleteOutcome.Changed:
                 _skippedUploads.Enqueue(upload);

@@ -6,8 +6,9 @@ namespace Harbor.Gc.Diagnostics;
 
 /// <summary>
 /// The collector's metrics, on the <see cref="Meter"/> named <see cref="MeterName"/>, for an OpenTelemetry or Prometheus exporter
-/// (<c>AddMeter("Harbor.Gc")</c>). Every run records its duration; a real run adds what it deleted to the counters, a dry run
-/// deletes nothing and adds nothing.
+/// (<c>AddMeter("Harbor.Gc")</c>). Every run records its duration when it ends; a real run adds each deletion to the counters
+/// as it is made (an exporter sees a long sweep progress, and what a run deleted before it failed or was stopped is counted); a
+/// dry run deletes nothing and adds nothing.
 /// </summary>
 /// <remarks>
 /// Instruments: <c>harbor_gc.artifacts.deleted</c>, <c>harbor_gc.blobs.deleted</c>, <c>harbor_gc.bytes.freed</c> (blob bytes),
@@ -51,22 +52,12 @@ public sealed class GcMetrics
     public static GcMetrics Create(IMeterFactory? factory) =>
         factory is null ? Shared.Value : new GcMetrics(factory.Create(new MeterOptions(MeterName) { Version = Version }));
 
-    /// <summary>Records a finished run: its deletions (a real run) and its duration.</summary>
-    internal void Record(GcResult result)
-    {
-        var kind = StoreKind(result.Plan.Store);
-        if (!result.DryRun)
-        {
-            var store = new KeyValuePair<string, object?>("store.kind", kind);
-            _artifactsDeleted.Add(result.ArtifactsDeleted, store);
-            _blobsDeleted.Add(result.BlobsDeleted, store);
-            _bytesFreed.Add(result.BytesFreed, store);
-            _uploadsDeleted.Add(result.UploadsDeleted, store);
-            _uploadBytesFreed.Add(result.UploadBytesFreed, store);
-        }
+    /// <summary>Records a finished run's duration (its deletions were counted as they were made, see <see cref="ForSweep"/>).</summary>
+    internal void Record(GcResult result) =>
+        RecordDuration(result.FinishedAt - result.StartedAt, result.DryRun, StoreKind(result.Plan.Store), result.Outcome == GcOutcome.Completed ? "completed" : "stopped");
 
-        RecordDuration(result.FinishedAt - result.StartedAt, result.DryRun, kind, result.Outcome == GcOutcome.Completed ? "completed" : "stopped");
-    }
+    /// <summary>The counters a sweep of the store <paramref name="store"/> (its description) adds its deletions to, one by one.</summary>
+    internal SweepCounters ForSweep(string store) => new(this, new KeyValuePair<string, object?>("store.kind", StoreKind(store)));
 
     /// <summary>Records a run that threw after <paramref name="elapsed"/>: <c>stopped</c> (cancelled while planning) or <c>failed</c>.</summary>
     internal void RecordFailure(TimeSpan elapsed, bool dryRun, string store, string outcome) => RecordDuration(elapsed, dryRun, StoreKind(store), outcome);
@@ -79,4 +70,22 @@ public sealed class GcMetrics
 
     /// <summary><c>distribution</c>, <c>litedb</c>, <c>memory</c>: a store description up to its first colon.</summary>
     internal static string StoreKind(string description) => description.IndexOf(':', StringComparison.Ordinal) is var colon and >= 0 ? description[..colon] : description;
+
+    /// <summary>A sweep's view of the counters, tagged with its store's kind; thread-safe (the instruments are).</summary>
+    internal sealed class SweepCounters(GcMetrics metrics, KeyValuePair<string, object?> store)
+    {
+        public void ArtifactDeleted() => metrics._artifactsDeleted.Add(1, store);
+
+        public void BlobDeleted(long size)
+        {
+            metrics._blobsDeleted.Add(1, store);
+            metrics._bytesFreed.Add(size, store);
+        }
+
+        public void UploadDeleted(long size)
+        {
+            metrics._uploadsDeleted.Add(1, store);
+            metrics._uploadBytesFreed.Add(size, store);
+        }
+    }
 }

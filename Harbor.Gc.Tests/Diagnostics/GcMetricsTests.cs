@@ -42,10 +42,36 @@ public class GcMetricsTests
         recorder.Sum("harbor_gc.bytes.freed").Should().Be(result.BytesFreed).And.BePositive();
         recorder.Sum("harbor_gc.uploads.deleted").Should().Be(result.UploadsDeleted).And.Be(1);
         recorder.Sum("harbor_gc.upload_bytes.freed").Should().Be(result.UploadBytesFreed).And.Be(7);
-        recorder.Tags("harbor_gc.blobs.deleted").Should().ContainSingle().Which.Should().Contain("store.kind", "distribution");
+        recorder.Tags("harbor_gc.blobs.deleted").Should().HaveCount(3).And.AllSatisfy(t => t.Should().Contain("store.kind", "distribution"));
         var duration = recorder.Measurements("harbor_gc.run.duration").Should().ContainSingle().Subject;
         duration.Value.Should().Be((result.FinishedAt - result.StartedAt).TotalSeconds);
         duration.Tags.Should().Contain("dry_run", false).And.Contain("store.kind", "distribution").And.Contain("outcome", "completed");
+    }
+
+    [Test]
+    public async Task RunThatFailsMidSweep_HasCountedEachDeletionMadeBeforeTheFailure()
+    {
+        // given a real run over a store that fails (as a crash would) at its sixth change: after the untagged artifact and the
+        // first of its three blobs (four changes: mark, commit, bytes, record) were deleted
+        using var meters = new TestMeterFactory();
+        using var recorder = new Recorder(meters);
+        var time = new FakeTimeProvider(GcCommandTests.Now);
+        var store = new CrashingStore(new DistributionRegistryStore(_tree.Root, time), crashAt: 6);
+        var collector = new GarbageCollector(store, time, meterFactory: meters);
+        var plan = await collector.PlanAsync(new GcOptions());
+
+        // when it runs, and fails
+        var act = () => collector.ExecuteAsync(plan, new GcOptions { Workers = 1 });
+        await act.Should().ThrowAsync<SimulatedCrashException>();
+
+        // then the counters already hold what was deleted before the failure: the artifact and exactly the blobs now gone
+        var gone = plan.Blobs.Where(b => !_tree.HasBlob(b.Digest)).ToList();
+        gone.Should().ContainSingle("the sweep failed on the second blob");
+        recorder.Sum("harbor_gc.artifacts.deleted").Should().Be(1);
+        recorder.Sum("harbor_gc.blobs.deleted").Should().Be(1);
+        recorder.Sum("harbor_gc.bytes.freed").Should().Be(gone[0].Size);
+        recorder.Sum("harbor_gc.uploads.deleted").Should().Be(0);
+        recorder.Measurements("harbor_gc.run.duration").Single().Tags.Should().Contain("outcome", "failed");
     }
 
     [Test]

@@ -82,14 +82,19 @@ public partial class LiteDbRegistryStoreTests
         var old = LeftBehind(_folder, 10, Old);
         var dry = await new GarbageCollector(store, _time).RunAsync(new GcOptions { DryRun = true });
 
+        (await SaveReadBackAndApplyAsync(store, dry)).UploadsDeleted.Should().Be(1);
+        File.Exists(old).Should().BeFalse();
+    }
+
+    /// <summary>Saves a dry run's report, reads the plan back (its uploads must be the same) and carries it out.</summary>
+    private async Task<GcResult> SaveReadBackAndApplyAsync(LiteDbRegistryStore store, GcResult dry)
+    {
         using var saved = new MemoryStream();
         GcReportWriter.Write(saved, dry);
         saved.Position = 0;
         var plan = GcPlanReader.Read(saved);
-
         plan.Uploads.Should().Equal(dry.Plan.Uploads);
-        (await new GarbageCollector(store, _time).ExecuteAsync(plan, new GcOptions())).UploadsDeleted.Should().Be(1);
-        File.Exists(old).Should().BeFalse();
+        return await new GarbageCollector(store, _time).ExecuteAsync(plan, new GcOptions());
     }
 
     [Test]

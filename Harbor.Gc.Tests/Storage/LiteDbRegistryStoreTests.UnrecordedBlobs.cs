@@ -163,12 +163,7 @@ public partial class LiteDbRegistryStoreTests
         dry.Plan.Uploads.Should().ContainSingle().Which.Id.Should().Be("sha512-" + digest.Hex);
 
         // when the plan is saved, read back and applied
-        using var saved = new MemoryStream();
-        GcReportWriter.Write(saved, dry);
-        saved.Position = 0;
-        var plan = GcPlanReader.Read(saved);
-        plan.Uploads.Should().Equal(dry.Plan.Uploads);
-        (await new GarbageCollector(store, _time).ExecuteAsync(plan, new GcOptions())).UploadsDeleted.Should().Be(1);
+        (await SaveReadBackAndApplyAsync(store, dry)).UploadsDeleted.Should().Be(1);
 
         // then the file is gone
         File.Exists(path).Should().BeFalse();

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Harbor.Gc.Collection;
 using Harbor.Gc.Immutability;
 using Harbor.Gc.Registry;
@@ -18,8 +19,9 @@ namespace Harbor.Gc.DependencyInjection;
 /// <para>Registers, each a singleton and each only when the container has none yet: <see cref="TimeProvider"/>
 /// (<see cref="TimeProvider.System"/>; register your own first to replace it), the store as <see cref="IRegistryStore"/> and, for
 /// a writable store (LiteDB, in-memory), as <see cref="IWritableRegistryStore"/>, the <see cref="GarbageCollector"/> (logging
-/// through <see cref="ILogger{TCategoryName}"/> when the container has logging), the <see cref="ImmutabilityRules"/> as
-/// <see cref="ITagImmutability"/>, and the <see cref="RegistryApi"/> over the writable store and those rules.</para>
+/// through <see cref="ILogger{TCategoryName}"/> when the container has logging, its metrics on the container's
+/// <see cref="IMeterFactory"/> when it has one), the <see cref="ImmutabilityRules"/> as <see cref="ITagImmutability"/>, and the
+/// <see cref="RegistryApi"/> over the writable store and those rules (logging its refusals and deletions the same way).</para>
 /// <para>The store is opened when first resolved, with the registered clock, and closed when the container is disposed.
 /// <see cref="HarborGcOptions"/> are validated when the host starts (<c>ValidateOnStart</c>) or when first read: an invalid
 /// value fails with an <see cref="OptionsValidationException"/> listing every bad value by its configuration key.</para>
@@ -72,11 +74,14 @@ public static class HarborGcServiceCollectionExtensions
         services.TryAddSingleton(sp => ImmutabilityRulesLoader.Load(Options(sp).Immutability));
         services.TryAddSingleton<ITagImmutability>(sp => sp.GetRequiredService<ImmutabilityRules>());
         services.TryAddSingleton(sp => new GarbageCollector(
-            sp.GetRequiredService<IRegistryStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetService<ILogger<GarbageCollector>>()));
+            sp.GetRequiredService<IRegistryStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetService<ILogger<GarbageCollector>>(), sp.GetService<IMeterFactory>()));
         services.TryAddSingleton(sp =>
         {
             var immutability = sp.GetRequiredService<ITagImmutability>();
-            return new RegistryApi(sp.GetRequiredService<IWritableRegistryStore>(), immutability is ImmutabilityRules { IsEmpty: true } ? null : immutability);
+            return new RegistryApi(
+                sp.GetRequiredService<IWritableRegistryStore>(),
+                immutability is ImmutabilityRules { IsEmpty: true } ? null : immutability,
+                logger: sp.GetService<ILogger<RegistryApi>>());
         });
         return services.AddOptions<HarborGcOptions>().ValidateOnStart();
     }

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Harbor.Gc.Diagnostics;
 
-/// <summary>Log messages of the collector. Event ids: 1000–1099 planning, 1100–1199 execution.</summary>
+/// <summary>Log messages of the collector and the registry API. Event ids: 1000–1099 planning, 1100–1199 execution, 1200–1299 registry API.</summary>
 internal static partial class Log
 {
     [LoggerMessage(EventId = 1000, Level = LogLevel.Information,
@@ -40,4 +40,13 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1106, Level = LogLevel.Information, Message = "GC run deleted {Uploads} stale uploads, freed {Bytes} bytes; kept {KeptUploads} after re-checks")]
     public static partial void UploadsDeleted(ILogger logger, int uploads, long bytes, int keptUploads);
+
+    [LoggerMessage(EventId = 1200, Message = "{Refusal}")]
+    public static partial void RegistryRefused(ILogger logger, LogLevel level, string refusal);
+
+    [LoggerMessage(EventId = 1201, Level = LogLevel.Information, Message = "Deleted {Artifact} and {Cascade} more of its cascade (hard accessories, unshared untagged children); kept {Kept} that changed meanwhile")]
+    public static partial void ArtifactDeleted(ILogger logger, ArtifactKey artifact, int cascade, int kept);
+
+    [LoggerMessage(EventId = 1202, Level = LogLevel.Debug, Message = "Pushed {Artifact} ({Kind}), tag {Tag}")]
+    public static partial void ManifestPushed(ILogger logger, ArtifactKey artifact, ManifestKind kind, string tag);
 }

@@ -1,6 +1,8 @@
 using System.Collections.Immutable;
+using Harbor.Gc.Diagnostics;
 using Harbor.Gc.Model;
 using Harbor.Gc.Storage;
+using Microsoft.Extensions.Logging;
 
 namespace Harbor.Gc.Registry;
 
@@ -60,6 +62,7 @@ public sealed partial class RegistryApi
                 (result == ArtifactDeleteOutcome.Changed ? kept : deleted).Add(member.Key);
             }
 
+            Log.ArtifactDeleted(_logger, key, deleted.Count - 1, kept.Count);
             return new ArtifactDeletion(deleted.ToImmutable(), kept.ToImmutable());
         }
     }
@@ -70,7 +73,7 @@ public sealed partial class RegistryApi
         var root = await store.GetArtifactAsync(key, cancellationToken).ConfigureAwait(false) ?? throw new KeyNotFoundException($"There is no manifest {key}.");
         if ((await store.GetParentsAsync(key, cancellationToken).ConfigureAwait(false)).MinBy(p => p.Digest.ToString()) is { } parent)
         {
-            throw new ArtifactInUseException(key, parent.Digest);
+            throw Refused(new ArtifactInUseException(key, parent.Digest), LogLevel.Information);
         }
 
         var operation = $"delete {key}";
@@ -134,7 +137,7 @@ public sealed partial class RegistryApi
             if (tag.Digest == key.Digest && await TagSchemeLinkAsync(tag, cancellationToken).ConfigureAwait(false) is null &&
                 immutability.FindRule(key.Repository, tag.Name) is { } rule)
             {
-                throw new ImmutableTagException(operation, key.Repository, tag.Name, rule);
+                throw Refused(new ImmutableTagException(operation, key.Repository, tag.Name, rule));
             }
         }
     }

@@ -30,7 +30,7 @@ public sealed partial class RegistryApi
         var decision = await _trust.CheckPullAsync(repository, reference, cancellationToken).ConfigureAwait(false);
         if (decision.Outcome == ContentTrustOutcome.Refused)
         {
-            throw new ContentTrustException(decision);
+            throw Refused(new ContentTrustException(decision));
         }
 
         if (decision.Digest is not { } digest ||

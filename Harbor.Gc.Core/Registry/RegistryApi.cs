@@ -1,9 +1,12 @@
 using System.Collections.Immutable;
 using Harbor.Gc.Accessories;
+using Harbor.Gc.Diagnostics;
 using Harbor.Gc.Manifests;
 using Harbor.Gc.Model;
 using Harbor.Gc.Storage;
 using Harbor.Gc.Trust;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Harbor.Gc.Registry;
 
@@ -24,14 +27,23 @@ namespace Harbor.Gc.Registry;
 /// <param name="immutability">The immutable-tag rules; none when null.</param>
 /// <param name="classifier">The accessory classifier; <see cref="AccessoryClassifier.Default"/> when null.</param>
 /// <param name="contentTrust">The content trust policy pulls are checked against (§7); none when null.</param>
+/// <param name="logger">
+/// Logs refusals (immutability and content trust as warnings; missing references, an artifact in use and a blob being deleted as
+/// information), deletions with their cascade, and pushes (debug); nothing when null.
+/// </param>
 public sealed partial class RegistryApi(
-    IWritableRegistryStore store, ITagImmutability? immutability = null, AccessoryClassifier? classifier = null, ContentTrustPolicy? contentTrust = null)
+    IWritableRegistryStore store,
+    ITagImmutability? immutability = null,
+    AccessoryClassifier? classifier = null,
+    ContentTrustPolicy? contentTrust = null,
+    ILogger<RegistryApi>? logger = null)
 {
     /// <summary>How often a tag write is checked and tried again when other writes keep moving the tag in between.</summary>
     private const int TagAttempts = 8;
 
     private readonly AccessoryClassifier _classifier = classifier ?? AccessoryClassifier.Default;
     private readonly ContentTrustChecker _trust = new(store, contentTrust ?? ContentTrustPolicy.None);
+    private readonly ILogger _logger = (ILogger?)logger ?? NullLogger.Instance;
 
     /// <summary>The store.</summary>
     public IWritableRegistryStore Store => store;
@@ -44,10 +56,17 @@ public sealed partial class RegistryApi(
     /// <returns>The blob record.</returns>
     /// <exception cref="BlobDigestMismatchException">The bytes do not hash to <paramref name="digest"/>; nothing is stored.</exception>
     /// <exception cref="BlobBeingDeletedException">A sweep is deleting this very blob; retry.</exception>
-    public ValueTask<Blob> PushBlobAsync(Digest digest, Stream content, string? mediaType = null, CancellationToken cancellationToken = default)
+    public async ValueTask<Blob> PushBlobAsync(Digest digest, Stream content, string? mediaType = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(content);
-        return store.PutBlobAsync(digest, content, mediaType, cancellationToken);
+        try
+        {
+            return await store.PutBlobAsync(digest, content, mediaType, cancellationToken).ConfigureAwait(false);
+        }
+        catch (BlobBeingDeletedException e) when (Refusing(e, LogLevel.Information, $"the upload of blob {digest}"))
+        {
+            throw; // never reached: Refusing logs and returns false
+        }
     }
 
     /// <summary>
@@ -72,6 +91,22 @@ public sealed partial class RegistryApi(
     {
         ArgumentNullException.ThrowIfNull(content);
         ArgumentException.ThrowIfNullOrEmpty(reference);
+        try
+        {
+            return await PushManifestCoreAsync(repository, reference, content, mediaType, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ManifestReferencesMissingException e) when (Refusing(e, LogLevel.Information))
+        {
+            throw; // never reached: Refusing logs and returns false
+        }
+        catch (BlobBeingDeletedException e) when (Refusing(e, LogLevel.Information, $"the push of a manifest to {repository} as {reference}"))
+        {
+            throw; // never reached
+        }
+    }
+
+    private async ValueTask<Artifact> PushManifestCoreAsync(RepositoryName repository, string reference, byte[] content, string? mediaType, CancellationToken cancellationToken)
+    {
         string? tag = null;
         if (Digest.TryParse(reference, out var digest))
         {
@@ -116,6 +151,7 @@ public sealed partial class RegistryApi(
             await TagAsync(repository, tag, stored.Digest, cancellationToken).ConfigureAwait(false);
         }
 
+        Log.ManifestPushed(_logger, stored.Key, stored.Kind, tag ?? "-");
         return stored;
     }
 
@@ -191,7 +227,7 @@ public sealed partial class RegistryApi(
         }
         else if (immutability?.FindRule(repository, tag) is { } rule)
         {
-            throw new ImmutableTagException(operation, repository, tag, rule);
+            throw Refused(new ImmutableTagException(operation, repository, tag, rule));
         }
 
         var deleted = await store.DeleteTagAsync(repository, tag, cancellationToken).ConfigureAwait(false);
@@ -271,7 +307,7 @@ public sealed partial class RegistryApi(
             await TagSchemeLinkAsync(existing, cancellationToken).ConfigureAwait(false) is null &&
             immutability.FindRule(repository, tag) is { } rule)
         {
-            throw new ImmutableTagException($"move tag {repository}:{tag} from {existing.Digest} to {digest}", repository, tag, rule);
+            throw Refused(new ImmutableTagException($"move tag {repository}:{tag} from {existing.Digest} to {digest}", repository, tag, rule));
         }
 
         return existing;
@@ -289,5 +325,26 @@ public sealed partial class RegistryApi(
         {
             await store.RemoveAccessoryLinkAsync(new ArtifactKey(repository, from), cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Logs a refusal whose message says what was refused; a warning by default (a rule refused it: immutability, content trust).
+    /// Returns the exception to throw.
+    /// </summary>
+    private TException Refused<TException>(TException exception, LogLevel level = LogLevel.Warning)
+        where TException : Exception
+    {
+        Log.RegistryRefused(_logger, level, exception.Message);
+        return exception;
+    }
+
+    /// <summary>
+    /// Logs a refusal at <paramref name="level"/>: the exception's message, after "Refused <paramref name="operation"/>: " when
+    /// the message does not say what was refused itself. Returns false, for an exception filter.
+    /// </summary>
+    private bool Refusing(Exception exception, LogLevel level, string? operation = null)
+    {
+        Log.RegistryRefused(_logger, level, operation is null ? exception.Message : $"Refused {operation}: {exception.Message}");
+        return false;
     }
 }

@@ -188,7 +188,7 @@ public class HarborGcServiceCollectionTests
     }
 
     [Test]
-    public async Task GivenImmutableRulesInAFile_WhenTheResolvedApiMovesAMatchingTag_ThenItIsRefusedNamingTheRule()
+    public async Task GivenImmutableRulesInAFile_WhenTheResolvedApiMovesAMatchingTag_ThenItIsRefusedNamingTheRule_AndTheHostLogsIt()
     {
         var rules = Path.Combine(_folders.NewFolder(), "rules.json");
         await File.WriteAllTextAsync(rules, """
@@ -196,7 +196,9 @@ public class HarborGcServiceCollectionTests
               "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v*"}],
               "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}]
             """);
+        var logs = new CapturingLoggerProvider();
         var services = new ServiceCollection();
+        services.AddLogging(l => l.AddProvider(logs));
         services.AddHarborGc(o =>
         {
             o.Store.UseInMemory();
@@ -210,7 +212,10 @@ public class HarborGcServiceCollectionTests
 
         var move = async () => await api.TagAsync(Repo, "v1", second.Digest);
 
-        (await move.Should().ThrowAsync<ImmutableTagException>()).Which.Rule.Should().Contain("tag matches 'v*'");
+        var refused = (await move.Should().ThrowAsync<ImmutableTagException>()).Which;
+        refused.Rule.Should().Contain("tag matches 'v*'");
+        logs.Entries.Should().ContainSingle(e => e.Category == typeof(RegistryApi).FullName && e.Level == LogLevel.Warning)
+            .Which.Message.Should().Be(refused.Message);
         (await api.Store.GetTagAsync(Repo, "v1"))!.Digest.Should().Be(first.Digest);
         await api.TagAsync(Repo, "latest", first.Digest); // latest matches no rule
     }

@@ -15,6 +15,14 @@ internal static class Program
             return;
         }
 
+        if (args is ["measure-gc", ..])
+        {
+            await GcPhaseTimer.RunAsync(
+                args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1_000_000,
+                args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 8).ConfigureAwait(false);
+            return;
+        }
+
         if (args is ["measure-litedb-push", ..] && (args.Length == 1 || int.TryParse(args[1], out _)))
         {
             await LiteDbPhaseTimer.PushAsync(args.Length == 1 ? 100_000 : int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture)).ConfigureAwait(false);

@@ -99,7 +99,7 @@ public static class RetentionPolicyJson
                     return mapped;
                 }
 
-                reader.Error("$.scope.ref", null, string.Create(CultureInfo.InvariantCulture, $"project id {number} has no name: give the project's name, or a mapping of ids to names"));
+                reader.Error("$.scope.ref", null, string.Create(CultureInfo.InvariantCulture, $"project id {number} has no name: give the project's name, or map the id to it (harbor-gc: --project-id {number}=NAME; a daemon job: \"projectIds\": {{\"{number}\": \"NAME\"}})"));
                 return null;
             case null:
                 reader.Error("$.scope.ref", null, "missing: the project the policy applies to");

@@ -14,11 +14,12 @@ namespace Harbor.Gc.Runner.Commands;
 internal static class RetentionCommand
 {
     public const string Usage = """
-        harbor-gc retention run --policy FILE [--store STORE] [--immutable-rules FILE] [--dry-run]
+        harbor-gc retention run --policy FILE [--store STORE] [--immutable-rules FILE] [--project-id ID=NAME] [--dry-run]
                                 [--report-json FILE|-] [--report-html FILE] [--quiet]
-        harbor-gc retention validate FILE [--immutable-rules FILE]
-          FILE = a retention policy in Harbor's JSON (as Harbor exports it; scope.ref names the project)
+        harbor-gc retention validate FILE [--immutable-rules FILE] [--project-id ID=NAME]
+          FILE = a retention policy in Harbor's JSON (as Harbor exports it; scope.ref is the project's name or id)
           --immutable-rules FILE = Harbor's immutable tag rules (a JSON array; of the policy's project unless it names one)
+          --project-id ID=NAME = the name of the project whose id a policy's scope.ref holds (as Harbor exports it: "ref": 3)
         """;
 
     public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time, CancellationToken cancellationToken) => args switch
@@ -38,6 +39,7 @@ internal static class RetentionCommand
         var store = StoreSpec.Default;
         var dryRun = false;
         var quiet = false;
+        var projectIds = new Dictionary<long, string>();
         var arguments = new Arguments(args);
         while (arguments.MoveNext())
         {
@@ -47,6 +49,7 @@ internal static class RetentionCommand
                 case "--policy": policyFile = arguments.Value(); break;
                 case "--store": store = arguments.Value(); break;
                 case "--immutable-rules": rulesFile = arguments.Value(); break;
+                case "--project-id": AddProjectId(projectIds, arg, arguments.Value()); break;
                 case "--dry-run": dryRun = true; break;
                 case "--report-json": reportJson = arguments.Value(); break;
                 case "--report-html": reportHtml = arguments.Value(); break;
@@ -62,7 +65,7 @@ internal static class RetentionCommand
 
         var reports = new ReportOutput(reportJson, reportHtml);
         reports.CheckFolders();
-        var (policy, rules) = ReadPolicy(policyFile, rulesFile);
+        var (policy, rules) = ReadPolicy(policyFile, rulesFile, projectIds);
         var result = await StoreSpec.UseAsync(store, time, s => new RetentionRunner(s, time).RunAsync(policy, rules, dryRun, cancellationToken)).ConfigureAwait(false);
 
         // the JSON report goes to stdout when asked for with '-', and the summary then to stderr; warnings always reach stderr
@@ -87,6 +90,7 @@ internal static class RetentionCommand
     {
         string? policyFile = null;
         string? rulesFile = null;
+        var projectIds = new Dictionary<long, string>();
         var arguments = new Arguments(args);
         while (arguments.MoveNext())
         {
@@ -95,6 +99,9 @@ internal static class RetentionCommand
             {
                 case "--immutable-rules":
                     rulesFile = arguments.Value();
+                    break;
+                case "--project-id":
+                    AddProjectId(projectIds, arg, arguments.Value());
                     break;
                 case var file when !file.StartsWith('-') && policyFile is null:
                     policyFile = file;
@@ -109,7 +116,7 @@ internal static class RetentionCommand
             throw new UsageException($"retention validate: give the policy FILE.\n{Usage}");
         }
 
-        var (policy, rules) = ReadPolicy(policyFile, rulesFile);
+        var (policy, rules) = ReadPolicy(policyFile, rulesFile, projectIds);
         var enabled = policy.Rules.Count(r => !r.Disabled);
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"valid: {policy.Rules.Length} rule(s) ({enabled} enabled), scope project {policy.Project}, schedule {policy.Schedule ?? "none"}"));
@@ -127,11 +134,11 @@ internal static class RetentionCommand
     }
 
     /// <summary>Reads and validates the policy and the rule file; every problem becomes a <see cref="UsageException"/> (exit code 2).</summary>
-    private static (RetentionPolicy Policy, ImmutabilityRules? Rules) ReadPolicy(string policyFile, string? rulesFile)
+    private static (RetentionPolicy Policy, ImmutabilityRules? Rules) ReadPolicy(string policyFile, string? rulesFile, IReadOnlyDictionary<long, string> projectIds)
     {
         try
         {
-            var policy = RetentionPolicyJson.Parse(ReadFile("policy", policyFile), policyFile);
+            var policy = RetentionPolicyJson.Parse(ReadFile("policy", policyFile), policyFile, projectIds);
             var rules = rulesFile is null ? null : ImmutableRulesJson.Parse(ReadFile("--immutable-rules", rulesFile), policy.Project, rulesFile);
             return (policy, rules);
         }
@@ -139,6 +146,30 @@ internal static class RetentionCommand
         {
             throw new UsageException(e.Message);
         }
+    }
+
+    /// <summary>Reads <c>--project-id ID=NAME</c>: a Harbor project id (a whole number from 1) and the project's name.</summary>
+    internal static void AddProjectId(Dictionary<long, string> projectIds, string option, string value)
+    {
+        var equals = value.IndexOf('=', StringComparison.Ordinal);
+        if (equals <= 0 || !long.TryParse(value.AsSpan(0, equals), NumberStyles.None, CultureInfo.InvariantCulture, out var id) || id < 1)
+        {
+            throw new UsageException($"{option} '{value}': expected ID=NAME, a project id (a whole number from 1) and its name, e.g. 3=library");
+        }
+
+        var name = value[(equals + 1)..];
+        var problem = name.Contains('/', StringComparison.Ordinal) ? "it has a '/'" : Model.RepositoryName.Validate(name);
+        if (problem is not null)
+        {
+            throw new UsageException($"{option} '{value}': '{name}' is not a project name: {problem}");
+        }
+
+        if (projectIds.TryGetValue(id, out var earlier) && earlier != name)
+        {
+            throw new UsageException($"{option} '{value}': project id {id} was already given as '{earlier}'");
+        }
+
+        projectIds[id] = name;
     }
 
     private static string ReadFile(string what, string path)

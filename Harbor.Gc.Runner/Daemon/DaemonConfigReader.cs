@@ -18,7 +18,7 @@ internal sealed class DaemonConfigReader
     private static readonly string[] TopFields = ["history", "timeZone", "jobs"];
     private static readonly string[] CommonFields = ["name", "kind", "store", "schedule", "dryRun", "reportJson", "reportHtml"];
     private static readonly string[] GcFields = ["deleteUntagged", "timeWindow", "workers", "maxDuration"];
-    private static readonly string[] RetentionFields = ["policy", "immutableRules"];
+    private static readonly string[] RetentionFields = ["policy", "immutableRules", "projectIds"];
 
     private readonly string _file;
     private readonly string _folder;
@@ -232,7 +232,7 @@ internal sealed class DaemonConfigReader
         {
             try
             {
-                policy = RetentionPolicyJson.Parse(json, policyPath);
+                policy = RetentionPolicyJson.Parse(json, policyPath, ProjectIds(element, name));
             }
             catch (PolicyException e)
             {
@@ -317,6 +317,36 @@ internal sealed class DaemonConfigReader
             Error(job, field, e.Message[(field.Length + 2)..]);
             return null;
         }
+    }
+
+    /// <summary>Reads <c>"projectIds": {"3": "library"}</c>: the names of the projects whose ids policies' <c>scope.ref</c> hold.</summary>
+    private Dictionary<long, string> ProjectIds(JsonElement element, string job)
+    {
+        var ids = new Dictionary<long, string>();
+        if (!element.TryGetProperty("projectIds", out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return ids;
+        }
+
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            Error(job, "projectIds", $"expected an object of project ids and names, e.g. {{\"3\": \"library\"}}, found {value.GetRawText()}");
+            return ids;
+        }
+
+        foreach (var entry in value.EnumerateObject())
+        {
+            try
+            {
+                RetentionCommand.AddProjectId(ids, "projectIds", entry.Value.ValueKind == JsonValueKind.String ? $"{entry.Name}={entry.Value.GetString()}" : $"{entry.Name}={entry.Value.GetRawText()}");
+            }
+            catch (UsageException e)
+            {
+                Error(job, "projectIds", e.Message["projectIds ".Length..]);
+            }
+        }
+
+        return ids;
     }
 
     private string? String(JsonElement element, string? job, string field)

@@ -70,6 +70,39 @@ public class DaemonConfigTests
     }
 
     [Test]
+    public void Given_a_retention_job_whose_policy_scope_is_a_project_id_when_loaded_then_projectIds_names_it()
+    {
+        // given the policy as Harbor exports it ("ref": 3) and a job mapping id 3 to library
+        Write("policy.json", Policy.Replace("\"ref\": \"library\"", "\"ref\": 3", StringComparison.Ordinal));
+        var file = Write("daemon.json", """
+            { "jobs": [ { "name": "r", "kind": "retention", "store": "distribution:registry", "schedule": "@weekly",
+                          "policy": "policy.json", "projectIds": { "3": "library" } } ] }
+            """);
+
+        // when loaded, then the job's policy applies to library
+        DaemonConfigReader.Load(file, TimeProvider.System).Jobs.Should().ContainSingle().Which.Policy!.Project.Should().Be("library");
+    }
+
+    [TestCase("{ \"3\": \"Library\" }", "job 'r', field 'projectIds': '3=Library': 'Library' is not a project name")]
+    [TestCase("{ \"three\": \"library\" }", "job 'r', field 'projectIds': 'three=library': expected ID=NAME")]
+    [TestCase("[3, \"library\"]", "job 'r', field 'projectIds': expected an object of project ids and names")]
+    [TestCase("{ \"4\": \"library\" }", "job 'r', field 'policy':")]
+    public async Task Given_bad_projectIds_when_the_daemon_starts_then_it_exits_2_naming_the_job_and_field(string projectIds, string message)
+    {
+        Write("policy.json", Policy.Replace("\"ref\": \"library\"", "\"ref\": 3", StringComparison.Ordinal));
+        var file = Write("daemon.json", $$"""
+            { "jobs": [ { "name": "r", "kind": "retention", "store": "distribution:registry", "schedule": "@weekly",
+                          "policy": "policy.json", "projectIds": {{projectIds}} } ] }
+            """);
+        var stderr = new StringWriter();
+
+        var code = await Program.RunAsync(["daemon", "--config", file], new StringWriter(), stderr, new FakeTimeProvider(RandomRegistry.Now), CancellationToken.None);
+
+        code.Should().Be(2);
+        stderr.ToString().Should().Contain($"{file}: {message}");
+    }
+
+    [Test]
     public async Task Given_a_configuration_with_many_mistakes_when_the_daemon_starts_then_it_exits_2_listing_every_one_with_file_job_and_field()
     {
         Write("broken-policy.json", """{ "algorithm": "or", "rules": [ """);

@@ -31,7 +31,7 @@ public class RetentionCommandTests
 
     private string Store => $"distribution:{_tree.Root}";
 
-    private string WritePolicy(string template, string parameter, string name = "policy.json", string extra = "")
+    private string WritePolicy(string template, string parameter, string name = "policy.json", string extra = "", string scopeRef = "\"library\"")
     {
         var path = Path.Combine(_tree.Root, name);
         var parameters = parameter.Length == 0 ? "{}" : $"{{\"{template}\": {parameter}}}";
@@ -39,7 +39,7 @@ public class RetentionCommandTests
             {"algorithm": "or", "rules": [{"disabled": false, "action": "retain", "template": "{{{template}}}", "params": {{{parameters}}},
               "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**", "extras": "{\"untagged\":true}"}],
               "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}{{{extra}}}],
-             "trigger": {"kind": "Schedule", "settings": {"cron": "0 0 0 * * *"}}, "scope": {"level": "project", "ref": "library"}}
+             "trigger": {"kind": "Schedule", "settings": {"cron": "0 0 0 * * *"}}, "scope": {"level": "project", "ref": {{{scopeRef}}}}}
             """);
         return path;
     }
@@ -167,6 +167,55 @@ public class RetentionCommandTests
         badRules.Code.Should().Be(2);
         badRules.Err.Should().Contain(rules).And.Contain("$[0].tag_selectors[0].kind");
         _tree.Files().Should().BeEquivalentTo(before.Append("rules.json").Append("policy.json"));
+    }
+
+    [Test]
+    public async Task A_policy_as_Harbor_exports_it_with_a_numeric_project_id_runs_once_the_id_is_named()
+    {
+        // given the policy as Harbor's API returns it: scope.ref is the project's id, 3
+        var policy = WritePolicy("latestPushedK", "1", scopeRef: "3");
+
+        // when it runs without saying which project id 3 is, it exits 2 saying how to name it, and deletes nothing
+        var (refused, _, refusal) = await GcCommandTests.Run("retention", "run", "--policy", policy, "--store", Store);
+        refused.Should().Be(2);
+        refusal.Should().Contain("$.scope.ref").And.Contain("project id 3 has no name").And.Contain("--project-id 3=NAME");
+        _tree.HasRevision("library/app", _v1).Should().BeTrue();
+
+        // and when it runs with --project-id 3=library, it runs unchanged on library
+        var (code, output, errors) = await GcCommandTests.Run("retention", "run", "--policy", policy, "--store", Store, "--project-id", "3=library");
+        code.Should().Be(0, errors);
+        output.Should().Contain("library/app: 1 artifact(s) retained, 2 deleted of 3");
+        _tree.HasRevision("library/app", _v1).Should().BeFalse();
+        _tree.HasRevision("library/app", _v2).Should().BeTrue();
+    }
+
+    [TestCase("library", "expected ID=NAME")]
+    [TestCase("x=library", "expected ID=NAME")]
+    [TestCase("0=library", "expected ID=NAME")]
+    [TestCase("3=", "'' is not a project name")]
+    [TestCase("3=Library", "'Library' is not a project name")]
+    [TestCase("3=team/app", "'team/app' is not a project name: it has a '/'")]
+    public async Task A_bad_project_id_exits_2_naming_it_and_deletes_nothing(string value, string message)
+    {
+        var policy = WritePolicy("latestPushedK", "1", scopeRef: "3");
+        var before = _tree.Files();
+
+        var (code, _, errors) = await GcCommandTests.Run("retention", "run", "--policy", policy, "--store", Store, "--project-id", value);
+
+        code.Should().Be(2);
+        errors.Should().Contain($"--project-id '{value}': {message}");
+        _tree.Files().Should().BeEquivalentTo(before);
+    }
+
+    [Test]
+    public async Task Validate_names_the_project_a_numeric_id_maps_to()
+    {
+        var policy = WritePolicy("latestPushedK", "3", scopeRef: "7");
+
+        var (code, output, errors) = await GcCommandTests.Run("retention", "validate", policy, "--project-id", "7=team-a");
+
+        code.Should().Be(0, errors);
+        output.Should().StartWith("valid: 1 rule(s) (1 enabled), scope project team-a");
     }
 
     [Test]

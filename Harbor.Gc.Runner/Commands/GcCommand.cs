@@ -7,7 +7,8 @@ namespace Harbor.Gc.Runner.Commands;
 
 /// <summary>
 /// <c>harbor-gc gc [--store STORE] [--dry-run] [--delete-untagged true|false] [--time-window 2h] [--workers N]
-/// [--max-duration 30m] [--report-json FILE|-] [--report-html FILE] [--quiet] [--history PATH]</c> (DESIGN.md §9).
+/// [--max-duration 30m] [--report-json FILE|-] [--report-html FILE] [--quiet] [--history PATH]</c> (DESIGN.md §9), and
+/// <c>harbor-gc gc --apply PLAN</c>: carry out a plan saved by a dry run (its JSON report), each item re-checked, nothing else.
 /// </summary>
 internal static class GcCommand
 {
@@ -15,6 +16,9 @@ internal static class GcCommand
         harbor-gc gc [--store STORE] [--dry-run] [--delete-untagged true|false] [--time-window 2h]
                      [--workers N] [--max-duration 30m] [--report-json FILE|-] [--report-html FILE] [--quiet]
                      [--history PATH]
+        harbor-gc gc --apply PLAN [--store STORE] [--workers N] [--max-duration 30m] [--report-json FILE|-]
+                     [--report-html FILE] [--quiet] [--history PATH]
+          PLAN = the JSON report of a dry run on the same store: exactly its items are deleted, each re-checked
           STORE = litedb:PATH (the default, litedb:harbor-gc.db: the LiteDB file PATH, blob bytes in 'blobs' beside it)
                 | distribution:DIR (the registry's storage rootdirectory, the folder holding docker/registry/v2)
         """;
@@ -27,6 +31,8 @@ internal static class GcCommand
         string? reportHtml = null;
         var quiet = false;
         string? history = null;
+        string? apply = null;
+        string? planOption = null; // an option a saved plan fixes, when given with --apply
         var arguments = new Arguments(args);
         while (arguments.MoveNext())
         {
@@ -34,9 +40,10 @@ internal static class GcCommand
             switch (arg)
             {
                 case "--store": store = arguments.Value(); break;
-                case "--dry-run": options.DryRun = true; break;
-                case "--delete-untagged": options.DeleteUntagged = ParseBool(arg, arguments.Value()); break;
-                case "--time-window": options.TimeWindow = Durations.Parse(arg, arguments.Value()); break;
+                case "--dry-run": options.DryRun = true; planOption = arg; break;
+                case "--delete-untagged": options.DeleteUntagged = ParseBool(arg, arguments.Value()); planOption = arg; break;
+                case "--time-window": options.TimeWindow = Durations.Parse(arg, arguments.Value()); planOption = arg; break;
+                case "--apply": apply = arguments.Value(); break;
                 case "--workers": options.Workers = ParseInt(arg, arguments.Value()); break;
                 case "--max-duration": options.MaxDuration = Durations.Parse(arg, arguments.Value()); break;
                 case "--report-json": reportJson = arguments.Value(); break;
@@ -53,8 +60,19 @@ internal static class GcCommand
             throw new UsageException("gc: " + string.Join("; ", problems));
         }
 
+        if (apply is not null && planOption is not null)
+        {
+            throw new UsageException($"gc --apply: the saved plan fixes what {planOption} would set, and applying it is a real run; leave {planOption} out.");
+        }
+
         var reports = new ReportOutput(reportJson, reportHtml);
         reports.CheckFolders();
+        var saved = apply is null ? null : ReadPlan(apply);
+        if (saved is not null)
+        {
+            options.DeleteUntagged = saved.DeleteUntagged;
+            options.TimeWindow = saved.TimeWindow;
+        }
 
         var progress = ProgressLine.ForConsole(stderr, quiet, time);
         options.Progress = progress;
@@ -62,7 +80,19 @@ internal static class GcCommand
         GcResult result;
         try
         {
-            result = await StoreSpec.UseAsync(store, time, s => new GarbageCollector(s, time, recording?.Logger).RunAsync(options, cancellationToken)).ConfigureAwait(false);
+            result = await StoreSpec.UseAsync(store, time, s =>
+            {
+                var collector = new GarbageCollector(s, time, recording?.Logger);
+                if (saved is null)
+                {
+                    return collector.RunAsync(options, cancellationToken);
+                }
+
+                // a plan applied to another store would re-check every item there and delete whatever happened to match
+                return saved.Store == s.Description
+                    ? collector.ExecuteAsync(saved, options, cancellationToken)
+                    : throw new UsageException($"--apply {apply}: the plan is for {saved.Store}, not {s.Description}; nothing was deleted.");
+            }).ConfigureAwait(false);
             recording?.Finish(result);
         }
         catch (Exception e) when (recording is not null && recording.Failed(e))
@@ -83,6 +113,24 @@ internal static class GcCommand
 
         await reports.WriteAsync(() => GcReportWriter.ToJson(result), f => GcReportWriter.Write(f, result), f => HtmlReportWriter.Write(f, result), stdout, summaryWriter, quiet).ConfigureAwait(false);
         return result.BlobsFailed.Count + result.UploadsFailed.Count > 0 ? 1 : 0;
+    }
+
+    /// <summary>Reads a saved plan (a dry run's JSON report); a missing or malformed one is bad input, named by its field.</summary>
+    private static CollectionPlan ReadPlan(string file)
+    {
+        try
+        {
+            using var stream = File.OpenRead(file);
+            return GcPlanReader.Read(stream);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or IOException)
+        {
+            throw new UsageException($"--apply {file}: cannot read it ({e.Message})");
+        }
+        catch (PlanFormatException e)
+        {
+            throw new UsageException($"--apply {file}: {e.Message}; nothing was deleted.");
+        }
     }
 
     internal static bool ParseBool(string option, string text) => text switch

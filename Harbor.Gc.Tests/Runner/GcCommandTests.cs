@@ -80,6 +80,95 @@ public class GcCommandTests
         _tree.HasUpload("library/app", id).Should().BeTrue("a dry run deletes nothing");
     }
 
+    [Test]
+    public async Task Apply_DeletesExactlyTheSavedPlan_EachItemReChecked_NotWhatBecameGarbageSince()
+    {
+        // given a dry run's plan saved to a file: the untagged "old" image and its three blobs
+        var plan = Path.Combine(_tree.Root, "plan.json");
+        var old = _tree.Image("library/app", "older", TimeSpan.FromDays(3), null, "older-only").Manifest;
+        (await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
+        using (var saved = JsonDocument.Parse(File.ReadAllText(plan)))
+        {
+            saved.RootElement.GetProperty("artifacts").GetArrayLength().Should().Be(2);
+        }
+
+        // and after the review, "older" is tagged again, and a third untagged image appears (garbage the plan never saw)
+        _tree.Tag("library/app", "kept", old, TimeSpan.Zero);
+        var later = _tree.Image("library/app", "later", TimeSpan.FromDays(3), null, "later-only").Manifest;
+
+        // when the saved plan is applied
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--apply", plan, "--report-json", "-");
+
+        // then "old" goes, "older" is kept by the re-check (tagged since), and "later" stays for the next plan
+        code.Should().Be(0, errors);
+        using var report = JsonDocument.Parse(output);
+        report.RootElement.GetProperty("dryRun").GetBoolean().Should().BeFalse();
+        errors.Should().Contain("deleted 1 artifacts");
+        _tree.HasRevision("library/app", old).Should().BeTrue("it was tagged after the plan: the re-check keeps it");
+        _tree.HasRevision("library/app", later).Should().BeTrue("it is not in the saved plan");
+        (await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run")).Out.Should().Contain("(1 artifacts) eligible for deletion");
+    }
+
+    [Test]
+    public async Task Apply_APlanOfAnotherStore_ExitsWith2_AndDeletesNothing()
+    {
+        using var other = new DistributionTree(Now);
+        other.Image("library/app", "old", TimeSpan.FromDays(3), null, "base", "old-only");
+        var plan = Path.Combine(other.Root, "plan.json");
+        (await Run("gc", "--store", $"distribution:{other.Root}", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
+        var before = _tree.Files();
+
+        var (code, _, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--apply", plan);
+
+        code.Should().Be(2);
+        errors.Should().Contain($"the plan is for distribution:{other.Root}, not distribution:{_tree.Root}; nothing was deleted");
+        _tree.Files().Should().BeEquivalentTo(before);
+    }
+
+    [TestCase("\"digest\": \"sha256:", "\"digest\": \"sha256:../", "plan field 'artifacts[0].digest'")]
+    [TestCase("\"kind\": \"gc\"", "\"kind\": \"retention\"", "plan field 'kind': expected \"gc\"")]
+    public async Task Apply_ATamperedPlan_ExitsWith2_NamingTheField_AndDeletesNothing(string find, string replace, string message)
+    {
+        var plan = Path.Combine(_tree.Root, "plan.json");
+        (await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
+        var text = File.ReadAllText(plan);
+        var at = text.IndexOf(find, StringComparison.Ordinal);
+        at.Should().BeGreaterThanOrEqualTo(0);
+        File.WriteAllText(plan, text[..at] + replace + text[(at + find.Length)..]);
+        var before = _tree.Files();
+
+        var (code, _, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--apply", plan);
+
+        code.Should().Be(2);
+        errors.Should().Contain($"--apply {plan}: {message}");
+        _tree.Files().Should().BeEquivalentTo(before);
+    }
+
+    [TestCase("--dry-run")]
+    [TestCase("--time-window", "0")]
+    [TestCase("--delete-untagged", "false")]
+    public async Task Apply_WithAnOptionThePlanFixes_ExitsWith2(params string[] option)
+    {
+        var plan = Path.Combine(_tree.Root, "plan.json");
+        (await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
+        var before = _tree.Files();
+
+        var (code, _, errors) = await Run(["gc", "--store", $"distribution:{_tree.Root}", "--apply", plan, .. option]);
+
+        code.Should().Be(2);
+        errors.Should().Contain($"leave {option[0]} out");
+        _tree.Files().Should().BeEquivalentTo(before);
+    }
+
+    [Test]
+    public async Task Apply_AMissingPlan_ExitsWith2()
+    {
+        var (code, _, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--apply", Path.Combine(_tree.Root, "no-plan.json"));
+
+        code.Should().Be(2);
+        errors.Should().Contain("no-plan.json: cannot read it");
+    }
+
     [TestCase("--time-window", "2x", "--time-window: '2x' is not a duration")]
     [TestCase("--workers", "99", "Workers")]
     [TestCase("--delete-untagged", "maybe", "'maybe' is not true or false")]

@@ -257,10 +257,18 @@ public partial class DistributionRegistryStoreTests
     }
 
     [Test]
-    public async Task PushOrMountAfterThePlan_OfADeadBlob_KeepsIt([Values("push to a new repository", "mount into its repository")] string change)
+    public async Task PushOrMountAfterThePlan_OfADeadBlob_KeepsIt(
+        [Values("push to a new repository", "mount into its repository", "mount into another repository", "link into a folder without one")] string change)
     {
-        // given a plan that collects an old layer
+        // given a plan that collects an old layer, and another repository that has no link to it (in one case, a layer folder
+        // for it without its link: a link write there later changes no folder's time)
         var r = Build();
+        _tree.Image("team/tool", "v1", Old, "v1", "tool-layer");
+        if (change.StartsWith("link into", StringComparison.Ordinal))
+        {
+            Directory.CreateDirectory(_tree.LayerFolder("team/tool", r.OldOnly));
+        }
+
         var store = Store();
         var collector = new GarbageCollector(store, _time);
         var plan = await collector.PlanAsync(new GcOptions());
@@ -273,7 +281,10 @@ public partial class DistributionRegistryStoreTests
         }
         else
         {
-            DistributionTree.WriteLink(Path.Combine(_tree.LayerFolder("library/app", r.OldOnly), "link"), r.OldOnly);
+            var repository = change == "mount into its repository" ? "library/app" : "team/tool";
+            var folder = _tree.LayerFolder(repository, r.OldOnly);
+            Directory.CreateDirectory(folder);
+            DistributionTree.WriteLink(Path.Combine(folder, "link"), r.OldOnly);
         }
 
         var result = await collector.ExecuteAsync(plan, new GcOptions());

@@ -55,6 +55,7 @@ public sealed class DistributionRegistryStore : IRegistryStore
     private DateTimeOffset _snapshotAt;
     private Dictionary<RepositoryName, RepositoryState> _repositories = [];
     private Dictionary<Digest, List<ArtifactKey>>? _referrers;
+    private Dictionary<Digest, List<RepositoryName>>? _layerFolders;
     private List<Artifact> _snapshotArtifacts = [];
     private DateTimeOffset _lastRefresh;
 
@@ -155,6 +156,7 @@ public sealed class DistributionRegistryStore : IRegistryStore
             _repositories = ordered.ToDictionary(s => s.Key, s => s.Value);
             _snapshotArtifacts = artifacts;
             _referrers = null;
+            _layerFolders = null;
             _lastRefresh = DateTimeOffset.MinValue; // the first re-check after a snapshot always re-reads
             _status.Clear();
         }
@@ -246,13 +248,20 @@ public sealed class DistributionRegistryStore : IRegistryStore
                 return ValueTask.FromResult(true);
             }
 
-            // a mount or upload since the snapshot rewrites the repository's layer link (its folder may have existed before)
-            foreach (var repository in _repositories.Keys)
+            // a mount or upload since the snapshot writes the repository's layer link. Into a new folder, it changes the folder
+            // above, and the refresh has read it (RecentReferences). Into a folder the snapshot saw, it leaves that folder's parent
+            // as it was: those folders, with a link or without a readable one, are the only ones to look at here, so a check
+            // costs the repositories that had a folder for this blob, not every repository
+            _layerFolders ??= BuildLayerFolders();
+            if (_layerFolders.TryGetValue(digest, out var repositories))
             {
-                var link = new FileInfo(Path.Combine(_layout.Layer(repository, digest), "link"));
-                if (link.Exists && new DateTimeOffset(link.LastWriteTimeUtc) >= _snapshotAt)
+                foreach (var repository in repositories)
                 {
-                    return ValueTask.FromResult(true);
+                    var link = new FileInfo(Path.Combine(_layout.Layer(repository, digest), "link"));
+                    if (link.Exists && new DateTimeOffset(link.LastWriteTimeUtc) >= _snapshotAt)
+                    {
+                        return ValueTask.FromResult(true);
+                    }
                 }
             }
 
@@ -461,12 +470,14 @@ public sealed class DistributionRegistryStore : IRegistryStore
             var link = Path.Combine(folder, "link");
             if (ReadLink(link) is not { } file)
             {
+                state.UnreadLayerFolders.Add(digest);
                 continue;
             }
 
             if (file.Problem.Length > 0 || file.Digest != digest)
             {
                 problems.Enqueue(new StoreProblem(link, (file.Problem.Length > 0 ? file.Problem : $"the link names {file.Digest}, not the folder's {digest}") + "; left alone"));
+                state.UnreadLayerFolders.Add(digest);
                 continue;
             }
 
@@ -774,6 +785,26 @@ public sealed class DistributionRegistryStore : IRegistryStore
         state.RecentReferences.UnionWith(artifact.References.Select(r => r.Digest));
     }
 
+    /// <summary>For each blob, the repositories whose snapshot had a layer folder for it (with a link, or without a readable one).</summary>
+    private Dictionary<Digest, List<RepositoryName>> BuildLayerFolders()
+    {
+        var folders = new Dictionary<Digest, List<RepositoryName>>();
+        foreach (var (repository, state) in _repositories)
+        {
+            foreach (var digest in state.LayerLinks.Select(l => l.Digest).Concat(state.UnreadLayerFolders))
+            {
+                if (!folders.TryGetValue(digest, out var list))
+                {
+                    folders[digest] = list = [];
+                }
+
+                list.Add(repository);
+            }
+        }
+
+        return folders;
+    }
+
     private Dictionary<Digest, List<ArtifactKey>> BuildReferrers()
     {
         var referrers = new Dictionary<Digest, List<ArtifactKey>>();
@@ -938,6 +969,9 @@ public sealed class DistributionRegistryStore : IRegistryStore
         public List<AccessoryLink> AccessoryLinks { get; } = [];
 
         public List<LayerLink> LayerLinks { get; } = [];
+
+        /// <summary>Layer folders without a readable link at the snapshot: a link written there later changes no folder's time.</summary>
+        public List<Digest> UnreadLayerFolders { get; } = [];
 
         public List<BlobUpload> Uploads { get; } = [];
 

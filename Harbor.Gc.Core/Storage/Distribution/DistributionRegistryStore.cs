@@ -52,6 +52,14 @@ public sealed class DistributionRegistryStore : IRegistryStore
     private readonly Dictionary<Digest, BlobStatus> _status = [];
 
     // what the last snapshot saw, for the re-checks of a sweep
+    /// <summary>
+    /// How far before the snapshot's start a file time still counts as written since: file systems stamp files from a coarse
+    /// clock (the kernel's tick, a few milliseconds behind the precise one; some file systems keep whole seconds), so a link
+    /// written just after the snapshot started may carry an earlier time. Counting a little too much as recent only keeps a
+    /// blob for the next run.
+    /// </summary>
+    private static readonly TimeSpan FileTimeSlack = TimeSpan.FromSeconds(2);
+
     private DateTimeOffset _snapshotAt;
     private Dictionary<RepositoryName, RepositoryState> _repositories = [];
     private Dictionary<Digest, List<ArtifactKey>>? _referrers;
@@ -258,7 +266,7 @@ public sealed class DistributionRegistryStore : IRegistryStore
                 foreach (var repository in repositories)
                 {
                     var link = new FileInfo(Path.Combine(_layout.Layer(repository, digest), "link"));
-                    if (link.Exists && new DateTimeOffset(link.LastWriteTimeUtc) >= _snapshotAt)
+                    if (link.Exists && new DateTimeOffset(link.LastWriteTimeUtc) >= _snapshotAt - FileTimeSlack)
                     {
                         return ValueTask.FromResult(true);
                     }
@@ -763,7 +771,7 @@ public sealed class DistributionRegistryStore : IRegistryStore
             foreach (var (digest, folder) in ListDigestFolders(layersFolder, string.Empty, null))
             {
                 var link = Path.Combine(folder, "link");
-                if (File.Exists(link) && new DateTimeOffset(File.GetLastWriteTimeUtc(link)) >= _snapshotAt)
+                if (File.Exists(link) && new DateTimeOffset(File.GetLastWriteTimeUtc(link)) >= _snapshotAt - FileTimeSlack)
                 {
                     state.RecentReferences.Add(digest); // a mount or an upload since the snapshot
                 }

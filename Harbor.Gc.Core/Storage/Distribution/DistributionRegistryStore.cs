@@ -52,15 +52,6 @@ public sealed class DistributionRegistryStore : IRegistryStore
     private readonly Dictionary<Digest, BlobStatus> _status = [];
 
     // what the last snapshot saw, for the re-checks of a sweep
-    /// <summary>
-    /// How far before the snapshot's start a file time still counts as written since: file systems stamp files from a coarse
-    /// clock (the kernel's tick, a few milliseconds behind the precise one; some file systems keep whole seconds), so a link
-    /// written just after the snapshot started may carry an earlier time. Counting a little too much as recent only keeps a
-    /// blob for the next run.
-    /// </summary>
-    private static readonly TimeSpan FileTimeSlack = TimeSpan.FromSeconds(2);
-
-    private DateTimeOffset _snapshotAt;
     private Dictionary<RepositoryName, RepositoryState> _repositories = [];
     private Dictionary<Digest, List<ArtifactKey>>? _referrers;
     private Dictionary<Digest, List<RepositoryName>>? _layerFolders;
@@ -160,7 +151,6 @@ public sealed class DistributionRegistryStore : IRegistryStore
 
         lock (_lock)
         {
-            _snapshotAt = startedAt;
             _repositories = ordered.ToDictionary(s => s.Key, s => s.Value);
             _snapshotArtifacts = artifacts;
             _referrers = null;
@@ -265,8 +255,7 @@ public sealed class DistributionRegistryStore : IRegistryStore
             {
                 foreach (var repository in repositories)
                 {
-                    var link = new FileInfo(Path.Combine(_layout.Layer(repository, digest), "link"));
-                    if (link.Exists && new DateTimeOffset(link.LastWriteTimeUtc) >= _snapshotAt - FileTimeSlack)
+                    if (LinkWrittenSinceSnapshot(_repositories[repository], repository, digest))
                     {
                         return ValueTask.FromResult(true);
                     }
@@ -768,10 +757,9 @@ public sealed class DistributionRegistryStore : IRegistryStore
         if (layersStamp != state.LayersStamp)
         {
             state.LayersStamp = layersStamp;
-            foreach (var (digest, folder) in ListDigestFolders(layersFolder, string.Empty, null))
+            foreach (var (digest, _) in ListDigestFolders(layersFolder, string.Empty, null))
             {
-                var link = Path.Combine(folder, "link");
-                if (File.Exists(link) && new DateTimeOffset(File.GetLastWriteTimeUtc(link)) >= _snapshotAt - FileTimeSlack)
+                if (LinkWrittenSinceSnapshot(state, repository, digest))
                 {
                     state.RecentReferences.Add(digest); // a mount or an upload since the snapshot
                 }
@@ -791,6 +779,18 @@ public sealed class DistributionRegistryStore : IRegistryStore
         }
 
         state.RecentReferences.UnionWith(artifact.References.Select(r => r.Digest));
+    }
+
+    /// <summary>
+    /// Whether a repository's layer link for <paramref name="digest"/> was written since the snapshot: it is there now, and the
+    /// snapshot saw no link in its folder, or saw it with another modification time. Times are compared with times, never with
+    /// the clock: file systems stamp files from a coarser clock than the one the snapshot's start was read from.
+    /// </summary>
+    private bool LinkWrittenSinceSnapshot(RepositoryState state, RepositoryName repository, Digest digest)
+    {
+        var link = new FileInfo(Path.Combine(_layout.Layer(repository, digest), "link"));
+        return link.Exists &&
+            (!state.SnapshotLinkTimes.TryGetValue(digest, out var seen) || seen != new DateTimeOffset(link.LastWriteTimeUtc));
     }
 
     /// <summary>For each blob, the repositories whose snapshot had a layer folder for it (with a link, or without a readable one).</summary>
@@ -970,6 +970,8 @@ public sealed class DistributionRegistryStore : IRegistryStore
 
     private sealed class RepositoryState
     {
+        private Dictionary<Digest, DateTimeOffset?>? _snapshotLinkTimes;
+
         public List<Artifact> Artifacts { get; } = [];
 
         public List<Tag> Tags { get; } = [];
@@ -980,6 +982,13 @@ public sealed class DistributionRegistryStore : IRegistryStore
 
         /// <summary>Layer folders without a readable link at the snapshot: a link written there later changes no folder's time.</summary>
         public List<Digest> UnreadLayerFolders { get; } = [];
+
+        /// <summary>The modification time of each layer link the snapshot read, by blob (a folder without a readable one: none).</summary>
+        public Dictionary<Digest, DateTimeOffset?> SnapshotLinkTimes => _snapshotLinkTimes ??= LayerLinks
+            .Select(l => (l.Digest, (DateTimeOffset?)l.CreatedAt))
+            .Concat(UnreadLayerFolders.Select(d => (d, (DateTimeOffset?)null)))
+            .DistinctBy(e => e.Item1)
+            .ToDictionary(e => e.Item1, e => e.Item2);
 
         public List<BlobUpload> Uploads { get; } = [];
 

@@ -799,7 +799,7 @@ public sealed class DistributionRegistryStore : IRegistryStore
         var folders = new Dictionary<Digest, List<RepositoryName>>();
         foreach (var (repository, state) in _repositories)
         {
-            foreach (var digest in state.LayerLinks.Select(l => l.Digest).Concat(state.UnreadLayerFolders))
+            foreach (var digest in state.SnapshotLinkTimes.Keys)
             {
                 if (!folders.TryGetValue(digest, out var list))
                 {

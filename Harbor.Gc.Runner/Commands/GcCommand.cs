@@ -118,14 +118,10 @@ internal static class GcCommand
     /// <summary>Reads a saved plan (a dry run's JSON report); a missing or malformed one is bad input, named by its field.</summary>
     private static CollectionPlan ReadPlan(string file)
     {
+        using var stream = InputFile.OpenRead("--apply", file);
         try
         {
-            using var stream = File.OpenRead(file);
             return GcPlanReader.Read(stream);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or IOException)
-        {
-            throw new UsageException($"--apply {file}: cannot read it ({e.Message})");
         }
         catch (PlanFormatException e)
         {

@@ -174,14 +174,8 @@ internal static class RetentionCommand
 
     private static string ReadFile(string what, string path)
     {
-        try
-        {
-            return File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or IOException)
-        {
-            throw new UsageException($"{what} {path}: cannot be read: {e.Message}");
-        }
+        using var reader = new StreamReader(InputFile.OpenRead(what, path));
+        return reader.ReadToEnd();
     }
 
     private static int Help(TextWriter stdout)

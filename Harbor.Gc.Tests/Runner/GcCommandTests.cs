@@ -166,7 +166,7 @@ public class GcCommandTests
         var (code, _, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--apply", Path.Combine(_tree.Root, "no-plan.json"));
 
         code.Should().Be(2);
-        errors.Should().Contain("no-plan.json: cannot read it");
+        errors.Should().Contain("no-plan.json: cannot be read");
     }
 
     [TestCase("--time-window", "2x", "--time-window: '2x' is not a duration")]

@@ -19,7 +19,7 @@ public class DaemonScheduleTests
     {
         using var stores = new StoreFactory(StoreKind.InMemory);
         var folder = stores.NewFolder();
-        var time = new FakeTimeProvider(Start);
+        var time = new CountingClock(Start);
         var console = new StringWriter();
         using var loggers = LoggerFactory.Create(b => b.AddProvider(new RunLogProvider(console, time)));
         using var history = RunHistory.Open(Path.Combine(folder, "history.db"), create: true);
@@ -36,15 +36,21 @@ public class DaemonScheduleTests
         await Until(() => Logged(console).Contains("next run at 2026-03-01 12:00:10Z", StringComparison.Ordinal), "the loop waiting for 12:00:10");
         history.List(null, 10).Should().BeEmpty("the first occurrence is 12:00:10");
 
+        // (the clock is moved only once the loop's wait is on it: a wait the loop measured before a move and started after it
+        // would end that much later, on a clock that a test moves in jumps)
+        await Until(() => time.Waits == 1, "the loop's wait for 12:00:10");
+
         // when the clock reaches 12:00:10, a run starts (and blocks until released); at 12:00:20 the next occurrence is skipped
         time.Advance(TimeSpan.FromSeconds(9));
         await Until(() => retention.Waiting == 1, "the run at 12:00:10");
+        await Until(() => time.Waits == 2, "the loop's wait for 12:00:20");
         time.Advance(TimeSpan.FromSeconds(10));
         await Until(() => history.List(null, 10).Any(r => r.Status == RunStatus.Skipped), "the skipped run at 12:00:20");
 
         // when released, the run at 12:00:10 succeeds; the one at 12:00:30 starts and is stopped by the service's stop
         retention.Release();
         await Until(() => history.List(null, 10).Any(r => r.Status == RunStatus.Succeeded), "the first run's end");
+        await Until(() => time.Waits == 3, "the loop's wait for 12:00:30");
         time.Advance(TimeSpan.FromSeconds(10));
         await Until(() => retention.Waiting == 1, "the run at 12:00:30");
         await service.StopAsync(CancellationToken.None);
@@ -78,6 +84,21 @@ public class DaemonScheduleTests
         }
 
         Assert.Fail($"timed out waiting for {what}");
+    }
+
+    /// <summary>A fake clock that counts the timers made on it: each wait of the scheduler's loop is one.</summary>
+    private sealed class CountingClock(DateTimeOffset start) : FakeTimeProvider(start)
+    {
+        private int _waits;
+
+        public int Waits => Volatile.Read(ref _waits);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = base.CreateTimer(callback, state, dueTime, period);
+            Interlocked.Increment(ref _waits);
+            return timer;
+        }
     }
 
     /// <summary>A retention run that waits until the test releases it (or the stop cancels it).</summary>

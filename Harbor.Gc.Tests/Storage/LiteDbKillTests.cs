@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using Harbor.Gc.Collection;
 using Harbor.Gc.Model;
 using Harbor.Gc.Storage.LiteDb;
@@ -56,7 +55,7 @@ public class LiteDbKillTests
         // an uninterrupted child run reaches the reference state (and says how long a run takes)
         var clean = Copy(template);
         var watch = Stopwatch.StartNew();
-        using (var child = HarborGc.Start(clean))
+        using (var child = StartGc(clean))
         {
             await child.WaitAsync(TimeSpan.FromSeconds(180)); // a safety net: about 6 s on an idle machine
             child.ExitCode.Should().Be(0, child.Output);
@@ -72,7 +71,7 @@ public class LiteDbKillTests
         {
             var folder = Copy(template);
             string when;
-            using (var child = HarborGc.Start(folder))
+            using (var child = StartGc(folder))
             {
                 if (kill % 2 == 0)
                 {
@@ -209,86 +208,6 @@ public class LiteDbKillTests
         return folder;
     }
 
-    /// <summary>The built <c>harbor-gc</c> (the Runner's dll beside the tests) running <c>gc --time-window 0</c> on a store.</summary>
-    private sealed class HarborGc : IDisposable
-    {
-        private readonly Process _process;
-        private readonly StringBuilder _output = new();
-
-        private HarborGc(Process process) => _process = process;
-
-        public bool HasExited => _process.HasExited;
-
-        public int ExitCode => _process.ExitCode;
-
-        public string Output
-        {
-            get
-            {
-                lock (_output)
-                {
-                    return _output.ToString();
-                }
-            }
-        }
-
-        public static HarborGc Start(string folder)
-        {
-            var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-                WorkingDirectory = folder,
-            };
-            foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "harbor-gc.dll"), "gc", "--store", $"litedb:{StoreFactory.Options(folder).DatabasePath}", "--time-window", "0" })
-            {
-                info.ArgumentList.Add(arg);
-            }
-
-            var child = new HarborGc(new Process { StartInfo = info });
-            child._process.OutputDataReceived += child.Append;
-            child._process.ErrorDataReceived += child.Append;
-            child._process.Start();
-            child._process.BeginOutputReadLine();
-            child._process.BeginErrorReadLine();
-            return child;
-        }
-
-        /// <summary>SIGKILL to the process and its children: no clean shutdown, no finally blocks.</summary>
-        public void Kill()
-        {
-            try
-            {
-                _process.Kill(entireProcessTree: true);
-            }
-            catch (InvalidOperationException)
-            {
-                // it had already exited
-            }
-        }
-
-        public async Task WaitAsync(TimeSpan timeout)
-        {
-            using var cancel = new CancellationTokenSource(timeout);
-            await _process.WaitForExitAsync(cancel.Token);
-        }
-
-        public void Dispose()
-        {
-            Kill();
-            _process.Dispose();
-        }
-
-        private void Append(object sender, DataReceivedEventArgs e)
-        {
-            if (e.Data is { } line)
-            {
-                lock (_output)
-                {
-                    _output.AppendLine(line);
-                }
-            }
-        }
-    }
+    private static HarborGcProcess StartGc(string folder) =>
+        HarborGcProcess.Start(["gc", "--store", $"litedb:{StoreFactory.Options(folder).DatabasePath}", "--time-window", "0"], folder);
 }

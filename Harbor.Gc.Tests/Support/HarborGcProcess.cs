@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Harbor.Gc.Tests.Support;
+
+/// <summary>
+/// The built <c>harbor-gc</c> (the Runner's dll beside the tests) as a child process: for kills, signals and anything that must
+/// not run inside the test host (a read that could hang, a second process holding a file).
+/// </summary>
+internal sealed class HarborGcProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly StringBuilder _stdout = new();
+
+    private HarborGcProcess(Process process) => _process = process;
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    public int Id => _process.Id;
+
+    /// <summary>Everything the process printed so far, stdout and stderr interleaved as they arrived.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>What the process printed on stdout so far.</summary>
+    public string StandardOutput
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _stdout.ToString();
+            }
+        }
+    }
+
+    /// <summary>Starts <c>harbor-gc ARGS</c> in <paramref name="workingDirectory"/> (the current one when null).</summary>
+    public static HarborGcProcess Start(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "harbor-gc.dll"));
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            info.Environment[name] = value;
+        }
+
+        var child = new HarborGcProcess(new Process { StartInfo = info });
+        child._process.OutputDataReceived += (_, e) => child.Append(e, stdout: true);
+        child._process.ErrorDataReceived += (_, e) => child.Append(e, stdout: false);
+        child._process.Start();
+        child._process.BeginOutputReadLine();
+        child._process.BeginErrorReadLine();
+        return child;
+    }
+
+    /// <summary>SIGKILL to the process and its children: no clean shutdown, no finally blocks.</summary>
+    public void Kill()
+    {
+        try
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // it had already exited
+        }
+    }
+
+    /// <summary>Waits for the process to exit; throws <see cref="OperationCanceledException"/> after <paramref name="timeout"/>.</summary>
+    public async Task WaitAsync(TimeSpan timeout)
+    {
+        using var cancel = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cancel.Token);
+    }
+
+    public void Dispose()
+    {
+        Kill();
+        _process.Dispose();
+    }
+
+    private void Append(DataReceivedEventArgs e, bool stdout)
+    {
+        if (e.Data is { } line)
+        {
+            lock (_output)
+            {
+                _output.AppendLine(line);
+                if (stdout)
+                {
+                    _stdout.AppendLine(line);
+                }
+            }
+        }
+    }
+}

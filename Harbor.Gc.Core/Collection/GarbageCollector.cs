@@ -3,6 +3,7 @@ using Harbor.Gc.Diagnostics;
 using Harbor.Gc.Graph;
 using Harbor.Gc.Model;
 using Harbor.Gc.Storage;
+using Harbor.Gc.Storage.Distribution;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -50,6 +51,13 @@ public sealed class GarbageCollector
     public async Task<CollectionPlan> PlanAsync(GcOptions options, CancellationToken cancellationToken = default)
     {
         var (graph, marks, now) = await MarkAsync(options, cancellationToken).ConfigureAwait(false);
+        if (options.DeleteUntagged && !options.AllowNoTags && _store is DistributionRegistryStore { TaglessReason: { } tagless })
+        {
+            throw new InvalidDataException(
+                $"{tagless}. Nothing was planned or deleted. Collect with delete untagged off (--delete-untagged false) to free only what no "
+                + "manifest references, or, if this registry really has no tags at all, allow it (--allow-no-tags).");
+        }
+
         options.Progress?.Report(new GcProgress(GcPhase.Planning, 0, 1));
         var plan = Planner.Plan(graph, marks, _store.Description, now, options.DeleteUntagged, options.TimeWindow, cancellationToken);
         options.Progress?.Report(new GcProgress(GcPhase.Planning, 1, 1));
@@ -77,7 +85,7 @@ public sealed class GarbageCollector
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(options);
         options.EnsureValid();
-        return MeasureAsync(false, _time.GetUtcNow(), startedAt => ExecuteCoreAsync(plan, options, startedAt, cancellationToken));
+        return MeasureAsync(false, _time.GetUtcNow(), startedAt => InSweepAsync(() => ExecuteCoreAsync(plan, options, startedAt, cancellationToken)));
     }
 
     /// <summary>Plans and, unless <see cref="GcOptions.DryRun"/>, executes.</summary>
@@ -92,18 +100,24 @@ public sealed class GarbageCollector
         options.EnsureValid();
         return MeasureAsync(options.DryRun, _time.GetUtcNow(), async startedAt =>
         {
-            var plan = await PlanAsync(options, cancellationToken).ConfigureAwait(false);
-            return options.DryRun
-                ? new GcResult
+            if (options.DryRun)
+            {
+                return new GcResult
                 {
-                    Plan = plan,
+                    Plan = await PlanAsync(options, cancellationToken).ConfigureAwait(false),
                     DryRun = true,
                     StartedAt = startedAt,
                     FinishedAt = _time.GetUtcNow(),
                     Outcome = GcOutcome.Completed,
                     Workers = options.Workers,
-                }
-                : await ExecuteCoreAsync(plan, options, startedAt, cancellationToken).ConfigureAwait(false);
+                };
+            }
+
+            return await InSweepAsync(async () =>
+            {
+                var plan = await PlanAsync(options, cancellationToken).ConfigureAwait(false);
+                return await ExecuteCoreAsync(plan, options, startedAt, cancellationToken).ConfigureAwait(false);
+            }).ConfigureAwait(false);
         });
     }
 
@@ -125,6 +139,34 @@ public sealed class GarbageCollector
         return result;
     }
 
+    /// <summary>
+    /// Runs a real run's work inside the store's sweep when it defers deletions: its lock is taken and what an interrupted run left
+    /// out of sight is put back first (so the snapshot sees the store whole), and the lock is released at the end.
+    /// </summary>
+    private async Task<GcResult> InSweepAsync(Func<Task<GcResult>> run)
+    {
+        if (_store is not IDeferredSweepStore deferred)
+        {
+            return await run().ConfigureAwait(false);
+        }
+
+        var recovered = deferred.BeginSweep();
+        if (recovered > 0)
+        {
+            Log.Recovered(_logger, recovered);
+        }
+
+        try
+        {
+            var result = await run().ConfigureAwait(false);
+            return recovered > 0 ? result.WithRecovered(recovered) : result;
+        }
+        finally
+        {
+            deferred.EndSweep();
+        }
+    }
+
     private async Task<GcResult> ExecuteCoreAsync(CollectionPlan plan, GcOptions options, DateTimeOffset startedAt, CancellationToken cancellationToken)
     {
         using var deadline = options.MaxDuration is { } max ? new CancellationTokenSource(max, _time) : null;
@@ -133,7 +175,31 @@ public sealed class GarbageCollector
             : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
 
         var executor = new PlanExecutor(_store, _logger, options.Progress, _metrics.ForSweep(plan.Store));
-        var completed = await executor.ExecuteAsync(plan, options.Workers, stop.Token).ConfigureAwait(false);
+        var deferred = _store as IDeferredSweepStore;
+        bool completed;
+        try
+        {
+            completed = await executor.ExecuteAsync(plan, options.Workers, stop.Token).ConfigureAwait(false);
+            if (deferred is not null && completed)
+            {
+                // what the sweep made invisible is deleted only now, after the grace period and a re-read of the store
+                var settlement = await deferred.SettleAsync(executor, options.Progress, stop.Token).ConfigureAwait(false);
+                executor.Apply(settlement, plan);
+                completed = !settlement.Stopped;
+                Log.Settled(_logger, settlement.DeletedArtifacts.Count, settlement.DeletedBlobs.Count, settlement.DeletedLayerLinks,
+                    settlement.RestoredArtifacts.Count, settlement.RestoredBlobs.Count, settlement.RestoredLayerLinks);
+            }
+            else if (deferred is not null)
+            {
+                deferred.Abandon(); // stopped: everything made invisible goes back, nothing was deleted
+            }
+        }
+        catch
+        {
+            deferred?.Abandon();
+            throw;
+        }
+
         var reason = completed ? GcStopReason.None
             : cancellationToken.IsCancellationRequested ? GcStopReason.Cancelled
             : GcStopReason.MaxDuration;
@@ -163,6 +229,8 @@ public sealed class GarbageCollector
             BlobsDeleted = executor.BlobsDeleted,
             BlobsSkipped = executor.SkippedBlobs,
             BlobsFailed = executor.FailedBlobs,
+            ArtifactsFailed = executor.FailedArtifacts,
+            LayerLinksFailed = executor.FailedLayerLinks,
             BytesFreed = executor.BytesFreed,
             LayerLinksDeleted = executor.LayerLinksDeleted,
             UploadsDeleted = executor.UploadsDeleted,

@@ -18,6 +18,15 @@ public sealed class GcOptions
     public bool DeleteUntagged { get; set; } = true;
 
     /// <summary>
+    /// Collect untagged artifacts even in a store that looks like it keeps its tags elsewhere: the registry storage of Harbor 2.15 and
+    /// later holds manifests but no tags folder at all (tags live in Harbor's database, goharbor/harbor#22507), so every image there
+    /// looks untagged. Off, such a store refuses <see cref="DeleteUntagged"/> (<see cref="InvalidDataException"/>) instead of
+    /// planning to delete every image.
+    /// </summary>
+    /// <value>Defaults to <see langword="false"/>.</value>
+    public bool AllowNoTags { get; set; }
+
+    /// <summary>
     /// Anything pushed, uploaded or touched within this window before the run is kept: an artifact is a root, a blob is live.
     /// This protects pushes in progress (a multi-arch push's children before their index, a blob before its manifest).
     /// </summary>

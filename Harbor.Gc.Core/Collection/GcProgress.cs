@@ -14,6 +14,12 @@ public enum GcPhase
 
     /// <summary>Deleting the plan's items, each re-checked (a real run only).</summary>
     Sweeping,
+
+    /// <summary>
+    /// Settling a sweep whose deletions were first made invisible (the Distribution layout's quarantine): waiting out the grace
+    /// period, re-reading the store, putting back what is needed and deleting the rest.
+    /// </summary>
+    Settling,
 }
 
 /// <summary>How far a GC run is: reported through <see cref="GcOptions.Progress"/>.</summary>

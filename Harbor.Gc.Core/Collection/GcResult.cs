@@ -38,6 +38,21 @@ public sealed class GcResult
     /// <summary>Blobs whose deletion failed (left in <see cref="BlobStatus.DeleteFailed"/> for the next run), with the error.</summary>
     public IReadOnlyList<(Digest Digest, string Error)> BlobsFailed { get; init; } = [];
 
+    /// <summary>Artifacts whose deletion failed or was refused (a path through a symbolic link, a file that cannot be removed), with the error; they and what goes with them are kept.</summary>
+    public IReadOnlyList<(ArtifactKey Key, string Error)> ArtifactsFailed { get; init; } = [];
+
+    /// <summary>Layer links whose deletion failed or was refused, with the error.</summary>
+    public IReadOnlyList<(LayerLink Link, string Error)> LayerLinksFailed { get; init; } = [];
+
+    /// <summary>
+    /// Items an interrupted run had left out of the registry's sight (the Distribution layout's quarantine) that this run put back
+    /// before it read the store.
+    /// </summary>
+    public int Recovered { get; init; }
+
+    /// <summary>How many deletions failed, of every kind (the CLI's exit code is 1 when any did).</summary>
+    public int FailureCount => ArtifactsFailed.Count + BlobsFailed.Count + LayerLinksFailed.Count + UploadsFailed.Count;
+
     /// <summary>Bytes freed by the deleted blobs.</summary>
     public long BytesFreed { get; init; }
 
@@ -58,4 +73,30 @@ public sealed class GcResult
 
     /// <summary>Uploads whose deletion failed (left for the next run), with the error.</summary>
     public IReadOnlyList<(BlobUpload Upload, string Error)> UploadsFailed { get; init; } = [];
+
+    /// <summary>This result, saying that <paramref name="recovered"/> items of an interrupted run were put back first.</summary>
+    internal GcResult WithRecovered(int recovered) => new()
+    {
+        Plan = Plan,
+        DryRun = DryRun,
+        StartedAt = StartedAt,
+        FinishedAt = FinishedAt,
+        Outcome = Outcome,
+        StopReason = StopReason,
+        ArtifactsDeleted = ArtifactsDeleted,
+        ArtifactsSkipped = ArtifactsSkipped,
+        ArtifactsFailed = ArtifactsFailed,
+        BlobsDeleted = BlobsDeleted,
+        BlobsSkipped = BlobsSkipped,
+        BlobsFailed = BlobsFailed,
+        BytesFreed = BytesFreed,
+        Workers = Workers,
+        LayerLinksDeleted = LayerLinksDeleted,
+        LayerLinksFailed = LayerLinksFailed,
+        UploadsDeleted = UploadsDeleted,
+        UploadBytesFreed = UploadBytesFreed,
+        UploadsSkipped = UploadsSkipped,
+        UploadsFailed = UploadsFailed,
+        Recovered = recovered,
+    };
 }

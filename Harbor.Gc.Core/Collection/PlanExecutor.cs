@@ -21,10 +21,20 @@ namespace Harbor.Gc.Collection;
 /// cannot be deleted (permissions, a file in use) is reported as failed and left for the next run.</para>
 /// <para>Stopping (cancellation or the maximum duration) is checked between items; the item in hand always finishes, so a
 /// stopped run leaves the store as a crash at that point would, minus the half-done item.</para>
+/// <para>A store that defers its deletions (<see cref="IDeferredSweepStore"/>, the Distribution layout's quarantine) only makes each
+/// item invisible here; what it finally deletes, puts back or fails to delete is counted from its settlement
+/// (<see cref="Apply"/>). An artifact, blob or layer link whose deletion fails or is refused is reported as failed and kept (with
+/// everything that goes with it); the run goes on with the other items.</para>
 /// </remarks>
 internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgress<GcProgress>? progress = null, GcMetrics.SweepCounters? counters = null)
+    : ISweepObserver
 {
     private const BlobStatusSet CommittedToDeletion = BlobStatusSet.Deleting | BlobStatusSet.Deleted | BlobStatusSet.DeleteFailed;
+
+    private readonly bool _deferred = store is IDeferredSweepStore;
+    private readonly ConcurrentQueue<(ArtifactKey, string)> _failedArtifacts = new();
+    private readonly ConcurrentQueue<(LayerLink, string)> _failedLayerLinks = new();
+    private Dictionary<Digest, long>? _sizes;
 
     private long _done;
     private long _total;
@@ -64,10 +74,61 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgre
 
     public IReadOnlyList<(Digest Digest, string Error)> FailedBlobs => [.. _failedBlobs];
 
+    public IReadOnlyList<(ArtifactKey Key, string Error)> FailedArtifacts => [.. _failedArtifacts];
+
+    public IReadOnlyList<(LayerLink Link, string Error)> FailedLayerLinks => [.. _failedLayerLinks];
+
+    /// <summary>Counts what a deferring store's settlement deleted, put back and failed to delete.</summary>
+    public void Apply(SweepSettlement settlement, CollectionPlan plan)
+    {
+        foreach (var key in settlement.RestoredArtifacts)
+        {
+            Keep(key, "something needed it again after the grace period (tagged, listed by an index, or pushed again): put back");
+        }
+
+        foreach (var digest in settlement.RestoredBlobs)
+        {
+            SkipBlob(digest, "a revision references it, or a layer link to it was written, after the plan: put back");
+        }
+
+        foreach (var failure in settlement.FailedArtifacts)
+        {
+            _failedArtifacts.Enqueue(failure);
+        }
+
+        foreach (var failure in settlement.FailedBlobs)
+        {
+            _failedBlobs.Enqueue(failure);
+        }
+
+        foreach (var failure in settlement.FailedLayerLinks)
+        {
+            _failedLayerLinks.Enqueue(failure);
+        }
+
+        _sizes ??= plan.Blobs.ToDictionary(b => b.Digest, b => b.Size);
+        _artifactsDeleted = settlement.DeletedArtifacts.Count;
+        _blobsDeleted = settlement.DeletedBlobs.Count;
+        _bytesFreed = settlement.DeletedBlobs.Sum(d => _sizes.GetValueOrDefault(d));
+        _layerLinksDeleted = settlement.DeletedLayerLinks;
+    }
+
+    /// <inheritdoc />
+    void ISweepObserver.ArtifactDeleted(ArtifactKey key) => counters?.ArtifactDeleted();
+
+    /// <inheritdoc />
+    void ISweepObserver.BlobDeleted(Digest digest) => counters?.BlobDeleted(_sizes?.GetValueOrDefault(digest) ?? 0);
+
+    /// <inheritdoc />
+    void ISweepObserver.LayerLinkDeleted(LayerLink link)
+    {
+    }
+
     /// <summary>Runs the sweep; returns false when it stopped before the end.</summary>
     public async Task<bool> ExecuteAsync(CollectionPlan plan, int workers, CancellationToken stop)
     {
         _total = plan.Artifacts.Count + plan.Blobs.Count + plan.LayerLinks.Count + plan.Uploads.Count;
+        _sizes = _deferred ? plan.Blobs.GroupBy(b => b.Digest).ToDictionary(g => g.Key, g => g.First().Size) : null;
         _step = Math.Max(1, _total / 1000);
         progress?.Report(new GcProgress(GcPhase.Sweeping, 0, _total));
         var artifacts = plan.Artifacts;
@@ -111,8 +172,24 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgre
             }
         }
 
-        switch (await store.DeleteArtifactAsync(item.Key, item.Version, CancellationToken.None).ConfigureAwait(false))
+        ArtifactDeleteOutcome outcome;
+        try
         {
+            outcome = await store.DeleteArtifactAsync(item.Key, item.Version, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            // kept, and so is everything that goes with it; the next run tries again
+            _keptArtifacts.TryAdd(item.Key, 0);
+            _failedArtifacts.Enqueue((item.Key, e.Message));
+            Log.ArtifactDeleteFailed(logger, item.Key, e);
+            return;
+        }
+
+        switch (outcome)
+        {
+            case ArtifactDeleteOutcome.Deleted when _deferred:
+                break; // out of the registry's sight; counted when the sweep settles
             case ArtifactDeleteOutcome.Deleted:
                 Interlocked.Increment(ref _artifactsDeleted);
                 counters?.ArtifactDeleted();
@@ -167,7 +244,7 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgre
         {
             await store.DeleteBlobContentAsync(item.Digest, none).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {
             await store.TryUpdateBlobStatusAsync(item.Digest, BlobStatusSet.Deleting | BlobStatusSet.DeleteFailed, BlobStatus.DeleteFailed, null, none).ConfigureAwait(false);
             _failedBlobs.Enqueue((item.Digest, e.Message));
@@ -176,6 +253,11 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgre
         }
 
         await store.DeleteBlobRecordAsync(item.Digest, none).ConfigureAwait(false);
+        if (_deferred)
+        {
+            return; // out of the registry's sight; counted when the sweep settles
+        }
+
         Interlocked.Increment(ref _blobsDeleted);
         Interlocked.Add(ref _bytesFreed, item.Size);
         counters?.BlobDeleted(item.Size);
@@ -189,7 +271,19 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgre
 
     private async Task DeleteLayerLinkAsync(LayerLink link)
     {
-        if (await store.DeleteLayerLinkAsync(link, CancellationToken.None).ConfigureAwait(false))
+        bool deleted;
+        try
+        {
+            deleted = await store.DeleteLayerLinkAsync(link, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            _failedLayerLinks.Enqueue((link, e.Message));
+            Log.LayerLinkDeleteFailed(logger, link.ToString(), e);
+            return;
+        }
+
+        if (deleted && !_deferred)
         {
             Interlocked.Increment(ref _layerLinksDeleted);
         }
@@ -202,7 +296,7 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgre
         {
             outcome = await store.DeleteUploadAsync(upload, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {
             _failedUploads.Enqueue((upload, e.Message));
             Log.UploadDeleteFailed(logger, upload.ToString(), e);

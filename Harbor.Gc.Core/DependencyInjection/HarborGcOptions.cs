@@ -68,6 +68,13 @@ public sealed class HarborGcStoreOptions
     /// <summary>For <see cref="HarborGcStoreKind.Distribution"/>: the registry's storage <c>rootdirectory</c>. Required for that kind.</summary>
     public string? Root { get; set; }
 
+    /// <summary>
+    /// For <see cref="HarborGcStoreKind.Distribution"/>: how long a real run keeps what it deletes out of the registry's sight before it
+    /// re-checks and deletes it (<see cref="Storage.Distribution.DistributionRegistryStore.GracePeriod"/>).
+    /// </summary>
+    /// <value>Defaults to one minute; 0 or more.</value>
+    public TimeSpan GracePeriod { get; set; } = Storage.Distribution.DistributionRegistryStore.DefaultGracePeriod;
+
     /// <summary>Uses the LiteDB store <paramref name="path"/>.</summary>
     /// <param name="path">The database file.</param>
     /// <param name="connection">How the file is opened.</param>

@@ -77,6 +77,11 @@ internal sealed class HarborGcOptionsValidator : IValidateOptions<HarborGcOption
                     problems.Add($"{Prefix}Root: '{System.IO.Path.GetFullPath(store.Root)}' holds no docker/registry/v2 folder; give the registry's storage rootdirectory.");
                 }
 
+                if (store.GracePeriod < TimeSpan.Zero)
+                {
+                    problems.Add($"{Prefix}GracePeriod: must be 0 or more, but is {store.GracePeriod}.");
+                }
+
                 break;
 
             case HarborGcStoreKind.InMemory:

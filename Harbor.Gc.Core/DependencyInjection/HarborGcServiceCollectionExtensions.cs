@@ -93,7 +93,7 @@ public static class HarborGcServiceCollectionExtensions
         HarborGcStoreKind.LiteDb => LiteDbRegistryStore.Open(
             new LiteDbStoreOptions { DatabasePath = store.Path!, BlobsPath = store.BlobsPath, Connection = store.Connection, CreateIfMissing = store.CreateIfMissing },
             time),
-        HarborGcStoreKind.Distribution => new DistributionRegistryStore(store.Root!, time),
+        HarborGcStoreKind.Distribution => new DistributionRegistryStore(store.Root!, time) { GracePeriod = store.GracePeriod },
         HarborGcStoreKind.InMemory => new InMemoryRegistryStore(time),
         _ => throw new InvalidOperationException($"{HarborGcOptions.SectionName}:Store:Kind: {store.Kind} is not a store kind."),
     };

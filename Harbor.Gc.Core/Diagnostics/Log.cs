@@ -38,6 +38,19 @@ internal static partial class Log
     [LoggerMessage(EventId = 1107, Level = LogLevel.Error, Message = "Deleting upload {Upload} failed; the next run tries again")]
     public static partial void UploadDeleteFailed(ILogger logger, string upload, Exception exception);
 
+    [LoggerMessage(EventId = 1108, Level = LogLevel.Error, Message = "Deleting artifact {Artifact} failed; it and what goes with it are kept, and the next run tries again")]
+    public static partial void ArtifactDeleteFailed(ILogger logger, ArtifactKey artifact, Exception exception);
+
+    [LoggerMessage(EventId = 1109, Level = LogLevel.Error, Message = "Deleting layer link {Link} failed; the next run tries again")]
+    public static partial void LayerLinkDeleteFailed(ILogger logger, string link, Exception exception);
+
+    [LoggerMessage(EventId = 1110, Level = LogLevel.Warning, Message = "Put back {Items} items an interrupted run had left out of the registry's sight")]
+    public static partial void Recovered(ILogger logger, int items);
+
+    [LoggerMessage(EventId = 1111, Level = LogLevel.Information,
+        Message = "Sweep settled after the grace period: deleted {Artifacts} artifacts, {Blobs} blobs and {Links} layer links; put back {RestoredArtifacts} artifacts, {RestoredBlobs} blobs and {RestoredLinks} layer links something needed again")]
+    public static partial void Settled(ILogger logger, int artifacts, int blobs, int links, int restoredArtifacts, int restoredBlobs, int restoredLinks);
+
     [LoggerMessage(EventId = 1106, Level = LogLevel.Information, Message = "GC run deleted {Uploads} stale uploads, freed {Bytes} bytes; kept {KeptUploads} after re-checks")]
     public static partial void UploadsDeleted(ILogger logger, int uploads, long bytes, int keptUploads);
 

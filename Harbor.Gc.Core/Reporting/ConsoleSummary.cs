@@ -51,6 +51,21 @@ public static class ConsoleSummary
                 writer.WriteLine(string.Create(inv, $"  kept after re-check (changed since the plan): {result.ArtifactsSkipped.Count:N0} artifacts, {result.BlobsSkipped.Count:N0} blobs{keptUploads}"));
             }
 
+            if (result.Recovered > 0)
+            {
+                writer.WriteLine(string.Create(inv, $"  put back first: {result.Recovered:N0} items an interrupted run had left out of the registry's sight"));
+            }
+
+            if (result.ArtifactsFailed.Count > 0)
+            {
+                writer.WriteLine(string.Create(inv, $"  failed: {result.ArtifactsFailed.Count:N0} artifacts, kept with what goes with them (the next run tries again); first: {result.ArtifactsFailed[0].Key}: {result.ArtifactsFailed[0].Error}"));
+            }
+
+            if (result.LayerLinksFailed.Count > 0)
+            {
+                writer.WriteLine(string.Create(inv, $"  failed: {result.LayerLinksFailed.Count:N0} layer links (the next run tries again); first: {result.LayerLinksFailed[0].Link}: {result.LayerLinksFailed[0].Error}"));
+            }
+
             if (result.BlobsFailed.Count > 0)
             {
                 writer.WriteLine(string.Create(inv, $"  failed: {result.BlobsFailed.Count:N0} blobs (the next run tries again); first: {result.BlobsFailed[0].Digest}: {result.BlobsFailed[0].Error}"));

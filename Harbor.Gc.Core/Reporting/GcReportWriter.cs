@@ -74,6 +74,29 @@ public static class GcReportWriter
             }
 
             json.WriteEndArray();
+            json.WriteStartArray("artifactsFailed");
+            foreach (var (key, error) in result.ArtifactsFailed)
+            {
+                json.WriteStartObject();
+                json.WriteString("repository", key.Repository.Value);
+                json.WriteString("digest", key.Digest.ToString());
+                json.WriteString("error", error);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteStartArray("layerLinksFailed");
+            foreach (var (link, error) in result.LayerLinksFailed)
+            {
+                json.WriteStartObject();
+                json.WriteString("repository", link.Repository.Value);
+                json.WriteString("digest", link.Digest.ToString());
+                json.WriteString("error", error);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteNumber("recovered", result.Recovered);
             json.WriteNumber("uploadsDeleted", result.UploadsDeleted);
             json.WriteNumber("uploadBytesFreed", result.UploadBytesFreed);
             json.WriteStartArray("uploadsKept");

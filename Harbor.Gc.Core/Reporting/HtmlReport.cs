@@ -88,7 +88,7 @@ public sealed record HtmlReport
             fields.Add(ReportField.Bytes("bytesFreed", "Blob bytes freed", result.BytesFreed));
             fields.Add(ReportField.Count("uploadsDeleted", "Stale uploads removed", result.UploadsDeleted));
             fields.Add(ReportField.Count("kept", "Kept after re-check", result.ArtifactsSkipped.Count + result.BlobsSkipped.Count + result.UploadsSkipped.Count));
-            fields.Add(ReportField.Count("failed", "Failed (retried next run)", result.BlobsFailed.Count + result.UploadsFailed.Count));
+            fields.Add(ReportField.Count("failed", "Failed (retried next run)", result.FailureCount));
         }
 
         var freed = !result.DryRun && result.Outcome == GcOutcome.Completed;

@@ -20,6 +20,9 @@ public enum RetentionSkipReason
 
     /// <summary>The plan names an artifact the snapshot does not hold (a plan made from another snapshot).</summary>
     NotInSnapshot,
+
+    /// <summary>Its deletion failed or was refused (a path through a symbolic link, a file that cannot be removed); the next run tries again.</summary>
+    Failed,
 }
 
 /// <summary>An artifact the plan deletes and the executor kept.</summary>
@@ -35,6 +38,7 @@ public sealed record SkippedArtifact(ArtifactKey Key, RetentionSkipReason Reason
         RetentionSkipReason.Immutable => "immutable",
         RetentionSkipReason.Dependent => "dependent-kept",
         RetentionSkipReason.SubjectKept => "subject-kept",
+        RetentionSkipReason.Failed => "failed",
         _ => "not-in-snapshot",
     };
 }

@@ -68,7 +68,7 @@ public static class RetentionExecutor
         {
             if (cancellationToken.IsCancellationRequested)
             {
-                return new RetentionExecution(deleted.ToImmutable(), alreadyGone.ToImmutable(), skipped.ToImmutable(), Stopped: true);
+                return Stopped(store, deleted, alreadyGone, skipped);
             }
 
             var view = View(key.Repository);
@@ -91,7 +91,12 @@ public static class RetentionExecutor
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                return new RetentionExecution(deleted.ToImmutable(), alreadyGone.ToImmutable(), skipped.ToImmutable(), Stopped: true);
+                return Stopped(store, deleted, alreadyGone, skipped);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                skipped.Add(new SkippedArtifact(key, RetentionSkipReason.Failed, e.Message));
+                continue;
             }
 
             switch (outcome)
@@ -110,7 +115,55 @@ public static class RetentionExecutor
             }
         }
 
+        if (store is IDeferredSweepStore deferred)
+        {
+            // the Distribution layout made each artifact invisible; now, after the grace period and a re-read, it deletes them or
+            // puts back what something needs again
+            var settlement = await deferred.SettleAsync(NoObserver.Instance, null, cancellationToken).ConfigureAwait(false);
+            var final = settlement.DeletedArtifacts.ToHashSet();
+            var failed = settlement.FailedArtifacts.ToDictionary(f => f.Key, f => f.Error);
+            foreach (var key in deleted.Where(k => !final.Contains(k)))
+            {
+                skipped.Add(failed.TryGetValue(key, out var error) ? new SkippedArtifact(key, RetentionSkipReason.Failed, error)
+                    : settlement.Stopped ? new SkippedArtifact(key, RetentionSkipReason.Changed, "the run stopped before it was deleted: put back")
+                    : new SkippedArtifact(key, RetentionSkipReason.Changed, "something needed it again after the grace period (tagged, listed by an index, or pushed again): put back"));
+            }
+
+            return new RetentionExecution([.. deleted.Where(final.Contains)], alreadyGone.ToImmutable(), skipped.ToImmutable(), settlement.Stopped);
+        }
+
         return new RetentionExecution(deleted.ToImmutable(), alreadyGone.ToImmutable(), skipped.ToImmutable(), Stopped: false);
+    }
+
+    /// <summary>A stopped execution; on a store that defers deletions, everything made invisible is put back first.</summary>
+    private static RetentionExecution Stopped(IRegistryStore store, ImmutableArray<ArtifactKey>.Builder deleted, ImmutableArray<ArtifactKey>.Builder alreadyGone,
+        ImmutableArray<SkippedArtifact>.Builder skipped)
+    {
+        if (store is IDeferredSweepStore deferred)
+        {
+            deferred.Abandon();
+            skipped.AddRange(deleted.Select(k => new SkippedArtifact(k, RetentionSkipReason.Changed, "the run stopped before it was deleted: put back")));
+            deleted.Clear();
+        }
+
+        return new RetentionExecution(deleted.ToImmutable(), alreadyGone.ToImmutable(), skipped.ToImmutable(), Stopped: true);
+    }
+
+    private sealed class NoObserver : ISweepObserver
+    {
+        public static readonly NoObserver Instance = new();
+
+        public void ArtifactDeleted(ArtifactKey key)
+        {
+        }
+
+        public void BlobDeleted(Digest digest)
+        {
+        }
+
+        public void LayerLinkDeleted(LayerLink link)
+        {
+        }
     }
 
     private static SkippedArtifact? Check(ArtifactKey key, RepositoryView view, HashSet<ArtifactKey> planned, HashSet<ArtifactKey> gone, ImmutabilityRules immutability)

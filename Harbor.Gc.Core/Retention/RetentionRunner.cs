@@ -69,6 +69,22 @@ public sealed class RetentionRunner(IRegistryStore store, TimeProvider? timeProv
         }
 
         var startedAt = _time.GetUtcNow();
+
+        // a real run on a store that defers deletions takes its lock, and puts back what an interrupted run left, before it reads
+        var deferred = dryRun ? null : store as IDeferredSweepStore;
+        deferred?.BeginSweep();
+        try
+        {
+            return await RunCoreAsync(policy, immutability, dryRun, startedAt, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            deferred?.EndSweep();
+        }
+    }
+
+    private async Task<RetentionResult> RunCoreAsync(RetentionPolicy policy, ImmutabilityRules? immutability, bool dryRun, DateTimeOffset startedAt, CancellationToken cancellationToken)
+    {
         var snapshot = await RetentionSnapshot.ReadAsync(store, cancellationToken).ConfigureAwait(false);
         var plan = RetentionEvaluator.Evaluate(policy, snapshot, _time, immutability, cancellationToken);
         var warnings = ImmutableArray.CreateBuilder<string>();

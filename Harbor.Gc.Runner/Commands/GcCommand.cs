@@ -14,11 +14,14 @@ internal static class GcCommand
 {
     public const string Usage = """
         harbor-gc gc [--store STORE] [--dry-run] [--delete-untagged true|false] [--time-window 2h]
-                     [--workers N] [--max-duration 30m] [--report-json FILE|-] [--report-html FILE] [--quiet]
-                     [--history PATH]
-        harbor-gc gc --apply PLAN [--store STORE] [--workers N] [--max-duration 30m] [--report-json FILE|-]
-                     [--report-html FILE] [--quiet] [--history PATH]
+                     [--workers N] [--max-duration 30m] [--grace-period 1m] [--allow-no-tags]
+                     [--report-json FILE|-] [--report-html FILE] [--quiet] [--history PATH]
+        harbor-gc gc --apply PLAN [--store STORE] [--workers N] [--max-duration 30m] [--grace-period 1m]
+                     [--report-json FILE|-] [--report-html FILE] [--quiet] [--history PATH]
           PLAN = the JSON report of a dry run on the same store: exactly its items are deleted, each re-checked
+          --grace-period = how long a distribution: store keeps what it deletes out of the registry's sight before
+                     it re-checks and deletes it (longer than any registry request; default 1m)
+          --allow-no-tags = collect untagged artifacts even where no repository has a tags folder (Harbor 2.15+)
           STORE = litedb:PATH (the default, litedb:harbor-gc.db: the LiteDB file PATH, blob bytes in 'blobs' beside it)
                 | distribution:DIR (the registry's storage rootdirectory, the folder holding docker/registry/v2)
         """;
@@ -33,6 +36,7 @@ internal static class GcCommand
         string? history = null;
         string? apply = null;
         string? planOption = null; // an option a saved plan fixes, when given with --apply
+        TimeSpan? gracePeriod = null;
         var arguments = new Arguments(args);
         while (arguments.MoveNext())
         {
@@ -46,6 +50,8 @@ internal static class GcCommand
                 case "--apply": apply = arguments.Value(); break;
                 case "--workers": options.Workers = ParseInt(arg, arguments.Value()); break;
                 case "--max-duration": options.MaxDuration = Durations.Parse(arg, arguments.Value()); break;
+                case "--grace-period": gracePeriod = Durations.Parse(arg, arguments.Value()); break;
+                case "--allow-no-tags": options.AllowNoTags = true; break;
                 case "--report-json": reportJson = arguments.Value(); break;
                 case "--report-html": reportHtml = arguments.Value(); break;
                 case "--quiet": quiet = true; break;
@@ -92,7 +98,7 @@ internal static class GcCommand
                 return saved.Store == s.Description
                     ? collector.ExecuteAsync(saved, options, cancellationToken)
                     : throw new UsageException($"--apply {apply}: the plan is for {saved.Store}, not {s.Description}; nothing was deleted.");
-            }).ConfigureAwait(false);
+            }, gracePeriod).ConfigureAwait(false);
             recording?.Finish(result);
         }
         catch (Exception e) when (recording is not null && recording.Failed(e))
@@ -112,7 +118,7 @@ internal static class GcCommand
         }
 
         await reports.WriteAsync(() => GcReportWriter.ToJson(result), f => GcReportWriter.Write(f, result), f => HtmlReportWriter.Write(f, result), stdout, summaryWriter, quiet).ConfigureAwait(false);
-        return result.BlobsFailed.Count + result.UploadsFailed.Count > 0 ? 1 : 0;
+        return result.FailureCount > 0 ? 1 : 0;
     }
 
     /// <summary>Reads a saved plan (a dry run's JSON report); a missing or malformed one is bad input, named by its field.</summary>

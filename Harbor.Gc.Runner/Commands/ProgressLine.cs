@@ -60,6 +60,7 @@ internal sealed class ProgressLine(TextWriter writer, TimeProvider time) : IProg
             GcPhase.ReadingStore => "reading the store",
             GcPhase.Marking => "marking",
             GcPhase.Planning => "planning",
+            GcPhase.Settling => "settling (waiting out the grace period, re-checking)",
             _ => "sweeping",
         };
         var inv = CultureInfo.InvariantCulture;

@@ -15,7 +15,7 @@ internal static class RetentionCommand
 {
     public const string Usage = """
         harbor-gc retention run --policy FILE [--store STORE] [--immutable-rules FILE] [--project-id ID=NAME] [--dry-run]
-                                [--report-json FILE|-] [--report-html FILE] [--quiet]
+                                [--grace-period 1m] [--report-json FILE|-] [--report-html FILE] [--quiet]
         harbor-gc retention validate FILE [--immutable-rules FILE] [--project-id ID=NAME]
           FILE = a retention policy in Harbor's JSON (as Harbor exports it; scope.ref is the project's name or id)
           --immutable-rules FILE = Harbor's immutable tag rules (a JSON array; of the policy's project unless it names one)
@@ -40,6 +40,7 @@ internal static class RetentionCommand
         var dryRun = false;
         var quiet = false;
         var projectIds = new Dictionary<long, string>();
+        TimeSpan? gracePeriod = null;
         var arguments = new Arguments(args);
         while (arguments.MoveNext())
         {
@@ -51,6 +52,7 @@ internal static class RetentionCommand
                 case "--immutable-rules": rulesFile = arguments.Value(); break;
                 case "--project-id": AddProjectId(projectIds, arg, arguments.Value()); break;
                 case "--dry-run": dryRun = true; break;
+                case "--grace-period": gracePeriod = Durations.Parse(arg, arguments.Value()); break;
                 case "--report-json": reportJson = arguments.Value(); break;
                 case "--report-html": reportHtml = arguments.Value(); break;
                 case "--quiet": quiet = true; break;
@@ -66,7 +68,7 @@ internal static class RetentionCommand
         var reports = new ReportOutput(reportJson, reportHtml);
         reports.CheckFolders();
         var (policy, rules) = ReadPolicy(policyFile, rulesFile, projectIds);
-        var result = await StoreSpec.UseAsync(store, time, s => new RetentionRunner(s, time).RunAsync(policy, rules, dryRun, cancellationToken)).ConfigureAwait(false);
+        var result = await StoreSpec.UseAsync(store, time, s => new RetentionRunner(s, time).RunAsync(policy, rules, dryRun, cancellationToken), gracePeriod).ConfigureAwait(false);
 
         // the JSON report goes to stdout when asked for with '-', and the summary then to stderr; warnings always reach stderr
         var summaryWriter = reports.SummaryWriter(stdout, stderr);

@@ -14,9 +14,13 @@ internal static class StoreSpec
     public const string Default = "litedb:harbor-gc.db";
 
     /// <summary>Opens the store, runs <paramref name="use"/> on it and closes it; bad data in the store is bad input (exit 2).</summary>
-    public static async Task<T> UseAsync<T>(string spec, TimeProvider time, Func<IRegistryStore, Task<T>> use)
+    /// <param name="spec">The <c>--store</c> value.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="use">What to do with the store.</param>
+    /// <param name="gracePeriod">The Distribution store's grace period (<c>--grace-period</c>); its default when null.</param>
+    public static async Task<T> UseAsync<T>(string spec, TimeProvider time, Func<IRegistryStore, Task<T>> use, TimeSpan? gracePeriod = null)
     {
-        var opened = Open(spec, time);
+        var opened = Open(spec, time, gracePeriod);
         try
         {
             return await use(opened).ConfigureAwait(false);
@@ -31,7 +35,7 @@ internal static class StoreSpec
         }
     }
 
-    public static IRegistryStore Open(string spec, TimeProvider time)
+    public static IRegistryStore Open(string spec, TimeProvider time, TimeSpan? gracePeriod = null)
     {
         var colon = spec.IndexOf(':', StringComparison.Ordinal);
         var kind = colon < 0 ? spec : spec[..colon];
@@ -46,12 +50,15 @@ internal static class StoreSpec
 
                 try
                 {
-                    return new DistributionRegistryStore(location, time);
+                    return new DistributionRegistryStore(location, time) { GracePeriod = gracePeriod ?? DistributionRegistryStore.DefaultGracePeriod };
                 }
                 catch (DirectoryNotFoundException e)
                 {
                     throw new UsageException($"--store {spec}: {e.Message}");
                 }
+
+            case "litedb" when gracePeriod is not null:
+                throw new UsageException($"--grace-period: only a distribution: store waits one (the litedb: store settles each deletion at once, under its lock); leave it out for {spec}.");
 
             case "litedb":
                 if (location.Length == 0)

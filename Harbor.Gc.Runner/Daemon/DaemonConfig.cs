@@ -49,6 +49,9 @@ internal sealed class DaemonJob
     /// <summary>Where each run writes its HTML report (<c>{id}</c> is replaced by the run id), or null.</summary>
     public string? ReportHtml { get; init; }
 
+    /// <summary>A distribution: store's grace period (<c>gracePeriod</c>); the store's default when null.</summary>
+    public TimeSpan? GracePeriod { get; set; }
+
     /// <summary>A GC job's options (with <see cref="DryRun"/>).</summary>
     public GcOptions Gc { get; init; } = new();
 

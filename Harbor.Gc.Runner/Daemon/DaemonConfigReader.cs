@@ -16,8 +16,8 @@ namespace Harbor.Gc.Runner.Daemon;
 internal sealed class DaemonConfigReader
 {
     private static readonly string[] TopFields = ["history", "timeZone", "jobs"];
-    private static readonly string[] CommonFields = ["name", "kind", "store", "schedule", "dryRun", "reportJson", "reportHtml"];
-    private static readonly string[] GcFields = ["deleteUntagged", "timeWindow", "workers", "maxDuration"];
+    private static readonly string[] CommonFields = ["name", "kind", "store", "schedule", "dryRun", "reportJson", "reportHtml", "gracePeriod"];
+    private static readonly string[] GcFields = ["deleteUntagged", "timeWindow", "workers", "maxDuration", "allowNoTags"];
     private static readonly string[] RetentionFields = ["policy", "immutableRules", "projectIds"];
 
     private readonly string _file;
@@ -173,12 +173,24 @@ internal sealed class DaemonConfigReader
 
         var dryRun = Bool(element, name, "dryRun") ?? false;
         var report = (Json: ReportPath(element, name, "reportJson"), Html: ReportPath(element, name, "reportHtml"));
-        return kind switch
+        var grace = Duration(element, name, "gracePeriod");
+        if (grace is not null && store is not null && !store.StartsWith("distribution:", StringComparison.Ordinal))
+        {
+            Error(name, "gracePeriod", "only a distribution: store waits one (the litedb: store settles each deletion at once, under its lock)");
+        }
+
+        var job = kind switch
         {
             JobKind.Gc => ReadGc(element, name, store, scheduleText, schedule, dryRun, report),
             JobKind.Retention => ReadRetention(element, name, store, scheduleText, schedule, dryRun, report),
             _ => null,
         };
+        if (job is not null)
+        {
+            job.GracePeriod = grace;
+        }
+
+        return job;
     }
 
     /// <summary>A report file (<c>reportJson</c>, <c>reportHtml</c>), made absolute; its folder must exist.</summary>
@@ -199,6 +211,7 @@ internal sealed class DaemonConfigReader
         options.DeleteUntagged = Bool(element, name, "deleteUntagged") ?? options.DeleteUntagged;
         options.TimeWindow = Duration(element, name, "timeWindow") ?? options.TimeWindow;
         options.MaxDuration = Duration(element, name, "maxDuration");
+        options.AllowNoTags = Bool(element, name, "allowNoTags") ?? options.AllowNoTags;
         if (element.TryGetProperty("workers", out var workers))
         {
             if (workers.ValueKind == JsonValueKind.Number && workers.TryGetInt32(out var n) && n is >= 1 and <= GcOptions.MaxWorkers)

@@ -35,7 +35,7 @@ internal static class GcRunRecording
             (run.Artifacts, run.Blobs, run.Bytes, run.Uploads) = (result.ArtifactsDeleted, result.BlobsDeleted, result.BytesFreed, result.UploadsDeleted);
         }
 
-        var failures = result.BlobsFailed.Count + result.UploadsFailed.Count;
+        var failures = result.FailureCount;
         (run.Status, run.Message) = (result.Outcome, result.StopReason) switch
         {
             (GcOutcome.Stopped, GcStopReason.MaxDuration) => (RunStatus.Stopped, "the maximum duration was reached; the next run carries on"),

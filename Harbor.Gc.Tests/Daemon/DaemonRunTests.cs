@@ -35,7 +35,7 @@ public class DaemonRunTests
     private DaemonJob Job(string name, JobKind kind, string store, bool dryRun = true) => new()
     {
         Name = name, Kind = kind, Store = store, ScheduleText = "@daily", Schedule = CronExpression.Parse("@daily"), DryRun = dryRun,
-        Gc = new() { DryRun = dryRun }, PolicyPath = "policy.json",
+        Gc = new() { DryRun = dryRun }, PolicyPath = "policy.json", GracePeriod = TimeSpan.Zero, // the clock is fake: no wait
         Policy = kind == JobKind.Retention ? Harbor.Gc.Retention.RetentionPolicyJson.Parse(DaemonConfigTests.Policy) : null,
     };
 

@@ -56,7 +56,7 @@ public class GcMetricsTests
         using var meters = new TestMeterFactory();
         using var recorder = new Recorder(meters);
         var time = new FakeTimeProvider(GcCommandTests.Now);
-        var store = new CrashingStore(new DistributionRegistryStore(_tree.Root, time), crashAt: 6);
+        var store = new CrashingStore(new DistributionRegistryStore(_tree.Root, time) { GracePeriod = TimeSpan.Zero }, crashAt: 6);
         var collector = new GarbageCollector(store, time, meterFactory: meters);
         var plan = await collector.PlanAsync(new GcOptions());
 
@@ -105,7 +105,7 @@ public class GcMetricsTests
     private GarbageCollector Collector(TestMeterFactory meters)
     {
         var time = new FakeTimeProvider(GcCommandTests.Now);
-        return new GarbageCollector(new DistributionRegistryStore(_tree.Root, time), time, meterFactory: meters);
+        return new GarbageCollector(new DistributionRegistryStore(_tree.Root, time) { GracePeriod = TimeSpan.Zero }, time, meterFactory: meters);
     }
 
     [Test]

@@ -23,7 +23,7 @@ public class DistributionMountIntegrationTests : RegistryIntegrationTest
         var layer = old.Blobs[1];
 
         // and a plan (window 0) that collects the untagged image with its config and layer
-        var collector = new GarbageCollector(new DistributionRegistryStore(Registry.Root, TimeProvider.System), TimeProvider.System);
+        var collector = new GarbageCollector(new DistributionRegistryStore(Registry.Root, TimeProvider.System) { GracePeriod = TimeSpan.FromSeconds(1) }, TimeProvider.System);
         var plan = await collector.PlanAsync(new GcOptions { TimeWindow = TimeSpan.Zero });
         plan.Blobs.Select(b => b.Digest).Should().Contain(layer);
 

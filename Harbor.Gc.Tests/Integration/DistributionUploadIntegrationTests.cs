@@ -25,7 +25,7 @@ public class DistributionUploadIntegrationTests : RegistryIntegrationTest
 
         // when planned three hours later (the default window is two), the registry still serving
         var time = new FakeTimeProvider(TimeProvider.System.GetUtcNow() + TimeSpan.FromHours(3));
-        var collector = new GarbageCollector(new DistributionRegistryStore(Registry.Root, time), time);
+        var collector = new GarbageCollector(new DistributionRegistryStore(Registry.Root, time) { GracePeriod = TimeSpan.Zero }, time);
         var plan = await collector.PlanAsync(new GcOptions());
 
         // then both are planned as the registry wrote them: its UUID, its startedat (RFC 3339, to the second), the bytes received

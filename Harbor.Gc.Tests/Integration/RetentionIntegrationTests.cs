@@ -38,7 +38,7 @@ public class RetentionIntegrationTests : RegistryIntegrationTest
         Registry.Stop();
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var code = await Program.RunAsync(["retention", "run", "--policy", policy, "--store", $"distribution:{Registry.Root}"], stdout, stderr, TimeProvider.System, CancellationToken.None);
+        var code = await Program.RunAsync(["retention", "run", "--policy", policy, "--store", $"distribution:{Registry.Root}", "--grace-period", "1s"], stdout, stderr, TimeProvider.System, CancellationToken.None);
         await Registry.StartAsync();
 
         // then: v1 and both its accessories are gone, with the signature's tag; v2, latest and its untagged children serve

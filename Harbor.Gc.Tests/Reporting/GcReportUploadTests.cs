@@ -35,7 +35,7 @@ public class GcReportUploadTests
     [TearDown]
     public void TearDown() => _tree.Dispose();
 
-    private GarbageCollector Collector() => new(new DistributionRegistryStore(_tree.Root, _time), _time);
+    private GarbageCollector Collector() => new(new DistributionRegistryStore(_tree.Root, _time) { GracePeriod = TimeSpan.Zero }, _time);
 
     [Test]
     public async Task Write_ListsStaleUploads_AndCountsTheirBytesApartFromBlobs()

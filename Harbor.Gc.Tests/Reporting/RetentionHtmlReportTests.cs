@@ -68,7 +68,7 @@ public class RetentionHtmlReportTests
     {
         var json = Path.Combine(_tree.Root, "report.json");
         var html = Path.Combine(_tree.Root, "report.html");
-        string[] args = ["retention", "run", "--policy", WritePolicy(), "--store", $"distribution:{_tree.Root}", "--report-json", json, "--report-html", html];
+        string[] args = ["retention", "run", "--policy", WritePolicy(), "--store", $"distribution:{_tree.Root}", "--grace-period", "0", "--report-json", json, "--report-html", html];
         var (code, output, errors) = await GcCommandTests.Run(dryRun ? [.. args, "--dry-run"] : args);
         code.Should().Be(0, errors);
         output.Should().Contain($"HTML report: {html}");

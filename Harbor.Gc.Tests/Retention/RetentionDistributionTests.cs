@@ -56,7 +56,7 @@ public sealed class RetentionDistributionTests
         return new Registry(v1, t.CosignSignature(App, v1.Manifest, TimeSpan.FromDays(10)), v2, t.CosignSignature(App, v2.Manifest, TimeSpan.FromDays(5)), multi, amd, arm, oldMulti, oldChild);
     }
 
-    private DistributionRegistryStore Store() => new(_tree.Root, _time);
+    private DistributionRegistryStore Store() => new(_tree.Root, _time) { GracePeriod = TimeSpan.Zero }; // the clock is fake: no wait
 
     [Test]
     public async Task Given_latestPushedK_2_when_run_on_the_Distribution_layout_then_the_old_image_goes_with_its_signature_and_the_old_index_with_its_own_child()

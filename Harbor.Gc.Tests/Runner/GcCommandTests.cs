@@ -53,7 +53,7 @@ public class GcCommandTests
     [Test]
     public async Task RealRun_Deletes_AndTheReportCanGoToStdout()
     {
-        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--report-json", "-", "--workers", "2");
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--report-json", "-", "--workers", "2", "--grace-period", "0");
 
         code.Should().Be(0, errors);
         JsonDocument.Parse(output).RootElement.GetProperty("dryRun").GetBoolean().Should().BeFalse();
@@ -97,7 +97,7 @@ public class GcCommandTests
         var later = _tree.Image("library/app", "later", TimeSpan.FromDays(3), null, "later-only").Manifest;
 
         // when the saved plan is applied
-        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--apply", plan, "--report-json", "-");
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--apply", plan, "--report-json", "-", "--grace-period", "0");
 
         // then "old" goes, "older" is kept by the re-check (tagged since), and "later" stays for the next plan
         code.Should().Be(0, errors);
@@ -113,6 +113,7 @@ public class GcCommandTests
     public async Task Apply_APlanOfAnotherStore_ExitsWith2_AndDeletesNothing()
     {
         using var other = new DistributionTree(Now);
+        other.Image("library/app", "v1", TimeSpan.FromDays(3), "v1", "base");
         other.Image("library/app", "old", TimeSpan.FromDays(3), null, "base", "old-only");
         var plan = Path.Combine(other.Root, "plan.json");
         (await Run("gc", "--store", $"distribution:{other.Root}", "--dry-run", "--report-json", plan)).Code.Should().Be(0);

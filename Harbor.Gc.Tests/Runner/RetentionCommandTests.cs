@@ -31,6 +31,9 @@ public class RetentionCommandTests
 
     private string Store => $"distribution:{_tree.Root}";
 
+    // real runs wait no grace period: the clock is fake
+    private static readonly string[] NoGrace = ["--grace-period", "0"];
+
     private string WritePolicy(string template, string parameter, string name = "policy.json", string extra = "", string scopeRef = "\"library\"")
     {
         var path = Path.Combine(_tree.Root, name);
@@ -61,7 +64,7 @@ public class RetentionCommandTests
     {
         var policy = WritePolicy("latestPushedK", "1");
 
-        var (code, output, errors) = await GcCommandTests.Run("retention", "run", "--policy", policy, "--store", Store);
+        var (code, output, errors) = await GcCommandTests.Run(["retention", "run", "--policy", policy, "--store", Store, .. NoGrace]);
 
         code.Should().Be(0, errors);
         output.Should().Contain("Retention run on distribution:")
@@ -111,7 +114,7 @@ public class RetentionCommandTests
         var policy = WritePolicy("latestPushedK", "1");
         var report = Path.Combine(_tree.Root, "report.json");
 
-        var (code, _, errors) = await GcCommandTests.Run("retention", "run", "--policy", policy, "--store", Store, "--report-json", report, "--quiet");
+        var (code, _, errors) = await GcCommandTests.Run(["retention", "run", "--policy", policy, "--store", Store, "--report-json", report, "--quiet", .. NoGrace]);
 
         code.Should().Be(0, errors);
         using var json = JsonDocument.Parse(File.ReadAllText(report));
@@ -148,7 +151,7 @@ public class RetentionCommandTests
             """);
         var before = _tree.Files();
 
-        var (code, output, errors) = await GcCommandTests.Run("retention", "run", "--policy", policy, "--store", Store);
+        var (code, output, errors) = await GcCommandTests.Run(["retention", "run", "--policy", policy, "--store", Store, .. NoGrace]);
 
         code.Should().Be(2);
         output.Should().BeEmpty();
@@ -176,13 +179,13 @@ public class RetentionCommandTests
         var policy = WritePolicy("latestPushedK", "1", scopeRef: "3");
 
         // when it runs without saying which project id 3 is, it exits 2 saying how to name it, and deletes nothing
-        var (refused, _, refusal) = await GcCommandTests.Run("retention", "run", "--policy", policy, "--store", Store);
+        var (refused, _, refusal) = await GcCommandTests.Run(["retention", "run", "--policy", policy, "--store", Store, .. NoGrace]);
         refused.Should().Be(2);
         refusal.Should().Contain("$.scope.ref").And.Contain("project id 3 has no name").And.Contain("--project-id 3=NAME");
         _tree.HasRevision("library/app", _v1).Should().BeTrue();
 
         // and when it runs with --project-id 3=library, it runs unchanged on library
-        var (code, output, errors) = await GcCommandTests.Run("retention", "run", "--policy", policy, "--store", Store, "--project-id", "3=library");
+        var (code, output, errors) = await GcCommandTests.Run(["retention", "run", "--policy", policy, "--store", Store, "--project-id", "3=library", .. NoGrace]);
         code.Should().Be(0, errors);
         output.Should().Contain("library/app: 1 artifact(s) retained, 2 deleted of 3");
         _tree.HasRevision("library/app", _v1).Should().BeFalse();
@@ -200,7 +203,7 @@ public class RetentionCommandTests
         var policy = WritePolicy("latestPushedK", "1", scopeRef: "3");
         var before = _tree.Files();
 
-        var (code, _, errors) = await GcCommandTests.Run("retention", "run", "--policy", policy, "--store", Store, "--project-id", value);
+        var (code, _, errors) = await GcCommandTests.Run(["retention", "run", "--policy", policy, "--store", Store, "--project-id", value, .. NoGrace]);
 
         code.Should().Be(2);
         errors.Should().Contain($"--project-id '{value}': {message}");
@@ -238,7 +241,7 @@ public class RetentionCommandTests
         var policy = WritePolicy("latestPushedK", "1");
         var rules = WriteImmutableV1();
 
-        var (code, output, errors) = await GcCommandTests.Run("retention", "run", "--policy", policy, "--store", Store, "--immutable-rules", rules);
+        var (code, output, errors) = await GcCommandTests.Run(["retention", "run", "--policy", policy, "--store", Store, "--immutable-rules", rules, .. NoGrace]);
 
         code.Should().Be(0, errors);
         output.Should().Contain("library/app: 3 artifact(s) retained, 0 deleted of 3");

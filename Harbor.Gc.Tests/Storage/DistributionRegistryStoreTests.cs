@@ -28,7 +28,7 @@ public partial class DistributionRegistryStoreTests
     [TearDown]
     public void TearDown() => _tree.Dispose();
 
-    private DistributionRegistryStore Store() => new(_tree.Root, _time);
+    private DistributionRegistryStore Store() => new(_tree.Root, _time) { GracePeriod = TimeSpan.Zero }; // the clock is fake: no wait
 
     private sealed record Registry(
         Digest App, Digest AppSig, Digest Notation, Digest Sbom, Digest SbomSig, Digest Old, Digest OldSig, Digest Fresh,
@@ -132,59 +132,139 @@ public partial class DistributionRegistryStoreTests
         (await new GarbageCollector(Store(), _time).PlanAsync(new GcOptions())).Artifacts.Should().BeEmpty("a second run finds nothing more");
     }
 
-    [Test]
-    public async Task BlobFolderWithoutData_LeftByAKilledRun_IsFinishedByTheNextRun()
+    [TestCase(10, true, Description = "its folder was made 10 days ago: old, planned like any unreferenced blob")]
+    [TestCase(0, false, Description = "its folder was made just now (a push caught between making the folder and moving the data in): inside the window")]
+    public async Task BlobFolderWithoutData_IsAnOrdinaryBlob_DatedByItsFolder_AndCoveredByTheTimeWindow(int daysOld, bool planned)
     {
-        // given a killed run that deleted a dead blob's data but not its folder
+        // given a blob folder without its data file (a push killed, or caught, between the folder and the data; issue 13 §2)
         Build();
-        var victim = _tree.WriteBlob(Encoding.UTF8.GetBytes("half-deleted"), Old);
-        File.Delete(Path.Combine(_tree.BlobFolder(victim), "data"));
+        var blob = _tree.WriteBlob(Encoding.UTF8.GetBytes("no data yet"), TimeSpan.FromDays(daysOld));
+        File.Delete(Path.Combine(_tree.BlobFolder(blob), "data"));
+        Directory.SetLastWriteTimeUtc(_tree.BlobFolder(blob), (Now - TimeSpan.FromDays(daysOld)).UtcDateTime);
 
-        var plan = await new GarbageCollector(Store(), _time).RunAsync(new GcOptions());
+        // when collected for real
+        var result = await new GarbageCollector(Store(), _time).RunAsync(new GcOptions());
 
-        plan.Plan.Blobs.Should().Contain(b => b.Digest == victim && b.Status == BlobStatus.Deleting);
-        Directory.Exists(_tree.BlobFolder(victim)).Should().BeFalse();
+        // then it is planned (as an ordinary blob, never as one an earlier run committed to deleting) only when its folder is old
+        result.Plan.Blobs.Where(b => b.Digest == blob).Should().HaveCount(planned ? 1 : 0);
+        result.Plan.Blobs.Should().NotContain(b => b.Digest == blob && b.Status != BlobStatus.None);
+        Directory.Exists(_tree.BlobFolder(blob)).Should().Be(!planned);
     }
 
-    [Test]
-    public async Task FoldersThatAreSymbolicLinksOutOfTheTree_AreNeverFollowed_AndNothingBehindThemIsDeleted()
+    /// <summary>Where a symbolic link can be put in the layout; each refuses the whole tree.</summary>
+    private static IEnumerable<TestCaseData> LinkPlaces()
     {
-        // given old, unreferenced content outside the tree, linked in as a blob folder, a revision folder and a repository
+        yield return new TestCaseData("a blob folder").SetDescription("blobs/sha256/ab/<hex> -> outside");
+        yield return new TestCaseData("a blob's data").SetDescription("blobs/sha256/ab/<hex>/data -> outside file");
+        yield return new TestCaseData("a two-letter blob folder").SetDescription("blobs/sha256/ab -> outside");
+        yield return new TestCaseData("a repository folder").SetDescription("repositories/linked/elsewhere -> outside");
+        yield return new TestCaseData("a revision folder").SetDescription("_manifests/revisions/sha256/<hex> -> outside");
+        yield return new TestCaseData("the revisions' sha256 folder").SetDescription("_manifests/revisions/sha256 -> outside");
+        yield return new TestCaseData("a revision's link file").SetDescription("_manifests/revisions/sha256/<hex>/link -> outside file");
+        yield return new TestCaseData("the tags folder").SetDescription("_manifests/tags -> outside");
+        yield return new TestCaseData("a tag folder").SetDescription("_manifests/tags/v1 -> outside");
+        yield return new TestCaseData("a tag's index folder").SetDescription("_manifests/tags/v1/index -> outside");
+        yield return new TestCaseData("a tag's current link").SetDescription("_manifests/tags/v1/current/link -> outside file");
+        yield return new TestCaseData("the layers' sha256 folder").SetDescription("_layers/sha256 -> outside");
+        yield return new TestCaseData("a layer link").SetDescription("_layers/sha256/<hex>/link -> outside file");
+        yield return new TestCaseData("the uploads folder").SetDescription("_uploads -> outside");
+        yield return new TestCaseData("an upload folder").SetDescription("_uploads/<uuid> -> outside");
+    }
+
+    [TestCaseSource(nameof(LinkPlaces))]
+    public async Task SymbolicLinkAnywhereInTheLayout_RefusesTheTree_NamingTheLink_AndNothingInsideOrOutsideChanges(string place)
+    {
+        // given a symbolic link in the layout that reaches outside it (Distribution writes none, and follows them when it serves:
+        // what one reaches may be live; issue 13 §2)
         var r = Build();
         var outside = Directory.CreateTempSubdirectory("harbor-gc-outside").FullName;
         try
         {
-            var blob = Digest.Sha256Of("outside blob"u8);
-            var blobOutside = Path.Combine(outside, "blob");
-            Directory.CreateDirectory(blobOutside);
-            File.WriteAllText(Path.Combine(blobOutside, "data"), "outside blob");
-            Directory.CreateDirectory(Path.GetDirectoryName(_tree.BlobFolder(blob))!);
-            Directory.CreateSymbolicLink(_tree.BlobFolder(blob), blobOutside);
+            var target = Path.Combine(outside, "target");
+            DistributionTree.WriteLink(Path.Combine(target, "sha256", r.Old.Hex, "link"), r.Old, Old, Now);
+            DistributionTree.WriteLink(Path.Combine(target, "link"), r.Old, Old, Now);
+            File.WriteAllText(Path.Combine(target, "data"), "precious");
+            var file = Path.Combine(outside, "file");
+            File.WriteAllText(file, r.Old.ToString());
+            var app = _tree.Repo("library/app");
+            var link = place switch
+            {
+                "a blob folder" => _tree.BlobFolder(Digest.Sha256Of("outside"u8)),
+                "a blob's data" => Path.Combine(_tree.BlobFolder(Digest.Sha256Of("outside data"u8)), "data"),
+                "a two-letter blob folder" => Path.Combine(_tree.V2, "blobs", "sha256", "zz"),
+                "a repository folder" => _tree.Repo("linked/elsewhere"),
+                "a revision folder" => _tree.RevisionFolder("library/app", Digest.Sha256Of("outside revision"u8)),
+                "the revisions' sha256 folder" => Path.Combine(app, "_manifests", "revisions", "sha256"),
+                "a revision's link file" => Path.Combine(_tree.RevisionFolder("library/app", r.Old), "link"),
+                "the tags folder" => Path.Combine(app, "_manifests", "tags"),
+                "a tag folder" => _tree.TagFolder("library/app", "v1"),
+                "a tag's index folder" => Path.Combine(_tree.TagFolder("library/app", "v1"), "index"),
+                "a tag's current link" => Path.Combine(_tree.TagFolder("library/app", "v1"), "current", "link"),
+                "the layers' sha256 folder" => Path.Combine(app, "_layers", "sha256"),
+                "a layer link" => Path.Combine(_tree.LayerFolder("library/app", r.OldOnly), "link"),
+                "the uploads folder" => Path.Combine(app, "_uploads"),
+                _ => _tree.UploadFolder("library/app", Guid.NewGuid().ToString("D")),
+            };
+            if (File.Exists(link))
+            {
+                File.Delete(link);
+            }
+            else if (Directory.Exists(link))
+            {
+                Directory.Delete(link, recursive: true);
+            }
 
-            var revision = Digest.Sha256Of("outside revision"u8);
-            var revisionOutside = Path.Combine(outside, "revision");
-            DistributionTree.WriteLink(Path.Combine(revisionOutside, "link"), revision, Old, Now);
-            Directory.CreateSymbolicLink(_tree.RevisionFolder("library/app", r.Old)[..^64] + revision.Hex, revisionOutside);
+            Directory.CreateDirectory(Path.GetDirectoryName(link)!);
+            if (place.Contains("link file", StringComparison.Ordinal) || place is "a blob's data" or "a tag's current link" or "a layer link")
+            {
+                File.CreateSymbolicLink(link, file);
+            }
+            else
+            {
+                Directory.CreateSymbolicLink(link, target);
+            }
 
-            var repositoryOutside = Path.Combine(outside, "repository");
-            DistributionTree.WriteLink(Path.Combine(repositoryOutside, "_manifests", "revisions", "sha256", r.Old.Hex, "link"), r.Old, Old, Now);
-            DistributionTree.WriteLink(Path.Combine(repositoryOutside, "_layers", "sha256", r.OldOnly.Hex, "link"), r.OldOnly, Old, Now);
-            Directory.CreateDirectory(_tree.Repo("linked"));
-            Directory.CreateSymbolicLink(_tree.Repo("linked/elsewhere"), repositoryOutside);
-            var before = Directory.GetFiles(outside, "*", SearchOption.AllDirectories).Order().ToArray();
+            var inside = _tree.Files();
+            var outsideBefore = Directory.GetFiles(outside, "*", SearchOption.AllDirectories).Order().Select(f => (f, File.ReadAllText(f))).ToArray();
 
-            // when collected for real
-            var result = await new GarbageCollector(Store(), _time).RunAsync(new GcOptions());
+            // when a dry run, a real run and an explain read the tree
+            var dry = () => new GarbageCollector(Store(), _time).PlanAsync(new GcOptions());
+            var real = () => new GarbageCollector(Store(), _time).RunAsync(new GcOptions());
+            var explain = () => new GarbageCollector(Store(), _time).ExplainAsync(r.Old, null, new GcOptions());
 
-            // then none of it is listed, planned or deleted, and the tree itself is collected as usual
-            result.Plan.Blobs.Should().NotContain(b => b.Digest == blob);
-            result.Plan.Artifacts.Should().NotContain(a => a.Key.Digest == revision || a.Key.Repository.Value == "linked/elsewhere");
-            Directory.GetFiles(outside, "*", SearchOption.AllDirectories).Order().Should().Equal(before);
-            result.Plan.Artifacts.Should().Contain(a => a.Key.Digest == r.Old);
+            // then each refuses, naming the link, and nothing changed in the tree or outside it
+            (await dry.Should().ThrowAsync<InvalidDataException>()).Which.Message.Should().Contain($"'{link}' is a symbolic link").And.Contain("nothing was planned or deleted");
+            (await real.Should().ThrowAsync<InvalidDataException>()).Which.Message.Should().Contain($"'{link}' is a symbolic link");
+            await explain.Should().ThrowAsync<InvalidDataException>();
+            _tree.Files().Should().Equal(inside);
+            Directory.GetFiles(outside, "*", SearchOption.AllDirectories).Order().Select(f => (f, File.ReadAllText(f))).Should().Equal(outsideBefore);
         }
         finally
         {
             Directory.Delete(outside, recursive: true);
+        }
+    }
+
+    [Test]
+    public async Task LinksAboveTheLayout_AreFollowedOnce_AndTheRunDeletesInsideTheRealTree()
+    {
+        // given the registry's root reached through a symbolic link (/var/lib/registry -> /mnt/disk/registry, say)
+        var r = Build();
+        var alias = Path.Combine(Path.GetTempPath(), "harbor-gc-alias-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateSymbolicLink(alias, _tree.Root);
+        try
+        {
+            // when collected for real through the link
+            var result = await new GarbageCollector(new DistributionRegistryStore(alias, _time) { GracePeriod = TimeSpan.Zero }, _time).RunAsync(new GcOptions());
+
+            // then the run works as on the real path
+            result.ArtifactsDeleted.Should().BeGreaterThan(0);
+            _tree.HasRevision("library/app", r.Old).Should().BeFalse();
+            _tree.HasRevision("library/app", r.App).Should().BeTrue();
+        }
+        finally
+        {
+            Directory.Delete(alias);
         }
     }
 
@@ -253,7 +333,8 @@ public partial class DistributionRegistryStoreTests
 
         var plan = await new GarbageCollector(Store(), _time).PlanAsync(new GcOptions());
 
-        plan.Warnings.Should().Contain(w => w.Location == "library/app:dangling" && w.Message.Contains("no revision", StringComparison.Ordinal));
+        plan.Warnings.Should().Contain(w => w.Location == Path.Combine(_tree.TagFolder("library/app", "dangling"), "current", "link") && w.Message.Contains("no revision", StringComparison.Ordinal),
+            "every warning names its path (issue 13)");
     }
 
     [Test]

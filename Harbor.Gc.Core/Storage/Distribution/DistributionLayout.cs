@@ -6,95 +6,75 @@ using Harbor.Gc.Model;
 namespace Harbor.Gc.Storage.Distribution;
 
 /// <summary>
-/// Paths of the CNCF Distribution (<c>registry:2</c>) filesystem layout under its <c>rootdirectory</c>, and strict link parsing.
+/// Paths of the CNCF Distribution (<c>registry:2</c>) storage layout, relative to <c>ROOT/docker/registry/v2</c> (the root of the
+/// store's <see cref="Drivers.IStorageDriver"/>), and strict link parsing.
 /// </summary>
 /// <remarks>
 /// <code>
-/// ROOT/docker/registry/v2/blobs/sha256/ab/abcd…/data                                   blob bytes
-/// ROOT/docker/registry/v2/repositories/NAME/_layers/sha256/abcd…/link                   layer link (contains the digest)
-/// ROOT/docker/registry/v2/repositories/NAME/_manifests/revisions/sha256/abcd…/link      manifest revision
-/// ROOT/docker/registry/v2/repositories/NAME/_manifests/tags/TAG/current/link            the tag
-/// ROOT/docker/registry/v2/repositories/NAME/_manifests/tags/TAG/index/sha256/abcd…/link the tag's history
-/// ROOT/docker/registry/v2/repositories/NAME/_uploads/UUID/{data,startedat,hashstates/}  uploads in progress
+/// blobs/sha256/ab/abcd…/data                                   blob bytes
+/// repositories/NAME/_layers/sha256/abcd…/link                   layer link (contains the digest)
+/// repositories/NAME/_manifests/revisions/sha256/abcd…/link      manifest revision
+/// repositories/NAME/_manifests/tags/TAG/current/link            the tag
+/// repositories/NAME/_manifests/tags/TAG/index/sha256/abcd…/link the tag's history
+/// repositories/NAME/_uploads/UUID/{data,startedat,hashstates/}  uploads in progress
+/// _harbor-gc/quarantine/                                        a real run's quarantine (never read by the registry)
 /// </code>
 /// Every path here is built from a validated <see cref="RepositoryName"/>, <see cref="TagName"/>, <see cref="Digest"/> or upload
-/// id (<see cref="BlobUpload.ValidateId"/>), and checked to stay under the root: nothing read from a file is ever used as a path.
+/// id (<see cref="BlobUpload.ValidateId"/>): nothing read from a file is ever used as a path.
 /// </remarks>
-internal sealed partial class DistributionLayout
+internal static partial class DistributionLayout
 {
     /// <summary>The longest <c>startedat</c> content read: an RFC 3339 time with a 9-digit fraction and an offset is 35 bytes.</summary>
     public const int MaxStartedAtLength = 64;
 
-    public DistributionLayout(string rootDirectory)
-    {
-        Root = Path.GetFullPath(rootDirectory);
-        V2 = Path.Combine(Root, "docker", "registry", "v2");
-        Blobs = Path.Combine(V2, "blobs");
-        Repositories = Path.Combine(V2, "repositories");
-    }
+    /// <summary>The largest manifest read: Distribution refuses manifests over 4 MiB (<c>maxManifestBodySize</c>).</summary>
+    public const int MaxManifestLength = 4 << 20;
 
-    public string Root { get; }
+    public const string Blobs = "blobs";
 
-    public string V2 { get; }
+    public const string Repositories = "repositories";
 
-    public string Blobs { get; }
+    /// <summary>This project's own folder inside the layout: the run lock and the quarantine.</summary>
+    public const string Own = "_harbor-gc";
 
-    public string Repositories { get; }
+    public const string Quarantine = Own + "/quarantine";
 
-    public string BlobDirectory(Digest digest)
-    {
-        var hex = Hex(digest);
-        return Checked(Path.Combine(Blobs, Algorithm(digest), hex[..2], hex));
-    }
+    public static string BlobFolder(Digest digest) => $"{Blobs}/{Algorithm(digest)}/{digest.Hex[..2]}/{digest.Hex}";
 
-    public string BlobData(Digest digest) => Path.Combine(BlobDirectory(digest), "data");
+    public static string BlobData(Digest digest) => BlobFolder(digest) + "/data";
 
-    public string Repository(RepositoryName repository) => Checked(Path.Combine(Repositories, repository.Value.Replace('/', Path.DirectorySeparatorChar)));
+    public static string Repository(RepositoryName repository) => $"{Repositories}/{repository.Value}";
 
     /// <summary>The folder holding the <c>sha256</c> and <c>sha512</c> revision folders.</summary>
-    public string RevisionsRoot(RepositoryName repository) => Path.Combine(Repository(repository), "_manifests", "revisions");
+    public static string RevisionsRoot(RepositoryName repository) => Repository(repository) + "/_manifests/revisions";
 
-    public string Revisions(RepositoryName repository, DigestAlgorithm algorithm) => Path.Combine(RevisionsRoot(repository), AlgorithmName(algorithm));
+    public static string Revision(RepositoryName repository, Digest digest) => $"{RevisionsRoot(repository)}/{Algorithm(digest)}/{digest.Hex}";
 
-    public string Revision(RepositoryName repository, Digest digest) => Checked(Path.Combine(Revisions(repository, digest.Algorithm), Hex(digest)));
+    public static string RevisionLink(RepositoryName repository, Digest digest) => Revision(repository, digest) + "/link";
 
-    public string Tags(RepositoryName repository) => Path.Combine(Repository(repository), "_manifests", "tags");
+    public static string Tags(RepositoryName repository) => Repository(repository) + "/_manifests/tags";
 
-    public string Tag(RepositoryName repository, string tag) => Checked(Path.Combine(Tags(repository), TagName.Parse(tag)));
+    public static string Tag(RepositoryName repository, string tag) => $"{Tags(repository)}/{TagName.Parse(tag)}";
+
+    public static string TagLink(RepositoryName repository, string tag) => Tag(repository, tag) + "/current/link";
+
+    public static string TagIndexEntry(RepositoryName repository, string tag, Digest digest) => $"{Tag(repository, tag)}/index/{Algorithm(digest)}/{digest.Hex}";
 
     /// <summary>The folder holding the <c>sha256</c> and <c>sha512</c> layer link folders.</summary>
-    public string LayersRoot(RepositoryName repository) => Path.Combine(Repository(repository), "_layers");
+    public static string LayersRoot(RepositoryName repository) => Repository(repository) + "/_layers";
 
-    public string Layers(RepositoryName repository, DigestAlgorithm algorithm) => Path.Combine(LayersRoot(repository), AlgorithmName(algorithm));
+    public static string Layer(RepositoryName repository, Digest digest) => $"{LayersRoot(repository)}/{Algorithm(digest)}/{digest.Hex}";
 
-    public string Layer(RepositoryName repository, Digest digest) => Checked(Path.Combine(Layers(repository, digest.Algorithm), Hex(digest)));
+    public static string LayerLink(RepositoryName repository, Digest digest) => Layer(repository, digest) + "/link";
 
-    public string Uploads(RepositoryName repository) => Path.Combine(Repository(repository), "_uploads");
+    public static string Uploads(RepositoryName repository) => Repository(repository) + "/_uploads";
 
     /// <summary>An upload's folder; the id must be one plain path segment.</summary>
     /// <exception cref="ArgumentException">The id is not an upload id.</exception>
-    public string Upload(RepositoryName repository, string id) =>
+    public static string Upload(RepositoryName repository, string id) =>
         BlobUpload.ValidateId(id) is { } problem
             ? throw new ArgumentException($"'{Printable(id)}' is not an upload id: {problem}; nothing was deleted.", nameof(id))
-            : Checked(Path.Combine(Uploads(repository), id));
-
-    /// <summary>
-    /// Whether <paramref name="path"/> or a folder between it and the repositories root is a symbolic link (or another reparse
-    /// point): such a path may lead out of the tree, so it is neither listed nor deleted.
-    /// </summary>
-    public bool PassesThroughLink(string path)
-    {
-        for (var p = path; p.StartsWith(Repositories + Path.DirectorySeparatorChar, StringComparison.Ordinal); p = Path.GetDirectoryName(p)!)
-        {
-            var info = new DirectoryInfo(p);
-            if (info.Exists && (info.Attributes & FileAttributes.ReparsePoint) != 0)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+            : $"{Uploads(repository)}/{id}";
 
     public static string Hex(Digest digest) => digest.Hex;
 
@@ -172,20 +152,9 @@ internal sealed partial class DistributionLayout
     [GeneratedRegex(@"^(?<time>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.(?<fraction>[0-9]{1,9}))?(?<offset>Z|[+-][0-9]{2}:[0-9]{2})\z", RegexOptions.CultureInvariant)]
     private static partial Regex StartedAtPattern();
 
-    private static string Printable(string text)
+    public static string Printable(string text)
     {
         var cut = text.Length > 80 ? text[..80] + "…" : text;
         return string.Concat(cut.Select(c => char.IsControl(c) ? '?' : c));
-    }
-
-    private string Checked(string path)
-    {
-        var full = Path.GetFullPath(path);
-        if (!full.StartsWith(V2 + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-        {
-            throw new InvalidOperationException($"Refusing the path '{full}': it is outside the registry's storage '{V2}'.");
-        }
-
-        return full;
     }
 }

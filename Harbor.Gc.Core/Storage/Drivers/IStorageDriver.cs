@@ -40,6 +40,14 @@ internal interface IStorageDriver
     /// <summary>Renames <paramref name="from"/> to <paramref name="to"/> (creating <paramref name="to"/>'s parent folders), never over something.</summary>
     /// <exception cref="StorageRefusedException">Either path passes through a symbolic link, or <paramref name="from"/> is one.</exception>
     StorageMoveOutcome Move(string from, string to);
+
+    /// <summary>
+    /// Takes an exclusive lock on the folder at <paramref name="path"/> (the root when empty), held until the result is disposed
+    /// and released by the system if the process dies; null when another process holds it. On Linux the folder itself is locked
+    /// (<c>flock</c>), so nothing is written; elsewhere a lock file <c>.harbor-gc.lock</c> is made in it.
+    /// </summary>
+    /// <exception cref="StorageRefusedException">The folder is a symbolic link.</exception>
+    IDisposable? TryLock(string path);
 }
 
 /// <summary>What an entry of a storage path is.</summary>

@@ -77,6 +77,13 @@ internal static partial class LinuxNative
     [LibraryImport("libc", EntryPoint = "realpath", SetLastError = true)]
     public static partial nint RealPath(byte[] path, nint resolved);
 
+    [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
+    public static partial int Flock(int fd, int operation);
+
+    public const int LockExclusive = 2;
+    public const int LockNonBlocking = 4;
+    public const int EWOULDBLOCK = 11;
+
     [LibraryImport("libc", EntryPoint = "free")]
     public static partial void Free(nint pointer);
 

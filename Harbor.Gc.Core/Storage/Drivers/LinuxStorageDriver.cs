@@ -171,6 +171,28 @@ internal sealed class LinuxStorageDriver : IStorageDriver
     }
 
     /// <inheritdoc />
+    public IDisposable? TryLock(string path)
+    {
+        StoragePaths.Validate(path);
+        var fd = Retry(() => LinuxNative.OpenAt(LinuxNative.AtFdCwd, Bytes(Describe(path)), _directoryFlags, 0));
+        if (fd < 0)
+        {
+            throw LinuxNative.LastError is LinuxNative.ENOTDIR or LinuxNative.ELOOP
+                ? new StorageRefusedException(Describe(path), "it is not a folder, or is a symbolic link")
+                : Error(LinuxNative.LastError, "open", Describe(path));
+        }
+
+        if (Retry(() => LinuxNative.Flock(fd, LinuxNative.LockExclusive | LinuxNative.LockNonBlocking)) != 0)
+        {
+            var errno = LinuxNative.LastError;
+            LinuxNative.Close(fd);
+            return errno == LinuxNative.EWOULDBLOCK ? null : throw Error(errno, "lock", Describe(path));
+        }
+
+        return new FolderLock(fd);
+    }
+
+    /// <inheritdoc />
     public StorageMoveOutcome Move(string from, string to)
     {
         StoragePaths.Validate(from);
@@ -447,4 +469,19 @@ internal sealed class LinuxStorageDriver : IStorageDriver
 
     private static IOException Error(int errno, string what, string path) =>
         new($"Could not {what} '{path}': {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).");
+
+    /// <summary>An open folder holding an exclusive <c>flock</c>; closing it releases the lock.</summary>
+    private sealed class FolderLock(int fd) : IDisposable
+    {
+        private int _fd = fd;
+
+        public void Dispose()
+        {
+            var fd = Interlocked.Exchange(ref _fd, -1);
+            if (fd >= 0)
+            {
+                LinuxNative.Close(fd);
+            }
+        }
+    }
 }

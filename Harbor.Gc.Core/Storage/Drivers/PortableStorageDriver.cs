@@ -111,6 +111,32 @@ internal sealed class PortableStorageDriver(string root) : IStorageDriver
     }
 
     /// <inheritdoc />
+    public IDisposable? TryLock(string path)
+    {
+        StoragePaths.Validate(path);
+        if (Stat(path) is not { Kind: StorageEntryKind.Directory })
+        {
+            throw new StorageRefusedException(Describe(path), "it is not a folder, or is a symbolic link");
+        }
+
+        var file = StoragePaths.Join(path, ".harbor-gc.lock");
+        if (Stat(file) is { Kind: not StorageEntryKind.File })
+        {
+            throw new StorageRefusedException(Describe(file), "it is not a regular file");
+        }
+
+        try
+        {
+            // FileShare.None is an exclusive advisory lock (flock) on Unix, a sharing lock on Windows
+            return new FileStream(Full(file), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException) when (Stat(file) is { Kind: StorageEntryKind.File })
+        {
+            return null;
+        }
+    }
+
+    /// <inheritdoc />
     public StorageMoveOutcome Move(string from, string to)
     {
         StoragePaths.Validate(from);

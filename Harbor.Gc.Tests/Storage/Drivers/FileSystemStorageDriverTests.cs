@@ -132,6 +132,22 @@ internal class FileSystemStorageDriverTests(bool portable) : StorageDriverTestBa
     }
 
     [Test]
+    public void TryLock_IsExclusive_UntilDisposed()
+    {
+        using (var first = Driver.TryLock(string.Empty))
+        {
+            first.Should().NotBeNull();
+            Driver.TryLock(string.Empty).Should().BeNull("another holder (here another open of the folder) is refused");
+        }
+
+        using var again = Driver.TryLock(string.Empty);
+        again.Should().NotBeNull("disposing releases the lock");
+        Directory.CreateSymbolicLink(Path.Combine(Root, "link"), Outside);
+        var link = () => Driver.TryLock("link");
+        link.Should().Throw<StorageRefusedException>();
+    }
+
+    [Test]
     public void Open_ResolvesALinkAboveTheRoot_Once()
     {
         var alias = Path.Combine(Work, "alias");

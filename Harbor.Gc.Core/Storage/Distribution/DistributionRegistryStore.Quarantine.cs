@@ -1,0 +1,716 @@
+using System.Globalization;
+using Harbor.Gc.Collection;
+using Harbor.Gc.Manifests;
+using Harbor.Gc.Model;
+using Harbor.Gc.Storage.Drivers;
+
+namespace Harbor.Gc.Storage.Distribution;
+
+/// <summary>
+/// The quarantine that closes the race with the registry (DESIGN.md §5): what a real run deletes is first renamed into
+/// <c>_harbor-gc/quarantine/RUN/N-KIND/PATH</c>, where the registry never looks; after the grace period the tree is read again,
+/// what something needs is renamed back, and only the rest is deleted.
+/// </summary>
+/// <remarks>
+/// Why this is enough: every registry request that relies on an object being present checks it and then writes within the request
+/// (a manifest push stats its blobs and child manifests, then writes its revision link and tag; an upload or a mount stats the
+/// blob, then writes the layer link). A request that checks after the rename finds the object missing and is refused (or, for an
+/// upload, brings its own bytes). One that checked before the rename ends within the grace period, and what it wrote is then in
+/// the tree (or, if it wrote into a folder already renamed, in the quarantined copy, whose changed time puts it back). Reading the
+/// tree after the grace period therefore sees every accepted request that could need a quarantined item.
+/// </remarks>
+public sealed partial class DistributionRegistryStore
+{
+    private readonly List<QuarantinedItem> _quarantined = [];
+    private string? _runFolder;
+    private int _nextItem;
+    private DateTimeOffset _lastMove;
+    private IDisposable? _runLock;
+
+    /// <summary>What kind of item a quarantine folder holds (its name ends with it).</summary>
+    private enum QuarantineKind
+    {
+        Tag,
+        TagIndex,
+        Revision,
+        Layer,
+        Blob,
+    }
+
+    /// <inheritdoc />
+    TimeSpan IDeferredSweepStore.GracePeriod => GracePeriod;
+
+    /// <inheritdoc />
+    int IDeferredSweepStore.BeginSweep()
+    {
+        lock (_lock)
+        {
+            if (_runLock is not null)
+            {
+                throw new InvalidOperationException("A real run is already going on this store object.");
+            }
+
+            // the layout's root folder itself is locked: nothing is written for it
+            _runLock = _driver.TryLock(string.Empty) ?? throw new InvalidDataException(
+                $"{Description}: another harbor-gc real run holds the lock on '{_driver.Root}' (two runs never overlap); nothing was changed.");
+            try
+            {
+                return Recover();
+            }
+            catch
+            {
+                _runLock.Dispose();
+                _runLock = null;
+                throw;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    void IDeferredSweepStore.EndSweep()
+    {
+        lock (_lock)
+        {
+            _runLock?.Dispose();
+            _runLock = null;
+        }
+    }
+
+    /// <inheritdoc />
+    int IDeferredSweepStore.Abandon()
+    {
+        lock (_lock)
+        {
+            var restored = 0;
+            foreach (var item in _quarantined.ToList())
+            {
+                if (TryPutBack(item))
+                {
+                    restored++;
+                }
+            }
+
+            CleanUpRun();
+            return restored;
+        }
+    }
+
+    /// <inheritdoc />
+    async Task<SweepSettlement> IDeferredSweepStore.SettleAsync(ISweepObserver observer, IProgress<GcProgress>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(observer);
+        List<QuarantinedItem> items;
+        DateTimeOffset lastMove;
+        lock (_lock)
+        {
+            items = [.. _quarantined];
+            lastMove = _lastMove;
+        }
+
+        if (items.Count == 0)
+        {
+            lock (_lock)
+            {
+                CleanUpRun();
+            }
+
+            return new SweepSettlement();
+        }
+
+        progress?.Report(new GcProgress(GcPhase.Settling, 0, items.Count));
+        var wait = lastMove + GracePeriod - _time.GetUtcNow();
+        try
+        {
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            ((IDeferredSweepStore)this).Abandon();
+            return new SweepSettlement { Stopped = true };
+        }
+
+        lock (_lock)
+        {
+            return Settle(observer, progress, cancellationToken);
+        }
+    }
+
+    /// <summary>Renames an item into this run's quarantine and records it; an item already gone is skipped.</summary>
+    private void QuarantineItem(QuarantineKind kind, string original, RepositoryName? repository, Digest digest, string? tag, DateTimeOffset? linkTime)
+    {
+        _runFolder ??= $"{DistributionLayout.Quarantine}/{_time.GetUtcNow().ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}-{Guid.NewGuid():N}";
+        var moved = $"{_runFolder}/{++_nextItem}-{kind}/{original}";
+        switch (_driver.Move(original, moved))
+        {
+            case StorageMoveOutcome.Moved:
+                _quarantined.Add(new QuarantinedItem(kind, original, moved, repository, digest, tag, linkTime));
+                _lastMove = _time.GetUtcNow();
+                break;
+            case StorageMoveOutcome.SourceMissing:
+                _driver.Delete($"{_runFolder}/{_nextItem}-{kind}"); // the folders made for it
+                break;
+            default:
+                throw new IOException($"Could not move '{_driver.Describe(original)}' out of the registry's sight: '{_driver.Describe(moved)}' exists.");
+        }
+    }
+
+    /// <summary>Puts an item back where it was; if the registry wrote that path again meanwhile, its copy wins and this one goes.</summary>
+    /// <returns>Whether the item is out of the quarantine now.</returns>
+    private bool TryPutBack(QuarantinedItem item)
+    {
+        try
+        {
+            if (_driver.Move(item.Moved, item.Original) == StorageMoveOutcome.TargetExists)
+            {
+                _driver.Delete(item.Moved);
+            }
+
+            _quarantined.Remove(item);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false; // left where it is: the next real run puts it back
+        }
+    }
+
+    /// <summary>Deletes the folders of this run's quarantine that hold nothing any more, and forgets the run.</summary>
+    private void CleanUpRun()
+    {
+        if (_runFolder is not null)
+        {
+            foreach (var entry in _driver.List(_runFolder) ?? [])
+            {
+                var folder = $"{_runFolder}/{entry.Name}";
+                if (!_quarantined.Any(i => i.Moved.StartsWith(folder + "/", StringComparison.Ordinal)))
+                {
+                    _driver.Delete(folder);
+                }
+            }
+
+            if (_driver.List(_runFolder) is { Count: 0 })
+            {
+                _driver.Delete(_runFolder);
+            }
+
+            DeleteQuarantineIfEmpty();
+        }
+
+        if (_quarantined.Count == 0)
+        {
+            _runFolder = null;
+        }
+    }
+
+    /// <summary>Puts back everything an interrupted run left in the quarantine (every run folder there), before a real run reads.</summary>
+    private int Recover()
+    {
+        var restored = 0;
+        foreach (var run in _driver.List(DistributionLayout.Quarantine) ?? [])
+        {
+            var runFolder = $"{DistributionLayout.Quarantine}/{run.Name}";
+            foreach (var entry in ListQuarantine(runFolder))
+            {
+                var itemFolder = $"{runFolder}/{entry.Name}";
+                var dash = entry.Name.IndexOf('-', StringComparison.Ordinal);
+                if (dash < 0 || !Enum.TryParse<QuarantineKind>(entry.Name[(dash + 1)..], out var kind))
+                {
+                    throw DistributionTreeRefusedException.Create(Description, _driver.Describe(itemFolder), "is not a quarantine item this project wrote; nothing was changed");
+                }
+
+                if (LocateItem(itemFolder, kind) is not { } original)
+                {
+                    // killed before the rename: only the folders made for it, which hold no file
+                    if (HoldsAFile(itemFolder))
+                    {
+                        throw DistributionTreeRefusedException.Create(Description, _driver.Describe(itemFolder),
+                            "holds files but not in the shape this project writes a quarantine item; nothing was changed. Look at it, put back what belongs in the tree, and remove it");
+                    }
+                }
+                else
+                {
+                    if (_driver.Move($"{itemFolder}/{original}", original) == StorageMoveOutcome.TargetExists)
+                    {
+                        _driver.Delete($"{itemFolder}/{original}"); // the registry wrote it again since: its copy is the newer
+                    }
+
+                    restored++;
+                }
+
+                _driver.Delete(itemFolder);
+            }
+
+            _driver.Delete(runFolder);
+        }
+
+        DeleteQuarantineIfEmpty();
+        return restored;
+    }
+
+    /// <summary>Deletes the quarantine folder, and this project's folder, when they hold nothing.</summary>
+    private void DeleteQuarantineIfEmpty()
+    {
+        if (_driver.List(DistributionLayout.Quarantine) is { Count: 0 })
+        {
+            _driver.Delete(DistributionLayout.Quarantine);
+        }
+
+        if (_driver.List(DistributionLayout.Own) is { Count: 0 })
+        {
+            _driver.Delete(DistributionLayout.Own);
+        }
+    }
+
+    private bool HoldsAFile(string folder) =>
+        (_driver.List(folder) ?? []).Any(e => e.Kind != StorageEntryKind.Directory || HoldsAFile($"{folder}/{e.Name}"));
+
+    private IReadOnlyList<StorageListEntry> ListQuarantine(string folder)
+    {
+        var entries = _driver.List(folder) ?? [];
+        foreach (var entry in entries.Where(e => e.Kind != StorageEntryKind.Directory || !e.HasValidName))
+        {
+            throw DistributionTreeRefusedException.Create(Description, _driver.Describe($"{folder}/{entry.Name}"),
+                "is not a quarantine item this project wrote (a link, a file or a name that is not UTF-8 in its own folder); nothing was changed");
+        }
+
+        return entries;
+    }
+
+    /// <summary>
+    /// The path an item had, read back from its quarantine folder (<c>N-KIND/PATH</c>): the folders down to the item, one child
+    /// each, as this project made them; null when the folder holds no item (the run was killed before the rename).
+    /// </summary>
+    private string? LocateItem(string itemFolder, QuarantineKind kind)
+    {
+        var path = new List<string>();
+        string Current() => string.Join('/', path);
+        bool Down()
+        {
+            var entries = ListQuarantine(path.Count == 0 ? itemFolder : $"{itemFolder}/{Current()}");
+            if (entries.Count != 1)
+            {
+                return false;
+            }
+
+            path.Add(entries[0].Name);
+            return true;
+        }
+
+        // blobs/ALG/XX/HEX, or repositories/NAME…/_manifests|_layers/…
+        if (!Down())
+        {
+            return null;
+        }
+
+        var below = kind switch
+        {
+            QuarantineKind.Blob => 3,
+            QuarantineKind.Layer => 2,
+            QuarantineKind.Revision => 3,
+            QuarantineKind.Tag => 2,
+            _ => 5,
+        };
+        if (kind != QuarantineKind.Blob)
+        {
+            while (path[^1] is not ("_manifests" or "_layers"))
+            {
+                if (!Down())
+                {
+                    return null;
+                }
+            }
+        }
+
+        for (var i = 0; i < below; i++)
+        {
+            if (!Down())
+            {
+                return null;
+            }
+        }
+
+        return Current();
+    }
+
+    // ---- settling ----------------------------------------------------------------------------------------------------
+
+    private SweepSettlement Settle(ISweepObserver observer, IProgress<GcProgress>? progress, CancellationToken cancellationToken)
+    {
+        var live = ReadLiveTree(cancellationToken);
+        var infos = new Dictionary<Digest, ManifestInfo?>();
+        ManifestInfo? Info(Digest digest)
+        {
+            if (_manifests.TryGetValue(digest, out var known))
+            {
+                return known;
+            }
+
+            if (!infos.TryGetValue(digest, out var info))
+            {
+                infos[digest] = info = ReadInfo(digest);
+            }
+
+            return info;
+        }
+
+        var restore = new HashSet<QuarantinedItem>();
+        var revisions = _quarantined.Where(i => i.Kind == QuarantineKind.Revision).ToDictionary(i => new ArtifactKey(i.Repository!.Value, i.Digest));
+        var tags = _quarantined.Where(i => i.Kind == QuarantineKind.Tag).ToList();
+        var restoredKeys = new HashSet<ArtifactKey>();
+        var queue = new Queue<ArtifactKey>();
+        void Restore(ArtifactKey key)
+        {
+            if (revisions.TryGetValue(key, out var item) && restore.Add(item))
+            {
+                restoredKeys.Add(key);
+                queue.Enqueue(key);
+            }
+        }
+
+        // tags: one the registry wrote again is in the tree (its copy wins); one a write landed in, after the rename, goes back
+        var tagTargets = new Dictionary<QuarantinedItem, Digest>();
+        foreach (var tag in tags)
+        {
+            var repository = live.Of(tag.Repository!.Value);
+            if (repository.Tags.ContainsKey(tag.Tag!))
+            {
+                continue; // deleted with the quarantined copy: the tree's is newer
+            }
+
+            if (ReadLink(tag.Moved + "/current/link") is { Problem.Length: 0 } now && (now.Digest != tag.Digest || now.WrittenAt != tag.LinkTime))
+            {
+                restore.Add(tag);
+                tagTargets[tag] = now.Digest;
+            }
+        }
+
+        // revisions something in the tree needs: a tag, an index listing it, an accessory naming it, or a write into its copy
+        var listed = new Dictionary<RepositoryName, HashSet<Digest>>();
+        HashSet<Digest> ListedIn(RepositoryName name)
+        {
+            if (!listed.TryGetValue(name, out var set))
+            {
+                listed[name] = set = [];
+                foreach (var revision in live.Of(name).Revisions)
+                {
+                    if (Info(revision) is { } info)
+                    {
+                        set.UnionWith(info.Children);
+                        if (info.Subject is { } subject)
+                        {
+                            set.Add(subject);
+                        }
+                    }
+                }
+            }
+
+            return set;
+        }
+
+        foreach (var (key, item) in revisions)
+        {
+            var repository = live.Of(key.Repository);
+            var changed = ReadLink(item.Moved + "/link") is { } link && link.WrittenAt != item.LinkTime;
+            if (changed || repository.TagsUnreadable || repository.Tags.ContainsValue(key.Digest) ||
+                tagTargets.Any(t => t.Key.Repository == key.Repository && t.Value == key.Digest) || ListedIn(key.Repository).Contains(key.Digest))
+            {
+                Restore(key);
+            }
+        }
+
+        // and what those need in turn: an index's children, a subject's accessories
+        while (queue.TryDequeue(out var key))
+        {
+            if (Info(key.Digest) is { } info)
+            {
+                foreach (var child in info.Children)
+                {
+                    Restore(new ArtifactKey(key.Repository, child));
+                }
+            }
+
+            foreach (var other in revisions.Keys.Where(k => k.Repository == key.Repository && !restoredKeys.Contains(k)).ToList())
+            {
+                if (Info(other.Digest)?.Subject == key.Digest)
+                {
+                    Restore(other);
+                }
+            }
+        }
+
+        // a quarantined tag (or tag history entry) goes back with its revision, or when its revision is still in the tree
+        foreach (var item in _quarantined.Where(i => i.Kind is QuarantineKind.Tag or QuarantineKind.TagIndex))
+        {
+            var key = new ArtifactKey(item.Repository!.Value, tagTargets.GetValueOrDefault(item, item.Digest));
+            if (!live.Of(key.Repository).Tags.ContainsKey(item.Tag!) || item.Kind == QuarantineKind.TagIndex)
+            {
+                if (restoredKeys.Contains(key) || live.Of(key.Repository).Revisions.Contains(key.Digest))
+                {
+                    restore.Add(item);
+                }
+            }
+        }
+
+        // blobs and layer links: what the revisions in the tree, and those going back, reference
+        var neededBlobs = new HashSet<Digest>();
+        var neededLinks = new HashSet<ArtifactKey>();
+        var linksAll = new HashSet<RepositoryName>();
+        void Need(RepositoryName repository, Digest digest)
+        {
+            if (Info(digest) is { } info)
+            {
+                foreach (var reference in info.References)
+                {
+                    neededBlobs.Add(reference);
+                    neededLinks.Add(new ArtifactKey(repository, reference));
+                }
+
+                if (info.Readable)
+                {
+                    return;
+                }
+            }
+
+            // a manifest that cannot be read might use any blob its repository links
+            linksAll.Add(repository);
+            neededBlobs.Add(digest);
+        }
+
+        foreach (var (repository, state) in live.Repositories)
+        {
+            foreach (var digest in state.Revisions)
+            {
+                Need(repository, digest);
+            }
+        }
+
+        foreach (var key in restoredKeys)
+        {
+            Need(key.Repository, key.Digest);
+        }
+
+        foreach (var repository in linksAll)
+        {
+            foreach (var digest in live.Of(repository).LinkTimes.Keys)
+            {
+                neededBlobs.Add(digest);
+            }
+
+            foreach (var item in _quarantined.Where(i => i.Kind == QuarantineKind.Layer && i.Repository == repository))
+            {
+                neededBlobs.Add(item.Digest);
+                neededLinks.Add(new ArtifactKey(repository, item.Digest));
+            }
+        }
+
+        foreach (var item in _quarantined.Where(i => i.Kind == QuarantineKind.Blob))
+        {
+            // also a layer link to it written since the snapshot: an upload or a mount whose manifest may follow
+            if (neededBlobs.Contains(item.Digest) || live.Repositories.Any(r => r.Value.LinkTimes.TryGetValue(item.Digest, out var time) &&
+                    (!_repositories.TryGetValue(r.Key, out var seen) || !seen.LinkTimes.TryGetValue(item.Digest, out var before) || before != time)))
+            {
+                restore.Add(item);
+            }
+        }
+
+        foreach (var item in _quarantined.Where(i => i.Kind == QuarantineKind.Layer))
+        {
+            if (neededLinks.Contains(new ArtifactKey(item.Repository!.Value, item.Digest)) ||
+                (ReadLink(item.Moved + "/link") is { } link && link.WrittenAt != item.LinkTime))
+            {
+                restore.Add(item);
+            }
+        }
+
+        // put back, then delete the rest in the crash-safe order: tags, history, revisions, layer links, blobs
+        var restoredArtifacts = new List<ArtifactKey>();
+        var restoredBlobs = new List<Digest>();
+        var restoredLinks = 0;
+        foreach (var item in _quarantined.Where(restore.Contains).ToList())
+        {
+            if (TryPutBack(item))
+            {
+                switch (item.Kind)
+                {
+                    case QuarantineKind.Revision:
+                        restoredArtifacts.Add(new ArtifactKey(item.Repository!.Value, item.Digest));
+                        break;
+                    case QuarantineKind.Blob:
+                        restoredBlobs.Add(item.Digest);
+                        break;
+                    case QuarantineKind.Layer:
+                        restoredLinks++;
+                        break;
+                }
+            }
+        }
+
+        var deletedArtifacts = new List<ArtifactKey>();
+        var deletedBlobs = new List<Digest>();
+        var deletedLinks = 0;
+        var failures = new List<(QuarantinedItem Item, string Error)>();
+        var done = 0L;
+        var stopped = false;
+        foreach (var item in _quarantined.OrderBy(i => i.Kind).ToList())
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                stopped = true;
+                break;
+            }
+
+            // a blob or link the registry wrote again meanwhile stays: the quarantined copy goes, and nothing was freed
+            var rewritten = item.Kind is QuarantineKind.Blob or QuarantineKind.Layer && _driver.Stat(item.Original) is not null;
+            try
+            {
+                _driver.Delete(item.Moved);
+            }
+            catch (IOException e)
+            {
+                failures.Add((item, $"{_driver.Describe(item.Original)}: {e.Message}"));
+                continue;
+            }
+
+            _quarantined.Remove(item);
+            switch (item.Kind)
+            {
+                case QuarantineKind.Revision:
+                    var key = new ArtifactKey(item.Repository!.Value, item.Digest);
+                    deletedArtifacts.Add(key);
+                    observer.ArtifactDeleted(key);
+                    break;
+                case QuarantineKind.Blob when rewritten:
+                    restoredBlobs.Add(item.Digest);
+                    break;
+                case QuarantineKind.Blob:
+                    deletedBlobs.Add(item.Digest);
+                    observer.BlobDeleted(item.Digest);
+                    break;
+                case QuarantineKind.Layer when rewritten:
+                    restoredLinks++;
+                    break;
+                case QuarantineKind.Layer:
+                    deletedLinks++;
+                    observer.LayerLinkDeleted(new LayerLink(item.Repository!.Value, item.Digest, item.LinkTime ?? default));
+                    break;
+            }
+
+            progress?.Report(new GcProgress(GcPhase.Settling, ++done, done + _quarantined.Count));
+        }
+
+        if (stopped)
+        {
+            // stopped between deletions: what is left goes back, so the registry sees the tree whole again
+            foreach (var item in _quarantined.Where(i => !failures.Any(f => f.Item == i)).ToList())
+            {
+                TryPutBack(item);
+            }
+        }
+
+        CleanUpRun();
+        return new SweepSettlement
+        {
+            DeletedArtifacts = deletedArtifacts,
+            DeletedBlobs = deletedBlobs,
+            DeletedLayerLinks = deletedLinks,
+            RestoredArtifacts = restoredArtifacts,
+            RestoredBlobs = restoredBlobs,
+            RestoredLayerLinks = restoredLinks,
+            FailedArtifacts = [.. failures.Where(f => f.Item.Kind is not (QuarantineKind.Blob or QuarantineKind.Layer))
+                .Select(f => (new ArtifactKey(f.Item.Repository!.Value, f.Item.Digest), f.Error)).DistinctBy(f => f.Item1)],
+            FailedBlobs = [.. failures.Where(f => f.Item.Kind == QuarantineKind.Blob).Select(f => (f.Item.Digest, f.Error))],
+            FailedLayerLinks = [.. failures.Where(f => f.Item.Kind == QuarantineKind.Layer)
+                .Select(f => (new LayerLink(f.Item.Repository!.Value, f.Item.Digest, f.Item.LinkTime ?? default), f.Error))],
+            Stopped = stopped,
+        };
+    }
+
+    /// <summary>What a manifest the snapshot did not read says: from its data in the tree, or in the quarantine; null when it has none.</summary>
+    private ManifestInfo? ReadInfo(Digest digest)
+    {
+        var read = _driver.Read(DistributionLayout.BlobData(digest), DistributionLayout.MaxManifestLength);
+        if (read.Status == StorageReadStatus.Missing &&
+            _quarantined.FirstOrDefault(i => i.Kind == QuarantineKind.Blob && i.Digest == digest) is { } quarantined)
+        {
+            read = _driver.Read(quarantined.Moved + "/data", DistributionLayout.MaxManifestLength);
+        }
+
+        if (read.Status != StorageReadStatus.Read)
+        {
+            return new ManifestInfo([digest], [], null, Readable: false);
+        }
+
+        Artifact artifact;
+        try
+        {
+            artifact = ArtifactReader.Read(RepositoryName.Parse("unknown"), digest, read.Content, null, DateTimeOffset.UnixEpoch);
+        }
+        catch (ArgumentException)
+        {
+            return new ManifestInfo([digest], [], null, Readable: false);
+        }
+
+        return artifact.Kind == ManifestKind.Unknown
+            ? new ManifestInfo([.. artifact.References.Select(r => r.Digest)], [], null, Readable: false)
+            : InfoOf(artifact);
+    }
+
+    /// <summary>The tree as it is now: each repository's revisions, tags and layer links (with the links' times).</summary>
+    private LiveTree ReadLiveTree(CancellationToken cancellationToken)
+    {
+        var tree = new LiveTree();
+        var quarantinedBlobs = _quarantined.Where(i => i.Kind == QuarantineKind.Blob).Select(i => i.Digest).ToHashSet();
+        foreach (var repository in Guarded(() => FindRepositories(cancellationToken)))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var state = new LiveRepository();
+            var unreadable = (string?)null;
+            Guarded(() =>
+            {
+                state.Revisions.UnionWith(ListDigestFolders(DistributionLayout.RevisionsRoot(repository), "revision", null));
+                foreach (var tag in ReadTags(repository, null, out unreadable, out _))
+                {
+                    state.Tags[tag.Name] = tag.Digest;
+                }
+
+                state.TagsUnreadable = unreadable is not null;
+                foreach (var digest in ListDigestFolders(DistributionLayout.LayersRoot(repository), "layer link", null))
+                {
+                    // only the links of quarantined blobs need their time (was one written since the snapshot?)
+                    state.LinkTimes[digest] = quarantinedBlobs.Contains(digest) ? ReadLink(DistributionLayout.LayerLink(repository, digest))?.WrittenAt : null;
+                }
+
+                return true;
+            });
+            tree.Repositories[repository] = state;
+        }
+
+        return tree;
+    }
+
+    /// <summary>An item out of the registry's sight: what it is, where it was, where it is, and what the sweep saw of it.</summary>
+    private sealed record QuarantinedItem(QuarantineKind Kind, string Original, string Moved, RepositoryName? Repository, Digest Digest, string? Tag, DateTimeOffset? LinkTime);
+
+    private sealed class LiveTree
+    {
+        private static readonly LiveRepository Empty = new();
+
+        public Dictionary<RepositoryName, LiveRepository> Repositories { get; } = [];
+
+        public LiveRepository Of(RepositoryName repository) => Repositories.GetValueOrDefault(repository) ?? Empty;
+    }
+
+    private sealed class LiveRepository
+    {
+        public HashSet<Digest> Revisions { get; } = [];
+
+        public Dictionary<string, Digest> Tags { get; } = new(StringComparer.Ordinal);
+
+        public bool TagsUnreadable { get; set; }
+
+        public Dictionary<Digest, DateTimeOffset?> LinkTimes { get; } = [];
+    }
+}

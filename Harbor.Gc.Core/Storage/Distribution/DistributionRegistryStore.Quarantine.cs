@@ -439,6 +439,15 @@ public sealed partial class DistributionRegistryStore
                     Restore(other);
                 }
             }
+
+            // and its cosign tag-scheme accessories (sha256-<hex>.sig, .att, .sbom), which only their tag links to it
+            var scheme = $"{DistributionLayout.Algorithm(key.Digest)}-{key.Digest.Hex}.";
+            foreach (var tag in tags.Where(t => t.Repository == key.Repository && t.Tag!.StartsWith(scheme, StringComparison.Ordinal) &&
+                t.Tag[scheme.Length..] is "sig" or "att" or "sbom"))
+            {
+                restore.Add(tag);
+                Restore(new ArtifactKey(key.Repository, tagTargets.GetValueOrDefault(tag, tag.Digest)));
+            }
         }
 
         // a quarantined tag (or tag history entry) goes back with its revision, or when its revision is still in the tree

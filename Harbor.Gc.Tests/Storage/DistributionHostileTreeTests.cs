@@ -45,7 +45,7 @@ public class DistributionHostileTreeTests
         Directory.Delete(_outside, recursive: true);
     }
 
-    private DistributionRegistryStore Store() => new(_tree.Root, _time);
+    private DistributionRegistryStore Store() => new(_tree.Root, _time) { GracePeriod = TimeSpan.Zero }; // the clock is fake: no wait
 
     /// <summary>
     /// <c>library/app</c>: v1 tagged, and an untagged old image that <c>latest</c> named before it moved to v1 (so
@@ -65,9 +65,11 @@ public class DistributionHostileTreeTests
 
     [Test]
     [Description("P5: every deletion resolves its real path and refuses anything outside the root or through a link. A folder the plan's " +
-                 "deletions go through, made a symbolic link to an outside folder between the plan and the sweep (same store, no re-read), " +
-                 "or a symbolic link put inside a revision folder the plan deletes: nothing outside the root changes, the item is reported " +
-                 "with the link's path, a revision still reachable keeps its blobs, and the run goes on with the other items.")]
+                 "deletions go through, made a symbolic link to an outside folder between the plan and the sweep: the move out of sight " +
+                 "through it is refused, and the re-read after the grace period finds the link and refuses the tree, putting back all it " +
+                 "had moved (P1). A symbolic link put inside a revision folder the plan deletes: the final delete refuses it, the revision " +
+                 "goes back where the registry serves it, whole, and is reported; the run goes on with the other items. Nothing outside " +
+                 "the root changes in either case.")]
     public async Task PathTurnedIntoALinkAfterThePlan_IsNeverDeletedThrough_ItIsReported_AndTheRunGoesOn(
         [Values("tags/latest/index", "_manifests/revisions/sha256", "_layers/sha256", "a link inside the revision folder")] string place)
     {
@@ -99,21 +101,30 @@ public class DistributionHostileTreeTests
         }
 
         var outside = FolderSnapshot.Take(_outside);
+        var inside = _tree.Files();
+        if (!place.StartsWith("a link", StringComparison.Ordinal))
+        {
+            // then: the run refuses the tree, naming the link, and everything it had moved out of sight is back
+            var run = () => collector.ExecuteAsync(plan, new GcOptions());
+            (await run.Should().ThrowAsync<InvalidDataException>()).Which.Message.Should().Contain($"'{link}' is a symbolic link");
+            outside.ShouldBeUnchanged($"the sweep must not delete through the link at {link}");
+            _tree.Files().Should().BeEquivalentTo(inside, "nothing was deleted, and nothing is left out of sight");
+            return;
+        }
+
         var result = await collector.ExecuteAsync(plan, new GcOptions());
 
-        // then: nothing outside the root changed, the report names the item (under the link, or holding it), and the other
+        // then: nothing outside the root changed, the report names the revision, which is back and whole, and the other
         // repository's garbage is gone
         outside.ShouldBeUnchanged($"the sweep must not delete through the link at {link}");
-        var reported = place.StartsWith("a link", StringComparison.Ordinal) ? _tree.RevisionFolder("library/app", r.Old) : link;
-        GcReportWriter.ToJson(result).Should().Contain(reported, "the item that was not deleted is reported with its path");
+        GcReportWriter.ToJson(result).Should().Contain(_tree.RevisionFolder("library/app", r.Old), "the item that was not deleted is reported with its path");
+        result.ArtifactsFailed.Select(f => f.Key.Digest).Should().Contain(r.Old);
         _tree.HasRevision("library/multi", r.OldIndex).Should().BeFalse("the run goes on with the other items");
         _tree.HasRevision("library/multi", r.OldChild).Should().BeFalse("the run goes on with the other items");
-        if (place is "_manifests/revisions/sha256" or "a link inside the revision folder")
-        {
-            File.Exists(Path.Combine(_tree.RevisionFolder("library/app", r.Old), "link")).Should().BeTrue("the revision was not deleted");
-            _tree.HasBlob(r.Old).Should().BeTrue("a revision the registry still serves keeps its manifest's blob");
-            _tree.HasBlob(r.OldOnly).Should().BeTrue("a revision the registry still serves keeps its layers");
-        }
+        File.Exists(Path.Combine(_tree.RevisionFolder("library/app", r.Old), "link")).Should().BeTrue("the revision was not deleted");
+        _tree.HasBlob(r.Old).Should().BeTrue("a revision the registry still serves keeps its manifest's blob");
+        _tree.HasBlob(r.OldOnly).Should().BeTrue("a revision the registry still serves keeps its layers");
+        File.Exists(Path.Combine(_tree.LayerFolder("library/app", r.OldOnly), "link")).Should().BeTrue("and their layer links");
     }
 
     [TestCase(60, false)]

@@ -422,33 +422,38 @@ public sealed partial class DistributionRegistryStore
         }
 
         // and what those need in turn: an index's children, a subject's accessories
-        while (queue.TryDequeue(out var key))
+        void Close()
         {
-            if (Info(key.Digest) is { } info)
+            while (queue.TryDequeue(out var key))
             {
-                foreach (var child in info.Children)
+                if (Info(key.Digest) is { } info)
                 {
-                    Restore(new ArtifactKey(key.Repository, child));
+                    foreach (var child in info.Children)
+                    {
+                        Restore(new ArtifactKey(key.Repository, child));
+                    }
                 }
-            }
 
-            foreach (var other in revisions.Keys.Where(k => k.Repository == key.Repository && !restoredKeys.Contains(k)).ToList())
-            {
-                if (Info(other.Digest)?.Subject == key.Digest)
+                foreach (var other in revisions.Keys.Where(k => k.Repository == key.Repository && !restoredKeys.Contains(k)).ToList())
                 {
-                    Restore(other);
+                    if (Info(other.Digest)?.Subject == key.Digest)
+                    {
+                        Restore(other);
+                    }
                 }
-            }
 
-            // and its cosign tag-scheme accessories (sha256-<hex>.sig, .att, .sbom), which only their tag links to it
-            var scheme = $"{DistributionLayout.Algorithm(key.Digest)}-{key.Digest.Hex}.";
-            foreach (var tag in tags.Where(t => t.Repository == key.Repository && t.Tag!.StartsWith(scheme, StringComparison.Ordinal) &&
-                t.Tag[scheme.Length..] is "sig" or "att" or "sbom"))
-            {
-                restore.Add(tag);
-                Restore(new ArtifactKey(key.Repository, tagTargets.GetValueOrDefault(tag, tag.Digest)));
+                // and its cosign tag-scheme accessories (sha256-<hex>.sig, .att, .sbom), which only their tag links to it
+                var scheme = $"{DistributionLayout.Algorithm(key.Digest)}-{key.Digest.Hex}.";
+                foreach (var tag in tags.Where(t => t.Repository == key.Repository && t.Tag!.StartsWith(scheme, StringComparison.Ordinal) &&
+                    t.Tag[scheme.Length..] is "sig" or "att" or "sbom"))
+                {
+                    restore.Add(tag);
+                    Restore(new ArtifactKey(key.Repository, tagTargets.GetValueOrDefault(tag, tag.Digest)));
+                }
             }
         }
+
+        Close();
 
         // a quarantined tag (or tag history entry) goes back with its revision, or when its revision is still in the tree
         foreach (var item in _quarantined.Where(i => i.Kind is QuarantineKind.Tag or QuarantineKind.TagIndex))
@@ -463,7 +468,53 @@ public sealed partial class DistributionRegistryStore
             }
         }
 
-        // blobs and layer links: what the revisions in the tree, and those going back, reference
+        // put the tags and revisions back, then delete the others (tags and history first, then revisions). One whose deletion
+        // fails goes back where it was, with everything it needs: it is still there for the registry, so it must stay whole
+        var outcome = new SettleOutcome();
+        foreach (var item in _quarantined.Where(i => restore.Contains(i) && i.Kind is QuarantineKind.Tag or QuarantineKind.TagIndex or QuarantineKind.Revision).ToList())
+        {
+            PutBack(item, outcome);
+        }
+
+        var stopped = false;
+        foreach (var item in _quarantined.Where(i => i.Kind is QuarantineKind.Tag or QuarantineKind.TagIndex).ToList())
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                stopped = true;
+                break;
+            }
+
+            if (!DeleteFromQuarantine(item, observer, outcome, progress))
+            {
+                PutBack(item, outcome, counted: false);
+                Restore(new ArtifactKey(item.Repository!.Value, tagTargets.GetValueOrDefault(item, item.Digest))); // a tag that stays keeps what it names
+            }
+        }
+
+        Close();
+
+        foreach (var item in _quarantined.Where(i => i.Kind == QuarantineKind.Revision && restore.Contains(i)).ToList())
+        {
+            PutBack(item, outcome);
+        }
+
+        foreach (var item in _quarantined.Where(i => i.Kind == QuarantineKind.Revision).ToList())
+        {
+            if (stopped || cancellationToken.IsCancellationRequested)
+            {
+                stopped = true;
+                break;
+            }
+
+            if (!DeleteFromQuarantine(item, observer, outcome, progress))
+            {
+                restoredKeys.Add(new ArtifactKey(item.Repository!.Value, item.Digest));
+                PutBack(item, outcome, counted: false);
+            }
+        }
+
+        // blobs and layer links: what the revisions in the tree, those put back and those that could not be deleted reference
         var neededBlobs = new HashSet<Digest>();
         var neededLinks = new HashSet<ArtifactKey>();
         var linksAll = new HashSet<RepositoryName>();
@@ -515,105 +566,44 @@ public sealed partial class DistributionRegistryStore
             }
         }
 
-        foreach (var item in _quarantined.Where(i => i.Kind == QuarantineKind.Blob))
+        foreach (var item in _quarantined.Where(i => i.Kind == QuarantineKind.Blob).ToList())
         {
             // also a layer link to it written since the snapshot: an upload or a mount whose manifest may follow
             if (neededBlobs.Contains(item.Digest) || live.Repositories.Any(r => r.Value.LinkTimes.TryGetValue(item.Digest, out var time) &&
                     (!_repositories.TryGetValue(r.Key, out var seen) || !seen.LinkTimes.TryGetValue(item.Digest, out var before) || before != time)))
             {
-                restore.Add(item);
+                PutBack(item, outcome);
             }
         }
 
-        foreach (var item in _quarantined.Where(i => i.Kind == QuarantineKind.Layer))
+        foreach (var item in _quarantined.Where(i => i.Kind == QuarantineKind.Layer).ToList())
         {
             if (neededLinks.Contains(new ArtifactKey(item.Repository!.Value, item.Digest)) ||
                 (ReadLink(item.Moved + "/link") is { } link && link.WrittenAt != item.LinkTime))
             {
-                restore.Add(item);
+                PutBack(item, outcome);
             }
         }
 
-        // put back, then delete the rest in the crash-safe order: tags, history, revisions, layer links, blobs
-        var restoredArtifacts = new List<ArtifactKey>();
-        var restoredBlobs = new List<Digest>();
-        var restoredLinks = 0;
-        foreach (var item in _quarantined.Where(restore.Contains).ToList())
-        {
-            if (TryPutBack(item))
-            {
-                switch (item.Kind)
-                {
-                    case QuarantineKind.Revision:
-                        restoredArtifacts.Add(new ArtifactKey(item.Repository!.Value, item.Digest));
-                        break;
-                    case QuarantineKind.Blob:
-                        restoredBlobs.Add(item.Digest);
-                        break;
-                    case QuarantineKind.Layer:
-                        restoredLinks++;
-                        break;
-                }
-            }
-        }
-
-        var deletedArtifacts = new List<ArtifactKey>();
-        var deletedBlobs = new List<Digest>();
-        var deletedLinks = 0;
-        var failures = new List<(QuarantinedItem Item, string Error)>();
-        var done = 0L;
-        var stopped = false;
+        // then layer links, then blobs
         foreach (var item in _quarantined.OrderBy(i => i.Kind).ToList())
         {
-            if (cancellationToken.IsCancellationRequested)
+            if (stopped || cancellationToken.IsCancellationRequested)
             {
                 stopped = true;
                 break;
             }
 
-            // a blob or link the registry wrote again meanwhile stays: the quarantined copy goes, and nothing was freed
-            var rewritten = item.Kind is QuarantineKind.Blob or QuarantineKind.Layer && _driver.Stat(item.Original) is not null;
-            try
+            if (!DeleteFromQuarantine(item, observer, outcome, progress) && item.Kind == QuarantineKind.Layer)
             {
-                _driver.Delete(item.Moved);
+                PutBack(item, outcome, counted: false);
             }
-            catch (IOException e)
-            {
-                failures.Add((item, $"{_driver.Describe(item.Original)}: {e.Message}"));
-                continue;
-            }
-
-            _quarantined.Remove(item);
-            switch (item.Kind)
-            {
-                case QuarantineKind.Revision:
-                    var key = new ArtifactKey(item.Repository!.Value, item.Digest);
-                    deletedArtifacts.Add(key);
-                    observer.ArtifactDeleted(key);
-                    break;
-                case QuarantineKind.Blob when rewritten:
-                    restoredBlobs.Add(item.Digest);
-                    break;
-                case QuarantineKind.Blob:
-                    deletedBlobs.Add(item.Digest);
-                    observer.BlobDeleted(item.Digest);
-                    break;
-                case QuarantineKind.Layer when rewritten:
-                    restoredLinks++;
-                    break;
-                case QuarantineKind.Layer:
-                    deletedLinks++;
-                    observer.LayerLinkDeleted(new LayerLink(item.Repository!.Value, item.Digest, item.LinkTime ?? default));
-                    break;
-            }
-
-            progress?.Report(new GcProgress(GcPhase.Settling, ++done, done + _quarantined.Count));
         }
 
         if (stopped)
         {
             // stopped between deletions: what is left goes back, so the registry sees the tree whole again
-            foreach (var item in _quarantined.Where(i => !failures.Any(f => f.Item == i)).ToList())
+            foreach (var item in _quarantined.ToList())
             {
                 TryPutBack(item);
             }
@@ -622,19 +612,104 @@ public sealed partial class DistributionRegistryStore
         CleanUpRun();
         return new SweepSettlement
         {
-            DeletedArtifacts = deletedArtifacts,
-            DeletedBlobs = deletedBlobs,
-            DeletedLayerLinks = deletedLinks,
-            RestoredArtifacts = restoredArtifacts,
-            RestoredBlobs = restoredBlobs,
-            RestoredLayerLinks = restoredLinks,
-            FailedArtifacts = [.. failures.Where(f => f.Item.Kind is not (QuarantineKind.Blob or QuarantineKind.Layer))
+            DeletedArtifacts = outcome.DeletedArtifacts,
+            DeletedBlobs = outcome.DeletedBlobs,
+            DeletedLayerLinks = outcome.DeletedLinks,
+            RestoredArtifacts = outcome.RestoredArtifacts,
+            RestoredBlobs = outcome.RestoredBlobs,
+            RestoredLayerLinks = outcome.RestoredLinks,
+            FailedArtifacts = [.. outcome.Failures.Where(f => f.Item.Kind is not (QuarantineKind.Blob or QuarantineKind.Layer))
                 .Select(f => (new ArtifactKey(f.Item.Repository!.Value, f.Item.Digest), f.Error)).DistinctBy(f => f.Item1)],
-            FailedBlobs = [.. failures.Where(f => f.Item.Kind == QuarantineKind.Blob).Select(f => (f.Item.Digest, f.Error))],
-            FailedLayerLinks = [.. failures.Where(f => f.Item.Kind == QuarantineKind.Layer)
+            FailedBlobs = [.. outcome.Failures.Where(f => f.Item.Kind == QuarantineKind.Blob).Select(f => (f.Item.Digest, f.Error))],
+            FailedLayerLinks = [.. outcome.Failures.Where(f => f.Item.Kind == QuarantineKind.Layer)
                 .Select(f => (new LayerLink(f.Item.Repository!.Value, f.Item.Digest, f.Item.LinkTime ?? default), f.Error))],
             Stopped = stopped,
         };
+    }
+
+    /// <summary>Puts an item back and counts it as put back (unless <paramref name="counted"/> is false: it failed, and is counted so).</summary>
+    private void PutBack(QuarantinedItem item, SettleOutcome outcome, bool counted = true)
+    {
+        if (!TryPutBack(item) || !counted)
+        {
+            return;
+        }
+
+        switch (item.Kind)
+        {
+            case QuarantineKind.Revision:
+                outcome.RestoredArtifacts.Add(new ArtifactKey(item.Repository!.Value, item.Digest));
+                break;
+            case QuarantineKind.Blob:
+                outcome.RestoredBlobs.Add(item.Digest);
+                break;
+            case QuarantineKind.Layer:
+                outcome.RestoredLinks++;
+                break;
+        }
+    }
+
+    /// <summary>Deletes an item for good; false (and a failure recorded) when that fails or is refused.</summary>
+    private bool DeleteFromQuarantine(QuarantinedItem item, ISweepObserver observer, SettleOutcome outcome, IProgress<GcProgress>? progress)
+    {
+        // a blob or link the registry wrote again meanwhile stays: the quarantined copy goes, and nothing was freed
+        var rewritten = item.Kind is QuarantineKind.Blob or QuarantineKind.Layer && _driver.Stat(item.Original) is not null;
+        try
+        {
+            _driver.Delete(item.Moved);
+        }
+        catch (IOException e)
+        {
+            outcome.Failures.Add((item, $"{_driver.Describe(item.Original)}: {e.Message}"));
+            return false;
+        }
+
+        _quarantined.Remove(item);
+        switch (item.Kind)
+        {
+            case QuarantineKind.Revision:
+                var key = new ArtifactKey(item.Repository!.Value, item.Digest);
+                outcome.DeletedArtifacts.Add(key);
+                observer.ArtifactDeleted(key);
+                break;
+            case QuarantineKind.Blob when rewritten:
+                outcome.RestoredBlobs.Add(item.Digest);
+                break;
+            case QuarantineKind.Blob:
+                outcome.DeletedBlobs.Add(item.Digest);
+                observer.BlobDeleted(item.Digest);
+                break;
+            case QuarantineKind.Layer when rewritten:
+                outcome.RestoredLinks++;
+                break;
+            case QuarantineKind.Layer:
+                outcome.DeletedLinks++;
+                observer.LayerLinkDeleted(new LayerLink(item.Repository!.Value, item.Digest, item.LinkTime ?? default));
+                break;
+        }
+
+        progress?.Report(new GcProgress(GcPhase.Settling, ++outcome.Done, outcome.Done + _quarantined.Count));
+        return true;
+    }
+
+    /// <summary>What settling did, as it goes.</summary>
+    private sealed class SettleOutcome
+    {
+        public List<ArtifactKey> DeletedArtifacts { get; } = [];
+
+        public List<Digest> DeletedBlobs { get; } = [];
+
+        public int DeletedLinks { get; set; }
+
+        public List<ArtifactKey> RestoredArtifacts { get; } = [];
+
+        public List<Digest> RestoredBlobs { get; } = [];
+
+        public int RestoredLinks { get; set; }
+
+        public List<(QuarantinedItem Item, string Error)> Failures { get; } = [];
+
+        public long Done { get; set; }
     }
 
     /// <summary>What a manifest the snapshot did not read says: from its data in the tree, or in the quarantine; null when it has none.</summary>

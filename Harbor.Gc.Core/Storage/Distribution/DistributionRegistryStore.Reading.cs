@@ -40,6 +40,14 @@ public sealed partial class DistributionRegistryStore
         var blobs = await blobsTask.ConfigureAwait(false);
         ReportQuarantine(problems);
 
+        // a layer link that is there but cannot be read might be a link the registry serves the blob by: its blob is kept (not
+        // offered to the plan at all)
+        var pinned = states.Values.SelectMany(s => s.UnreadableLinks).ToHashSet();
+        if (pinned.Count > 0)
+        {
+            blobs.RemoveAll(b => pinned.Contains(b.Digest));
+        }
+
         var ordered = states.OrderBy(s => s.Key).ToList();
         var artifacts = ordered.SelectMany(s => s.Value.Artifacts).ToList();
         sink.OnBegin(new SnapshotSizeHint(artifacts.Count, blobs.Count, ordered.Sum(s => s.Value.Tags.Count), 0, artifacts.Sum(a => (long)a.References.Length)));
@@ -280,6 +288,7 @@ public sealed partial class DistributionRegistryStore
             {
                 problems.Enqueue(Problem(linkPath, (file.Problem.Length > 0 ? file.Problem : $"the link names {file.Digest}, not the folder's {digest}") + "; left alone, and its blob kept"));
                 state.LinkTimes[digest] = null;
+                state.UnreadableLinks.Add(digest);
                 continue;
             }
 

@@ -148,6 +148,9 @@ public sealed partial class DistributionRegistryStore : IRegistryStore, IDeferre
         /// <summary>The modification time of each layer link the snapshot read, by blob (a folder without a readable one: null).</summary>
         public Dictionary<Digest, DateTimeOffset?> LinkTimes { get; } = [];
 
+        /// <summary>Blobs whose layer link here is there but cannot be read (malformed, a folder, a FIFO): kept, with the link.</summary>
+        public List<Digest> UnreadableLinks { get; } = [];
+
         public bool HasTagsFolder { get; set; }
 
         public bool HasRevisions => Artifacts.Count > 0;

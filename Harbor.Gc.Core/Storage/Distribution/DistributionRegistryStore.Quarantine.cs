@@ -21,7 +21,7 @@ namespace Harbor.Gc.Storage.Distribution;
 /// </remarks>
 public sealed partial class DistributionRegistryStore
 {
-    private readonly List<QuarantinedItem> _quarantined = [];
+    private readonly HashSet<QuarantinedItem> _quarantined = new(ReferenceEqualityComparer.Instance);
     private string? _runFolder;
     private int _nextItem;
     private DateTimeOffset _lastMove;
@@ -182,10 +182,11 @@ public sealed partial class DistributionRegistryStore
     {
         if (_runFolder is not null)
         {
+            var holding = _quarantined.Select(i => i.Moved[..i.Moved.IndexOf('/', _runFolder.Length + 1)]).ToHashSet(StringComparer.Ordinal);
             foreach (var entry in _driver.List(_runFolder) ?? [])
             {
                 var folder = $"{_runFolder}/{entry.Name}";
-                if (!_quarantined.Any(i => i.Moved.StartsWith(folder + "/", StringComparison.Ordinal)))
+                if (!holding.Contains(folder))
                 {
                     _driver.Delete(folder);
                 }

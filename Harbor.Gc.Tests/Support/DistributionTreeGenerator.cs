@@ -1,8 +1,7 @@
 using System.Text;
 using Harbor.Gc.Model;
-using Harbor.Gc.Tests.Support;
 
-namespace Harbor.Gc.Benchmarks;
+namespace Harbor.Gc.Tests.Support;
 
 /// <summary>
 /// A seeded generator of a CNCF Distribution 2.8 storage tree, written through the tests' <see cref="DistributionTree"/> (the
@@ -288,7 +287,7 @@ internal sealed class DistributionTreeGenerator
                 """)))
             .Append("]}").ToString());
 
-    private static string Descriptor(Ref reference, string? extra = null) => Tests.Support.Manifests.Descriptor(reference.Digest, reference.Size, reference.MediaType, extra);
+    private static string Descriptor(Ref reference, string? extra = null) => Support.Manifests.Descriptor(reference.Digest, reference.Size, reference.MediaType, extra);
 
     /// <summary>Between ten days back (<paramref name="progress"/> 0) and three days back (1).</summary>
     private TimeSpan Age(double progress) => TimeSpan.FromDays(10 - (7 * progress)) - TimeSpan.FromSeconds(_random.Next(0, 600));

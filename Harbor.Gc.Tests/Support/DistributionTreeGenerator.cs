@@ -49,6 +49,12 @@ internal sealed class DistributionTreeGenerator
     /// <summary>Base layers shared between repositories (a few in most images, most rare).</summary>
     public int BaseLayers { get; init; } = 400;
 
+    /// <summary>The share of pushes given a release tag (<c>vN</c>, which stays: live).</summary>
+    public double ReleaseTagShare { get; init; } = 0.72;
+
+    /// <summary>The share of pushes by digest only (untagged: dead). The rest get a moving tag, which leaves the previous push untagged.</summary>
+    public double UntaggedShare { get; init; } = 0.04;
+
     /// <summary>Writes the tree and counts what is in it.</summary>
     public DistributionTreeStats Generate(CancellationToken cancellationToken = default)
     {
@@ -116,7 +122,7 @@ internal sealed class DistributionTreeGenerator
             }
 
             var u = _random.NextDouble();
-            if (u < 0.72)
+            if (u < ReleaseTagShare)
             {
                 Tag(repository, $"v{version++}", top, age); // a release tag: stays
                 if (_random.NextDouble() < 0.4)
@@ -124,7 +130,7 @@ internal sealed class DistributionTreeGenerator
                     Tag(repository, "latest", top, age);
                 }
             }
-            else if (u < 0.96)
+            else if (u < 1 - UntaggedShare)
             {
                 Tag(repository, MovingTags[1 + _random.Next(2)], top, age); // dev or nightly moves: the previous one is left untagged
             }

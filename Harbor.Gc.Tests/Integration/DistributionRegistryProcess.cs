@@ -32,11 +32,14 @@ internal sealed class DistributionRegistryProcess : IDisposable
     };
 
     /// <summary>Creates the root and the configuration; call <see cref="StartAsync"/> to serve.</summary>
-    public DistributionRegistryProcess(string binary, TimeProvider time)
+    /// <param name="binary">The <c>docker-registry</c> binary.</param>
+    /// <param name="time">The clock, for the start-up wait.</param>
+    /// <param name="parentFolder">Where to make the registry's folder (the temporary folder when null).</param>
+    public DistributionRegistryProcess(string binary, TimeProvider time, string? parentFolder = null)
     {
         _binary = binary;
         _time = time;
-        _work = Path.Combine(Path.GetTempPath(), "harbor-gc-registry", Guid.NewGuid().ToString("N"));
+        _work = Path.Combine(parentFolder ?? Path.GetTempPath(), "harbor-gc-registry", Guid.NewGuid().ToString("N"));
         Root = Path.Combine(_work, "root");
         Directory.CreateDirectory(Root);
         Port = FreePort();

@@ -21,10 +21,13 @@ public abstract class RegistryIntegrationTest
 
     internal OciPusher Push => new(Client);
 
+    /// <summary>Where the registry's folder (configuration and storage root) is made; the temporary folder when null.</summary>
+    private protected virtual string? RegistryParentFolder => null;
+
     [SetUp]
     public async Task StartRegistry()
     {
-        _registry = new DistributionRegistryProcess(RegistryBinary.Require(), TimeProvider.System);
+        _registry = new DistributionRegistryProcess(RegistryBinary.Require(), TimeProvider.System, RegistryParentFolder);
         await _registry.StartAsync();
         _client = new RegistryClient(_registry.Endpoint);
     }

@@ -12,10 +12,11 @@ namespace Harbor.Gc.Tests.Support;
 /// </summary>
 internal sealed class DistributionTree : IDisposable
 {
-    public DistributionTree(DateTimeOffset now)
+    /// <summary>A tree in <paramref name="root"/> (a new temporary folder when null; <see cref="Dispose"/> removes it either way).</summary>
+    public DistributionTree(DateTimeOffset now, string? root = null)
     {
         Now = now;
-        Root = Path.Combine(Path.GetTempPath(), "harbor-gc-tests", Guid.NewGuid().ToString("N"));
+        Root = root ?? Path.Combine(Path.GetTempPath(), "harbor-gc-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(V2);
     }
 

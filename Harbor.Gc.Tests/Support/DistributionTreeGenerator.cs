@@ -1,8 +1,7 @@
 using System.Text;
 using Harbor.Gc.Model;
-using Harbor.Gc.Tests.Support;
 
-namespace Harbor.Gc.Benchmarks;
+namespace Harbor.Gc.Tests.Support;
 
 /// <summary>
 /// A seeded generator of a CNCF Distribution 2.8 storage tree, written through the tests' <see cref="DistributionTree"/> (the
@@ -49,6 +48,12 @@ internal sealed class DistributionTreeGenerator
 
     /// <summary>Base layers shared between repositories (a few in most images, most rare).</summary>
     public int BaseLayers { get; init; } = 400;
+
+    /// <summary>The share of pushes given a release tag (<c>vN</c>, which stays: live).</summary>
+    public double ReleaseTagShare { get; init; } = 0.72;
+
+    /// <summary>The share of pushes by digest only (untagged: dead). The rest get a moving tag, which leaves the previous push untagged.</summary>
+    public double UntaggedShare { get; init; } = 0.04;
 
     /// <summary>Writes the tree and counts what is in it.</summary>
     public DistributionTreeStats Generate(CancellationToken cancellationToken = default)
@@ -117,7 +122,7 @@ internal sealed class DistributionTreeGenerator
             }
 
             var u = _random.NextDouble();
-            if (u < 0.72)
+            if (u < ReleaseTagShare)
             {
                 Tag(repository, $"v{version++}", top, age); // a release tag: stays
                 if (_random.NextDouble() < 0.4)
@@ -125,7 +130,7 @@ internal sealed class DistributionTreeGenerator
                     Tag(repository, "latest", top, age);
                 }
             }
-            else if (u < 0.96)
+            else if (u < 1 - UntaggedShare)
             {
                 Tag(repository, MovingTags[1 + _random.Next(2)], top, age); // dev or nightly moves: the previous one is left untagged
             }
@@ -288,7 +293,7 @@ internal sealed class DistributionTreeGenerator
                 """)))
             .Append("]}").ToString());
 
-    private static string Descriptor(Ref reference, string? extra = null) => Tests.Support.Manifests.Descriptor(reference.Digest, reference.Size, reference.MediaType, extra);
+    private static string Descriptor(Ref reference, string? extra = null) => Support.Manifests.Descriptor(reference.Digest, reference.Size, reference.MediaType, extra);
 
     /// <summary>Between ten days back (<paramref name="progress"/> 0) and three days back (1).</summary>
     private TimeSpan Age(double progress) => TimeSpan.FromDays(10 - (7 * progress)) - TimeSpan.FromSeconds(_random.Next(0, 600));

@@ -22,7 +22,7 @@ public class DistributionPushRaceIntegrationTests : RegistryIntegrationTest
     /// The real run's options beyond its store, workers and report: the one place for the options of a fix (a grace period…).
     /// Never <c>--time-window 0</c>: the default window applies, the tree being days old.
     /// </summary>
-    private static readonly string[] RealRunOptions = [];
+    private static readonly string[] RealRunOptions = ["--grace-period", "5s"];
 
     /// <summary>Accepted pushes while a run was going, per worker setting (issue 13).</summary>
     private const int RequiredPushes = 1_000;

@@ -4,7 +4,10 @@ using Harbor.Gc.Runner.History;
 
 namespace Harbor.Gc.Runner;
 
-/// <summary>The <c>harbor-gc</c> command (DESIGN.md §9). Exit codes: 0 done, 1 the run failed, 2 bad usage or bad input.</summary>
+/// <summary>
+/// The <c>harbor-gc</c> command (DESIGN.md §9). Exit codes (<see cref="ExitCodes"/>): 0 done, 1 the run failed, 2 bad usage or
+/// bad input, 3 stopped before the end (a signal or the maximum duration).
+/// </summary>
 internal static class Program
 {
     public const string Usage = $"""
@@ -14,28 +17,29 @@ internal static class Program
         {DaemonCommand.Usage}
         {HistoryCommand.Usage}
         {ExplainCommand.Usage}
+        {ExitCodes.Help}
         """;
 
     public static async Task<int> Main(string[] args)
     {
-        using var stop = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true; // finish the item in hand, then exit
-            stop.Cancel();
-        };
-        return await RunAsync(args, Console.Out, Console.Error, TimeProvider.System, stop.Token).ConfigureAwait(false);
+        using var signals = StopSignals.Register(Console.Error);
+        return await RunAsync(args, Console.Out, Console.Error, TimeProvider.System, signals.Request).ConfigureAwait(false);
     }
 
     /// <summary>Runs a command line; what <see cref="Main"/> does, with the console and clock given (for tests).</summary>
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time, CancellationToken cancellationToken)
+    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time, CancellationToken cancellationToken) =>
+        RunAsync(args, stdout, stderr, time, StopRequest.Of(cancellationToken));
+
+    /// <summary>Runs a command line under <paramref name="stop"/>.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time, StopRequest stop)
     {
+        var cancellationToken = stop.Token;
         try
         {
             return args switch
             {
-                ["gc", .. var rest] => await GcCommand.RunAsync(rest, stdout, stderr, time, cancellationToken).ConfigureAwait(false),
-                ["retention", .. var rest] => await RetentionCommand.RunAsync(rest, stdout, stderr, time, cancellationToken).ConfigureAwait(false),
+                ["gc", .. var rest] => await GcCommand.RunAsync(rest, stdout, stderr, time, stop).ConfigureAwait(false),
+                ["retention", .. var rest] => await RetentionCommand.RunAsync(rest, stdout, stderr, time, stop).ConfigureAwait(false),
                 ["history", .. var rest] => await HistoryCommand.ListAsync(rest, stdout).ConfigureAwait(false),
                 ["show", .. var rest] => await HistoryCommand.ShowAsync(rest, stdout).ConfigureAwait(false),
                 ["daemon", .. var rest] => await DaemonCommand.RunAsync(rest, stderr, time, cancellationToken).ConfigureAwait(false),
@@ -47,25 +51,26 @@ internal static class Program
         catch (UsageException e)
         {
             await stderr.WriteLineAsync($"harbor-gc: {e.Message}").ConfigureAwait(false);
-            return 2;
+            return ExitCodes.BadInput;
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            await stderr.WriteLineAsync("harbor-gc: cancelled before the plan was made; nothing was deleted.").ConfigureAwait(false);
-            return 1;
+            // a run returns its own stopped result; what throws here stopped before any run began deleting
+            await stderr.WriteLineAsync($"harbor-gc: stopped ({stop.Signal() ?? "cancelled"}) before the end; nothing was deleted.").ConfigureAwait(false);
+            return ExitCodes.Stopped;
         }
 #pragma warning disable CA1031 // the command's last line of defence: report and exit 1
         catch (Exception e)
 #pragma warning restore CA1031
         {
             await stderr.WriteLineAsync($"harbor-gc: the run failed: {e.Message}").ConfigureAwait(false);
-            return 1;
+            return ExitCodes.Failed;
         }
     }
 
     private static int Help(TextWriter stdout)
     {
         stdout.WriteLine(Usage);
-        return 0;
+        return ExitCodes.Done;
     }
 }

@@ -48,9 +48,12 @@ public sealed class GarbageCollector
     /// <returns>The plan.</returns>
     /// <exception cref="ArgumentException">The options are invalid; the message lists every bad value.</exception>
     /// <exception cref="OperationCanceledException">Planning was cancelled.</exception>
-    public async Task<CollectionPlan> PlanAsync(GcOptions options, CancellationToken cancellationToken = default)
+    public Task<CollectionPlan> PlanAsync(GcOptions options, CancellationToken cancellationToken = default) => PlanCoreAsync(options, null, cancellationToken);
+
+    /// <summary>Reads, marks and plans; <paramref name="enter"/> hears each phase as it starts (and may throw to stop the run).</summary>
+    private async Task<CollectionPlan> PlanCoreAsync(GcOptions options, Action<GcPhase>? enter, CancellationToken cancellationToken)
     {
-        var (graph, marks, now) = await MarkAsync(options, cancellationToken).ConfigureAwait(false);
+        var (graph, marks, now) = await MarkAsync(options, enter, cancellationToken).ConfigureAwait(false);
         if (options.DeleteUntagged && !options.AllowNoTags && _store is DistributionRegistryStore { TaglessReason: { } tagless })
         {
             throw new InvalidDataException(
@@ -58,6 +61,7 @@ public sealed class GarbageCollector
                 + "manifest references, or, if this registry really has no tags at all, allow it (--allow-no-tags).");
         }
 
+        enter?.Invoke(GcPhase.Planning);
         options.Progress?.Report(new GcProgress(GcPhase.Planning, 0, 1));
         var plan = Planner.Plan(graph, marks, _store.Description, now, options.DeleteUntagged, options.TimeWindow, cancellationToken);
         options.Progress?.Report(new GcProgress(GcPhase.Planning, 1, 1));
@@ -76,7 +80,7 @@ public sealed class GarbageCollector
 
     /// <summary>Executes a plan in the crash-safe order of DESIGN.md §5, re-checking every item against the live store.</summary>
     /// <param name="plan">The plan, from <see cref="PlanAsync"/> or loaded from a saved report.</param>
-    /// <param name="options">Workers and max duration.</param>
+    /// <param name="options">Workers and max duration (counted from <see cref="GcOptions.StartedAt"/>, or from this call).</param>
     /// <param name="cancellationToken">Stops the run after the item in hand; the result then says <see cref="GcOutcome.Stopped"/>.</param>
     /// <returns>What was done.</returns>
     /// <exception cref="ArgumentException">The options are invalid; the message lists every bad value.</exception>
@@ -85,58 +89,75 @@ public sealed class GarbageCollector
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(options);
         options.EnsureValid();
-        return MeasureAsync(false, _time.GetUtcNow(), startedAt => InSweepAsync(() => ExecuteCoreAsync(plan, options, startedAt, cancellationToken)));
+        return MeasureAsync(false, options.StartedAt ?? _time.GetUtcNow(), startedAt => InSweepAsync(async () =>
+        {
+            using var stop = new RunStop(options.MaxDuration, startedAt, _time, cancellationToken);
+            return await ExecuteCoreAsync(plan, options, startedAt, stop).ConfigureAwait(false);
+        }));
     }
 
     /// <summary>Plans and, unless <see cref="GcOptions.DryRun"/>, executes.</summary>
-    /// <param name="options">The options.</param>
-    /// <param name="cancellationToken">Stops the run after the item in hand; cancellation while planning throws.</param>
-    /// <returns>What was done.</returns>
+    /// <param name="options">The options; <see cref="GcOptions.MaxDuration"/> bounds the whole run, reading and planning included.</param>
+    /// <param name="cancellationToken">Stops the run: while reading or planning, before anything is deleted; while sweeping, after the item in hand.</param>
+    /// <returns>
+    /// What was done. A run stopped (cancelled, or past the maximum duration) is <see cref="GcOutcome.Stopped"/>; one stopped before
+    /// its plan was made (<see cref="GcResult.Planned"/> false) has an empty plan and deleted nothing.
+    /// </returns>
     /// <exception cref="ArgumentException">The options are invalid; the message lists every bad value.</exception>
-    /// <exception cref="OperationCanceledException">Cancelled while planning, before anything was deleted.</exception>
     public Task<GcResult> RunAsync(GcOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.EnsureValid();
-        return MeasureAsync(options.DryRun, _time.GetUtcNow(), async startedAt =>
-        {
-            if (options.DryRun)
-            {
-                return new GcResult
-                {
-                    Plan = await PlanAsync(options, cancellationToken).ConfigureAwait(false),
-                    DryRun = true,
-                    StartedAt = startedAt,
-                    FinishedAt = _time.GetUtcNow(),
-                    Outcome = GcOutcome.Completed,
-                    Workers = options.Workers,
-                };
-            }
-
-            return await InSweepAsync(async () =>
-            {
-                var plan = await PlanAsync(options, cancellationToken).ConfigureAwait(false);
-                return await ExecuteCoreAsync(plan, options, startedAt, cancellationToken).ConfigureAwait(false);
-            }).ConfigureAwait(false);
-        });
+        return MeasureAsync(options.DryRun, options.StartedAt ?? _time.GetUtcNow(), startedAt => options.DryRun
+            ? RunCoreAsync(options, startedAt, cancellationToken)
+            : InSweepAsync(() => RunCoreAsync(options, startedAt, cancellationToken)));
     }
 
-    /// <summary>Runs <paramref name="run"/> and records how long it took, or that it failed (deletions are counted as they are made).</summary>
-    private async Task<GcResult> MeasureAsync(bool dryRun, DateTimeOffset startedAt, Func<DateTimeOffset, Task<GcResult>> run)
+    /// <summary>Plans and, unless dry, executes: the body of <see cref="RunAsync"/>.</summary>
+    private async Task<GcResult> RunCoreAsync(GcOptions options, DateTimeOffset startedAt, CancellationToken cancellationToken)
     {
-        GcResult result;
+        using var stop = new RunStop(options.MaxDuration, startedAt, _time, cancellationToken);
+        var phase = GcPhase.ReadingStore;
+        CollectionPlan plan;
         try
         {
-            result = await run(startedAt).ConfigureAwait(false);
+            plan = await PlanCoreAsync(options, p =>
+            {
+                stop.ThrowIfStopped(); // a stop seen between phases is the earlier phase's
+                phase = p;
+            }, stop.Token).ConfigureAwait(false);
         }
-        catch (Exception e)
+        catch (OperationCanceledException) when (stop.IsStopped)
         {
-            _metrics.RecordFailure(_time.GetUtcNow() - startedAt, dryRun, _store.Description, e is OperationCanceledException ? "stopped" : "failed");
-            throw;
+            Log.RunStoppedBeforePlan(_logger, stop.Reason == GcStopReason.Cancelled ? "cancelled" : "maximum duration reached", phase.Describe());
+            return new GcResult
+            {
+                Plan = new CollectionPlan
+                {
+                    Store = _store.Description, CreatedAt = startedAt, DeleteUntagged = options.DeleteUntagged, TimeWindow = options.TimeWindow,
+                    Artifacts = [], Blobs = [],
+                },
+                DryRun = options.DryRun,
+                StartedAt = startedAt,
+                FinishedAt = _time.GetUtcNow(),
+                Outcome = GcOutcome.Stopped,
+                StopReason = stop.Reason,
+                StoppedWhile = phase,
+                Workers = options.Workers,
+            };
         }
 
-        _metrics.Record(result);
-        return result;
+        return options.DryRun
+            ? new GcResult
+            {
+                Plan = plan,
+                DryRun = true,
+                StartedAt = startedAt,
+                FinishedAt = _time.GetUtcNow(),
+                Outcome = GcOutcome.Completed,
+                Workers = options.Workers,
+            }
+            : await ExecuteCoreAsync(plan, options, startedAt, stop).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -167,22 +188,38 @@ public sealed class GarbageCollector
         }
     }
 
-    private async Task<GcResult> ExecuteCoreAsync(CollectionPlan plan, GcOptions options, DateTimeOffset startedAt, CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="run"/> and records how long it took, or that it failed (deletions are counted as they are made).</summary>
+    private async Task<GcResult> MeasureAsync(bool dryRun, DateTimeOffset startedAt, Func<DateTimeOffset, Task<GcResult>> run)
     {
-        using var deadline = options.MaxDuration is { } max ? new CancellationTokenSource(max, _time) : null;
-        using var stop = deadline is null
-            ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)
-            : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        GcResult result;
+        try
+        {
+            result = await run(startedAt).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _metrics.RecordFailure(_time.GetUtcNow() - startedAt, dryRun, _store.Description, e is OperationCanceledException ? "stopped" : "failed");
+            throw;
+        }
 
+        _metrics.Record(result);
+        return result;
+    }
+
+    private async Task<GcResult> ExecuteCoreAsync(CollectionPlan plan, GcOptions options, DateTimeOffset startedAt, RunStop stop)
+    {
+        stop.CheckDeadline(); // a deadline passed while planning deletes nothing: the sweep stops before its first item
         var executor = new PlanExecutor(_store, _logger, options.Progress, _metrics.ForSweep(plan.Store));
         var deferred = _store as IDeferredSweepStore;
         bool completed;
+        var stoppedWhile = GcPhase.Sweeping;
         try
         {
             completed = await executor.ExecuteAsync(plan, options.Workers, stop.Token).ConfigureAwait(false);
             if (deferred is not null && completed)
             {
                 // what the sweep made invisible is deleted only now, after the grace period and a re-read of the store
+                stoppedWhile = GcPhase.Settling;
                 var settlement = await deferred.SettleAsync(executor, options.Progress, stop.Token).ConfigureAwait(false);
                 executor.Apply(settlement, plan);
                 completed = !settlement.Stopped;
@@ -200,9 +237,7 @@ public sealed class GarbageCollector
             throw;
         }
 
-        var reason = completed ? GcStopReason.None
-            : cancellationToken.IsCancellationRequested ? GcStopReason.Cancelled
-            : GcStopReason.MaxDuration;
+        var reason = completed ? GcStopReason.None : stop.Reason;
         if (completed)
         {
             Log.RunCompleted(_logger, executor.ArtifactsDeleted, executor.BlobsDeleted, executor.BytesFreed, executor.SkippedArtifacts.Count, executor.SkippedBlobs.Count);
@@ -224,6 +259,7 @@ public sealed class GarbageCollector
             FinishedAt = _time.GetUtcNow(),
             Outcome = completed ? GcOutcome.Completed : GcOutcome.Stopped,
             StopReason = reason,
+            StoppedWhile = completed ? null : stoppedWhile,
             ArtifactsDeleted = executor.ArtifactsDeleted,
             ArtifactsSkipped = executor.SkippedArtifacts,
             BlobsDeleted = executor.BlobsDeleted,
@@ -250,14 +286,15 @@ public sealed class GarbageCollector
     /// <exception cref="ArgumentException">The options are invalid; the message lists every bad value.</exception>
     public async Task<GcExplanation> ExplainAsync(Digest digest, RepositoryName? repository, GcOptions options, CancellationToken cancellationToken = default)
     {
-        var (graph, marks, _) = await MarkAsync(options, cancellationToken).ConfigureAwait(false);
+        var (graph, marks, _) = await MarkAsync(options, null, cancellationToken).ConfigureAwait(false);
         return Explainer.Explain(graph, marks, digest, repository);
     }
 
-    private async Task<(RegistryGraph Graph, MarkResult Marks, DateTimeOffset Now)> MarkAsync(GcOptions options, CancellationToken cancellationToken)
+    private async Task<(RegistryGraph Graph, MarkResult Marks, DateTimeOffset Now)> MarkAsync(GcOptions options, Action<GcPhase>? enter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.EnsureValid();
+        enter?.Invoke(GcPhase.ReadingStore);
         var now = _time.GetUtcNow();
         var progress = options.Progress;
         using var builder = new GraphBuilder();
@@ -272,6 +309,7 @@ public sealed class GarbageCollector
             sink.Complete();
         }
 
+        enter?.Invoke(GcPhase.Marking);
         progress?.Report(new GcProgress(GcPhase.Marking, 0, 1));
         var graph = builder.Build(cancellationToken);
         var cutoff = (now - options.TimeWindow).UtcTicks;

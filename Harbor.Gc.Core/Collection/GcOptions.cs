@@ -37,9 +37,20 @@ public sealed class GcOptions
     /// <value>Defaults to 1; 1 to <see cref="MaxWorkers"/>.</value>
     public int Workers { get; set; } = 1;
 
-    /// <summary>Stop a real run cleanly after this long; the next run carries on. <see langword="null"/> for no limit.</summary>
+    /// <summary>
+    /// Stop the run cleanly after this long, counted from its start (<see cref="StartedAt"/>): the whole run, reading the store
+    /// and planning included, dry or real. Stopped while reading or planning, it deletes nothing; while sweeping, it stops after
+    /// the item in hand and the next run carries on. <see langword="null"/> for no limit.
+    /// </summary>
     /// <value>Defaults to <see langword="null"/>.</value>
     public TimeSpan? MaxDuration { get; set; }
+
+    /// <summary>
+    /// When the run began, for a caller that began it before calling (a command line that first opens the store): the maximum
+    /// duration counts from here, and the result's start is this time. <see langword="null"/>: when the call is made.
+    /// </summary>
+    /// <value>Defaults to <see langword="null"/>.</value>
+    public DateTimeOffset? StartedAt { get; set; }
 
     /// <summary>
     /// Receives the run's progress: each phase (<see cref="GcPhase"/>) in order, from 0 done to all done; the sweep reports about

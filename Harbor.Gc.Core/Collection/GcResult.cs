@@ -23,6 +23,42 @@ public sealed class GcResult
     /// <summary>Why it stopped, when it did.</summary>
     public GcStopReason StopReason { get; init; }
 
+    /// <summary>
+    /// The phase it stopped in: null when it completed; <see cref="GcPhase.Sweeping"/> or <see cref="GcPhase.Settling"/> when it
+    /// stopped during the sweep (the counts say what was done); an earlier phase when it stopped before its plan was made: then <see cref="Plan"/> is empty and nothing
+    /// was deleted.
+    /// </summary>
+    public GcPhase? StoppedWhile { get; init; }
+
+    /// <summary>Whether the plan was made: false only for a run stopped before (see <see cref="StoppedWhile"/>).</summary>
+    public bool Planned => StoppedWhile is null or GcPhase.Sweeping or GcPhase.Settling;
+
+    /// <summary>
+    /// What stopped it, in the words of the caller that cancelled it (the command line names the signal: <c>SIGTERM</c>); null
+    /// when unnamed. The reports give it as the stop reason. Set with <see cref="WithStoppedBy"/>.
+    /// </summary>
+    public string? StoppedBy { get; private set; }
+
+    /// <summary>Why it stopped, for reports: <see cref="StoppedBy"/>, else <c>cancelled</c> or <c>max-duration</c>; null when it completed.</summary>
+    public string? StopReasonName => Outcome == GcOutcome.Completed ? null
+        : StopReason == GcStopReason.MaxDuration ? "max-duration"
+        : StoppedBy ?? "cancelled";
+
+    /// <summary>A copy of this result that names what cancelled it; this result itself when it was not cancelled.</summary>
+    /// <param name="stoppedBy">The name, such as <c>SIGTERM</c>; null leaves it unnamed.</param>
+    /// <returns>The result.</returns>
+    public GcResult WithStoppedBy(string? stoppedBy)
+    {
+        if (StopReason != GcStopReason.Cancelled || stoppedBy is null)
+        {
+            return this;
+        }
+
+        var copy = (GcResult)MemberwiseClone();
+        copy.StoppedBy = stoppedBy;
+        return copy;
+    }
+
     /// <summary>Artifacts deleted.</summary>
     public int ArtifactsDeleted { get; init; }
 
@@ -48,7 +84,7 @@ public sealed class GcResult
     /// Items an interrupted run had left out of the registry's sight (the Distribution layout's quarantine) that this run put back
     /// before it read the store.
     /// </summary>
-    public int Recovered { get; init; }
+    public int Recovered { get; private set; }
 
     /// <summary>How many deletions failed, of every kind (the CLI's exit code is 1 when any did).</summary>
     public int FailureCount => ArtifactsFailed.Count + BlobsFailed.Count + LayerLinksFailed.Count + UploadsFailed.Count;
@@ -75,28 +111,10 @@ public sealed class GcResult
     public IReadOnlyList<(BlobUpload Upload, string Error)> UploadsFailed { get; init; } = [];
 
     /// <summary>This result, saying that <paramref name="recovered"/> items of an interrupted run were put back first.</summary>
-    internal GcResult WithRecovered(int recovered) => new()
+    internal GcResult WithRecovered(int recovered)
     {
-        Plan = Plan,
-        DryRun = DryRun,
-        StartedAt = StartedAt,
-        FinishedAt = FinishedAt,
-        Outcome = Outcome,
-        StopReason = StopReason,
-        ArtifactsDeleted = ArtifactsDeleted,
-        ArtifactsSkipped = ArtifactsSkipped,
-        ArtifactsFailed = ArtifactsFailed,
-        BlobsDeleted = BlobsDeleted,
-        BlobsSkipped = BlobsSkipped,
-        BlobsFailed = BlobsFailed,
-        BytesFreed = BytesFreed,
-        Workers = Workers,
-        LayerLinksDeleted = LayerLinksDeleted,
-        LayerLinksFailed = LayerLinksFailed,
-        UploadsDeleted = UploadsDeleted,
-        UploadBytesFreed = UploadBytesFreed,
-        UploadsSkipped = UploadsSkipped,
-        UploadsFailed = UploadsFailed,
-        Recovered = recovered,
-    };
+        var copy = (GcResult)MemberwiseClone();
+        copy.Recovered = recovered;
+        return copy;
+    }
 }

@@ -29,6 +29,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "GC run stopped ({Reason}) after deleting {Artifacts} artifacts and {Blobs} blobs; the next run carries on")]
     public static partial void RunStopped(ILogger logger, string reason, int artifacts, int blobs);
 
+    [LoggerMessage(EventId = 1108, Level = LogLevel.Warning, Message = "GC run stopped ({Reason}) while {Phase}, before its plan was made: nothing was deleted")]
+    public static partial void RunStoppedBeforePlan(ILogger logger, string reason, string phase);
+
     [LoggerMessage(EventId = 1104, Level = LogLevel.Information, Message = "GC run finished: deleted {Artifacts} artifacts and {Blobs} blobs, freed {Bytes} bytes; kept {KeptArtifacts} artifacts and {KeptBlobs} blobs after re-checks")]
     public static partial void RunCompleted(ILogger logger, int artifacts, int blobs, long bytes, int keptArtifacts, int keptBlobs);
 

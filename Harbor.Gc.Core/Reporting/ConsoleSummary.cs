@@ -21,6 +21,12 @@ public static class ConsoleSummary
         var summary = plan.Summary;
         var inv = CultureInfo.InvariantCulture;
         writer.WriteLine(string.Create(inv, $"GC {(result.DryRun ? "dry run" : "run")} on {plan.Store} at {GcReportWriter.Time(plan.CreatedAt)} (delete untagged: {(plan.DeleteUntagged ? "yes" : "no")}, time window: {plan.TimeWindow})"));
+        if (!result.Planned)
+        {
+            writer.WriteLine($"  {DescribeStop(result)}");
+            return;
+        }
+
         if (plan.Statistics is { } s)
         {
             writer.WriteLine(string.Create(inv, $"  scanned {s.Repositories:N0} repositories, {s.Artifacts:N0} artifacts, {s.Tags:N0} tags, {s.Blobs:N0} blobs"));
@@ -78,7 +84,7 @@ public static class ConsoleSummary
 
             if (result.Outcome == GcOutcome.Stopped)
             {
-                writer.WriteLine($"  stopped ({(result.StopReason == GcStopReason.Cancelled ? "cancelled" : "maximum duration reached")}); the next run carries on");
+                writer.WriteLine($"  {DescribeStop(result)}");
             }
         }
 
@@ -86,6 +92,28 @@ public static class ConsoleSummary
         {
             writer.WriteLine(string.Create(inv, $"  {plan.Warnings.Count:N0} warnings; first: {plan.Warnings[0]}"));
         }
+    }
+
+    /// <summary>
+    /// How a stopped run stopped, why, and what that left: <c>stopped (SIGTERM) while sweeping, after the item in hand: the deletions
+    /// above were made, the rest is left for the next run</c>, or, before the plan, <c>… while reading the store, before the plan was
+    /// made: nothing was deleted</c>.
+    /// </summary>
+    /// <param name="result">The run.</param>
+    /// <returns>The text; empty when the run completed.</returns>
+    public static string DescribeStop(GcResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        if (result.Outcome == GcOutcome.Completed)
+        {
+            return string.Empty;
+        }
+
+        var why = result.StopReason == GcStopReason.MaxDuration ? "maximum duration reached" : result.StoppedBy ?? "cancelled";
+        var phase = result.StoppedWhile.GetValueOrDefault(GcPhase.Sweeping);
+        return !result.Planned
+            ? $"stopped ({why}) while {phase.Describe()}, before the plan was made: nothing was deleted"
+            : $"stopped ({why}) while {phase.Describe()}, after the item in hand: the deletions above were made, the rest is left for the next run";
     }
 
     /// <summary>Formats a byte count with binary units, as <c>12.3 MiB (12,897,484 bytes)</c>.</summary>

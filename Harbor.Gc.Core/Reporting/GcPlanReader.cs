@@ -42,6 +42,11 @@ public static class GcPlanReader
                 throw new PlanFormatException("kind", "expected \"gc\"");
             }
 
+            if (root.TryGetProperty("planned", out var planned) && planned.ValueKind == JsonValueKind.False)
+            {
+                throw new PlanFormatException("planned", "the run stopped before its plan was made, so the report holds no plan to apply");
+            }
+
             var options = Property(root, "options", "$");
             return new CollectionPlan
             {

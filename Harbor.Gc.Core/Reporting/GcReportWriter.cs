@@ -12,7 +12,10 @@ namespace Harbor.Gc.Reporting;
 /// <c>uploads</c> (stale unfinished uploads: repository, null for the LiteDB store's temporary files, id, startedAt, size,
 /// lastWrittenAt), <c>summary.uploads</c> and <c>summary.uploadBytes</c> (not part of <c>summary.bytes</c>, which counts
 /// blobs only), and in <c>result</c> what happened to them. These fields are always written, empty or 0 when there are none, so
-/// the report has one shape.
+/// the report has one shape. A stopped run (<c>"outcome": "stopped"</c>) adds <c>stopReason</c> (the signal's name, such as
+/// <c>SIGTERM</c>, when the caller named it; <c>max-duration</c>; or <c>cancelled</c>), <c>stoppedWhile</c> (<c>reading-store</c>,
+/// <c>marking</c>, <c>planning</c> or <c>sweeping</c>) and <c>planned</c>: false when it stopped before its plan was made, and
+/// then the lists are empty and nothing was deleted.
 /// </remarks>
 public static class GcReportWriter
 {
@@ -34,9 +37,11 @@ public static class GcReportWriter
         json.WriteString("finishedAt", Time(result.FinishedAt));
         json.WriteString("planCreatedAt", Time(plan.CreatedAt));
         json.WriteString("outcome", result.Outcome == GcOutcome.Completed ? "completed" : "stopped");
-        if (result.StopReason != GcStopReason.None)
+        if (result.StopReasonName is { } stopReason)
         {
-            json.WriteString("stopReason", result.StopReason == GcStopReason.Cancelled ? "cancelled" : "max-duration");
+            json.WriteString("stopReason", stopReason);
+            json.WriteString("stoppedWhile", result.StoppedWhile.GetValueOrDefault(GcPhase.Sweeping).ToReportName());
+            json.WriteBoolean("planned", result.Planned);
         }
 
         json.WriteStartObject("options");

@@ -70,8 +70,7 @@ public sealed record HtmlReport
             new("store", "Store", plan.Store),
             new("startedAt", "Started", GcReportWriter.Time(result.StartedAt)),
             new("finishedAt", "Finished", GcReportWriter.Time(result.FinishedAt)),
-            new("outcome", "Outcome", result.Outcome == GcOutcome.Completed ? "completed"
-                : $"stopped ({(result.StopReason == GcStopReason.Cancelled ? "cancelled" : "maximum duration reached")}); the next run carries on"),
+            new("outcome", "Outcome", result.Outcome == GcOutcome.Completed ? "completed" : ConsoleSummary.DescribeStop(result)),
             new("options", "Options", string.Create(inv, $"delete untagged: {(plan.DeleteUntagged ? "yes" : "no")}, time window: {plan.TimeWindow:c}, workers: {result.Workers}")),
             ReportField.Count("artifacts", "Artifacts eligible", summary.Artifacts),
             ReportField.Count("manifests", "Manifests eligible", summary.Manifests),
@@ -148,7 +147,11 @@ public sealed record HtmlReport
             fields.Add(ReportField.Count("artifactsDeleted", "Artifacts deleted", execution.Deleted.Length));
             fields.Add(ReportField.Count("alreadyGone", "Already gone", execution.AlreadyGone.Length));
             fields.Add(ReportField.Count("skipped", "Kept by the executor", execution.Skipped.Length));
-            fields.Add(new("outcome", "Outcome", execution.Stopped ? "stopped (cancelled) before the end of the plan; the next run carries on" : "completed"));
+            fields.Add(new("outcome", "Outcome", execution.Stopped ? RetentionConsoleSummary.DescribeStop(result) : "completed"));
+        }
+        else if (!result.Planned)
+        {
+            fields.Add(new("outcome", "Outcome", RetentionConsoleSummary.DescribeStop(result)));
         }
 
         fields.Add(ReportField.Count("warnings", "Warnings", result.Warnings.Length));

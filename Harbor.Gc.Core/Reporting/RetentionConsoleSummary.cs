@@ -30,6 +30,12 @@ public static class RetentionConsoleSummary
             writer.WriteLine(string.Create(inv, $"  rule {i + 1}: {Describe(policy.Rules[i])}"));
         }
 
+        if (!result.Planned)
+        {
+            writer.WriteLine($"  {DescribeStop(result)}");
+            return;
+        }
+
         foreach (var warning in result.Warnings)
         {
             writer.WriteLine($"  warning: {warning}");
@@ -72,11 +78,26 @@ public static class RetentionConsoleSummary
 
             if (execution.Stopped)
             {
-                writer.WriteLine("  stopped (cancelled) before the end of the plan; the next run carries on");
+                writer.WriteLine($"  {DescribeStop(result)}");
             }
         }
 
         writer.WriteLine("  blobs are not deleted by retention: the next GC run frees those only the deleted artifacts referenced");
+    }
+
+    /// <summary>
+    /// How a stopped run stopped, why, and what that left: <c>stopped (SIGTERM) while deleting, after the artifact in hand: the
+    /// deletions above were made, the rest of the plan is left for the next run</c>, or, before the plan, <c>… while reading the store
+    /// and evaluating the policy, before the plan was made: nothing was deleted</c>.
+    /// </summary>
+    /// <param name="result">The run.</param>
+    /// <returns>The text; empty when the run did not stop.</returns>
+    public static string DescribeStop(RetentionResult result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        return result.StopReasonName is not { } why ? string.Empty
+            : !result.Planned ? $"stopped ({why}) while reading the store and evaluating the policy, before the plan was made: nothing was deleted"
+            : $"stopped ({why}) while deleting, after the artifact in hand: the deletions above were made, the rest of the plan is left for the next run";
     }
 
     /// <summary>A rule as the summary and the report write it, such as <c>latestPushedK(3), repositories matching **, tags matching ** (untagged included)</c>.</summary>

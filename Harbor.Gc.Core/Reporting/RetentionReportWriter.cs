@@ -13,7 +13,10 @@ namespace Harbor.Gc.Reporting;
 /// Beyond §8 (extra fields are allowed): <c>store</c>, <c>policy</c> (project, schedule, rules as <c>latestPushedK(3)</c>),
 /// <c>summary</c> (total, retained, deleted), <c>untouched</c> (the project's repositories no rule selects), per artifact
 /// <c>outcome</c>, <c>reason</c>, <c>retainedBy</c> (1-based rule numbers, as Harbor's UI counts them), <c>cause</c> and
-/// <c>immutableBy</c>, <c>deleteOrder</c>, and on a real run <c>result</c> (deleted, already gone, skipped with why, stopped).
+/// <c>immutableBy</c>, <c>deleteOrder</c>, and on a real run <c>result</c> (deleted, already gone, skipped with why, stopped);
+/// <c>outcome</c> (<c>completed</c> or <c>stopped</c>) and for a stopped run <c>stopReason</c> (the signal's name, such as
+/// <c>SIGTERM</c>, when the caller named it, else <c>cancelled</c>), <c>stoppedWhile</c> (<c>planning</c>: reading the store or
+/// evaluating, before the plan was made, nothing deleted and the lists empty; or <c>deleting</c>) and <c>planned</c>.
 /// Retention deletes no blob: there is no <c>blobs</c> list; the next GC run frees them. <c>warnings</c> is always written.
 /// </remarks>
 public static class RetentionReportWriter
@@ -35,6 +38,13 @@ public static class RetentionReportWriter
         json.WriteString("startedAt", GcReportWriter.Time(result.StartedAt));
         json.WriteString("finishedAt", GcReportWriter.Time(result.FinishedAt));
         json.WriteString("evaluatedAt", GcReportWriter.Time(plan.EvaluatedAt));
+        json.WriteString("outcome", result.Stopped ? "stopped" : "completed");
+        if (result.StopReasonName is { } stopReason)
+        {
+            json.WriteString("stopReason", stopReason);
+            json.WriteString("stoppedWhile", result.Planned ? "deleting" : "planning");
+            json.WriteBoolean("planned", result.Planned);
+        }
 
         json.WriteStartObject("policy");
         json.WriteString("project", plan.Policy.Project);

@@ -20,7 +20,23 @@ public sealed record RetentionResult(
     DateTimeOffset FinishedAt,
     RetentionPlan Plan,
     RetentionExecution? Execution,
-    ImmutableArray<string> Warnings);
+    ImmutableArray<string> Warnings)
+{
+    /// <summary>
+    /// Whether the plan was made: false when the run was stopped while reading the store or evaluating the policy; then
+    /// <see cref="Plan"/> is empty, there is no <see cref="Execution"/>, and nothing was deleted.
+    /// </summary>
+    public bool Planned { get; init; } = true;
+
+    /// <summary>Whether the run stopped before the end: before its plan was made, or before the end of the plan (<see cref="RetentionExecution.Stopped"/>).</summary>
+    public bool Stopped => !Planned || Execution is { Stopped: true };
+
+    /// <summary>What stopped it, in the words of the caller that cancelled it (the command line names the signal: <c>SIGTERM</c>); null when unnamed.</summary>
+    public string? StoppedBy { get; init; }
+
+    /// <summary>Why it stopped, for reports: <see cref="StoppedBy"/>, else <c>cancelled</c>; null when it did not stop.</summary>
+    public string? StopReasonName => Stopped ? StoppedBy ?? "cancelled" : null;
+}
 
 /// <summary>
 /// Runs a retention policy over a store (DESIGN.md §6): reads a <see cref="RetentionSnapshot"/>, evaluates the policy, and
@@ -56,8 +72,11 @@ public sealed class RetentionRunner(IRegistryStore store, TimeProvider? timeProv
     /// <param name="policy">The policy (validated; an invalid one throws before anything is read).</param>
     /// <param name="immutability">The immutable tag rules; none when null.</param>
     /// <param name="dryRun">Plan only.</param>
-    /// <param name="cancellationToken">Stops the read or the evaluation (nothing deleted then), or the execution before its next deletion.</param>
-    /// <returns>The run.</returns>
+    /// <param name="cancellationToken">
+    /// Stops the read or the evaluation (nothing deleted: the result is not <see cref="RetentionResult.Planned"/>), or the execution
+    /// after the artifact in hand (<see cref="RetentionExecution.Stopped"/>).
+    /// </param>
+    /// <returns>The run; <see cref="RetentionResult.Stopped"/> when it was cancelled before the end.</returns>
     /// <exception cref="PolicyException">The policy is invalid; nothing is read or deleted.</exception>
     public async Task<RetentionResult> RunAsync(RetentionPolicy policy, ImmutabilityRules? immutability = null, bool dryRun = false, CancellationToken cancellationToken = default)
     {
@@ -85,8 +104,20 @@ public sealed class RetentionRunner(IRegistryStore store, TimeProvider? timeProv
 
     private async Task<RetentionResult> RunCoreAsync(RetentionPolicy policy, ImmutabilityRules? immutability, bool dryRun, DateTimeOffset startedAt, CancellationToken cancellationToken)
     {
-        var snapshot = await RetentionSnapshot.ReadAsync(store, cancellationToken).ConfigureAwait(false);
-        var plan = RetentionEvaluator.Evaluate(policy, snapshot, _time, immutability, cancellationToken);
+        RetentionSnapshot snapshot;
+        RetentionPlan plan;
+        try
+        {
+            snapshot = await RetentionSnapshot.ReadAsync(store, cancellationToken).ConfigureAwait(false);
+            plan = RetentionEvaluator.Evaluate(policy, snapshot, _time, immutability, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // stopped while reading or evaluating: nothing was deleted
+            var none = new RetentionPlan(policy, startedAt, [], [], []);
+            return new RetentionResult(store.Description, dryRun, startedAt, _time.GetUtcNow(), none, null, []) { Planned = false };
+        }
+
         var warnings = ImmutableArray.CreateBuilder<string>();
         if (!KnowsPullTimes(store) && UsesPullTimes(policy))
         {

@@ -68,7 +68,7 @@ internal static class ExplainCommand
             Write(stdout, explanation);
         }
 
-        return 0;
+        return ExitCodes.Done;
     }
 
     /// <summary>Writes one heading line per artifact or blob, then one line per hop of the path that keeps it.</summary>

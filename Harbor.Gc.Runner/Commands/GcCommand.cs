@@ -26,9 +26,10 @@ internal static class GcCommand
                 | distribution:DIR (the registry's storage rootdirectory, the folder holding docker/registry/v2)
         """;
 
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time, StopRequest stop)
     {
-        var options = new GcOptions();
+        var options = new GcOptions { StartedAt = time.GetUtcNow() }; // --max-duration counts from here, opening the store included
+        var cancellationToken = stop.Token;
         var store = StoreSpec.Default;
         string? reportJson = null;
         string? reportHtml = null;
@@ -99,6 +100,7 @@ internal static class GcCommand
                     ? collector.ExecuteAsync(saved, options, cancellationToken)
                     : throw new UsageException($"--apply {apply}: the plan is for {saved.Store}, not {s.Description}; nothing was deleted.");
             }, gracePeriod).ConfigureAwait(false);
+            result = result.WithStoppedBy(stop.Signal()); // the report and the history name the signal
             recording?.Finish(result);
         }
         catch (Exception e) when (recording is not null && recording.Failed(e))
@@ -116,9 +118,13 @@ internal static class GcCommand
         {
             ConsoleSummary.Write(summaryWriter, result);
         }
+        else if (result.Outcome == GcOutcome.Stopped)
+        {
+            await stderr.WriteLineAsync($"harbor-gc: {ConsoleSummary.DescribeStop(result)}").ConfigureAwait(false); // exit 3 always says why
+        }
 
         await reports.WriteAsync(() => GcReportWriter.ToJson(result), f => GcReportWriter.Write(f, result), f => HtmlReportWriter.Write(f, result), stdout, summaryWriter, quiet).ConfigureAwait(false);
-        return result.FailureCount > 0 ? 1 : 0;
+        return ExitCodes.Of(result);
     }
 
     /// <summary>Reads a saved plan (a dry run's JSON report); a missing or malformed one is bad input, named by its field.</summary>

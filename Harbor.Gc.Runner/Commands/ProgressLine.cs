@@ -55,14 +55,7 @@ internal sealed class ProgressLine(TextWriter writer, TimeProvider time) : IProg
 
     internal static string Describe(GcProgress p)
     {
-        var name = p.Phase switch
-        {
-            GcPhase.ReadingStore => "reading the store",
-            GcPhase.Marking => "marking",
-            GcPhase.Planning => "planning",
-            GcPhase.Settling => "settling (waiting out the grace period, re-checking)",
-            _ => "sweeping",
-        };
+        var name = p.Phase.Describe();
         var inv = CultureInfo.InvariantCulture;
         return p.Total switch
         {

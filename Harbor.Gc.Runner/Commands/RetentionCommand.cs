@@ -9,7 +9,8 @@ namespace Harbor.Gc.Runner.Commands;
 /// <c>harbor-gc retention run --policy FILE [--store STORE] [--immutable-rules FILE] [--dry-run] [--report-json FILE|-] [--report-html FILE]
 /// [--quiet]</c>
 /// and <c>harbor-gc retention validate FILE [--immutable-rules FILE]</c> (DESIGN.md §6, §9). Every file is read and validated
-/// before the store is opened: bad input deletes nothing and exits with code 2.
+/// before the store is opened: bad input deletes nothing and exits with code 2. A run stopped by a signal finishes the artifact
+/// in hand, writes its report and exits with code 3.
 /// </summary>
 internal static class RetentionCommand
 {
@@ -22,15 +23,15 @@ internal static class RetentionCommand
           --project-id ID=NAME = the name of the project whose id a policy's scope.ref holds (as Harbor exports it: "ref": 3)
         """;
 
-    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time, CancellationToken cancellationToken) => args switch
+    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time, StopRequest stop) => args switch
     {
-        ["run", .. var rest] => RunPolicyAsync(rest, stdout, stderr, time, cancellationToken),
+        ["run", .. var rest] => RunPolicyAsync(rest, stdout, stderr, time, stop),
         ["validate", .. var rest] => Task.FromResult(Validate(rest, stdout)),
         [] or ["--help"] or ["-h"] => Task.FromResult(Help(stdout)),
         [var sub, ..] => throw new UsageException($"retention: unknown command '{sub}'.\n{Usage}"),
     };
 
-    private static async Task<int> RunPolicyAsync(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<int> RunPolicyAsync(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time, StopRequest stop)
     {
         string? policyFile = null;
         string? rulesFile = null;
@@ -68,7 +69,11 @@ internal static class RetentionCommand
         var reports = new ReportOutput(reportJson, reportHtml);
         reports.CheckFolders();
         var (policy, rules) = ReadPolicy(policyFile, rulesFile, projectIds);
-        var result = await StoreSpec.UseAsync(store, time, s => new RetentionRunner(s, time).RunAsync(policy, rules, dryRun, cancellationToken), gracePeriod).ConfigureAwait(false);
+        var result = await StoreSpec.UseAsync(store, time, s => new RetentionRunner(s, time).RunAsync(policy, rules, dryRun, stop.Token), gracePeriod).ConfigureAwait(false);
+        if (result.Stopped)
+        {
+            result = result with { StoppedBy = stop.Signal() }; // the report names the signal
+        }
 
         // the JSON report goes to stdout when asked for with '-', and the summary then to stderr; warnings always reach stderr
         var summaryWriter = reports.SummaryWriter(stdout, stderr);
@@ -82,10 +87,15 @@ internal static class RetentionCommand
             {
                 await stderr.WriteLineAsync($"harbor-gc: warning: {warning}").ConfigureAwait(false);
             }
+
+            if (result.Stopped)
+            {
+                await stderr.WriteLineAsync($"harbor-gc: {RetentionConsoleSummary.DescribeStop(result)}").ConfigureAwait(false); // exit 3 always says why
+            }
         }
 
         await reports.WriteAsync(() => RetentionReportWriter.ToJson(result), f => RetentionReportWriter.Write(f, result), f => HtmlReportWriter.Write(f, result), stdout, summaryWriter, quiet).ConfigureAwait(false);
-        return result.Execution is { Stopped: true } ? 1 : 0;
+        return ExitCodes.Of(result);
     }
 
     private static int Validate(string[] args, TextWriter stdout)
@@ -132,7 +142,7 @@ internal static class RetentionCommand
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  immutable tag rules: {rules.Rules.Length} ({rules.Rules.Count(r => !r.Disabled)} enabled)"));
         }
 
-        return 0;
+        return ExitCodes.Done;
     }
 
     /// <summary>Reads and validates the policy and the rule file; every problem becomes a <see cref="UsageException"/> (exit code 2).</summary>
@@ -183,6 +193,6 @@ internal static class RetentionCommand
     private static int Help(TextWriter stdout)
     {
         stdout.WriteLine(Usage);
-        return 0;
+        return ExitCodes.Done;
     }
 }

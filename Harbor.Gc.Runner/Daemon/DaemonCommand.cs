@@ -8,7 +8,9 @@ namespace Harbor.Gc.Runner.Daemon;
 
 /// <summary>
 /// <c>harbor-gc daemon --config FILE</c> (DESIGN.md §9): the configured jobs on their cron schedules, on the generic host, until
-/// SIGTERM or Ctrl-C; the runs in progress then stop after the item in hand, are recorded as stopped, and the daemon exits 0.
+/// SIGTERM, SIGINT (Ctrl-C) or SIGQUIT; the runs in progress then stop after the item in hand, are recorded as stopped, and the
+/// daemon exits 0. The signals are handled by <see cref="StopSignals"/>, as for every command (a second one ends the process at
+/// once): the host's own console lifetime, which would handle them too, is replaced by <see cref="SignalledLifetime"/>.
 /// </summary>
 internal static class DaemonCommand
 {
@@ -33,7 +35,7 @@ internal static class DaemonCommand
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, Args = [] });
         builder.Logging.ClearProviders().AddProvider(provider).SetMinimumLevel(LogLevel.Information);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
-        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        builder.Services.AddSingleton<IHostLifetime, SignalledLifetime>(); // signals are Program's (StopSignals), as in every command
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton(config);
         builder.Services.AddSingleton(_ => RunHistory.Open(config.HistoryPath, create: true));
@@ -58,6 +60,18 @@ internal static class DaemonCommand
             // stopped (Ctrl-C) while the host was starting: nothing was running
         }
 
-        return 0;
+        return ExitCodes.Done;
     }
+}
+
+/// <summary>
+/// The host's lifetime when the process's signals are <see cref="StopSignals"/>'s: the host stops when the token given to
+/// <c>RunAsync</c> is cancelled, and registers no signal handler of its own (the console lifetime's would keep a second signal from
+/// ending the process).
+/// </summary>
+internal sealed class SignalledLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

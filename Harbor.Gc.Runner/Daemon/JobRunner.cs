@@ -92,7 +92,9 @@ internal sealed class JobRunner(RunHistory history, IRetentionJob retention, Tim
 
     private async Task<(string Json, HtmlReport? Html)> RunGcAsync(DaemonJob job, RunRecord run, CancellationToken cancellationToken)
     {
-        var result = await StoreSpec.UseAsync(job.Store, time, s => new GarbageCollector(s, time, loggers.CreateLogger<GarbageCollector>()).RunAsync(job.Gc.Clone(), cancellationToken), job.GracePeriod).ConfigureAwait(false);
+        var options = job.Gc.Clone();
+        options.StartedAt = run.StartedAt; // the maximum duration counts from the run's start, opening the store included
+        var result = await StoreSpec.UseAsync(job.Store, time, s => new GarbageCollector(s, time, loggers.CreateLogger<GarbageCollector>()).RunAsync(options, cancellationToken), job.GracePeriod).ConfigureAwait(false);
         return (GcRunRecording.Finish(run, result), job.ReportHtml is null ? null : HtmlReport.FromGc(result));
     }
 

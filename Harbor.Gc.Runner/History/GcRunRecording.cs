@@ -36,10 +36,9 @@ internal static class GcRunRecording
         }
 
         var failures = result.FailureCount;
-        (run.Status, run.Message) = (result.Outcome, result.StopReason) switch
+        (run.Status, run.Message) = result.Outcome switch
         {
-            (GcOutcome.Stopped, GcStopReason.MaxDuration) => (RunStatus.Stopped, "the maximum duration was reached; the next run carries on"),
-            (GcOutcome.Stopped, _) => (RunStatus.Stopped, "stopped by a signal after the item in hand; the next run carries on"),
+            GcOutcome.Stopped => (RunStatus.Stopped, StopMessage(result)),
             _ when failures > 0 => (RunStatus.Failed, $"{failures} deletions failed (left for the next run)"),
             _ => (RunStatus.Succeeded, null),
         };
@@ -49,6 +48,16 @@ internal static class GcRunRecording
         }
 
         return GcReportWriter.ToJson(result);
+    }
+
+    /// <summary>The history's message for a stopped run: why, in which phase, and what that left.</summary>
+    public static string StopMessage(GcResult result)
+    {
+        var why = result.StopReason == GcStopReason.MaxDuration ? "the maximum duration was reached" : $"stopped by {result.StoppedBy ?? "cancellation"}";
+        var phase = result.StoppedWhile.GetValueOrDefault(GcPhase.Sweeping).Describe();
+        return result.Planned
+            ? $"{why} while {phase}, after the item in hand; the next run carries on"
+            : $"{why} while {phase}, before the plan was made; nothing was deleted";
     }
 
     /// <summary>Sets the status and message of a run that threw.</summary>
@@ -82,7 +91,7 @@ internal sealed class ManualGcRun : IDisposable
     /// <summary>The collector's logger: its lines go into the run's log.</summary>
     public ILogger<GarbageCollector> Logger => _loggers.CreateLogger<GarbageCollector>();
 
-    /// <summary>Starts recording, or returns null when no history was asked for.</summary>
+    /// <summary>Starts recording (at <see cref="GcOptions.StartedAt"/>), or returns null when no history was asked for.</summary>
     /// <exception cref="UsageException">The history database's folder does not exist.</exception>
     public static ManualGcRun? Start(string? historyPath, string store, GcOptions options, string? reportJson, TimeProvider time)
     {
@@ -104,7 +113,7 @@ internal sealed class ManualGcRun : IDisposable
         var run = new RunRecord
         {
             Job = "gc", Kind = "gc", Trigger = RunTrigger.Manual, Store = store, Options = GcRunRecording.Options(options, reportJson),
-            StartedAt = time.GetUtcNow(), Status = RunStatus.Running, DryRun = options.DryRun,
+            StartedAt = options.StartedAt ?? time.GetUtcNow(), Status = RunStatus.Running, DryRun = options.DryRun,
         };
         history.Add(run);
         return new ManualGcRun(history, run, time);

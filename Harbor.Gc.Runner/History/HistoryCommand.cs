@@ -38,7 +38,7 @@ internal static class HistoryCommand
         if (runs.Count == 0)
         {
             await stdout.WriteLineAsync(job is null ? $"no runs in {history.Path}" : $"no runs of job '{job}' in {history.Path}").ConfigureAwait(false);
-            return 0;
+            return ExitCodes.Done;
         }
 
         string[] header = ["ID", "JOB", "TRIGGER", "STATUS", "STARTED (UTC)", "DURATION", "ARTIFACTS", "BLOBS", "BYTES"];
@@ -56,7 +56,7 @@ internal static class HistoryCommand
             await stdout.WriteLineAsync(string.Join("  ", cells).TrimEnd()).ConfigureAwait(false);
         }
 
-        return 0;
+        return ExitCodes.Done;
     }
 
     public static async Task<int> ShowAsync(string[] args, TextWriter stdout)
@@ -74,7 +74,7 @@ internal static class HistoryCommand
         {
             var report = history.ReadReport(id) ?? throw new UsageException($"show: run {id} has no stored report (it was {Lower(run.Status)}).");
             await stdout.WriteLineAsync(report).ConfigureAwait(false);
-            return 0;
+            return ExitCodes.Done;
         }
 
         var w = stdout;
@@ -101,7 +101,7 @@ internal static class HistoryCommand
         }
 
         await w.FlushAsync().ConfigureAwait(false);
-        return 0;
+        return ExitCodes.Done;
     }
 
     private static string ParseCommon(string[] args, string command, Func<string, Func<string>, bool> other)

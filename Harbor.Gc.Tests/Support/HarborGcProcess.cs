@@ -46,15 +46,22 @@ internal sealed class HarborGcProcess : IDisposable
     }
 
     /// <summary>Starts <c>harbor-gc ARGS</c> in <paramref name="workingDirectory"/> (the current one when null).</summary>
+    /// <remarks>
+    /// Through <c>env --default-signal=INT,QUIT</c> (which then runs dotnet in its own process): the child gets the default action
+    /// for SIGINT and SIGQUIT, as a terminal's foreground program does, even when the tests run in a background job that ignores
+    /// them (an ignored signal stays ignored across exec, and .NET then never sees it).
+    /// </remarks>
     public static HarborGcProcess Start(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null)
     {
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        var info = new ProcessStartInfo("env")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
+        info.ArgumentList.Add("--default-signal=INT,QUIT");
+        info.ArgumentList.Add(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet");
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "harbor-gc.dll"));
         foreach (var arg in args)
         {
@@ -85,6 +92,26 @@ internal sealed class HarborGcProcess : IDisposable
         catch (InvalidOperationException)
         {
             // it had already exited
+        }
+    }
+
+    /// <summary>Sends a signal (<c>TERM</c>, <c>INT</c>, <c>QUIT</c>) to the process, as <c>kill -s NAME PID</c> does.</summary>
+    public void Signal(string name)
+    {
+        using var kill = Process.Start("kill", ["-s", name, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+        kill.ExitCode.Should().Be(0, $"kill -s {name} reaches harbor-gc (pid {_process.Id}); its output so far:\n{Output}");
+    }
+
+    /// <summary>Waits until the output holds <paramref name="text"/>; fails after <paramref name="bound"/> or if the process exits first.</summary>
+    public async Task WaitForOutputAsync(string text, TimeSpan bound)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            _process.HasExited.Should().BeFalse($"harbor-gc exited (code {(_process.HasExited ? _process.ExitCode : 0)}) before printing '{text}'; its output:\n{Output}");
+            stopwatch.Elapsed.Should().BeLessThan(bound, $"waiting for '{text}'; the output so far:\n{Output}");
+            await Task.Delay(TimeSpan.FromMilliseconds(20), TimeProvider.System);
         }
     }
 

@@ -66,7 +66,7 @@ internal static class RetentionCommand
         var reports = new ReportOutput(reportJson, reportHtml);
         reports.CheckFolders();
         var (policy, rules) = ReadPolicy(policyFile, rulesFile, projectIds);
-        var result = await StoreSpec.UseAsync(store, time, s => new RetentionRunner(s, time).RunAsync(policy, rules, dryRun, cancellationToken)).ConfigureAwait(false);
+        var result = await StoreSpec.UseAsync(store, time, readOnly: dryRun, s => new RetentionRunner(s, time).RunAsync(policy, rules, dryRun, cancellationToken)).ConfigureAwait(false);
 
         // the JSON report goes to stdout when asked for with '-', and the summary then to stderr; warnings always reach stderr
         var summaryWriter = reports.SummaryWriter(stdout, stderr);

@@ -92,7 +92,7 @@ internal sealed class JobRunner(RunHistory history, IRetentionJob retention, Tim
 
     private async Task<(string Json, HtmlReport? Html)> RunGcAsync(DaemonJob job, RunRecord run, CancellationToken cancellationToken)
     {
-        var result = await StoreSpec.UseAsync(job.Store, time, s => new GarbageCollector(s, time, loggers.CreateLogger<GarbageCollector>()).RunAsync(job.Gc.Clone(), cancellationToken)).ConfigureAwait(false);
+        var result = await StoreSpec.UseAsync(job.Store, time, readOnly: job.DryRun, s => new GarbageCollector(s, time, loggers.CreateLogger<GarbageCollector>()).RunAsync(job.Gc.Clone(), cancellationToken)).ConfigureAwait(false);
         return (GcRunRecording.Finish(run, result), job.ReportHtml is null ? null : HtmlReport.FromGc(result));
     }
 

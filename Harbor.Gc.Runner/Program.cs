@@ -14,6 +14,7 @@ internal static class Program
         {DaemonCommand.Usage}
         {HistoryCommand.Usage}
         {ExplainCommand.Usage}
+        {StoreCommand.Usage}
         """;
 
     public static async Task<int> Main(string[] args)
@@ -40,6 +41,7 @@ internal static class Program
                 ["show", .. var rest] => await HistoryCommand.ShowAsync(rest, stdout).ConfigureAwait(false),
                 ["daemon", .. var rest] => await DaemonCommand.RunAsync(rest, stderr, time, cancellationToken).ConfigureAwait(false),
                 ["explain", .. var rest] => await ExplainCommand.RunAsync(rest, stdout, time, cancellationToken).ConfigureAwait(false),
+                ["store", .. var rest] => await StoreCommand.RunAsync(rest, stdout).ConfigureAwait(false),
                 [] or ["--help"] or ["-h"] or ["help"] => Help(stdout),
                 [var command, ..] => throw new UsageException($"unknown command '{command}'.\n{Usage}"),
             };

@@ -5,7 +5,8 @@ namespace Harbor.Gc.Tests.Support;
 
 /// <summary>
 /// The built <c>harbor-gc</c> (the Runner's dll beside the tests) as a child process: for kills, signals and anything that must
-/// not run inside the test host (a read that could hang, a second process holding a file).
+/// not run inside the test host (a read that could hang, a second process holding a file). Also the test assembly itself as a
+/// program (<see cref="ChildProgram"/>), for a second process that embeds the store.
 /// </summary>
 internal sealed class HarborGcProcess : IDisposable
 {
@@ -46,7 +47,14 @@ internal sealed class HarborGcProcess : IDisposable
     }
 
     /// <summary>Starts <c>harbor-gc ARGS</c> in <paramref name="workingDirectory"/> (the current one when null).</summary>
-    public static HarborGcProcess Start(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null)
+    public static HarborGcProcess Start(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null) =>
+        StartDll("harbor-gc.dll", args, workingDirectory, environment);
+
+    /// <summary>Starts the test assembly as a program (<see cref="ChildProgram"/>): <c>Harbor.Gc.Tests ARGS</c>.</summary>
+    public static HarborGcProcess StartTestProgram(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null) =>
+        StartDll("Harbor.Gc.Tests.dll", args, workingDirectory, environment);
+
+    private static HarborGcProcess StartDll(string dll, IEnumerable<string> args, string? workingDirectory, IReadOnlyDictionary<string, string?>? environment)
     {
         var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -55,7 +63,7 @@ internal sealed class HarborGcProcess : IDisposable
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "harbor-gc.dll"));
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, dll));
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);

@@ -20,8 +20,16 @@ namespace Harbor.Gc.Tests.Storage;
 public class LiteDbForeignFileTests
 {
     private static readonly string[] LiteDbInternals = ["{0}", "LiteException", "LiteDB.", "ENSURE", "PAGE_SIZE", "   at "];
+    private readonly Dictionary<int, string> _templatesByScale = [];
+    private StoreFactory _templates = null!;
     private StoreFactory _stores = null!;
     private string _folder = null!;
+
+    [OneTimeSetUp]
+    public void CreateTemplates() => _templates = new StoreFactory(StoreKind.LiteDb);
+
+    [OneTimeTearDown]
+    public void DeleteTemplates() => _templates.Dispose();
 
     [SetUp]
     public void SetUp()
@@ -41,6 +49,8 @@ public class LiteDbForeignFileTests
         yield return new TestCaseData("random-8191", "not a LiteDB 5 database").SetArgDisplayNames("8,191 random bytes");
         yield return new TestCaseData("random-12000", "not a LiteDB 5 database").SetArgDisplayNames("12,000 random bytes");
         yield return new TestCaseData("sqlite", "a SQLite database").SetArgDisplayNames("SQLite database");
+        yield return new TestCaseData("litedb-4", "a LiteDB 4 database").SetArgDisplayNames("LiteDB 4 database header");
+        yield return new TestCaseData("encrypted-litedb", "an encrypted LiteDB database").SetArgDisplayNames("encrypted LiteDB database");
         yield return new TestCaseData("other-litedb", "a LiteDB database of another application (collections: customers)").SetArgDisplayNames("another application's LiteDB database");
         yield return new TestCaseData("empty-litedb", "an empty LiteDB database").SetArgDisplayNames("empty LiteDB database");
     }
@@ -182,17 +192,28 @@ public class LiteDbForeignFileTests
         FolderState.Of(Path.Combine(Path.GetDirectoryName(store)!, LiteDbStoreOptions.DefaultBlobsFolder)).Should().BeEquivalentTo(blobs);
     }
 
-    /// <summary>A store in a folder of its own, written and closed; returns its database file.</summary>
+    /// <summary>A store in a folder of its own (a copy of one written and closed once per fixture); returns its database file.</summary>
     private string NewStore(int artifacts = 20)
     {
-        var folder = _stores.NewFolder();
-        var time = new ManualClock(RandomRegistry.Now);
-        using (var store = new TestStore(LiteDbRegistryStore.Open(StoreFactory.Options(folder, create: true), time)))
+        var scale = Math.Max(1, artifacts / 15);
+        lock (_templatesByScale)
         {
-            RandomRegistry.Fill(store, time, seed: 13, scale: Math.Max(1, artifacts / 15));
-        }
+            if (!_templatesByScale.TryGetValue(scale, out var template))
+            {
+                template = _templates.NewFolder();
+                var time = new ManualClock(RandomRegistry.Now);
+                using (var store = new TestStore(LiteDbRegistryStore.Open(StoreFactory.Options(template, create: true), time)))
+                {
+                    RandomRegistry.Fill(store, time, seed: 13, scale: scale);
+                }
 
-        return StoreFactory.Options(folder).DatabasePath;
+                _templatesByScale.Add(scale, template);
+            }
+
+            var folder = _stores.NewFolder();
+            StoreFactory.CopyFolder(template, folder);
+            return StoreFactory.Options(folder).DatabasePath;
+        }
     }
 
     private static void WriteForeignFile(string file, string kind)
@@ -213,6 +234,20 @@ public class LiteDbForeignFileTests
                 break;
             case "sqlite":
                 File.WriteAllBytes(file, EmptySqliteDatabase());
+                break;
+            case "litedb-4":
+                // LiteDB 4's first page: 4 KiB, a 25-byte page header, then the same text as LiteDB 5 and file version 7
+                var page = new byte[4096];
+                Encoding.ASCII.GetBytes("** This is a LiteDB file **").CopyTo(page, 25);
+                page[52] = 7;
+                File.WriteAllBytes(file, page);
+                break;
+            case "encrypted-litedb":
+                using (var db = new LiteDatabase(new ConnectionString { Filename = file, Password = "secret" }))
+                {
+                    db.GetCollection("meta").Insert(new BsonDocument { ["_id"] = "schema", ["value"] = 1 });
+                }
+
                 break;
             case "other-litedb":
                 using (var db = new LiteDatabase(new ConnectionString { Filename = file }))

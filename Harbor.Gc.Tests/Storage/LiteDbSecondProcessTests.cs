@@ -50,6 +50,13 @@ public class LiteDbSecondProcessTests
             cli.Output.Should().Contain(_database).And.Contain("open in another process in LiteDB's direct mode");
         }
 
+        // and another embedder opening it in direct mode, or in shared mode, is refused too
+        foreach (var mode in new[] { LiteDbConnectionMode.Direct, LiteDbConnectionMode.Shared })
+        {
+            var open = () => LiteDbRegistryStore.Open(StoreFactory.Options(_folder, connection: mode));
+            open.Should().Throw<LiteDbStoreInUseException>().Which.Message.Should().Contain(_database).And.Contain("open in another process");
+        }
+
         // and the embedder never failed a write, and what it wrote is there
         var (writes, output) = await StopHolderAsync(embedder);
         writes.Should().BeGreaterThan(0, output);
@@ -85,7 +92,7 @@ public class LiteDbSecondProcessTests
         var direct = () => LiteDbRegistryStore.Open(StoreFactory.Options(_folder, connection: LiteDbConnectionMode.Direct));
 
         // then it is refused, naming the file; and a shared-mode opener is not
-        direct.Should().Throw<IOException>().Which.Message.Should().Contain(_database).And.Contain("is open in another process");
+        direct.Should().Throw<LiteDbStoreInUseException>().Which.Message.Should().Contain(_database).And.Contain("is open in another process");
         using (var shared = new TestStore(LiteDbRegistryStore.Open(StoreFactory.Options(_folder, connection: LiteDbConnectionMode.Shared))))
         {
             shared.GetArtifacts().Should().NotBeEmpty();
@@ -112,7 +119,7 @@ public class LiteDbSecondProcessTests
         var report = Path.Combine(_stores.NewFolder(), "plan.json");
         var before = FolderState.Of(_folder);
 
-        // when harbor-gc makes a dry run, and explains a digest
+        // when harbor-gc makes a dry run, explains a digest, and makes a retention dry run
         using (var cli = HarborGcProcess.Start(["gc", "--dry-run", "--time-window", "0", "--store", $"litedb:{_database}", "--report-json", report], _folder))
         {
             await cli.WaitAsync(Bound);
@@ -125,6 +132,19 @@ public class LiteDbSecondProcessTests
             cli.ExitCode.Should().Be(2, cli.Output);
             cli.Output.Should().Contain("is not in the store");
         }
+
+        var policy = Path.Combine(_stores.NewFolder(), "policy.json");
+        File.WriteAllText(policy, Harbor.Gc.Tests.Daemon.DaemonConfigTests.Policy);
+        using (var cli = HarborGcProcess.Start(["retention", "run", "--dry-run", "--policy", policy, "--store", $"litedb:{_database}"], _folder))
+        {
+            await cli.WaitAsync(Bound);
+            cli.ExitCode.Should().Be(0, cli.Output);
+        }
+
+        // and the daemon checks its configuration, which names the store
+        var config = Path.Combine(Path.GetDirectoryName(policy)!, "daemon.json");
+        File.WriteAllText(config, $$"""{ "jobs": [ { "name": "gc", "kind": "gc", "store": "litedb:{{_database}}", "schedule": "@daily" } ] }""");
+        Harbor.Gc.Runner.Daemon.DaemonConfigReader.Load(config, TimeProvider.System).Jobs.Should().ContainSingle();
 
         // then the plan has what only the log holds (the killed writer's untagged images), and not a byte, time or file changed
         using var json = JsonDocument.Parse(File.ReadAllText(report));

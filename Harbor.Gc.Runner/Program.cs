@@ -17,6 +17,7 @@ internal static class Program
         {DaemonCommand.Usage}
         {HistoryCommand.Usage}
         {ExplainCommand.Usage}
+        {StoreCommand.Usage}
         {ExitCodes.Help}
         """;
 
@@ -44,6 +45,7 @@ internal static class Program
                 ["show", .. var rest] => await HistoryCommand.ShowAsync(rest, stdout).ConfigureAwait(false),
                 ["daemon", .. var rest] => await DaemonCommand.RunAsync(rest, stderr, time, cancellationToken).ConfigureAwait(false),
                 ["explain", .. var rest] => await ExplainCommand.RunAsync(rest, stdout, time, cancellationToken).ConfigureAwait(false),
+                ["store", .. var rest] => await StoreCommand.RunAsync(rest, stdout).ConfigureAwait(false),
                 [] or ["--help"] or ["-h"] or ["help"] => Help(stdout),
                 [var command, ..] => throw new UsageException($"unknown command '{command}'.\n{Usage}"),
             };

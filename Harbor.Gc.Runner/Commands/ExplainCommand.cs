@@ -52,7 +52,7 @@ internal static class ExplainCommand
         }
 
         var digest = Digest.Parse(digestText);
-        var explanation = await StoreSpec.UseAsync(store, time, s => new GarbageCollector(s, time).ExplainAsync(digest, repository, options, cancellationToken)).ConfigureAwait(false);
+        var explanation = await StoreSpec.UseAsync(store, time, readOnly: true, s => new GarbageCollector(s, time).ExplainAsync(digest, repository, options, cancellationToken)).ConfigureAwait(false);
         if (!explanation.Found)
         {
             var where = repository is { } r ? $" as an artifact of {r} or as a blob" : string.Empty;

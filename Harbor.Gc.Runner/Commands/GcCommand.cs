@@ -87,7 +87,7 @@ internal static class GcCommand
         GcResult result;
         try
         {
-            result = await StoreSpec.UseAsync(store, time, s =>
+            result = await StoreSpec.UseAsync(store, time, readOnly: options.DryRun && saved is null, s =>
             {
                 var collector = new GarbageCollector(s, time, recording?.Logger);
                 if (saved is null)

@@ -69,7 +69,7 @@ internal static class RetentionCommand
         var reports = new ReportOutput(reportJson, reportHtml);
         reports.CheckFolders();
         var (policy, rules) = ReadPolicy(policyFile, rulesFile, projectIds);
-        var result = await StoreSpec.UseAsync(store, time, s => new RetentionRunner(s, time).RunAsync(policy, rules, dryRun, stop.Token), gracePeriod).ConfigureAwait(false);
+        var result = await StoreSpec.UseAsync(store, time, readOnly: dryRun, s => new RetentionRunner(s, time).RunAsync(policy, rules, dryRun, stop.Token), gracePeriod).ConfigureAwait(false);
         if (result.Stopped)
         {
             result = result with { StoppedBy = stop.Signal() }; // the report names the signal

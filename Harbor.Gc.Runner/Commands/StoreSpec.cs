@@ -1,26 +1,34 @@
 using Harbor.Gc.Storage;
 using Harbor.Gc.Storage.Distribution;
 using Harbor.Gc.Storage.LiteDb;
+using LiteDB;
 
 namespace Harbor.Gc.Runner.Commands;
 
 /// <summary>Opens the store a <c>--store</c> value names (DESIGN.md §9).</summary>
 /// <remarks>
 /// <c>litedb:PATH</c> is the LiteDB database file PATH with the blob bytes in the folder <c>blobs</c> beside it, opened in LiteDB's
-/// shared mode so that the registry that owns the store can keep running. It is never created here: a missing file is bad input.
+/// shared mode so that the registry that owns the store can keep running, and read-only for a command that writes nothing (a dry
+/// run, an explanation, checking a daemon configuration). It is never created here: a missing file is bad input, and so is a file
+/// that is not a Harbor.Gc store, a damaged store, a store of another collation and a store another process holds in direct mode
+/// (LiteDbRegistryStore.Open refuses each before LiteDB touches the file).
 /// </remarks>
 internal static class StoreSpec
 {
     public const string Default = "litedb:harbor-gc.db";
 
-    /// <summary>Opens the store, runs <paramref name="use"/> on it and closes it; bad data in the store is bad input (exit 2).</summary>
+    /// <summary>
+    /// Opens the store (read-only when <paramref name="readOnly"/>), runs <paramref name="use"/> on it and closes it; bad data in the
+    /// store is bad input (exit 2), and so is a LiteDB store found damaged while it is read.
+    /// </summary>
     /// <param name="spec">The <c>--store</c> value.</param>
     /// <param name="time">The clock.</param>
+    /// <param name="readOnly">Open it read-only (a dry run, explain).</param>
     /// <param name="use">What to do with the store.</param>
     /// <param name="gracePeriod">The Distribution store's grace period (<c>--grace-period</c>); its default when null.</param>
-    public static async Task<T> UseAsync<T>(string spec, TimeProvider time, Func<IRegistryStore, Task<T>> use, TimeSpan? gracePeriod = null)
+    public static async Task<T> UseAsync<T>(string spec, TimeProvider time, bool readOnly, Func<IRegistryStore, Task<T>> use, TimeSpan? gracePeriod = null)
     {
-        var opened = Open(spec, time, gracePeriod);
+        var opened = Open(spec, time, readOnly, gracePeriod);
         try
         {
             return await use(opened).ConfigureAwait(false);
@@ -29,13 +37,19 @@ internal static class StoreSpec
         {
             throw new UsageException(e.Message);
         }
+        catch (LiteException e) when (opened is LiteDbRegistryStore liteDb)
+        {
+            // a page no read came across before (an index the snapshot does not read)
+            throw new UsageException($"--store {spec}: {LiteDbFile.Unreadable($"The LiteDB store '{liteDb.DatabasePath}'", e).Message}");
+        }
         finally
         {
             (opened as IDisposable)?.Dispose();
         }
     }
 
-    public static IRegistryStore Open(string spec, TimeProvider time, TimeSpan? gracePeriod = null)
+    /// <summary>Opens the store a <c>--store</c> value names (read-only when <paramref name="readOnly"/>); bad input is a <see cref="UsageException"/>.</summary>
+    public static IRegistryStore Open(string spec, TimeProvider time, bool readOnly, TimeSpan? gracePeriod = null)
     {
         var colon = spec.IndexOf(':', StringComparison.Ordinal);
         var kind = colon < 0 ? spec : spec[..colon];
@@ -68,9 +82,9 @@ internal static class StoreSpec
 
                 try
                 {
-                    return LiteDbRegistryStore.Open(new LiteDbStoreOptions { DatabasePath = location, Connection = LiteDbConnectionMode.Shared }, time);
+                    return LiteDbRegistryStore.Open(new LiteDbStoreOptions { DatabasePath = location, Connection = LiteDbConnectionMode.Shared, ReadOnly = readOnly }, time);
                 }
-                catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException)
+                catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or LiteDbStoreInUseException)
                 {
                     throw new UsageException($"--store {spec}: {e.Message}" + (e is FileNotFoundException ? " Check the path, or run where the store is." : string.Empty));
                 }

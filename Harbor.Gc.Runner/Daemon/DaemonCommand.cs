@@ -1,5 +1,6 @@
 using Harbor.Gc.Runner.Commands;
 using Harbor.Gc.Runner.History;
+using Harbor.Gc.Storage.LiteDb;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -30,6 +31,17 @@ internal static class DaemonCommand
             _ => throw new UsageException($"daemon: give the configuration file.\n{Usage}"),
         };
         var config = DaemonConfigReader.Load(file, time);
+        RunHistory opened;
+        try
+        {
+            opened = RunHistory.Open(config.HistoryPath, create: true);
+        }
+        catch (Exception e) when (e is DirectoryNotFoundException or InvalidDataException or LiteDbStoreInUseException)
+        {
+            throw new UsageException($"{file}: history: {e.Message}");
+        }
+
+        using var ownedHistory = opened;
 
         var provider = new RunLogProvider(stderr, time);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, Args = [] });
@@ -38,7 +50,7 @@ internal static class DaemonCommand
         builder.Services.AddSingleton<IHostLifetime, SignalledLifetime>(); // signals are Program's (StopSignals), as in every command
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton(config);
-        builder.Services.AddSingleton(_ => RunHistory.Open(config.HistoryPath, create: true));
+        builder.Services.AddSingleton(opened);
         builder.Services.AddSingleton<IRetentionJob, RetentionJob>();
         builder.Services.AddSingleton<JobRunner>();
         builder.Services.AddHostedService<DaemonService>();

@@ -122,6 +122,12 @@ internal sealed class DaemonConfigReader
             }
         }
 
+        // LiteDB would take the store's database for a history and write its runs into it (the history is opened in the same way)
+        foreach (var job in jobs.Where(j => j.Store == "litedb:" + history))
+        {
+            Error(null, "history", $"'{history}' is the LiteDB store of job '{job.Name}'; give the history its own file");
+        }
+
         return new DaemonConfig(_file, history, zone, jobs);
     }
 
@@ -291,7 +297,7 @@ internal sealed class DaemonConfigReader
 
         try
         {
-            (StoreSpec.Open(spec, _time) as IDisposable)?.Dispose();
+            (StoreSpec.Open(spec, _time, readOnly: true) as IDisposable)?.Dispose();
             return spec;
         }
         catch (UsageException e)

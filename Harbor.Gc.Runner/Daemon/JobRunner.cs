@@ -94,7 +94,7 @@ internal sealed class JobRunner(RunHistory history, IRetentionJob retention, Tim
     {
         var options = job.Gc.Clone();
         options.StartedAt = run.StartedAt; // the maximum duration counts from the run's start, opening the store included
-        var result = await StoreSpec.UseAsync(job.Store, time, s => new GarbageCollector(s, time, loggers.CreateLogger<GarbageCollector>()).RunAsync(options, cancellationToken), job.GracePeriod).ConfigureAwait(false);
+        var result = await StoreSpec.UseAsync(job.Store, time, readOnly: job.DryRun, s => new GarbageCollector(s, time, loggers.CreateLogger<GarbageCollector>()).RunAsync(options, cancellationToken), job.GracePeriod).ConfigureAwait(false);
         return (GcRunRecording.Finish(run, result), job.ReportHtml is null ? null : HtmlReport.FromGc(result));
     }
 

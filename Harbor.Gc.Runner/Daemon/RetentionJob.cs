@@ -30,7 +30,7 @@ internal sealed class RetentionJob(TimeProvider time) : IRetentionJob
     public async Task<RetentionRunResult> RunAsync(DaemonJob job, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(job);
-        var result = await StoreSpec.UseAsync(job.Store, time, s => new RetentionRunner(s, time).RunAsync(job.Policy!, job.Immutability, job.DryRun, cancellationToken), job.GracePeriod).ConfigureAwait(false);
+        var result = await StoreSpec.UseAsync(job.Store, time, readOnly: job.DryRun, s => new RetentionRunner(s, time).RunAsync(job.Policy!, job.Immutability, job.DryRun, cancellationToken), job.GracePeriod).ConfigureAwait(false);
         var plan = result.Plan;
         var execution = result.Execution;
         var deleted = execution?.Deleted.Length ?? plan.Deleted;

@@ -2,6 +2,7 @@ using System.Globalization;
 using Harbor.Gc.Collection;
 using Harbor.Gc.Reporting;
 using Harbor.Gc.Runner.Commands;
+using Harbor.Gc.Storage.LiteDb;
 using Microsoft.Extensions.Logging;
 
 namespace Harbor.Gc.Runner.History;
@@ -105,7 +106,7 @@ internal sealed class ManualGcRun : IDisposable
         {
             history = RunHistory.Open(historyPath, create: true);
         }
-        catch (DirectoryNotFoundException e)
+        catch (Exception e) when (e is DirectoryNotFoundException or InvalidDataException or LiteDbStoreInUseException)
         {
             throw new UsageException($"--history {historyPath}: {e.Message}");
         }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Harbor.Gc.Reporting;
 using Harbor.Gc.Runner.Commands;
+using Harbor.Gc.Storage.LiteDb;
 
 namespace Harbor.Gc.Runner.History;
 
@@ -156,11 +157,15 @@ internal static class HistoryCommand
     {
         try
         {
-            return RunHistory.Open(path, create: false);
+            return RunHistory.Open(path, create: false, readOnly: true);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
             throw new UsageException($"{e.Message} Give --history PATH or --config FILE (the daemon's configuration).");
+        }
+        catch (Exception e) when (e is InvalidDataException or LiteDbStoreInUseException)
+        {
+            throw new UsageException(e.Message);
         }
     }
 

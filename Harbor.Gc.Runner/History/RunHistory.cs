@@ -1,11 +1,12 @@
 using System.Text;
+using Harbor.Gc.Storage.LiteDb;
 using LiteDB;
 
 namespace Harbor.Gc.Runner.History;
 
 /// <summary>
-/// The run history (DESIGN.md §9): a LiteDB database of its own (never the registry store's), opened in shared mode so that
-/// <c>harbor-gc history</c> and <c>show</c> can read it while the daemon writes it. Reports live in the database's file storage
+/// The run history (DESIGN.md §9): a LiteDB database of its own (never the registry store's: opening refuses one), opened in
+/// shared mode so that <c>harbor-gc history</c> and <c>show</c> can read it (read-only) while the daemon writes it. Reports live in the database's file storage
 /// (<c>reports/ID</c>), so a large report does not meet LiteDB's document size limit.
 /// </summary>
 internal sealed class RunHistory : IDisposable
@@ -14,23 +15,38 @@ internal sealed class RunHistory : IDisposable
     public const string InterruptedMessage = "interrupted: the daemon stopped without finishing it";
 
     private const int MaxLogLines = 10_000;
+    private const string Kind = "a harbor-gc run history";
+    private const string Runs = "runs";
+
+    /// <summary>The collections of a history: the runs, and LiteDB's file storage of the reports.</summary>
+    private static readonly string[] OwnCollections = [Runs, "_files", "_chunks"];
+
     private readonly LiteDatabase _db;
     private readonly ILiteCollection<RunRecord> _runs;
 
-    private RunHistory(LiteDatabase db)
+    private RunHistory(LiteDatabase db, bool ensureIndex)
     {
         _db = db;
-        _runs = db.GetCollection<RunRecord>("runs");
-        _runs.EnsureIndex(r => r.Job);
+        _runs = db.GetCollection<RunRecord>(Runs);
+        if (ensureIndex)
+        {
+            _runs.EnsureIndex(r => r.Job);
+        }
     }
 
     /// <summary>The database file.</summary>
     public required string Path { get; init; }
 
-    /// <summary>Opens (or, with <paramref name="create"/>, creates) the history database at <paramref name="path"/>.</summary>
+    /// <summary>
+    /// Opens (or, with <paramref name="create"/>, creates) the history database at <paramref name="path"/>; read-only with
+    /// <paramref name="readOnly"/> (<c>history</c>, <c>show</c>). A file that is not a run history is refused before LiteDB
+    /// touches it (LiteDB writes to what it opens): another file, another application's LiteDB database, a Harbor.Gc store.
+    /// </summary>
     /// <exception cref="FileNotFoundException">The file does not exist and <paramref name="create"/> is off.</exception>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
-    public static RunHistory Open(string path, bool create)
+    /// <exception cref="InvalidDataException">The file is not a run history; the message names it and says what it is.</exception>
+    /// <exception cref="IOException">Another process holds the file in LiteDB's direct mode.</exception>
+    public static RunHistory Open(string path, bool create, bool readOnly = false)
     {
         var full = System.IO.Path.GetFullPath(path);
         if (System.IO.Path.GetDirectoryName(full) is { } folder && !Directory.Exists(folder))
@@ -38,13 +54,70 @@ internal sealed class RunHistory : IDisposable
             throw new DirectoryNotFoundException($"the history database's folder '{folder}' does not exist.");
         }
 
-        if (!create && !File.Exists(full))
+        if (!File.Exists(full))
         {
-            throw new FileNotFoundException($"the history database '{full}' does not exist.", full);
+            if (!create || readOnly)
+            {
+                throw new FileNotFoundException($"the history database '{full}' does not exist.", full);
+            }
+
+            Create(full);
         }
 
-        var db = new LiteDatabase(new ConnectionString { Filename = full, Connection = ConnectionType.Shared });
-        return new RunHistory(db) { Path = full };
+        var header = LiteDbFile.Inspect(full, Kind, $"The run history '{full}'", writable: !readOnly);
+        if (header.Collections.Contains("meta") && header.Collections.Contains("artifacts"))
+        {
+            throw new InvalidDataException($"'{full}' is not {Kind}: it is a Harbor.Gc store (a registry's metadata); give the history its own file. Nothing was changed.");
+        }
+
+        if (!header.Collections.Contains(Runs) || header.Collections.Except(OwnCollections, StringComparer.Ordinal).Any())
+        {
+            throw new InvalidDataException($"'{full}' is not {Kind}: it is "
+                + (header.Collections.Count == 0 ? "an empty LiteDB database" : $"a LiteDB database of another application (collections: {string.Join(", ", header.Collections)})")
+                + ". Nothing was changed.");
+        }
+
+        var db = new LiteDatabase(new ConnectionString { Filename = full, Connection = ConnectionType.Shared, ReadOnly = readOnly });
+        try
+        {
+            return new RunHistory(db, ensureIndex: !readOnly) { Path = full };
+        }
+        catch
+        {
+            db.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Creates an empty history at <paramref name="path"/>, whole or not at all: written under a temporary name beside it (with
+    /// LiteDB's fixed ordinal collation) and renamed into place only if nothing is there by then.
+    /// </summary>
+    private static void Create(string path)
+    {
+        var temporary = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path) ?? ".", $".{System.IO.Path.GetFileName(path)}.creating-{Guid.NewGuid():N}");
+        try
+        {
+            using (var db = new LiteDatabase(new ConnectionString { Filename = temporary, Connection = ConnectionType.Direct, Collation = LiteDbFile.Collation }))
+            {
+                db.GetCollection<RunRecord>(Runs).EnsureIndex(r => r.Job);
+                db.Checkpoint();
+            }
+
+            try
+            {
+                File.Move(temporary, path, overwrite: false);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // another process created it first: open that one
+            }
+        }
+        finally
+        {
+            File.Delete(temporary);
+            File.Delete(LiteDbFile.LogPath(temporary));
+        }
     }
 
     /// <summary>Adds a run; sets its id.</summary>

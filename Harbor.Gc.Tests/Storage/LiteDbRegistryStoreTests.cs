@@ -261,6 +261,56 @@ public partial class LiteDbRegistryStoreTests
     }
 
     [Test]
+    public async Task ReadOnly_ReadsTheStore_RefusesEveryWrite_AndChangesNothing()
+    {
+        // given a store with an image in it, closed
+        Digest layer;
+        using (var store = Open())
+        {
+            layer = await PutAsync(store, "layer");
+            await store.PutArtifactAsync(Manifest(await PutAsync(store, "manifest"), layer));
+        }
+
+        var before = FolderState.Of(_folder);
+
+        // when it is opened read-only
+        using (var readOnly = LiteDbRegistryStore.Open(new LiteDbStoreOptions { DatabasePath = StoreFactory.Options(_folder).DatabasePath, ReadOnly = true }, _time))
+        {
+            // then it reads, and every kind of write throws
+            (await readOnly.IsBlobReferencedAsync(layer)).Should().BeTrue();
+            var writes = new Func<Task>[]
+            {
+                () => PutAsync(readOnly, "another"),
+                async () => await readOnly.TryUpdateBlobStatusAsync(layer, BlobStatusSet.None, BlobStatus.Delete, null),
+                async () => await readOnly.DeleteBlobContentAsync(layer),
+                async () => await readOnly.DeleteTagAsync(Repo, "v1"),
+            };
+            foreach (var write in writes)
+            {
+                await write.Should().ThrowAsync<InvalidOperationException>();
+            }
+        }
+
+        // and nothing in the folder changed
+        FolderState.Of(_folder).Should().BeEquivalentTo(before);
+    }
+
+    [Test]
+    public void Open_WithCreateIfMissing_OverAFileThatIsNotAStore_RefusesIt_AndChangesNothing()
+    {
+        // given an empty file where the store would be created
+        File.WriteAllBytes(Path.Combine(_folder, "harbor-gc.db"), []);
+        var before = FolderState.Of(_folder);
+
+        // when a store is opened there with create-if-missing
+        var act = () => Open(create: true);
+
+        // then it is refused as not a store: an existing file is never initialized
+        act.Should().Throw<InvalidDataException>().Which.Message.Should().Contain("is not a Harbor.Gc LiteDB store: the file is empty");
+        FolderState.Of(_folder).Should().BeEquivalentTo(before);
+    }
+
+    [Test]
     public void Open_ABlobFolderOfAnotherStore_IsRefused()
     {
         Open().Dispose();

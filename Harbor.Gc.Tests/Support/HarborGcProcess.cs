@@ -5,7 +5,8 @@ namespace Harbor.Gc.Tests.Support;
 
 /// <summary>
 /// The built <c>harbor-gc</c> (the Runner's dll beside the tests) as a child process: for kills, signals and anything that must
-/// not run inside the test host (a read that could hang, a second process holding a file).
+/// not run inside the test host (a read that could hang, a second process holding a file). Also the test assembly itself as a
+/// program (<see cref="ChildProgram"/>), for a second process that embeds the store.
 /// </summary>
 internal sealed class HarborGcProcess : IDisposable
 {
@@ -51,7 +52,14 @@ internal sealed class HarborGcProcess : IDisposable
     /// for SIGINT and SIGQUIT, as a terminal's foreground program does, even when the tests run in a background job that ignores
     /// them (an ignored signal stays ignored across exec, and .NET then never sees it).
     /// </remarks>
-    public static HarborGcProcess Start(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null)
+    public static HarborGcProcess Start(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null) =>
+        StartDll("harbor-gc.dll", args, workingDirectory, environment);
+
+    /// <summary>Starts the test assembly as a program (<see cref="ChildProgram"/>): <c>Harbor.Gc.Tests ARGS</c>.</summary>
+    public static HarborGcProcess StartTestProgram(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null) =>
+        StartDll("Harbor.Gc.Tests.dll", args, workingDirectory, environment);
+
+    private static HarborGcProcess StartDll(string dll, IEnumerable<string> args, string? workingDirectory, IReadOnlyDictionary<string, string?>? environment)
     {
         var info = new ProcessStartInfo("env")
         {
@@ -62,7 +70,7 @@ internal sealed class HarborGcProcess : IDisposable
         };
         info.ArgumentList.Add("--default-signal=INT,QUIT");
         info.ArgumentList.Add(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet");
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "harbor-gc.dll"));
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, dll));
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);

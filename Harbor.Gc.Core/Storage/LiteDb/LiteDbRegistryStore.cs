@@ -24,10 +24,8 @@ namespace Harbor.Gc.Storage.LiteDb;
 /// unrecorded file (garbage, which GC lists as a stale upload and deletes once it is older than the time window), never a record
 /// whose bytes are missing while an artifact needs them.</para>
 /// </remarks>
-public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
+public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
 {
-    private const string OwnerFile = ".harbor-gc-store";
-
     private readonly Lock _writeLock = new();
     private readonly TimeProvider _time;
     private readonly LiteDatabase _db;
@@ -38,12 +36,16 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
     private readonly ILiteCollection<BsonDocument> _accessoryLinks;
     private readonly ILiteCollection<BsonDocument> _layerLinks;
     private readonly ILiteCollection<BsonDocument> _meta;
+    private readonly bool _readOnly;
+    private readonly FileStream? _folderLock;
 
-    private LiteDbRegistryStore(LiteDatabase db, FileSystemBlobStore files, string databasePath, TimeProvider time)
+    private LiteDbRegistryStore(LiteDatabase db, FileSystemBlobStore files, string databasePath, TimeProvider time, bool readOnly, FileStream? folderLock)
     {
         _db = db;
         _files = files;
         _time = time;
+        _readOnly = readOnly;
+        _folderLock = folderLock;
         DatabasePath = databasePath;
         _blobs = db.GetCollection(LiteDbDocuments.Blobs);
         _artifacts = db.GetCollection(Artifacts);
@@ -62,72 +64,12 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
     /// <summary>The folder of blob bytes.</summary>
     public string BlobsPath => _files.Root;
 
-    /// <summary>
-    /// Opens the store, or creates it when <see cref="LiteDbStoreOptions.CreateIfMissing"/> is set. Creates the indexes a new
-    /// database lacks.
-    /// </summary>
-    /// <param name="options">Where and how.</param>
-    /// <param name="timeProvider">The clock for push and touch times; <see cref="TimeProvider.System"/> when null.</param>
-    /// <returns>The open store; dispose it.</returns>
-    /// <exception cref="FileNotFoundException">The database file does not exist and may not be created.</exception>
-    /// <exception cref="DirectoryNotFoundException">The blob folder of an existing database is missing.</exception>
-    /// <exception cref="InvalidDataException">The file is not a LiteDB store of this version, or the blob folder belongs to another database.</exception>
-    public static LiteDbRegistryStore Open(LiteDbStoreOptions options, TimeProvider? timeProvider = null)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentException.ThrowIfNullOrWhiteSpace(options.DatabasePath);
-        var path = Path.GetFullPath(options.DatabasePath);
-        var blobs = options.ResolveBlobsPath();
-        var exists = File.Exists(path);
-        if (!exists && !options.CreateIfMissing)
-        {
-            throw new FileNotFoundException($"The LiteDB store '{path}' does not exist (nothing was created).", path);
-        }
-
-        if (exists && !Directory.Exists(blobs))
-        {
-            throw new DirectoryNotFoundException($"The blob folder '{blobs}' of the LiteDB store '{path}' does not exist.");
-        }
-
-        if (!exists && File.Exists(Path.Combine(blobs, OwnerFile)))
-        {
-            throw new InvalidDataException($"The blob folder '{blobs}' belongs to another LiteDB store; '{path}' was not created. Give each store its own folder.");
-        }
-
-        LiteDatabase db;
-        try
-        {
-            db = new LiteDatabase(new ConnectionString
-            {
-                Filename = path,
-                Connection = options.Connection == LiteDbConnectionMode.Shared ? ConnectionType.Shared : ConnectionType.Direct,
-            });
-        }
-        catch (LiteException e)
-        {
-            throw new InvalidDataException($"'{path}' is not a readable LiteDB store: {e.Message}", e);
-        }
-
-        try
-        {
-            var store = new LiteDbRegistryStore(db, new FileSystemBlobStore(blobs), path, timeProvider ?? TimeProvider.System);
-            ClaimBlobFolder(blobs, path, store.Initialize());
-            return store;
-        }
-        catch (LiteException e)
-        {
-            db.Dispose();
-            throw new InvalidDataException($"'{path}' is not a readable LiteDB store: {e.Message}", e);
-        }
-        catch
-        {
-            db.Dispose();
-            throw;
-        }
-    }
-
     /// <summary>Closes the database.</summary>
-    public void Dispose() => _db.Dispose();
+    public void Dispose()
+    {
+        _db.Dispose();
+        _folderLock?.Dispose();
+    }
 
     // ---- IWritableRegistryStore ----------------------------------------------------------------------------------
 
@@ -135,6 +77,7 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
     public async ValueTask<Blob> PutBlobAsync(Digest digest, Stream content, string? mediaType = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(content);
+        EnsureWritable();
         // fail early, before reading the bytes, when a sweep is deleting the blob; the write below checks again atomically
         if (_blobs.FindById(digest.ToString()) is { } current)
         {
@@ -412,20 +355,35 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
         // both algorithms' ids are "shaNNN:" and at least 64 hex digits
         static ulong Prefix(ReadOnlySpan<char> hex) => ulong.Parse(hex[..16], System.Globalization.NumberStyles.AllowHexSpecifier, null);
 
-        // streams one collection from LiteDB's cursor into the sink; returns the running record count
-        static int Deliver<T>(ILiteCollection<BsonDocument> collection, Func<BsonDocument, T> read, Action<T> deliver, int n, CancellationToken cancellationToken)
+        // streams one collection from LiteDB's cursor into the sink; returns the running record count. What LiteDB cannot read, or
+        // a record that does not decode, is a damaged store (the sink's own errors pass through as they are).
+        int Deliver<T>(ILiteCollection<BsonDocument> collection, Func<BsonDocument, T> read, Action<T> deliver, int n, CancellationToken cancellationToken)
         {
-            foreach (var doc in collection.FindAll())
+            using var cursor = collection.FindAll().GetEnumerator();
+            while (true)
             {
+                T item;
+                try
+                {
+                    if (!cursor.MoveNext())
+                    {
+                        return n;
+                    }
+
+                    item = read(cursor.Current);
+                }
+                catch (Exception e) when (IsDamage(e))
+                {
+                    throw LiteDbFile.Unreadable($"The LiteDB store '{DatabasePath}' (collection '{collection.Name}')", e);
+                }
+
                 if ((++n & 0xFFF) == 0)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                 }
 
-                deliver(read(doc));
+                deliver(item);
             }
-
-            return n;
         }
     }
 
@@ -489,6 +447,7 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
     public ValueTask DeleteBlobContentAsync(Digest digest, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        EnsureWritable();
         _files.Delete(digest);
         return ValueTask.CompletedTask;
     }
@@ -549,6 +508,7 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
             return ValueTask.FromResult(Write(() => _blobs.FindById(digest.ToString()) is null ? _files.DeleteLeftover(upload) : UploadDeleteOutcome.Changed));
         }
 
+        EnsureWritable();
         return ValueTask.FromResult(_files.DeleteLeftover(upload));
     }
 
@@ -573,71 +533,24 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
 
     private static BsonExpression ReferencesQuery(Digest digest) => BsonExpression.Create($"{ReferencesExpression} ANY = @0", new BsonValue(digest.ToString()));
 
+    /// <summary>Whether an exception from reading a record means the file is damaged: LiteDB's own, or a record that does not decode.</summary>
+    private static bool IsDamage(Exception e) =>
+        e is LiteException or InvalidCastException or FormatException or ArgumentException or IndexOutOfRangeException or OverflowException or KeyNotFoundException or NullReferenceException;
+
+    private void EnsureWritable()
+    {
+        if (_readOnly)
+        {
+            throw new InvalidOperationException($"The LiteDB store '{DatabasePath}' was opened read-only.");
+        }
+    }
+
     private static void EnsureNotDeleting(Blob blob)
     {
         if (blob.Status is BlobStatus.Deleting or BlobStatus.Deleted)
         {
             throw new BlobBeingDeletedException(blob.Digest);
         }
-    }
-
-    /// <summary>
-    /// Checks that the blob folder is this database's: the folder's marker file holds the store id the database holds. A folder
-    /// without a marker is claimed. A copied or moved store (database and folder together) keeps its id, so it opens anywhere.
-    /// </summary>
-    private static void ClaimBlobFolder(string blobs, string databasePath, string storeId)
-    {
-        var marker = Path.Combine(blobs, OwnerFile);
-        if (File.Exists(marker))
-        {
-            var claimed = File.ReadAllText(marker).Trim();
-            if (!string.Equals(claimed, storeId, StringComparison.Ordinal))
-            {
-                throw new InvalidDataException(
-                    $"The blob folder '{blobs}' belongs to another LiteDB store (id {claimed}), not to '{databasePath}' (id {storeId}); give each store its own folder.");
-            }
-
-            return;
-        }
-
-        Directory.CreateDirectory(blobs);
-        File.WriteAllText(marker, storeId + "\n");
-    }
-
-    /// <summary>Checks or writes the schema record, creates missing indexes, and returns the store id.</summary>
-    private string Initialize()
-    {
-        var id = Write(() =>
-        {
-            if (_meta.FindById(SchemaKey) is { } schema)
-            {
-                if (schema[Value].AsInt32 != SchemaVersion)
-                {
-                    throw new InvalidDataException($"The LiteDB store '{DatabasePath}' has schema version {schema[Value]}; this version of Harbor.Gc reads version {SchemaVersion}.");
-                }
-            }
-            else if (_blobs.Count() + _artifacts.Count() > 0)
-            {
-                throw new InvalidDataException($"The LiteDB file '{DatabasePath}' is not a Harbor.Gc store (it has data but no schema record).");
-            }
-            else
-            {
-                _meta.Insert(new BsonDocument { ["_id"] = SchemaKey, [Value] = SchemaVersion });
-                _meta.Insert(new BsonDocument { ["_id"] = VersionKey, [Value] = 0L });
-                _meta.Insert(new BsonDocument { ["_id"] = StoreIdKey, [Value] = Guid.NewGuid().ToString("N") });
-            }
-
-            return _meta.FindById(StoreIdKey)[Value].AsString;
-        });
-
-        _artifacts.EnsureIndex(RepositoryField, "$." + RepositoryField);
-        _artifacts.EnsureIndex(ReferencesIndex, ReferencesExpression);
-        _artifacts.EnsureIndex(ChildrenIndex, ChildrenExpression);
-        _tags.EnsureIndex(RepositoryField, "$." + RepositoryField);
-        _tags.EnsureIndex(ArtifactKeyField, "$." + ArtifactKeyField);
-        _accessoryLinks.EnsureIndex(SubjectKeyField, "$." + SubjectKeyField);
-        _layerLinks.EnsureIndex(RepositoryField, "$." + RepositoryField);
-        return id;
     }
 
     private long ReadVersion() => _meta.FindById(VersionKey)[Value].AsInt64;
@@ -647,6 +560,7 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
     /// <summary>Runs <paramref name="action"/> as one transaction, under the store's write lock.</summary>
     private T Write<T>(Func<T> action)
     {
+        EnsureWritable();
         lock (_writeLock)
         {
             _db.BeginTrans();

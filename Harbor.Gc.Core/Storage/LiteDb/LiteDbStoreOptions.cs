@@ -21,6 +21,13 @@ public sealed class LiteDbStoreOptions
     /// <summary>How the database file is opened. Default: <see cref="LiteDbConnectionMode.Shared"/>.</summary>
     public LiteDbConnectionMode Connection { get; init; } = LiteDbConnectionMode.Shared;
 
+    /// <summary>
+    /// Open the store only to read it (a dry run, an explanation): nothing in the database file, beside it or in the blob folder
+    /// changes, and every write throws <see cref="InvalidOperationException"/>. Cannot be combined with
+    /// <see cref="CreateIfMissing"/>. Default: false.
+    /// </summary>
+    public bool ReadOnly { get; init; }
+
     /// <summary>The blob folder these options give.</summary>
     /// <returns>The full path.</returns>
     public string ResolveBlobsPath() =>
@@ -40,7 +47,8 @@ public enum LiteDbConnectionMode
     /// <summary>
     /// LiteDB's <c>Connection=direct</c>: one process opens the file exclusively and keeps it open. Fastest; for a registry that
     /// embeds the collector and runs GC in its own process, and for tests and benchmarks. Another process cannot open the file
-    /// meanwhile.
+    /// meanwhile: <see cref="LiteDbRegistryStore.Open"/> refuses (<see cref="LiteDbStoreInUseException"/>) to open a store in
+    /// direct mode that another process has open, and to open a store in either mode that another process holds in direct mode.
     /// </summary>
     Direct,
 }

@@ -190,6 +190,31 @@ public class GcCommandTests
     }
 
     [Test]
+    public async Task HarborStorageWithoutTags_RefusesDeleteUntagged_WithExit2_UnlessAllowNoTags()
+    {
+        // given the storage of Harbor 2.15 or later: repositories with manifests, and not one tags folder (goharbor/harbor#22507)
+        using var harbor = new DistributionTree(Now);
+        harbor.Image("library/app", "v1", TimeSpan.FromDays(3), null, "base", "app1");
+        harbor.Image("library/app", "v2", TimeSpan.FromDays(3), null, "base", "app2");
+        var before = harbor.Files();
+
+        // when collected as usual, then with delete untagged off, then with the override (dry runs)
+        var refused = await Run("gc", "--store", $"distribution:{harbor.Root}", "--grace-period", "0");
+        var blobsOnly = await Run("gc", "--store", $"distribution:{harbor.Root}", "--delete-untagged", "false", "--dry-run");
+        var allowed = await Run("gc", "--store", $"distribution:{harbor.Root}", "--allow-no-tags", "--dry-run");
+
+        // then the first exits 2 saying why and how to go on, deleting nothing; the others plan as told
+        refused.Code.Should().Be(2, refused.Err);
+        refused.Err.Should().Contain("none of its 1 repositories with manifests (2 of them) has a tags folder").And.Contain("Harbor 2.15")
+            .And.Contain("--delete-untagged false").And.Contain("--allow-no-tags").And.Contain("Nothing was planned or deleted");
+        harbor.Files().Should().Equal(before);
+        blobsOnly.Code.Should().Be(0, blobsOnly.Err);
+        blobsOnly.Out.Should().Contain("0 blobs and 0 manifests");
+        allowed.Code.Should().Be(0, allowed.Err);
+        allowed.Out.Should().Contain("(2 artifacts) eligible for deletion");
+    }
+
+    [Test]
     public async Task MissingStore_OrBadRepositoryFolder_ExitsWith2_AndDeletesNothing()
     {
         var missing = await Run("gc", "--store", $"distribution:{Path.Combine(_tree.Root, "missing")}");

@@ -47,7 +47,11 @@ public sealed class GarbageCollector
     /// <returns>The plan.</returns>
     /// <exception cref="ArgumentException">The options are invalid; the message lists every bad value.</exception>
     /// <exception cref="OperationCanceledException">Planning was cancelled.</exception>
-    public async Task<CollectionPlan> PlanAsync(GcOptions options, CancellationToken cancellationToken = default)
+    public async Task<CollectionPlan> PlanAsync(GcOptions options, CancellationToken cancellationToken = default) =>
+        (await PlanCoreAsync(options, cancellationToken).ConfigureAwait(false)).Plan;
+
+    /// <summary>A plan, and the graph it was made from.</summary>
+    private async Task<(CollectionPlan Plan, RegistryGraph Graph)> PlanCoreAsync(GcOptions options, CancellationToken cancellationToken)
     {
         var (graph, marks, now) = await MarkAsync(options, cancellationToken).ConfigureAwait(false);
         options.Progress?.Report(new GcProgress(GcPhase.Planning, 0, 1));
@@ -63,21 +67,48 @@ public sealed class GarbageCollector
             Log.PlanWarning(_logger, warning.ToString());
         }
 
-        return plan;
+        return (plan, graph);
     }
 
-    /// <summary>Executes a plan in the crash-safe order of DESIGN.md §5, re-checking every item against the live store.</summary>
-    /// <param name="plan">The plan, from <see cref="PlanAsync"/> or loaded from a saved report.</param>
-    /// <param name="options">Workers and max duration.</param>
-    /// <param name="cancellationToken">Stops the run after the item in hand; the result then says <see cref="GcOutcome.Stopped"/>.</param>
-    /// <returns>What was done.</returns>
-    /// <exception cref="ArgumentException">The options are invalid; the message lists every bad value.</exception>
+    /// <summary>
+    /// Applies a plan made earlier (DESIGN.md §2): plans again from a fresh snapshot of the live store, with the plan's own options
+    /// and the time window measured back from now, and executes only what both plans list, unchanged (artifacts with the same
+    /// version, blobs with the same last touch and size, layer links with the same time, uploads exactly as they were), in the
+    /// crash-safe order of DESIGN.md §5, each item re-checked as it is deleted.
+    /// </summary>
+    /// <remarks>
+    /// The plan only narrows what the live store justifies: nothing it lists is deleted unless a plan made now would delete it too,
+    /// whatever its fields say. What it lists that changed or became live since is kept and reported
+    /// (<see cref="GcResult.ArtifactsSkipped"/> and the other kept lists); what is gone already is left out; garbage that appeared
+    /// since is not in it and waits for the next plan. On a store nothing wrote to since the plan, the result is exactly a real run's.
+    /// </remarks>
+    /// <param name="plan">The plan, from <see cref="PlanAsync"/> or read back from a saved report; it must be for this store.</param>
+    /// <param name="options">Workers, max duration and progress. <see cref="GcOptions.DeleteUntagged"/> and
+    /// <see cref="GcOptions.TimeWindow"/> are the plan's, whatever these options say.</param>
+    /// <param name="cancellationToken">Stops the run after the item in hand; the result then says <see cref="GcOutcome.Stopped"/>.
+    /// Cancellation while planning again throws, before anything was deleted.</param>
+    /// <returns>What was done: <see cref="GcResult.Plan"/> is what was executed, <see cref="GcResult.AppliedPlan"/> the plan given.</returns>
+    /// <exception cref="ArgumentException">The options are invalid (the message lists every bad value), or the plan is for another store.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled while planning again, before anything was deleted.</exception>
     public Task<GcResult> ExecuteAsync(CollectionPlan plan, GcOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(options);
-        options.EnsureValid();
-        return MeasureAsync(false, _time.GetUtcNow(), startedAt => ExecuteCoreAsync(plan, options, startedAt, cancellationToken));
+        var live = options.Clone();
+        live.DeleteUntagged = plan.DeleteUntagged;
+        live.TimeWindow = plan.TimeWindow;
+        live.EnsureValid();
+        if (plan.Store != _store.Description)
+        {
+            throw new ArgumentException($"The plan is for {plan.Store}, not {_store.Description}.", nameof(plan));
+        }
+
+        return MeasureAsync(false, _time.GetUtcNow(), async startedAt =>
+        {
+            var (livePlan, graph) = await PlanCoreAsync(live, cancellationToken).ConfigureAwait(false);
+            var application = PlanApplication.Create(plan, livePlan, graph);
+            return await ExecuteCoreAsync(application.Executable, options, startedAt, cancellationToken, application).ConfigureAwait(false);
+        });
     }
 
     /// <summary>Plans and, unless <see cref="GcOptions.DryRun"/>, executes.</summary>
@@ -125,7 +156,8 @@ public sealed class GarbageCollector
         return result;
     }
 
-    private async Task<GcResult> ExecuteCoreAsync(CollectionPlan plan, GcOptions options, DateTimeOffset startedAt, CancellationToken cancellationToken)
+    private async Task<GcResult> ExecuteCoreAsync(CollectionPlan plan, GcOptions options, DateTimeOffset startedAt, CancellationToken cancellationToken,
+        PlanApplication? application = null)
     {
         using var deadline = options.MaxDuration is { } max ? new CancellationTokenSource(max, _time) : null;
         using var stop = deadline is null
@@ -133,6 +165,11 @@ public sealed class GarbageCollector
             : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
 
         var executor = new PlanExecutor(_store, _logger, options.Progress, _metrics.ForSweep(plan.Store));
+        if (application is not null)
+        {
+            executor.Keep(application); // what the saved plan lists and the live store no longer justifies
+        }
+
         var completed = await executor.ExecuteAsync(plan, options.Workers, stop.Token).ConfigureAwait(false);
         var reason = completed ? GcStopReason.None
             : cancellationToken.IsCancellationRequested ? GcStopReason.Cancelled
@@ -165,11 +202,13 @@ public sealed class GarbageCollector
             BlobsFailed = executor.FailedBlobs,
             BytesFreed = executor.BytesFreed,
             LayerLinksDeleted = executor.LayerLinksDeleted,
+            LayerLinksSkipped = executor.SkippedLayerLinks,
             UploadsDeleted = executor.UploadsDeleted,
             UploadBytesFreed = executor.UploadBytesFreed,
             UploadsSkipped = executor.SkippedUploads,
             UploadsFailed = executor.FailedUploads,
             Workers = options.Workers,
+            AppliedPlan = application?.Saved,
         };
     }
 

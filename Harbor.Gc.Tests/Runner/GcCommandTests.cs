@@ -127,6 +127,7 @@ public class GcCommandTests
 
     [TestCase("\"digest\": \"sha256:", "\"digest\": \"sha256:../", "plan field 'artifacts[0].digest'")]
     [TestCase("\"kind\": \"gc\"", "\"kind\": \"retention\"", "plan field 'kind': expected \"gc\"")]
+    [TestCase("\"timeWindow\": \"", "\"timeWindow\": \"-", "plan field 'options.timeWindow': expected a time span of 0 or more")]
     public async Task Apply_ATamperedPlan_ExitsWith2_NamingTheField_AndDeletesNothing(string find, string replace, string message)
     {
         var plan = Path.Combine(_tree.Root, "plan.json");

@@ -12,10 +12,11 @@ namespace Harbor.Gc.Tests.Support;
 /// </summary>
 internal sealed class DistributionTree : IDisposable
 {
-    public DistributionTree(DateTimeOffset now)
+    /// <summary>A new empty tree in a temporary folder: under <paramref name="parent"/> when given, else the system's.</summary>
+    public DistributionTree(DateTimeOffset now, string? parent = null)
     {
         Now = now;
-        Root = Path.Combine(Path.GetTempPath(), "harbor-gc-tests", Guid.NewGuid().ToString("N"));
+        Root = Path.Combine(parent ?? Path.GetTempPath(), "harbor-gc-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(V2);
     }
 

@@ -105,10 +105,16 @@ public sealed class GarbageCollector
 
         return MeasureAsync(false, _time.GetUtcNow(), async startedAt =>
         {
-            var (livePlan, graph) = await PlanCoreAsync(live, cancellationToken).ConfigureAwait(false);
-            var application = PlanApplication.Create(plan, livePlan, graph);
+            var application = await PlanAgainAsync(plan, live, cancellationToken).ConfigureAwait(false);
             return await ExecuteCoreAsync(application.Executable, options, startedAt, cancellationToken, application).ConfigureAwait(false);
         });
+    }
+
+    /// <summary>Plans again from a fresh snapshot and intersects with <paramref name="saved"/> (the graph is not held during the sweep).</summary>
+    private async Task<PlanApplication> PlanAgainAsync(CollectionPlan saved, GcOptions options, CancellationToken cancellationToken)
+    {
+        var (live, graph) = await PlanCoreAsync(options, cancellationToken).ConfigureAwait(false);
+        return PlanApplication.Create(saved, live, graph);
     }
 
     /// <summary>Plans and, unless <see cref="GcOptions.DryRun"/>, executes.</summary>

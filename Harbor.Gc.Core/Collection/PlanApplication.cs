@@ -117,7 +117,7 @@ internal sealed class PlanApplication
             TimeWindow = live.TimeWindow,
             Artifacts = artifacts,
             Blobs = Blobs(saved, live, heldBlobs, linkedSince),
-            LayerLinks = LayerLinks(saved, live, heldLinks),
+            LayerLinks = [.. live.LayerLinks.Where(l => savedLinks.Contains(l) && !heldLinks.Contains((l.Repository, l.Digest)))],
             Uploads = [.. live.Uploads.Where(savedUploads.Contains)],
             Warnings = live.Warnings,
             Statistics = live.Statistics,
@@ -130,12 +130,6 @@ internal sealed class PlanApplication
     {
         var listed = saved.Blobs.Select(b => (b.Digest, b.LastTouchedAt, b.Size)).ToHashSet();
         return [.. live.Blobs.Where(b => listed.Contains((b.Digest, b.LastTouchedAt, b.Size)) && !held.Contains(b.Digest) && !linkedSince.Contains(b.Digest))];
-    }
-
-    private static List<LayerLink> LayerLinks(CollectionPlan saved, CollectionPlan live, HashSet<(RepositoryName, Digest)> held)
-    {
-        var listed = saved.LayerLinks.ToHashSet();
-        return [.. live.LayerLinks.Where(l => listed.Contains(l) && !held.Contains((l.Repository, l.Digest)))];
     }
 
     /// <summary>Lists, once each, what the saved plan names that the run does not execute and the store still has, with why.</summary>

@@ -108,6 +108,14 @@ internal static class Explainer
         var touched = Time(graph.BlobTouched[b]);
         if (!Planner.IsDeadBlob(graph, marks, b))
         {
+            if (graph.BlobTouched[b] < marks.Cutoff && marks.LinkedWithinWindow[d])
+            {
+                var digest = graph.Digests[d];
+                var linkedBy = graph.LayerLinks.Where(l => l.Digest == digest && l.CreatedAt.UtcTicks >= marks.Cutoff).Select(l => l.Repository.Value).Distinct().Take(5);
+                return new ExplanationEntry(subject, true, [],
+                    $"no live artifact references it, but {string.Join(", ", linkedBy)} linked it within the time window (an upload or a mount whose manifest may follow; cutoff {Time(marks.Cutoff)})");
+            }
+
             return new ExplanationEntry(subject, true, [], $"no live artifact references it, but it was touched {touched}, within the time window (cutoff {Time(marks.Cutoff)})");
         }
 

@@ -48,10 +48,14 @@ public sealed class GarbageCollector
     /// <returns>The plan.</returns>
     /// <exception cref="ArgumentException">The options are invalid; the message lists every bad value.</exception>
     /// <exception cref="OperationCanceledException">Planning was cancelled.</exception>
-    public Task<CollectionPlan> PlanAsync(GcOptions options, CancellationToken cancellationToken = default) => PlanCoreAsync(options, null, cancellationToken);
+    public async Task<CollectionPlan> PlanAsync(GcOptions options, CancellationToken cancellationToken = default) =>
+        (await PlanCoreAsync(options, null, cancellationToken).ConfigureAwait(false)).Plan;
 
-    /// <summary>Reads, marks and plans; <paramref name="enter"/> hears each phase as it starts (and may throw to stop the run).</summary>
-    private async Task<CollectionPlan> PlanCoreAsync(GcOptions options, Action<GcPhase>? enter, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads, marks and plans; <paramref name="enter"/> hears each phase as it starts (and may throw to stop the run). Returns the
+    /// plan and the graph it was made from.
+    /// </summary>
+    private async Task<(CollectionPlan Plan, RegistryGraph Graph)> PlanCoreAsync(GcOptions options, Action<GcPhase>? enter, CancellationToken cancellationToken)
     {
         var (graph, marks, now) = await MarkAsync(options, enter, cancellationToken).ConfigureAwait(false);
         if (options.DeleteUntagged && !options.AllowNoTags && _store is DistributionRegistryStore { TaglessReason: { } tagless })
@@ -75,24 +79,61 @@ public sealed class GarbageCollector
             Log.PlanWarning(_logger, warning.ToString());
         }
 
-        return plan;
+        return (plan, graph);
     }
 
-    /// <summary>Executes a plan in the crash-safe order of DESIGN.md §5, re-checking every item against the live store.</summary>
-    /// <param name="plan">The plan, from <see cref="PlanAsync"/> or loaded from a saved report.</param>
-    /// <param name="options">Workers and max duration (counted from <see cref="GcOptions.StartedAt"/>, or from this call).</param>
-    /// <param name="cancellationToken">Stops the run after the item in hand; the result then says <see cref="GcOutcome.Stopped"/>.</param>
-    /// <returns>What was done.</returns>
-    /// <exception cref="ArgumentException">The options are invalid; the message lists every bad value.</exception>
+    /// <summary>
+    /// Applies a plan made earlier (DESIGN.md §2): plans again from a fresh snapshot of the live store, with the plan's own options
+    /// and the time window measured back from now, and executes only what both plans list, unchanged (artifacts with the same
+    /// version, blobs with the same last touch and size, layer links with the same time, uploads exactly as they were), in the
+    /// crash-safe order of DESIGN.md §5, each item re-checked as it is deleted.
+    /// </summary>
+    /// <remarks>
+    /// The plan only narrows what the live store justifies: nothing it lists is deleted unless a plan made now would delete it too,
+    /// whatever its fields say. What it lists that changed or became live since is kept and reported
+    /// (<see cref="GcResult.ArtifactsSkipped"/> and the other kept lists); what is gone already is left out; garbage that appeared
+    /// since is not in it and waits for the next plan. On a store nothing wrote to since the plan, the result is exactly a real run's.
+    /// </remarks>
+    /// <param name="plan">The plan, from <see cref="PlanAsync"/> or read back from a saved report; it must be for this store.</param>
+    /// <param name="options">Workers, max duration and progress. <see cref="GcOptions.DeleteUntagged"/> and
+    /// <see cref="GcOptions.TimeWindow"/> are the plan's, whatever these options say.</param>
+    /// <param name="cancellationToken">Stops the run after the item in hand; the result then says <see cref="GcOutcome.Stopped"/>.
+    /// Stopped while planning again, it deletes nothing (<see cref="GcResult.Planned"/> false).</param>
+    /// <returns>What was done: <see cref="GcResult.Plan"/> is what was executed, <see cref="GcResult.AppliedPlan"/> the plan given.</returns>
+    /// <exception cref="ArgumentException">The options are invalid (the message lists every bad value), or the plan is for another store.</exception>
     public Task<GcResult> ExecuteAsync(CollectionPlan plan, GcOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(options);
-        options.EnsureValid();
+        var live = options.Clone();
+        live.DeleteUntagged = plan.DeleteUntagged;
+        live.TimeWindow = plan.TimeWindow;
+        live.EnsureValid();
+        if (plan.Store != _store.Description)
+        {
+            throw new ArgumentException($"The plan is for {plan.Store}, not {_store.Description}.", nameof(plan));
+        }
+
         return MeasureAsync(false, options.StartedAt ?? _time.GetUtcNow(), startedAt => InSweepAsync(async () =>
         {
             using var stop = new RunStop(options.MaxDuration, startedAt, _time, cancellationToken);
-            return await ExecuteCoreAsync(plan, options, startedAt, stop).ConfigureAwait(false);
+            var phase = GcPhase.ReadingStore;
+            PlanApplication application;
+            try
+            {
+                var (livePlan, graph) = await PlanCoreAsync(live, p =>
+                {
+                    stop.ThrowIfStopped(); // a stop seen between phases is the earlier phase's
+                    phase = p;
+                }, stop.Token).ConfigureAwait(false);
+                application = PlanApplication.Create(plan, livePlan, graph); // the graph is not held during the sweep
+            }
+            catch (OperationCanceledException) when (stop.IsStopped)
+            {
+                return StoppedBeforePlan(live, startedAt, stop, phase);
+            }
+
+            return await ExecuteCoreAsync(application.Executable, options, startedAt, stop, application).ConfigureAwait(false);
         }));
     }
 
@@ -121,7 +162,7 @@ public sealed class GarbageCollector
         CollectionPlan plan;
         try
         {
-            plan = await PlanCoreAsync(options, p =>
+            (plan, _) = await PlanCoreAsync(options, p =>
             {
                 stop.ThrowIfStopped(); // a stop seen between phases is the earlier phase's
                 phase = p;
@@ -129,22 +170,7 @@ public sealed class GarbageCollector
         }
         catch (OperationCanceledException) when (stop.IsStopped)
         {
-            Log.RunStoppedBeforePlan(_logger, stop.Reason == GcStopReason.Cancelled ? "cancelled" : "maximum duration reached", phase.Describe());
-            return new GcResult
-            {
-                Plan = new CollectionPlan
-                {
-                    Store = _store.Description, CreatedAt = startedAt, DeleteUntagged = options.DeleteUntagged, TimeWindow = options.TimeWindow,
-                    Artifacts = [], Blobs = [],
-                },
-                DryRun = options.DryRun,
-                StartedAt = startedAt,
-                FinishedAt = _time.GetUtcNow(),
-                Outcome = GcOutcome.Stopped,
-                StopReason = stop.Reason,
-                StoppedWhile = phase,
-                Workers = options.Workers,
-            };
+            return StoppedBeforePlan(options, startedAt, stop, phase);
         }
 
         return options.DryRun
@@ -158,6 +184,27 @@ public sealed class GarbageCollector
                 Workers = options.Workers,
             }
             : await ExecuteCoreAsync(plan, options, startedAt, stop).ConfigureAwait(false);
+    }
+
+    /// <summary>A run stopped while reading or planning: an empty plan, nothing deleted.</summary>
+    private GcResult StoppedBeforePlan(GcOptions options, DateTimeOffset startedAt, RunStop stop, GcPhase phase)
+    {
+        Log.RunStoppedBeforePlan(_logger, stop.Reason == GcStopReason.Cancelled ? "cancelled" : "maximum duration reached", phase.Describe());
+        return new GcResult
+        {
+            Plan = new CollectionPlan
+            {
+                Store = _store.Description, CreatedAt = startedAt, DeleteUntagged = options.DeleteUntagged, TimeWindow = options.TimeWindow,
+                Artifacts = [], Blobs = [],
+            },
+            DryRun = options.DryRun,
+            StartedAt = startedAt,
+            FinishedAt = _time.GetUtcNow(),
+            Outcome = GcOutcome.Stopped,
+            StopReason = stop.Reason,
+            StoppedWhile = phase,
+            Workers = options.Workers,
+        };
     }
 
     /// <summary>
@@ -206,10 +253,15 @@ public sealed class GarbageCollector
         return result;
     }
 
-    private async Task<GcResult> ExecuteCoreAsync(CollectionPlan plan, GcOptions options, DateTimeOffset startedAt, RunStop stop)
+    private async Task<GcResult> ExecuteCoreAsync(CollectionPlan plan, GcOptions options, DateTimeOffset startedAt, RunStop stop, PlanApplication? application = null)
     {
         stop.CheckDeadline(); // a deadline passed while planning deletes nothing: the sweep stops before its first item
         var executor = new PlanExecutor(_store, _logger, options.Progress, _metrics.ForSweep(plan.Store));
+        if (application is not null)
+        {
+            executor.Keep(application); // what the saved plan lists and the live store no longer justifies
+        }
+
         var deferred = _store as IDeferredSweepStore;
         bool completed;
         var stoppedWhile = GcPhase.Sweeping;
@@ -224,7 +276,7 @@ public sealed class GarbageCollector
                 executor.Apply(settlement, plan);
                 completed = !settlement.Stopped;
                 Log.Settled(_logger, settlement.DeletedArtifacts.Count, settlement.DeletedBlobs.Count, settlement.DeletedLayerLinks,
-                    settlement.RestoredArtifacts.Count, settlement.RestoredBlobs.Count, settlement.RestoredLayerLinks);
+                    settlement.RestoredArtifacts.Count, settlement.RestoredBlobs.Count, settlement.RestoredLayerLinks.Count);
             }
             else if (deferred is not null)
             {
@@ -269,11 +321,13 @@ public sealed class GarbageCollector
             LayerLinksFailed = executor.FailedLayerLinks,
             BytesFreed = executor.BytesFreed,
             LayerLinksDeleted = executor.LayerLinksDeleted,
+            LayerLinksSkipped = executor.SkippedLayerLinks,
             UploadsDeleted = executor.UploadsDeleted,
             UploadBytesFreed = executor.UploadBytesFreed,
             UploadsSkipped = executor.SkippedUploads,
             UploadsFailed = executor.FailedUploads,
             Workers = options.Workers,
+            AppliedPlan = application?.Saved,
         };
     }
 

@@ -15,6 +15,12 @@ internal sealed class MarkResult
 
     public required BitSet LiveDigests { get; init; }
 
+    /// <summary>
+    /// Digests a repository linked within the time window (a layer link written at or after <see cref="Cutoff"/>: an upload or a
+    /// cross-repository mount whose manifest may not be pushed yet): their blobs are touched, so kept, whatever their data's time.
+    /// </summary>
+    public required BitSet LinkedWithinWindow { get; init; }
+
     /// <summary>Per artifact: <see cref="Root"/>, <see cref="Unmarked"/>, or the live artifact (index or subject) that kept it.</summary>
     public required int[] ArtifactKeptBy { get; init; }
 

@@ -93,10 +93,21 @@ internal static class Marker
             }
         }
 
+        // a layer link written within the window touches its blob: a mount or an upload changes no blob data file
+        var linkedWithinWindow = new BitSet(graph.Digests.Count);
+        for (var i = 0; i < graph.LayerLinks.Length; i++)
+        {
+            if (graph.LayerLinks[i].CreatedAt.UtcTicks >= cutoffTicks)
+            {
+                linkedWithinWindow.Add(graph.LayerLinkDigest[i]);
+            }
+        }
+
         return new MarkResult
         {
             LiveArtifacts = live,
             LiveDigests = liveDigests,
+            LinkedWithinWindow = linkedWithinWindow,
             ArtifactKeptBy = keptBy,
             DigestKeptBy = digestKeptBy,
             RootKinds = rootKinds,

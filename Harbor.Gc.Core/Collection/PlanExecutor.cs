@@ -15,7 +15,7 @@ namespace Harbor.Gc.Collection;
 /// <para>2. Blobs, each in two phases: <c>none → delete</c> (only if untouched since the plan), re-check that nothing references
 /// it, <c>delete → deleting</c> (fails if a push took it back), delete the bytes, delete the record. A blob an earlier run left
 /// in <see cref="BlobStatus.Deleting"/> or later was already re-checked and is finished.</para>
-/// <para>3. Layer links, each re-checked by the store.</para>
+/// <para>3. Layer links, each re-checked by the store; one it keeps is reported as kept.</para>
 /// <para>4. Stale uploads, each deleted only if the store finds it unchanged since the plan (an upload that received bytes is
 /// kept). They reference nothing and nothing references them, so their place in the order is free; they go last. One that
 /// cannot be deleted (permissions, a file in use) is reported as failed and left for the next run.</para>
@@ -49,6 +49,7 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgre
     private readonly ConcurrentQueue<ArtifactKey> _skippedArtifacts = new();
     private readonly ConcurrentQueue<Digest> _skippedBlobs = new();
     private readonly ConcurrentQueue<(Digest, string)> _failedBlobs = new();
+    private readonly ConcurrentQueue<LayerLink> _skippedLayerLinks = new();
     private readonly ConcurrentQueue<BlobUpload> _skippedUploads = new();
     private readonly ConcurrentQueue<(BlobUpload, string)> _failedUploads = new();
 
@@ -74,6 +75,32 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgre
 
     public IReadOnlyList<(Digest Digest, string Error)> FailedBlobs => [.. _failedBlobs];
 
+    public IReadOnlyList<LayerLink> SkippedLayerLinks => [.. _skippedLayerLinks];
+
+    /// <summary>Counts as kept, before the sweep, what a saved plan lists that the live store no longer justifies.</summary>
+    public void Keep(PlanApplication application)
+    {
+        foreach (var (key, why) in application.KeptArtifacts)
+        {
+            Keep(key, why);
+        }
+
+        foreach (var (digest, why) in application.KeptBlobs)
+        {
+            SkipBlob(digest, why);
+        }
+
+        foreach (var (link, why) in application.KeptLayerLinks)
+        {
+            SkipLayerLink(link, why);
+        }
+
+        foreach (var (upload, why) in application.KeptUploads)
+        {
+            SkipUpload(upload, why);
+        }
+    }
+
     public IReadOnlyList<(ArtifactKey Key, string Error)> FailedArtifacts => [.. _failedArtifacts];
 
     public IReadOnlyList<(LayerLink Link, string Error)> FailedLayerLinks => [.. _failedLayerLinks];
@@ -89,6 +116,11 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgre
         foreach (var digest in settlement.RestoredBlobs)
         {
             SkipBlob(digest, "a revision references it, or a layer link to it was written, after the plan: put back");
+        }
+
+        foreach (var link in settlement.RestoredLayerLinks)
+        {
+            SkipLayerLink(link, "a revision of its repository uses it, or it was written again, after the plan: put back");
         }
 
         foreach (var failure in settlement.FailedArtifacts)
@@ -287,6 +319,22 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgre
         {
             Interlocked.Increment(ref _layerLinksDeleted);
         }
+        else
+        {
+            SkipLayerLink(link, "it was written again since the plan, or a manifest pushed since references its blob");
+        }
+    }
+
+    private void SkipLayerLink(LayerLink link, string why)
+    {
+        _skippedLayerLinks.Enqueue(link);
+        Log.LayerLinkKept(logger, link.Repository.Value, link.Digest, why);
+    }
+
+    private void SkipUpload(BlobUpload upload, string why)
+    {
+        _skippedUploads.Enqueue(upload);
+        Log.UploadKept(logger, upload.ToString(), why);
     }
 
     private async Task DeleteUploadAsync(BlobUpload upload)
@@ -311,8 +359,7 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgre
                 counters?.UploadDeleted(upload.Size);
                 break;
             case UploadDeleteOutcome.Changed:
-                _skippedUploads.Enqueue(upload);
-                Log.UploadKept(logger, upload.ToString(), "it changed since the plan (it received bytes, or was started again)");
+                SkipUpload(upload, "it changed since the plan (it received bytes, or was started again)");
                 break;
             case UploadDeleteOutcome.NotFound:
                 break;

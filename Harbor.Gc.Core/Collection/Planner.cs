@@ -475,7 +475,7 @@ internal static class Planner
     /// </summary>
     internal static bool IsDeadBlob(RegistryGraph graph, MarkResult marks, int blob) =>
         !marks.LiveDigests[graph.BlobDigest[blob]] &&
-        (graph.BlobTouched[blob] < marks.Cutoff || IsCommittedToDeletion(graph.BlobStatuses[blob]));
+        ((graph.BlobTouched[blob] < marks.Cutoff && !marks.LinkedWithinWindow[graph.BlobDigest[blob]]) || IsCommittedToDeletion(graph.BlobStatuses[blob]));
 
     /// <summary>Whether an earlier run already began deleting a blob in this status (its bytes may be gone).</summary>
     private static bool IsCommittedToDeletion(BlobStatus status) => status is BlobStatus.Deleting or BlobStatus.Deleted or BlobStatus.DeleteFailed;

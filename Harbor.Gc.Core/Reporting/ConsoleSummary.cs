@@ -46,15 +46,22 @@ public static class ConsoleSummary
             writer.WriteLine(string.Create(inv, $"  {plan.LayerLinks.Count:N0} repository layer links to remove"));
         }
 
+        if (result.AppliedPlan is { } applied)
+        {
+            writer.WriteLine(string.Create(inv,
+                $"  applied the plan made at {GcReportWriter.Time(applied.CreatedAt)} ({applied.Artifacts.Count:N0} artifacts, {applied.Blobs.Count:N0} blobs): only what this run's plan also finds garbage, unchanged"));
+        }
+
         if (!result.DryRun)
         {
             var deletedUploads = summary.Uploads > 0 ? string.Create(inv, $", and {result.UploadsDeleted:N0} stale uploads ({FormatBytes(result.UploadBytesFreed)})") : string.Empty;
             writer.WriteLine(string.Create(inv,
                 $"  deleted {result.ArtifactsDeleted:N0} artifacts and {result.BlobsDeleted:N0} blobs{deletedUploads}, freed {FormatBytes(result.BytesFreed + result.UploadBytesFreed)}"));
-            if (result.ArtifactsSkipped.Count + result.BlobsSkipped.Count + result.UploadsSkipped.Count > 0)
+            if (result.ArtifactsSkipped.Count + result.BlobsSkipped.Count + result.LayerLinksSkipped.Count + result.UploadsSkipped.Count > 0)
             {
+                var keptLinks = result.LayerLinksSkipped.Count > 0 ? string.Create(inv, $", {result.LayerLinksSkipped.Count:N0} layer links") : string.Empty;
                 var keptUploads = result.UploadsSkipped.Count > 0 ? string.Create(inv, $", {result.UploadsSkipped.Count:N0} uploads") : string.Empty;
-                writer.WriteLine(string.Create(inv, $"  kept after re-check (changed since the plan): {result.ArtifactsSkipped.Count:N0} artifacts, {result.BlobsSkipped.Count:N0} blobs{keptUploads}"));
+                writer.WriteLine(string.Create(inv, $"  kept after re-check (changed since the plan): {result.ArtifactsSkipped.Count:N0} artifacts, {result.BlobsSkipped.Count:N0} blobs{keptLinks}{keptUploads}"));
             }
 
             if (result.Recovered > 0)

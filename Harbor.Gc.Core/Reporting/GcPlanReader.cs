@@ -8,7 +8,8 @@ namespace Harbor.Gc.Reporting;
 
 /// <summary>
 /// Reads a plan back from a GC report (DESIGN.md §8), so that <c>plan → save → review → apply</c> works. Every digest and
-/// repository name is validated before it can reach a store; the executor re-checks every item against the live store anyway.
+/// repository name is validated before it can reach a store. A plan read here authorizes nothing by itself: applying it
+/// (<see cref="GarbageCollector.ExecuteAsync"/>) plans again on the live store and deletes only what both plans list, unchanged.
 /// </summary>
 public static class GcPlanReader
 {
@@ -58,8 +59,8 @@ public static class GcPlanReader
                     JsonValueKind.False => false,
                     _ => throw new PlanFormatException("options.deleteUntagged", "expected true or false"),
                 },
-                TimeWindow = TimeSpan.TryParseExact(String(options, "timeWindow", "options"), "c", CultureInfo.InvariantCulture, out var window)
-                    ? window : throw new PlanFormatException("options.timeWindow", "expected a time span such as 02:00:00"),
+                TimeWindow = TimeSpan.TryParseExact(String(options, "timeWindow", "options"), "c", CultureInfo.InvariantCulture, out var window) && window >= TimeSpan.Zero
+                    ? window : throw new PlanFormatException("options.timeWindow", "expected a time span of 0 or more, such as 02:00:00"),
                 Artifacts = Array(root, "artifacts", ReadArtifact),
                 Blobs = Array(root, "blobs", (e, path) => new PlannedBlob(
                     DigestOf(e, "digest", path), Long(e, "size", path), Time(e, "lastTouchedAt", path), Status(e, path))

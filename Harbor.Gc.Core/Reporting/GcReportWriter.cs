@@ -7,7 +7,9 @@ namespace Harbor.Gc.Reporting;
 
 /// <summary>Writes the JSON report of DESIGN.md §8 for a GC run, dry or real. The report carries the whole plan, so it can be applied later.</summary>
 /// <remarks>
-/// Beyond §8 (extra fields are allowed): on each blob, <c>repositories</c> (the repositories of the collected artifacts that
+/// Beyond §8 (extra fields are allowed): for a run that applied a saved plan, <c>appliedPlan</c> (that plan's
+/// <c>planCreatedAt</c> and how many artifacts, blobs, layer links and uploads it listed; the report's own plan fields are what
+/// the run executed, and <c>result</c>'s kept lists name what the saved plan listed that the run kept); on each blob, <c>repositories</c> (the repositories of the collected artifacts that
 /// reference it, empty for an unreferenced blob: the HTML report's bytes per repository are computed from them), <c>layerLinks</c>,
 /// <c>uploads</c> (stale unfinished uploads: repository, null for the LiteDB store's temporary files, id, startedAt, size,
 /// lastWrittenAt), <c>summary.uploads</c> and <c>summary.uploadBytes</c> (not part of <c>summary.bytes</c>, which counts
@@ -50,6 +52,17 @@ public static class GcReportWriter
         json.WriteNumber("workers", result.Workers);
         json.WriteEndObject();
 
+        if (result.AppliedPlan is { } applied)
+        {
+            json.WriteStartObject("appliedPlan");
+            json.WriteString("planCreatedAt", Time(applied.CreatedAt));
+            json.WriteNumber("artifacts", applied.Artifacts.Count);
+            json.WriteNumber("blobs", applied.Blobs.Count);
+            json.WriteNumber("layerLinks", applied.LayerLinks.Count);
+            json.WriteNumber("uploads", applied.Uploads.Count);
+            json.WriteEndObject();
+        }
+
         var summary = plan.Summary;
         json.WriteStartObject("summary");
         json.WriteNumber("artifacts", summary.Artifacts);
@@ -69,6 +82,16 @@ public static class GcReportWriter
             json.WriteNumber("layerLinksDeleted", result.LayerLinksDeleted);
             WriteStrings(json, "artifactsKept", result.ArtifactsSkipped.Select(k => k.ToString()));
             WriteStrings(json, "blobsKept", result.BlobsSkipped.Select(d => d.ToString()));
+            json.WriteStartArray("layerLinksKept");
+            foreach (var link in result.LayerLinksSkipped)
+            {
+                json.WriteStartObject();
+                json.WriteString("repository", link.Repository.Value);
+                json.WriteString("digest", link.Digest.ToString());
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
             json.WriteStartArray("blobsFailed");
             foreach (var (digest, error) in result.BlobsFailed)
             {

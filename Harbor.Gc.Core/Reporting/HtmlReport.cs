@@ -80,13 +80,19 @@ public sealed record HtmlReport
             ReportField.Bytes("uploadBytes", "Stale upload bytes", summary.UploadBytes),
             ReportField.Count("warnings", "Warnings", plan.Warnings.Count),
         };
+        if (result.AppliedPlan is { } applied)
+        {
+            fields.Add(new("appliedPlan", "Applied plan", string.Create(inv,
+                $"made at {GcReportWriter.Time(applied.CreatedAt)} ({applied.Artifacts.Count:N0} artifacts, {applied.Blobs.Count:N0} blobs): only what this run's plan also finds garbage, unchanged")));
+        }
+
         if (!result.DryRun)
         {
             fields.Add(ReportField.Count("artifactsDeleted", "Artifacts deleted", result.ArtifactsDeleted));
             fields.Add(ReportField.Count("blobsDeleted", "Blobs deleted", result.BlobsDeleted));
             fields.Add(ReportField.Bytes("bytesFreed", "Blob bytes freed", result.BytesFreed));
             fields.Add(ReportField.Count("uploadsDeleted", "Stale uploads removed", result.UploadsDeleted));
-            fields.Add(ReportField.Count("kept", "Kept after re-check", result.ArtifactsSkipped.Count + result.BlobsSkipped.Count + result.UploadsSkipped.Count));
+            fields.Add(ReportField.Count("kept", "Kept after re-check", result.ArtifactsSkipped.Count + result.BlobsSkipped.Count + result.LayerLinksSkipped.Count + result.UploadsSkipped.Count));
             fields.Add(ReportField.Count("failed", "Failed (retried next run)", result.FailureCount));
         }
 

@@ -62,7 +62,8 @@ internal sealed record SweepSettlement
     /// <summary>Blobs put back: a revision now references them, or a layer link to them was written.</summary>
     public IReadOnlyList<Digest> RestoredBlobs { get; init; } = [];
 
-    public int RestoredLayerLinks { get; init; }
+    /// <summary>Layer links put back: a revision of their repository uses them, or they were written again.</summary>
+    public IReadOnlyList<LayerLink> RestoredLayerLinks { get; init; } = [];
 
     /// <summary>Artifacts (their revision, tags or history) whose deletion failed or was refused, with the error (left out of sight; the next real run puts them back).</summary>
     public IReadOnlyList<(ArtifactKey Key, string Error)> FailedArtifacts { get; init; } = [];

@@ -8,7 +8,8 @@ namespace Harbor.Gc.Runner.Commands;
 /// <summary>
 /// <c>harbor-gc gc [--store STORE] [--dry-run] [--delete-untagged true|false] [--time-window 2h] [--workers N]
 /// [--max-duration 30m] [--report-json FILE|-] [--report-html FILE] [--quiet] [--history PATH]</c> (DESIGN.md §9), and
-/// <c>harbor-gc gc --apply PLAN</c>: carry out a plan saved by a dry run (its JSON report), each item re-checked, nothing else.
+/// <c>harbor-gc gc --apply PLAN</c>: apply a plan saved by a dry run (its JSON report): plan again on the live store with the saved
+/// plan's options, and delete only what both plans list, unchanged (DESIGN.md §2).
 /// </summary>
 internal static class GcCommand
 {
@@ -18,7 +19,8 @@ internal static class GcCommand
                      [--report-json FILE|-] [--report-html FILE] [--quiet] [--history PATH]
         harbor-gc gc --apply PLAN [--store STORE] [--workers N] [--max-duration 30m] [--grace-period 1m]
                      [--report-json FILE|-] [--report-html FILE] [--quiet] [--history PATH]
-          PLAN = the JSON report of a dry run on the same store: exactly its items are deleted, each re-checked
+          PLAN = the JSON report of a dry run on the same store: of its items, only those a plan made now with its
+                 options also deletes, unchanged since, are deleted; the rest is kept, nothing else is deleted
           --grace-period = how long a distribution: store keeps what it deletes out of the registry's sight before
                      it re-checks and deletes it (longer than any registry request; default 1m)
           --allow-no-tags = collect untagged artifacts even where no repository has a tags folder (Harbor 2.15+)
@@ -72,9 +74,9 @@ internal static class GcCommand
             throw new UsageException($"gc --apply: the saved plan fixes what {planOption} would set, and applying it is a real run; leave {planOption} out.");
         }
 
-        var reports = new ReportOutput(reportJson, reportHtml);
-        reports.CheckFolders();
         var saved = apply is null ? null : ReadPlan(apply);
+        using var reports = new ReportOutput(reportJson, reportHtml);
+        reports.Open(); // a report that cannot be written is found before anything is deleted
         if (saved is not null)
         {
             options.DeleteUntagged = saved.DeleteUntagged;
@@ -95,7 +97,7 @@ internal static class GcCommand
                     return collector.RunAsync(options, cancellationToken);
                 }
 
-                // a plan applied to another store would re-check every item there and delete whatever happened to match
+                // applying re-plans on the live store and deletes only what both plans list; a plan made for another store is a mistake
                 return saved.Store == s.Description
                     ? collector.ExecuteAsync(saved, options, cancellationToken)
                     : throw new UsageException($"--apply {apply}: the plan is for {saved.Store}, not {s.Description}; nothing was deleted.");

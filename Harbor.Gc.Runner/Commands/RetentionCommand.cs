@@ -66,9 +66,9 @@ internal static class RetentionCommand
             throw new UsageException($"retention run: --policy FILE is required.\n{Usage}");
         }
 
-        var reports = new ReportOutput(reportJson, reportHtml);
-        reports.CheckFolders();
         var (policy, rules) = ReadPolicy(policyFile, rulesFile, projectIds);
+        using var reports = new ReportOutput(reportJson, reportHtml);
+        reports.Open(); // a report that cannot be written is found before anything is deleted
         var result = await StoreSpec.UseAsync(store, time, readOnly: dryRun, s => new RetentionRunner(s, time).RunAsync(policy, rules, dryRun, stop.Token), gracePeriod).ConfigureAwait(false);
         if (result.Stopped)
         {

@@ -69,10 +69,12 @@ internal sealed class ReferenceCollector(TestStore store, DateTimeOffset now, Ti
                 : DeletionReason.Untagged;
         }
 
+        // a repository that linked a blob within the window (an upload or a mount) touched it
+        var linkedWithinWindow = store.GetLayerLinks().Where(l => l.CreatedAt >= _cutoff).Select(l => l.Digest).ToHashSet();
         foreach (var blob in store.GetBlobs())
         {
             var committed = blob.Status is BlobStatus.Deleting or BlobStatus.Deleted or BlobStatus.DeleteFailed;
-            if (!LiveBlobs.Contains(blob.Digest) && (blob.LastTouchedAt < _cutoff || committed))
+            if (!LiveBlobs.Contains(blob.Digest) && ((blob.LastTouchedAt < _cutoff && !linkedWithinWindow.Contains(blob.Digest)) || committed))
             {
                 DeadBlobs.Add(blob.Digest);
             }

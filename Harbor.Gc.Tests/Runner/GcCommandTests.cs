@@ -26,11 +26,22 @@ public class GcCommandTests
 
     internal static async Task<(int Code, string Out, string Err)> Run(params string[] args)
     {
+        args = NoGrace(args);
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         var code = await Program.RunAsync(args, stdout, stderr, new FakeTimeProvider(Now), CancellationToken.None);
         return (code, stdout.ToString(), stderr.ToString());
     }
+
+    /// <summary>
+    /// A real run on a Distribution tree with no grace period (unless one is given): these runs have a fake clock, which a wait
+    /// would never see pass, and nothing writes to their trees.
+    /// </summary>
+    internal static string[] NoGrace(string[] args) =>
+        args is ["gc", ..] or ["retention", "run", ..] && args.Any(a => a.StartsWith("distribution:", StringComparison.Ordinal)) &&
+            !args.Contains("--dry-run") && !args.Contains("--grace-period")
+            ? [.. args, "--grace-period", "0"]
+            : args;
 
     [Test]
     public async Task DryRun_PrintsTheSummary_WritesTheReport_AndDeletesNothing()
@@ -128,6 +139,7 @@ public class GcCommandTests
 
     [TestCase("\"digest\": \"sha256:", "\"digest\": \"sha256:../", "plan field 'artifacts[0].digest'")]
     [TestCase("\"kind\": \"gc\"", "\"kind\": \"retention\"", "plan field 'kind': expected \"gc\"")]
+    [TestCase("\"timeWindow\": \"", "\"timeWindow\": \"-", "plan field 'options.timeWindow': expected a time span of 0 or more")]
     public async Task Apply_ATamperedPlan_ExitsWith2_NamingTheField_AndDeletesNothing(string find, string replace, string message)
     {
         var plan = Path.Combine(_tree.Root, "plan.json");

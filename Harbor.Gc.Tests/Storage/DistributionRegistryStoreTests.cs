@@ -376,6 +376,28 @@ public partial class DistributionRegistryStoreTests
     }
 
     [Test]
+    public async Task RealRun_ABlobMountedWithinTheTimeWindow_IsKept_WithItsLink()
+    {
+        // given an old layer that only an old untagged image uses, mounted ten minutes ago into another repository (a mount
+        // writes the repository's layer link; the blob's data file keeps its old time)
+        var r = Build();
+        _tree.Image("team/tool", "v1", Old, "v1", "tool-layer");
+        DistributionTree.WriteLink(Path.Combine(_tree.LayerFolder("team/tool", r.OldOnly), "link"), r.OldOnly, Fresh, Now);
+        var collector = new GarbageCollector(Store(), _time);
+
+        // when a real run collects with the default time window
+        var result = await collector.RunAsync(new GcOptions());
+
+        // then the old image goes, but the mounted layer stays with its new link: the manifest that follows the mount finds it
+        _tree.HasRevision("library/app", r.Old).Should().BeFalse();
+        result.Plan.Blobs.Should().NotContain(b => b.Digest == r.OldOnly);
+        _tree.HasBlob(r.OldOnly).Should().BeTrue();
+        File.Exists(Path.Combine(_tree.LayerFolder("team/tool", r.OldOnly), "link")).Should().BeTrue();
+        var explanation = await collector.ExplainAsync(r.OldOnly, null, new GcOptions());
+        explanation.Entries.Should().ContainSingle(e => e.Live).Which.Reason.Should().Contain("team/tool linked it within the time window");
+    }
+
+    [Test]
     public void MissingRoot_OrRootWithoutTheLayout_IsAClearError()
     {
         var missing = Path.Combine(_tree.Root, "nope");

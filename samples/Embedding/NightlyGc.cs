@@ -51,7 +51,8 @@ public sealed partial class NightlyGc(GarbageCollector collector, IOptions<Harbo
                 var plan = (await collector.RunAsync(dryRun, stoppingToken).ConfigureAwait(false)).Plan;
                 LogPlanned(logger, plan.Artifacts.Count, plan.Blobs.Count, plan.Summary.Bytes);
 
-                // the real run executes that plan, re-checking every item against the live store (pushes go on meanwhile)
+                // the real run applies that plan: it plans again on the live store and deletes what both plans list, unchanged
+                // since, each item re-checked as it goes (pushes go on meanwhile)
                 var result = await collector.ExecuteAsync(plan, options.Value.Gc, stoppingToken).ConfigureAwait(false);
                 LogCollected(logger, result.Outcome, result.ArtifactsDeleted, result.BlobsDeleted, result.BytesFreed);
             }

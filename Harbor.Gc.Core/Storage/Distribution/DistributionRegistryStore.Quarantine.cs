@@ -645,7 +645,7 @@ public sealed partial class DistributionRegistryStore
                 outcome.RestoredBlobs.Add(item.Digest);
                 break;
             case QuarantineKind.Layer:
-                outcome.RestoredLinks++;
+                outcome.RestoredLinks.Add(new LayerLink(item.Repository!.Value, item.Digest, item.LinkTime ?? default));
                 break;
         }
     }
@@ -681,7 +681,7 @@ public sealed partial class DistributionRegistryStore
                 observer.BlobDeleted(item.Digest);
                 break;
             case QuarantineKind.Layer when rewritten:
-                outcome.RestoredLinks++;
+                outcome.RestoredLinks.Add(new LayerLink(item.Repository!.Value, item.Digest, item.LinkTime ?? default));
                 break;
             case QuarantineKind.Layer:
                 outcome.DeletedLinks++;
@@ -706,7 +706,7 @@ public sealed partial class DistributionRegistryStore
 
         public List<Digest> RestoredBlobs { get; } = [];
 
-        public int RestoredLinks { get; set; }
+        public List<LayerLink> RestoredLinks { get; } = [];
 
         public List<(QuarantinedItem Item, string Error)> Failures { get; } = [];
 

@@ -315,13 +315,13 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgre
             return;
         }
 
-        if (deleted && !_deferred)
-        {
-            Interlocked.Increment(ref _layerLinksDeleted);
-        }
-        else
+        if (!deleted)
         {
             SkipLayerLink(link, "it was written again since the plan, or a manifest pushed since references its blob");
+        }
+        else if (!_deferred)
+        {
+            Interlocked.Increment(ref _layerLinksDeleted);
         }
     }
 

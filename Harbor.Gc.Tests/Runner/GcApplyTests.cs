@@ -376,6 +376,7 @@ public class GcApplyTests
         using var scene = NewScene();
         var tree = scene.Tree;
         using var other = new DistributionTree(Now);
+        other.Image("library/app", "v1", TimeSpan.FromDays(3), "v1", "base");
         other.Image("library/app", "old", TimeSpan.FromDays(3), null, "old-only");
         var scratch = NewFolder();
         var plan = Path.Combine(scratch, "plan.json");

@@ -37,11 +37,21 @@ public class GcCommandTests
     /// A real run on a Distribution tree with no grace period (unless one is given): these runs have a fake clock, which a wait
     /// would never see pass, and nothing writes to their trees.
     /// </summary>
-    internal static string[] NoGrace(string[] args) =>
-        args is ["gc", ..] or ["retention", "run", ..] && args.Any(a => a.StartsWith("distribution:", StringComparison.Ordinal)) &&
-            !args.Contains("--dry-run") && !args.Contains("--grace-period")
-            ? [.. args, "--grace-period", "0"]
-            : args;
+    internal static string[] NoGrace(string[] args)
+    {
+        if (!args.Any(a => a.StartsWith("distribution:", StringComparison.Ordinal)) || args.Contains("--dry-run") || args.Contains("--grace-period"))
+        {
+            return args;
+        }
+
+        // right after the command's words, so that a test of an option's missing value still ends with that option
+        return args switch
+        {
+            ["gc", .. var rest] => ["gc", "--grace-period", "0", .. rest],
+            ["retention", "run", .. var rest] => ["retention", "run", "--grace-period", "0", .. rest],
+            _ => args,
+        };
+    }
 
     [Test]
     public async Task DryRun_PrintsTheSummary_WritesTheReport_AndDeletesNothing()

@@ -204,7 +204,8 @@ public class StoppingProcessTests
         child.ExitCode.Should().Be(130, child.Output);
         storeLock.Release();
         Fingerprint(folder).Should().Be(before, "nothing was deleted");
-        File.Exists(Report(folder)).Should().BeFalse("a second signal leaves no time for the report");
+        (File.Exists(Report(folder)) ? new FileInfo(Report(folder)).Length : 0).Should().Be(0,
+            "a second signal leaves no time for the report (the file, opened before the run to find a path that cannot be written, stays empty)");
         SingleRun(folder).Status.Should().Be(RunStatus.Running);
     }
 

@@ -441,7 +441,18 @@ public sealed partial class DistributionRegistryStore
                 continue;
             }
 
-            ListChecked(path); // current and index: a link there refuses the tree
+            // current, index and the index's entries: a link there refuses the tree
+            if (ListChecked(path)?.Any(e => e.Name == "index" && e.Kind == StorageEntryKind.Directory) == true)
+            {
+                foreach (var algorithm in ListChecked(path + "/index") ?? [])
+                {
+                    if (algorithm.Kind == StorageEntryKind.Directory && algorithm.HasValidName)
+                    {
+                        ListChecked($"{path}/index/{algorithm.Name}");
+                    }
+                }
+            }
+
             var current = path + "/current/link";
             if (ReadLink(current) is not { } file)
             {
@@ -474,25 +485,33 @@ public sealed partial class DistributionRegistryStore
                 continue;
             }
 
-            Parallel.ForEach(prefixes, new ParallelOptions { MaxDegreeOfParallelism = _parallelism, CancellationToken = cancellationToken }, prefix =>
+            try
             {
-                var list = new List<Blob>();
-                var prefixPath = root + "/" + prefix.Name;
-                foreach (var folder in Guarded(() => ListChecked(prefixPath)) ?? [])
+                Parallel.ForEach(prefixes, new ParallelOptions { MaxDegreeOfParallelism = _parallelism, CancellationToken = cancellationToken }, prefix =>
                 {
-                    var path = prefixPath + "/" + folder.Name;
-                    if (folder.Kind != StorageEntryKind.Directory || !folder.HasValidName ||
-                        DistributionLayout.DigestOfFolder(algorithm, folder.Name) is not { } digest || !folder.Name.StartsWith(prefix.Name, StringComparison.Ordinal))
+                    var list = new List<Blob>();
+                    var prefixPath = root + "/" + prefix.Name;
+                    foreach (var folder in Guarded(() => ListChecked(prefixPath)) ?? [])
                     {
-                        problems.Enqueue(Problem(path, "not a blob folder (its name is not the digest under its two-letter prefix); left alone"));
-                        continue;
+                        var path = prefixPath + "/" + folder.Name;
+                        if (folder.Kind != StorageEntryKind.Directory || !folder.HasValidName ||
+                            DistributionLayout.DigestOfFolder(algorithm, folder.Name) is not { } digest || !folder.Name.StartsWith(prefix.Name, StringComparison.Ordinal))
+                        {
+                            problems.Enqueue(Problem(path, "not a blob folder (its name is not the digest under its two-letter prefix); left alone"));
+                            continue;
+                        }
+
+                        list.Add(Guarded(() => BlobOf(digest, null)));
                     }
 
-                    list.Add(Guarded(() => BlobOf(digest, null)));
-                }
-
-                result.Add(list);
-            });
+                    result.Add(list);
+                });
+            }
+            catch (AggregateException e)
+            {
+                // the refusal of the tree (a link found), not the parallel loop's wrapper, is what the caller must see
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions.FirstOrDefault(x => x is InvalidDataException) ?? e.InnerExceptions[0]).Throw();
+            }
         }
 
         var blobs = result.SelectMany(l => l).ToList();

@@ -5,7 +5,8 @@ namespace Harbor.Gc.Tests.Support;
 
 /// <summary>
 /// The built <c>harbor-gc</c> (the Runner's dll beside the tests) as a child process: for kills, signals and anything that must
-/// not run inside the test host (a read that could hang, a second process holding a file).
+/// not run inside the test host (a read that could hang, a second process holding a file). <see cref="StartDll"/> starts another
+/// program built beside the tests the same way (the pusher of <c>Harbor.Gc.Tests.Pusher</c>).
 /// </summary>
 internal sealed class HarborGcProcess : IDisposable
 {
@@ -46,16 +47,38 @@ internal sealed class HarborGcProcess : IDisposable
     }
 
     /// <summary>Starts <c>harbor-gc ARGS</c> in <paramref name="workingDirectory"/> (the current one when null).</summary>
-    public static HarborGcProcess Start(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null)
+    public static HarborGcProcess Start(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null) =>
+        Launch("harbor-gc.dll", args, workingDirectory, environment, redirectInput: false);
+
+    /// <summary>
+    /// Starts <c>dotnet DLL ARGS</c>, DLL a program built beside the tests, with its stdin a pipe that <see cref="CloseInput"/>
+    /// closes (a way to tell it to stop); through <paramref name="wrapper"/> when given (<c>WRAPPER... dotnet DLL ARGS</c>).
+    /// </summary>
+    public static HarborGcProcess StartDll(string dll, IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null, IReadOnlyList<string>? wrapper = null) =>
+        Launch(dll, args, workingDirectory, environment, redirectInput: true, wrapper);
+
+    private static HarborGcProcess Launch(string dll, IEnumerable<string> args, string? workingDirectory, IReadOnlyDictionary<string, string?>? environment, bool redirectInput, IReadOnlyList<string>? wrapper = null)
     {
-        var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        var info = new ProcessStartInfo(wrapper is { Count: > 0 } ? wrapper[0] : dotnet)
         {
+            RedirectStandardInput = redirectInput,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "harbor-gc.dll"));
+        if (wrapper is { Count: > 0 })
+        {
+            foreach (var arg in wrapper.Skip(1))
+            {
+                info.ArgumentList.Add(arg);
+            }
+
+            info.ArgumentList.Add(dotnet);
+        }
+
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, dll));
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
@@ -74,6 +97,9 @@ internal sealed class HarborGcProcess : IDisposable
         child._process.BeginErrorReadLine();
         return child;
     }
+
+    /// <summary>Closes the process's stdin: it reads end of file.</summary>
+    public void CloseInput() => _process.StandardInput.Close();
 
     /// <summary>SIGKILL to the process and its children: no clean shutdown, no finally blocks.</summary>
     public void Kill()

@@ -16,6 +16,11 @@ namespace Harbor.Gc.Tests.Storage;
 /// accepted must pull whole: its tag names its manifest, and the manifest and every blob it references are there with bytes that
 /// hash to their digests; and the run must have deleted every dead image nobody pushed again.
 /// </summary>
+/// <remarks>
+/// The last case runs the registry process in a /tmp of its own (a mount namespace with a fresh tmpfs on /tmp, as a registry in
+/// a container or a systemd unit with <c>PrivateTmp=yes</c> has), where LiteDB's named mutex is not the one harbor-gc takes: only
+/// the store's own file lock (<c>CrossProcessLock</c>) keeps the two processes apart there.
+/// </remarks>
 [Category("Concurrency")]
 [NonParallelizable] // three processes on the machine's two cores
 public class LiteDbSharedPushTests
@@ -40,10 +45,12 @@ public class LiteDbSharedPushTests
     [OneTimeTearDown]
     public void TearDown() => _stores.Dispose();
 
-    [TestCase(1)]
-    [TestCase(4)]
-    public async Task PushesFromAnotherProcessInSharedMode_DuringARealRun_EveryAcceptedPushPullsWhole(int workers)
+    [TestCase(1, false)]
+    [TestCase(4, false)]
+    [TestCase(4, true)]
+    public async Task PushesFromAnotherProcessInSharedMode_DuringARealRun_EveryAcceptedPushPullsWhole(int workers, bool privateTmp)
     {
+        var wrapper = privateTmp ? PrivateTmp() : null;
         // given a store of 1,000 untagged (dead) images, a third of them to be re-tagged, a third whose layers new images will
         // reuse, a third nobody touches, and 150 tagged images
         var folder = _stores.NewFolder();
@@ -52,10 +59,12 @@ public class LiteDbSharedPushTests
         var records = Path.Combine(folder, "pushes.jsonl");
         var untouched = Enumerable.Range(0, DeadImages).Where(i => PushLoad.UseOf(i) == DeadUse.Untouched).ToList();
 
-        // when a registry process pushes through RegistryApi on the same file in shared mode, from four concurrent clients...
+        // when a registry process (in a /tmp of its own, in the last case) pushes through RegistryApi on the same file in shared
+        // mode, from four concurrent clients...
         var watch = Stopwatch.StartNew();
         using var pusher = HarborGcProcess.StartDll("harbor-gc-pusher.dll",
-            ["--store", database, "--records", records, "--dead", $"{DeadImages}", "--clients", $"{Clients}", "--seed", $"{workers}", "--min-accepted", $"{MinAccepted}"]);
+            ["--store", database, "--records", records, "--dead", $"{DeadImages}", "--clients", $"{Clients}", "--seed", $"{workers}", "--min-accepted", $"{MinAccepted}"],
+            wrapper: wrapper);
         await WaitForLineAsync(pusher, "ready");
 
         // ...while the real harbor-gc runs a real GC over it with a zero time window (every dead item is in its plan)
@@ -82,7 +91,7 @@ public class LiteDbSharedPushTests
         var inSweep = accepted.Count(p => p.AcceptedAtMs >= sweepStarted && p.AcceptedAtMs <= gcFinished);
         var summaryJson = report.RootElement.GetProperty("summary");
         TestContext.Out.WriteLine(
-            $"workers {workers}: gc {gcFinished - gcStarted} ms (sweep {gcFinished - sweepStarted} ms), whole test {total.TotalMilliseconds:N0} ms; " +
+            $"workers {workers}{(privateTmp ? ", pusher in a private /tmp" : "")}: gc {gcFinished - gcStarted} ms (sweep {gcFinished - sweepStarted} ms), whole test {total.TotalMilliseconds:N0} ms; " +
             $"{accepted.Count} accepted pushes ({inRun} during the run, {inSweep} during the sweep; " +
             string.Join(", ", accepted.GroupBy(p => p.Kind).Select(g => $"{g.Key} {g.Count()}")) + $"), {accepted.Count * 1000.0 / summary.ElapsedMs:F0}/s; " +
             $"refused {JsonSerializer.Serialize(summary.Refused)}, gave up {summary.GaveUp}; broken {broken.Count}; " +
@@ -202,6 +211,33 @@ public class LiteDbSharedPushTests
         }
 
         throw new TimeoutException($"the sweep did not begin within {Bound}: {gc.Output}");
+    }
+
+    /// <summary>
+    /// A command that runs a program with a tmpfs of its own on /tmp (a mount namespace; a user namespace too when not root), or
+    /// ignores the test where that cannot be done.
+    /// </summary>
+    private static string[] PrivateTmp()
+    {
+        string[] unshare = Environment.UserName == "root" ? ["unshare", "--mount"] : ["unshare", "--user", "--map-root-user", "--mount"];
+        string[] command = [.. unshare, "sh", "-c", "mount -t tmpfs tmpfs /tmp && exec \"$0\" \"$@\""];
+        try
+        {
+            using var probe = Process.Start(new ProcessStartInfo(command[0], [.. command[1..], "true"]) { RedirectStandardError = true })!;
+            probe.WaitForExit(10_000);
+            if (probe.HasExited && probe.ExitCode == 0)
+            {
+                return command;
+            }
+
+            Assert.Ignore($"'{string.Join(' ', command)}' fails here ({probe.StandardError.ReadToEnd().Trim()}): the private /tmp case needs Linux namespaces");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            Assert.Ignore($"unshare cannot be run here ({e.Message}): the private /tmp case needs Linux namespaces");
+        }
+
+        return [];
     }
 
     private static async Task WaitForLineAsync(HarborGcProcess process, string line)

@@ -585,9 +585,13 @@ public sealed class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
 
     private static BsonExpression ReferencesQuery(Digest digest) => BsonExpression.Create($"{ReferencesExpression} ANY = @0", new BsonValue(digest.ToString()));
 
+    /// <summary>
+    /// Refuses a blob a run has committed to deleting (its bytes may be going or gone): <c>deleting</c>, <c>deleted</c>, and
+    /// <c>deleteFailed</c>, which the next run finishes without a re-check.
+    /// </summary>
     private static void EnsureNotDeleting(Blob blob)
     {
-        if (blob.Status is BlobStatus.Deleting or BlobStatus.Deleted)
+        if (blob.Status is BlobStatus.Deleting or BlobStatus.Deleted or BlobStatus.DeleteFailed)
         {
             throw new BlobBeingDeletedException(blob.Digest);
         }

@@ -54,13 +54,14 @@ internal sealed record Options(string Store, string Records, int DeadImages, int
             values[args[i]] = args[i + 1];
         }
 
-        return new Options(
+        var options = new Options(
             values.GetValueOrDefault("--store") ?? throw new ArgumentException("--store PATH is required"),
             values.GetValueOrDefault("--records") ?? throw new ArgumentException("--records FILE is required"),
             Int("--dead", null),
             Int("--clients", 4),
             Int("--seed", 1),
             Int("--min-accepted", 0));
+        return options.DeadImages >= 3 ? options : throw new ArgumentException("--dead N: at least 3 (a dead image of each use: untouched, re-tagged, reused)");
 
         int Int(string name, int? fallback) => values.TryGetValue(name, out var text)
             ? int.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture)

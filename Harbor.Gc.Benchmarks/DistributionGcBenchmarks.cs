@@ -121,7 +121,7 @@ public partial class DistributionGcBenchmarks
     private static string Tail(string text) => text.Length > 2000 ? "…" + text[^2000..] : text;
 
     /// <summary>The Release build of Harbor.Gc.Runner in this source tree (built with this project), or <c>HARBOR_GC_DLL</c>.</summary>
-    private static string FindHarborGc()
+    internal static string FindHarborGc()
     {
         if (Environment.GetEnvironmentVariable("HARBOR_GC_DLL") is { Length: > 0 } given)
         {

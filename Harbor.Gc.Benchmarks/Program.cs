@@ -35,6 +35,15 @@ internal static class Program
             return;
         }
 
+        if (args is ["measure-litedb-shared-gc", ..])
+        {
+            await LiteDbSharedGcTimer.RunAsync(
+                args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1_000,
+                args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 3,
+                args.Length > 3 && args[3] == "gc-only").ConfigureAwait(false);
+            return;
+        }
+
         if (args is ["generate-distribution-tree"])
         {
             // the tree DistributionGcBenchmarks times, left in place to look at or to time other tools on by hand

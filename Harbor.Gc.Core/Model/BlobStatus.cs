@@ -8,7 +8,8 @@ namespace Harbor.Gc.Model;
 /// so the sweep's second compare-and-swap fails and the blob is kept. A push that meets <see cref="Deleting"/> fails
 /// with a retryable error: the bytes may already be gone.</para>
 /// <para>A run killed between the steps leaves <see cref="Delete"/> or <see cref="Deleting"/>; the next run
-/// re-checks and finishes such blobs.</para>
+/// re-checks and finishes such blobs. A run that fails to delete the bytes leaves <see cref="DeleteFailed"/>, which is as
+/// committed as <see cref="Deleting"/>: no push takes it back.</para>
 /// </remarks>
 public enum BlobStatus : byte
 {
@@ -24,6 +25,9 @@ public enum BlobStatus : byte
     /// <summary>Bytes deleted; only the record remains.</summary>
     Deleted = 3,
 
-    /// <summary>The last attempt to delete the bytes failed; the next run tries again.</summary>
+    /// <summary>
+    /// The last attempt to delete the bytes failed; the next run tries again, with no re-check (the run had committed). Pushes that
+    /// need it fail and retry, as for <see cref="Deleting"/>.
+    /// </summary>
     DeleteFailed = 4,
 }

@@ -1,3 +1,5 @@
+using System.Text;
+using Harbor.Gc.Collection;
 using Harbor.Gc.Model;
 using Harbor.Gc.Registry;
 using Harbor.Gc.Storage;
@@ -70,6 +72,48 @@ public class RegistryApiRaceTests(StoreKind kind) : RegistryApiFixture(kind)
         (await push.Should().ThrowAsync<MissingBlobException>()).Which.Digest.Should().Be(layer);
         Store.GetArtifact(new ArtifactKey(Repo, Digest.Sha256Of(content))).Should().BeNull();
         Store.GetTags().Should().BeEmpty();
+    }
+
+    [Test]
+    public async Task PushManifest_ReusingABlobWhoseDeletionFailed_IsRefusedUntilARunDeletesIt_AndNoAcceptedPushLosesIt()
+    {
+        // given a layer an earlier run committed to deleting but could not delete (its record says deleteFailed, its bytes are still
+        // there), and the plan of the next run, which finishes it with no re-check (its bytes may be half gone)
+        var layerBytes = Encoding.UTF8.GetBytes("a layer whose deletion failed");
+        var layer = await PushBlob(layerBytes);
+        Store.TryUpdateBlobStatus(layer, BlobStatusSet.None, BlobStatus.DeleteFailed).Should().BeTrue();
+        var collector = new GarbageCollector(Store.Inner, Time);
+        var plan = await collector.PlanAsync(new GcOptions());
+        plan.Blobs.Should().ContainSingle(b => b.Digest == layer).Which.Status.Should().Be(BlobStatus.DeleteFailed);
+
+        // when a client pushes an image that reuses the layer (the registry still finds its bytes), and then the run executes its plan
+        var content = Image(await NewBlob(), [layer]);
+        Exception? refused = null;
+        try
+        {
+            await Api.PushManifestAsync(Repo, "v1", content);
+        }
+        catch (Exception e)
+        {
+            refused = e;
+        }
+
+        await collector.ExecuteAsync(plan, new GcOptions());
+
+        // then the push was refused as retryable (accepted, it would have lost the layer to the run), and once the client uploads
+        // the layer again after the run, its push goes through and keeps its layer
+        if (refused is null)
+        {
+            GcInvariants.AssertNoArtifactLostABlob(Store, "the push was accepted before the run");
+        }
+
+        refused.Should().BeOfType<BlobBeingDeletedException>();
+        Store.GetBlob(layer).Should().BeNull("the run finished the deletion");
+        await PushBlob(layerBytes);
+        var pushed = await Api.PushManifestAsync(Repo, "v1", content);
+        Store.GetTags().Should().ContainSingle().Which.Digest.Should().Be(pushed.Digest);
+        Store.HasBlobContent(layer).Should().BeTrue();
+        GcInvariants.AssertNoArtifactLostABlob(Store, "after the retry");
     }
 
     [Test]

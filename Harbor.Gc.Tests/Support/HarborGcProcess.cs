@@ -6,7 +6,8 @@ namespace Harbor.Gc.Tests.Support;
 /// <summary>
 /// The built <c>harbor-gc</c> (the Runner's dll beside the tests) as a child process: for kills, signals and anything that must
 /// not run inside the test host (a read that could hang, a second process holding a file). Also the test assembly itself as a
-/// program (<see cref="ChildProgram"/>), for a second process that embeds the store.
+/// program (<see cref="ChildProgram"/>), for a second process that embeds the store, and another program built beside the tests
+/// (<see cref="StartDll"/>: the pusher of <c>Harbor.Gc.Tests.Pusher</c>).
 /// </summary>
 internal sealed class HarborGcProcess : IDisposable
 {
@@ -53,23 +54,37 @@ internal sealed class HarborGcProcess : IDisposable
     /// them (an ignored signal stays ignored across exec, and .NET then never sees it).
     /// </remarks>
     public static HarborGcProcess Start(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null) =>
-        StartDll("harbor-gc.dll", args, workingDirectory, environment);
+        Launch("harbor-gc.dll", args, workingDirectory, environment, redirectInput: false);
 
     /// <summary>Starts the test assembly as a program (<see cref="ChildProgram"/>): <c>Harbor.Gc.Tests ARGS</c>.</summary>
     public static HarborGcProcess StartTestProgram(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null) =>
-        StartDll("Harbor.Gc.Tests.dll", args, workingDirectory, environment);
+        Launch("Harbor.Gc.Tests.dll", args, workingDirectory, environment, redirectInput: false);
 
-    private static HarborGcProcess StartDll(string dll, IEnumerable<string> args, string? workingDirectory, IReadOnlyDictionary<string, string?>? environment)
+    /// <summary>
+    /// Starts <c>dotnet DLL ARGS</c>, DLL a program built beside the tests, with its stdin a pipe that <see cref="CloseInput"/>
+    /// closes (a way to tell it to stop); through <paramref name="wrapper"/> when given (<c>WRAPPER... dotnet DLL ARGS</c>).
+    /// </summary>
+    public static HarborGcProcess StartDll(string dll, IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null, IReadOnlyList<string>? wrapper = null) =>
+        Launch(dll, args, workingDirectory, environment, redirectInput: true, wrapper);
+
+    private static HarborGcProcess Launch(string dll, IEnumerable<string> args, string? workingDirectory, IReadOnlyDictionary<string, string?>? environment, bool redirectInput, IReadOnlyList<string>? wrapper = null)
     {
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
         var info = new ProcessStartInfo("env")
         {
+            RedirectStandardInput = redirectInput,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
         info.ArgumentList.Add("--default-signal=INT,QUIT");
-        info.ArgumentList.Add(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet");
+        foreach (var arg in wrapper ?? [])
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        info.ArgumentList.Add(dotnet);
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, dll));
         foreach (var arg in args)
         {
@@ -89,6 +104,9 @@ internal sealed class HarborGcProcess : IDisposable
         child._process.BeginErrorReadLine();
         return child;
     }
+
+    /// <summary>Closes the process's stdin: it reads end of file.</summary>
+    public void CloseInput() => _process.StandardInput.Close();
 
     /// <summary>SIGKILL to the process and its children: no clean shutdown, no finally blocks.</summary>
     public void Kill()

@@ -724,9 +724,13 @@ public sealed class InMemoryRegistryStore : IWritableRegistryStore
         _blobReferences += delta * artifact.References.Length;
     }
 
+    /// <summary>
+    /// Refuses a blob a run has committed to deleting (its bytes may be going or gone): <c>deleting</c>, <c>deleted</c>, and
+    /// <c>deleteFailed</c>, which the next run finishes without a re-check.
+    /// </summary>
     private static void EnsureNotDeleting(Blob blob)
     {
-        if (blob.Status is BlobStatus.Deleting or BlobStatus.Deleted)
+        if (blob.Status is BlobStatus.Deleting or BlobStatus.Deleted or BlobStatus.DeleteFailed)
         {
             throw new BlobBeingDeletedException(blob.Digest);
         }

@@ -61,6 +61,10 @@ public sealed partial class LiteDbRegistryStore
         }
 
         var folderLock = LockBlobFolder(path, blobs, options);
+
+        // in shared mode every LiteDB operation is taken under the store's own cross-process lock as well (LiteDB's named mutex is
+        // not shared by processes with another /tmp or user)
+        var shared = options.Connection == LiteDbConnectionMode.Shared ? new CrossProcessLock(path) : null;
         try
         {
             LiteDatabase db;
@@ -81,12 +85,13 @@ public sealed partial class LiteDbRegistryStore
 
             try
             {
-                var store = new LiteDbRegistryStore(db, new FileSystemBlobStore(blobs), path, timeProvider ?? TimeProvider.System, options.ReadOnly, folderLock);
-                var storeId = store.ReadStoreId();
+                var store = new LiteDbRegistryStore(db, new FileSystemBlobStore(blobs), path, timeProvider ?? TimeProvider.System, options.ReadOnly, folderLock, shared);
+                var storeId = store.Read(store.ReadStoreId);
                 ClaimBlobFolder(folderLock, blobs, path, storeId, options.ReadOnly);
                 if (!options.ReadOnly)
                 {
-                    store.EnsureIndexes();
+                    store.Read(store.EnsureIndexes);
+                    shared?.CreateFile(); // only now that the file is known to be this project's store, and never by a read-only open
                 }
 
                 return store;
@@ -105,6 +110,7 @@ public sealed partial class LiteDbRegistryStore
         catch
         {
             folderLock?.Dispose();
+            shared?.Dispose();
             throw;
         }
     }
@@ -268,5 +274,9 @@ public sealed partial class LiteDbRegistryStore
     }
 
     /// <summary>Creates the indexes an older database lacks (a no-op on a current one).</summary>
-    private void EnsureIndexes() => CreateIndexes(_db);
+    private int EnsureIndexes()
+    {
+        CreateIndexes(_db);
+        return 0;
+    }
 }

@@ -15,10 +15,11 @@ namespace Harbor.Gc.Storage.LiteDb;
 /// listed child, multi-key), <c>tags</c> (by <c>repository:name</c>; indexed by repository and by artifact), <c>accessory_links</c>
 /// (by accessory; indexed by subject), <c>layer_links</c> (by <c>repository@digest</c>), <c>meta</c> (schema and the artifact
 /// version counter). Pull times live on the artifact and the tag.</para>
-/// <para>Every write is one LiteDB transaction, taken under one lock per store (and, in shared mode, LiteDB's system-wide
-/// mutex for the whole transaction), so a push's "check every blob, take back those marked for deletion" and the sweep's
-/// compare-and-swap never interleave. Reads (the snapshot, "is this blob referenced") take no lock: LiteDB gives each a
-/// consistent snapshot, and the sweep re-checks everything it deletes.</para>
+/// <para>Every write is one LiteDB transaction, taken under one lock per store (and, in shared mode, the cross-process lock,
+/// <see cref="CrossProcessLock"/>, for the whole transaction), so a push's "check every blob, take back those marked for
+/// deletion" and the sweep's compare-and-swap never interleave, in one process or in two. In direct mode reads (the snapshot,
+/// "is this blob referenced") take no lock: LiteDB gives each a consistent snapshot; in shared mode each read holds the
+/// cross-process lock, so it runs alone and sees every write committed before it. The sweep re-checks everything it deletes.</para>
 /// <para>Crash safety: LiteDB's write-ahead log makes each transaction all-or-nothing; blob bytes are renamed into place before
 /// their record is written and deleted only after the record says <see cref="BlobStatus.Deleting"/>, so a crash leaves at most an
 /// unrecorded file (garbage, which GC lists as a stale upload and deletes once it is older than the time window), never a record
@@ -27,6 +28,7 @@ namespace Harbor.Gc.Storage.LiteDb;
 public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDisposable
 {
     private readonly Lock _writeLock = new();
+    private readonly CrossProcessLock? _shared;
     private readonly TimeProvider _time;
     private readonly LiteDatabase _db;
     private readonly FileSystemBlobStore _files;
@@ -39,9 +41,10 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
     private readonly bool _readOnly;
     private readonly FileStream? _folderLock;
 
-    private LiteDbRegistryStore(LiteDatabase db, FileSystemBlobStore files, string databasePath, TimeProvider time, bool readOnly, FileStream? folderLock)
+    private LiteDbRegistryStore(LiteDatabase db, FileSystemBlobStore files, string databasePath, TimeProvider time, bool readOnly, FileStream? folderLock, CrossProcessLock? shared)
     {
         _db = db;
+        _shared = shared;
         _files = files;
         _time = time;
         _readOnly = readOnly;
@@ -69,6 +72,7 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
     {
         _db.Dispose();
         _folderLock?.Dispose();
+        _shared?.Dispose();
     }
 
     // ---- IWritableRegistryStore ----------------------------------------------------------------------------------
@@ -79,7 +83,7 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
         ArgumentNullException.ThrowIfNull(content);
         EnsureWritable();
         // fail early, before reading the bytes, when a sweep is deleting the blob; the write below checks again atomically
-        if (_blobs.FindById(digest.ToString()) is { } current)
+        if (Read(() => _blobs.FindById(digest.ToString())) is { } current)
         {
             EnsureNotDeleting(ToBlob(current));
         }
@@ -197,7 +201,7 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
 
     /// <inheritdoc />
     public ValueTask<Artifact?> GetArtifactAsync(ArtifactKey key, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(_artifacts.FindById(Key(key)) is { } doc ? ToArtifact(doc, new RepositoryNames()) : null);
+        ValueTask.FromResult(Read(() => _artifacts.FindById(Key(key))) is { } doc ? ToArtifact(doc, new RepositoryNames()) : null);
 
     /// <inheritdoc />
     /// <remarks>An index seek on the multi-key index of children.</remarks>
@@ -205,7 +209,7 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
     {
         var names = new RepositoryNames();
         return ValueTask.FromResult<IReadOnlyList<Artifact>>(
-            [.. _artifacts.Find(ChildrenQuery(child.Digest)).Where(d => d[RepositoryField].AsString == child.Repository.Value).Select(d => ToArtifact(d, names))]);
+            Read<List<Artifact>>(() => [.. _artifacts.Find(ChildrenQuery(child.Digest)).Where(d => d[RepositoryField].AsString == child.Repository.Value).Select(d => ToArtifact(d, names))]));
     }
 
     /// <inheritdoc />
@@ -240,13 +244,13 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
 
     /// <inheritdoc />
     public ValueTask<Tag?> GetTagAsync(RepositoryName repository, string name, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(_tags.FindById(TagKey(repository, name)) is { } doc ? ToTag(doc, new RepositoryNames()) : null);
+        ValueTask.FromResult(Read(() => _tags.FindById(TagKey(repository, name))) is { } doc ? ToTag(doc, new RepositoryNames()) : null);
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<Tag>> ListTagsAsync(RepositoryName repository, CancellationToken cancellationToken = default)
     {
         var names = new RepositoryNames();
-        return ValueTask.FromResult<IReadOnlyList<Tag>>([.. _tags.Find(Query.EQ(RepositoryField, repository.Value)).Select(d => ToTag(d, names))]);
+        return ValueTask.FromResult<IReadOnlyList<Tag>>(Read<List<Tag>>(() => [.. _tags.Find(Query.EQ(RepositoryField, repository.Value)).Select(d => ToTag(d, names))]));
     }
 
     /// <inheritdoc />
@@ -267,13 +271,13 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
 
     /// <inheritdoc />
     public ValueTask<AccessoryLink?> GetAccessoryLinkAsync(ArtifactKey accessory, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(_accessoryLinks.FindById(Key(accessory)) is { } doc ? ToAccessoryLink(doc, new RepositoryNames()) : null);
+        ValueTask.FromResult(Read(() => _accessoryLinks.FindById(Key(accessory))) is { } doc ? ToAccessoryLink(doc, new RepositoryNames()) : null);
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<AccessoryLink>> GetReferrersAsync(ArtifactKey subject, CancellationToken cancellationToken = default)
     {
         var names = new RepositoryNames();
-        return ValueTask.FromResult<IReadOnlyList<AccessoryLink>>([.. _accessoryLinks.Find(Query.EQ(SubjectKeyField, Key(subject))).Select(d => ToAccessoryLink(d, names))]);
+        return ValueTask.FromResult<IReadOnlyList<AccessoryLink>>(Read<List<AccessoryLink>>(() => [.. _accessoryLinks.Find(Query.EQ(SubjectKeyField, Key(subject))).Select(d => ToAccessoryLink(d, names))]));
     }
 
     /// <inheritdoc />
@@ -329,12 +333,12 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
     {
         ArgumentNullException.ThrowIfNull(sink);
         cancellationToken.ThrowIfCancellationRequested();
-        sink.OnBegin(new SnapshotSizeHint(_artifacts.Count(), _blobs.Count(), _tags.Count(), _accessoryLinks.Count(), 0));
+        sink.OnBegin(Read(() => new SnapshotSizeHint(_artifacts.Count(), _blobs.Count(), _tags.Count(), _accessoryLinks.Count(), 0)));
         var names = new RepositoryNames();
 
         // the first 64 bits of each recorded blob's digest, to find blob files without a record; a collision only keeps such a
         // file (it is not listed), and the delete re-checks the record itself
-        HashSet<ulong>? recorded = sink.WantsBlobs ? new(_blobs.Count()) : null;
+        HashSet<ulong>? recorded = sink.WantsBlobs ? new(Read(_blobs.Count)) : null;
         var n = recorded is null ? 0 : Deliver(_blobs, d =>
         {
             recorded.Add(Prefix(d["_id"].AsString.AsSpan("sha256:".Length)));
@@ -355,9 +359,10 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
         // both algorithms' ids are "shaNNN:" and at least 64 hex digits
         static ulong Prefix(ReadOnlySpan<char> hex) => ulong.Parse(hex[..16], System.Globalization.NumberStyles.AllowHexSpecifier, null);
 
-        // streams one collection from LiteDB's cursor into the sink; returns the running record count. What LiteDB cannot read, or
-        // a record that does not decode, is a damaged store (the sink's own errors pass through as they are).
-        int Deliver<T>(ILiteCollection<BsonDocument> collection, Func<BsonDocument, T> read, Action<T> deliver, int n, CancellationToken cancellationToken)
+        // streams one collection from LiteDB's cursor into the sink (in shared mode holding the cross-process lock, as LiteDB holds
+        // its mutex, until the cursor ends); returns the running record count. What LiteDB cannot read, or a record that does not
+        // decode, is a damaged store (the sink's own errors pass through as they are).
+        int Deliver<T>(ILiteCollection<BsonDocument> collection, Func<BsonDocument, T> read, Action<T> deliver, int n, CancellationToken cancellationToken) => Read(() =>
         {
             using var cursor = collection.FindAll().GetEnumerator();
             while (true)
@@ -384,7 +389,7 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
 
                 deliver(item);
             }
-        }
+        });
     }
 
     /// <inheritdoc />
@@ -414,7 +419,7 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
 
     /// <inheritdoc />
     public ValueTask<Blob?> GetBlobAsync(Digest digest, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(_blobs.FindById(digest.ToString()) is { } doc ? ToBlob(doc) : null);
+        ValueTask.FromResult(Read(() => _blobs.FindById(digest.ToString())) is { } doc ? ToBlob(doc) : null);
 
     /// <inheritdoc />
     public ValueTask<bool> TryUpdateBlobStatusAsync(Digest digest, BlobStatusSet expected, BlobStatus next, DateTimeOffset? lastTouchedAt, CancellationToken cancellationToken = default)
@@ -441,7 +446,7 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
     /// <inheritdoc />
     /// <remarks>An index seek on the multi-key index of referenced digests: it never scans the artifacts.</remarks>
     public ValueTask<bool> IsBlobReferencedAsync(Digest digest, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(_artifacts.Exists(ReferencesQuery(digest)));
+        ValueTask.FromResult(Read(() => _artifacts.Exists(ReferencesQuery(digest))));
 
     /// <inheritdoc />
     public ValueTask DeleteBlobContentAsync(Digest digest, CancellationToken cancellationToken = default)
@@ -517,17 +522,17 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
     /// <summary>The query plan LiteDB makes for "is this blob referenced" (for tests: it must use the index).</summary>
     /// <param name="digest">The blob.</param>
     /// <returns>LiteDB's plan document.</returns>
-    internal BsonDocument ExplainIsBlobReferenced(Digest digest) => _artifacts.Query().Where(ReferencesQuery(digest)).GetPlan();
+    internal BsonDocument ExplainIsBlobReferenced(Digest digest) => Read(() => _artifacts.Query().Where(ReferencesQuery(digest)).GetPlan());
 
     /// <summary>The indexes of the database, as <c>collection.name</c> (for tests: every lookup has its index).</summary>
     /// <returns>The index names, the primary keys (<c>_id</c>) included.</returns>
     internal IReadOnlyList<string> Indexes() =>
-        [.. _db.GetCollection("$indexes").FindAll().Select(i => $"{i["collection"].AsString}.{i["name"].AsString}")];
+        Read<List<string>>(() => [.. _db.GetCollection("$indexes").FindAll().Select(i => $"{i["collection"].AsString}.{i["name"].AsString}")]);
 
     /// <summary>The query plan LiteDB makes for "which indexes list this child" (for tests: it must use the index).</summary>
     /// <param name="digest">The child.</param>
     /// <returns>LiteDB's plan document.</returns>
-    internal BsonDocument ExplainGetParents(Digest digest) => _artifacts.Query().Where(ChildrenQuery(digest)).GetPlan();
+    internal BsonDocument ExplainGetParents(Digest digest) => Read(() => _artifacts.Query().Where(ChildrenQuery(digest)).GetPlan());
 
     private static BsonExpression ChildrenQuery(Digest digest) => BsonExpression.Create($"{ChildrenExpression} ANY = @0", new BsonValue(digest.ToString()));
 
@@ -545,9 +550,13 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
         }
     }
 
+    /// <summary>
+    /// Refuses a blob a run has committed to deleting (its bytes may be going or gone): <c>deleting</c>, <c>deleted</c>, and
+    /// <c>deleteFailed</c>, which the next run finishes without a re-check.
+    /// </summary>
     private static void EnsureNotDeleting(Blob blob)
     {
-        if (blob.Status is BlobStatus.Deleting or BlobStatus.Deleted)
+        if (blob.Status is BlobStatus.Deleting or BlobStatus.Deleted or BlobStatus.DeleteFailed)
         {
             throw new BlobBeingDeletedException(blob.Digest);
         }
@@ -557,24 +566,37 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
 
     private void WriteVersion(long version) => _meta.Update(new BsonDocument { ["_id"] = VersionKey, [Value] = version });
 
-    /// <summary>Runs <paramref name="action"/> as one transaction, under the store's write lock.</summary>
+    /// <summary>
+    /// Runs <paramref name="action"/> as one transaction, under the store's write lock and, in shared mode, the cross-process lock
+    /// (from before the transaction begins to after it ends).
+    /// </summary>
     private T Write<T>(Func<T> action)
     {
         EnsureWritable();
         lock (_writeLock)
         {
-            _db.BeginTrans();
-            try
+            return Read(() =>
             {
-                var result = action();
-                _db.Commit();
-                return result;
-            }
-            catch
-            {
-                _db.Rollback();
-                throw;
-            }
+                _db.BeginTrans();
+                try
+                {
+                    var result = action();
+                    _db.Commit();
+                    return result;
+                }
+                catch
+                {
+                    _db.Rollback();
+                    throw;
+                }
+            });
         }
     }
+
+    /// <summary>
+    /// Runs LiteDB operations that are not a transaction (reads; the index set-up), in shared mode under the cross-process lock:
+    /// LiteDB's own lock between processes is a named mutex that two processes with another <c>/tmp</c> or user do not share
+    /// (<see cref="CrossProcessLock"/>). In direct mode the database is this process's alone, and LiteDB's reads need no lock.
+    /// </summary>
+    private T Read<T>(Func<T> action) => _shared is null ? action() : _shared.Run(action);
 }

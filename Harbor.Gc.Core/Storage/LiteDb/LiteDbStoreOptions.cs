@@ -38,9 +38,11 @@ public sealed class LiteDbStoreOptions
 public enum LiteDbConnectionMode
 {
     /// <summary>
-    /// LiteDB's <c>Connection=shared</c>: every operation takes a system-wide named mutex and opens the file for its duration, so
-    /// several processes (a registry and a separate <c>harbor-gc</c>) can use one database. A write transaction holds the mutex
-    /// from begin to commit, so the store's compare-and-swaps are atomic across processes. Slower: each operation reopens the file.
+    /// LiteDB's <c>Connection=shared</c>: every operation opens the file for its duration, so several processes (a registry and a
+    /// separate <c>harbor-gc</c>) can use one database. The store holds its own cross-process lock around every operation and
+    /// every write transaction, from begin to commit (a named mutex, then an exclusive file lock on <c>DATABASE.lock</c>, which
+    /// holds also between processes that do not share LiteDB's named mutex: another <c>/tmp</c>, another user), so its
+    /// compare-and-swaps are atomic across processes. Slower: each operation reopens the file.
     /// </summary>
     Shared,
 

@@ -1,0 +1,249 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Harbor.Gc.DependencyInjection;
+using Harbor.Gc.Model;
+using Harbor.Gc.Registry;
+using Harbor.Gc.Storage;
+using Harbor.Gc.Storage.LiteDb;
+using Harbor.Gc.Tests.Pusher;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+// harbor-gc-pusher --store PATH --records FILE --dead N [--clients 4] [--seed 1] [--min-accepted 0]
+//
+// A registry process embedding Harbor.Gc: AddHarborGc over the LiteDB store PATH in shared mode (as a registry beside a separate
+// harbor-gc has it), then CLIENTS concurrent clients pushing through RegistryApi until stdin closes (and at least MIN-ACCEPTED
+// pushes were accepted): new images, re-tags of the store's dead images, and new images reusing their layers (PushLoad says
+// which dead image is for what). A refusal a client retries (a blob being deleted, blobs missing) is retried as a client would;
+// every accepted push is appended to FILE as a JSON line. Prints "ready" once the first push is accepted, and a PushSummary
+// JSON line when it stops.
+var options = Options.Parse(args);
+var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+builder.Services.AddHarborGc(o =>
+{
+    o.Store.UseLiteDb(options.Store, LiteDbConnectionMode.Shared);
+    o.Store.CreateIfMissing = false;
+});
+using var host = builder.Build();
+var pusher = new Pusher(host.Services.GetRequiredService<RegistryApi>(), options);
+
+// the test closes stdin to stop the clients
+var stop = new CancellationTokenSource();
+_ = Task.Run(() =>
+{
+    while (Console.In.ReadLine() is not null)
+    {
+    }
+
+    stop.Cancel();
+});
+
+var summary = await pusher.RunAsync(stop.Token).ConfigureAwait(false);
+Console.Out.WriteLine(JsonSerializer.Serialize(summary, PushSummary.Json));
+return 0;
+
+/// <summary>The command line.</summary>
+internal sealed record Options(string Store, string Records, int DeadImages, int Clients, int Seed, int MinAccepted)
+{
+    public static Options Parse(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i + 1 < args.Length; i += 2)
+        {
+            values[args[i]] = args[i + 1];
+        }
+
+        var options = new Options(
+            values.GetValueOrDefault("--store") ?? throw new ArgumentException("--store PATH is required"),
+            values.GetValueOrDefault("--records") ?? throw new ArgumentException("--records FILE is required"),
+            Int("--dead", null),
+            Int("--clients", 4),
+            Int("--seed", 1),
+            Int("--min-accepted", 0));
+        return options.DeadImages >= 3 ? options : throw new ArgumentException("--dead N: at least 3 (a dead image of each use: untouched, re-tagged, reused)");
+
+        int Int(string name, int? fallback) => values.TryGetValue(name, out var text)
+            ? int.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture)
+            : fallback ?? throw new ArgumentException($"{name} N is required");
+    }
+}
+
+/// <summary>The clients: each pushes one image after another, retrying refusals as a registry client does.</summary>
+internal sealed class Pusher(RegistryApi api, Options options)
+{
+    private const int MaxAttempts = 50;
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, int> _refused = new(StringComparer.Ordinal);
+    private readonly List<string> _unexpected = [];
+    private readonly StreamWriter _records = new(options.Records, append: false) { AutoFlush = true };
+    private readonly TaskCompletionSource _firstAccepted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _accepted;
+    private int _gaveUp;
+
+    public async Task<PushSummary> RunAsync(CancellationToken stop)
+    {
+        var watch = Stopwatch.StartNew();
+        _ = _firstAccepted.Task.ContinueWith(_ => Console.Out.WriteLine("ready"), TaskScheduler.Default);
+        await Task.WhenAll(Enumerable.Range(0, options.Clients).Select(c => Task.Run(() => ClientAsync(c, stop), CancellationToken.None))).ConfigureAwait(false);
+        await _records.DisposeAsync().ConfigureAwait(false);
+        lock (_lock)
+        {
+            return new PushSummary(_accepted, new(_refused), [.. _unexpected], _gaveUp, watch.ElapsedMilliseconds);
+        }
+    }
+
+    private async Task ClientAsync(int client, CancellationToken stop)
+    {
+        var random = new Random((options.Seed * 100) + client);
+        var repository = RepositoryName.Parse($"push/c{client}");
+        for (var n = 0; !stop.IsCancellationRequested || Volatile.Read(ref _accepted) < options.MinAccepted; n++)
+        {
+            var tag = $"c{client}-{n}";
+            var roll = random.Next(100);
+            var (kind, target, image) = roll switch
+            {
+                < 30 => (PushKind.New, repository, PushLoad.Compose(PushLoad.Config($"{options.Seed}-{tag}"), [PushLoad.Layer($"{options.Seed}-{tag}-0"), PushLoad.Layer($"{options.Seed}-{tag}-1")])),
+                < 55 => ReTag(random),
+                _ => (roll < 80 ? PushKind.Reuse : PushKind.UploadThenManifest, repository, Reusing(random, tag)),
+            };
+
+            try
+            {
+                await PushAsync(kind, target, tag, image).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // the test wants every failure counted, not the client stopped
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                lock (_lock)
+                {
+                    _unexpected.Add($"{e.GetType().Name}: {e.Message}");
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(10), TimeProvider.System, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>A dead image meant for re-tagging, in its own repository.</summary>
+    private (PushKind, RepositoryName, PushImage) ReTag(Random random)
+    {
+        var image = Pick(random, DeadUse.ReTag);
+        return (PushKind.ReTag, PushLoad.DeadRepository(image), PushLoad.Dead(image));
+    }
+
+    /// <summary>A new config and layer, and one layer each of one or two dead images meant for reuse.</summary>
+    private PushImage Reusing(Random random, string tag)
+    {
+        List<PushBlob> layers = [PushLoad.Layer($"{options.Seed}-{tag}-0")];
+        for (var i = random.Next(1, 3); i > 0; i--)
+        {
+            layers.Add(PushLoad.Dead(Pick(random, DeadUse.Reuse)).Layers[random.Next(2)]);
+        }
+
+        return PushLoad.Compose(PushLoad.Config($"{options.Seed}-{tag}"), layers);
+    }
+
+    private int Pick(Random random, DeadUse use)
+    {
+        while (true)
+        {
+            var image = random.Next(options.DeadImages);
+            if (PushLoad.UseOf(image) == use)
+            {
+                return image;
+            }
+        }
+    }
+
+    /// <summary>
+    /// One push, as a client makes it: upload what it must (everything for a new image and for upload-then-manifest; only the
+    /// blobs the registry says it lacks for a reuse; nothing for a re-tag), then the manifest by tag. A manifest refused for
+    /// missing blobs uploads those and tries again; a blob being deleted waits a moment and tries again.
+    /// </summary>
+    private async Task PushAsync(PushKind kind, RepositoryName repository, string tag, PushImage image)
+    {
+        var upload = kind switch
+        {
+            PushKind.New or PushKind.UploadThenManifest => [.. image.Blobs],
+            PushKind.Reuse => await MissingAsync(image.Blobs).ConfigureAwait(false),
+            _ => new List<PushBlob>(),
+        };
+
+        for (var attempt = 1; attempt <= MaxAttempts; attempt++)
+        {
+            try
+            {
+                while (upload.Count > 0)
+                {
+                    var blob = upload[^1];
+                    using (var content = new MemoryStream(blob.Content, writable: false))
+                    {
+                        await api.PushBlobAsync(blob.Digest, content, blob.MediaType).ConfigureAwait(false);
+                    }
+
+                    upload.RemoveAt(upload.Count - 1);
+                }
+
+                await api.PushManifestAsync(repository, tag, image.Manifest, MediaTypes.OciManifest).ConfigureAwait(false);
+                Accept(new AcceptedPush(kind, repository.Value, tag, image.Digest.ToString(), [.. image.Blobs.Select(b => b.Digest.ToString())],
+                    TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds(), attempt));
+                return;
+            }
+            catch (ManifestReferencesMissingException e)
+            {
+                Refused(e);
+                upload = [.. image.Blobs.Where(b => e.MissingBlobs.Contains(b.Digest))];
+            }
+            catch (MissingBlobException e)
+            {
+                Refused(e);
+                upload = await MissingAsync(image.Blobs).ConfigureAwait(false);
+            }
+            catch (BlobBeingDeletedException e)
+            {
+                Refused(e);
+                await Task.Delay(TimeSpan.FromMilliseconds(5), TimeProvider.System, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+
+        Interlocked.Increment(ref _gaveUp);
+    }
+
+    /// <summary>The blobs the registry says it lacks (a client's HEAD requests).</summary>
+    private async Task<List<PushBlob>> MissingAsync(IEnumerable<PushBlob> blobs)
+    {
+        var missing = new List<PushBlob>();
+        foreach (var blob in blobs)
+        {
+            if (!await api.Store.HasBlobContentAsync(blob.Digest).ConfigureAwait(false))
+            {
+                missing.Add(blob);
+            }
+        }
+
+        return missing;
+    }
+
+    private void Accept(AcceptedPush push)
+    {
+        var line = JsonSerializer.Serialize(push, PushSummary.Json);
+        lock (_lock)
+        {
+            _records.WriteLine(line);
+            _accepted++;
+        }
+
+        _firstAccepted.TrySetResult();
+    }
+
+    private void Refused(Exception e)
+    {
+        lock (_lock)
+        {
+            _refused[e.GetType().Name] = _refused.GetValueOrDefault(e.GetType().Name) + 1;
+        }
+    }
+}

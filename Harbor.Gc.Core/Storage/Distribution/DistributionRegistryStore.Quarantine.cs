@@ -23,7 +23,6 @@ public sealed partial class DistributionRegistryStore
 {
     private readonly HashSet<QuarantinedItem> _quarantined = new(ReferenceEqualityComparer.Instance);
     private string? _runFolder;
-    private int _nextItem;
     private DateTimeOffset _lastMove;
     private IDisposable? _runLock;
 
@@ -142,7 +141,7 @@ public sealed partial class DistributionRegistryStore
     private void QuarantineItem(QuarantineKind kind, string original, RepositoryName? repository, Digest digest, string? tag, DateTimeOffset? linkTime)
     {
         _runFolder ??= $"{DistributionLayout.Quarantine}/{_time.GetUtcNow().ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}-{Guid.NewGuid():N}";
-        var moved = $"{_runFolder}/{++_nextItem}-{kind}/{original}";
+        var moved = $"{_runFolder}/{kind}/{original}";
         switch (_driver.Move(original, moved))
         {
             case StorageMoveOutcome.Moved:
@@ -150,7 +149,6 @@ public sealed partial class DistributionRegistryStore
                 _lastMove = _time.GetUtcNow();
                 break;
             case StorageMoveOutcome.SourceMissing:
-                _driver.Delete($"{_runFolder}/{_nextItem}-{kind}"); // the folders made for it
                 break;
             default:
                 throw new IOException($"Could not move '{_driver.Describe(original)}' out of the registry's sight: '{_driver.Describe(moved)}' exists.");
@@ -177,31 +175,17 @@ public sealed partial class DistributionRegistryStore
         }
     }
 
-    /// <summary>Deletes the folders of this run's quarantine that hold nothing any more, and forgets the run.</summary>
+    /// <summary>Deletes this run's quarantine folder once it holds no item (only the folders made for them), and forgets the run.</summary>
     private void CleanUpRun()
     {
-        if (_runFolder is not null)
+        if (_runFolder is not null && _quarantined.Count == 0)
         {
-            var holding = _quarantined.Select(i => i.Moved[..i.Moved.IndexOf('/', _runFolder.Length + 1)]).ToHashSet(StringComparer.Ordinal);
-            foreach (var entry in _driver.List(_runFolder) ?? [])
-            {
-                var folder = $"{_runFolder}/{entry.Name}";
-                if (!holding.Contains(folder))
-                {
-                    _driver.Delete(folder);
-                }
-            }
-
-            if (_driver.List(_runFolder) is { Count: 0 })
+            if (!HoldsAFile(_runFolder))
             {
                 _driver.Delete(_runFolder);
             }
 
             DeleteQuarantineIfEmpty();
-        }
-
-        if (_quarantined.Count == 0)
-        {
             _runFolder = null;
         }
     }
@@ -210,38 +194,32 @@ public sealed partial class DistributionRegistryStore
     private int Recover()
     {
         var restored = 0;
-        foreach (var run in _driver.List(DistributionLayout.Quarantine) ?? [])
+        foreach (var run in ListQuarantine(DistributionLayout.Quarantine))
         {
             var runFolder = $"{DistributionLayout.Quarantine}/{run.Name}";
             foreach (var entry in ListQuarantine(runFolder))
             {
-                var itemFolder = $"{runFolder}/{entry.Name}";
-                var dash = entry.Name.IndexOf('-', StringComparison.Ordinal);
-                if (dash < 0 || !Enum.TryParse<QuarantineKind>(entry.Name[(dash + 1)..], out var kind))
+                if (!Enum.TryParse<QuarantineKind>(entry.Name, out var kind))
                 {
-                    throw DistributionTreeRefusedException.Create(Description, _driver.Describe(itemFolder), "is not a quarantine item this project wrote; nothing was changed");
+                    throw DistributionTreeRefusedException.Create(Description, _driver.Describe($"{runFolder}/{entry.Name}"), "is not a quarantine this project wrote; nothing was changed");
                 }
 
-                if (LocateItem(itemFolder, kind) is not { } original)
+                var kindRoot = $"{runFolder}/{entry.Name}";
+                foreach (var original in ItemsIn(kindRoot, kind))
                 {
-                    // killed before the rename: only the folders made for it, which hold no file
-                    if (HoldsAFile(itemFolder))
+                    if (_driver.Move($"{kindRoot}/{original}", original) == StorageMoveOutcome.TargetExists)
                     {
-                        throw DistributionTreeRefusedException.Create(Description, _driver.Describe(itemFolder),
-                            "holds files but not in the shape this project writes a quarantine item; nothing was changed. Look at it, put back what belongs in the tree, and remove it");
-                    }
-                }
-                else
-                {
-                    if (_driver.Move($"{itemFolder}/{original}", original) == StorageMoveOutcome.TargetExists)
-                    {
-                        _driver.Delete($"{itemFolder}/{original}"); // the registry wrote it again since: its copy is the newer
+                        _driver.Delete($"{kindRoot}/{original}"); // the registry wrote it again since: its copy is the newer
                     }
 
                     restored++;
                 }
+            }
 
-                _driver.Delete(itemFolder);
+            if (HoldsAFile(runFolder))
+            {
+                throw DistributionTreeRefusedException.Create(Description, _driver.Describe(runFolder),
+                    "holds files outside the shape this project writes a quarantine in; nothing more was changed. Look at it, put back what belongs in the tree, and remove it");
             }
 
             _driver.Delete(runFolder);
@@ -249,6 +227,54 @@ public sealed partial class DistributionRegistryStore
 
         DeleteQuarantineIfEmpty();
         return restored;
+    }
+
+    /// <summary>
+    /// The items of one kind in a quarantine folder, as the paths they had: <c>blobs/ALG/XX/HEX</c>, or under
+    /// <c>repositories/NAME…</c>: <c>_manifests/revisions/ALG/HEX</c>, <c>_manifests/tags/TAG</c>,
+    /// <c>_manifests/tags/TAG/index/ALG/HEX</c>, <c>_layers/ALG/HEX</c>.
+    /// </summary>
+    private IEnumerable<string> ItemsIn(string kindRoot, QuarantineKind kind)
+    {
+        IEnumerable<string> Leaves(string relative, int depth)
+        {
+            if (depth == 0)
+            {
+                yield return relative;
+                yield break;
+            }
+
+            foreach (var entry in ListQuarantine($"{kindRoot}/{relative}"))
+            {
+                foreach (var leaf in Leaves($"{relative}/{entry.Name}", depth - 1))
+                {
+                    yield return leaf;
+                }
+            }
+        }
+
+        IEnumerable<string> Repositories(string relative)
+        {
+            foreach (var entry in ListQuarantine($"{kindRoot}/{relative}"))
+            {
+                var child = $"{relative}/{entry.Name}";
+                var items = (entry.Name, kind) switch
+                {
+                    ("_manifests", QuarantineKind.Revision) => Leaves(child + "/revisions", 2),
+                    ("_manifests", QuarantineKind.Tag) => Leaves(child + "/tags", 1),
+                    ("_manifests", QuarantineKind.TagIndex) => Leaves(child + "/tags", 1).SelectMany(tag => Leaves(tag + "/index", 2)),
+                    ("_layers", QuarantineKind.Layer) => Leaves(child, 2),
+                    ("_manifests" or "_layers", _) => [],
+                    _ => Repositories(child),
+                };
+                foreach (var item in items)
+                {
+                    yield return item;
+                }
+            }
+        }
+
+        return [.. kind == QuarantineKind.Blob ? Leaves("blobs", 3) : Repositories("repositories")];
     }
 
     /// <summary>Deletes the quarantine folder, and this project's folder, when they hold nothing.</summary>
@@ -278,62 +304,6 @@ public sealed partial class DistributionRegistryStore
         }
 
         return entries;
-    }
-
-    /// <summary>
-    /// The path an item had, read back from its quarantine folder (<c>N-KIND/PATH</c>): the folders down to the item, one child
-    /// each, as this project made them; null when the folder holds no item (the run was killed before the rename).
-    /// </summary>
-    private string? LocateItem(string itemFolder, QuarantineKind kind)
-    {
-        var path = new List<string>();
-        string Current() => string.Join('/', path);
-        bool Down()
-        {
-            var entries = ListQuarantine(path.Count == 0 ? itemFolder : $"{itemFolder}/{Current()}");
-            if (entries.Count != 1)
-            {
-                return false;
-            }
-
-            path.Add(entries[0].Name);
-            return true;
-        }
-
-        // blobs/ALG/XX/HEX, or repositories/NAME…/_manifests|_layers/…
-        if (!Down())
-        {
-            return null;
-        }
-
-        var below = kind switch
-        {
-            QuarantineKind.Blob => 3,
-            QuarantineKind.Layer => 2,
-            QuarantineKind.Revision => 3,
-            QuarantineKind.Tag => 2,
-            _ => 5,
-        };
-        if (kind != QuarantineKind.Blob)
-        {
-            while (path[^1] is not ("_manifests" or "_layers"))
-            {
-                if (!Down())
-                {
-                    return null;
-                }
-            }
-        }
-
-        for (var i = 0; i < below; i++)
-        {
-            if (!Down())
-            {
-                return null;
-            }
-        }
-
-        return Current();
     }
 
     // ---- settling ----------------------------------------------------------------------------------------------------

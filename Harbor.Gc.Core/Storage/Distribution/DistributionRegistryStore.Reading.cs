@@ -415,9 +415,11 @@ public sealed partial class DistributionRegistryStore
 
     /// <summary>
     /// The repository's tags (current links). <paramref name="unreadable"/> names the first tag that could not be read (a bad name,
-    /// a link that is malformed or not a file): then any manifest might be tagged.
+    /// a link that is malformed or not a file): then any manifest might be tagged. With <paramref name="checkLinks"/>, each tag
+    /// folder and its history are listed for symbolic links too (the snapshot and the re-read after the grace period do; the
+    /// sweep's version check of one artifact only reads the current links).
     /// </summary>
-    private List<Tag> ReadTags(RepositoryName repository, ConcurrentQueue<StoreProblem>? problems, out string? unreadable, out bool hasTagsFolder)
+    private List<Tag> ReadTags(RepositoryName repository, ConcurrentQueue<StoreProblem>? problems, out string? unreadable, out bool hasTagsFolder, bool checkLinks = true)
     {
         unreadable = null;
         var tags = new List<Tag>();
@@ -442,7 +444,7 @@ public sealed partial class DistributionRegistryStore
             }
 
             // current, index and the index's entries: a link there refuses the tree
-            if (ListChecked(path)?.Any(e => e.Name == "index" && e.Kind == StorageEntryKind.Directory) == true)
+            if (checkLinks && ListChecked(path)?.Any(e => e.Name == "index" && e.Kind == StorageEntryKind.Directory) == true)
             {
                 foreach (var algorithm in ListChecked(path + "/index") ?? [])
                 {

@@ -18,7 +18,7 @@ public sealed partial class DistributionRegistryStore
                 return ValueTask.FromResult(ArtifactDeleteOutcome.NotFound);
             }
 
-            var tags = ReadTags(repository, null, out _, out _);
+            var tags = ReadTags(repository, null, out _, out _, checkLinks: false);
             if (VersionOf(revision.WrittenAt.UtcDateTime, digest, tags) != expectedVersion)
             {
                 return ValueTask.FromResult(ArtifactDeleteOutcome.Changed);

@@ -84,6 +84,24 @@ internal static partial class LinuxNative
     public const int LockNonBlocking = 4;
     public const int EWOULDBLOCK = 11;
 
+    /// <summary><c>openat2</c> (Linux 5.6): the number is the same on x86-64 and arm64; glibc has no wrapper, so through <c>syscall</c>.</summary>
+    public const long SysOpenAt2 = 437;
+
+    /// <summary><c>RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH</c>: no symbolic link on the whole path, and nothing outside the directory.</summary>
+    public const ulong ResolveNoSymlinksBeneath = 0x04 | 0x08;
+
+    [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
+    public static partial long OpenAt2(long number, int directory, byte[] path, ref OpenHow how, nint size);
+
+    /// <summary>The <c>struct open_how</c> of <c>openat2</c>.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct OpenHow
+    {
+        public ulong Flags;
+        public ulong Mode;
+        public ulong Resolve;
+    }
+
     [LibraryImport("libc", EntryPoint = "free")]
     public static partial void Free(nint pointer);
 

@@ -28,7 +28,7 @@ public class DistributionKillTests
     {
         foreach (var folder in _folders)
         {
-            SpecialFiles.RemoveTree(folder);
+            HostileFiles.RemoveFolder(folder);
         }
     }
 

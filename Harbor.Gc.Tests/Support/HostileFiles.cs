@@ -34,7 +34,7 @@ internal sealed class HostileFiles : IDisposable
         switch (kind)
         {
             case NonRegularFile.Fifo:
-                Shell.Run("mkfifo", ["--", path]);
+                MakeFifo(path);
                 break;
             case NonRegularFile.Socket:
                 // a socket's path is at most 108 bytes: bind it under a short name, then move its file into place
@@ -58,6 +58,12 @@ internal sealed class HostileFiles : IDisposable
         Make(path, kind);
         return saved;
     }
+
+    /// <summary>A named pipe at <paramref name="path"/> (<c>mkfifo</c>): opening it for reading blocks until a writer comes.</summary>
+    public static void MakeFifo(string path) => Shell.Run("mkfifo", ["--", path]);
+
+    /// <summary>Removes a folder with <c>rm -rf</c>, which (unlike .NET's Directory.Delete) copes with names that are not UTF-8.</summary>
+    public static void RemoveFolder(string path) => Shell.Run("rm", ["-rf", "--", path]);
 
     /// <summary>A character device node (<c>mknod PATH c MAJOR MINOR</c>); false when it cannot be made (not root).</summary>
     public static bool TryMakeCharacterDevice(string path, int major, int minor) =>

@@ -172,21 +172,21 @@ internal class LinuxStorageDriverTests() : StorageDriverTestBase(portable: false
     [Test]
     public void List_FifoIsOther_AndANameThatIsNotUtf8IsEscapedAndFlagged()
     {
-        SpecialFiles.MakeFifo(Path.Combine(Root, "a", "fifo"));
-        var escaped = SpecialFiles.MakeFolderWithRawName(Path.Combine(Root, "a"), 0x66, 0xff);
+        HostileFiles.MakeFifo(Path.Combine(Root, "a", "fifo"));
+        var escaped = HostileFiles.MakeFolderWithByteName(Path.Combine(Root, "a"), 0xff, "inside");
 
         var entries = Driver.List("a")!;
 
         entries.Should().ContainEquivalentOf(new StorageListEntry("fifo", StorageEntryKind.Other));
-        entries.Should().ContainEquivalentOf(new StorageListEntry(@"f\xff", StorageEntryKind.Directory, HasValidName: false));
-        escaped.Should().Be(@"\x66\xff");
+        entries.Should().ContainEquivalentOf(new StorageListEntry(@"\xff", StorageEntryKind.Directory, HasValidName: false));
+        escaped.Should().Be(Path.Combine(Root, "a") + @"/\xff");
     }
 
     [Test]
     [CancelAfter(20_000)]
     public async Task Read_OfAFifo_ReturnsAtOnce_InsteadOfWaitingForAWriter()
     {
-        SpecialFiles.MakeFifo(Path.Combine(Root, "a", "fifo"));
+        HostileFiles.MakeFifo(Path.Combine(Root, "a", "fifo"));
 
         // on a thread of its own, so that a read that blocks fails the test instead of hanging it
         var read = Task.Factory.StartNew(() => Driver.Read("a/fifo", 100), TaskCreationOptions.LongRunning);
@@ -199,7 +199,7 @@ internal class LinuxStorageDriverTests() : StorageDriverTestBase(portable: false
     [Test]
     public void Delete_OfAFolderHoldingAFifo_IsRefused()
     {
-        SpecialFiles.MakeFifo(Path.Combine(Root, "a", "b", "fifo"));
+        HostileFiles.MakeFifo(Path.Combine(Root, "a", "b", "fifo"));
 
         var delete = () => Driver.Delete("a/b");
 
@@ -238,7 +238,7 @@ internal abstract class StorageDriverTestBase(bool portable)
     {
         if (Work is not null)
         {
-            SpecialFiles.RemoveTree(Work);
+            HostileFiles.RemoveFolder(Work);
         }
     }
 

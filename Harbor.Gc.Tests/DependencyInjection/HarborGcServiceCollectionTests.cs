@@ -73,6 +73,28 @@ public class HarborGcServiceCollectionTests
     }
 
     [Test]
+    public async Task GivenADistributionGracePeriod_WhenBound_ThenTheStoreWaitsIt_AndANegativeOneIsListed()
+    {
+        // given a Distribution store configured with a grace period, and one configured with a negative one
+        var root = _folders.NewFolder();
+        Directory.CreateDirectory(Path.Combine(root, "docker", "registry", "v2"));
+        var services = new ServiceCollection();
+        services.AddHarborGc(Configuration(new() { ["HarborGc:Store:Kind"] = "Distribution", ["HarborGc:Store:Root"] = root, ["HarborGc:Store:GracePeriod"] = "00:00:05" }));
+        var bad = new ServiceCollection();
+        bad.AddHarborGc(o => o.Store.UseDistribution(root).GracePeriod = TimeSpan.FromSeconds(-1));
+        await using var provider = services.BuildServiceProvider();
+        await using var badProvider = bad.BuildServiceProvider();
+
+        // when the stores are resolved
+        var store = provider.GetRequiredService<IRegistryStore>();
+        var refused = () => badProvider.GetRequiredService<IRegistryStore>();
+
+        // then the first waits what was configured, and the second is refused naming the key and the value
+        store.Should().BeOfType<DistributionRegistryStore>().Which.GracePeriod.Should().Be(TimeSpan.FromSeconds(5));
+        refused.Should().Throw<OptionsValidationException>().Which.Failures.Should().Contain("HarborGc:Store:GracePeriod: must be 0 or more, but is -00:00:01.");
+    }
+
+    [Test]
     public async Task GivenSeveralBadValues_WhenTheHostStarts_ThenItFails_ListingEveryOneByItsKey()
     {
         var missingRules = Path.Combine(_folders.NewFolder(), "rules.json");

@@ -180,7 +180,8 @@ internal sealed class DaemonConfigReader
         var dryRun = Bool(element, name, "dryRun") ?? false;
         var report = (Json: ReportPath(element, name, "reportJson"), Html: ReportPath(element, name, "reportHtml"));
         var grace = Duration(element, name, "gracePeriod");
-        if (grace is not null && store is not null && !store.StartsWith("distribution:", StringComparison.Ordinal))
+        if (grace is not null && element.TryGetProperty("store", out var spec) && spec.ValueKind == JsonValueKind.String &&
+            !(spec.GetString() ?? string.Empty).StartsWith("distribution:", StringComparison.Ordinal))
         {
             Error(name, "gracePeriod", "only a distribution: store waits one (the litedb: store settles each deletion at once, under its lock)");
         }

@@ -47,7 +47,7 @@ public class DaemonConfigTests
               "jobs": [
                 { "name": "nightly-gc", "kind": "gc", "store": "distribution:registry", "schedule": "0 0 3 * * *",
                   "dryRun": true, "deleteUntagged": false, "timeWindow": "6h", "workers": 4, "maxDuration": "30m", "reportJson": "gc-{id}.json",
-                  "reportHtml": "gc-{id}.html" },
+                  "reportHtml": "gc-{id}.html", "gracePeriod": "90s", "allowNoTags": true },
                 { "name": "weekly-retention", "kind": "retention", "store": "distribution:registry", "schedule": "@weekly",
                   "policy": "policy.json", "dryRun": true }
               ]
@@ -62,11 +62,30 @@ public class DaemonConfigTests
         gc.Kind.Should().Be(JobKind.Gc);
         gc.Store.Should().Be($"distribution:{Path.Combine(_folder, "registry")}");
         (gc.Gc.DryRun, gc.Gc.DeleteUntagged, gc.Gc.TimeWindow, gc.Gc.Workers, gc.Gc.MaxDuration).Should().Be((true, false, TimeSpan.FromHours(6), 4, (TimeSpan?)TimeSpan.FromMinutes(30)));
+        (gc.GracePeriod, gc.Gc.AllowNoTags).Should().Be(((TimeSpan?)TimeSpan.FromSeconds(90), true));
+        config.Jobs[1].GracePeriod.Should().BeNull("the store's default minute applies");
         gc.ReportJson.Should().Be(Path.Combine(_folder, "gc-{id}.json"));
         gc.ReportHtml.Should().Be(Path.Combine(_folder, "gc-{id}.html"));
         var retention = config.Jobs[1];
         retention.Kind.Should().Be(JobKind.Retention);
         retention.Policy!.Project.Should().Be("library");
+    }
+
+    [Test]
+    public async Task Given_a_grace_period_on_a_litedb_job_when_loaded_then_it_is_refused_naming_the_job_and_field()
+    {
+        // given a GC job on a LiteDB store with a grace period (only the Distribution store waits one)
+        var file = Write("daemon.json", """
+            { "jobs": [ { "name": "embedded", "kind": "gc", "store": "litedb:store.db", "schedule": "@daily", "gracePeriod": "30s" } ] }
+            """);
+        var stderr = new StringWriter();
+
+        // when the daemon loads it
+        var code = await Program.RunAsync(["daemon", "--config", file], new StringWriter(), stderr, new FakeTimeProvider(RandomRegistry.Now), CancellationToken.None);
+
+        // then it exits 2 naming the job and the field
+        code.Should().Be(2);
+        stderr.ToString().Should().Contain("job 'embedded', field 'gracePeriod': only a distribution: store waits one");
     }
 
     [Test]

@@ -121,23 +121,24 @@ public partial class DistributionGcBenchmarks
     private static string Tail(string text) => text.Length > 2000 ? "…" + text[^2000..] : text;
 
     /// <summary>The Release build of Harbor.Gc.Runner in this source tree (built with this project), or <c>HARBOR_GC_DLL</c>.</summary>
-    internal static string FindHarborGc()
-    {
-        if (Environment.GetEnvironmentVariable("HARBOR_GC_DLL") is { Length: > 0 } given)
-        {
-            return File.Exists(given) ? given : throw new FileNotFoundException($"HARBOR_GC_DLL: '{given}' does not exist.");
-        }
+    internal static string FindHarborGc() =>
+        Environment.GetEnvironmentVariable("HARBOR_GC_DLL") is { Length: > 0 } given
+            ? File.Exists(given) ? given : throw new FileNotFoundException($"HARBOR_GC_DLL: '{given}' does not exist.")
+            : FindReleaseBuild("Harbor.Gc.Runner", "harbor-gc.dll", "set HARBOR_GC_DLL to harbor-gc.dll");
 
+    /// <summary><paramref name="dll"/> in the Release build of <paramref name="project"/> in the checkout this benchmark runs from.</summary>
+    internal static string FindReleaseBuild(string project, string dll, string otherwise)
+    {
         for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
         {
             if (File.Exists(Path.Combine(folder.FullName, "Harbor.Gc.sln")))
             {
-                var dll = Path.Combine(folder.FullName, "Harbor.Gc.Runner", "bin", "Release", "net10.0", "harbor-gc.dll");
-                return File.Exists(dll) ? dll : throw new FileNotFoundException($"'{dll}' does not exist; build Harbor.Gc.Runner in Release first.");
+                var path = Path.Combine(folder.FullName, project, "bin", "Release", "net10.0", dll);
+                return File.Exists(path) ? path : throw new FileNotFoundException($"'{path}' does not exist; build {project} in Release first.");
             }
         }
 
-        throw new FileNotFoundException($"No Harbor.Gc.sln above '{AppContext.BaseDirectory}'; set HARBOR_GC_DLL to harbor-gc.dll.");
+        throw new FileNotFoundException($"No Harbor.Gc.sln above '{AppContext.BaseDirectory}'; {otherwise}.");
     }
 
     [GeneratedRegex(@"(?<marked>\d+) blobs marked, (?<blobs>\d+) blobs and (?<manifests>\d+) manifests eligible for deletion", RegexOptions.CultureInvariant)]

@@ -3,17 +3,18 @@ using System.Globalization;
 using System.Text.Json;
 using Harbor.Gc.Registry;
 using Harbor.Gc.Storage.LiteDb;
-using Harbor.Gc.Tests.Pusher;
+using Harbor.Gc.Tests.Support.Pusher;
 
 namespace Harbor.Gc.Benchmarks;
 
 /// <summary>
 /// <c>measure-litedb-shared-gc [deadImages] [runs]</c>: the store of the cross-process push test (<c>LiteDbSharedPushTests</c>:
 /// <see cref="PushLoad"/>'s dead and live images), and on fresh copies of it, for <c>--workers</c> 1 and 4: a real
-/// <c>harbor-gc gc --time-window 0</c> alone; the same run while <c>harbor-gc-pusher</c> (four clients, shared mode) pushes;
-/// and the pusher alone for as long as that run took. Prints each run and the medians. With <c>gc-only</c>, the runs alone only;
-/// with <c>HARBOR_GC_COMPARE_DLL</c> set too, each run times that harbor-gc as well, in turns (say, the build before a change:
-/// both see the same load). First, the cost of the store's cross-process lock against one shared-mode read.
+/// <c>harbor-gc gc --time-window 0</c> alone; the same run while the test's pusher (the test assembly run as
+/// <c>Harbor.Gc.Tests.dll push</c>: four clients, shared mode) pushes; and the pusher alone for as long as that run took. Prints
+/// each run and the medians. With <c>gc-only</c>, the runs alone only; with <c>HARBOR_GC_COMPARE_DLL</c> set too, each run times
+/// that harbor-gc as well, in turns (say, the build before a change: both see the same load). First, the cost of the store's
+/// cross-process lock against one shared-mode read.
 /// </summary>
 internal static class LiteDbSharedGcTimer
 {
@@ -165,11 +166,11 @@ internal static class LiteDbSharedGcTimer
 
     private static async Task<Process> StartPusherAsync(string database, string records, int deadImages)
     {
-        var pusher = Start(Path.Combine(AppContext.BaseDirectory, "harbor-gc-pusher.dll"),
-            ["--store", database, "--records", records, "--dead", $"{deadImages}", "--clients", "4"], Path.GetDirectoryName(database)!);
+        var pusher = Start(DistributionGcBenchmarks.FindReleaseBuild("Harbor.Gc.Tests", "Harbor.Gc.Tests.dll", "run it from a checkout"),
+            ["push", "--store", database, "--records", records, "--dead", $"{deadImages}", "--clients", "4"], Path.GetDirectoryName(database)!);
         if (await pusher.StandardOutput.ReadLineAsync().ConfigureAwait(false) != "ready")
         {
-            throw new InvalidOperationException($"harbor-gc-pusher did not start: {await pusher.StandardError.ReadToEndAsync().ConfigureAwait(false)}");
+            throw new InvalidOperationException($"the pusher (Harbor.Gc.Tests.dll push) did not start: {await pusher.StandardError.ReadToEndAsync().ConfigureAwait(false)}");
         }
 
         return pusher;

@@ -62,4 +62,32 @@ public partial class LiteDbRegistryStoreTests
         (await read.WaitAsync(TimeSpan.FromSeconds(30))).Should().NotBeNull();
         (await store.GetBlobAsync(blob))!.Status.Should().Be(BlobStatus.Delete);
     }
+
+    [Test]
+    public async Task SharedMode_OpeningTheStore_WhileAProcessOfAnotherTmpIsInAnOperation_WaitsForIt_InsteadOfRefusingTheStoreAsHeld()
+    {
+        // given a store in shared mode, and another process in the middle of a shared-mode operation on it that does not share
+        // this one's named mutexes (a registry in another /tmp): it holds the lock file, and has the database open as LiteDB's
+        // shared mode opens it
+        Open(connection: LiteDbConnectionMode.Shared).Dispose();
+        var database = Path.Combine(_folder, "harbor-gc.db");
+        Task<LiteDbRegistryStore> opening;
+        using (new FileStream(LockFile, FileMode.Open, FileAccess.Read, FileShare.None))
+        {
+            using (new FileStream(database, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite))
+            {
+                // when this process opens the store in shared mode meanwhile
+                opening = Task.Run(() => Open(create: false, connection: LiteDbConnectionMode.Shared));
+
+                // then the opening waits for the operation (it looked at the file while the other had it open, and took it for a
+                // direct-mode holder: "open in another process in LiteDB's direct mode")...
+                await Task.Delay(TimeSpan.FromMilliseconds(300), TimeProvider.System);
+                opening.IsCompleted.Should().BeFalse($"the opening waits for the lock file ({(opening.IsFaulted ? opening.Exception!.InnerException!.Message : "")})");
+            }
+        }
+
+        // ...and opens the store once the operation is over
+        using var store = await opening.WaitAsync(TimeSpan.FromSeconds(30));
+        (await store.GetBlobAsync(Digest.Sha256Of("absent"u8))).Should().BeNull();
+    }
 }

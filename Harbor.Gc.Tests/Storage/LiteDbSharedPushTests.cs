@@ -3,18 +3,18 @@ using System.Text.Json;
 using Harbor.Gc.Model;
 using Harbor.Gc.Registry;
 using Harbor.Gc.Storage.LiteDb;
-using Harbor.Gc.Tests.Pusher;
 using Harbor.Gc.Tests.Support;
+using Harbor.Gc.Tests.Support.Pusher;
 
 namespace Harbor.Gc.Tests.Storage;
 
 /// <summary>
-/// Issue 13 §1 for the LiteDB store: a registry process that embeds Harbor.Gc (<c>harbor-gc-pusher</c>, AddHarborGc over the
-/// <c>litedb:</c> file in shared mode) pushes through <see cref="RegistryApi"/> while the real <c>harbor-gc gc</c>, a process of
-/// its own, runs a real GC (time window 0) over the same file. The pushes re-tag the store's dead images, reuse their layers
-/// (uploading them again, or only the ones the registry says it lacks) and push new images. Afterwards every push the API
-/// accepted must pull whole: its tag names its manifest, and the manifest and every blob it references are there with bytes that
-/// hash to their digests; and the run must have deleted every dead image nobody pushed again.
+/// Issue 13 §1 for the LiteDB store: a registry process that embeds Harbor.Gc (<see cref="PushProgram"/>, the test assembly run
+/// as <c>push</c>: AddHarborGc over the <c>litedb:</c> file in shared mode) pushes through <see cref="RegistryApi"/> while the
+/// real <c>harbor-gc gc</c>, a process of its own, runs a real GC (time window 0) over the same file. The pushes re-tag the
+/// store's dead images, reuse their layers (uploading them again, or only the ones the registry says it lacks) and push new
+/// images. Afterwards every push the API accepted must pull whole: its tag names its manifest, and the manifest and every blob it
+/// references are there with bytes that hash to their digests; and the run must have deleted every dead image nobody pushed again.
 /// </summary>
 /// <remarks>
 /// The last case runs the registry process in a /tmp of its own (a mount namespace with a fresh tmpfs on /tmp, as a registry in
@@ -62,9 +62,9 @@ public class LiteDbSharedPushTests
         // when a registry process (in a /tmp of its own, in the last case) pushes through RegistryApi on the same file in shared
         // mode, from four concurrent clients...
         var watch = Stopwatch.StartNew();
-        using var pusher = HarborGcProcess.StartDll("harbor-gc-pusher.dll",
-            ["--store", database, "--records", records, "--dead", $"{DeadImages}", "--clients", $"{Clients}", "--seed", $"{workers}", "--min-accepted", $"{MinAccepted}"],
-            wrapper: wrapper);
+        using var pusher = HarborGcProcess.StartTestProgram(
+            ["push", "--store", database, "--records", records, "--dead", $"{DeadImages}", "--clients", $"{Clients}", "--seed", $"{workers}", "--min-accepted", $"{MinAccepted}"],
+            inputPipe: true, wrapper: wrapper);
         await WaitForLineAsync(pusher, "ready");
 
         // ...while the real harbor-gc runs a real GC over it with a zero time window (every dead item is in its plan)

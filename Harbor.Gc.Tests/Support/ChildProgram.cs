@@ -5,6 +5,7 @@ using Harbor.Gc.Model;
 using Harbor.Gc.Registry;
 using Harbor.Gc.Reporting;
 using Harbor.Gc.Storage.LiteDb;
+using Harbor.Gc.Tests.Support.Pusher;
 using LiteDB;
 using Microsoft.Extensions.Time.Testing;
 using static Harbor.Gc.Tests.Support.Manifests;
@@ -26,6 +27,9 @@ namespace Harbor.Gc.Tests.Support;
 /// milliseconds until STOP exists (two minutes at most), and prints how many writes it made and how many failed. With
 /// <c>litedb-direct</c>: opens the file with LiteDB itself in direct mode (as an application that does not go through the store
 /// would), reads it, and only waits.</item>
+/// <item><c>push --store PATH --records FILE --dead N [--clients 4] [--seed 1] [--min-accepted 0]</c>: a registry process that
+/// embeds Harbor.Gc (AddHarborGc, the LiteDB store in shared mode) and pushes from concurrent clients until its stdin closes
+/// (<see cref="PushProgram"/>; start it with <c>inputPipe</c>).</item>
 /// </list>
 /// </summary>
 internal static class ChildProgram
@@ -44,8 +48,10 @@ internal static class ChildProgram
                 return await HoldWithLiteDbAsync(database, ready, stop);
             case ["hold", var mode, var database, var ready, var stop]:
                 return await HoldAsync(mode == "direct" ? LiteDbConnectionMode.Direct : LiteDbConnectionMode.Shared, database, ready, stop);
+            case ["push", .. var options]:
+                return await PushProgram.RunAsync(options);
             default:
-                await Console.Error.WriteLineAsync("usage: embedder-registry DB PLAN [--no-case-only-tags] | legacy-copy DB NEW | hold direct|shared|litedb-direct DB READY STOP");
+                await Console.Error.WriteLineAsync("usage: embedder-registry DB PLAN [--no-case-only-tags] | legacy-copy DB NEW | hold direct|shared|litedb-direct DB READY STOP | push --store PATH --records FILE --dead N [--clients N] [--seed N] [--min-accepted N]");
                 return 64;
         }
     }

@@ -6,8 +6,7 @@ namespace Harbor.Gc.Tests.Support;
 /// <summary>
 /// The built <c>harbor-gc</c> (the Runner's dll beside the tests) as a child process: for kills, signals and anything that must
 /// not run inside the test host (a read that could hang, a second process holding a file). Also the test assembly itself as a
-/// program (<see cref="ChildProgram"/>), for a second process that embeds the store, and another program built beside the tests
-/// (<see cref="StartDll"/>: the pusher of <c>Harbor.Gc.Tests.Pusher</c>).
+/// program (<see cref="ChildProgram"/>), for a second process that embeds the store (a registry that pushes through it, say).
 /// </summary>
 internal sealed class HarborGcProcess : IDisposable
 {
@@ -56,16 +55,13 @@ internal sealed class HarborGcProcess : IDisposable
     public static HarborGcProcess Start(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null) =>
         Launch("harbor-gc.dll", args, workingDirectory, environment, redirectInput: false);
 
-    /// <summary>Starts the test assembly as a program (<see cref="ChildProgram"/>): <c>Harbor.Gc.Tests ARGS</c>.</summary>
-    public static HarborGcProcess StartTestProgram(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null) =>
-        Launch("Harbor.Gc.Tests.dll", args, workingDirectory, environment, redirectInput: false);
-
     /// <summary>
-    /// Starts <c>dotnet DLL ARGS</c>, DLL a program built beside the tests, with its stdin a pipe that <see cref="CloseInput"/>
-    /// closes (a way to tell it to stop); through <paramref name="wrapper"/> when given (<c>WRAPPER... dotnet DLL ARGS</c>).
+    /// Starts the test assembly as a program (<see cref="ChildProgram"/>): <c>Harbor.Gc.Tests ARGS</c>. With <paramref name="inputPipe"/>,
+    /// its stdin is a pipe that <see cref="CloseInput"/> closes (a way to tell it to stop); through <paramref name="wrapper"/> when
+    /// given (<c>env --default-signal=INT,QUIT WRAPPER... dotnet Harbor.Gc.Tests.dll ARGS</c>).
     /// </summary>
-    public static HarborGcProcess StartDll(string dll, IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null, IReadOnlyList<string>? wrapper = null) =>
-        Launch(dll, args, workingDirectory, environment, redirectInput: true, wrapper);
+    public static HarborGcProcess StartTestProgram(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null, bool inputPipe = false, IReadOnlyList<string>? wrapper = null) =>
+        Launch("Harbor.Gc.Tests.dll", args, workingDirectory, environment, inputPipe, wrapper);
 
     private static HarborGcProcess Launch(string dll, IEnumerable<string> args, string? workingDirectory, IReadOnlyDictionary<string, string?>? environment, bool redirectInput, IReadOnlyList<string>? wrapper = null)
     {

@@ -52,19 +52,29 @@ public sealed partial class LiteDbRegistryStore
             Create(path, blobs);
         }
 
-        // the file's own bytes first: LiteDB writes to what it opens
-        var header = LiteDbFile.Inspect(path, Kind, what, writable: !options.ReadOnly);
-        EnsureIsStore(path, header);
-        if (!Directory.Exists(blobs))
+        // in shared mode every LiteDB operation is taken under the store's own cross-process lock as well (LiteDB's named mutex is
+        // not shared by processes with another /tmp or user), and so is the first look at the file: its exclusive probe would
+        // otherwise meet a shared-mode process of another /tmp in the middle of an operation and refuse it as a direct-mode holder
+        var shared = options.Connection == LiteDbConnectionMode.Shared ? new CrossProcessLock(path) : null;
+        FileStream? folderLock;
+        try
         {
-            throw new DirectoryNotFoundException($"The blob folder '{blobs}' of the LiteDB store '{path}' does not exist.");
+            // the file's own bytes first: LiteDB writes to what it opens
+            var header = shared is null ? Inspect() : shared.Run(Inspect);
+            EnsureIsStore(path, header);
+            if (!Directory.Exists(blobs))
+            {
+                throw new DirectoryNotFoundException($"The blob folder '{blobs}' of the LiteDB store '{path}' does not exist.");
+            }
+
+            folderLock = LockBlobFolder(path, blobs, options);
+        }
+        catch
+        {
+            shared?.Dispose();
+            throw;
         }
 
-        var folderLock = LockBlobFolder(path, blobs, options);
-
-        // in shared mode every LiteDB operation is taken under the store's own cross-process lock as well (LiteDB's named mutex is
-        // not shared by processes with another /tmp or user)
-        var shared = options.Connection == LiteDbConnectionMode.Shared ? new CrossProcessLock(path) : null;
         try
         {
             LiteDatabase db;
@@ -113,6 +123,8 @@ public sealed partial class LiteDbRegistryStore
             shared?.Dispose();
             throw;
         }
+
+        LiteDbFileHeader Inspect() => LiteDbFile.Inspect(path, Kind, what, writable: !options.ReadOnly);
     }
 
     /// <summary>

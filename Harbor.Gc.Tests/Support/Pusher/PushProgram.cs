@@ -6,47 +6,55 @@ using Harbor.Gc.Model;
 using Harbor.Gc.Registry;
 using Harbor.Gc.Storage;
 using Harbor.Gc.Storage.LiteDb;
-using Harbor.Gc.Tests.Pusher;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
-// harbor-gc-pusher --store PATH --records FILE --dead N [--clients 4] [--seed 1] [--min-accepted 0]
-//
-// A registry process embedding Harbor.Gc: AddHarborGc over the LiteDB store PATH in shared mode (as a registry beside a separate
-// harbor-gc has it), then CLIENTS concurrent clients pushing through RegistryApi until stdin closes (and at least MIN-ACCEPTED
-// pushes were accepted): new images, re-tags of the store's dead images, and new images reusing their layers (PushLoad says
-// which dead image is for what). A refusal a client retries (a blob being deleted, blobs missing) is retried as a client would;
-// every accepted push is appended to FILE as a JSON line. Prints "ready" once the first push is accepted, and a PushSummary
-// JSON line when it stops.
-var options = Options.Parse(args);
-var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-builder.Services.AddHarborGc(o =>
-{
-    o.Store.UseLiteDb(options.Store, LiteDbConnectionMode.Shared);
-    o.Store.CreateIfMissing = false;
-});
-using var host = builder.Build();
-var pusher = new Pusher(host.Services.GetRequiredService<RegistryApi>(), options);
+namespace Harbor.Gc.Tests.Support.Pusher;
 
-// the test closes stdin to stop the clients
-var stop = new CancellationTokenSource();
-_ = Task.Run(() =>
+/// <summary>
+/// <c>push --store PATH --records FILE --dead N [--clients 4] [--seed 1] [--min-accepted 0]</c>, a command of
+/// <see cref="ChildProgram"/> (<c>dotnet Harbor.Gc.Tests.dll push ...</c>): a registry process embedding Harbor.Gc. AddHarborGc
+/// over the LiteDB store PATH in shared mode (as a registry beside a separate harbor-gc has it), then CLIENTS concurrent clients
+/// pushing through RegistryApi until stdin closes (and at least MIN-ACCEPTED pushes were accepted): new images, re-tags of the
+/// store's dead images, and new images reusing their layers (<see cref="PushLoad"/> says which dead image is for what). A refusal
+/// a client retries (a blob being deleted, blobs missing) is retried as a client would; every accepted push is appended to FILE
+/// as a JSON line. Prints "ready" once the first push is accepted, and a <see cref="PushSummary"/> JSON line when it stops.
+/// </summary>
+internal static class PushProgram
 {
-    while (Console.In.ReadLine() is not null)
+    public static async Task<int> RunAsync(string[] args)
     {
+        var options = PushOptions.Parse(args);
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddHarborGc(o =>
+        {
+            o.Store.UseLiteDb(options.Store, LiteDbConnectionMode.Shared);
+            o.Store.CreateIfMissing = false;
+        });
+        using var host = builder.Build();
+        var pusher = new PushClients(host.Services.GetRequiredService<RegistryApi>(), options);
+
+        // the test closes stdin to stop the clients
+        using var stop = new CancellationTokenSource();
+        _ = Task.Run(() =>
+        {
+            while (Console.In.ReadLine() is not null)
+            {
+            }
+
+            stop.Cancel();
+        });
+
+        var summary = await pusher.RunAsync(stop.Token).ConfigureAwait(false);
+        Console.Out.WriteLine(JsonSerializer.Serialize(summary, PushSummary.Json));
+        return 0;
     }
-
-    stop.Cancel();
-});
-
-var summary = await pusher.RunAsync(stop.Token).ConfigureAwait(false);
-Console.Out.WriteLine(JsonSerializer.Serialize(summary, PushSummary.Json));
-return 0;
+}
 
 /// <summary>The command line.</summary>
-internal sealed record Options(string Store, string Records, int DeadImages, int Clients, int Seed, int MinAccepted)
+internal sealed record PushOptions(string Store, string Records, int DeadImages, int Clients, int Seed, int MinAccepted)
 {
-    public static Options Parse(string[] args)
+    public static PushOptions Parse(string[] args)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i + 1 < args.Length; i += 2)
@@ -54,7 +62,7 @@ internal sealed record Options(string Store, string Records, int DeadImages, int
             values[args[i]] = args[i + 1];
         }
 
-        var options = new Options(
+        var options = new PushOptions(
             values.GetValueOrDefault("--store") ?? throw new ArgumentException("--store PATH is required"),
             values.GetValueOrDefault("--records") ?? throw new ArgumentException("--records FILE is required"),
             Int("--dead", null),
@@ -70,7 +78,7 @@ internal sealed record Options(string Store, string Records, int DeadImages, int
 }
 
 /// <summary>The clients: each pushes one image after another, retrying refusals as a registry client does.</summary>
-internal sealed class Pusher(RegistryApi api, Options options)
+internal sealed class PushClients(RegistryApi api, PushOptions options)
 {
     private const int MaxAttempts = 50;
 

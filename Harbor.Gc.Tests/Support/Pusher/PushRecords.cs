@@ -1,11 +1,11 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Harbor.Gc.Tests.Pusher;
+namespace Harbor.Gc.Tests.Support.Pusher;
 
 /// <summary>How a push was made.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<PushKind>))]
-public enum PushKind
+internal enum PushKind
 {
     /// <summary>A new image: its blobs uploaded, then its manifest pushed by a new tag.</summary>
     New,
@@ -28,7 +28,7 @@ public enum PushKind
 /// <param name="Blobs">The config and layers it references.</param>
 /// <param name="AcceptedAtMs">When the manifest push returned, Unix milliseconds.</param>
 /// <param name="Attempts">Manifest pushes it took (refused ones included).</param>
-public sealed record AcceptedPush(PushKind Kind, string Repository, string Tag, string Digest, string[] Blobs, long AcceptedAtMs, int Attempts);
+internal sealed record AcceptedPush(PushKind Kind, string Repository, string Tag, string Digest, string[] Blobs, long AcceptedAtMs, int Attempts);
 
 /// <summary>What the pusher did, printed as one JSON line on stdout when it stops.</summary>
 /// <param name="Accepted">Pushes accepted.</param>
@@ -36,7 +36,7 @@ public sealed record AcceptedPush(PushKind Kind, string Repository, string Tag, 
 /// <param name="Unexpected">Any other failure, as "Type: message" (a LiteDB error, a timeout, ...).</param>
 /// <param name="GaveUp">Pushes abandoned after too many refusals.</param>
 /// <param name="ElapsedMs">From the first push to the stop.</param>
-public sealed record PushSummary(int Accepted, Dictionary<string, int> Refused, List<string> Unexpected, int GaveUp, long ElapsedMs)
+internal sealed record PushSummary(int Accepted, Dictionary<string, int> Refused, List<string> Unexpected, int GaveUp, long ElapsedMs)
 {
     /// <summary>The serializer options of the records and the summary.</summary>
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);

@@ -4,19 +4,19 @@ using System.Text.Json;
 using Harbor.Gc.Model;
 using Harbor.Gc.Registry;
 
-namespace Harbor.Gc.Tests.Pusher;
+namespace Harbor.Gc.Tests.Support.Pusher;
 
 /// <summary>A blob of a test image: its digest, bytes and media type.</summary>
 /// <param name="Digest">The sha256 of <paramref name="Content"/>.</param>
 /// <param name="Content">The bytes.</param>
 /// <param name="MediaType">The media type its manifest gives it.</param>
-public sealed record PushBlob(Digest Digest, byte[] Content, string MediaType);
+internal sealed record PushBlob(Digest Digest, byte[] Content, string MediaType);
 
 /// <summary>An OCI image manifest and the blobs it references.</summary>
 /// <param name="Manifest">The manifest bytes.</param>
 /// <param name="Config">The config blob.</param>
 /// <param name="Layers">The layer blobs.</param>
-public sealed record PushImage(byte[] Manifest, PushBlob Config, IReadOnlyList<PushBlob> Layers)
+internal sealed record PushImage(byte[] Manifest, PushBlob Config, IReadOnlyList<PushBlob> Layers)
 {
     /// <summary>The manifest's digest.</summary>
     public Digest Digest { get; } = Digest.Sha256Of(Manifest);
@@ -26,7 +26,7 @@ public sealed record PushImage(byte[] Manifest, PushBlob Config, IReadOnlyList<P
 }
 
 /// <summary>What a dead image of the starting store is for.</summary>
-public enum DeadUse
+internal enum DeadUse
 {
     /// <summary>Nobody pushes it or its blobs again: the run must delete it.</summary>
     Untouched,
@@ -42,7 +42,7 @@ public enum DeadUse
 /// The images of the cross-process push test, built deterministically from their number, so the test (which writes the starting
 /// store) and the pusher process (which re-tags and reuses its dead images) agree on every byte without sharing files.
 /// </summary>
-public static class PushLoad
+internal static class PushLoad
 {
     /// <summary>How many repositories the dead images are spread over (<c>dead/0</c> … <c>dead/7</c>).</summary>
     public const int DeadRepositories = 8;

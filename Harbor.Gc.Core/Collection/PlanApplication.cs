@@ -128,9 +128,14 @@ internal sealed class PlanApplication
 
     private static List<PlannedBlob> Blobs(CollectionPlan saved, CollectionPlan live, HashSet<Digest> held, HashSet<Digest> linkedSince)
     {
+        // a blob an earlier run committed to deleting (deleting, deleted, deleteFailed) is finished whatever the saved plan says: no
+        // push can take it back, its bytes may be gone, and pushes that need it are refused until a run finishes it
         var listed = saved.Blobs.Select(b => (b.Digest, b.LastTouchedAt, b.Size)).ToHashSet();
-        return [.. live.Blobs.Where(b => listed.Contains((b.Digest, b.LastTouchedAt, b.Size)) && !held.Contains(b.Digest) && !linkedSince.Contains(b.Digest))];
+        return [.. live.Blobs.Where(b => IsCommitted(b.Status) ||
+            (listed.Contains((b.Digest, b.LastTouchedAt, b.Size)) && !held.Contains(b.Digest) && !linkedSince.Contains(b.Digest)))];
     }
+
+    private static bool IsCommitted(BlobStatus status) => status is BlobStatus.Deleting or BlobStatus.Deleted or BlobStatus.DeleteFailed;
 
     /// <summary>Lists, once each, what the saved plan names that the run does not execute and the store still has, with why.</summary>
     private void FindKept(CollectionPlan live, GraphLookup lookup, HashSet<ArtifactKey> executed, Dictionary<ArtifactKey, ArtifactKey> dependencyKept,

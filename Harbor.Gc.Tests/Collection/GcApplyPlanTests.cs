@@ -232,4 +232,28 @@ public class GcApplyPlanTests(StoreKind kind) : StoreFixture(kind)
         result.ArtifactsSkipped.Should().Equal(live.Key);
         result.BlobsSkipped.Should().Equal(layer);
     }
+
+    [Test]
+    public async Task Apply_ABlobAKilledRunLeftDeleting_WithALayerLinkWrittenWithinTheWindow_IsFinished_AndCanBePushedAgain()
+    {
+        // given a blob an earlier run committed to deleting (status "deleting": no push takes it back, pushes of it are refused),
+        // which a repository linked within the time window (so the plan lists the blob, which it finishes whatever its time, but
+        // not the recent link), and a saved plan
+        var r = NewRegistry();
+        var orphan = r.Blob();
+        r.Age();
+        r.Store.PutLayerLink(new LayerLink(ScenarioRegistry.Repo("library/app"), orphan, r.Time.GetUtcNow()));
+        r.Store.TryUpdateBlobStatus(orphan, BlobStatusSet.None, BlobStatus.Deleting).Should().BeTrue();
+        var plan = SavedAndReadBack(await r.PlanAsync(), r.Time.GetUtcNow());
+        plan.Blobs.Should().Contain(b => b.Digest == orphan);
+
+        // when a new collector applies the plan
+        var result = await r.Collector().ExecuteAsync(plan, new GcOptions());
+
+        // then the committed blob is finished (a direct run finishes it too), not kept as "linked since the plan": kept, it would
+        // stay "deleting" and refuse every push of it until another run
+        result.BlobsSkipped.Should().NotContain(orphan);
+        r.Store.GetBlob(orphan).Should().BeNull();
+        r.Store.PutBlob(orphan).Status.Should().Be(BlobStatus.None);
+    }
 }

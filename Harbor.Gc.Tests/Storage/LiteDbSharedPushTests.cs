@@ -214,13 +214,15 @@ public class LiteDbSharedPushTests
     }
 
     /// <summary>
-    /// A command that runs a program with a tmpfs of its own on /tmp (a mount namespace; a user namespace too when not root), or
-    /// ignores the test where that cannot be done.
+    /// A command that runs a program with a tmpfs of its own on /tmp/.dotnet, where .NET keeps its named mutexes (a mount
+    /// namespace; a user namespace too when not root), or ignores the test where that cannot be done: as a registry under systemd's
+    /// PrivateTmp sees it, LiteDB's mutex is not this process's. Only that folder is hidden: the rest of /tmp (where a clone of the
+    /// project, and so the test programs, may be) stays in sight.
     /// </summary>
     private static string[] PrivateTmp()
     {
         string[] unshare = Environment.UserName == "root" ? ["unshare", "--mount"] : ["unshare", "--user", "--map-root-user", "--mount"];
-        string[] command = [.. unshare, "sh", "-c", "mount -t tmpfs tmpfs /tmp && exec \"$0\" \"$@\""];
+        string[] command = [.. unshare, "sh", "-c", "mkdir -p /tmp/.dotnet && mount -t tmpfs -o mode=0777 tmpfs /tmp/.dotnet && mkdir -m 0777 /tmp/.dotnet/shm /tmp/.dotnet/lockfiles && exec \"$0\" \"$@\""];
         try
         {
             using var probe = Process.Start(new ProcessStartInfo(command[0], [.. command[1..], "true"]) { RedirectStandardError = true })!;

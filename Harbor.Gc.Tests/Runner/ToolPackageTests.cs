@@ -165,6 +165,39 @@ public partial class ToolPackageTests
         var dryRun = ToolProcess.Run(harborGc, ["gc", "--store", "distribution:samples/registry", "--dry-run", "--time-window", "0", "--report-json", "-"], _root, RunBound);
         dryRun.Code.Should().Be(0, dryRun.Stderr);
         SampleRegistryTests.ShouldBeTheDocumentedPlan(dryRun.Stdout, dryRun.Stderr);
+        AsTheImagesUser_ADryRunReadsATreeOwnedByRoot_AndARealRunIsRefusedTheDeletes(harborGc);
+    }
+
+    /// <summary>
+    /// The README's container section: as the image's user (UID 1654, <c>$APP_UID</c>) on a tree that registry:2 wrote as root
+    /// (folders 0755, files 0644), a dry run works and a real run cannot delete, exits 1 and leaves the tree as it was. Needs
+    /// root to take that user (<c>setpriv</c>), as CI is; skipped otherwise, with a message.
+    /// </summary>
+    private void AsTheImagesUser_ADryRunReadsATreeOwnedByRoot_AndARealRunIsRefusedTheDeletes(string harborGc)
+    {
+        if (Environment.UserName != "root")
+        {
+            TestContext.Out.WriteLine("not root: the run as the image's user (UID 1654) is not checked");
+            return;
+        }
+
+        // given a root-owned copy of the sample with registry:2's modes, and the published output readable by all
+        var tree = Path.Combine(_temp, "registry");
+        StoreFactory.CopyFolder(Path.Combine(_root, "samples", "registry"), tree);
+        Shell.Run("chmod", ["-R", "u=rwX,go=rX", _temp]);
+        var before = FolderSnapshot.Take(tree);
+        string[] asImageUser = ["--reuid", "1654", "--regid", "1654", "--clear-groups", "env", "HOME=/tmp", harborGc];
+
+        // when the image's user runs a dry run, then a real run
+        var dryRun = ToolProcess.Run("setpriv", [.. asImageUser, "gc", "--store", $"distribution:{tree}", "--dry-run", "--time-window", "0", "--report-json", "-"], _temp, RunBound);
+        var real = ToolProcess.Run("setpriv", [.. asImageUser, "gc", "--store", $"distribution:{tree}", "--time-window", "0", "--grace-period", "0"], _temp, RunBound);
+
+        // then the dry run plans as root would, and the real run fails on the permission and deletes nothing
+        dryRun.Code.Should().Be(0, dryRun.Stderr);
+        SampleRegistryTests.ShouldBeTheDocumentedPlan(dryRun.Stdout, dryRun.Stderr);
+        real.Code.Should().Be(1, real.Stderr);
+        (real.Stdout + real.Stderr).Should().Contain("Permission denied");
+        before.ShouldBeUnchanged("the image's user cannot delete what registry:2 wrote as root");
     }
 
     private static string Text(ZipArchive package, string path)

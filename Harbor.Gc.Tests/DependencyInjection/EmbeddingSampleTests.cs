@@ -67,10 +67,12 @@ public partial class EmbeddingSampleTests
         // given the repository's source tree (what git would see: every file outside bin/, obj/, .git and test results)
         var root = RepositoryRoot.Find();
         var before = SourceTree(root);
+        var temp = Directory.CreateTempSubdirectory("harbor-gc-embedding-test-").FullName; // its temp folder (TMPDIR): not shared with another run
 
         // when `dotnet run --project samples/Embedding` runs from the root (the configuration the tests were built in, not built
         // again) until it has logged its first run and its schedule
-        using var run = HarborGcProcess.StartDotnet(["run", "--project", "samples/Embedding", "-c", Configuration, "--no-build"], root);
+        using var run = HarborGcProcess.StartDotnet(["run", "--project", "samples/Embedding", "-c", Configuration, "--no-build"], root,
+            new Dictionary<string, string?> { ["TMPDIR"] = temp });
         var shown = PollUntil(() => run.Output.Contains("Nightly GC: next run at", StringComparison.Ordinal) || run.HasExited, TimeSpan.FromMinutes(2));
         run.Kill();
         await run.WaitAsync(TimeSpan.FromMinutes(1));
@@ -82,9 +84,10 @@ public partial class EmbeddingSampleTests
             .And.Contain("Nightly GC: next run at").And.NotContain("fail:");
         var copy = SampleCopy().Match(run.Output);
         copy.Success.Should().BeTrue(run.Output);
-        Path.GetFullPath(copy.Groups[1].Value).Should().NotStartWith(root);
+        copy.Groups[1].Value.Should().Be(Path.Combine(temp, "harbor-gc-embedding", "registry"));
         Directory.Exists(Path.Combine(copy.Groups[1].Value, "docker", "registry", "v2")).Should().BeTrue();
         SourceTree(root).Should().BeEquivalentTo(before, "the sample writes nothing into the source tree");
+        Directory.Delete(temp, recursive: true);
     }
 
     [Test]

@@ -64,8 +64,8 @@ internal sealed class HarborGcProcess : IDisposable
         Launch("Harbor.Gc.Tests.dll", args, workingDirectory, environment, inputPipe, wrapper);
 
     /// <summary>Starts <c>dotnet ARGS</c> (the SDK: <c>dotnet run --project ...</c>) in <paramref name="workingDirectory"/>.</summary>
-    public static HarborGcProcess StartDotnet(IEnumerable<string> args, string workingDirectory) =>
-        Launch(null, args, workingDirectory, null, redirectInput: false);
+    public static HarborGcProcess StartDotnet(IEnumerable<string> args, string workingDirectory, IReadOnlyDictionary<string, string?>? environment = null) =>
+        Launch(null, args, workingDirectory, environment, redirectInput: false);
 
     private static HarborGcProcess Launch(string? dll, IEnumerable<string> args, string? workingDirectory, IReadOnlyDictionary<string, string?>? environment, bool redirectInput, IReadOnlyList<string>? wrapper = null)
     {

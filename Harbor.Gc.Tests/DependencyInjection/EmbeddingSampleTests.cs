@@ -87,6 +87,21 @@ public partial class EmbeddingSampleTests
         copy.Groups[1].Value.Should().Be(Path.Combine(temp, "harbor-gc-embedding", "registry"));
         Directory.Exists(Path.Combine(copy.Groups[1].Value, "docker", "registry", "v2")).Should().BeTrue();
         SourceTree(root).Should().BeEquivalentTo(before, "the sample writes nothing into the source tree");
+
+        // when it runs again with a store named in the environment (that copy, moved elsewhere)
+        var named = Path.Combine(temp, "named-store");
+        Directory.Move(copy.Groups[1].Value, named);
+        using var again = HarborGcProcess.StartDotnet(["run", "--project", "samples/Embedding", "-c", Configuration, "--no-build"], root,
+            new Dictionary<string, string?> { ["TMPDIR"] = temp, ["HarborGc__Store__Kind"] = "Distribution", ["HarborGc__Store__Root"] = named });
+        var shownAgain = PollUntil(() => again.Output.Contains("Nightly GC: next run at", StringComparison.Ordinal) || again.HasExited, TimeSpan.FromMinutes(2));
+        again.Kill();
+        await again.WaitAsync(TimeSpan.FromMinutes(1));
+
+        // then it runs on that store and copies nothing
+        shownAgain.Should().BeTrue($"the sample logs its first run and its schedule; it printed: {again.Output}");
+        again.Output.Should().Contain($"GC plan for distribution:{named}: 4 artifacts and 11 blobs")
+            .And.Contain("GC dry run on start: 4 artifacts and 11 blobs to delete, 1746 bytes").And.NotContain("copied to");
+        Directory.Exists(Path.Combine(temp, "harbor-gc-embedding", "registry")).Should().BeFalse();
         Directory.Delete(temp, recursive: true);
     }
 

@@ -47,6 +47,7 @@ internal static class Program
                 ["explain", .. var rest] => await ExplainCommand.RunAsync(rest, stdout, time, cancellationToken).ConfigureAwait(false),
                 ["store", .. var rest] => await StoreCommand.RunAsync(rest, stdout).ConfigureAwait(false),
                 [] or ["--help"] or ["-h"] or ["help"] => Help(stdout),
+                ["--version"] => Version(stdout),
                 [var command, ..] => throw new UsageException($"unknown command '{command}'.\n{Usage}"),
             };
         }
@@ -68,6 +69,17 @@ internal static class Program
             await stderr.WriteLineAsync($"harbor-gc: the run failed: {e.Message}").ConfigureAwait(false);
             return ExitCodes.Failed;
         }
+    }
+
+    /// <summary>The version of the tool and its package (Directory.Build.props' Version; the informational version carries no commit).</summary>
+    public static string ToolVersion { get; } =
+        typeof(Program).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().Single().InformationalVersion;
+
+    private static int Version(TextWriter stdout)
+    {
+        stdout.WriteLine(ToolVersion);
+        return ExitCodes.Done;
     }
 
     private static int Help(TextWriter stdout)

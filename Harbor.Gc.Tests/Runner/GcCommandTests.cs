@@ -268,7 +268,13 @@ public class SampleRegistryTests
             stdout, stderr, TimeProvider.System, CancellationToken.None);
 
         code.Should().Be(0, stderr.ToString());
-        using var report = JsonDocument.Parse(stdout.ToString());
+        ShouldBeTheDocumentedPlan(stdout.ToString(), stderr.ToString());
+    }
+
+    /// <summary>The README's first command's output: the plan samples/README.md documents, as JSON on stdout, the summary on stderr.</summary>
+    internal static void ShouldBeTheDocumentedPlan(string stdout, string stderr)
+    {
+        using var report = JsonDocument.Parse(stdout);
         var artifacts = report.RootElement.GetProperty("artifacts").EnumerateArray()
             .Select(a => (a.GetProperty("repository").GetString(), a.GetProperty("reason").GetString(), a.GetProperty("tags").GetArrayLength())).ToList();
         artifacts.Should().BeEquivalentTo(new[]
@@ -279,7 +285,7 @@ public class SampleRegistryTests
             ("library/multi", "child-of-deleted-index", 0),
         });
         report.RootElement.GetProperty("summary").GetProperty("blobs").GetInt32().Should().Be(11);
-        stderr.ToString().Should().Contain("scanned 2 repositories, 13 artifacts, 5 tags, 35 blobs");
+        stderr.Should().Contain("scanned 2 repositories, 13 artifacts, 5 tags, 35 blobs");
     }
 }
 

@@ -63,7 +63,11 @@ internal sealed class HarborGcProcess : IDisposable
     public static HarborGcProcess StartTestProgram(IEnumerable<string> args, string? workingDirectory = null, IReadOnlyDictionary<string, string?>? environment = null, bool inputPipe = false, IReadOnlyList<string>? wrapper = null) =>
         Launch("Harbor.Gc.Tests.dll", args, workingDirectory, environment, inputPipe, wrapper);
 
-    private static HarborGcProcess Launch(string dll, IEnumerable<string> args, string? workingDirectory, IReadOnlyDictionary<string, string?>? environment, bool redirectInput, IReadOnlyList<string>? wrapper = null)
+    /// <summary>Starts <c>dotnet ARGS</c> (the SDK: <c>dotnet run --project ...</c>) in <paramref name="workingDirectory"/>.</summary>
+    public static HarborGcProcess StartDotnet(IEnumerable<string> args, string workingDirectory, IReadOnlyDictionary<string, string?>? environment = null) =>
+        Launch(null, args, workingDirectory, environment, redirectInput: false);
+
+    private static HarborGcProcess Launch(string? dll, IEnumerable<string> args, string? workingDirectory, IReadOnlyDictionary<string, string?>? environment, bool redirectInput, IReadOnlyList<string>? wrapper = null)
     {
         var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
         var info = new ProcessStartInfo("env")
@@ -81,7 +85,11 @@ internal sealed class HarborGcProcess : IDisposable
         }
 
         info.ArgumentList.Add(dotnet);
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, dll));
+        if (dll is not null)
+        {
+            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, dll));
+        }
+
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);

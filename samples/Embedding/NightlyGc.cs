@@ -22,7 +22,7 @@ public static class NightlyGcRegistration
     }
 }
 
-/// <summary>Every night at <see cref="RunAt"/> (UTC): a GC dry run whose plan is logged, then a real run of that plan.</summary>
+/// <summary>On start, a GC dry run whose plan is logged; then every night at <see cref="RunAt"/> (UTC), a dry run and a real run of its plan.</summary>
 /// <param name="collector">The collector over the configured store.</param>
 /// <param name="options">The configured GC defaults.</param>
 /// <param name="time">The host's clock.</param>
@@ -36,6 +36,19 @@ public sealed partial class NightlyGc(GarbageCollector collector, IOptions<Harbo
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        try
+        {
+            // on start, a dry run: the log shows at once what the store holds and what tonight's run would delete
+            var onStart = options.Value.Gc.Clone();
+            onStart.DryRun = true;
+            var plan = (await collector.RunAsync(onStart, stoppingToken).ConfigureAwait(false)).Plan;
+            LogPlannedOnStart(logger, plan.Artifacts.Count, plan.Blobs.Count, plan.Summary.Bytes);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogFailedOnStart(logger, e); // the nightly runs go on
+        }
+
         while (!stoppingToken.IsCancellationRequested)
         {
             var now = time.GetUtcNow();
@@ -71,6 +84,12 @@ public sealed partial class NightlyGc(GarbageCollector collector, IOptions<Harbo
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Nightly GC {Outcome}: deleted {Artifacts} artifacts and {Blobs} blobs, freed {Bytes} bytes")]
     private static partial void LogCollected(ILogger logger, GcOutcome outcome, int artifacts, int blobs, long bytes);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "GC dry run on start: {Artifacts} artifacts and {Blobs} blobs to delete, {Bytes} bytes")]
+    private static partial void LogPlannedOnStart(ILogger logger, int artifacts, int blobs, long bytes);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Error, Message = "GC dry run on start failed")]
+    private static partial void LogFailedOnStart(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Error, Message = "Nightly GC failed; it runs again tomorrow")]
     private static partial void LogFailed(ILogger logger, Exception exception);

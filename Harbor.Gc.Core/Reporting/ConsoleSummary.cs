@@ -20,7 +20,7 @@ public static class ConsoleSummary
         var plan = result.Plan;
         var summary = plan.Summary;
         var inv = CultureInfo.InvariantCulture;
-        writer.WriteLine(string.Create(inv, $"GC {(result.DryRun ? "dry run" : "run")} on {plan.Store} at {GcReportWriter.Time(plan.CreatedAt)} (delete untagged: {(plan.DeleteUntagged ? "yes" : "no")}, time window: {plan.TimeWindow})"));
+        writer.WriteLine(string.Create(inv, $"GC {(result.DryRun ? "dry run" : "run")} on {plan.Store} at {GcReportWriter.Time(plan.CreatedAt)} (delete untagged: {(plan.DeleteUntagged ? "yes" : "no")}, time window: {Duration.Format(plan.TimeWindow)})"));
         if (!result.Planned)
         {
             writer.WriteLine($"  {DescribeStop(result)}");

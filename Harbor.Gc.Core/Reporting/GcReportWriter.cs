@@ -48,7 +48,7 @@ public static class GcReportWriter
 
         json.WriteStartObject("options");
         json.WriteBoolean("deleteUntagged", plan.DeleteUntagged);
-        json.WriteString("timeWindow", plan.TimeWindow.ToString("c", CultureInfo.InvariantCulture));
+        json.WriteString("timeWindow", Duration.Format(plan.TimeWindow));
         json.WriteNumber("workers", result.Workers);
         json.WriteEndObject();
 

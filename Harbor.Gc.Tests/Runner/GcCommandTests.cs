@@ -149,7 +149,7 @@ public class GcCommandTests
 
     [TestCase("\"digest\": \"sha256:", "\"digest\": \"sha256:../", "plan field 'artifacts[0].digest'")]
     [TestCase("\"kind\": \"gc\"", "\"kind\": \"retention\"", "plan field 'kind': expected \"gc\"")]
-    [TestCase("\"timeWindow\": \"", "\"timeWindow\": \"-", "plan field 'options.timeWindow': expected a time span of 0 or more")]
+    [TestCase("\"timeWindow\": \"", "\"timeWindow\": \"-", "plan field 'options.timeWindow': '-2h' is not a duration; write 0, or whole numbers each followed by d, h, m, s or ms, largest unit first (2h30m, 90s, 7d), or [d.]hh:mm:ss (02:30:00); nothing was deleted.")]
     public async Task Apply_ATamperedPlan_ExitsWith2_NamingTheField_AndDeletesNothing(string find, string replace, string message)
     {
         var plan = Path.Combine(_tree.Root, "plan.json");
@@ -192,7 +192,9 @@ public class GcCommandTests
         errors.Should().Contain("no-plan.json: cannot be read");
     }
 
-    [TestCase("--time-window", "2x", "--time-window: '2x' is not a duration")]
+    [TestCase("--time-window", "2x", "--time-window: '2x' is not a duration; write 0, or whole numbers each followed by d, h, m, s or ms, largest unit first (2h30m, 90s, 7d), or [d.]hh:mm:ss (02:30:00).")]
+    [TestCase("--time-window", "30m2h", "--time-window: '30m2h' is not a duration")]
+    [TestCase("--max-duration", "1.5h", "--max-duration: '1.5h' is not a duration")]
     [TestCase("--workers", "99", "Workers")]
     [TestCase("--delete-untagged", "maybe", "'maybe' is not true or false")]
     [TestCase("--bogus", null, "unknown option '--bogus'")]
@@ -209,6 +211,25 @@ public class GcCommandTests
         code.Should().Be(2);
         errors.Should().Contain(message);
         _tree.Files().Should().BeEquivalentTo(before);
+    }
+
+    [TestCase("2d23h", "2d23h", 1)]
+    [TestCase("3d1h", "3d1h", 0)]
+    [TestCase("01:00:00", "1h", 1)]
+    [TestCase("1.23:00:00", "1d23h", 1)]
+    public async Task TimeWindow_TakesDurationsOfSeveralUnitsOrHhMmSs_AndTheReportWritesItBackInUnits(string window, string written, int eligible)
+    {
+        // given the untagged 'old' image, three days old
+        var report = Path.Combine(_tree.Root, "report.json");
+
+        // when a dry run uses a window just under or just over its age
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--time-window", window, "--report-json", report);
+
+        // then the window is read, decides what is eligible, and the summary and the report write it in the shortest unit form
+        code.Should().Be(0, errors);
+        output.Should().Contain($"time window: {written})").And.Contain($"({eligible} artifacts) eligible for deletion");
+        using var json = JsonDocument.Parse(File.ReadAllText(report));
+        json.RootElement.GetProperty("options").GetProperty("timeWindow").GetString().Should().Be(written);
     }
 
     [Test]

@@ -97,7 +97,7 @@ internal static class ExplainCommand
         entries = explanation.Entries.Select(e => new { subject = e.Subject, kept = e.Live, reason = e.Reason, path = e.Path }),
     }, Indented);
 
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = Harbor.Gc.Reporting.GcReportWriter.Encoder };
 
     private static RepositoryName ParseRepository(string text) =>
         RepositoryName.Validate(text) is { } problem ? throw new UsageException($"--repository '{text}': {problem}") : RepositoryName.Parse(text);

@@ -51,6 +51,18 @@ public class GcReportTests
     }
 
     [Test]
+    public async Task Write_KeepsThePlusOfMediaTypes_AndReadsBackTheSame()
+    {
+        var (_, result, image, _) = await DryRunAsync();
+
+        var json = GcReportWriter.ToJson(result);
+
+        image.MediaType.Should().Contain("+");
+        json.Should().Contain($"\"mediaType\": \"{image.MediaType}\"").And.NotContain("\\u002B");
+        GcPlanReader.Read(new MemoryStream(Encoding.UTF8.GetBytes(json))).Artifacts[0].MediaType.Should().Be(image.MediaType);
+    }
+
+    [Test]
     public async Task ReadPlan_OfASavedDryRun_AppliesToTheSameOutcomeAsADirectRun()
     {
         // plan → save → review → apply (DESIGN.md §2)

@@ -213,6 +213,20 @@ public class GcCommandTests
         _tree.Files().Should().BeEquivalentTo(before);
     }
 
+    [Test]
+    public async Task DryRun_ReportOnStdout_KeepsThePlusOfMediaTypes()
+    {
+        // given the untagged image, a Docker v2 manifest
+        // when a dry run writes its report to stdout
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--report-json", "-");
+
+        // then its media type keeps its '+': only what JSON requires is escaped
+        code.Should().Be(0, errors);
+        var mediaType = JsonDocument.Parse(output).RootElement.GetProperty("artifacts")[0].GetProperty("mediaType").GetString();
+        mediaType.Should().EndWith("+json");
+        output.Should().Contain($"\"mediaType\": \"{mediaType}\"").And.NotContain("\\u002B");
+    }
+
     [TestCase("2d23h", "2d23h", 1)]
     [TestCase("3d1h", "3d1h", 0)]
     [TestCase("01:00:00", "1h", 1)]

@@ -344,6 +344,30 @@ public sealed class GarbageCollector
         return Explainer.Explain(graph, marks, digest, repository);
     }
 
+    /// <summary>
+    /// Explains a reference as <c>harbor-gc explain</c> takes it: a digest (<c>sha256:…</c>); a unique prefix of one of at least
+    /// <see cref="MinimumDigestPrefix"/> hex digits, with or without its algorithm (<c>sha256:6d0c74</c>, <c>6d0c74</c>), matched
+    /// against the store's manifests and stored blobs; <c>repository:tag</c>; or <c>repository@digest</c> (a prefix too).
+    /// </summary>
+    /// <param name="reference">The reference.</param>
+    /// <param name="repository">Limits a manifest digest to one repository; all repositories when null.</param>
+    /// <param name="options">The options a run would use.</param>
+    /// <param name="cancellationToken">Stops the snapshot read.</param>
+    /// <returns>The explanation.</returns>
+    /// <exception cref="UnresolvedReferenceException">The reference is malformed, names nothing in the store, or is an ambiguous prefix (its matches listed).</exception>
+    /// <exception cref="ArgumentException">The options are invalid; the message lists every bad value.</exception>
+    public async Task<GcExplanation> ExplainAsync(string reference, RepositoryName? repository, GcOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        var (inRepository, target) = Explainer.ParseReference(reference, repository);
+        var (graph, marks, _) = await MarkAsync(options, null, cancellationToken).ConfigureAwait(false);
+        var digest = Explainer.Resolve(graph, reference, inRepository, target);
+        return Explainer.Explain(graph, marks, digest, inRepository);
+    }
+
+    /// <summary>The fewest hex digits a digest prefix must have: 6.</summary>
+    public const int MinimumDigestPrefix = Explainer.MinimumPrefix;
+
     private async Task<(RegistryGraph Graph, MarkResult Marks, DateTimeOffset Now)> MarkAsync(GcOptions options, Action<GcPhase>? enter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);

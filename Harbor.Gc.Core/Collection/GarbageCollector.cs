@@ -68,6 +68,16 @@ public sealed class GarbageCollector
         enter?.Invoke(GcPhase.Planning);
         options.Progress?.Report(new GcProgress(GcPhase.Planning, 0, 1));
         var plan = Planner.Plan(graph, marks, _store.Description, now, options.DeleteUntagged, options.TimeWindow, cancellationToken);
+        if (plan.Artifacts.Count == 0 && plan.Blobs.Count == 0 && options.TimeWindow > TimeSpan.Zero)
+        {
+            // nothing is eligible: say whether the window is why, by marking the same snapshot again with a window of 0
+            var bare = Planner.Plan(graph, Marker.Mark(graph, options.DeleteUntagged, now.UtcTicks, cancellationToken), _store.Description, now, options.DeleteUntagged, TimeSpan.Zero, cancellationToken);
+            if (bare.Artifacts.Count + bare.Blobs.Count > 0)
+            {
+                plan = plan.WithKeptByTimeWindow(new TimeWindowKept(bare.Artifacts.Count, bare.Blobs.Count));
+            }
+        }
+
         options.Progress?.Report(new GcProgress(GcPhase.Planning, 1, 1));
         Log.PlanCreated(_logger, plan.Store, plan.Artifacts.Count, plan.Blobs.Count, plan.Summary.Bytes, plan.Statistics!.LiveArtifacts, graph.ArtifactCount);
         if (plan.Uploads.Count > 0)

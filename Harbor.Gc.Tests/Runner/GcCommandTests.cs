@@ -214,6 +214,81 @@ public class GcCommandTests
     }
 
     [Test]
+    public async Task DryRunList_PrintsOneSortedLinePerManifestAndBlob_ToStdout_AndTheSummaryToStderr()
+    {
+        // given the untagged 'old' image (its manifest, config and own layer are garbage, the shared base is not), and a blob
+        // nothing references, all three days old
+        var loose = _tree.WriteBlob("never referenced"u8.ToArray(), TimeSpan.FromDays(3));
+        var report = Path.Combine(_tree.Root, "report.json");
+        var before = _tree.Files();
+
+        // when a dry run lists what it would delete
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--list", "--report-json", report);
+
+        // then stdout holds exactly one line per artifact then per blob, sorted, each with its reason; the summary is on stderr;
+        // the lines are the report's lists; nothing was deleted
+        code.Should().Be(0, errors);
+        using var json = JsonDocument.Parse(File.ReadAllText(report));
+        var artifact = json.RootElement.GetProperty("artifacts").EnumerateArray().Should().ContainSingle().Subject;
+        var blobs = json.RootElement.GetProperty("blobs").EnumerateArray().Select(b => b.GetProperty("digest").GetString()!).Order(StringComparer.Ordinal).ToList();
+        blobs.Should().HaveCount(4).And.Contain(loose.ToString());
+        string[] expected =
+        [
+            $"library/app@{artifact.GetProperty("digest").GetString()} untagged",
+            .. blobs.Select(b => b == loose.ToString() ? $"{b} unreferenced" : $"{b} referenced-by-deleted"),
+        ];
+        output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().Equal(expected);
+        errors.Should().Contain("4 blobs and 1 manifests (1 artifacts) eligible for deletion");
+        _tree.Files().Should().BeEquivalentTo(before.Append("report.json"));
+    }
+
+    [TestCase("--list", "gc --list: lists what a dry run would delete; give --dry-run too (and no --apply).")]
+    [TestCase("--list --dry-run --report-json -", "gc --list: the list goes to stdout, so the JSON report cannot; write it to a file (--report-json FILE).")]
+    public async Task List_WithoutADryRun_OrWithTheReportOnStdout_ExitsWith2(string options, string message)
+    {
+        var before = _tree.Files();
+
+        var (code, output, errors) = await Run(["gc", "--store", $"distribution:{_tree.Root}", .. options.Split(' ')]);
+
+        code.Should().Be(2);
+        output.Should().BeEmpty();
+        errors.Should().Contain(message);
+        _tree.Files().Should().BeEquivalentTo(before);
+    }
+
+    [Test]
+    public async Task DryRun_WhenTheTimeWindowIsWhyNothingIsEligible_TheSummarySaysSo_WithWhatItKept()
+    {
+        // given the untagged 'old' image, three days old, and a blob nothing references, one day old
+        _tree.WriteBlob("never referenced"u8.ToArray(), TimeSpan.FromDays(1));
+
+        // when dry runs use a window longer than everything's age, one that keeps only the blob, and a window that keeps nothing
+        var all = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--time-window", "4d");
+        var some = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--time-window", "2d");
+        var none = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--time-window", "0");
+
+        // then only the first says that the window is why nothing is eligible, counting what it kept
+        all.Code.Should().Be(0, all.Err);
+        all.Out.Should().Contain("0 blobs and 0 manifests (0 artifacts) eligible for deletion")
+            .And.Contain("nothing is eligible because of the 4d time window: 1 artifacts and 4 blobs that nothing else keeps are younger than it (--time-window 0 would collect them)");
+        some.Out.Should().Contain("3 blobs and 1 manifests (1 artifacts) eligible").And.NotContain("nothing is eligible");
+        none.Out.Should().Contain("4 blobs and 1 manifests (1 artifacts) eligible").And.NotContain("nothing is eligible");
+    }
+
+    [Test]
+    public async Task DryRun_WhenNothingIsEligibleWhateverTheWindow_TheSummaryDoesNotBlameTheWindow()
+    {
+        // given a store holding only a tagged image: nothing is garbage with any window
+        using var tree = new DistributionTree(Now);
+        tree.Image("library/app", "v1", TimeSpan.FromDays(3), "v1", "base", "app1");
+
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{tree.Root}", "--dry-run", "--time-window", "4d");
+
+        code.Should().Be(0, errors);
+        output.Should().Contain("0 blobs and 0 manifests (0 artifacts) eligible").And.NotContain("nothing is eligible");
+    }
+
+    [Test]
     public async Task DryRun_ReportOnStdout_KeepsThePlusOfMediaTypes()
     {
         // given the untagged image, a Docker v2 manifest

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace Harbor.Gc.Tests.Runner;
 
 /// <summary>
-/// <c>harbor-gc explain DIGEST</c> (DESIGN.md §5, §9) over the bundled sample registry (samples/README.md lists what it holds):
+/// <c>harbor-gc explain REFERENCE</c> (DESIGN.md §5, §9) over the bundled sample registry (samples/README.md lists what it holds):
 /// one line per hop of the path from the root, the kind of each link named, or why nothing keeps the digest.
 /// </summary>
 public class ExplainCommandTests

@@ -47,6 +47,12 @@ public sealed class CollectionPlan
     /// <summary>The size of the graph.</summary>
     public GraphStatistics? Statistics { get; init; }
 
+    /// <summary>
+    /// For a plan of a run that deletes no artifact and no blob although its time window kept some: how many (the summary says the
+    /// window is why nothing is eligible). Null otherwise, and for a plan read from a report.
+    /// </summary>
+    public TimeWindowKept? KeptByTimeWindow { get; init; }
+
     /// <summary>Counts and bytes: given by the planner, or computed once from the lists.</summary>
     public PlanSummary Summary
     {
@@ -59,4 +65,21 @@ public sealed class CollectionPlan
     }
 
     private PlanSummary? _summary;
+
+    /// <summary>This plan with <see cref="KeptByTimeWindow"/> set.</summary>
+    internal CollectionPlan WithKeptByTimeWindow(TimeWindowKept kept) => new()
+    {
+        Store = Store,
+        CreatedAt = CreatedAt,
+        DeleteUntagged = DeleteUntagged,
+        TimeWindow = TimeWindow,
+        Artifacts = Artifacts,
+        Blobs = Blobs,
+        LayerLinks = LayerLinks,
+        Uploads = Uploads,
+        Warnings = Warnings,
+        Statistics = Statistics,
+        Summary = Summary,
+        KeptByTimeWindow = kept,
+    };
 }

@@ -7,6 +7,136 @@ namespace Harbor.Gc.Collection;
 /// <summary>Answers "why is this kept?" with the path from a root, and "why is this collected?" with the rule that lets it go.</summary>
 internal static class Explainer
 {
+    public const int MinimumPrefix = 6;
+
+    /// <summary>What a reference asks for: a tag, a whole digest, or a digest prefix (algorithm and hex digits, the algorithm optional).</summary>
+    internal abstract record Target;
+
+    internal sealed record TagTarget(string Tag) : Target;
+
+    internal sealed record DigestTarget(Digest Digest) : Target;
+
+    internal sealed record PrefixTarget(string? Algorithm, string Hex) : Target;
+
+    /// <summary>Reads <c>DIGEST</c>, <c>PREFIX</c>, <c>REPOSITORY:TAG</c> or <c>REPOSITORY@DIGEST-OR-PREFIX</c>; the repository is that of the reference, else <paramref name="repository"/>.</summary>
+    public static (RepositoryName? Repository, Target Target) ParseReference(string reference, RepositoryName? repository)
+    {
+        var at = reference.IndexOf('@', StringComparison.Ordinal);
+        string digestPart;
+        if (at >= 0)
+        {
+            repository = Repository(reference[..at], reference, repository);
+            digestPart = reference[(at + 1)..];
+        }
+        else if (reference.StartsWith("sha256:", StringComparison.Ordinal) || reference.StartsWith("sha512:", StringComparison.Ordinal) || !reference.Contains(':', StringComparison.Ordinal))
+        {
+            digestPart = reference;
+        }
+        else
+        {
+            var colon = reference.LastIndexOf(':');
+            repository = Repository(reference[..colon], reference, repository);
+            var tag = reference[(colon + 1)..];
+            return TagName.Validate(tag) is { } tagProblem
+                ? throw new UnresolvedReferenceException($"'{reference}': '{tag}' is not a tag: {tagProblem}")
+                : (repository, new TagTarget(tag));
+        }
+
+        if (Digest.TryParse(digestPart, out var digest))
+        {
+            return (repository, new DigestTarget(digest));
+        }
+
+        var colonAt = digestPart.IndexOf(':', StringComparison.Ordinal);
+        var algorithm = colonAt >= 0 ? digestPart[..colonAt] : null;
+        var hex = digestPart[(colonAt + 1)..];
+        if (algorithm is not (null or "sha256" or "sha512") || hex.Length < MinimumPrefix || hex.Any(c => !char.IsAsciiHexDigitLower(c)))
+        {
+            throw new UnresolvedReferenceException(
+                $"'{reference}' is not a digest, a digest prefix of at least {MinimumPrefix} lower-case hex digits (sha256:6d0c74 or 6d0c74), "
+                + "REPOSITORY:TAG or REPOSITORY@DIGEST: " + (Digest.Validate(digestPart) ?? "not a digest"));
+        }
+
+        return (repository, new PrefixTarget(algorithm, hex));
+    }
+
+    /// <summary>The digest a parsed reference names in <paramref name="graph"/>.</summary>
+    public static Digest Resolve(RegistryGraph graph, string reference, RepositoryName? repository, Target target)
+    {
+        switch (target)
+        {
+            case DigestTarget whole:
+                return whole.Digest;
+
+            case TagTarget tag:
+                foreach (var t in graph.Tags)
+                {
+                    if (t.Repository == repository && t.Name == tag.Tag)
+                    {
+                        return t.Digest;
+                    }
+                }
+
+                throw new UnresolvedReferenceException($"'{reference}': {repository} has no tag '{tag.Tag}' in the store.");
+
+            case PrefixTarget prefix:
+                var matches = new SortedDictionary<string, SortedSet<string>>(StringComparer.Ordinal);
+                void Consider(int d, string what)
+                {
+                    var text = graph.Digests[d].ToString();
+                    var colon = text.IndexOf(':', StringComparison.Ordinal);
+                    if ((prefix.Algorithm is null || text.AsSpan(0, colon).SequenceEqual(prefix.Algorithm)) && text.AsSpan(colon + 1).StartsWith(prefix.Hex, StringComparison.Ordinal))
+                    {
+                        if (!matches.TryGetValue(text, out var whats))
+                        {
+                            matches[text] = whats = new SortedSet<string>(StringComparer.Ordinal);
+                        }
+
+                        whats.Add(what);
+                    }
+                }
+
+                for (var a = 0; a < graph.ArtifactCount; a++)
+                {
+                    var repo = graph.Repositories[graph.ArtifactRepo[a]];
+                    if (repository is null || repo == repository.Value)
+                    {
+                        Consider(graph.ArtifactDigest[a], $"{repo}@{graph.Digests[graph.ArtifactDigest[a]]}");
+                    }
+                }
+
+                for (var b = 0; b < graph.BlobCount; b++)
+                {
+                    Consider(graph.BlobDigest[b], $"blob {graph.Digests[graph.BlobDigest[b]]}");
+                }
+
+                return matches.Count switch
+                {
+                    1 => Digest.Parse(matches.Keys.First()),
+                    0 => throw new UnresolvedReferenceException(
+                        $"'{reference}': no manifest{(repository is { } r ? $" of {r}" : string.Empty)} or blob in the store has a digest starting so."),
+                    _ => throw new UnresolvedReferenceException(
+                        $"'{reference}' is ambiguous: {matches.Count} digests start so; give more digits.", matches.Values.SelectMany(w => w).ToList()),
+                };
+
+            default:
+                throw new ArgumentOutOfRangeException(nameof(target));
+        }
+    }
+
+    private static RepositoryName Repository(string text, string reference, RepositoryName? given)
+    {
+        if (RepositoryName.Validate(text) is { } problem)
+        {
+            throw new UnresolvedReferenceException($"'{reference}': '{text}' is not a repository name: {problem}");
+        }
+
+        var name = RepositoryName.Parse(text);
+        return given is { } other && other != name
+            ? throw new UnresolvedReferenceException($"'{reference}' names the repository {name}, but the repository given is {other}.")
+            : name;
+    }
+
     public static GcExplanation Explain(RegistryGraph graph, MarkResult marks, Digest digest, RepositoryName? repository)
     {
         var entries = new List<ExplanationEntry>();

@@ -68,6 +68,16 @@ public sealed class GarbageCollector
         enter?.Invoke(GcPhase.Planning);
         options.Progress?.Report(new GcProgress(GcPhase.Planning, 0, 1));
         var plan = Planner.Plan(graph, marks, _store.Description, now, options.DeleteUntagged, options.TimeWindow, cancellationToken);
+        if (plan.Artifacts.Count == 0 && plan.Blobs.Count == 0 && options.TimeWindow > TimeSpan.Zero)
+        {
+            // nothing is eligible: say whether the window is why, by marking the same snapshot again with a window of 0
+            var bare = Planner.Plan(graph, Marker.Mark(graph, options.DeleteUntagged, now.UtcTicks, cancellationToken), _store.Description, now, options.DeleteUntagged, TimeSpan.Zero, cancellationToken);
+            if (bare.Artifacts.Count + bare.Blobs.Count > 0)
+            {
+                plan = plan.WithKeptByTimeWindow(new TimeWindowKept(bare.Artifacts.Count, bare.Blobs.Count));
+            }
+        }
+
         options.Progress?.Report(new GcProgress(GcPhase.Planning, 1, 1));
         Log.PlanCreated(_logger, plan.Store, plan.Artifacts.Count, plan.Blobs.Count, plan.Summary.Bytes, plan.Statistics!.LiveArtifacts, graph.ArtifactCount);
         if (plan.Uploads.Count > 0)
@@ -343,6 +353,30 @@ public sealed class GarbageCollector
         var (graph, marks, _) = await MarkAsync(options, null, cancellationToken).ConfigureAwait(false);
         return Explainer.Explain(graph, marks, digest, repository);
     }
+
+    /// <summary>
+    /// Explains a reference as <c>harbor-gc explain</c> takes it: a digest (<c>sha256:…</c>); a unique prefix of one of at least
+    /// <see cref="MinimumDigestPrefix"/> hex digits, with or without its algorithm (<c>sha256:6d0c74</c>, <c>6d0c74</c>), matched
+    /// against the store's manifests and stored blobs; <c>repository:tag</c>; or <c>repository@digest</c> (a prefix too).
+    /// </summary>
+    /// <param name="reference">The reference.</param>
+    /// <param name="repository">Limits a manifest digest to one repository; all repositories when null.</param>
+    /// <param name="options">The options a run would use.</param>
+    /// <param name="cancellationToken">Stops the snapshot read.</param>
+    /// <returns>The explanation.</returns>
+    /// <exception cref="UnresolvedReferenceException">The reference is malformed, names nothing in the store, or is an ambiguous prefix (its matches listed).</exception>
+    /// <exception cref="ArgumentException">The options are invalid; the message lists every bad value.</exception>
+    public async Task<GcExplanation> ExplainAsync(string reference, RepositoryName? repository, GcOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        var (inRepository, target) = Explainer.ParseReference(reference, repository);
+        var (graph, marks, _) = await MarkAsync(options, null, cancellationToken).ConfigureAwait(false);
+        var digest = Explainer.Resolve(graph, reference, inRepository, target);
+        return Explainer.Explain(graph, marks, digest, inRepository);
+    }
+
+    /// <summary>The fewest hex digits a digest prefix must have: 6.</summary>
+    public const int MinimumDigestPrefix = Explainer.MinimumPrefix;
 
     private async Task<(RegistryGraph Graph, MarkResult Marks, DateTimeOffset Now)> MarkAsync(GcOptions options, Action<GcPhase>? enter, CancellationToken cancellationToken)
     {

@@ -26,6 +26,9 @@ public sealed class HarborGcOptions
 
     /// <summary>The immutable-tag rules the registry API enforces (<c>HarborGc:Immutability:*</c>); none by default.</summary>
     public HarborGcImmutabilityOptions Immutability { get; set; } = new();
+
+    /// <summary>What binding from configuration could not read (a duration that is not one), by key, for the validator to list.</summary>
+    internal List<string> BindingProblems { get; } = [];
 }
 
 /// <summary>Which store <see cref="HarborGcStoreOptions"/> opens.</summary>

@@ -22,7 +22,7 @@ internal sealed class HarborGcOptionsValidator : IValidateOptions<HarborGcOption
     public ValidateOptionsResult Validate(string? name, HarborGcOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var problems = new List<string>();
+        var problems = new List<string>(options.BindingProblems);
         ValidateStore(options.Store, problems);
         foreach (var (property, problem) in options.Gc.FindProblems())
         {

@@ -44,6 +44,8 @@ public static class HarborGcServiceCollectionExtensions
     /// <summary>
     /// Registers Harbor.Gc with options bound from the section <see cref="HarborGcOptions.SectionName"/> (<c>HarborGc</c>) of
     /// <paramref name="configuration"/>, then set by <paramref name="configure"/> when given (the delegate has the last word).
+    /// Durations (<c>Gc:TimeWindow</c>, <c>Gc:MaxDuration</c>, <c>Store:GracePeriod</c>) are read in <see cref="Duration"/>'s grammar:
+    /// <c>2h30m</c>, <c>90s</c>, <c>7d</c>, or <c>[d.]hh:mm:ss</c>; another text is listed by its key when the options are validated.
     /// </summary>
     /// <param name="services">The container.</param>
     /// <param name="configuration">The configuration root (its <c>HarborGc</c> section is read, e.g. <c>HarborGc:Gc:Workers</c>).</param>
@@ -53,7 +55,11 @@ public static class HarborGcServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        var options = services.AddHarborGcServices().Bind(configuration.GetSection(HarborGcOptions.SectionName));
+        var section = configuration.GetSection(HarborGcOptions.SectionName);
+
+        // as OptionsBuilder.Bind, but durations in Duration's grammar ("2h30m" as well as "02:30:00"), and reloaded with the section
+        var options = services.AddHarborGcServices().Configure(o => HarborGcOptionsBinding.Bind(section, o));
+        services.AddSingleton<IOptionsChangeTokenSource<HarborGcOptions>>(new ConfigurationChangeTokenSource<HarborGcOptions>(Microsoft.Extensions.Options.Options.DefaultName, section));
         if (configure is not null)
         {
             options.Configure(configure);

@@ -20,7 +20,7 @@ public static class ConsoleSummary
         var plan = result.Plan;
         var summary = plan.Summary;
         var inv = CultureInfo.InvariantCulture;
-        writer.WriteLine(string.Create(inv, $"GC {(result.DryRun ? "dry run" : "run")} on {plan.Store} at {GcReportWriter.Time(plan.CreatedAt)} (delete untagged: {(plan.DeleteUntagged ? "yes" : "no")}, time window: {plan.TimeWindow})"));
+        writer.WriteLine(string.Create(inv, $"GC {(result.DryRun ? "dry run" : "run")} on {plan.Store} at {GcReportWriter.Time(plan.CreatedAt)} (delete untagged: {(plan.DeleteUntagged ? "yes" : "no")}, time window: {Duration.Format(plan.TimeWindow)})"));
         if (!result.Planned)
         {
             writer.WriteLine($"  {DescribeStop(result)}");
@@ -34,6 +34,12 @@ public static class ConsoleSummary
 
         var uploads = summary.Uploads > 0 ? string.Create(inv, $", and {summary.Uploads:N0} stale uploads ({FormatBytes(summary.UploadBytes)})") : string.Empty;
         writer.WriteLine(string.Create(inv, $"  {summary.Blobs:N0} blobs and {summary.Manifests:N0} manifests ({summary.Artifacts:N0} artifacts) eligible for deletion{uploads}"));
+        if (plan.KeptByTimeWindow is { } kept)
+        {
+            writer.WriteLine(string.Create(inv,
+                $"  nothing is eligible because of the {Duration.Format(plan.TimeWindow)} time window: {kept.Artifacts:N0} artifacts and {kept.Blobs:N0} blobs that nothing else keeps are younger than it (--time-window 0 would collect them)"));
+        }
+
         writer.WriteLine(string.Create(inv, $"  could free up {FormatBytes(summary.Bytes + summary.UploadBytes)}"));
         var reasons = plan.Artifacts.GroupBy(a => a.Reason).OrderBy(g => g.Key).Select(g => string.Create(inv, $"{g.Key.ToReportName()} {g.Count():N0}")).ToList();
         if (reasons.Count > 0)

@@ -59,8 +59,9 @@ public static class GcPlanReader
                     JsonValueKind.False => false,
                     _ => throw new PlanFormatException("options.deleteUntagged", "expected true or false"),
                 },
-                TimeWindow = TimeSpan.TryParseExact(String(options, "timeWindow", "options"), "c", CultureInfo.InvariantCulture, out var window) && window >= TimeSpan.Zero
-                    ? window : throw new PlanFormatException("options.timeWindow", "expected a time span of 0 or more, such as 02:00:00"),
+                // Duration's grammar: "2h" as reports write it now, "02:00:00" as older reports did
+                TimeWindow = Duration.TryParse(String(options, "timeWindow", "options"), out var window)
+                    ? window : throw new PlanFormatException("options.timeWindow", $"'{String(options, "timeWindow", "options")}' is not a duration; {Duration.Grammar}"),
                 Artifacts = Array(root, "artifacts", ReadArtifact),
                 Blobs = Array(root, "blobs", (e, path) => new PlannedBlob(
                     DigestOf(e, "digest", path), Long(e, "size", path), Time(e, "lastTouchedAt", path), Status(e, path))

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Harbor.Gc.Collection;
 using Harbor.Gc.Model;
@@ -14,7 +15,7 @@ namespace Harbor.Gc.Reporting;
 /// <c>uploads</c> (stale unfinished uploads: repository, null for the LiteDB store's temporary files, id, startedAt, size,
 /// lastWrittenAt), <c>summary.uploads</c> and <c>summary.uploadBytes</c> (not part of <c>summary.bytes</c>, which counts
 /// blobs only), and in <c>result</c> what happened to them. These fields are always written, empty or 0 when there are none, so
-/// the report has one shape. A stopped run (<c>"outcome": "stopped"</c>) adds <c>stopReason</c> (the signal's name, such as
+/// the report has one shape. Only what JSON requires is escaped: <c>+</c> in media types stays <c>+</c>. A stopped run (<c>"outcome": "stopped"</c>) adds <c>stopReason</c> (the signal's name, such as
 /// <c>SIGTERM</c>, when the caller named it; <c>max-duration</c>; or <c>cancelled</c>), <c>stoppedWhile</c> (<c>reading-store</c>,
 /// <c>marking</c>, <c>planning</c> or <c>sweeping</c>) and <c>planned</c>: false when it stopped before its plan was made, and
 /// then the lists are empty and nothing was deleted.
@@ -29,7 +30,7 @@ public static class GcReportWriter
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(result);
-        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = indented });
+        using var json = new Utf8JsonWriter(stream, WriterOptions(indented));
         var plan = result.Plan;
         json.WriteStartObject();
         json.WriteString("kind", "gc");
@@ -48,7 +49,7 @@ public static class GcReportWriter
 
         json.WriteStartObject("options");
         json.WriteBoolean("deleteUntagged", plan.DeleteUntagged);
-        json.WriteString("timeWindow", plan.TimeWindow.ToString("c", CultureInfo.InvariantCulture));
+        json.WriteString("timeWindow", Duration.Format(plan.TimeWindow));
         json.WriteNumber("workers", result.Workers);
         json.WriteEndObject();
 
@@ -240,6 +241,15 @@ public static class GcReportWriter
         Write(stream, result);
         return System.Text.Encoding.UTF8.GetString(stream.ToArray());
     }
+
+    /// <summary>
+    /// How every JSON the tool writes is written: escaping only what JSON requires (quotes, backslashes, control characters), so that
+    /// <c>application/vnd.oci.image.manifest.v1+json</c> keeps its <c>+</c> and a name its accents. Not for text embedded in HTML
+    /// (the HTML report embeds no JSON: it escapes its own text).
+    /// </summary>
+    internal static readonly JavaScriptEncoder Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+
+    internal static JsonWriterOptions WriterOptions(bool indented) => new() { Indented = indented, Encoder = Encoder };
 
     internal static string Time(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.FFFFFFFZ", CultureInfo.InvariantCulture);
 

@@ -71,7 +71,7 @@ public sealed record HtmlReport
             new("startedAt", "Started", GcReportWriter.Time(result.StartedAt)),
             new("finishedAt", "Finished", GcReportWriter.Time(result.FinishedAt)),
             new("outcome", "Outcome", result.Outcome == GcOutcome.Completed ? "completed" : ConsoleSummary.DescribeStop(result)),
-            new("options", "Options", string.Create(inv, $"delete untagged: {(plan.DeleteUntagged ? "yes" : "no")}, time window: {plan.TimeWindow:c}, workers: {result.Workers}")),
+            new("options", "Options", string.Create(inv, $"delete untagged: {(plan.DeleteUntagged ? "yes" : "no")}, time window: {Duration.Format(plan.TimeWindow)}, workers: {result.Workers}")),
             ReportField.Count("artifacts", "Artifacts eligible", summary.Artifacts),
             ReportField.Count("manifests", "Manifests eligible", summary.Manifests),
             ReportField.Count("blobs", "Blobs eligible", summary.Blobs),

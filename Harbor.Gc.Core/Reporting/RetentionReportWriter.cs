@@ -29,7 +29,7 @@ public static class RetentionReportWriter
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(result);
-        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = indented });
+        using var json = new Utf8JsonWriter(stream, GcReportWriter.WriterOptions(indented));
         var plan = result.Plan;
         json.WriteStartObject();
         json.WriteString("kind", "retention");

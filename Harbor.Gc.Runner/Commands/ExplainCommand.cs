@@ -5,15 +5,16 @@ using Harbor.Gc.Model;
 namespace Harbor.Gc.Runner.Commands;
 
 /// <summary>
-/// <c>harbor-gc explain DIGEST [--repository REPO] [--store STORE] [--time-window D] [--delete-untagged true|false] [--json]</c>
-/// (DESIGN.md §5, §9): why a run with these options keeps a manifest or blob digest (the path from a root, one hop a line) or
-/// why nothing keeps it. Reads the store; deletes nothing.
+/// <c>harbor-gc explain REFERENCE [--repository REPO] [--store STORE] [--time-window D] [--delete-untagged true|false] [--json]</c>
+/// (DESIGN.md §5, §9): why a run with these options keeps a manifest or blob (the path from a root, one hop a line) or why
+/// nothing keeps it. REFERENCE is a digest, a unique digest prefix, REPOSITORY:TAG or REPOSITORY@DIGEST. Reads the store; deletes nothing.
 /// </summary>
 internal static class ExplainCommand
 {
     public const string Usage = """
-        harbor-gc explain DIGEST [--repository REPO] [--store STORE] [--time-window 2h] [--delete-untagged true|false] [--json]
-          why a GC run with these options keeps DIGEST (a manifest or blob digest): the path from a root, one hop a line;
+        harbor-gc explain REFERENCE [--repository REPO] [--store STORE] [--time-window 2h] [--delete-untagged true|false] [--json]
+          why a GC run with these options keeps REFERENCE (a manifest or blob digest; a unique prefix of one, at least 6 hex
+          digits, such as sha256:6d0c74 or 6d0c74; REPOSITORY:TAG; or REPOSITORY@DIGEST): the path from a root, one hop a line;
           or why nothing keeps it
         """;
 
@@ -37,26 +38,39 @@ internal static class ExplainCommand
                 case "--json": json = true; break;
                 case var _ when arg.StartsWith('-'): throw new UsageException($"explain: unknown option '{arg}'.\n{Usage}");
                 case var _ when digestText is null: digestText = arg; break;
-                default: throw new UsageException($"explain: one digest only, but '{digestText}' and '{arg}' were given.");
+                default: throw new UsageException($"explain: one reference only, but '{digestText}' and '{arg}' were given.");
             }
         }
 
         if (digestText is null)
         {
-            throw new UsageException($"explain: give the DIGEST to explain.\n{Usage}");
+            throw new UsageException($"explain: give the REFERENCE to explain.\n{Usage}");
         }
 
-        if (Digest.Validate(digestText) is { } problem)
+        // parsed before the store is opened: a malformed reference is refused without reading anything
+        try
         {
-            throw new UsageException($"explain: '{digestText}' is not a digest: {problem}");
+            (repository, _) = Explainer.ParseReference(digestText, repository);
+        }
+        catch (UnresolvedReferenceException e)
+        {
+            throw new UsageException($"explain: {e.Message}");
         }
 
-        var digest = Digest.Parse(digestText);
-        var explanation = await StoreSpec.UseAsync(store, time, readOnly: true, s => new GarbageCollector(s, time).ExplainAsync(digest, repository, options, cancellationToken)).ConfigureAwait(false);
+        GcExplanation explanation;
+        try
+        {
+            explanation = await StoreSpec.UseAsync(store, time, readOnly: true, s => new GarbageCollector(s, time).ExplainAsync(digestText, repository, options, cancellationToken)).ConfigureAwait(false);
+        }
+        catch (UnresolvedReferenceException e)
+        {
+            throw new UsageException($"explain: {e.Message}{string.Concat(e.Matches.Select(m => $"\n  {m}"))}");
+        }
+
         if (!explanation.Found)
         {
             var where = repository is { } r ? $" as an artifact of {r} or as a blob" : string.Empty;
-            throw new UsageException($"explain: {digest} is not in the store {store}{where}.");
+            throw new UsageException($"explain: {explanation.Digest} is not in the store {store}{where}.");
         }
 
         if (json)
@@ -97,7 +111,7 @@ internal static class ExplainCommand
         entries = explanation.Entries.Select(e => new { subject = e.Subject, kept = e.Live, reason = e.Reason, path = e.Path }),
     }, Indented);
 
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = Harbor.Gc.Reporting.GcReportWriter.Encoder };
 
     private static RepositoryName ParseRepository(string text) =>
         RepositoryName.Validate(text) is { } problem ? throw new UsageException($"--repository '{text}': {problem}") : RepositoryName.Parse(text);

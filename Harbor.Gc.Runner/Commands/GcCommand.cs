@@ -6,7 +6,7 @@ using Harbor.Gc.Runner.History;
 namespace Harbor.Gc.Runner.Commands;
 
 /// <summary>
-/// <c>harbor-gc gc [--store STORE] [--dry-run] [--delete-untagged true|false] [--time-window 2h] [--workers N]
+/// <c>harbor-gc gc [--store STORE] [--dry-run [--list]] [--delete-untagged true|false] [--time-window 2h] [--workers N]
 /// [--max-duration 30m] [--report-json FILE|-] [--report-html FILE] [--quiet] [--history PATH]</c> (DESIGN.md §9), and
 /// <c>harbor-gc gc --apply PLAN</c>: apply a plan saved by a dry run (its JSON report): plan again on the live store with the saved
 /// plan's options, and delete only what both plans list, unchanged (DESIGN.md §2).
@@ -14,7 +14,7 @@ namespace Harbor.Gc.Runner.Commands;
 internal static class GcCommand
 {
     public const string Usage = """
-        harbor-gc gc [--store STORE] [--dry-run] [--delete-untagged true|false] [--time-window 2h]
+        harbor-gc gc [--store STORE] [--dry-run [--list]] [--delete-untagged true|false] [--time-window 2h]
                      [--workers N] [--max-duration 30m] [--grace-period 1m] [--allow-no-tags]
                      [--report-json FILE|-] [--report-html FILE] [--quiet] [--history PATH]
         harbor-gc gc --apply PLAN [--store STORE] [--workers N] [--max-duration 30m] [--grace-period 1m]
@@ -23,6 +23,8 @@ internal static class GcCommand
                  options also deletes, unchanged since, are deleted; the rest is kept, nothing else is deleted
           --grace-period = how long a distribution: store keeps what it deletes out of the registry's sight before
                      it re-checks and deletes it (longer than any registry request; default 1m)
+          --list = with --dry-run: print what the run would delete to stdout, one line each, sorted:
+                     'REPOSITORY@DIGEST REASON' per manifest, then 'DIGEST REASON' per blob (the summary goes to stderr)
           --allow-no-tags = collect untagged artifacts even where no repository has a tags folder (Harbor 2.15+)
           STORE = litedb:PATH (the default, litedb:harbor-gc.db: the LiteDB file PATH, blob bytes in 'blobs' beside it)
                 | distribution:DIR (the registry's storage rootdirectory, the folder holding docker/registry/v2)
@@ -36,6 +38,7 @@ internal static class GcCommand
         string? reportJson = null;
         string? reportHtml = null;
         var quiet = false;
+        var list = false;
         string? history = null;
         string? apply = null;
         string? planOption = null; // an option a saved plan fixes, when given with --apply
@@ -58,6 +61,7 @@ internal static class GcCommand
                 case "--report-json": reportJson = arguments.Value(); break;
                 case "--report-html": reportHtml = arguments.Value(); break;
                 case "--quiet": quiet = true; break;
+                case "--list": list = true; break;
                 case "--history": history = arguments.Value(); break;
                 default: throw new UsageException($"gc: unknown option '{arg}'.\n{Usage}");
             }
@@ -67,6 +71,16 @@ internal static class GcCommand
         if (problems.Count > 0)
         {
             throw new UsageException("gc: " + string.Join("; ", problems));
+        }
+
+        if (list && (!options.DryRun || apply is not null))
+        {
+            throw new UsageException("gc --list: lists what a dry run would delete; give --dry-run too (and no --apply).");
+        }
+
+        if (list && reportJson == "-")
+        {
+            throw new UsageException("gc --list: the list goes to stdout, so the JSON report cannot; write it to a file (--report-json FILE).");
         }
 
         if (apply is not null && planOption is not null)
@@ -114,8 +128,13 @@ internal static class GcCommand
             progress?.Clear();
         }
 
-        // the JSON report goes to stdout when asked for with '-', and the summary then to stderr
-        var summaryWriter = reports.SummaryWriter(stdout, stderr);
+        // the JSON report goes to stdout when asked for with '-', and the summary then to stderr; so does a --list's summary
+        var summaryWriter = list ? stderr : reports.SummaryWriter(stdout, stderr);
+        if (list && result.Planned)
+        {
+            PlanList.Write(stdout, result.Plan);
+        }
+
         if (!quiet)
         {
             ConsoleSummary.Write(summaryWriter, result);

@@ -179,7 +179,7 @@ internal sealed class DaemonConfigReader
 
         var dryRun = Bool(element, name, "dryRun") ?? false;
         var report = (Json: ReportPath(element, name, "reportJson"), Html: ReportPath(element, name, "reportHtml"));
-        var grace = Duration(element, name, "gracePeriod");
+        var grace = ReadDuration(element, name, "gracePeriod");
         if (grace is not null && element.TryGetProperty("store", out var spec) && spec.ValueKind == JsonValueKind.String &&
             !(spec.GetString() ?? string.Empty).StartsWith("distribution:", StringComparison.Ordinal))
         {
@@ -216,8 +216,8 @@ internal sealed class DaemonConfigReader
     {
         var options = new GcOptions { DryRun = dryRun };
         options.DeleteUntagged = Bool(element, name, "deleteUntagged") ?? options.DeleteUntagged;
-        options.TimeWindow = Duration(element, name, "timeWindow") ?? options.TimeWindow;
-        options.MaxDuration = Duration(element, name, "maxDuration");
+        options.TimeWindow = ReadDuration(element, name, "timeWindow") ?? options.TimeWindow;
+        options.MaxDuration = ReadDuration(element, name, "maxDuration");
         options.AllowNoTags = Bool(element, name, "allowNoTags") ?? options.AllowNoTags;
         if (element.TryGetProperty("workers", out var workers))
         {
@@ -321,22 +321,21 @@ internal sealed class DaemonConfigReader
         }
     }
 
-    private TimeSpan? Duration(JsonElement element, string job, string field)
+    /// <summary>A duration in <see cref="Duration"/>'s grammar, the command line's (<c>"2h30m"</c>, <c>"90s"</c>, <c>"02:30:00"</c>).</summary>
+    private TimeSpan? ReadDuration(JsonElement element, string job, string field)
     {
         if (String(element, job, field) is not { } text)
         {
             return null;
         }
 
-        try
+        if (Duration.TryParse(text, out var value))
         {
-            return Durations.Parse(field, text);
+            return value;
         }
-        catch (UsageException e)
-        {
-            Error(job, field, e.Message[(field.Length + 2)..]);
-            return null;
-        }
+
+        Error(job, field, Duration.Problem(text));
+        return null;
     }
 
     /// <summary>Reads <c>"projectIds": {"3": "library"}</c>: the names of the projects whose ids policies' <c>scope.ref</c> hold.</summary>

@@ -15,9 +15,9 @@ internal static class GcRunRecording
     {
         ["dryRun"] = options.DryRun ? "true" : "false",
         ["deleteUntagged"] = options.DeleteUntagged ? "true" : "false",
-        ["timeWindow"] = options.TimeWindow.ToString("c", CultureInfo.InvariantCulture),
+        ["timeWindow"] = Duration.Format(options.TimeWindow),
         ["workers"] = options.Workers.ToString(CultureInfo.InvariantCulture),
-        ["maxDuration"] = options.MaxDuration?.ToString("c", CultureInfo.InvariantCulture) ?? "none",
+        ["maxDuration"] = (options.MaxDuration is { } max ? Duration.Format(max) : null) ?? "none",
         ["reportJson"] = reportJson ?? "none",
     };
 

@@ -71,6 +71,25 @@ public class DaemonConfigTests
         retention.Policy!.Project.Should().Be("library");
     }
 
+    [TestCase("1d12h", "2h30m", "1m30s", 36 * 60, 150, 90)]
+    [TestCase("1.12:00:00", "02:30:00", "00:01:30", 36 * 60, 150, 90)]
+    public void Given_durations_of_several_units_or_hh_mm_ss_when_loaded_then_they_are_read_as_on_the_command_line(
+        string window, string max, string grace, int windowMinutes, int maxMinutes, int graceSeconds)
+    {
+        // given a GC job whose durations are written as the command line writes them
+        var file = Write("daemon.json", $$"""
+            { "jobs": [ { "name": "gc", "kind": "gc", "store": "distribution:registry", "schedule": "@daily",
+                          "timeWindow": "{{window}}", "maxDuration": "{{max}}", "gracePeriod": "{{grace}}" } ] }
+            """);
+
+        // when loaded
+        var job = DaemonConfigReader.Load(file, TimeProvider.System).Jobs.Should().ContainSingle().Subject;
+
+        // then each is the duration written
+        (job.Gc.TimeWindow, job.Gc.MaxDuration, job.GracePeriod).Should().Be(
+            (TimeSpan.FromMinutes(windowMinutes), (TimeSpan?)TimeSpan.FromMinutes(maxMinutes), (TimeSpan?)TimeSpan.FromSeconds(graceSeconds)));
+    }
+
     [Test]
     public async Task Given_a_grace_period_on_a_litedb_job_when_loaded_then_it_is_refused_naming_the_job_and_field()
     {
@@ -153,7 +172,7 @@ public class DaemonConfigTests
             "job 'd', field 'policy': cannot read",
             "job 'e', field 'policy':",
             "job 'b', field 'name': another job has the same name",
-            "job 'b', field 'timeWindow': '2x' is not a duration",
+            "job 'b', field 'timeWindow': '2x' is not a duration; write 0, or whole numbers each followed by d, h, m, s or ms",
             "job 'b', field 'workers': 99 is not a whole number from 1 to 16",
             "job 'b', field 'dryrun': unknown field",
             "job 'f', field 'store': missing",

@@ -222,7 +222,7 @@ public class DaemonRunTests
         var show = await GcCommandTests.Run("show", "2", "--history", _history);
         show.Code.Should().Be(0, show.Err);
         show.Out.Should().Contain("run 2: job gc (gc, manual)").And.Contain("status:   succeeded").And.Contain($"store:    {store}")
-            .And.Contain("workers=2").And.Contain("timeWindow=00:00:00").And.Contain("summary:  deleted 1 artifacts, 3 blobs")
+            .And.Contain("workers=2").And.Contain("timeWindow=0s").And.Contain("summary:  deleted 1 artifacts, 3 blobs")
             .And.Contain("GarbageCollector: GC plan for").And.Contain("report:   stored");
         var json = await GcCommandTests.Run("show", "2", "--history", _history, "--report-json");
         JsonDocument.Parse(json.Out).RootElement.GetProperty("dryRun").GetBoolean().Should().BeFalse();

@@ -148,6 +148,57 @@ public class HarborGcServiceCollectionTests
         store.Should().Throw<OptionsValidationException>("nothing is opened from invalid options");
     }
 
+    [TestCase("2h30m", "90s", "7d", 150, 1.5, 7 * 24 * 60)]
+    [TestCase("1d12h", "0", "36h", 36 * 60, 0, 36 * 60)]
+    [TestCase("02:30:00", "00:01:30", "7.00:00:00", 150, 1.5, 7 * 24 * 60)]
+    public async Task GivenDurationsInTheCommandLinesGrammar_WhenBound_ThenTheyAreRead_AsWellAsHhMmSs(
+        string window, string grace, string max, int windowMinutes, double graceMinutes, int maxMinutes)
+    {
+        // given configuration whose durations are written as the command line and the daemon configuration write them
+        var root = _folders.NewFolder();
+        Directory.CreateDirectory(Path.Combine(root, "docker", "registry", "v2"));
+        var services = new ServiceCollection();
+        services.AddHarborGc(Configuration(new()
+        {
+            ["HarborGc:Store:Kind"] = "Distribution",
+            ["HarborGc:Store:Root"] = root,
+            ["HarborGc:Store:GracePeriod"] = grace,
+            ["HarborGc:Gc:TimeWindow"] = window,
+            ["HarborGc:Gc:MaxDuration"] = max,
+            ["HarborGc:Gc:Workers"] = "3",
+        }));
+        await using var provider = services.BuildServiceProvider();
+
+        // when the options are read
+        var options = provider.GetRequiredService<IOptions<HarborGcOptions>>().Value;
+
+        // then every duration is the one written, and the other values are bound as before
+        (options.Gc.TimeWindow, options.Gc.MaxDuration, options.Store.GracePeriod, options.Gc.Workers, options.Store.Root).Should().Be(
+            (TimeSpan.FromMinutes(windowMinutes), (TimeSpan?)TimeSpan.FromMinutes(maxMinutes), TimeSpan.FromMinutes(graceMinutes), 3, root));
+        provider.GetRequiredService<IRegistryStore>().Should().BeOfType<DistributionRegistryStore>().Which.GracePeriod.Should().Be(TimeSpan.FromMinutes(graceMinutes));
+    }
+
+    [Test]
+    public async Task GivenDurationsThatAreNotDurations_WhenTheOptionsAreRead_ThenEachIsListedByItsKey_WithTheTextAndTheGrammar()
+    {
+        var services = new ServiceCollection();
+        services.AddHarborGc(Configuration(new()
+        {
+            ["HarborGc:Store:Kind"] = "InMemory",
+            ["HarborGc:Gc:TimeWindow"] = "2 hours",
+            ["HarborGc:Gc:MaxDuration"] = "30m2h",
+            ["HarborGc:Gc:Workers"] = "0",
+        }));
+        await using var provider = services.BuildServiceProvider();
+
+        var read = () => provider.GetRequiredService<IOptions<HarborGcOptions>>().Value;
+
+        read.Should().Throw<OptionsValidationException>().Which.Failures.Should().BeEquivalentTo(
+            $"HarborGc:Gc:TimeWindow: '2 hours' is not a duration; {Duration.Grammar}.",
+            $"HarborGc:Gc:MaxDuration: '30m2h' is not a duration; {Duration.Grammar}.",
+            "HarborGc:Gc:Workers: must be between 1 and 16, but is 0.");
+    }
+
     [Test]
     public async Task GivenConfigurationAndADelegate_WhenBound_ThenConfigurationSetsTheValues_AndTheDelegateHasTheLastWord()
     {

@@ -29,7 +29,7 @@ public class GcReportTests
 
         root.GetProperty("kind").GetString().Should().Be("gc");
         root.GetProperty("dryRun").GetBoolean().Should().BeTrue();
-        root.GetProperty("options").GetProperty("timeWindow").GetString().Should().Be("02:00:00");
+        root.GetProperty("options").GetProperty("timeWindow").GetString().Should().Be("2h", "durations are written as the command line takes them");
         root.GetProperty("options").GetProperty("deleteUntagged").GetBoolean().Should().BeTrue();
         root.GetProperty("options").GetProperty("workers").GetInt32().Should().Be(1);
         var summary = root.GetProperty("summary");
@@ -51,6 +51,18 @@ public class GcReportTests
     }
 
     [Test]
+    public async Task Write_KeepsThePlusOfMediaTypes_AndReadsBackTheSame()
+    {
+        var (_, result, image, _) = await DryRunAsync();
+
+        var json = GcReportWriter.ToJson(result);
+
+        image.MediaType.Should().Contain("+");
+        json.Should().Contain($"\"mediaType\": \"{image.MediaType}\"").And.NotContain("\\u002B");
+        GcPlanReader.Read(new MemoryStream(Encoding.UTF8.GetBytes(json))).Artifacts[0].MediaType.Should().Be(image.MediaType);
+    }
+
+    [Test]
     public async Task ReadPlan_OfASavedDryRun_AppliesToTheSameOutcomeAsADirectRun()
     {
         // plan → save → review → apply (DESIGN.md §2)
@@ -68,10 +80,30 @@ public class GcReportTests
         (await r.PlanAsync()).Artifacts.Should().BeEmpty();
     }
 
+    [TestCase("2h", "2h", 2 * 60, Description = "as reports write it now")]
+    [TestCase("2h", "1d12h30m", 36 * 60 + 30, Description = "several units")]
+    [TestCase("2h", "02:00:00", 2 * 60, Description = "as reports wrote it before")]
+    [TestCase("2h", "1.12:30:00", 36 * 60 + 30, Description = "as reports wrote a window of a day or more before")]
+    public async Task ReadPlan_ReadsTheTimeWindow_InTheFormItIsWritten_AndInTheFormOfOlderReports(string written, string replace, int minutes)
+    {
+        // given a report whose time window is written in one of the forms of the duration grammar
+        var (_, dry, _, _) = await DryRunAsync();
+        var json = GcReportWriter.ToJson(dry);
+        json.Should().Contain($"\"timeWindow\": \"{written}\"");
+        json = json.Replace($"\"timeWindow\": \"{written}\"", $"\"timeWindow\": \"{replace}\"", StringComparison.Ordinal);
+
+        // when its plan is read
+        var plan = GcPlanReader.Read(new MemoryStream(Encoding.UTF8.GetBytes(json)));
+
+        // then the window is the one written
+        plan.TimeWindow.Should().Be(TimeSpan.FromMinutes(minutes));
+    }
+
     [TestCase("\"digest\": \"sha256:", "\"digest\": \"sha256:../../", "plan field 'artifacts[0].digest': 'sha256:../../", Description = "a path trick in a digest")]
     [TestCase("\"repository\": \"library/app\"", "\"repository\": \"../etc\"", "plan field 'artifacts[0].repository': '../etc' is not a valid repository name: path component 1 ('..') must start and end with a lowercase letter or digit", Description = "a path trick in a repository")]
     [TestCase("\"reason\": \"untagged\"", "\"reason\": \"because\"", "plan field 'artifacts[0].reason': 'because' is not a deletion reason", Description = "an unknown reason")]
     [TestCase("\"kind\": \"gc\"", "\"kind\": \"retention\"", "plan field 'kind': expected \"gc\"")]
+    [TestCase("\"timeWindow\": \"2h\"", "\"timeWindow\": \"2 hours\"", "plan field 'options.timeWindow': '2 hours' is not a duration; write 0, or whole numbers")]
     public async Task ReadPlan_Tampered_FailsNamingTheField(string find, string replace, string message)
     {
         var (_, dry, _, _) = await DryRunAsync();
@@ -101,7 +133,7 @@ public class GcReportTests
         ConsoleSummary.Write(text, result);
 
         var lines = text.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
-        lines[0].Should().Be("GC dry run on memory at 2026-01-11T00:00:00Z (delete untagged: yes, time window: 02:00:00)");
+        lines[0].Should().Be("GC dry run on memory at 2026-01-11T00:00:00Z (delete untagged: yes, time window: 2h)");
         lines[1].Should().Be("  scanned 1 repositories, 3 artifacts, 1 tags, 9 blobs", "three images of manifest, config and one layer each");
         lines[2].Should().Be($"  {result.Plan.Blobs.Count} blobs and 2 manifests (2 artifacts) eligible for deletion");
         lines[3].Should().Be($"  could free up {ConsoleSummary.FormatBytes(result.Plan.Summary.Bytes)}");

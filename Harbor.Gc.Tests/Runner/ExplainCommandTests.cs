@@ -8,7 +8,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace Harbor.Gc.Tests.Runner;
 
 /// <summary>
-/// <c>harbor-gc explain DIGEST</c> (DESIGN.md §5, §9) over the bundled sample registry (samples/README.md lists what it holds):
+/// <c>harbor-gc explain REFERENCE</c> (DESIGN.md §5, §9) over the bundled sample registry (samples/README.md lists what it holds):
 /// one line per hop of the path from the root, the kind of each link named, or why nothing keeps the digest.
 /// </summary>
 public class ExplainCommandTests
@@ -128,8 +128,120 @@ public class ExplainCommandTests
         otherRepository.Code.Should().Be(0, "v1's manifest is also a blob, which any repository can reach");
         Lines(otherRepository.Out).Should().NotContain(l => l.StartsWith("library/app@", StringComparison.Ordinal), "only library/multi's artifacts are explained");
         noDigest.Code.Should().Be(2);
-        noDigest.Err.Should().Contain("give the DIGEST");
+        noDigest.Err.Should().Contain("give the REFERENCE");
         badStore.Code.Should().Be(2);
+    }
+
+    [TestCase("sha256:45365f53", Description = "README's form")]
+    [TestCase("sha256:45365f530eb7")]
+    [TestCase("45365f530eb7")]
+    [TestCase("45365f")]
+    [TestCase("library/app@sha256:45365f530eb7")]
+    [TestCase("library/app@45365f")]
+    [TestCase("library/app@45365f53", Description = "README's form")]
+    public async Task AUniqueDigestPrefix_ExplainsAsTheWholeDigest(string reference)
+    {
+        // given the old untagged image, explained by its whole digest
+        const string Old = "sha256:45365f530eb7ed4286e043c4008a3812b4aacba2acd8b50e20a184d80b3e7317";
+        var whole = await Run(Old, "--store", Store, "--time-window", "0");
+
+        // when it is explained by a unique prefix of its digest (at least 6 hex digits, the algorithm optional, a repository allowed)
+        var (code, output, errors) = await Run(reference, "--store", Store, "--time-window", "0");
+
+        // then the explanation is the same
+        code.Should().Be(0, errors);
+        output.Should().Be(whole.Out);
+        Lines(output)[0].Should().Be($"library/app@{Old}: collected by the next run");
+    }
+
+    [Test]
+    public async Task TheReadmesLayerPrefix_ExplainsTheLayerOfTheTaggedIndexChild()
+    {
+        var (code, output, errors) = await Run("sha256:6d0c74d9", "--store", Store, "--time-window", "0");
+
+        code.Should().Be(0, errors);
+        Lines(output).Should().HaveCount(5);
+        Lines(output)[0].Should().Be("blob sha256:6d0c74d9ad7894d3731e497e1111eaa3002ddeb1fdb3dfa477dfac74958e1ed6: kept (tagged)");
+        Lines(output)[1].Should().Be("    tag library/multi:latest");
+    }
+
+    [Test]
+    public async Task RepositoryColonTag_ExplainsTheTaggedManifestOfThatRepository()
+    {
+        // given library/app:v1
+        var v1 = TagTarget("library/app", "v1");
+
+        // when it is explained by its tag
+        var (code, output, errors) = await Run("library/app:v1", "--store", Store, "--time-window", "0");
+
+        // then it is v1's manifest, in library/app only (and the blob it is stored as)
+        code.Should().Be(0, errors);
+        Lines(output).Should().Equal($"library/app@{v1}: kept (tagged)", "    tag library/app:v1", $"  → manifest {v1}",
+            $"blob {v1}: kept (tagged)", "    tag library/app:v1", $"  → manifest {v1}", $"  → manifest blob {v1}");
+    }
+
+    [TestCase("45365", "'45365' is not a digest, a digest prefix of at least 6 lower-case hex digits (sha256:6d0c74 or 6d0c74), REPOSITORY:TAG or REPOSITORY@DIGEST")]
+    [TestCase("sha256:45365F", "is not a digest, a digest prefix of at least 6")]
+    [TestCase("md5:45365f", "'md5:45365f': md5 has no tag '45365f' in the store.", Description = "not a digest algorithm: a repository and a tag")]
+    [TestCase("000000", "'000000': no manifest or blob in the store has a digest starting so.")]
+    [TestCase("library/multi@000000", "'library/multi@000000': no manifest of library/multi or blob in the store has a digest starting so.")]
+    [TestCase("library/app:v9", "'library/app:v9': library/app has no tag 'v9' in the store.")]
+    [TestCase("library/app:-v1", "'library/app:-v1': '-v1' is not a tag")]
+    [TestCase("Library/App:v1", "'Library/App:v1': 'Library/App' is not a repository name")]
+    public async Task AReferenceThatNamesNothing_ExitsWith2_SayingWhy(string reference, string message)
+    {
+        var (code, output, errors) = await Run(reference, "--store", Store, "--time-window", "0");
+
+        code.Should().Be(2);
+        output.Should().BeEmpty();
+        errors.Should().Contain($"explain: ").And.Contain(message);
+    }
+
+    [Test]
+    public async Task AnAmbiguousPrefix_ExitsWith2_ListingEveryMatch()
+    {
+        // given a LiteDB store holding two blobs whose digests share their first 6 hex digits
+        var (first, second) = TwoContentsSharingADigestPrefix(6);
+        using var stores = new StoreFactory(StoreKind.LiteDb);
+        var folder = stores.NewFolder();
+        Digest a, b;
+        using (var store = new TestStore(LiteDbRegistryStore.Open(StoreFactory.Options(folder, create: true), new FakeTimeProvider(GcCommandTests.Now - TimeSpan.FromDays(3)))))
+        {
+            var r = new GcCommandLiteDbTests.ScenarioRegistryOver(store);
+            (a, b) = (r.Blob(first), r.Blob(second));
+        }
+
+        var prefix = a.ToString()[..("sha256:".Length + 6)];
+        b.ToString().Should().StartWith(prefix);
+
+        // when explain is given that prefix, then a longer one
+        var ambiguous = await GcCommandTests.Run("explain", prefix, "--store", $"litedb:{Path.Combine(folder, "harbor-gc.db")}");
+        var unique = await GcCommandTests.Run("explain", a.ToString()[..30], "--store", $"litedb:{Path.Combine(folder, "harbor-gc.db")}");
+
+        // then the first exits 2 listing both blobs in order, and the second explains the one it names
+        ambiguous.Code.Should().Be(2);
+        ambiguous.Out.Should().BeEmpty();
+        var sorted = new[] { a.ToString(), b.ToString() }.Order(StringComparer.Ordinal).ToArray();
+        ambiguous.Err.Should().Contain($"explain: '{prefix}' is ambiguous: 2 digests start so; give more digits.\n  blob {sorted[0]}\n  blob {sorted[1]}");
+        unique.Code.Should().Be(0, unique.Err);
+        Lines(unique.Out)[0].Should().Be($"blob {a}: collected by the next run");
+    }
+
+    /// <summary>Two texts whose SHA-256 digests start with the same <paramref name="digits"/> hex digits (found by counting: about 4,000 hashes for 6).</summary>
+    private static (string First, string Second) TwoContentsSharingADigestPrefix(int digits)
+    {
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; ; i++)
+        {
+            var content = $"blob {i}";
+            var prefix = Digest.Sha256Of(System.Text.Encoding.UTF8.GetBytes(content)).Hex[..digits];
+            if (seen.TryGetValue(prefix, out var other))
+            {
+                return (other, content);
+            }
+
+            seen[prefix] = content;
+        }
     }
 
     [Test]

@@ -149,7 +149,7 @@ public class GcCommandTests
 
     [TestCase("\"digest\": \"sha256:", "\"digest\": \"sha256:../", "plan field 'artifacts[0].digest'")]
     [TestCase("\"kind\": \"gc\"", "\"kind\": \"retention\"", "plan field 'kind': expected \"gc\"")]
-    [TestCase("\"timeWindow\": \"", "\"timeWindow\": \"-", "plan field 'options.timeWindow': expected a time span of 0 or more")]
+    [TestCase("\"timeWindow\": \"", "\"timeWindow\": \"-", "plan field 'options.timeWindow': '-2h' is not a duration; write 0, or whole numbers each followed by d, h, m, s or ms, largest unit first (2h30m, 90s, 7d), or [d.]hh:mm:ss (02:30:00); nothing was deleted.")]
     public async Task Apply_ATamperedPlan_ExitsWith2_NamingTheField_AndDeletesNothing(string find, string replace, string message)
     {
         var plan = Path.Combine(_tree.Root, "plan.json");
@@ -192,7 +192,9 @@ public class GcCommandTests
         errors.Should().Contain("no-plan.json: cannot be read");
     }
 
-    [TestCase("--time-window", "2x", "--time-window: '2x' is not a duration")]
+    [TestCase("--time-window", "2x", "--time-window: '2x' is not a duration; write 0, or whole numbers each followed by d, h, m, s or ms, largest unit first (2h30m, 90s, 7d), or [d.]hh:mm:ss (02:30:00).")]
+    [TestCase("--time-window", "30m2h", "--time-window: '30m2h' is not a duration")]
+    [TestCase("--max-duration", "1.5h", "--max-duration: '1.5h' is not a duration")]
     [TestCase("--workers", "99", "Workers")]
     [TestCase("--delete-untagged", "maybe", "'maybe' is not true or false")]
     [TestCase("--bogus", null, "unknown option '--bogus'")]
@@ -209,6 +211,114 @@ public class GcCommandTests
         code.Should().Be(2);
         errors.Should().Contain(message);
         _tree.Files().Should().BeEquivalentTo(before);
+    }
+
+    [Test]
+    public async Task DryRunList_PrintsOneSortedLinePerManifestAndBlob_ToStdout_AndTheSummaryToStderr()
+    {
+        // given the untagged 'old' image (its manifest, config and own layer are garbage, the shared base is not), and a blob
+        // nothing references, all three days old
+        var loose = _tree.WriteBlob("never referenced"u8.ToArray(), TimeSpan.FromDays(3));
+        var report = Path.Combine(_tree.Root, "report.json");
+        var before = _tree.Files();
+
+        // when a dry run lists what it would delete
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--list", "--report-json", report);
+
+        // then stdout holds exactly one line per artifact then per blob, sorted, each with its reason; the summary is on stderr;
+        // the lines are the report's lists; nothing was deleted
+        code.Should().Be(0, errors);
+        using var json = JsonDocument.Parse(File.ReadAllText(report));
+        var artifact = json.RootElement.GetProperty("artifacts").EnumerateArray().Should().ContainSingle().Subject;
+        var blobs = json.RootElement.GetProperty("blobs").EnumerateArray().Select(b => b.GetProperty("digest").GetString()!).Order(StringComparer.Ordinal).ToList();
+        blobs.Should().HaveCount(4).And.Contain(loose.ToString());
+        string[] expected =
+        [
+            $"library/app@{artifact.GetProperty("digest").GetString()} untagged",
+            .. blobs.Select(b => b == loose.ToString() ? $"{b} unreferenced" : $"{b} referenced-by-deleted"),
+        ];
+        output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().Equal(expected);
+        errors.Should().Contain("4 blobs and 1 manifests (1 artifacts) eligible for deletion");
+        _tree.Files().Should().BeEquivalentTo(before.Append("report.json"));
+    }
+
+    [TestCase("--list", "gc --list: lists what a dry run would delete; give --dry-run too (and no --apply).")]
+    [TestCase("--list --dry-run --report-json -", "gc --list: the list goes to stdout, so the JSON report cannot; write it to a file (--report-json FILE).")]
+    public async Task List_WithoutADryRun_OrWithTheReportOnStdout_ExitsWith2(string options, string message)
+    {
+        var before = _tree.Files();
+
+        var (code, output, errors) = await Run(["gc", "--store", $"distribution:{_tree.Root}", .. options.Split(' ')]);
+
+        code.Should().Be(2);
+        output.Should().BeEmpty();
+        errors.Should().Contain(message);
+        _tree.Files().Should().BeEquivalentTo(before);
+    }
+
+    [Test]
+    public async Task DryRun_WhenTheTimeWindowIsWhyNothingIsEligible_TheSummarySaysSo_WithWhatItKept()
+    {
+        // given the untagged 'old' image, three days old, and a blob nothing references, one day old
+        _tree.WriteBlob("never referenced"u8.ToArray(), TimeSpan.FromDays(1));
+
+        // when dry runs use a window longer than everything's age, one that keeps only the blob, and a window that keeps nothing
+        var all = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--time-window", "4d");
+        var some = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--time-window", "2d");
+        var none = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--time-window", "0");
+
+        // then only the first says that the window is why nothing is eligible, counting what it kept
+        all.Code.Should().Be(0, all.Err);
+        all.Out.Should().Contain("0 blobs and 0 manifests (0 artifacts) eligible for deletion")
+            .And.Contain("nothing is eligible because of the 4d time window: 1 artifacts and 4 blobs that nothing else keeps are younger than it (--time-window 0 would collect them)");
+        some.Out.Should().Contain("3 blobs and 1 manifests (1 artifacts) eligible").And.NotContain("nothing is eligible");
+        none.Out.Should().Contain("4 blobs and 1 manifests (1 artifacts) eligible").And.NotContain("nothing is eligible");
+    }
+
+    [Test]
+    public async Task DryRun_WhenNothingIsEligibleWhateverTheWindow_TheSummaryDoesNotBlameTheWindow()
+    {
+        // given a store holding only a tagged image: nothing is garbage with any window
+        using var tree = new DistributionTree(Now);
+        tree.Image("library/app", "v1", TimeSpan.FromDays(3), "v1", "base", "app1");
+
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{tree.Root}", "--dry-run", "--time-window", "4d");
+
+        code.Should().Be(0, errors);
+        output.Should().Contain("0 blobs and 0 manifests (0 artifacts) eligible").And.NotContain("nothing is eligible");
+    }
+
+    [Test]
+    public async Task DryRun_ReportOnStdout_KeepsThePlusOfMediaTypes()
+    {
+        // given the untagged image, a Docker v2 manifest
+        // when a dry run writes its report to stdout
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--report-json", "-");
+
+        // then its media type keeps its '+': only what JSON requires is escaped
+        code.Should().Be(0, errors);
+        var mediaType = JsonDocument.Parse(output).RootElement.GetProperty("artifacts")[0].GetProperty("mediaType").GetString();
+        mediaType.Should().EndWith("+json");
+        output.Should().Contain($"\"mediaType\": \"{mediaType}\"").And.NotContain("\\u002B");
+    }
+
+    [TestCase("2d23h", "2d23h", 1)]
+    [TestCase("3d1h", "3d1h", 0)]
+    [TestCase("01:00:00", "1h", 1)]
+    [TestCase("1.23:00:00", "1d23h", 1)]
+    public async Task TimeWindow_TakesDurationsOfSeveralUnitsOrHhMmSs_AndTheReportWritesItBackInUnits(string window, string written, int eligible)
+    {
+        // given the untagged 'old' image, three days old
+        var report = Path.Combine(_tree.Root, "report.json");
+
+        // when a dry run uses a window just under or just over its age
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--time-window", window, "--report-json", report);
+
+        // then the window is read, decides what is eligible, and the summary and the report write it in the shortest unit form
+        code.Should().Be(0, errors);
+        output.Should().Contain($"time window: {written})").And.Contain($"({eligible} artifacts) eligible for deletion");
+        using var json = JsonDocument.Parse(File.ReadAllText(report));
+        json.RootElement.GetProperty("options").GetProperty("timeWindow").GetString().Should().Be(written);
     }
 
     [Test]

@@ -142,6 +142,25 @@ public class RetentionCommandTests
     }
 
     [Test]
+    public async Task The_json_report_escapes_only_what_json_requires_so_a_plus_stays_a_plus()
+    {
+        // given a policy whose second rule selects the tags matching v1+build* (a '+' in text the report carries)
+        var policy = WritePolicy("latestPushedK", "1", extra: """
+            , {"disabled": false, "action": "retain", "template": "always", "params": {},
+               "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v1+build*"}],
+               "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}
+            """);
+
+        // when a dry run writes its report to stdout
+        var (code, output, errors) = await GcCommandTests.Run("retention", "run", "--policy", policy, "--store", Store, "--dry-run", "--report-json", "-");
+
+        // then the pattern is written as it is, not as \u002B
+        code.Should().Be(0, errors);
+        output.Should().Contain("tags matching v1+build*").And.NotContain("\\u002B");
+        JsonDocument.Parse(output).RootElement.GetProperty("kind").GetString().Should().Be("retention");
+    }
+
+    [Test]
     public async Task A_bad_policy_file_exits_2_naming_the_file_rule_and_field_and_deletes_nothing()
     {
         var policy = WritePolicy("latestPushedK", "-1", "bad.json", extra: """

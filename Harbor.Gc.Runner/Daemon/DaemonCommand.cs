@@ -18,6 +18,8 @@ internal static class DaemonCommand
     public const string Usage = """
         harbor-gc daemon --config FILE
           runs the GC and retention jobs FILE configures on their cron schedules, keeping a run history (README: "The daemon")
+        harbor-gc daemon run-now JOB --config FILE
+          runs the job JOB of FILE once, now, in this process, recorded in the history as the daemon records a run (trigger manual)
         """;
 
     /// <summary>How long the host waits for the runs in progress to stop after the item in hand.</summary>
@@ -25,23 +27,24 @@ internal static class DaemonCommand
 
     public static async Task<int> RunAsync(string[] args, TextWriter stderr, TimeProvider time, CancellationToken cancellationToken)
     {
-        var file = args switch
+        string file;
+        switch (args)
         {
-            ["--config", var path] => path,
-            _ => throw new UsageException($"daemon: give the configuration file.\n{Usage}"),
-        };
-        var config = DaemonConfigReader.Load(file, time);
-        RunHistory opened;
-        try
-        {
-            opened = RunHistory.Open(config.HistoryPath, create: true);
-        }
-        catch (Exception e) when (e is DirectoryNotFoundException or InvalidDataException or LiteDbStoreInUseException)
-        {
-            throw new UsageException($"{file}: history: {e.Message}");
+            case ["--config", var path]:
+                file = path;
+                break;
+            case ["run-now", var job, "--config", var path]:
+                return await RunNowAsync(job, path, stderr, time, cancellationToken).ConfigureAwait(false);
+            case ["run-now", "--config", var path, var job]:
+                return await RunNowAsync(job, path, stderr, time, cancellationToken).ConfigureAwait(false);
+            case ["run-now", ..]:
+                throw new UsageException($"daemon run-now: give the job's name and the configuration file.\n{Usage}");
+            default:
+                throw new UsageException($"daemon: give the configuration file.\n{Usage}");
         }
 
-        using var ownedHistory = opened;
+        var config = DaemonConfigReader.Load(file, time);
+        using var opened = OpenHistory(config);
 
         var provider = new RunLogProvider(stderr, time);
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, Args = [] });
@@ -52,7 +55,7 @@ internal static class DaemonCommand
         builder.Services.AddSingleton(config);
         builder.Services.AddSingleton(opened);
         builder.Services.AddSingleton<IRetentionJob, RetentionJob>();
-        builder.Services.AddSingleton<JobRunner>();
+        builder.Services.AddSingleton(sp => new JobRunner(opened, sp.GetRequiredService<IRetentionJob>(), time, sp.GetRequiredService<ILoggerFactory>(), config.Keep));
         builder.Services.AddHostedService<DaemonService>();
         using var host = builder.Build();
 
@@ -72,7 +75,45 @@ internal static class DaemonCommand
             // stopped (Ctrl-C) while the host was starting: nothing was running
         }
 
+        Log.DaemonStopped(logger);
         return ExitCodes.Done;
+    }
+
+    /// <summary>
+    /// <c>daemon run-now JOB --config FILE</c>: the job, once, now, recorded like a scheduled run (trigger manual), its log on
+    /// stderr. A run of another process (the daemon, another run-now) still running that it would overlap makes it a skipped
+    /// run. Exit codes as a command's: 0 succeeded, 1 failed or skipped, 3 stopped.
+    /// </summary>
+    private static async Task<int> RunNowAsync(string name, string file, TextWriter stderr, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var config = DaemonConfigReader.Load(file, time);
+        var job = config.Jobs.FirstOrDefault(j => j.Name == name)
+            ?? throw new UsageException($"daemon run-now: {file} has no job '{name}' (its jobs: {string.Join(", ", config.Jobs.Select(j => j.Name))}).");
+        using var history = OpenHistory(config);
+        using var loggers = LoggerFactory.Create(b => b.AddProvider(new RunLogProvider(stderr, time)).SetMinimumLevel(LogLevel.Information));
+        var runner = new JobRunner(history, new RetentionJob(time), time, loggers, config.Keep);
+        var busy = history.Running().FirstOrDefault(r => (r.Kind == "gc" && job.Kind == JobKind.Gc) || r.Store == job.Store);
+        var run = busy is not null
+            ? runner.Skip(job, RunTrigger.Manual, busy)
+            : await runner.RunAsync(job, RunTrigger.Manual, cancellationToken).ConfigureAwait(false);
+        return run.Status switch
+        {
+            RunStatus.Succeeded => ExitCodes.Done,
+            RunStatus.Stopped => ExitCodes.Stopped,
+            _ => ExitCodes.Failed,
+        };
+    }
+
+    private static RunHistory OpenHistory(DaemonConfig config)
+    {
+        try
+        {
+            return RunHistory.Open(config.HistoryPath, create: true);
+        }
+        catch (Exception e) when (e is DirectoryNotFoundException or InvalidDataException or LiteDbStoreInUseException)
+        {
+            throw new UsageException($"{config.Path}: history: {e.Message}");
+        }
     }
 }
 

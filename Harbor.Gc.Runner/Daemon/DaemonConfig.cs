@@ -20,7 +20,11 @@ internal enum JobKind
 /// <param name="HistoryPath">The run history database.</param>
 /// <param name="TimeZone">The zone the schedules are read in.</param>
 /// <param name="Jobs">The jobs.</param>
-internal sealed record DaemonConfig(string Path, string HistoryPath, TimeZoneInfo TimeZone, IReadOnlyList<DaemonJob> Jobs);
+internal sealed record DaemonConfig(string Path, string HistoryPath, TimeZoneInfo TimeZone, IReadOnlyList<DaemonJob> Jobs)
+{
+    /// <summary>What the history keeps after each run (<c>keep</c>); everything when null.</summary>
+    public History.HistoryKeep? Keep { get; init; }
+}
 
 /// <summary>One scheduled job.</summary>
 internal sealed class DaemonJob

@@ -4,6 +4,7 @@ using Harbor.Gc.Collection;
 using Harbor.Gc.Immutability;
 using Harbor.Gc.Retention;
 using Harbor.Gc.Runner.Commands;
+using Harbor.Gc.Runner.History;
 using Harbor.Gc.Scheduling;
 
 namespace Harbor.Gc.Runner.Daemon;
@@ -15,7 +16,7 @@ namespace Harbor.Gc.Runner.Daemon;
 /// </summary>
 internal sealed class DaemonConfigReader
 {
-    private static readonly string[] TopFields = ["history", "timeZone", "jobs"];
+    private static readonly string[] TopFields = ["history", "timeZone", "keep", "jobs"];
     private static readonly string[] CommonFields = ["name", "kind", "store", "schedule", "dryRun", "reportJson", "reportHtml", "gracePeriod"];
     private static readonly string[] GcFields = ["deleteUntagged", "timeWindow", "workers", "maxDuration", "allowNoTags"];
     private static readonly string[] RetentionFields = ["policy", "immutableRules", "projectIds"];
@@ -97,6 +98,7 @@ internal sealed class DaemonConfigReader
             }
         }
 
+        var keep = Keep(root);
         var jobs = new List<DaemonJob>();
         if (!root.TryGetProperty("jobs", out var list) || list.ValueKind != JsonValueKind.Array || list.GetArrayLength() == 0)
         {
@@ -128,7 +130,32 @@ internal sealed class DaemonConfigReader
             Error(null, "history", $"'{history}' is the LiteDB store of job '{job.Name}'; give the history its own file");
         }
 
-        return new DaemonConfig(_file, history, zone, jobs);
+        return new DaemonConfig(_file, history, zone, jobs) { Keep = keep };
+    }
+
+    /// <summary>Reads <c>"keep": 100</c> (the newest runs) or <c>"keep": "30d"</c> (the runs younger than that).</summary>
+    private HistoryKeep? Keep(JsonElement root)
+    {
+        if (!root.TryGetProperty("keep", out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind is not (JsonValueKind.Number or JsonValueKind.String))
+        {
+            Error(null, "keep", $"expected a number of runs (100) or a duration (\"30d\"), found {value.GetRawText()}");
+            return null;
+        }
+
+        try
+        {
+            return HistoryKeep.Parse("keep", value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText());
+        }
+        catch (UsageException e)
+        {
+            Error(null, "keep", e.Message["keep: ".Length..]);
+            return null;
+        }
     }
 
     private DaemonJob? ReadJob(JsonElement element, int index)

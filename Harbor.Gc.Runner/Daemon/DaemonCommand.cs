@@ -16,39 +16,56 @@ namespace Harbor.Gc.Runner.Daemon;
 internal static class DaemonCommand
 {
     public const string Usage = """
-        harbor-gc daemon --config FILE
+        harbor-gc daemon --config FILE [--log-format simple|json|systemd] [--log-level LEVEL]
           runs the GC and retention jobs FILE configures on their cron schedules, keeping a run history (README: "The daemon")
-        harbor-gc daemon run-now JOB --config FILE
+        harbor-gc daemon run-now JOB --config FILE [--log-format simple|json|systemd] [--log-level LEVEL]
           runs the job JOB of FILE once, now, in this process, recorded in the history as the daemon records a run (trigger manual)
+          LEVEL = trace, debug, information (the default), warning, error, critical or none; also settable by the environment:
+                  HARBOR_GC_LOG_LEVEL, HARBOR_GC_LOG_FORMAT, Logging__LogLevel__Default, Logging__Console__FormatterName
         """;
 
     /// <summary>How long the host waits for the runs in progress to stop after the item in hand.</summary>
     private static readonly TimeSpan ShutdownTimeout = TimeSpan.FromMinutes(5);
 
-    public static async Task<int> RunAsync(string[] args, TextWriter stderr, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(string[] args, TextWriter stderr, TimeProvider time, StopRequest stop)
     {
-        string file;
-        switch (args)
+        var cancellationToken = stop.Token;
+        var runNow = args is ["run-now", ..];
+        string? file = null;
+        string? jobName = null;
+        string? format = null;
+        string? level = null;
+        var arguments = new Arguments(runNow ? args[1..] : args);
+        while (arguments.MoveNext())
         {
-            case ["--config", var path]:
-                file = path;
-                break;
-            case ["run-now", var job, "--config", var path]:
-                return await RunNowAsync(job, path, stderr, time, cancellationToken).ConfigureAwait(false);
-            case ["run-now", "--config", var path, var job]:
-                return await RunNowAsync(job, path, stderr, time, cancellationToken).ConfigureAwait(false);
-            case ["run-now", ..]:
-                throw new UsageException($"daemon run-now: give the job's name and the configuration file.\n{Usage}");
-            default:
-                throw new UsageException($"daemon: give the configuration file.\n{Usage}");
+            var arg = arguments.Current;
+            switch (arg)
+            {
+                case "--config": file = arguments.Value(); break;
+                case "--log-format": format = arguments.Value(); break;
+                case "--log-level": level = arguments.Value(); break;
+                case var name when runNow && jobName is null && !name.StartsWith('-'): jobName = name; break;
+                default: throw new UsageException($"daemon{(runNow ? " run-now" : string.Empty)}: unknown option '{arg}'.\n{Usage}");
+            }
         }
 
+        if (file is null || (runNow && jobName is null))
+        {
+            throw new UsageException(runNow ? $"daemon run-now: give the job's name and the configuration file.\n{Usage}" : $"daemon: give the configuration file.\n{Usage}");
+        }
+
+        var logOptions = new LogOptions(format, level);
+        if (runNow)
+        {
+            return await RunNowAsync(jobName!, file, logOptions, stderr, time, cancellationToken).ConfigureAwait(false);
+        }
+
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, Args = [] });
+        RunnerLogging.AddSources(builder.Configuration, logOptions); // checked before the configuration file: bad either way is exit 2
         var config = DaemonConfigReader.Load(file, time);
         using var opened = OpenHistory(config);
 
-        var provider = new RunLogProvider(stderr, time);
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, Args = [] });
-        builder.Logging.ClearProviders().AddProvider(provider).SetMinimumLevel(LogLevel.Information);
+        RunnerLogging.Configure(builder.Logging, builder.Configuration, stderr, time);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
         builder.Services.AddSingleton<IHostLifetime, SignalledLifetime>(); // signals are Program's (StopSignals), as in every command
         builder.Services.AddSingleton(time);
@@ -66,6 +83,7 @@ internal static class DaemonCommand
             Log.Interrupted(logger, run.Id, run.Job);
         }
 
+        using var stopping = cancellationToken.Register(() => Log.ShutdownRequested(logger, stop.Signal() ?? "cancellation"));
         try
         {
             await host.RunAsync(cancellationToken).ConfigureAwait(false);
@@ -84,13 +102,13 @@ internal static class DaemonCommand
     /// stderr. A run of another process (the daemon, another run-now) still running that it would overlap makes it a skipped
     /// run. Exit codes as a command's: 0 succeeded, 1 failed or skipped, 3 stopped.
     /// </summary>
-    private static async Task<int> RunNowAsync(string name, string file, TextWriter stderr, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<int> RunNowAsync(string name, string file, LogOptions logOptions, TextWriter stderr, TimeProvider time, CancellationToken cancellationToken)
     {
+        using var loggers = RunnerLogging.CreateFactory(logOptions, stderr, time);
         var config = DaemonConfigReader.Load(file, time);
         var job = config.Jobs.FirstOrDefault(j => j.Name == name)
             ?? throw new UsageException($"daemon run-now: {file} has no job '{name}' (its jobs: {string.Join(", ", config.Jobs.Select(j => j.Name))}).");
         using var history = OpenHistory(config);
-        using var loggers = LoggerFactory.Create(b => b.AddProvider(new RunLogProvider(stderr, time)).SetMinimumLevel(LogLevel.Information));
         var runner = new JobRunner(history, new RetentionJob(time), time, loggers, config.Keep);
         var busy = history.Running().FirstOrDefault(r => (r.Kind == "gc" && job.Kind == JobKind.Gc) || r.Store == job.Store);
         var run = busy is not null

@@ -43,4 +43,7 @@ internal static partial class Log
 
     [LoggerMessage(13, LogLevel.Information, "daemon stopped")]
     public static partial void DaemonStopped(ILogger logger);
+
+    [LoggerMessage(14, LogLevel.Information, "daemon stopping ({Reason}): the runs in progress stop after the item in hand")]
+    public static partial void ShutdownRequested(ILogger logger, string reason);
 }

@@ -1,9 +1,13 @@
+using Harbor.Gc.Diagnostics;
 using Harbor.Gc.Runner.Commands;
 using Harbor.Gc.Runner.History;
 using Harbor.Gc.Storage.LiteDb;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
 namespace Harbor.Gc.Runner.Daemon;
 
@@ -74,6 +78,11 @@ internal static class DaemonCommand
         builder.Services.AddSingleton<IRetentionJob, RetentionJob>();
         builder.Services.AddSingleton(sp => new JobRunner(opened, sp.GetRequiredService<IRetentionJob>(), time, sp.GetRequiredService<ILoggerFactory>(), config.Keep));
         builder.Services.AddHostedService<DaemonService>();
+        if (config.Metrics is { } metrics)
+        {
+            AddMetrics(builder.Services, metrics);
+        }
+
         using var host = builder.Build();
 
         var history = host.Services.GetRequiredService<RunHistory>();
@@ -121,6 +130,32 @@ internal static class DaemonCommand
             _ => ExitCodes.Failed,
         };
     }
+
+    /// <summary>
+    /// Exports the <see cref="GcMetrics.MeterName"/> meter through OpenTelemetry: a Prometheus scrape endpoint
+    /// (<c>http://HOST:PORT/metrics</c>) and/or OTLP, as configured.
+    /// </summary>
+    private static void AddMetrics(IServiceCollection services, MetricsConfig metrics) =>
+        services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("harbor-gc", serviceVersion: typeof(DaemonCommand).Assembly.GetName().Version?.ToString()))
+            .WithMetrics(m =>
+            {
+                m.AddMeter(GcMetrics.MeterName);
+                if (metrics.Prometheus is { } prometheus)
+                {
+                    m.AddPrometheusHttpListener(o => (o.Host, o.Port) = (prometheus.Host, prometheus.Port));
+                }
+
+                if (metrics.Otlp is { } otlp)
+                {
+                    m.AddOtlpExporter((exporter, reader) =>
+                    {
+                        exporter.Endpoint = otlp.Endpoint;
+                        exporter.Protocol = otlp.HttpProtobuf ? OtlpExportProtocol.HttpProtobuf : OtlpExportProtocol.Grpc;
+                        reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = (int)Math.Min(otlp.Interval.TotalMilliseconds, int.MaxValue);
+                    });
+                }
+            });
 
     private static RunHistory OpenHistory(DaemonConfig config)
     {

@@ -84,6 +84,17 @@ internal static class DaemonCommand
         }
 
         using var host = builder.Build();
+        if (config.Metrics is { Prometheus: { } prometheus })
+        {
+            try
+            {
+                host.Services.GetService<MeterProvider>(); // starts the scrape endpoint now: a port that cannot be had is bad input, before any run
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new UsageException($"{config.Path}: field 'metrics.prometheus.port': cannot listen on http://{prometheus.Host}:{prometheus.Port}/metrics: {e.InnerException?.Message ?? e.Message}");
+            }
+        }
 
         var history = host.Services.GetRequiredService<RunHistory>();
         var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger<DaemonService>();

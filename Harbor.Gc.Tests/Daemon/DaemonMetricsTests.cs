@@ -141,6 +141,22 @@ public class DaemonMetricsTests
     }
 
     [Test]
+    public async Task Given_a_Prometheus_port_in_use_then_the_daemon_exits_2_naming_it_before_any_run()
+    {
+        // given a port another program listens on
+        using var other = new TcpListener(IPAddress.Loopback, 0);
+        other.Start();
+        var port = ((IPEndPoint)other.LocalEndpoint).Port;
+        WriteConfig($$"""{ "prometheus": { "port": {{port}} } }""");
+
+        var (code, _, errors) = await GcCommandTests.Run("daemon", "--config", _config);
+
+        code.Should().Be(2, errors);
+        errors.Should().Contain($"{_config}: field 'metrics.prometheus.port': cannot listen on http://127.0.0.1:{port}/metrics");
+        Runs().Should().BeEmpty("nothing ran");
+    }
+
+    [Test]
     public void Given_metrics_settings_then_the_prometheus_host_is_127_0_0_1_unless_given_and_no_metrics_is_no_exporter()
     {
         WriteConfig("""{ "prometheus": { "port": 9464 }, "otlp": { "endpoint": "http://collector:4317" } }""");

@@ -47,6 +47,7 @@ public class DaemonLoggingTests
             && e.GetProperty("Category").GetString() == "Harbor.Gc.Runner.Daemon.JobRunner"
             && e.GetProperty("Message").GetString()!.StartsWith("job nightly: run 1 started (gc on distribution:", StringComparison.Ordinal));
         entries.Should().Contain(e => e.GetProperty("Category").GetString() == "Harbor.Gc.Collection.GarbageCollector");
+        entries.Select(e => e.EnumerateObject().Select(p => p.Name).ToList()).Should().AllSatisfy(names => names.Should().Contain(["Timestamp", "EventId", "State"]));
     }
 
     [Test]
@@ -113,6 +114,7 @@ public class DaemonLoggingTests
             ["Logging__Console__FormatterName"] = "json",
             ["Logging__LogLevel__Default"] = "Warning",
             ["HARBOR_GC_LOG_LEVEL"] = "information",
+            ["HARBOR_GC_Logging__Console__FormatterOptions__TimestampFormat"] = "yyyy",
         };
         using var daemon = DaemonProcess.Start(_config, environment);
         await daemon.WaitForOutputAsync("daemon started: 1 jobs", TimeSpan.FromSeconds(30));
@@ -125,7 +127,9 @@ public class DaemonLoggingTests
         // and that it stopped
         var lines = daemon.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         lines.Where(l => !l.StartsWith('{')).Should().Equal(["harbor-gc: SIGTERM: stopping after the item in hand, then writing the report (a second signal stops at once)"]);
-        var messages = lines.Where(l => l.StartsWith('{')).Select(line => JsonDocument.Parse(line).RootElement.GetProperty("Message").GetString()).ToList();
+        var entries = lines.Where(l => l.StartsWith('{')).Select(line => JsonDocument.Parse(line).RootElement).ToList();
+        entries.Should().OnlyContain(e => e.GetProperty("Timestamp").GetString()!.Length == 4, "a Logging setting with the HARBOR_GC_ prefix applies too");
+        var messages = entries.Select(e => e.GetProperty("Message").GetString()).ToList();
         messages.Should().Contain(m => m!.StartsWith("job nightly: next run at ", StringComparison.Ordinal), "information passes: HARBOR_GC_LOG_LEVEL wins");
         messages.Should().Contain("daemon stopping (SIGTERM): the runs in progress stop after the item in hand")
             .And.Contain("daemon stopped");

@@ -288,6 +288,25 @@ public class HistoryToolsTests
         runs.Get(3)!.Status.Should().Be(RunStatus.Succeeded);
     }
 
+    [Test]
+    public async Task Given_a_signal_before_the_run_reads_when_run_now_then_it_is_recorded_stopped_and_exits_3()
+    {
+        var config = WriteConfig();
+        var before = _tree.Files();
+
+        // when the run is stopped before it reads anything (its token already cancelled, as a signal at the start leaves it)
+        var code = await Gc.Runner.Program.RunAsync(["daemon", "run-now", "nightly", "--config", config], new StringWriter(), new StringWriter(),
+            new FakeTimeProvider(Now), new CancellationToken(canceled: true));
+
+        // then it exits 3, deleted nothing, and its record says stopped
+        code.Should().Be(3);
+        _tree.Files().Should().BeEquivalentTo(before.Append("history.db"));
+        using var history = RunHistory.Open(_history, create: false);
+        var run = history.List(null, 10).Should().ContainSingle().Subject;
+        (run.Job, run.Trigger, run.Status).Should().Be(("nightly", RunTrigger.Manual, RunStatus.Stopped));
+        run.Message.Should().EndWith("before the plan was made; nothing was deleted");
+    }
+
     /// <summary>A daemon configuration with a real GC job (no grace period: the clock is fake) and a dry retention job.</summary>
     private string WriteConfig()
     {

@@ -41,9 +41,10 @@ internal static class Program
             {
                 ["gc", .. var rest] => await GcCommand.RunAsync(rest, stdout, stderr, time, stop).ConfigureAwait(false),
                 ["retention", .. var rest] => await RetentionCommand.RunAsync(rest, stdout, stderr, time, stop).ConfigureAwait(false),
+                ["history", "prune", .. var rest] => await HistoryCommand.PruneAsync(rest, stdout, time).ConfigureAwait(false),
                 ["history", .. var rest] => await HistoryCommand.ListAsync(rest, stdout).ConfigureAwait(false),
                 ["show", .. var rest] => await HistoryCommand.ShowAsync(rest, stdout).ConfigureAwait(false),
-                ["daemon", .. var rest] => await DaemonCommand.RunAsync(rest, stderr, time, cancellationToken).ConfigureAwait(false),
+                ["daemon", .. var rest] => await DaemonCommand.RunAsync(rest, stderr, time, stop).ConfigureAwait(false),
                 ["explain", .. var rest] => await ExplainCommand.RunAsync(rest, stdout, time, cancellationToken).ConfigureAwait(false),
                 ["store", .. var rest] => await StoreCommand.RunAsync(rest, stdout).ConfigureAwait(false),
                 [] or ["--help"] or ["-h"] or ["help"] => Help(stdout),

@@ -2,6 +2,9 @@ using System.Globalization;
 using Harbor.Gc.Immutability;
 using Harbor.Gc.Reporting;
 using Harbor.Gc.Retention;
+using Harbor.Gc.Runner.Daemon;
+using Harbor.Gc.Runner.History;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Harbor.Gc.Runner.Commands;
 
@@ -16,7 +19,7 @@ internal static class RetentionCommand
 {
     public const string Usage = """
         harbor-gc retention run --policy FILE [--store STORE] [--immutable-rules FILE] [--project-id ID=NAME] [--dry-run]
-                                [--grace-period 1m] [--report-json FILE|-] [--report-html FILE] [--quiet]
+                                [--grace-period 1m] [--report-json FILE|-] [--report-html FILE] [--quiet] [--history PATH]
         harbor-gc retention validate FILE [--immutable-rules FILE] [--project-id ID=NAME]
           FILE = a retention policy in Harbor's JSON (as Harbor exports it; scope.ref is the project's name or id)
           --immutable-rules FILE = Harbor's immutable tag rules (a JSON array; of the policy's project unless it names one)
@@ -42,12 +45,14 @@ internal static class RetentionCommand
         var quiet = false;
         var projectIds = new Dictionary<long, string>();
         TimeSpan? gracePeriod = null;
+        string? history = null;
         var arguments = new Arguments(args);
         while (arguments.MoveNext())
         {
             var arg = arguments.Current;
             switch (arg)
             {
+                case "--history": history = arguments.Value(); break;
                 case "--policy": policyFile = arguments.Value(); break;
                 case "--store": store = arguments.Value(); break;
                 case "--immutable-rules": rulesFile = arguments.Value(); break;
@@ -69,10 +74,25 @@ internal static class RetentionCommand
         var (policy, rules) = ReadPolicy(policyFile, rulesFile, projectIds);
         using var reports = new ReportOutput(reportJson, reportHtml);
         reports.Open(); // a report that cannot be written is found before anything is deleted
-        var result = await StoreSpec.UseAsync(store, time, readOnly: dryRun, s => new RetentionRunner(s, time).RunAsync(policy, rules, dryRun, stop.Token), gracePeriod).ConfigureAwait(false);
-        if (result.Stopped)
+        // the run history, with --history: the run, its outcome and its log lines
+        using var recording = ManualRun.Start(history, "retention", store, RetentionRunRecording.Options(policyFile, rulesFile, dryRun, reportJson, reportHtml), time.GetUtcNow(), dryRun, time);
+        var logger = recording?.CreateLogger(nameof(RetentionRunner)) ?? NullLogger.Instance;
+        RetentionResult result;
+        try
         {
-            result = result with { StoppedBy = stop.Signal() }; // the report names the signal
+            Log.RetentionStarted(logger, store, policyFile, dryRun);
+            result = await StoreSpec.UseAsync(store, time, readOnly: dryRun, s => new RetentionRunner(s, time).RunAsync(policy, rules, dryRun, stop.Token), gracePeriod).ConfigureAwait(false);
+            if (result.Stopped)
+            {
+                result = result with { StoppedBy = stop.Signal() }; // the report names the signal
+            }
+
+            Log.RetentionFinished(logger, result.Stopped ? "stopped" : "finished", RetentionRunRecording.Message(result));
+            recording?.Finish(result);
+        }
+        catch (Exception e) when (recording is not null && recording.Failed(e))
+        {
+            throw; // never reached: Failed records the error and returns false
         }
 
         // the JSON report goes to stdout when asked for with '-', and the summary then to stderr; warnings always reach stderr

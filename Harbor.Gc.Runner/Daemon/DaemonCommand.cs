@@ -1,9 +1,13 @@
+using Harbor.Gc.Diagnostics;
 using Harbor.Gc.Runner.Commands;
 using Harbor.Gc.Runner.History;
 using Harbor.Gc.Storage.LiteDb;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Exporter;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 
 namespace Harbor.Gc.Runner.Daemon;
 
@@ -16,45 +20,81 @@ namespace Harbor.Gc.Runner.Daemon;
 internal static class DaemonCommand
 {
     public const string Usage = """
-        harbor-gc daemon --config FILE
+        harbor-gc daemon --config FILE [--log-format simple|json|systemd] [--log-level LEVEL]
           runs the GC and retention jobs FILE configures on their cron schedules, keeping a run history (README: "The daemon")
+        harbor-gc daemon run-now JOB --config FILE [--log-format simple|json|systemd] [--log-level LEVEL]
+          runs the job JOB of FILE once, now, in this process, recorded in the history as the daemon records a run (trigger manual)
+          LEVEL = trace, debug, information (the default), warning, error, critical or none; also settable by the environment:
+                  HARBOR_GC_LOG_LEVEL, HARBOR_GC_LOG_FORMAT, Logging__LogLevel__Default, Logging__Console__FormatterName
         """;
 
     /// <summary>How long the host waits for the runs in progress to stop after the item in hand.</summary>
     private static readonly TimeSpan ShutdownTimeout = TimeSpan.FromMinutes(5);
 
-    public static async Task<int> RunAsync(string[] args, TextWriter stderr, TimeProvider time, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(string[] args, TextWriter stderr, TimeProvider time, StopRequest stop)
     {
-        var file = args switch
+        var cancellationToken = stop.Token;
+        var runNow = args is ["run-now", ..];
+        string? file = null;
+        string? jobName = null;
+        string? format = null;
+        string? level = null;
+        var arguments = new Arguments(runNow ? args[1..] : args);
+        while (arguments.MoveNext())
         {
-            ["--config", var path] => path,
-            _ => throw new UsageException($"daemon: give the configuration file.\n{Usage}"),
-        };
-        var config = DaemonConfigReader.Load(file, time);
-        RunHistory opened;
-        try
-        {
-            opened = RunHistory.Open(config.HistoryPath, create: true);
-        }
-        catch (Exception e) when (e is DirectoryNotFoundException or InvalidDataException or LiteDbStoreInUseException)
-        {
-            throw new UsageException($"{file}: history: {e.Message}");
+            var arg = arguments.Current;
+            switch (arg)
+            {
+                case "--config": file = arguments.Value(); break;
+                case "--log-format": format = arguments.Value(); break;
+                case "--log-level": level = arguments.Value(); break;
+                case var name when runNow && jobName is null && !name.StartsWith('-'): jobName = name; break;
+                default: throw new UsageException($"daemon{(runNow ? " run-now" : string.Empty)}: unknown option '{arg}'.\n{Usage}");
+            }
         }
 
-        using var ownedHistory = opened;
+        if (file is null || (runNow && jobName is null))
+        {
+            throw new UsageException(runNow ? $"daemon run-now: give the job's name and the configuration file.\n{Usage}" : $"daemon: give the configuration file.\n{Usage}");
+        }
 
-        var provider = new RunLogProvider(stderr, time);
+        var logOptions = new LogOptions(format, level);
+        if (runNow)
+        {
+            return await RunNowAsync(jobName!, file, logOptions, stderr, time, cancellationToken).ConfigureAwait(false);
+        }
+
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, Args = [] });
-        builder.Logging.ClearProviders().AddProvider(provider).SetMinimumLevel(LogLevel.Information);
+        RunnerLogging.AddSources(builder.Configuration, logOptions); // checked before the configuration file: bad either way is exit 2
+        var config = DaemonConfigReader.Load(file, time);
+        using var opened = OpenHistory(config);
+
+        RunnerLogging.Configure(builder.Logging, builder.Configuration, stderr, time);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
         builder.Services.AddSingleton<IHostLifetime, SignalledLifetime>(); // signals are Program's (StopSignals), as in every command
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton(config);
         builder.Services.AddSingleton(opened);
         builder.Services.AddSingleton<IRetentionJob, RetentionJob>();
-        builder.Services.AddSingleton<JobRunner>();
+        builder.Services.AddSingleton(sp => new JobRunner(opened, sp.GetRequiredService<IRetentionJob>(), time, sp.GetRequiredService<ILoggerFactory>(), config.Keep));
         builder.Services.AddHostedService<DaemonService>();
+        if (config.Metrics is { } metrics)
+        {
+            AddMetrics(builder.Services, metrics);
+        }
+
         using var host = builder.Build();
+        if (config.Metrics is { Prometheus: { } prometheus })
+        {
+            try
+            {
+                host.Services.GetService<MeterProvider>(); // starts the scrape endpoint now: a port that cannot be had is bad input, before any run
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new UsageException($"{config.Path}: field 'metrics.prometheus.port': cannot listen on http://{prometheus.Host}:{prometheus.Port}/metrics: {e.InnerException?.Message ?? e.Message}");
+            }
+        }
 
         var history = host.Services.GetRequiredService<RunHistory>();
         var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger<DaemonService>();
@@ -63,6 +103,7 @@ internal static class DaemonCommand
             Log.Interrupted(logger, run.Id, run.Job);
         }
 
+        using var stopping = cancellationToken.Register(() => Log.ShutdownRequested(logger, stop.Signal() ?? "cancellation"));
         try
         {
             await host.RunAsync(cancellationToken).ConfigureAwait(false);
@@ -72,7 +113,71 @@ internal static class DaemonCommand
             // stopped (Ctrl-C) while the host was starting: nothing was running
         }
 
+        Log.DaemonStopped(logger);
         return ExitCodes.Done;
+    }
+
+    /// <summary>
+    /// <c>daemon run-now JOB --config FILE</c>: the job, once, now, recorded like a scheduled run (trigger manual), its log on
+    /// stderr. A run of another process (the daemon, another run-now) still running that it would overlap makes it a skipped
+    /// run. Exit codes as a command's: 0 succeeded, 1 failed or skipped, 3 stopped.
+    /// </summary>
+    private static async Task<int> RunNowAsync(string name, string file, LogOptions logOptions, TextWriter stderr, TimeProvider time, CancellationToken cancellationToken)
+    {
+        using var loggers = RunnerLogging.CreateFactory(logOptions, stderr, time);
+        var config = DaemonConfigReader.Load(file, time);
+        var job = config.Jobs.FirstOrDefault(j => j.Name == name)
+            ?? throw new UsageException($"daemon run-now: {file} has no job '{name}' (its jobs: {string.Join(", ", config.Jobs.Select(j => j.Name))}).");
+        using var history = OpenHistory(config);
+        var runner = new JobRunner(history, new RetentionJob(time), time, loggers, config.Keep);
+        var busy = history.Running().FirstOrDefault(r => (r.Kind == "gc" && job.Kind == JobKind.Gc) || r.Store == job.Store);
+        var run = busy is not null
+            ? runner.Skip(job, RunTrigger.Manual, busy)
+            : await runner.RunAsync(job, RunTrigger.Manual, cancellationToken).ConfigureAwait(false);
+        return run.Status switch
+        {
+            RunStatus.Succeeded => ExitCodes.Done,
+            RunStatus.Stopped => ExitCodes.Stopped,
+            _ => ExitCodes.Failed,
+        };
+    }
+
+    /// <summary>
+    /// Exports the <see cref="GcMetrics.MeterName"/> meter through OpenTelemetry: a Prometheus scrape endpoint
+    /// (<c>http://HOST:PORT/metrics</c>) and/or OTLP, as configured.
+    /// </summary>
+    private static void AddMetrics(IServiceCollection services, MetricsConfig metrics) =>
+        services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("harbor-gc", serviceVersion: typeof(DaemonCommand).Assembly.GetName().Version?.ToString()))
+            .WithMetrics(m =>
+            {
+                m.AddMeter(GcMetrics.MeterName);
+                if (metrics.Prometheus is { } prometheus)
+                {
+                    m.AddPrometheusHttpListener(o => (o.Host, o.Port) = (prometheus.Host, prometheus.Port));
+                }
+
+                if (metrics.Otlp is { } otlp)
+                {
+                    m.AddOtlpExporter((exporter, reader) =>
+                    {
+                        exporter.Endpoint = otlp.Endpoint;
+                        exporter.Protocol = otlp.HttpProtobuf ? OtlpExportProtocol.HttpProtobuf : OtlpExportProtocol.Grpc;
+                        reader.PeriodicExportingMetricReaderOptions.ExportIntervalMilliseconds = (int)Math.Min(otlp.Interval.TotalMilliseconds, int.MaxValue);
+                    });
+                }
+            });
+
+    private static RunHistory OpenHistory(DaemonConfig config)
+    {
+        try
+        {
+            return RunHistory.Open(config.HistoryPath, create: true);
+        }
+        catch (Exception e) when (e is DirectoryNotFoundException or InvalidDataException or LiteDbStoreInUseException)
+        {
+            throw new UsageException($"{config.Path}: history: {e.Message}");
+        }
     }
 }
 

@@ -20,7 +20,30 @@ internal enum JobKind
 /// <param name="HistoryPath">The run history database.</param>
 /// <param name="TimeZone">The zone the schedules are read in.</param>
 /// <param name="Jobs">The jobs.</param>
-internal sealed record DaemonConfig(string Path, string HistoryPath, TimeZoneInfo TimeZone, IReadOnlyList<DaemonJob> Jobs);
+internal sealed record DaemonConfig(string Path, string HistoryPath, TimeZoneInfo TimeZone, IReadOnlyList<DaemonJob> Jobs)
+{
+    /// <summary>What the history keeps after each run (<c>keep</c>); everything when null.</summary>
+    public History.HistoryKeep? Keep { get; init; }
+
+    /// <summary>Where the daemon exports the <c>Harbor.Gc</c> meter (<c>metrics</c>); nowhere when null.</summary>
+    public MetricsConfig? Metrics { get; init; }
+}
+
+/// <summary>The daemon's metrics exporters (<c>metrics</c>): each off unless configured.</summary>
+/// <param name="Prometheus">The Prometheus scrape endpoint, or null.</param>
+/// <param name="Otlp">The OTLP exporter, or null.</param>
+internal sealed record MetricsConfig(PrometheusConfig? Prometheus, OtlpConfig? Otlp);
+
+/// <summary>A Prometheus scrape endpoint, <c>http://HOST:PORT/metrics</c>.</summary>
+/// <param name="Host">The address it listens on; 127.0.0.1 unless configured.</param>
+/// <param name="Port">The TCP port.</param>
+internal sealed record PrometheusConfig(string Host, int Port);
+
+/// <summary>An OTLP exporter.</summary>
+/// <param name="Endpoint">The collector's endpoint.</param>
+/// <param name="HttpProtobuf">Whether it takes OTLP over HTTP (protobuf) rather than gRPC.</param>
+/// <param name="Interval">How often the metrics are sent (and once more when the daemon stops).</param>
+internal sealed record OtlpConfig(Uri Endpoint, bool HttpProtobuf, TimeSpan Interval);
 
 /// <summary>One scheduled job.</summary>
 internal sealed class DaemonJob

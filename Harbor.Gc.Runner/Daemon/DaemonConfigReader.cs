@@ -4,6 +4,7 @@ using Harbor.Gc.Collection;
 using Harbor.Gc.Immutability;
 using Harbor.Gc.Retention;
 using Harbor.Gc.Runner.Commands;
+using Harbor.Gc.Runner.History;
 using Harbor.Gc.Scheduling;
 
 namespace Harbor.Gc.Runner.Daemon;
@@ -15,7 +16,7 @@ namespace Harbor.Gc.Runner.Daemon;
 /// </summary>
 internal sealed class DaemonConfigReader
 {
-    private static readonly string[] TopFields = ["history", "timeZone", "jobs"];
+    private static readonly string[] TopFields = ["history", "timeZone", "keep", "metrics", "jobs"];
     private static readonly string[] CommonFields = ["name", "kind", "store", "schedule", "dryRun", "reportJson", "reportHtml", "gracePeriod"];
     private static readonly string[] GcFields = ["deleteUntagged", "timeWindow", "workers", "maxDuration", "allowNoTags"];
     private static readonly string[] RetentionFields = ["policy", "immutableRules", "projectIds"];
@@ -97,6 +98,8 @@ internal sealed class DaemonConfigReader
             }
         }
 
+        var keep = Keep(root);
+        var metrics = root.TryGetProperty("metrics", out var metricsElement) ? Metrics(metricsElement) : null;
         var jobs = new List<DaemonJob>();
         if (!root.TryGetProperty("jobs", out var list) || list.ValueKind != JsonValueKind.Array || list.GetArrayLength() == 0)
         {
@@ -128,7 +131,114 @@ internal sealed class DaemonConfigReader
             Error(null, "history", $"'{history}' is the LiteDB store of job '{job.Name}'; give the history its own file");
         }
 
-        return new DaemonConfig(_file, history, zone, jobs);
+        return new DaemonConfig(_file, history, zone, jobs) { Keep = keep, Metrics = metrics };
+    }
+
+    /// <summary>Reads <c>"metrics": { "prometheus": { "port": 9464 }, "otlp": { "endpoint": "http://collector:4317" } }</c>.</summary>
+    private MetricsConfig? Metrics(JsonElement element)
+    {
+        if (element.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            Error(null, "metrics", $"expected an object with 'prometheus' and/or 'otlp', found {element.GetRawText()}");
+            return null;
+        }
+
+        UnknownFields(element, null, ["prometheus", "otlp"], "metrics.");
+        PrometheusConfig? prometheus = null;
+        if (element.TryGetProperty("prometheus", out var p) && p.ValueKind != JsonValueKind.Null)
+        {
+            if (p.ValueKind != JsonValueKind.Object)
+            {
+                Error(null, "metrics.prometheus", $"expected an object such as {{ \"port\": 9464 }}, found {p.GetRawText()}");
+            }
+            else
+            {
+                UnknownFields(p, null, ["host", "port"], "metrics.prometheus.");
+                var host = String(p, null, "host", "metrics.prometheus.host") ?? "127.0.0.1";
+                if (!p.TryGetProperty("port", out var port) || port.ValueKind != JsonValueKind.Number || !port.TryGetInt32(out var n) || n is < 1 or > 65535)
+                {
+                    Error(null, "metrics.prometheus.port", p.TryGetProperty("port", out var given) ? $"{given.GetRawText()} is not a TCP port (1 to 65535)" : "missing: give the TCP port of the scrape endpoint, e.g. 9464");
+                }
+                else if (host.Length == 0 || Uri.CheckHostName(host) == UriHostNameType.Unknown)
+                {
+                    Error(null, "metrics.prometheus.host", $"'{host}' is not a host name or address");
+                }
+                else
+                {
+                    prometheus = new PrometheusConfig(host, n);
+                }
+            }
+        }
+
+        OtlpConfig? otlp = null;
+        if (element.TryGetProperty("otlp", out var o) && o.ValueKind != JsonValueKind.Null)
+        {
+            if (o.ValueKind != JsonValueKind.Object)
+            {
+                Error(null, "metrics.otlp", $"expected an object such as {{ \"endpoint\": \"http://127.0.0.1:4317\" }}, found {o.GetRawText()}");
+            }
+            else
+            {
+                UnknownFields(o, null, ["endpoint", "protocol", "interval"], "metrics.otlp.");
+                var endpoint = String(o, null, "endpoint", "metrics.otlp.endpoint");
+                var protocol = String(o, null, "protocol", "metrics.otlp.protocol") ?? "grpc";
+                var interval = ReadDuration(o, null, "interval", "metrics.otlp.interval") ?? TimeSpan.FromSeconds(60);
+                Uri? uri = null;
+                if (endpoint is null)
+                {
+                    Error(null, "metrics.otlp.endpoint", "missing: give the collector's endpoint, e.g. http://127.0.0.1:4317");
+                }
+                else if (!Uri.TryCreate(endpoint, UriKind.Absolute, out uri) || uri.Scheme is not ("http" or "https"))
+                {
+                    Error(null, "metrics.otlp.endpoint", $"'{endpoint}' is not an http:// or https:// address");
+                    uri = null;
+                }
+
+                if (protocol is not ("grpc" or "http/protobuf"))
+                {
+                    Error(null, "metrics.otlp.protocol", $"'{protocol}' is not grpc or http/protobuf");
+                }
+
+                if (interval <= TimeSpan.Zero)
+                {
+                    Error(null, "metrics.otlp.interval", "must be more than 0");
+                }
+
+                otlp = uri is null || protocol is not ("grpc" or "http/protobuf") || interval <= TimeSpan.Zero ? null : new OtlpConfig(uri, protocol == "http/protobuf", interval);
+            }
+        }
+
+        return prometheus is null && otlp is null ? null : new MetricsConfig(prometheus, otlp);
+    }
+
+    /// <summary>Reads <c>"keep": 100</c> (the newest runs) or <c>"keep": "30d"</c> (the runs younger than that).</summary>
+    private HistoryKeep? Keep(JsonElement root)
+    {
+        if (!root.TryGetProperty("keep", out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        if (value.ValueKind is not (JsonValueKind.Number or JsonValueKind.String))
+        {
+            Error(null, "keep", $"expected a number of runs (100) or a duration (\"30d\"), found {value.GetRawText()}");
+            return null;
+        }
+
+        try
+        {
+            return HistoryKeep.Parse("keep", value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText());
+        }
+        catch (UsageException e)
+        {
+            Error(null, "keep", e.Message["keep: ".Length..]);
+            return null;
+        }
     }
 
     private DaemonJob? ReadJob(JsonElement element, int index)
@@ -322,9 +432,9 @@ internal sealed class DaemonConfigReader
     }
 
     /// <summary>A duration in <see cref="Duration"/>'s grammar, the command line's (<c>"2h30m"</c>, <c>"90s"</c>, <c>"02:30:00"</c>).</summary>
-    private TimeSpan? ReadDuration(JsonElement element, string job, string field)
+    private TimeSpan? ReadDuration(JsonElement element, string? job, string field, string? shown = null)
     {
-        if (String(element, job, field) is not { } text)
+        if (String(element, job, field, shown) is not { } text)
         {
             return null;
         }
@@ -334,7 +444,7 @@ internal sealed class DaemonConfigReader
             return value;
         }
 
-        Error(job, field, Duration.Problem(text));
+        Error(job, shown ?? field, Duration.Problem(text));
         return null;
     }
 
@@ -368,7 +478,7 @@ internal sealed class DaemonConfigReader
         return ids;
     }
 
-    private string? String(JsonElement element, string? job, string field)
+    private string? String(JsonElement element, string? job, string field, string? shown = null)
     {
         if (!element.TryGetProperty(field, out var value) || value.ValueKind == JsonValueKind.Null)
         {
@@ -377,7 +487,7 @@ internal sealed class DaemonConfigReader
 
         if (value.ValueKind != JsonValueKind.String)
         {
-            Error(job, field, $"expected a string, found {value.GetRawText()}");
+            Error(job, shown ?? field, $"expected a string, found {value.GetRawText()}");
             return null;
         }
 
@@ -400,13 +510,13 @@ internal sealed class DaemonConfigReader
         return null;
     }
 
-    private void UnknownFields(JsonElement element, string? job, string[] known)
+    private void UnknownFields(JsonElement element, string? job, string[] known, string prefix = "")
     {
         foreach (var property in element.EnumerateObject())
         {
             if (!known.Contains(property.Name, StringComparer.Ordinal))
             {
-                Error(job, property.Name, $"unknown field (known: {string.Join(", ", known)})");
+                Error(job, prefix + property.Name, $"unknown field (known: {string.Join(", ", known)})");
             }
         }
     }

@@ -9,9 +9,9 @@ namespace Harbor.Gc.Runner.Daemon;
 /// <summary>
 /// Runs jobs and records them in the history: a run that would overlap a run in progress (<see cref="DaemonJob.Overlaps"/>) is
 /// not started but recorded as skipped, naming the run it overlapped. Cancellation stops a run after the item in hand (the run
-/// is recorded as stopped).
+/// is recorded as stopped). After each run, the history is pruned to what <paramref name="keep"/> keeps.
 /// </summary>
-internal sealed class JobRunner(RunHistory history, IRetentionJob retention, TimeProvider time, ILoggerFactory loggers)
+internal sealed class JobRunner(RunHistory history, IRetentionJob retention, TimeProvider time, ILoggerFactory loggers, HistoryKeep? keep = null)
 {
     private readonly Lock _gate = new();
     private readonly List<(DaemonJob Job, int RunId)> _active = [];
@@ -36,11 +36,18 @@ internal sealed class JobRunner(RunHistory history, IRetentionJob retention, Tim
                 run.Message = $"skipped: it would overlap run {conflict.RunId} (job '{conflict.Job.Name}', {conflict.Job.KindName} on {conflict.Job.Store})";
                 history.Add(run);
                 Log.Skipped(_logger, job.Name, run.Id, conflict.RunId, conflict.Job.Name);
-                return run;
             }
+            else
+            {
+                history.Add(run);
+                _active.Add((job, run.Id));
+            }
+        }
 
-            history.Add(run);
-            _active.Add((job, run.Id));
+        if (run.Status == RunStatus.Skipped)
+        {
+            Prune();
+            return run;
         }
 
         var log = new RunLog();
@@ -81,9 +88,53 @@ internal sealed class JobRunner(RunHistory history, IRetentionJob retention, Tim
             history.Update(run, report?.Json); // after leaving the active runs: a run recorded finished no longer blocks others
 
             RunLogProvider.Current = null;
+            Prune();
         }
 
         return run;
+    }
+
+    /// <summary>
+    /// Records <paramref name="job"/> as skipped because it would overlap <paramref name="other"/>, a run in progress that another
+    /// process recorded (<c>daemon run-now</c> while the daemon, or another run-now, runs).
+    /// </summary>
+    public RunRecord Skip(DaemonJob job, RunTrigger trigger, RunRecord other)
+    {
+        var now = time.GetUtcNow();
+        var run = new RunRecord
+        {
+            Job = job.Name, Kind = job.KindName, Trigger = trigger, Store = job.Store, Options = job.Options(), DryRun = job.DryRun,
+            StartedAt = now, FinishedAt = now, Status = RunStatus.Skipped,
+            Message = $"skipped: it would overlap run {other.Id} (job '{other.Job}', {other.Kind} on {other.Store}), still running",
+        };
+        history.Add(run);
+        Log.Skipped(_logger, job.Name, run.Id, other.Id, other.Job);
+        Prune();
+        return run;
+    }
+
+    /// <summary>Removes what <c>keep</c> does not keep, if set; a failure to prune is logged, never the run's failure.</summary>
+    private void Prune()
+    {
+        if (keep is null)
+        {
+            return;
+        }
+
+        try
+        {
+            var removed = history.Prune(keep, time.GetUtcNow());
+            if (removed > 0)
+            {
+                Log.Pruned(_logger, removed, keep.ToString());
+            }
+        }
+#pragma warning disable CA1031 // pruning is housekeeping: the next run tries again
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Log.PruneFailed(_logger, e.Message);
+        }
     }
 
     /// <summary>A report path with <c>{id}</c> replaced by the run id.</summary>

@@ -28,4 +28,22 @@ internal static partial class Log
 
     [LoggerMessage(8, LogLevel.Information, "daemon stopping: waiting for the runs in progress to stop after the item in hand")]
     public static partial void Stopping(ILogger logger);
+
+    [LoggerMessage(9, LogLevel.Information, "retention run on {Store} started (policy {Policy}, dry run {DryRun})")]
+    public static partial void RetentionStarted(ILogger logger, string store, string policy, bool dryRun);
+
+    [LoggerMessage(10, LogLevel.Information, "retention run {Outcome}: {Message}")]
+    public static partial void RetentionFinished(ILogger logger, string outcome, string message);
+
+    [LoggerMessage(11, LogLevel.Information, "history: {Removed} old runs removed (keeping {Keep})")]
+    public static partial void Pruned(ILogger logger, int removed, string keep);
+
+    [LoggerMessage(12, LogLevel.Warning, "history: pruning failed, the next run tries again: {Error}")]
+    public static partial void PruneFailed(ILogger logger, string error);
+
+    [LoggerMessage(13, LogLevel.Information, "daemon stopped")]
+    public static partial void DaemonStopped(ILogger logger);
+
+    [LoggerMessage(14, LogLevel.Information, "daemon stopping ({Reason}): the runs in progress stop after the item in hand")]
+    public static partial void ShutdownRequested(ILogger logger, string reason);
 }

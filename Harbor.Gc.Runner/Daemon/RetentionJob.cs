@@ -31,17 +31,8 @@ internal sealed class RetentionJob(TimeProvider time) : IRetentionJob
     {
         ArgumentNullException.ThrowIfNull(job);
         var result = await StoreSpec.UseAsync(job.Store, time, readOnly: job.DryRun, s => new RetentionRunner(s, time).RunAsync(job.Policy!, job.Immutability, job.DryRun, cancellationToken), job.GracePeriod).ConfigureAwait(false);
-        var plan = result.Plan;
-        var execution = result.Execution;
-        var deleted = execution?.Deleted.Length ?? plan.Deleted;
-        var message = !result.Planned ? "stopped while reading the store and evaluating the policy, before the plan was made; nothing was deleted"
-            : execution is null ? $"dry run: {plan.Deleted} of {plan.Total} artifacts would be deleted"
-            : $"{deleted} of {plan.Total} artifacts deleted ({execution.Skipped.Length} skipped, {execution.AlreadyGone.Length} already gone){(execution.Stopped ? "; stopped after the artifact in hand, the next run carries on" : string.Empty)}; the next GC frees their blobs";
-        if (!result.Warnings.IsEmpty)
-        {
-            message += "; " + string.Join("; ", result.Warnings);
-        }
-
+        var deleted = result.Execution?.Deleted.Length ?? result.Plan.Deleted;
+        var message = History.RetentionRunRecording.Message(result);
         return new RetentionRunResult(result.DryRun, deleted, RetentionReportWriter.ToJson(result), message, result.Stopped,
             job.ReportHtml is null ? null : HtmlReport.FromRetention(result));
     }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Harbor.Gc.Collection;
 using Harbor.Gc.Reporting;
+using Harbor.Gc.Retention;
 using Harbor.Gc.Runner.Commands;
 using Harbor.Gc.Storage.LiteDb;
 using Microsoft.Extensions.Logging;
@@ -71,10 +72,20 @@ internal static class GcRunRecording
     }
 }
 
+/// <summary>The hook of <c>harbor-gc gc --history PATH</c>: a <see cref="ManualRun"/> of kind <c>gc</c>.</summary>
+internal static class ManualGcRun
+{
+    /// <summary>Starts recording (at <see cref="GcOptions.StartedAt"/>), or returns null when no history was asked for.</summary>
+    /// <exception cref="UsageException">The history database cannot be opened.</exception>
+    public static ManualRun? Start(string? historyPath, string store, GcOptions options, string? reportJson, TimeProvider time) =>
+        ManualRun.Start(historyPath, "gc", store, GcRunRecording.Options(options, reportJson), options.StartedAt ?? time.GetUtcNow(), options.DryRun, time);
+}
+
 /// <summary>
-/// The hook of <c>harbor-gc gc --history PATH</c>: records the manual run (started, then finished or failed) with its log.
+/// A run of a command line recorded in the history (<c>gc --history PATH</c>, <c>retention run --history PATH</c>): started,
+/// then finished, stopped or failed, with its log lines.
 /// </summary>
-internal sealed class ManualGcRun : IDisposable
+internal sealed class ManualRun : IDisposable
 {
     private readonly RunHistory _history;
     private readonly RunRecord _run;
@@ -82,7 +93,7 @@ internal sealed class ManualGcRun : IDisposable
     private readonly ILoggerFactory _loggers;
     private readonly TimeProvider _time;
 
-    private ManualGcRun(RunHistory history, RunRecord run, TimeProvider time)
+    private ManualRun(RunHistory history, RunRecord run, TimeProvider time)
     {
         (_history, _run, _time) = (history, run, time);
         _loggers = LoggerFactory.Create(b => b.AddProvider(new RunLogProvider(null, time)).SetMinimumLevel(LogLevel.Information));
@@ -92,9 +103,15 @@ internal sealed class ManualGcRun : IDisposable
     /// <summary>The collector's logger: its lines go into the run's log.</summary>
     public ILogger<GarbageCollector> Logger => _loggers.CreateLogger<GarbageCollector>();
 
-    /// <summary>Starts recording (at <see cref="GcOptions.StartedAt"/>), or returns null when no history was asked for.</summary>
-    /// <exception cref="UsageException">The history database's folder does not exist.</exception>
-    public static ManualGcRun? Start(string? historyPath, string store, GcOptions options, string? reportJson, TimeProvider time)
+    /// <summary>A logger whose lines go into the run's log.</summary>
+    public ILogger CreateLogger(string category) => _loggers.CreateLogger(category);
+
+    /// <summary>The run's id in the history.</summary>
+    public int Id => _run.Id;
+
+    /// <summary>Starts recording a run of <paramref name="kind"/> (its job's name too), or returns null when no history was asked for.</summary>
+    /// <exception cref="UsageException">The history database's folder does not exist, or the file is not a run history.</exception>
+    public static ManualRun? Start(string? historyPath, string kind, string store, Dictionary<string, string> options, DateTimeOffset startedAt, bool dryRun, TimeProvider time)
     {
         if (historyPath is null)
         {
@@ -113,20 +130,18 @@ internal sealed class ManualGcRun : IDisposable
 
         var run = new RunRecord
         {
-            Job = "gc", Kind = "gc", Trigger = RunTrigger.Manual, Store = store, Options = GcRunRecording.Options(options, reportJson),
-            StartedAt = options.StartedAt ?? time.GetUtcNow(), Status = RunStatus.Running, DryRun = options.DryRun,
+            Job = kind, Kind = kind, Trigger = RunTrigger.Manual, Store = store, Options = options,
+            StartedAt = startedAt, Status = RunStatus.Running, DryRun = dryRun,
         };
         history.Add(run);
-        return new ManualGcRun(history, run, time);
+        return new ManualRun(history, run, time);
     }
 
-    /// <summary>Records the result.</summary>
-    public void Finish(GcResult result)
-    {
-        var report = GcRunRecording.Finish(_run, result);
-        _run.Log = _log.Lines();
-        _history.Update(_run, report);
-    }
+    /// <summary>Records the result of a GC run.</summary>
+    public void Finish(GcResult result) => Finish(GcRunRecording.Finish(_run, result));
+
+    /// <summary>Records the result of a retention run.</summary>
+    public void Finish(RetentionResult result) => Finish(RetentionRunRecording.Finish(_run, result));
 
     /// <summary>Records the error; returns false, to be used as an exception filter that lets the error through.</summary>
     public bool Failed(Exception error)
@@ -142,5 +157,11 @@ internal sealed class ManualGcRun : IDisposable
         RunLogProvider.Current = null;
         _loggers.Dispose();
         _history.Dispose();
+    }
+
+    private void Finish(string report)
+    {
+        _run.Log = _log.Lines();
+        _history.Update(_run, report);
     }
 }

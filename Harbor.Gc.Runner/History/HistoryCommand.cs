@@ -15,8 +15,9 @@ internal static class HistoryCommand
     public const string DefaultHistory = "harbor-gc-history.db";
 
     public const string Usage = """
-        harbor-gc history [--config FILE | --history PATH] [--job NAME] [--limit N]
-        harbor-gc show RUN-ID [--config FILE | --history PATH] [--report-json]
+        harbor-gc history [--config FILE | --history PATH] [--job NAME] [--limit N] [--json]
+        harbor-gc show RUN-ID [--config FILE | --history PATH] [--report-json | --json]
+        harbor-gc history prune --keep N|DURATION [--config FILE | --history PATH]
           the run history the daemon's configuration FILE names, or PATH (default harbor-gc-history.db)
         """;
 
@@ -24,10 +25,12 @@ internal static class HistoryCommand
     {
         string? job = null;
         var limit = 20;
+        var json = false;
         var path = ParseCommon(args, "history", (option, value) =>
         {
             switch (option)
             {
+                case "--json": json = true; return true;
                 case "--job": job = value(); return true;
                 case "--limit": limit = int.TryParse(value(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new UsageException("--limit: give a whole number above 0."); return true;
                 default: return false;
@@ -36,6 +39,12 @@ internal static class HistoryCommand
 
         using var history = Open(path);
         var runs = history.List(job, limit);
+        if (json)
+        {
+            await stdout.WriteLineAsync(RunRecordJson.ToJson(runs)).ConfigureAwait(false);
+            return ExitCodes.Done;
+        }
+
         if (runs.Count == 0)
         {
             await stdout.WriteLineAsync(job is null ? $"no runs in {history.Path}" : $"no runs of job '{job}' in {history.Path}").ConfigureAwait(false);
@@ -68,9 +77,29 @@ internal static class HistoryCommand
         }
 
         var reportJson = false;
-        var path = ParseCommon(args[1..], "show", (option, _) => option == "--report-json" && (reportJson = true));
+        var json = false;
+        var path = ParseCommon(args[1..], "show", (option, _) =>
+        {
+            switch (option)
+            {
+                case "--report-json": reportJson = true; return true;
+                case "--json": json = true; return true;
+                default: return false;
+            }
+        });
+        if (reportJson && json)
+        {
+            throw new UsageException("show: give --report-json (the run's stored report) or --json (the run's record), not both.");
+        }
+
         using var history = Open(path);
         var run = history.Get(id) ?? throw new UsageException($"show: there is no run {id} in {history.Path}.");
+        if (json)
+        {
+            await stdout.WriteLineAsync(RunRecordJson.ToJson(run)).ConfigureAwait(false);
+            return ExitCodes.Done;
+        }
+
         if (reportJson)
         {
             var report = history.ReadReport(id) ?? throw new UsageException($"show: run {id} has no stored report (it was {Lower(run.Status)}).");
@@ -102,6 +131,29 @@ internal static class HistoryCommand
         }
 
         await w.FlushAsync().ConfigureAwait(false);
+        return ExitCodes.Done;
+    }
+
+    /// <summary><c>history prune --keep N|DURATION</c>: removes the runs (and their reports) <c>--keep</c> does not keep.</summary>
+    public static async Task<int> PruneAsync(string[] args, TextWriter stdout, TimeProvider time)
+    {
+        HistoryKeep? keep = null;
+        var path = ParseCommon(args, "history prune", (option, value) =>
+        {
+            switch (option)
+            {
+                case "--keep": keep = HistoryKeep.Parse(option, value()); return true;
+                default: return false;
+            }
+        });
+        if (keep is null)
+        {
+            throw new UsageException($"history prune: give --keep N (the newest N runs) or --keep DURATION (the runs started within it, 30d).\n{Usage}");
+        }
+
+        using var history = Open(path, readOnly: false);
+        var removed = history.Prune(keep, time.GetUtcNow());
+        await stdout.WriteLineAsync($"removed {removed} runs from {history.Path}, keeping {keep} (and any still running)").ConfigureAwait(false);
         return ExitCodes.Done;
     }
 
@@ -153,11 +205,11 @@ internal static class HistoryCommand
         }
     }
 
-    private static RunHistory Open(string path)
+    private static RunHistory Open(string path, bool readOnly = true)
     {
         try
         {
-            return RunHistory.Open(path, create: false, readOnly: true);
+            return RunHistory.Open(path, create: false, readOnly: readOnly);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

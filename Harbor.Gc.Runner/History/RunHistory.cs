@@ -172,6 +172,42 @@ internal sealed class RunHistory : IDisposable
         return Encoding.UTF8.GetString(stream.ToArray());
     }
 
+    /// <summary>The runs still <see cref="RunStatus.Running"/> (in this process or another).</summary>
+    public IReadOnlyList<RunRecord> Running() => _runs.Find(r => r.Status == RunStatus.Running).ToList();
+
+    /// <summary>
+    /// Removes the runs <paramref name="keep"/> does not keep, with their stored reports; a run still running is kept whatever its
+    /// age or place.
+    /// </summary>
+    /// <returns>How many runs were removed.</returns>
+    public int Prune(HistoryKeep keep, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(keep);
+        List<RunRecord> old;
+        if (keep.Count is { } count)
+        {
+            old = _runs.Query().OrderByDescending(r => r.Id).Offset(count).ToList();
+        }
+        else
+        {
+            var cutoff = (now - keep.Age!.Value).UtcTicks;
+            old = _runs.Find(r => r.StartedTicks < cutoff).ToList();
+        }
+
+        var removed = 0;
+        foreach (var run in old.Where(r => r.Status != RunStatus.Running))
+        {
+            // the report first: a crash in between leaves a run whose report is gone (show says so), never a report of no run
+            _db.FileStorage.Delete(ReportId(run.Id));
+            if (_runs.Delete(run.Id))
+            {
+                removed++;
+            }
+        }
+
+        return removed;
+    }
+
     /// <summary>Marks every run left <see cref="RunStatus.Running"/> (by a crash) as failed, ending now.</summary>
     /// <returns>The runs marked.</returns>
     public IReadOnlyList<RunRecord> MarkInterrupted(DateTimeOffset now)

@@ -25,7 +25,7 @@ internal sealed class DaemonProcess : IDisposable
         }
     }
 
-    public static DaemonProcess Start(string config)
+    public static DaemonProcess Start(string config, IReadOnlyDictionary<string, string>? environment = null, params string[] options)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "harbor-gc.dll");
         var info = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
@@ -34,9 +34,14 @@ internal sealed class DaemonProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var arg in new[] { dll, "daemon", "--config", config })
+        foreach (var arg in new[] { dll, "daemon", "--config", config }.Concat(options))
         {
             info.ArgumentList.Add(arg);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
         }
 
         var process = new Process { StartInfo = info };
@@ -47,6 +52,18 @@ internal sealed class DaemonProcess : IDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return daemon;
+    }
+
+    /// <summary>Waits until the output holds <paramref name="text"/>.</summary>
+    public async Task WaitForOutputAsync(string text, TimeSpan bound)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            _process.HasExited.Should().BeFalse($"the daemon runs until stopped; its output:\n{Output}");
+            stopwatch.Elapsed.Should().BeLessThan(bound, $"waiting for '{text}'; the daemon's output:\n{Output}");
+            await Task.Delay(TimeSpan.FromMilliseconds(50), TimeProvider.System);
+        }
     }
 
     /// <summary>Sends SIGTERM (what <c>docker stop</c> and systemd send), through the <c>kill</c> command.</summary>

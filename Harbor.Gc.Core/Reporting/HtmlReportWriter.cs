@@ -40,7 +40,7 @@ public static class HtmlReportWriter
         table{border-collapse:collapse;margin:.5em 0}th,td{border-bottom:1px solid #dde3ea;padding:.25em .7em;text-align:left;vertical-align:top}
         th{background:#f2f5f8}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
         code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em}
-        code.d{display:inline-block;width:20ch;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;vertical-align:bottom}
+        code.d{display:inline-block;width:21ch;user-select:all;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;vertical-align:bottom}
         tr.d1 td:first-child{padding-left:2.2em}tr.d2 td:first-child{padding-left:3.6em}tr.d3 td:first-child{padding-left:5em}
         tr.d1,tr.d2,tr.d3{background:#fafbfc}
         .tag{display:inline-block;word-break:break-all;background:#e8eef5;border-radius:3px;padding:0 .4em;margin:0 .2em .1em 0}
@@ -165,14 +165,15 @@ public static class HtmlReportWriter
             shown.Add((string.Create(inv, $"{others.Count:N0} other {(others.Count == 1 ? "repository" : "repositories")}"), others.Sum(b => b.Bytes), others.Count));
         }
 
-        var max = Math.Max(1, shown.Max(b => b.Bytes));
+        // scaled to the largest repository: the bar of the others, often larger, is cut at the full width (its figure says how much)
+        var max = Math.Max(1, shown.Where(b => b.Others == 0).Max(b => b.Bytes));
         var height = shown.Count * (BarHeight + 6);
         html.Append(inv, $"<svg id=\"chart\" width=\"{ChartWidth + LabelWidth}\" height=\"{height}\" role=\"img\" aria-label=\"{E(report.ChartTitle)}\">\n");
         for (var i = 0; i < shown.Count; i++)
         {
             var bar = shown[i];
             var y = i * (BarHeight + 6);
-            var width = Math.Max(1, (int)(bar.Bytes * (ChartWidth - 200) / max));
+            var width = Math.Max(1, (int)(Math.Min(bar.Bytes, max) * (ChartWidth - 200) / max));
             var label = bar.Label.Length > 40 ? bar.Label[..18] + "…" + bar.Label[^21..] : bar.Label;
             html.Append(inv, $"<g class=\"bar\" data-label=\"{E(bar.Label)}\" data-bytes=\"{bar.Bytes}\"{(bar.Others > 0 ? $" data-others=\"{bar.Others}\"" : string.Empty)}>");
             html.Append(inv, $"<title>{E(bar.Label)}</title><text x=\"{LabelWidth - 8}\" y=\"{y + 15}\" text-anchor=\"end\">{E(label)}</text>");

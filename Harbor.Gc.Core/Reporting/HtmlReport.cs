@@ -37,8 +37,20 @@ public sealed record HtmlReport
     /// <summary>Top-level artifacts; each one's accessories are nested in <see cref="ReportArtifact.Accessories"/>.</summary>
     public required IReadOnlyList<ReportArtifact> Artifacts { get; init; }
 
+    /// <summary>
+    /// The artifacts grouped per repository (each group collapsible on the page), with the group's own figures; empty to show
+    /// <see cref="Artifacts"/> ungrouped.
+    /// </summary>
+    public IReadOnlyList<ReportGroup> Groups { get; init; } = [];
+
+    /// <summary>Whether the artifacts table has a status column (a GC run collects every artifact it lists: it has none).</summary>
+    public bool ShowStatus { get; init; } = true;
+
     /// <summary>Blobs whose bytes go; empty when the run deletes no blobs itself.</summary>
     public IReadOnlyList<ReportBlob> Blobs { get; init; } = [];
+
+    /// <summary>Whether the blobs table has an outcome column (a real run: <see cref="ReportBlob.Outcome"/>).</summary>
+    public bool ShowBlobOutcomes { get; init; }
 
     /// <summary>Per repository counts of a retention run (total, retained, deleted); empty for GC.</summary>
     public IReadOnlyList<ReportRepository> Repositories { get; init; } = [];
@@ -97,6 +109,7 @@ public sealed record HtmlReport
         }
 
         var freed = !result.DryRun && result.Outcome == GcOutcome.Completed;
+        var artifacts = Nest(plan.Artifacts);
         return new HtmlReport
         {
             Title = $"GC {(result.DryRun ? "dry run" : "run")} on {plan.Store}",
@@ -108,8 +121,11 @@ public sealed record HtmlReport
                     : result.DryRun ? "A dry run shows the plan." : "The run stopped: this is the plan, not all of it was deleted."),
             Bars = BytesPerRepository(result),
             ArtifactsTitle = "Collected artifacts",
-            Artifacts = Nest(plan.Artifacts),
-            Blobs = [.. plan.Blobs.Select(b => new ReportBlob(b.Digest.ToString(), b.Size, [.. b.Repositories.Select(r => r.Value)]))],
+            Artifacts = artifacts,
+            Groups = GcGroups(plan, artifacts),
+            ShowStatus = false,
+            Blobs = BlobsOf(result),
+            ShowBlobOutcomes = !result.DryRun,
             Warnings = [.. plan.Warnings.Select(w => w.ToString())],
         };
     }
@@ -162,6 +178,15 @@ public sealed record HtmlReport
 
         fields.Add(ReportField.Count("warnings", "Warnings", result.Warnings.Length));
 
+        var inv = CultureInfo.InvariantCulture;
+        List<ReportGroup> groups = [.. plan.Repositories.Select(r => new ReportGroup(
+            r.Repository.Value,
+            string.Create(inv, $"{r.Total:N0} artifacts: {r.Retained:N0} retained, {r.Deleted:N0} deleted, {HtmlReportWriter.Size(r.Artifacts.Where(a => a.Outcome == RetentionOutcome.Deleted).Sum(a => a.Size))} of manifests deleted"),
+            Nest(r, plan.Policy))
+        {
+            Values = [new("total", r.Total), new("retained", r.Retained), new("deleted", r.Deleted)],
+        })];
+
         return new HtmlReport
         {
             Title = $"Retention {(result.DryRun ? "dry run" : "run")} on {result.Store}",
@@ -175,7 +200,8 @@ public sealed record HtmlReport
                 .OrderByDescending(r => r.Deleted).ThenBy(r => r.Repository.Value, StringComparer.Ordinal)
                 .Select(r => new ReportBar(r.Repository.Value, r.Deleted))],
             ArtifactsTitle = "Retained and deleted artifacts",
-            Artifacts = [.. plan.Repositories.SelectMany(r => Nest(r, plan.Policy))],
+            Artifacts = [.. groups.SelectMany(g => g.Artifacts)],
+            Groups = groups,
             Repositories = [.. plan.Repositories.Select(r => new ReportRepository(r.Repository.Value, r.Total, r.Retained, r.Deleted))],
             ShowBlobs = false,
             Warnings = result.Warnings,
@@ -187,8 +213,10 @@ public sealed record HtmlReport
     {
         static bool IsAccessory(ArtifactRetention a) => a.Cause is not null
             && a.Reason is RetentionReason.AccessoryOfRetained or RetentionReason.AccessoryOfDeleted or RetentionReason.Immutable;
+        static bool IsChild(ArtifactRetention a) => a.Cause is not null && a.Reason is RetentionReason.ChildKept or RetentionReason.ChildOfDeleted;
+        static bool Follows(ArtifactRetention a) => IsAccessory(a) || IsChild(a);
         var digests = repository.Artifacts.Select(a => a.Digest).ToHashSet();
-        var bySubject = repository.Artifacts.Where(a => IsAccessory(a) && digests.Contains(a.Cause!.Value)).ToLookup(a => a.Cause!.Value);
+        var bySubject = repository.Artifacts.Where(a => Follows(a) && digests.Contains(a.Cause!.Value)).ToLookup(a => a.Cause!.Value);
         var nested = new HashSet<Model.Digest>();
         ReportArtifact Row(ArtifactRetention a)
         {
@@ -199,13 +227,15 @@ public sealed record HtmlReport
                 a.Tags,
                 a.Outcome == RetentionOutcome.Retained ? "retained" : "deleted",
                 Why(a, policy),
-                IsAccessory(a) || a.Reason == RetentionReason.OrphanAccessory ? "accessory" : a.Reason is RetentionReason.ChildKept or RetentionReason.ChildOfDeleted ? "index child" : "artifact")
+                a.AccessoryType ?? (IsAccessory(a) || a.Reason == RetentionReason.OrphanAccessory ? "accessory" : a.Reason is RetentionReason.ChildKept or RetentionReason.ChildOfDeleted ? "index child" : "artifact"))
             {
-                Accessories = [.. bySubject[a.Digest].Where(x => !nested.Contains(x.Digest)).Select(Row)],
+                Size = a.Size,
+                Accessories = [.. bySubject[a.Digest].Where(x => IsAccessory(x) && !nested.Contains(x.Digest)).Select(Row)],
+                Children = [.. bySubject[a.Digest].Where(x => IsChild(x) && !nested.Contains(x.Digest)).Select(Row)],
             };
         }
 
-        return [.. repository.Artifacts.Where(a => !IsAccessory(a) || !digests.Contains(a.Cause!.Value)).Select(Row)];
+        return [.. repository.Artifacts.Where(a => !Follows(a) || !digests.Contains(a.Cause!.Value)).Select(Row)];
     }
 
     /// <summary>The rule that retained an artifact, or why it goes (or stays), as the JSON report's reason with its particulars.</summary>
@@ -245,13 +275,64 @@ public sealed record HtmlReport
         return [.. bytes.OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).Select(p => new ReportBar(p.Key, p.Value))];
     }
 
+    /// <summary>The blobs of a GC run, each with its outcome on a real run (see <see cref="ReportBlob.Outcome"/>).</summary>
+    private static List<ReportBlob> BlobsOf(GcResult result)
+    {
+        var kept = result.BlobsSkipped.ToHashSet();
+        var failed = result.BlobsFailed.GroupBy(f => f.Digest).ToDictionary(g => g.Key, g => g.First().Error);
+        var completed = result.Outcome == GcOutcome.Completed;
+        return [.. result.Plan.Blobs.Select(b => new ReportBlob(b.Digest.ToString(), b.Size, [.. b.Repositories.Select(r => r.Value)])
+        {
+            Outcome = result.DryRun ? null
+                : failed.ContainsKey(b.Digest) ? ReportBlob.Failed
+                : kept.Contains(b.Digest) ? ReportBlob.Kept
+                : completed ? ReportBlob.Deleted : ReportBlob.NotKnown,
+            Error = failed.GetValueOrDefault(b.Digest),
+        })];
+    }
+
+    /// <summary>
+    /// One group per repository with collected artifacts, the largest first: its artifacts (nested ones included), and the
+    /// plan's blobs counted in it with their bytes, as the chart counts them.
+    /// </summary>
+    private static List<ReportGroup> GcGroups(CollectionPlan plan, List<ReportArtifact> artifacts)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var blobs = new Dictionary<string, (long Count, long Bytes)>(StringComparer.Ordinal);
+        foreach (var blob in plan.Blobs)
+        {
+            foreach (var repository in blob.Repositories)
+            {
+                var (count, bytes) = blobs.GetValueOrDefault(repository.Value);
+                blobs[repository.Value] = (count + 1, bytes + blob.Size);
+            }
+        }
+
+        static int Count(ReportArtifact a) => 1 + a.Accessories.Sum(Count) + a.Children.Sum(Count);
+        return [.. artifacts.GroupBy(a => a.Repository, StringComparer.Ordinal)
+            .Select(g => (Repository: g.Key, Artifacts: g.ToList(), Count: g.Sum(Count), Blobs: blobs.GetValueOrDefault(g.Key)))
+            .OrderByDescending(g => g.Blobs.Bytes).ThenBy(g => g.Repository, StringComparer.Ordinal)
+            .Select(g => new ReportGroup(
+                g.Repository,
+                string.Create(inv, $"{g.Count:N0} artifacts, {g.Blobs.Count:N0} blobs, {HtmlReportWriter.Size(g.Blobs.Bytes)}"),
+                g.Artifacts)
+            {
+                Values = [new("artifacts", g.Count), new("blobs", g.Blobs.Count), new("bytes", g.Blobs.Bytes)],
+            })];
+    }
+
     /// <summary>Nests each collected accessory under its collected subject of the same repository, as Harbor's Accessories table does.</summary>
     private static List<ReportArtifact> Nest(IReadOnlyList<PlannedArtifact> artifacts)
     {
         var planned = artifacts.Select(a => a.Key).ToHashSet();
-        var bySubject = artifacts
-            .Where(a => a.Subject is { } s && planned.Contains(new(a.Key.Repository, s)))
-            .ToLookup(a => new Model.ArtifactKey(a.Key.Repository, a.Subject!.Value));
+
+        // an accessory's parent is its collected subject; another artifact's is the first collected index that lists it
+        Model.ArtifactKey? Parent(PlannedArtifact a) => a.Subject is { } s
+            ? planned.Contains(new(a.Key.Repository, s)) ? new(a.Key.Repository, s) : null
+            : a.DependsOn.Where(k => k != a.Key && k.Repository == a.Key.Repository && planned.Contains(k)).Select(k => (Model.ArtifactKey?)k).FirstOrDefault();
+        var parents = artifacts.Select(a => (Artifact: a, Parent: Parent(a))).Where(p => p.Parent is not null).ToList();
+        var bySubject = parents.Where(p => p.Artifact.Subject is not null).ToLookup(p => p.Parent!.Value, p => p.Artifact);
+        var byIndex = parents.Where(p => p.Artifact.Subject is null).ToLookup(p => p.Parent!.Value, p => p.Artifact);
         var nested = new HashSet<Model.ArtifactKey>();
         ReportArtifact Row(PlannedArtifact a)
         {
@@ -261,11 +342,13 @@ public sealed record HtmlReport
             {
                 Size = a.Size,
                 Accessories = [.. bySubject[a.Key].Where(x => !nested.Contains(x.Key)).Select(Row)],
+                Children = [.. byIndex[a.Key].Where(x => !nested.Contains(x.Key)).OrderBy(x => x.Key.Digest).Select(Row)],
             };
         }
 
+        var top = parents.Select(p => p.Artifact.Key).ToHashSet();
         return [.. artifacts
-            .Where(a => a.Subject is not { } s || !planned.Contains(new(a.Key.Repository, s)))
+            .Where(a => !top.Contains(a.Key))
             .OrderBy(a => a.Key.Repository).ThenBy(a => a.Key.Digest)
             .Select(Row)];
     }
@@ -331,10 +414,42 @@ public sealed record ReportArtifact(string Repository, string Digest, ImmutableA
 
     /// <summary>Its accessories (signatures, SBOMs, …), each with its own.</summary>
     public IReadOnlyList<ReportArtifact> Accessories { get; init; } = [];
+
+    /// <summary>For an index: the children listed under it (GC: those it lists that the plan collects too; retention: those that follow it).</summary>
+    public IReadOnlyList<ReportArtifact> Children { get; init; } = [];
+}
+
+/// <summary>One repository's artifacts on the page: a collapsible group.</summary>
+/// <param name="Repository">The repository.</param>
+/// <param name="Text">Its figures as people read them, after its name.</param>
+/// <param name="Artifacts">Its top-level artifacts, each with its nested rows.</param>
+public sealed record ReportGroup(string Repository, string Text, IReadOnlyList<ReportArtifact> Artifacts)
+{
+    /// <summary>Its figures for tools (<c>data-</c> attributes of the group): GC <c>artifacts</c>, <c>blobs</c>, <c>bytes</c>; retention <c>total</c>, <c>retained</c>, <c>deleted</c>.</summary>
+    public IReadOnlyList<KeyValuePair<string, long>> Values { get; init; } = [];
 }
 
 /// <summary>One blob whose bytes go.</summary>
 /// <param name="Digest">The digest.</param>
 /// <param name="Size">Its size.</param>
 /// <param name="Repositories">The repositories its bytes are counted in.</param>
-public sealed record ReportBlob(string Digest, long Size, ImmutableArray<string> Repositories);
+public sealed record ReportBlob(string Digest, long Size, ImmutableArray<string> Repositories)
+{
+    /// <summary>The outcome of a blob the run deleted.</summary>
+    public const string Deleted = "deleted";
+
+    /// <summary>The outcome of a blob the re-check kept (it changed since the plan).</summary>
+    public const string Kept = "kept after re-check";
+
+    /// <summary>The outcome of a blob whose deletion failed (retried next run).</summary>
+    public const string Failed = "failed";
+
+    /// <summary>The outcome of a blob of a stopped run that was neither kept nor failed: deleted, or not reached.</summary>
+    public const string NotKnown = "deleted or not reached (run stopped)";
+
+    /// <summary>What a real run did with it (<see cref="Deleted"/>, <see cref="Kept"/>, <see cref="Failed"/>, <see cref="NotKnown"/>); <see langword="null"/> for a dry run.</summary>
+    public string? Outcome { get; init; }
+
+    /// <summary>Why its deletion failed.</summary>
+    public string? Error { get; init; }
+}

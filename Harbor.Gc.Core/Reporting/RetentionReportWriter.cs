@@ -13,7 +13,7 @@ namespace Harbor.Gc.Reporting;
 /// Beyond §8 (extra fields are allowed): <c>store</c>, <c>policy</c> (project, schedule, rules as <c>latestPushedK(3)</c>),
 /// <c>summary</c> (total, retained, deleted), <c>untouched</c> (the project's repositories no rule selects), per artifact
 /// <c>outcome</c>, <c>reason</c>, <c>retainedBy</c> (1-based rule numbers, as Harbor's UI counts them), <c>cause</c> and
-/// <c>immutableBy</c>, <c>deleteOrder</c>, and on a real run <c>result</c> (deleted, already gone, skipped with why, stopped);
+/// <c>immutableBy</c>, <c>size</c> and <c>accessoryType</c>, <c>deleteOrder</c>, and on a real run <c>result</c> (deleted, already gone, skipped with why, stopped);
 /// <c>outcome</c> (<c>completed</c> or <c>stopped</c>) and for a stopped run <c>stopReason</c> (the signal's name, such as
 /// <c>SIGTERM</c>, when the caller named it, else <c>cancelled</c>), <c>stoppedWhile</c> (<c>planning</c>: reading the store or
 /// evaluating, before the plan was made, nothing deleted and the lists empty; or <c>deleting</c>) and <c>planned</c>.
@@ -97,6 +97,12 @@ public static class RetentionReportWriter
                 GcReportWriter.WriteStrings(json, "tags", a.Tags);
                 json.WriteString("outcome", a.Outcome == RetentionOutcome.Retained ? "retained" : "deleted");
                 json.WriteString("reason", ReasonName(a.Reason));
+                json.WriteNumber("size", a.Size);
+                if (a.AccessoryType is { } accessoryType)
+                {
+                    json.WriteString("accessoryType", accessoryType);
+                }
+
                 json.WriteStartArray("retainedBy");
                 foreach (var index in a.RetainedBy)
                 {

@@ -88,6 +88,7 @@ public static class RetentionEvaluator
         private readonly List<int>?[] _children;
         private readonly List<int>?[] _parents;
         private readonly int[] _byDigest; // every index, in digest order
+        private readonly string?[] _accessoryType; // for the reports
 
         internal RepositoryEvaluation(RepositoryName repository, RetentionSnapshot.RepositoryContent content, ImmutabilityRules? immutability, long now)
         {
@@ -105,6 +106,7 @@ public static class RetentionEvaluator
             _accessories = new List<int>?[_count];
             _children = new List<int>?[_count];
             _parents = new List<int>?[_count];
+            _accessoryType = new string?[_count];
             Load();
             _byDigest = new int[_count];
             for (var i = 0; i < _count; i++)
@@ -236,7 +238,11 @@ public static class RetentionEvaluator
                     reason[i],
                     retainedBy[i] is { } r ? [.. r] : [],
                     cause[i] >= 0 ? _digests[cause[i]] : null,
-                    immutableBy[i] ?? (cause[i] >= 0 && reason[i] == RetentionReason.Immutable ? immutableBy[cause[i]] : null)));
+                    immutableBy[i] ?? (cause[i] >= 0 && reason[i] == RetentionReason.Immutable ? immutableBy[cause[i]] : null))
+                {
+                    Size = _content.Artifacts[i].Size,
+                    AccessoryType = _accessoryType[i],
+                });
             }
 
             AppendDeleteOrder(deleted, deleteOrder);
@@ -400,6 +406,11 @@ public static class RetentionEvaluator
 
             foreach (var link in _content.Links)
             {
+                if (index.TryGetValue(link.Accessory, out var typed))
+                {
+                    _accessoryType[typed] ??= link.Type;
+                }
+
                 if (link.Strength != ReferenceStrength.Hard || !index.TryGetValue(link.Accessory, out var accessory) || _hardAccessory[accessory])
                 {
                     continue;

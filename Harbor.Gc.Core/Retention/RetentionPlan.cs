@@ -56,7 +56,14 @@ public sealed record ArtifactRetention(
     RetentionReason Reason,
     ImmutableArray<int> RetainedBy,
     Digest? Cause = null,
-    string? ImmutableBy = null);
+    string? ImmutableBy = null)
+{
+    /// <summary>Its manifest size in bytes, as the store gave it.</summary>
+    public long Size { get; init; }
+
+    /// <summary>Its accessory type (<c>signature.cosign</c>, <c>sbom.harbor</c>, …) when it is an accessory, else <see langword="null"/>.</summary>
+    public string? AccessoryType { get; init; }
+}
 
 /// <summary>The plan for one repository.</summary>
 /// <param name="Repository">The repository.</param>

@@ -57,7 +57,7 @@ public sealed class RetentionSnapshot : ISnapshotSink
         var content = Content(artifact.Repository);
         if (content.Index.TryAdd(artifact.Digest, content.Artifacts.Count))
         {
-            content.Artifacts.Add(new ArtifactRow(artifact.Digest, artifact.PushedAt, artifact.PulledAt, artifact.Children, artifact.Subject, artifact.Version));
+            content.Artifacts.Add(new ArtifactRow(artifact.Digest, artifact.PushedAt, artifact.PulledAt, artifact.Children, artifact.Subject, artifact.Version, artifact.Size));
             ArtifactCount++;
         }
     }
@@ -104,7 +104,7 @@ public sealed class RetentionSnapshot : ISnapshotSink
         return content;
     }
 
-    internal readonly record struct ArtifactRow(Digest Digest, DateTimeOffset PushedAt, DateTimeOffset? PulledAt, ImmutableArray<Digest> Children, Digest? Subject, long Version);
+    internal readonly record struct ArtifactRow(Digest Digest, DateTimeOffset PushedAt, DateTimeOffset? PulledAt, ImmutableArray<Digest> Children, Digest? Subject, long Version, long Size);
 
     internal sealed class RepositoryContent
     {

@@ -108,25 +108,34 @@ public class HtmlReportBrowserTests
             .ToDictionary(m => WebUtility.HtmlDecode(m.Groups[1].Value), m => (Bytes: long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), Inner: m.Groups[3].Value));
         bars.ToDictionary(b => b.Key, b => b.Value.Bytes).Should().Equal(expected);
         bars.Keys.Should().Contain(["library/app", "library/web"]);
-        bars.Should().OnlyContain(b => b.Value.Inner.Contains(ConsoleSummary.FormatBytes(b.Value.Bytes), StringComparison.Ordinal), "each bar is labelled with its bytes");
+        bars.Should().OnlyContain(b => b.Value.Inner.Contains(HtmlReportWriter.Size(b.Value.Bytes), StringComparison.Ordinal), "each bar is labelled with its bytes");
         var sharedDead = Digest.Sha256Of("shared-dead"u8).ToString();
         root.GetProperty("blobs").EnumerateArray().Single(b => b.GetProperty("digest").GetString() == sharedDead)
             .GetProperty("repositories").EnumerateArray().Select(x => x.GetString()).Should().Equal("library/app", "library/web");
 
-        // artifacts: each JSON artifact is one row, accessories right under their subject, one level deeper
-        var rows = Regex.Matches(dom, "<tr class=\"(artifact|accessory)\" data-depth=\"(\\d)\" data-repository=\"([^\"]*)\" data-digest=\"([^\"]*)\">")
-            .Select(m => (Depth: int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), Key: $"{m.Groups[3].Value}@{m.Groups[4].Value}")).ToList();
+        // artifacts, grouped per repository: each JSON artifact is one row of its repository's group, an accessory right under
+        // its subject and an index child right under the index that lists it, one level deeper
+        var groups = HtmlReportScaleTests.Groups(dom);
+        groups.Should().OnlyContain(g => g.Open, "a small page opens its groups");
+        var rows = groups.SelectMany(g => g.Rows.Select(r => (r.Depth, Key: $"{g.Repository}@{r.Digest}"))).ToList();
         var artifacts = root.GetProperty("artifacts").EnumerateArray().ToDictionary(
             a => $"{a.GetProperty("repository").GetString()}@{a.GetProperty("digest").GetString()}",
-            a => a.GetProperty("subject").GetString() is { } subject ? $"{a.GetProperty("repository").GetString()}@{subject}" : null);
+            a => a.GetProperty("subject").GetString() is { } subject ? $"{a.GetProperty("repository").GetString()}@{subject}"
+                : a.GetProperty("dependsOn").EnumerateArray().Select(d => d.GetString()).FirstOrDefault());
         rows.Select(r => r.Key).Should().BeEquivalentTo(artifacts.Keys);
+        foreach (var group in groups)
+        {
+            group.Artifacts.Should().Be(group.Rows.Count);
+            var counted = root.GetProperty("blobs").EnumerateArray().Where(b => b.GetProperty("repositories").EnumerateArray().Any(x => x.GetString() == group.Repository)).ToList();
+            (group.Blobs, group.Bytes).Should().Be((counted.Count, counted.Sum(b => b.GetProperty("size").GetInt64())), group.Repository);
+        }
+
         for (var i = 0; i < rows.Count; i++)
         {
-            var subject = artifacts[rows[i].Key];
-            if (subject is not null && artifacts.ContainsKey(subject))
+            var parent = artifacts[rows[i].Key];
+            if (parent is not null && artifacts.ContainsKey(parent))
             {
-                var parent = rows.Take(i).Last(r => r.Depth == rows[i].Depth - 1);
-                parent.Key.Should().Be(subject, $"{rows[i].Key} is nested under its subject");
+                rows.Take(i).Last(r => r.Depth == rows[i].Depth - 1).Key.Should().Be(parent, $"{rows[i].Key} is nested under its subject");
             }
             else
             {
@@ -136,9 +145,10 @@ public class HtmlReportBrowserTests
 
         rows.Max(r => r.Depth).Should().Be(2, "the notation signature of the SBOM of the old image");
 
-        // blobs: the JSON's list, with sizes
-        Regex.Matches(dom, "<tr data-digest=\"([^\"]*)\" data-size=\"(\\d+)\">").Select(m => (m.Groups[1].Value, long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)))
-            .Should().BeEquivalentTo(root.GetProperty("blobs").EnumerateArray().Select(b => (b.GetProperty("digest").GetString(), b.GetProperty("size").GetInt64())));
+        // blobs: the JSON's list, with sizes, and on a real run each one's outcome
+        var blobRows = Regex.Matches(dom, "<tr data-size=\"(\\d+)\"( data-outcome=\"([^\"]*)\")?><td><code class=\"d\" title=\"([^\"]*)\">")
+            .Select(m => (m.Groups[4].Value, long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), m.Groups[3].Success ? m.Groups[3].Value : null)).ToList();
+        blobRows.Should().BeEquivalentTo(root.GetProperty("blobs").EnumerateArray().Select(b => (b.GetProperty("digest").GetString(), b.GetProperty("size").GetInt64(), dryRun ? null : ReportBlob.Deleted)));
     }
 
     private static Dictionary<string, long> Cells(string dom) =>

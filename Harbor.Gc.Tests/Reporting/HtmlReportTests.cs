@@ -91,6 +91,53 @@ public class HtmlReportTests
         report.Artifacts.Should().NotContain(a => a.Digest == sbom.Digest.ToString(), "an accessory is listed under its subject only");
     }
 
+    [Test]
+    public async Task HostileRepositoryNames_StayText_InTheGroups_TheChart_AndTheBlobs()
+    {
+        // given repository names as a hostile store could spell them (the stores validate names; the page does not rely on it),
+        // with more repositories than the chart shows, so one is summed in the "others" bar
+        string[] hostile = ["\"><script>alert(1)</script>", "a' onmouseover='alert(2)", "<img src=x onerror=alert(3)>", "x&amp;y"];
+        var names = hostile.Concat(Enumerable.Range(0, HtmlReportWriter.ChartBars).Select(i => $"plain/repo-{i:D2}")).ToList();
+        const string digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        var report = new HtmlReport
+        {
+            Title = hostile[0],
+            Summary = [ReportField.Count("artifacts", "Artifacts", names.Count)],
+            ChartTitle = hostile[1],
+            Bars = [.. names.Select((n, i) => new ReportBar(n, 1000 - i))],
+            ArtifactsTitle = "Collected artifacts",
+            Artifacts = [.. names.Select(n => new ReportArtifact(n, digest, [n], "collected", "untagged", n))],
+            Groups = [.. names.Select(n => new ReportGroup(n, n, [new ReportArtifact(n, digest, [n], "collected", "untagged", n)]) { Values = [new("artifacts", 1), new("blobs", 1), new("bytes", 5)] })],
+            Blobs = [new ReportBlob(digest, 5, [.. names])],
+            Warnings = hostile,
+        };
+        var folder = Directory.CreateTempSubdirectory("harbor-gc-html-");
+        var file = Path.Combine(folder.FullName, "report.html");
+        await File.WriteAllTextAsync(file, HtmlReportWriter.ToHtml(report));
+
+        try
+        {
+            // when the page is rendered
+            var dom = await Chromium.DumpDomAsync(file);
+
+            // then no name became markup or an attribute, and each one is on the page as the text it is
+            // (the serializer may leave < and > raw inside attribute values: the markup is looked for with those values blanked)
+            var markup = System.Text.RegularExpressions.Regex.Replace(dom, "=\"[^\"]*\"", "=\"\"");
+            System.Text.RegularExpressions.Regex.IsMatch(markup, "<(script|img)\\b|<[^>]*\\s(onmouseover|onerror)\\s*=", System.Text.RegularExpressions.RegexOptions.IgnoreCase).Should().BeFalse();
+            dom.Should().Contain("<title>\"&gt;&lt;script&gt;alert(1)&lt;/script&gt;</title>");
+            var groups = HtmlReportScaleTests.Groups(dom);
+            groups.Select(g => g.Repository).Should().Equal(names, "each group's data-repository reads back as the name");
+            groups.Should().OnlyContain(g => g.Rows.Count == 1 && g.Rows[0].Digest == digest);
+            dom.Should().Contain("&lt;img src=x onerror=alert(3)&gt;").And.Contain("x&amp;amp;y");
+            System.Text.RegularExpressions.Regex.Matches(dom, "<g class=\"bar\" data-label=\"([^\"]*)\"").Select(m => System.Net.WebUtility.HtmlDecode(m.Groups[1].Value))
+                .Should().Equal([.. names.Take(HtmlReportWriter.ChartBars), "4 other repositories"]);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
     private static async Task<GcResult> HostileResultAsync()
     {
         // given tag and warning text as a registry could hold it (the plan reader and stores validate names; this does not rely on it)

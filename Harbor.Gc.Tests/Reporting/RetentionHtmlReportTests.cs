@@ -113,14 +113,24 @@ public class RetentionHtmlReportTests
             .Should().Equal(repositories.Where(r => r.Item4 > 0).ToDictionary(r => r.Item1, r => r.Item4));
         dom.Should().Contain("Retention frees no bytes itself");
 
-        // each JSON artifact is one row with its outcome; an accessory sits right under the artifact it follows, one level deeper
-        var rows = Regex.Matches(dom, "<tr class=\"(artifact|accessory)\" data-depth=\"(\\d)\" data-repository=\"([^\"]*)\" data-digest=\"([^\"]*)\">.*?<td>(retained|deleted)</td>")
-            .Select(m => (Depth: int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), Key: $"{m.Groups[3].Value}@{m.Groups[4].Value}", Status: m.Groups[5].Value)).ToList();
+        // each JSON artifact is one row of its repository's group with its outcome, type and size; an accessory or index child
+        // sits right under the artifact it follows, one level deeper
+        var groups = Regex.Matches(dom, "<details class=\"repository\" open=\"\" data-repository=\"([^\"]*)\" data-total=\"(\\d+)\" data-retained=\"(\\d+)\" data-deleted=\"(\\d+)\">(.*?)</details>", RegexOptions.Singleline).ToList();
+        groups.Select(g => (g.Groups[1].Value, int.Parse(g.Groups[2].Value, CultureInfo.InvariantCulture), int.Parse(g.Groups[3].Value, CultureInfo.InvariantCulture), int.Parse(g.Groups[4].Value, CultureInfo.InvariantCulture)))
+            .Should().Equal(repositories);
+        var rows = groups.SelectMany(g => Regex.Matches(g.Groups[5].Value, "<tr class=\"d(\\d)\" data-size=\"(\\d+)\"><td>(↳ )?<code class=\"d\" title=\"([^\"]*)\">[^<]*</code></td><td>.*?</td><td>([^<]*)</td><td>(retained|deleted)</td>")
+            .Select(m => (Depth: int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), Key: $"{g.Groups[1].Value}@{m.Groups[4].Value}", Status: m.Groups[6].Value, Type: m.Groups[5].Value, Size: long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)))).ToList();
         var artifacts = root.GetProperty("artifacts").EnumerateArray().ToDictionary(
             a => $"{a.GetProperty("repository").GetString()}@{a.GetProperty("digest").GetString()}",
-            a => (Outcome: a.GetProperty("outcome").GetString(), Follows: a.GetProperty("reason").GetString()!.StartsWith("accessory-of-", StringComparison.Ordinal)
-                ? $"{a.GetProperty("repository").GetString()}@{a.GetProperty("cause").GetString()}" : null));
-        rows.Select(r => (r.Key, r.Status)).Should().BeEquivalentTo(artifacts.Select(a => (a.Key, a.Value.Outcome)));
+            a => (Outcome: a.GetProperty("outcome").GetString(),
+                Follows: a.GetProperty("reason").GetString() is "accessory-of-retained" or "accessory-of-deleted" or "child-kept" or "child-of-deleted"
+                    ? $"{a.GetProperty("repository").GetString()}@{a.GetProperty("cause").GetString()}" : null,
+                Size: a.GetProperty("size").GetInt64(),
+                Type: a.TryGetProperty("accessoryType", out var type) ? type.GetString() : null));
+        rows.Select(r => (r.Key, r.Status, r.Size)).Should().BeEquivalentTo(artifacts.Select(a => (a.Key, a.Value.Outcome, a.Value.Size)));
+        rows.Should().OnlyContain(r => r.Size > 0, "the manifests' sizes");
+        rows.Where(r => artifacts[r.Key].Type != null).Should().OnlyContain(r => r.Type == artifacts[r.Key].Type, "an accessory shows its type");
+        rows.Single(r => r.Key == $"library/app@{_sbom}").Type.Should().Be(AccessoryTypes.SubjectAccessory);
         for (var i = 0; i < rows.Count; i++)
         {
             if (artifacts[rows[i].Key].Follows is { } subject)

@@ -14,7 +14,9 @@ internal static class Chromium
     /// Renders a local HTML file and returns the DOM after rendering. Every host name resolves to nothing
     /// (<c>--host-resolver-rules</c>), so a page that needed the network would render incomplete.
     /// </summary>
-    public static async Task<string> DumpDomAsync(string htmlFile)
+    /// <param name="htmlFile">The page.</param>
+    /// <param name="timeout">How long Chromium may take (90 s unless told): longer fails the test.</param>
+    public static async Task<string> DumpDomAsync(string htmlFile, TimeSpan? timeout = null)
     {
         var binary = Tool.Require();
         var profile = Directory.CreateTempSubdirectory("harbor-gc-chromium-");
@@ -28,7 +30,7 @@ internal static class Chromium
             };
             foreach (var arg in new[]
             {
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-extensions",
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-dev-shm-usage", "--no-first-run", "--disable-extensions",
                 "--disable-background-networking", "--disable-sync", "--disable-component-update",
                 "--host-resolver-rules=MAP * ~NOTFOUND", $"--user-data-dir={profile.FullName}", "--dump-dom", new Uri(htmlFile).AbsoluteUri,
             })
@@ -37,17 +39,18 @@ internal static class Chromium
             }
 
             using var process = Process.Start(start) ?? throw new InvalidOperationException("chromium did not start");
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-            var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
-            var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
+            var bound = timeout ?? TimeSpan.FromSeconds(90);
+            using var cancel = new CancellationTokenSource(bound);
+            var stdout = process.StandardOutput.ReadToEndAsync(cancel.Token);
+            var stderr = process.StandardError.ReadToEndAsync(cancel.Token);
             try
             {
-                await process.WaitForExitAsync(timeout.Token);
+                await process.WaitForExitAsync(cancel.Token);
             }
             catch (OperationCanceledException)
             {
                 process.Kill(entireProcessTree: true);
-                throw new AssertionException("chromium --dump-dom did not finish in 90 s");
+                throw new AssertionException($"chromium --dump-dom did not finish in {bound.TotalSeconds:F0} s");
             }
 
             var dom = await stdout;

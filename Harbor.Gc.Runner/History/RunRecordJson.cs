@@ -28,7 +28,7 @@ internal static class RunRecordJson
     private static string Write(Action<Utf8JsonWriter> write)
     {
         using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream, Harbor.Gc.Reporting.GcReportWriter.WriterOptions(indented: true)) // relaxed escaping, as the reports)
+        using (var json = new Utf8JsonWriter(stream, Harbor.Gc.Reporting.GcReportWriter.WriterOptions(indented: true))) // relaxed escaping, as the reports
         {
             write(json);
         }

@@ -114,7 +114,7 @@ public class HistoryToolsTests
             latest.GetProperty("startedAt").GetString().Should().Be("2026-03-01T12:00:00.000Z");
             latest.GetProperty("finishedAt").GetString().Should().Be("2026-03-01T12:00:00.000Z");
             latest.GetProperty("message").ValueKind.Should().Be(JsonValueKind.Null);
-            latest.GetProperty("options").GetProperty("timeWindow").GetString().Should().Be("00:00:00");
+            latest.GetProperty("options").GetProperty("timeWindow").GetString().Should().Be("0s", "durations are written in the one grammar the CLI reads back");
             latest.GetProperty("hasReport").GetBoolean().Should().BeTrue();
             latest.TryGetProperty("log", out _).Should().BeFalse("the list leaves the logs to show --json");
         }

@@ -47,23 +47,8 @@ internal static class RunRecordJson
         json.WriteBoolean("dryRun", run.DryRun);
         json.WriteString("store", run.Store);
         json.WriteString("startedAt", Time(run.StartedAt));
-        if (run.FinishedAt is { } finished)
-        {
-            json.WriteString("finishedAt", Time(finished));
-        }
-        else
-        {
-            json.WriteNull("finishedAt");
-        }
-
-        if (run.Message is null)
-        {
-            json.WriteNull("message");
-        }
-        else
-        {
-            json.WriteString("message", run.Message);
-        }
+        json.WriteString("finishedAt", run.FinishedAt is { } finished ? Time(finished) : null); // a null string is written as null
+        json.WriteString("message", run.Message);
 
         json.WriteNumber("artifacts", run.Artifacts);
         json.WriteNumber("blobs", run.Blobs);

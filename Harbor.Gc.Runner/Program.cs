@@ -10,17 +10,6 @@ namespace Harbor.Gc.Runner;
 /// </summary>
 internal static class Program
 {
-    public const string Usage = $"""
-        usage:
-        {GcCommand.Usage}
-        {RetentionCommand.Usage}
-        {DaemonCommand.Usage}
-        {HistoryCommand.Usage}
-        {ExplainCommand.Usage}
-        {StoreCommand.Usage}
-        {ExitCodes.Help}
-        """;
-
     public static async Task<int> Main(string[] args)
     {
         using var signals = StopSignals.Register(Console.Error);
@@ -37,20 +26,7 @@ internal static class Program
         var cancellationToken = stop.Token;
         try
         {
-            return args switch
-            {
-                ["gc", .. var rest] => await GcCommand.RunAsync(rest, stdout, stderr, time, stop).ConfigureAwait(false),
-                ["retention", .. var rest] => await RetentionCommand.RunAsync(rest, stdout, stderr, time, stop).ConfigureAwait(false),
-                ["history", "prune", .. var rest] => await HistoryCommand.PruneAsync(rest, stdout, time).ConfigureAwait(false),
-                ["history", .. var rest] => await HistoryCommand.ListAsync(rest, stdout).ConfigureAwait(false),
-                ["show", .. var rest] => await HistoryCommand.ShowAsync(rest, stdout).ConfigureAwait(false),
-                ["daemon", .. var rest] => await DaemonCommand.RunAsync(rest, stderr, time, stop).ConfigureAwait(false),
-                ["explain", .. var rest] => await ExplainCommand.RunAsync(rest, stdout, time, cancellationToken).ConfigureAwait(false),
-                ["store", .. var rest] => await StoreCommand.RunAsync(rest, stdout).ConfigureAwait(false),
-                [] or ["--help"] or ["-h"] or ["help"] => Help(stdout),
-                ["--version"] => Version(stdout),
-                [var command, ..] => throw new UsageException($"unknown command '{command}'.\n{Usage}"),
-            };
+            return await Cli.InvokeAsync(args, new CommandContext(stdout, stderr, time, stop)).ConfigureAwait(false);
         }
         catch (UsageException e)
         {
@@ -76,16 +52,4 @@ internal static class Program
     public static string ToolVersion { get; } =
         typeof(Program).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
             .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().Single().InformationalVersion;
-
-    private static int Version(TextWriter stdout)
-    {
-        stdout.WriteLine(ToolVersion);
-        return ExitCodes.Done;
-    }
-
-    private static int Help(TextWriter stdout)
-    {
-        stdout.WriteLine(Usage);
-        return ExitCodes.Done;
-    }
 }

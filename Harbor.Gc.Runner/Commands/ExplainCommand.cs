@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 using Harbor.Gc.Collection;
 using Harbor.Gc.Model;
@@ -5,47 +6,49 @@ using Harbor.Gc.Model;
 namespace Harbor.Gc.Runner.Commands;
 
 /// <summary>
-/// <c>harbor-gc explain REFERENCE [--repository REPO] [--store STORE] [--time-window D] [--delete-untagged true|false] [--json]</c>
+/// <c>harbor-gc explain REFERENCE [--repository REPO] [--store STORE] [--time-window D] [--delete-untagged [true|false]] [--json]</c>
 /// (DESIGN.md §5, §9): why a run with these options keeps a manifest or blob (the path from a root, one hop a line) or why
 /// nothing keeps it. REFERENCE is a digest, a unique digest prefix, REPOSITORY:TAG or REPOSITORY@DIGEST. Reads the store; deletes nothing.
 /// </summary>
 internal static class ExplainCommand
 {
-    public const string Usage = """
-        harbor-gc explain REFERENCE [--repository REPO] [--store STORE] [--time-window 2h] [--delete-untagged true|false] [--json]
-          why a GC run with these options keeps REFERENCE (a manifest or blob digest; a unique prefix of one, at least 6 hex
-          digits, such as sha256:6d0c74 or 6d0c74; REPOSITORY:TAG; or REPOSITORY@DIGEST): the path from a root, one hop a line;
-          or why nothing keeps it
+    public const string Notes = """
+        REFERENCE = a manifest or blob digest; a unique prefix of one, at least 6 hex digits (sha256:6d0c74 or 6d0c74);
+                    REPOSITORY:TAG; or REPOSITORY@DIGEST
+        STORE = litedb:PATH | distribution:DIR (as gc's)
         """;
 
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TimeProvider time, CancellationToken cancellationToken)
+    public static Command Create(CommandContext context)
     {
-        var options = new GcOptions { DryRun = true };
-        var store = StoreSpec.Default;
-        string? digestText = null;
-        RepositoryName? repository = null;
-        var json = false;
-        var arguments = new Arguments(args);
-        while (arguments.MoveNext())
+        var reference = new Argument<string>("REFERENCE") { Description = "The manifest or blob: a digest, a unique digest prefix, REPOSITORY:TAG or REPOSITORY@DIGEST" };
+        var repository = Cli.FileOption("--repository", "Only this repository's artifact of the digest (and the blob)", "REPOSITORY");
+        var store = Cli.StoreOption();
+        var timeWindow = Cli.DurationOption("--time-window", "The time window of the run to explain [default: 2h]");
+        var deleteUntagged = new Option<bool>("--delete-untagged")
         {
-            var arg = arguments.Current;
-            switch (arg)
-            {
-                case "--store": store = arguments.Value(); break;
-                case "--repository": repository = ParseRepository(arguments.Value()); break;
-                case "--time-window": options.TimeWindow = Durations.Parse(arg, arguments.Value()); break;
-                case "--delete-untagged": options.DeleteUntagged = GcCommand.ParseBool(arg, arguments.Value()); break;
-                case "--json": json = true; break;
-                case var _ when arg.StartsWith('-'): throw new UsageException($"explain: unknown option '{arg}'.\n{Usage}");
-                case var _ when digestText is null: digestText = arg; break;
-                default: throw new UsageException($"explain: one reference only, but '{digestText}' and '{arg}' were given.");
-            }
-        }
+            Description = $"Explain a run that collects untagged artifacts; alone is true [default: {(new GcOptions().DeleteUntagged ? "true" : "false")}]",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var json = Cli.FlagOption("--json", "Write the explanation as JSON");
+        var command = new Command("explain", "Why a GC run with these options keeps a manifest or blob (the path from a root), or why nothing keeps it")
+        {
+            reference, repository, store, timeWindow, deleteUntagged, json,
+        };
+        command.SetAction((p, _) =>
+        {
+            var options = new GcOptions { DryRun = true };
+            options.TimeWindow = p.GetValue(timeWindow) ?? options.TimeWindow;
+            options.DeleteUntagged = p.Given(deleteUntagged) ? p.GetValue(deleteUntagged) : options.DeleteUntagged;
+            RepositoryName? repo = p.GetValue(repository) is { } r ? ParseRepository(r) : null;
+            return RunAsync(p.GetValue(reference)!, repo, p.GetValue(store)!, options, p.GetValue(json), context);
+        });
+        return command.WithNotes(Notes);
+    }
 
-        if (digestText is null)
-        {
-            throw new UsageException($"explain: give the REFERENCE to explain.\n{Usage}");
-        }
+    private static async Task<int> RunAsync(string digestText, RepositoryName? repository, string store, GcOptions options, bool json, CommandContext context)
+    {
+        var (stdout, _, time, stop) = context;
+        var cancellationToken = stop.Token;
 
         // parsed before the store is opened: a malformed reference is refused without reading anything
         try

@@ -1,72 +1,93 @@
-using System.Globalization;
+using System.CommandLine;
 using Harbor.Gc.Collection;
 using Harbor.Gc.Reporting;
+using Harbor.Gc.Runner.Daemon;
 using Harbor.Gc.Runner.History;
+using Microsoft.Extensions.Logging;
 
 namespace Harbor.Gc.Runner.Commands;
 
 /// <summary>
-/// <c>harbor-gc gc [--store STORE] [--dry-run [--list]] [--delete-untagged true|false] [--time-window 2h] [--workers N]
-/// [--max-duration 30m] [--report-json FILE|-] [--report-html FILE] [--quiet] [--history PATH]</c> (DESIGN.md §9), and
+/// <c>harbor-gc gc [--store STORE] [--dry-run [--list]] [--delete-untagged [true|false]] [--time-window 2h] [--workers N]
+/// [--max-duration 30m] [--report-json FILE|-] [--report-html FILE] [--quiet] [--history PATH] [--log-format F] [--log-level L]</c>
+/// (DESIGN.md §9), and
 /// <c>harbor-gc gc --apply PLAN</c>: apply a plan saved by a dry run (its JSON report): plan again on the live store with the saved
 /// plan's options, and delete only what both plans list, unchanged (DESIGN.md §2).
 /// </summary>
 internal static class GcCommand
 {
-    public const string Usage = """
-        harbor-gc gc [--store STORE] [--dry-run [--list]] [--delete-untagged true|false] [--time-window 2h]
-                     [--workers N] [--max-duration 30m] [--grace-period 1m] [--allow-no-tags]
-                     [--report-json FILE|-] [--report-html FILE] [--quiet] [--history PATH]
-        harbor-gc gc --apply PLAN [--store STORE] [--workers N] [--max-duration 30m] [--grace-period 1m]
-                     [--report-json FILE|-] [--report-html FILE] [--quiet] [--history PATH]
-          PLAN = the JSON report of a dry run on the same store: of its items, only those a plan made now with its
-                 options also deletes, unchanged since, are deleted; the rest is kept, nothing else is deleted
-          --grace-period = how long a distribution: store keeps what it deletes out of the registry's sight before
-                     it re-checks and deletes it (longer than any registry request; default 1m)
-          --list = with --dry-run: print what the run would delete to stdout, one line each, sorted:
-                     'REPOSITORY@DIGEST REASON' per manifest, then 'DIGEST REASON' per blob (the summary goes to stderr)
-          --allow-no-tags = collect untagged artifacts even where no repository has a tags folder (Harbor 2.15+)
-          STORE = litedb:PATH (the default, litedb:harbor-gc.db: the LiteDB file PATH, blob bytes in 'blobs' beside it)
-                | distribution:DIR (the registry's storage rootdirectory, the folder holding docker/registry/v2)
-        """;
+    public const string Notes = """
+        PLAN = the JSON report of a dry run on the same store: of its items, only those a plan made now with its options also
+               deletes, unchanged since, are deleted; the rest is kept, nothing else is deleted
+        STORE = litedb:PATH (the LiteDB file PATH, blob bytes in 'blobs' beside it)
+              | distribution:DIR (the registry's storage rootdirectory, the folder holding docker/registry/v2)
+        DURATION = 2h30m, 90s, 7d, 1d12h, 0 or hh:mm:ss
 
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time, StopRequest stop)
+        """ + ExitCodes.Help;
+
+    public static Command Create(CommandContext context)
     {
-        var options = new GcOptions { StartedAt = time.GetUtcNow() }; // --max-duration counts from here, opening the store included
-        var cancellationToken = stop.Token;
-        var store = StoreSpec.Default;
-        string? reportJson = null;
-        string? reportHtml = null;
-        var quiet = false;
-        var list = false;
-        string? history = null;
-        string? apply = null;
-        string? planOption = null; // an option a saved plan fixes, when given with --apply
-        TimeSpan? gracePeriod = null;
-        var arguments = new Arguments(args);
-        while (arguments.MoveNext())
+        var store = Cli.StoreOption();
+        var dryRun = Cli.FlagOption("--dry-run", "Plan only: report what a run would delete, delete nothing");
+        var list = Cli.FlagOption("--list", "With --dry-run: print what the run would delete to stdout, one line each, sorted ('REPOSITORY@DIGEST REASON', then 'DIGEST REASON'); the summary goes to stderr");
+        var deleteUntagged = new Option<bool>("--delete-untagged")
         {
-            var arg = arguments.Current;
-            switch (arg)
+            Description = $"Collect untagged artifacts (not accessories, not index children); --delete-untagged alone is true [default: {(new GcOptions().DeleteUntagged ? "true" : "false")}]",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var timeWindow = Cli.DurationOption("--time-window", "Keep everything pushed within this long before the run [default: 2h]");
+        var apply = Cli.FileOption("--apply", "Apply a plan a dry run saved (its JSON report): delete only what a plan made now also deletes", "PLAN");
+        var workers = Cli.WholeNumberOption("--workers", "Deletions in parallel, 1 to 16 [default: 1]");
+        var maxDuration = Cli.DurationOption("--max-duration", "Stop after the item in hand once the run has lasted this long (exit 3)");
+        var gracePeriod = Cli.DurationOption("--grace-period", "distribution: stores: how long deleted items stay out of the registry's sight before the re-check (longer than any registry request) [default: 1m]");
+        var allowNoTags = Cli.FlagOption("--allow-no-tags", "Collect untagged artifacts even where no repository has a tags folder (Harbor 2.15+)");
+        var reportJson = Cli.FileOption("--report-json", "Write the JSON report to FILE, or to stdout with -");
+        var reportHtml = Cli.FileOption("--report-html", "Write the HTML report to FILE");
+        var quiet = Cli.FlagOption("--quiet", "No summary and no progress (warnings and a stop's reason still go to stderr)");
+        var history = Cli.FileOption("--history", "Record the run in the run history database PATH", "PATH");
+        var (logFormat, logLevel) = Cli.LogOptions();
+        var command = new Command("gc", "Collect garbage: delete the manifests and blobs nothing live needs (or plan it, with --dry-run)")
+        {
+            store, dryRun, list, deleteUntagged, timeWindow, apply, workers, maxDuration, gracePeriod, allowNoTags, reportJson, reportHtml, quiet, history, logFormat, logLevel,
+        };
+        command.SetAction((p, _) =>
+        {
+            var options = new GcOptions { StartedAt = context.Time.GetUtcNow() }; // --max-duration counts from here, opening the store included
+            string? planOption = null; // an option a saved plan fixes, when given with --apply
+            if (p.GetValue(dryRun))
             {
-                case "--store": store = arguments.Value(); break;
-                case "--dry-run": options.DryRun = true; planOption = arg; break;
-                case "--delete-untagged": options.DeleteUntagged = ParseBool(arg, arguments.Value()); planOption = arg; break;
-                case "--time-window": options.TimeWindow = Durations.Parse(arg, arguments.Value()); planOption = arg; break;
-                case "--apply": apply = arguments.Value(); break;
-                case "--workers": options.Workers = ParseInt(arg, arguments.Value()); break;
-                case "--max-duration": options.MaxDuration = Durations.Parse(arg, arguments.Value()); break;
-                case "--grace-period": gracePeriod = Durations.Parse(arg, arguments.Value()); break;
-                case "--allow-no-tags": options.AllowNoTags = true; break;
-                case "--report-json": reportJson = arguments.Value(); break;
-                case "--report-html": reportHtml = arguments.Value(); break;
-                case "--quiet": quiet = true; break;
-                case "--list": list = true; break;
-                case "--history": history = arguments.Value(); break;
-                default: throw new UsageException($"gc: unknown option '{arg}'.\n{Usage}");
+                (options.DryRun, planOption) = (true, "--dry-run");
             }
-        }
 
+            if (p.Given(deleteUntagged))
+            {
+                (options.DeleteUntagged, planOption) = (p.GetValue(deleteUntagged), "--delete-untagged");
+            }
+
+            if (p.GetValue(timeWindow) is { } window)
+            {
+                (options.TimeWindow, planOption) = (window, "--time-window");
+            }
+
+            options.Workers = p.GetValue(workers) ?? options.Workers;
+            options.MaxDuration = p.GetValue(maxDuration) ?? options.MaxDuration;
+            options.AllowNoTags = p.GetValue(allowNoTags);
+            var run = new GcRun(p.GetValue(store)!, options, planOption, p.GetValue(apply), p.GetValue(gracePeriod), p.GetValue(reportJson), p.GetValue(reportHtml),
+                p.GetValue(quiet), p.GetValue(list), p.GetValue(history), new LogOptions(p.GetValue(logFormat), p.GetValue(logLevel)));
+            return RunAsync(run, context);
+        });
+        return command.WithNotes(Notes);
+    }
+
+    /// <summary>A <c>gc</c> command line, parsed.</summary>
+    private sealed record GcRun(string Store, GcOptions Options, string? PlanOption, string? Apply, TimeSpan? GracePeriod, string? ReportJson, string? ReportHtml,
+        bool Quiet, bool List, string? History, LogOptions Log);
+
+    private static async Task<int> RunAsync(GcRun run, CommandContext context)
+    {
+        var (stdout, stderr, time, stop) = context;
+        var cancellationToken = stop.Token;
+        var (store, options, planOption, apply, gracePeriod, reportJson, reportHtml, quiet, list, history, log) = run;
         var problems = options.Validate();
         if (problems.Count > 0)
         {
@@ -88,6 +109,7 @@ internal static class GcCommand
             throw new UsageException($"gc --apply: the saved plan fixes what {planOption} would set, and applying it is a real run; leave {planOption} out.");
         }
 
+        using var consoleLog = RunnerLogging.ForCommand(log, stderr, time); // the run's log on stderr, when asked for
         var saved = apply is null ? null : ReadPlan(apply);
         using var reports = new ReportOutput(reportJson, reportHtml);
         reports.Open(); // a report that cannot be written is found before anything is deleted
@@ -97,15 +119,15 @@ internal static class GcCommand
             options.TimeWindow = saved.TimeWindow;
         }
 
-        var progress = ProgressLine.ForConsole(stderr, quiet, time);
+        var progress = ProgressLine.ForConsole(stderr, quiet || consoleLog is not null, time); // a log on stderr and a progress line do not mix
         options.Progress = progress;
-        using var recording = ManualGcRun.Start(history, store, options, reportJson, time); // the run history, with --history
+        using var recording = ManualGcRun.Start(history, store, options, reportJson, time, consoleLog); // the run history, with --history
         GcResult result;
         try
         {
             result = await StoreSpec.UseAsync(store, time, readOnly: options.DryRun && saved is null, s =>
             {
-                var collector = new GarbageCollector(s, time, recording?.Logger);
+                var collector = new GarbageCollector(s, time, recording?.Logger ?? consoleLog?.CreateLogger<GarbageCollector>());
                 if (saved is null)
                 {
                     return collector.RunAsync(options, cancellationToken);
@@ -161,14 +183,4 @@ internal static class GcCommand
             throw new UsageException($"--apply {file}: {e.Message}; nothing was deleted.");
         }
     }
-
-    internal static bool ParseBool(string option, string text) => text switch
-    {
-        "true" => true,
-        "false" => false,
-        _ => throw new UsageException($"{option}: '{text}' is not true or false."),
-    };
-
-    private static int ParseInt(string option, string text) =>
-        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : throw new UsageException($"{option}: '{text}' is not a whole number.");
 }

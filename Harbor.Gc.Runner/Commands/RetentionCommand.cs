@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using Harbor.Gc.Immutability;
 using Harbor.Gc.Reporting;
@@ -17,66 +18,92 @@ namespace Harbor.Gc.Runner.Commands;
 /// </summary>
 internal static class RetentionCommand
 {
-    public const string Usage = """
-        harbor-gc retention run --policy FILE [--store STORE] [--immutable-rules FILE] [--project-id ID=NAME] [--dry-run]
-                                [--grace-period 1m] [--report-json FILE|-] [--report-html FILE] [--quiet] [--history PATH]
-        harbor-gc retention validate FILE [--immutable-rules FILE] [--project-id ID=NAME]
-          FILE = a retention policy in Harbor's JSON (as Harbor exports it; scope.ref is the project's name or id)
-          --immutable-rules FILE = Harbor's immutable tag rules (a JSON array; of the policy's project unless it names one)
-          --project-id ID=NAME = the name of the project whose id a policy's scope.ref holds (as Harbor exports it: "ref": 3)
+    public const string Notes = """
+        FILE = a retention policy in Harbor's JSON (as Harbor exports it; scope.ref is the project's name or id)
+        --immutable-rules FILE = Harbor's immutable tag rules (a JSON array; of the policy's project unless it names one)
+        --project-id ID=NAME = the name of the project whose id a policy's scope.ref holds (as Harbor exports it: "ref": 3)
+        STORE = litedb:PATH | distribution:DIR (as gc's)
         """;
 
-    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time, StopRequest stop) => args switch
+    public static Command Create(CommandContext context)
     {
-        ["run", .. var rest] => RunPolicyAsync(rest, stdout, stderr, time, stop),
-        ["validate", .. var rest] => Task.FromResult(Validate(rest, stdout)),
-        [] or ["--help"] or ["-h"] => Task.FromResult(Help(stdout)),
-        [var sub, ..] => throw new UsageException($"retention: unknown command '{sub}'.\n{Usage}"),
+        var command = new Command("retention", "Tag retention: run or check a Harbor retention policy")
+        {
+            CreateRun(context),
+            CreateValidate(context),
+        };
+        return command.WithNotes(Notes);
+    }
+
+    private static Option<string?> RulesOption() =>
+        Cli.FileOption("--immutable-rules", "Harbor's immutable tag rules (a JSON array): tags they match are never deleted");
+
+    private static Option<string[]> ProjectIdOption() => new("--project-id")
+    {
+        Description = "ID=NAME: the project's name when the policy's scope.ref is its id (repeatable)",
+        HelpName = "ID=NAME",
+        AllowMultipleArgumentsPerToken = false,
     };
 
-    private static async Task<int> RunPolicyAsync(string[] args, TextWriter stdout, TextWriter stderr, TimeProvider time, StopRequest stop)
+    private static Command CreateRun(CommandContext context)
     {
-        string? policyFile = null;
-        string? rulesFile = null;
-        string? reportJson = null;
-        string? reportHtml = null;
-        var store = StoreSpec.Default;
-        var dryRun = false;
-        var quiet = false;
+        var policy = Cli.FileOption("--policy", "The retention policy (required): Harbor's JSON, as Harbor exports it");
+        var store = Cli.StoreOption();
+        var rules = RulesOption();
+        var projectIds = ProjectIdOption();
+        var dryRun = Cli.FlagOption("--dry-run", "Report what the policy would delete, delete nothing");
+        var gracePeriod = Cli.DurationOption("--grace-period", "distribution: stores: how long deleted items stay out of the registry's sight before the re-check [default: 1m]");
+        var reportJson = Cli.FileOption("--report-json", "Write the JSON report to FILE, or to stdout with -");
+        var reportHtml = Cli.FileOption("--report-html", "Write the HTML report to FILE");
+        var quiet = Cli.FlagOption("--quiet", "No summary (warnings and a stop's reason still go to stderr)");
+        var history = Cli.FileOption("--history", "Record the run in the run history database PATH", "PATH");
+        var (logFormat, logLevel) = Cli.LogOptions();
+        var command = new Command("run", "Apply a retention policy: delete the tags and artifacts it does not retain (or plan it, with --dry-run)")
+        {
+            policy, store, rules, projectIds, dryRun, gracePeriod, reportJson, reportHtml, quiet, history, logFormat, logLevel,
+        };
+        command.SetAction((p, _) => RunPolicyAsync(new RetentionRun(
+            p.GetValue(policy) ?? throw new UsageException("retention run: --policy FILE is required."), p.GetValue(rules), ProjectIds(p.GetValue(projectIds)), p.GetValue(store)!, p.GetValue(dryRun), p.GetValue(gracePeriod),
+            p.GetValue(reportJson), p.GetValue(reportHtml), p.GetValue(quiet), p.GetValue(history), new LogOptions(p.GetValue(logFormat), p.GetValue(logLevel))), context));
+        return command.WithNotes(Notes + "\n" + ExitCodes.Help);
+    }
+
+    private static Command CreateValidate(CommandContext context)
+    {
+        var file = new Argument<string>("FILE") { Description = "The retention policy to check" };
+        var rules = RulesOption();
+        var projectIds = ProjectIdOption();
+        var command = new Command("validate", "Check a retention policy (and immutable tag rules) without opening a store") { file, rules, projectIds };
+        command.SetAction(p => Validate(p.GetValue(file)!, p.GetValue(rules), ProjectIds(p.GetValue(projectIds)), context.Stdout));
+        return command.WithNotes(Notes);
+    }
+
+    /// <summary>A <c>retention run</c> command line, parsed.</summary>
+    private sealed record RetentionRun(string PolicyFile, string? RulesFile, Dictionary<long, string> ProjectIds, string Store, bool DryRun, TimeSpan? GracePeriod,
+        string? ReportJson, string? ReportHtml, bool Quiet, string? History, LogOptions Log);
+
+    private static Dictionary<long, string> ProjectIds(string[]? values)
+    {
         var projectIds = new Dictionary<long, string>();
-        TimeSpan? gracePeriod = null;
-        string? history = null;
-        var arguments = new Arguments(args);
-        while (arguments.MoveNext())
+        foreach (var value in values ?? [])
         {
-            var arg = arguments.Current;
-            switch (arg)
-            {
-                case "--history": history = arguments.Value(); break;
-                case "--policy": policyFile = arguments.Value(); break;
-                case "--store": store = arguments.Value(); break;
-                case "--immutable-rules": rulesFile = arguments.Value(); break;
-                case "--project-id": AddProjectId(projectIds, arg, arguments.Value()); break;
-                case "--dry-run": dryRun = true; break;
-                case "--grace-period": gracePeriod = Durations.Parse(arg, arguments.Value()); break;
-                case "--report-json": reportJson = arguments.Value(); break;
-                case "--report-html": reportHtml = arguments.Value(); break;
-                case "--quiet": quiet = true; break;
-                default: throw new UsageException($"retention run: unknown option '{arg}'.\n{Usage}");
-            }
+            AddProjectId(projectIds, "--project-id", value);
         }
 
-        if (policyFile is null)
-        {
-            throw new UsageException($"retention run: --policy FILE is required.\n{Usage}");
-        }
+        return projectIds;
+    }
 
+    private static async Task<int> RunPolicyAsync(RetentionRun run, CommandContext context)
+    {
+        var (stdout, stderr, time, stop) = context;
+        var (policyFile, rulesFile, projectIds, store, dryRun, gracePeriod, reportJson, reportHtml, quiet, history, log) = run;
+        using var consoleLog = RunnerLogging.ForCommand(log, stderr, time); // the run's log on stderr, when asked for
         var (policy, rules) = ReadPolicy(policyFile, rulesFile, projectIds);
         using var reports = new ReportOutput(reportJson, reportHtml);
         reports.Open(); // a report that cannot be written is found before anything is deleted
         // the run history, with --history: the run, its outcome and its log lines
-        using var recording = ManualRun.Start(history, "retention", store, RetentionRunRecording.Options(policyFile, rulesFile, dryRun, reportJson, reportHtml), time.GetUtcNow(), dryRun, time);
-        var logger = recording?.CreateLogger(nameof(RetentionRunner)) ?? NullLogger.Instance;
+        using var recording = ManualRun.Start(history, "retention", store, RetentionRunRecording.Options(policyFile, rulesFile, dryRun, reportJson, reportHtml), time.GetUtcNow(), dryRun, time, consoleLog);
+        var logger = recording?.CreateLogger(nameof(RetentionRunner)) ?? consoleLog?.CreateLogger(nameof(RetentionRunner)) ?? NullLogger.Instance;
         RetentionResult result;
         try
         {
@@ -118,36 +145,8 @@ internal static class RetentionCommand
         return ExitCodes.Of(result);
     }
 
-    private static int Validate(string[] args, TextWriter stdout)
+    private static int Validate(string policyFile, string? rulesFile, Dictionary<long, string> projectIds, TextWriter stdout)
     {
-        string? policyFile = null;
-        string? rulesFile = null;
-        var projectIds = new Dictionary<long, string>();
-        var arguments = new Arguments(args);
-        while (arguments.MoveNext())
-        {
-            var arg = arguments.Current;
-            switch (arg)
-            {
-                case "--immutable-rules":
-                    rulesFile = arguments.Value();
-                    break;
-                case "--project-id":
-                    AddProjectId(projectIds, arg, arguments.Value());
-                    break;
-                case var file when !file.StartsWith('-') && policyFile is null:
-                    policyFile = file;
-                    break;
-                default:
-                    throw new UsageException($"retention validate: unexpected argument '{arg}'.\n{Usage}");
-            }
-        }
-
-        if (policyFile is null)
-        {
-            throw new UsageException($"retention validate: give the policy FILE.\n{Usage}");
-        }
-
         var (policy, rules) = ReadPolicy(policyFile, rulesFile, projectIds);
         var enabled = policy.Rules.Count(r => !r.Disabled);
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -208,11 +207,5 @@ internal static class RetentionCommand
     {
         using var reader = new StreamReader(InputFile.OpenRead(what, path));
         return reader.ReadToEnd();
-    }
-
-    private static int Help(TextWriter stdout)
-    {
-        stdout.WriteLine(Usage);
-        return ExitCodes.Done;
     }
 }

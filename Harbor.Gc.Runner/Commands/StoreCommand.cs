@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using Harbor.Gc.Storage.LiteDb;
 
@@ -9,35 +10,24 @@ namespace Harbor.Gc.Runner.Commands;
 /// </summary>
 internal static class StoreCommand
 {
-    public const string Usage = """
-        harbor-gc store convert --store litedb:PATH --to NEW
-          copies the LiteDB store PATH, made with another collation, into the new file NEW (put it in PATH's folder, beside the
-          blob folder) with the fixed one; PATH is only read. Stop every process that uses the store first, then replace PATH by NEW
-        """;
-
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout)
+    public static Command Create(CommandContext context)
     {
-        if (args is not ["convert", .. var rest])
-        {
-            throw new UsageException($"store: give a subcommand.\n{Usage}");
-        }
+        var store = Cli.StoreOption(defaultValue: null);
+        store.Description = "The LiteDB store to copy (only read): litedb:PATH";
+        var to = Cli.FileOption("--to", "The new file (in PATH's folder, beside the blob folder)", "NEW");
+        var convert = new Command("convert", "Copy a LiteDB store made with another collation into a new file with the fixed one") { store, to };
+        convert.SetAction((p, _) => ConvertAsync(p.GetValue(store), p.GetValue(to), context.Stdout));
+        convert.WithNotes("""
+            Stop every process that uses the store first, then replace PATH by NEW.
+            """);
+        return new Command("store", "Store maintenance") { convert };
+    }
 
-        string? store = null;
-        string? to = null;
-        var arguments = new Arguments(rest);
-        while (arguments.MoveNext())
-        {
-            switch (arguments.Current)
-            {
-                case "--store": store = arguments.Value(); break;
-                case "--to": to = arguments.Value(); break;
-                default: throw new UsageException($"store convert: unknown option '{arguments.Current}'.\n{Usage}");
-            }
-        }
-
+    private static async Task<int> ConvertAsync(string? store, string? to, TextWriter stdout)
+    {
         if (store is null || !store.StartsWith("litedb:", StringComparison.Ordinal) || store.Length == "litedb:".Length || to is null)
         {
-            throw new UsageException($"store convert: give --store litedb:PATH and --to NEW.\n{Usage}");
+            throw new UsageException("store convert: give --store litedb:PATH and --to NEW.");
         }
 
         var path = store["litedb:".Length..];

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Harbor.Gc.Diagnostics;
 using Harbor.Gc.Runner.Commands;
 using Harbor.Gc.Runner.History;
@@ -19,51 +20,43 @@ namespace Harbor.Gc.Runner.Daemon;
 /// </summary>
 internal static class DaemonCommand
 {
-    public const string Usage = """
-        harbor-gc daemon --config FILE [--log-format simple|json|systemd] [--log-level LEVEL]
-          runs the GC and retention jobs FILE configures on their cron schedules, keeping a run history (README: "The daemon")
-        harbor-gc daemon run-now JOB --config FILE [--log-format simple|json|systemd] [--log-level LEVEL]
-          runs the job JOB of FILE once, now, in this process, recorded in the history as the daemon records a run (trigger manual)
-          LEVEL = trace, debug, information (the default), warning, error, critical or none; also settable by the environment:
-                  HARBOR_GC_LOG_LEVEL, HARBOR_GC_LOG_FORMAT, Logging__LogLevel__Default, Logging__Console__FormatterName
+    public const string Notes = """
+        LEVEL = trace, debug, information (the default), warning, error, critical or none; also settable by the environment:
+                HARBOR_GC_LOG_LEVEL, HARBOR_GC_LOG_FORMAT, Logging__LogLevel__Default, Logging__Console__FormatterName
         """;
+
+    public static Command Create(CommandContext context)
+    {
+        var config = Cli.FileOption("--config", "The daemon's configuration (JSON): jobs, schedules, history, metrics (README: \"The daemon\")");
+        var (logFormat, logLevel) = Cli.LogOptions();
+        var job = new Argument<string>("JOB") { Description = "The name of a job of the configuration" };
+        var runNowConfig = Cli.FileOption("--config", "The daemon's configuration (JSON)");
+        var (runNowFormat, runNowLevel) = Cli.LogOptions();
+        var runNow = new Command("run-now", "Run a configured job once, now, in this process, recorded in the history as the daemon records a run (trigger manual)")
+        {
+            job, runNowConfig, runNowFormat, runNowLevel,
+        };
+        runNow.SetAction((p, _) => RunNowAsync(
+            p.GetValue(job)!, p.GetValue(runNowConfig) ?? throw new UsageException("daemon run-now: give the configuration file (--config FILE)."),
+            new LogOptions(p.GetValue(runNowFormat), p.GetValue(runNowLevel)), context.Stderr, context.Time, context.Stop.Token));
+        runNow.WithNotes(Notes);
+        var command = new Command("daemon", "Run the configured GC and retention jobs on their cron schedules, keeping a run history")
+        {
+            config, logFormat, logLevel, runNow,
+        };
+        command.SetAction((p, _) => RunAsync(
+            p.GetValue(config) ?? throw new UsageException("daemon: give the configuration file (--config FILE)."),
+            new LogOptions(p.GetValue(logFormat), p.GetValue(logLevel)), context));
+        return command.WithNotes(Notes);
+    }
 
     /// <summary>How long the host waits for the runs in progress to stop after the item in hand.</summary>
     private static readonly TimeSpan ShutdownTimeout = TimeSpan.FromMinutes(5);
 
-    public static async Task<int> RunAsync(string[] args, TextWriter stderr, TimeProvider time, StopRequest stop)
+    private static async Task<int> RunAsync(string file, LogOptions logOptions, CommandContext context)
     {
+        var (_, stderr, time, stop) = context;
         var cancellationToken = stop.Token;
-        var runNow = args is ["run-now", ..];
-        string? file = null;
-        string? jobName = null;
-        string? format = null;
-        string? level = null;
-        var arguments = new Arguments(runNow ? args[1..] : args);
-        while (arguments.MoveNext())
-        {
-            var arg = arguments.Current;
-            switch (arg)
-            {
-                case "--config": file = arguments.Value(); break;
-                case "--log-format": format = arguments.Value(); break;
-                case "--log-level": level = arguments.Value(); break;
-                case var name when runNow && jobName is null && !name.StartsWith('-'): jobName = name; break;
-                default: throw new UsageException($"daemon{(runNow ? " run-now" : string.Empty)}: unknown option '{arg}'.\n{Usage}");
-            }
-        }
-
-        if (file is null || (runNow && jobName is null))
-        {
-            throw new UsageException(runNow ? $"daemon run-now: give the job's name and the configuration file.\n{Usage}" : $"daemon: give the configuration file.\n{Usage}");
-        }
-
-        var logOptions = new LogOptions(format, level);
-        if (runNow)
-        {
-            return await RunNowAsync(jobName!, file, logOptions, stderr, time, cancellationToken).ConfigureAwait(false);
-        }
-
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, Args = [] });
         RunnerLogging.AddSources(builder.Configuration, logOptions); // checked before the configuration file: bad either way is exit 2
         var config = DaemonConfigReader.Load(file, time);

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 
 namespace Harbor.Gc.Runner.Daemon;
 
-/// <summary>The logging options of <c>daemon</c> and <c>daemon run-now</c>: <c>--log-format</c> and <c>--log-level</c>, unset when null.</summary>
+/// <summary>The logging options of <c>daemon</c>, <c>daemon run-now</c>, <c>gc</c> and <c>retention run</c>: <c>--log-format</c> and <c>--log-level</c>, unset when null.</summary>
 /// <param name="Format">A console formatter's name: <c>simple</c>, <c>json</c> or <c>systemd</c>.</param>
 /// <param name="Level">A <see cref="LogLevel"/>'s name.</param>
 internal sealed record LogOptions(string? Format, string? Level)
@@ -102,6 +102,27 @@ internal static class RunnerLogging
     {
         var configuration = new ConfigurationBuilder();
         AddSources(configuration, options);
+        var built = configuration.Build();
+        return LoggerFactory.Create(logging => Configure(logging, built, stderr, time));
+    }
+
+    /// <summary>
+    /// The console log of <c>gc</c> and <c>retention run</c>: the daemon's, when <c>--log-format</c>, <c>--log-level</c>,
+    /// <c>HARBOR_GC_LOG_FORMAT</c> or <c>HARBOR_GC_LOG_LEVEL</c> asks for one; otherwise null (the summary is their output).
+    /// </summary>
+    /// <exception cref="UsageException">A level or format is not one (exit code 2).</exception>
+    public static ILoggerFactory? ForCommand(LogOptions options, TextWriter stderr, TimeProvider time, IDictionary? environment = null)
+    {
+        environment ??= Environment.GetEnvironmentVariables();
+        var asked = options.Format is not null || options.Level is not null
+            || environment[EnvironmentPrefix + "LOG_LEVEL"] is string || environment[EnvironmentPrefix + "LOG_FORMAT"] is string;
+        if (!asked)
+        {
+            return null;
+        }
+
+        var configuration = new ConfigurationBuilder();
+        AddSources(configuration, options, environment);
         var built = configuration.Build();
         return LoggerFactory.Create(logging => Configure(logging, built, stderr, time));
     }

@@ -77,8 +77,8 @@ internal static class ManualGcRun
 {
     /// <summary>Starts recording (at <see cref="GcOptions.StartedAt"/>), or returns null when no history was asked for.</summary>
     /// <exception cref="UsageException">The history database cannot be opened.</exception>
-    public static ManualRun? Start(string? historyPath, string store, GcOptions options, string? reportJson, TimeProvider time) =>
-        ManualRun.Start(historyPath, "gc", store, GcRunRecording.Options(options, reportJson), options.StartedAt ?? time.GetUtcNow(), options.DryRun, time);
+    public static ManualRun? Start(string? historyPath, string store, GcOptions options, string? reportJson, TimeProvider time, ILoggerFactory? loggers = null) =>
+        ManualRun.Start(historyPath, "gc", store, GcRunRecording.Options(options, reportJson), options.StartedAt ?? time.GetUtcNow(), options.DryRun, time, loggers);
 }
 
 /// <summary>
@@ -91,12 +91,16 @@ internal sealed class ManualRun : IDisposable
     private readonly RunRecord _run;
     private readonly RunLog _log = new();
     private readonly ILoggerFactory _loggers;
+    private readonly bool _ownsLoggers;
     private readonly TimeProvider _time;
 
-    private ManualRun(RunHistory history, RunRecord run, TimeProvider time)
+    private ManualRun(RunHistory history, RunRecord run, TimeProvider time, ILoggerFactory? loggers)
     {
         (_history, _run, _time) = (history, run, time);
-        _loggers = LoggerFactory.Create(b => b.AddProvider(new RunLogProvider(null, time)).SetMinimumLevel(LogLevel.Information));
+
+        // the command's console log, when it has one, also writes into the run log (RunnerLogging.Configure); else only the run log
+        _ownsLoggers = loggers is null;
+        _loggers = loggers ?? LoggerFactory.Create(b => b.AddProvider(new RunLogProvider(null, time)).SetMinimumLevel(LogLevel.Information));
         RunLogProvider.Current = _log;
     }
 
@@ -111,7 +115,7 @@ internal sealed class ManualRun : IDisposable
 
     /// <summary>Starts recording a run of <paramref name="kind"/> (its job's name too), or returns null when no history was asked for.</summary>
     /// <exception cref="UsageException">The history database's folder does not exist, or the file is not a run history.</exception>
-    public static ManualRun? Start(string? historyPath, string kind, string store, Dictionary<string, string> options, DateTimeOffset startedAt, bool dryRun, TimeProvider time)
+    public static ManualRun? Start(string? historyPath, string kind, string store, Dictionary<string, string> options, DateTimeOffset startedAt, bool dryRun, TimeProvider time, ILoggerFactory? loggers = null)
     {
         if (historyPath is null)
         {
@@ -134,7 +138,7 @@ internal sealed class ManualRun : IDisposable
             StartedAt = startedAt, Status = RunStatus.Running, DryRun = dryRun,
         };
         history.Add(run);
-        return new ManualRun(history, run, time);
+        return new ManualRun(history, run, time, loggers);
     }
 
     /// <summary>Records the result of a GC run.</summary>
@@ -155,7 +159,11 @@ internal sealed class ManualRun : IDisposable
     public void Dispose()
     {
         RunLogProvider.Current = null;
-        _loggers.Dispose();
+        if (_ownsLoggers)
+        {
+            _loggers.Dispose();
+        }
+
         _history.Dispose();
     }
 

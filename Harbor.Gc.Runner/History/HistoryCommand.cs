@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Harbor.Gc.Reporting;
@@ -14,29 +15,67 @@ internal static class HistoryCommand
 {
     public const string DefaultHistory = "harbor-gc-history.db";
 
-    public const string Usage = """
-        harbor-gc history [--config FILE | --history PATH] [--job NAME] [--limit N] [--json]
-        harbor-gc show RUN-ID [--config FILE | --history PATH] [--report-json | --json]
-        harbor-gc history prune --keep N|DURATION [--config FILE | --history PATH]
-          the run history the daemon's configuration FILE names, or PATH (default harbor-gc-history.db)
+    public static Command CreateHistory(CommandContext context)
+    {
+        var (config, historyPath) = Cli.HistorySourceOptions();
+        var job = Cli.FileOption("--job", "Only the runs of this job", "NAME");
+        var limit = Cli.WholeNumberOption("--limit", "The newest N runs [default: 20]", minimum: 1);
+        var json = Cli.FlagOption("--json", "Write the runs as JSON");
+        var command = new Command("history", "The run history: a table of runs, latest first") { config, historyPath, job, limit, json, CreatePrune(context) };
+        command.SetAction((p, _) => ListAsync(HistoryPath(p, config, historyPath, "history"), p.GetValue(job), p.GetValue(limit) ?? 20, p.GetValue(json), context.Stdout));
+        return command.WithNotes(Notes);
+    }
+
+    public static Command CreateShow(CommandContext context)
+    {
+        var id = new Argument<string>("RUN-ID") { Description = "The run's id (harbor-gc history's first column)" };
+        var (config, historyPath) = Cli.HistorySourceOptions();
+        var reportJson = Cli.FlagOption("--report-json", "Write the run's stored JSON report");
+        var json = Cli.FlagOption("--json", "Write the run's record as JSON");
+        var command = new Command("show", "One run of the history: options, summary, log, or its stored report") { id, config, historyPath, reportJson, json };
+        command.SetAction((p, _) =>
+        {
+            var text = p.GetValue(id)!;
+            return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var runId)
+                ? ShowAsync(runId, HistoryPath(p, config, historyPath, "show"), p.GetValue(reportJson), p.GetValue(json), context.Stdout)
+                : throw new UsageException($"show: '{text}' is not a run id (a number, from 'harbor-gc history').");
+        });
+        return command.WithNotes(Notes);
+    }
+
+    private static Command CreatePrune(CommandContext context)
+    {
+        var keep = new Option<HistoryKeep?>("--keep")
+        {
+            Description = "N: keep the newest N runs; DURATION: keep the runs started within it (30d)",
+            HelpName = "N|DURATION",
+            CustomParser = r =>
+            {
+                try
+                {
+                    return HistoryKeep.Parse("--keep", r.Tokens[0].Value);
+                }
+                catch (UsageException e)
+                {
+                    r.AddError(e.Message);
+                    return null;
+                }
+            },
+        };
+        var (config, historyPath) = Cli.HistorySourceOptions();
+        var command = new Command("prune", "Remove the runs (and their reports) --keep does not keep; a run still running is kept") { keep, config, historyPath };
+        command.SetAction((p, _) => PruneAsync(
+            p.GetValue(keep) ?? throw new UsageException("history prune: give --keep N (the newest N runs) or --keep DURATION (the runs started within it, 30d)."),
+            HistoryPath(p, config, historyPath, "history prune"), context.Stdout, context.Time));
+        return command.WithNotes(Notes);
+    }
+
+    private const string Notes = """
+        the run history the daemon's configuration FILE names, or PATH (default harbor-gc-history.db)
         """;
 
-    public static async Task<int> ListAsync(string[] args, TextWriter stdout)
+    private static async Task<int> ListAsync(string path, string? job, int limit, bool json, TextWriter stdout)
     {
-        string? job = null;
-        var limit = 20;
-        var json = false;
-        var path = ParseCommon(args, "history", (option, value) =>
-        {
-            switch (option)
-            {
-                case "--json": json = true; return true;
-                case "--job": job = value(); return true;
-                case "--limit": limit = int.TryParse(value(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new UsageException("--limit: give a whole number above 0."); return true;
-                default: return false;
-            }
-        });
-
         using var history = Open(path);
         var runs = history.List(job, limit);
         if (json)
@@ -69,24 +108,8 @@ internal static class HistoryCommand
         return ExitCodes.Done;
     }
 
-    public static async Task<int> ShowAsync(string[] args, TextWriter stdout)
+    private static async Task<int> ShowAsync(int id, string path, bool reportJson, bool json, TextWriter stdout)
     {
-        if (args.Length == 0 || !int.TryParse(args[0], NumberStyles.None, CultureInfo.InvariantCulture, out var id))
-        {
-            throw new UsageException($"show: give a run id (a number, from 'harbor-gc history').\n{Usage}");
-        }
-
-        var reportJson = false;
-        var json = false;
-        var path = ParseCommon(args[1..], "show", (option, _) =>
-        {
-            switch (option)
-            {
-                case "--report-json": reportJson = true; return true;
-                case "--json": json = true; return true;
-                default: return false;
-            }
-        });
         if (reportJson && json)
         {
             throw new UsageException("show: give --report-json (the run's stored report) or --json (the run's record), not both.");
@@ -135,57 +158,22 @@ internal static class HistoryCommand
     }
 
     /// <summary><c>history prune --keep N|DURATION</c>: removes the runs (and their reports) <c>--keep</c> does not keep.</summary>
-    public static async Task<int> PruneAsync(string[] args, TextWriter stdout, TimeProvider time)
+    private static async Task<int> PruneAsync(HistoryKeep keep, string path, TextWriter stdout, TimeProvider time)
     {
-        HistoryKeep? keep = null;
-        var path = ParseCommon(args, "history prune", (option, value) =>
-        {
-            switch (option)
-            {
-                case "--keep": keep = HistoryKeep.Parse(option, value()); return true;
-                default: return false;
-            }
-        });
-        if (keep is null)
-        {
-            throw new UsageException($"history prune: give --keep N (the newest N runs) or --keep DURATION (the runs started within it, 30d).\n{Usage}");
-        }
-
         using var history = Open(path, readOnly: false);
         var removed = history.Prune(keep, time.GetUtcNow());
         await stdout.WriteLineAsync($"removed {removed} runs from {history.Path}, keeping {keep} (and any still running)").ConfigureAwait(false);
         return ExitCodes.Done;
     }
 
-    private static string ParseCommon(string[] args, string command, Func<string, Func<string>, bool> other)
-    {
-        string? config = null;
-        string? history = null;
-        var arguments = new Arguments(args);
-        while (arguments.MoveNext())
+    /// <summary>The history database: the one <c>--config</c>'s file names, <c>--history</c>, or the default.</summary>
+    private static string HistoryPath(ParseResult result, Option<string?> config, Option<string?> history, string command) =>
+        (result.GetValue(config), result.GetValue(history)) switch
         {
-            var arg = arguments.Current;
-            switch (arg)
-            {
-                case "--config": config = arguments.Value(); break;
-                case "--history": history = arguments.Value(); break;
-                default:
-                    if (!other(arg, arguments.Value))
-                    {
-                        throw new UsageException($"{command}: unknown option '{arg}'.\n{Usage}");
-                    }
-
-                    break;
-            }
-        }
-
-        return (config, history) switch
-        {
-            (not null, not null) => throw new UsageException($"{command}: give --config or --history, not both."),
-            (not null, _) => HistoryPathOf(config),
-            _ => history ?? DefaultHistory,
+            ({ }, { }) => throw new UsageException($"{command}: give --config or --history, not both."),
+            ({ } file, _) => HistoryPathOf(file),
+            (_, var path) => path ?? DefaultHistory,
         };
-    }
 
     /// <summary>The history database a daemon configuration names (only that field is read).</summary>
     private static string HistoryPathOf(string config)

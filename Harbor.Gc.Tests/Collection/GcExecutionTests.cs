@@ -1,7 +1,9 @@
 using Harbor.Gc.Collection;
 using Harbor.Gc.Model;
+using Harbor.Gc.Reporting;
 using Harbor.Gc.Storage;
 using Harbor.Gc.Tests.Support;
+using Microsoft.Extensions.Logging;
 
 namespace Harbor.Gc.Tests.Collection;
 
@@ -221,6 +223,34 @@ public class GcExecutionTests(StoreKind kind) : StoreFixture(kind)
         four.Store.GetArtifacts().Select(a => a.Key).Should().BeEquivalentTo(one.Store.GetArtifacts().Select(a => a.Key));
         four.Store.GetBlobs().Select(b => b.Digest).Should().BeEquivalentTo(one.Store.GetBlobs().Select(b => b.Digest));
         four.Store.GetArtifacts().Should().HaveCount(10 * 6);
+    }
+
+    [Test]
+    [Description("Issue 14: a layer link whose delete fails is named repository@digest in the error log and in the summary, never " +
+                 "by the record's default text (type name, property list, culture-dependent date).")]
+    public async Task Execute_ALayerLinkWhoseDeleteFails_IsNamedRepositoryAtDigest_InTheLogAndTheSummary()
+    {
+        // given: a blob library/app links and nothing references, older than the time window, and a store whose layer link
+        // delete fails
+        var r = NewRegistry();
+        var orphan = r.Blob();
+        r.Store.PutLayerLink(new LayerLink(ScenarioRegistry.Repo("library/app"), orphan, r.Time.GetUtcNow()));
+        r.Age();
+        var store = new InterceptingStore(r.Store.Inner) { BeforeDeleteLayerLink = _ => throw new IOException("the disk refused") };
+        using var logs = new CapturingLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
+
+        // when: a real run deletes it
+        var result = await new GarbageCollector(store, r.Time, factory.CreateLogger<GarbageCollector>()).RunAsync(new GcOptions());
+        var summary = new StringWriter { NewLine = "\n" };
+        ConsoleSummary.Write(summary, result);
+
+        // then: the error log and the summary's failure line name the link as library/app@digest, with the error
+        result.LayerLinksFailed.Should().ContainSingle();
+        logs.Entries.Should().ContainSingle(e => e.EventId.Id == 1109).Which.Message.Should()
+            .Be($"Deleting layer link library/app@{orphan} failed; the next run tries again");
+        summary.ToString().Split('\n').Should()
+            .Contain($"  failed: 1 layer links (the next run tries again); first: library/app@{orphan}: the disk refused");
     }
 
     [Test]

@@ -3,7 +3,6 @@ using Harbor.Gc.Runner.Commands;
 using Harbor.Gc.Runner.Daemon;
 using Harbor.Gc.Runner.History;
 using Harbor.Gc.Tests.Runner;
-using Harbor.Gc.Tests.Support;
 using Microsoft.Extensions.Configuration;
 
 namespace Harbor.Gc.Tests.Daemon;
@@ -14,32 +13,26 @@ namespace Harbor.Gc.Tests.Daemon;
 /// </summary>
 public class DaemonLoggingTests
 {
-    private DistributionTree _tree = null!;
-    private string _config = null!;
-    private string _history = null!;
+    private DaemonSample _sample = null!;
 
     [SetUp]
     public void SetUp()
     {
         // given a daemon configuration with a dry GC job on a tree holding an untagged image
-        _tree = new DistributionTree(GcCommandTests.Now);
-        _tree.Image("library/app", "v1", TimeSpan.FromDays(3), "v1", "base", "app1");
-        _tree.Image("library/app", "old", TimeSpan.FromDays(3), null, "base", "old-only");
-        _history = Path.Combine(_tree.Root, "history.db");
-        _config = Path.Combine(_tree.Root, "daemon.json");
-        File.WriteAllText(_config, """
+        _sample = new DaemonSample();
+        File.WriteAllText(_sample.Config, """
             { "history": "history.db", "jobs": [
                 { "name": "nightly", "kind": "gc", "store": "distribution:.", "schedule": "0 0 3 1 1 *", "timeWindow": "0", "dryRun": true } ] }
             """);
     }
 
     [TearDown]
-    public void TearDown() => _tree.Dispose();
+    public void TearDown() => _sample.Dispose();
 
     [Test]
     public async Task Given_log_format_json_when_a_job_runs_now_then_each_log_entry_is_a_JSON_object_on_stderr()
     {
-        var (code, _, errors) = await GcCommandTests.Run("daemon", "run-now", "nightly", "--config", _config, "--log-format", "json");
+        var (code, _, errors) = await GcCommandTests.Run("daemon", "run-now", "nightly", "--config", _sample.Config, "--log-format", "json");
 
         code.Should().Be(0, errors);
         var entries = errors.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement).ToList();
@@ -53,7 +46,7 @@ public class DaemonLoggingTests
     [Test]
     public async Task Given_the_simple_format_by_default_then_each_entry_is_one_line_with_its_level_and_category()
     {
-        var (code, _, errors) = await GcCommandTests.Run("daemon", "run-now", "nightly", "--config", _config);
+        var (code, _, errors) = await GcCommandTests.Run("daemon", "run-now", "nightly", "--config", _sample.Config);
 
         code.Should().Be(0, errors);
         errors.Should().MatchRegex(@"(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ info: Harbor\.Gc\.Runner\.Daemon\.JobRunner\[1\] job nightly: run 1 started \(gc on distribution:");
@@ -62,11 +55,11 @@ public class DaemonLoggingTests
     [Test]
     public async Task Given_log_level_warning_then_information_leaves_the_console_but_the_run_keeps_it_in_its_history()
     {
-        var (code, _, errors) = await GcCommandTests.Run("daemon", "run-now", "nightly", "--config", _config, "--log-level", "warning");
+        var (code, _, errors) = await GcCommandTests.Run("daemon", "run-now", "nightly", "--config", _sample.Config, "--log-level", "warning");
 
         code.Should().Be(0, errors);
         errors.Should().NotContain("run 1 started").And.NotContain("GC plan for");
-        using var history = RunHistory.Open(_history, create: false);
+        using var history = RunHistory.Open(_sample.History, create: false);
         history.Get(1)!.Log.Should().Contain(l => l.Contains("GarbageCollector: GC plan for", StringComparison.Ordinal))
             .And.Contain(l => l.Contains("JobRunner: job nightly: run 1 started", StringComparison.Ordinal));
     }
@@ -75,7 +68,7 @@ public class DaemonLoggingTests
     [TestCase("--log-format", "xml", "--log-format: 'xml' is not a log format; write one of simple, json, systemd.")]
     public async Task Given_a_bad_log_option_then_exit_2_naming_it_and_nothing_runs(string option, string value, string message)
     {
-        foreach (var command in new[] { new[] { "daemon", "--config", _config, option, value }, ["daemon", "run-now", "nightly", "--config", _config, option, value] })
+        foreach (var command in new[] { new[] { "daemon", "--config", _sample.Config, option, value }, ["daemon", "run-now", "nightly", "--config", _sample.Config, option, value] })
         {
             var (code, _, errors) = await GcCommandTests.Run(command);
 
@@ -83,7 +76,7 @@ public class DaemonLoggingTests
             errors.Should().Contain(message);
         }
 
-        File.Exists(_history).Should().BeFalse("nothing ran");
+        File.Exists(_sample.History).Should().BeFalse("nothing ran");
     }
 
     [Test]
@@ -116,7 +109,7 @@ public class DaemonLoggingTests
             ["HARBOR_GC_LOG_LEVEL"] = "information",
             ["HARBOR_GC_Logging__Console__FormatterOptions__TimestampFormat"] = "yyyy",
         };
-        using var daemon = DaemonProcess.Start(_config, environment);
+        using var daemon = DaemonProcess.Start(_sample.Config, environment);
         await daemon.WaitForOutputAsync("daemon started: 1 jobs", TimeSpan.FromSeconds(30));
 
         // when it receives SIGTERM

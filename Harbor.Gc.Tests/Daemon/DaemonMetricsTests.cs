@@ -7,7 +7,6 @@ using Harbor.Gc.Runner;
 using Harbor.Gc.Runner.Daemon;
 using Harbor.Gc.Runner.History;
 using Harbor.Gc.Tests.Runner;
-using Harbor.Gc.Tests.Support;
 
 namespace Harbor.Gc.Tests.Daemon;
 
@@ -19,25 +18,16 @@ namespace Harbor.Gc.Tests.Daemon;
 public class DaemonMetricsTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(60);
-    private DistributionTree _tree = null!;
-    private string _config = null!;
-    private string _history = null!;
+    private DaemonSample _sample = null!;
 
+    // given a tree with a tagged image and an untagged one a real GC deletes
     [SetUp]
-    public void SetUp()
-    {
-        // given a tree with a tagged image and an untagged one a real GC deletes
-        _tree = new DistributionTree(GcCommandTests.Now);
-        _tree.Image("library/app", "v1", TimeSpan.FromDays(3), "v1", "base", "app1");
-        _tree.Image("library/app", "old", TimeSpan.FromDays(3), null, "base", "old-only");
-        _history = Path.Combine(_tree.Root, "history.db");
-        _config = Path.Combine(_tree.Root, "daemon.json");
-    }
+    public void SetUp() => _sample = new DaemonSample();
 
     [TearDown]
-    public void TearDown() => _tree.Dispose();
+    public void TearDown() => _sample.Dispose();
 
-    private void WriteConfig(string metrics) => File.WriteAllText(_config, $$"""
+    private void WriteConfig(string metrics) => File.WriteAllText(_sample.Config, $$"""
         { "history": "history.db", "metrics": {{metrics}}, "jobs": [
             { "name": "gc", "kind": "gc", "store": "distribution:.", "schedule": "* * * * * *", "timeWindow": "0", "gracePeriod": "0" } ] }
         """);
@@ -51,7 +41,7 @@ public class DaemonMetricsTests
         WriteConfig($$"""{ "prometheus": { "port": {{port}} } }""");
         using var stop = new CancellationTokenSource();
         var stderr = new StringWriter();
-        var daemon = Task.Run(() => Program.RunAsync(["daemon", "--config", _config], new StringWriter(), stderr, TimeProvider.System, stop.Token));
+        var daemon = Task.Run(() => Program.RunAsync(["daemon", "--config", _sample.Config], new StringWriter(), stderr, TimeProvider.System, stop.Token));
 
         // when a run has deleted the untagged image
         await WaitForAsync(() => Runs().Any(r => r.Status == RunStatus.Succeeded && r.Artifacts == 1), daemon, stderr, "a run that deleted the untagged image");
@@ -100,7 +90,7 @@ public class DaemonMetricsTests
         WriteConfig($$"""{ "otlp": { "endpoint": "http://127.0.0.1:{{port}}/v1/metrics", "protocol": "http/protobuf", "interval": "1h" } }""");
         using var stop = new CancellationTokenSource();
         var stderr = new StringWriter();
-        var daemon = Task.Run(() => Program.RunAsync(["daemon", "--config", _config], new StringWriter(), stderr, TimeProvider.System, stop.Token));
+        var daemon = Task.Run(() => Program.RunAsync(["daemon", "--config", _sample.Config], new StringWriter(), stderr, TimeProvider.System, stop.Token));
 
         // when a run has deleted the untagged image
         await WaitForAsync(() => Runs().Any(r => r.Status == RunStatus.Succeeded && r.Artifacts == 1), daemon, stderr, "a run that deleted the untagged image");
@@ -130,15 +120,15 @@ public class DaemonMetricsTests
     {
         WriteConfig("""{ "prometheus": { "port": 70000, "path": "/m" }, "otlp": { "endpoint": "collector:4317", "protocol": "udp" }, "statsd": {} }""");
 
-        var (code, _, errors) = await GcCommandTests.Run("daemon", "--config", _config);
+        var (code, _, errors) = await GcCommandTests.Run("daemon", "--config", _sample.Config);
 
         code.Should().Be(2);
-        errors.Should().Contain($"{_config}: field 'metrics.statsd': unknown field")
-            .And.Contain($"{_config}: field 'metrics.prometheus.path': unknown field")
-            .And.Contain($"{_config}: field 'metrics.prometheus.port': 70000 is not a TCP port (1 to 65535)")
-            .And.Contain($"{_config}: field 'metrics.otlp.endpoint': 'collector:4317' is not an http:// or https:// address")
-            .And.Contain($"{_config}: field 'metrics.otlp.protocol': 'udp' is not grpc or http/protobuf");
-        File.Exists(_history).Should().BeFalse("nothing ran");
+        errors.Should().Contain($"{_sample.Config}: field 'metrics.statsd': unknown field")
+            .And.Contain($"{_sample.Config}: field 'metrics.prometheus.path': unknown field")
+            .And.Contain($"{_sample.Config}: field 'metrics.prometheus.port': 70000 is not a TCP port (1 to 65535)")
+            .And.Contain($"{_sample.Config}: field 'metrics.otlp.endpoint': 'collector:4317' is not an http:// or https:// address")
+            .And.Contain($"{_sample.Config}: field 'metrics.otlp.protocol': 'udp' is not grpc or http/protobuf");
+        File.Exists(_sample.History).Should().BeFalse("nothing ran");
     }
 
     [Test]
@@ -150,10 +140,10 @@ public class DaemonMetricsTests
         var port = ((IPEndPoint)other.LocalEndpoint).Port;
         WriteConfig($$"""{ "prometheus": { "port": {{port}} } }""");
 
-        var (code, _, errors) = await GcCommandTests.Run("daemon", "--config", _config);
+        var (code, _, errors) = await GcCommandTests.Run("daemon", "--config", _sample.Config);
 
         code.Should().Be(2, errors);
-        errors.Should().Contain($"{_config}: field 'metrics.prometheus.port': cannot listen on http://127.0.0.1:{port}/metrics");
+        errors.Should().Contain($"{_sample.Config}: field 'metrics.prometheus.port': cannot listen on http://127.0.0.1:{port}/metrics");
         Runs().Should().BeEmpty("nothing ran");
     }
 
@@ -161,22 +151,22 @@ public class DaemonMetricsTests
     public void Given_metrics_settings_then_the_prometheus_host_is_127_0_0_1_unless_given_and_no_metrics_is_no_exporter()
     {
         WriteConfig("""{ "prometheus": { "port": 9464 }, "otlp": { "endpoint": "http://collector:4317" } }""");
-        var config = DaemonConfigReader.Load(_config, TimeProvider.System);
+        var config = DaemonConfigReader.Load(_sample.Config, TimeProvider.System);
         config.Metrics!.Prometheus.Should().Be(new PrometheusConfig("127.0.0.1", 9464));
         config.Metrics.Otlp.Should().Be(new OtlpConfig(new Uri("http://collector:4317"), HttpProtobuf: false, TimeSpan.FromSeconds(60)));
 
         WriteConfig("null");
-        DaemonConfigReader.Load(_config, TimeProvider.System).Metrics.Should().BeNull();
+        DaemonConfigReader.Load(_sample.Config, TimeProvider.System).Metrics.Should().BeNull();
     }
 
     private IReadOnlyList<RunRecord> Runs()
     {
-        if (!File.Exists(_history))
+        if (!File.Exists(_sample.History))
         {
             return [];
         }
 
-        using var history = RunHistory.Open(_history, create: false);
+        using var history = RunHistory.Open(_sample.History, create: false);
         return history.List(null, 100);
     }
 

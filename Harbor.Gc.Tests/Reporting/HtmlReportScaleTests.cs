@@ -21,11 +21,12 @@ namespace Harbor.Gc.Tests.Reporting;
 public class HtmlReportScaleTests
 {
     /// <summary>
-    /// The page of 10,000 artifacts and their 15,838 blobs, every digest in full twice (the copyable text and the title): about
-    /// 8.2 MB (the flat page of before took 3.1 MB for 1,845 artifacts, 17 MB at this scale). The repository groups and the blob
-    /// list are folded, so the browser lays out only the summary and the chart.
+    /// The page of 10,000 artifacts and their 15,838 blobs, every digest in full once (the copyable text): 4.85 MB, and this bound
+    /// leaves it about 20% (the flat page of before took 3.1 MB for 1,845 artifacts, 17 MB at this scale; the grouped page with
+    /// each digest also in a title, a class on every size cell and every end tag, 8.2 MB). The repository groups and the blob list
+    /// are folded, so the browser lays out only the summary and the chart.
     /// </summary>
-    private const long MaxPageBytes = 10_000_000;
+    private const long MaxPageBytes = 5_800_000;
 
     private const string HostileTag = "\"><img src=x onerror=alert(1)>";
 
@@ -150,9 +151,8 @@ public class HtmlReportScaleTests
             bars[^1].Should().Be(($"{freed.Count - HtmlReportWriter.ChartBars} other repositories", freed.Skip(HtmlReportWriter.ChartBars).Sum(x => x.Bytes), freed.Count - HtmlReportWriter.ChartBars));
 
             // the blobs: each one once, with its size and its outcome as the JSON's result says
-            var rows = Regex.Matches(dom, "<tr data-size=\"(\\d+)\" data-outcome=\"([^\"]*)\"><td><code class=\"d\" title=\"([^\"]*)\">([^<]*)</code>")
-                .Select(m => (Digest: m.Groups[3].Value, Size: long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), Outcome: m.Groups[2].Value, Text: m.Groups[4].Value)).ToList();
-            rows.Should().OnlyContain(x => x.Text == x.Digest, "the code holds the whole digest, to copy");
+            var rows = Regex.Matches(dom, "<tr data-size=\"(\\d+)\" data-outcome=\"([^\"]*)\"><td><code>([^<]*)</code>")
+                .Select(m => (Digest: m.Groups[3].Value, Size: long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), Outcome: m.Groups[2].Value)).ToList();
             var kept = r.GetProperty("blobsKept").EnumerateArray().Select(x => x.GetString()!).ToHashSet();
             var failed = r.GetProperty("blobsFailed").EnumerateArray().Select(x => x.GetProperty("digest").GetString()!).ToHashSet();
             // (sorted and compared in order: an unordered equivalence of 15,838 items takes minutes)
@@ -182,14 +182,10 @@ public class HtmlReportScaleTests
                 WebUtility.HtmlDecode(m.Groups[6].Value),
                 Rows(m.Groups[7].Value)))];
 
-    /// <summary>Artifact rows: depth, the digest (the code's title, and its text), and the size.</summary>
+    /// <summary>Artifact rows: depth, the digest (the code's text: the whole digest, to copy), and the size.</summary>
     internal static List<(int Depth, string Digest, long Size)> Rows(string html) =>
-        [.. Regex.Matches(html, "<tr class=\"d(\\d)\" data-size=\"(\\d+)\"><td>(↳ )?<code class=\"d\" title=\"([^\"]*)\">([^<]*)</code>")
-            .Select(m =>
-            {
-                m.Groups[4].Value.Should().Be(m.Groups[5].Value, "the code holds the whole digest, to copy");
-                return (int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), m.Groups[4].Value, long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
-            })];
+        [.. Regex.Matches(html, "<tr class=\"d(\\d)\" data-size=\"(\\d+)\"><td>(↳ )?<code>([^<]*)</code>")
+            .Select(m => (int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), m.Groups[4].Value, long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)))];
 
     /// <summary>
     /// A completed real run over a synthetic plan: repositories of Zipf-like sizes; per unit an untagged image (config, its own

@@ -47,6 +47,30 @@ public class HtmlReportTests
     }
 
     [Test]
+    [Description("README: a digest shows cut; with the pointer on it, it shows whole, and a click selects all of it. The page holds " +
+                 "each digest once, whole, in a <code> the style cuts (with an ellipsis) and lets overflow, on a white box over the " +
+                 "next cells, under the pointer; no title repeats it (at 10,000 artifacts, titles were a quarter of the page).")]
+    public async Task ADigest_IsWrittenWholeOnce_InACodeTheStyleCuts_AndShowsWholeUnderThePointer()
+    {
+        // given: a dry run with garbage
+        var result = await HostileResultAsync();
+
+        // when: its page is written
+        var html = HtmlReportWriter.ToHtml(HtmlReport.FromGc(result));
+
+        // then: every planned artifact's digest is a code's whole text, the style cuts codes in cells and shows them whole on
+        // hover, and no attribute repeats a digest
+        foreach (var artifact in result.Plan.Artifacts)
+        {
+            html.Should().Contain($"<code>{artifact.Key.Digest}</code>");
+        }
+
+        html.Should().MatchRegex(@"td>code\{[^}]*user-select:all;overflow:hidden;text-overflow:ellipsis;white-space:nowrap")
+            .And.MatchRegex(@"td>code:hover\{overflow:visible;position:relative;z-index:1;background:#fff;box-shadow:")
+            .And.NotMatchRegex("=\"sha(256|512):");
+    }
+
+    [Test]
     public async Task TheRenderedPage_OfAHostileTag_HasNoScriptElement()
     {
         var result = await HostileResultAsync();

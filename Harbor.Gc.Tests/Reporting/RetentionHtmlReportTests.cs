@@ -118,7 +118,7 @@ public class RetentionHtmlReportTests
         var groups = Regex.Matches(dom, "<details class=\"repository\" open=\"\" data-repository=\"([^\"]*)\" data-total=\"(\\d+)\" data-retained=\"(\\d+)\" data-deleted=\"(\\d+)\">(.*?)</details>", RegexOptions.Singleline).ToList();
         groups.Select(g => (g.Groups[1].Value, int.Parse(g.Groups[2].Value, CultureInfo.InvariantCulture), int.Parse(g.Groups[3].Value, CultureInfo.InvariantCulture), int.Parse(g.Groups[4].Value, CultureInfo.InvariantCulture)))
             .Should().Equal(repositories);
-        var rows = groups.SelectMany(g => Regex.Matches(g.Groups[5].Value, "<tr class=\"d(\\d)\" data-size=\"(\\d+)\"><td>(↳ )?<code class=\"d\" title=\"([^\"]*)\">[^<]*</code></td><td>.*?</td><td>([^<]*)</td><td>(retained|deleted)</td>")
+        var rows = groups.SelectMany(g => Regex.Matches(g.Groups[5].Value, "<tr class=\"d(\\d)\" data-size=\"(\\d+)\"><td>(↳ )?<code>([^<]*)</code></td><td>.*?</td><td>([^<]*)</td><td>(retained|deleted)</td>")
             .Select(m => (Depth: int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture), Key: $"{g.Groups[1].Value}@{m.Groups[4].Value}", Status: m.Groups[6].Value, Type: m.Groups[5].Value, Size: long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)))).ToList();
         var artifacts = root.GetProperty("artifacts").EnumerateArray().ToDictionary(
             a => $"{a.GetProperty("repository").GetString()}@{a.GetProperty("digest").GetString()}",

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.RegularExpressions;
 using Harbor.Gc.Collection;
 using Harbor.Gc.Model;
 using Harbor.Gc.Reporting;
@@ -125,6 +126,54 @@ public class DistributionHostileTreeTests
         _tree.HasBlob(r.Old).Should().BeTrue("a revision the registry still serves keeps its manifest's blob");
         _tree.HasBlob(r.OldOnly).Should().BeTrue("a revision the registry still serves keeps its layers");
         File.Exists(Path.Combine(_tree.LayerFolder("library/app", r.OldOnly), "link")).Should().BeTrue("and their layer links");
+    }
+
+    [Test]
+    [Description("Issue 14: a real run's summary names each item whose final delete failed the way a user writes it (an artifact, " +
+                 "which covers its revision and its tag entries, and a layer link as repository@digest, a blob by its digest), followed " +
+                 "by the path inside the root that was not deleted and why; never a record's default text (type name, property list, " +
+                 "a culture-dependent date). The final delete is made to fail by a symbolic link put inside the item's folder.")]
+    public async Task AFailedFinalDelete_IsNamedAsTheUserWritesIt_WithThePathThatWasNotDeleted(
+        [Values("revision", "tag index entry", "layer link", "blob")] string kind)
+    {
+        // given: a plan that deletes the old image (its revision, its entry in tags/latest/index, its layer links, its blobs)
+        var r = Build();
+        var store = Store();
+        var collector = new GarbageCollector(store, _time);
+        var plan = await collector.PlanAsync(new GcOptions());
+        plan.LayerLinks.Should().Contain(l => l.Repository.Value == "library/app" && l.Digest == r.OldOnly);
+        plan.Blobs.Should().Contain(b => b.Digest == r.OldOnly);
+
+        // when: before the sweep, a symbolic link to an outside folder is put inside the folder of one of those items, so that its
+        // final delete (after the grace period) refuses it, and the plan is executed
+        var folder = kind switch
+        {
+            "revision" => _tree.RevisionFolder("library/app", r.Old),
+            "tag index entry" => Path.Combine(_tree.TagFolder("library/app", "latest"), "index", "sha256", r.Old.Hex),
+            "layer link" => _tree.LayerFolder("library/app", r.OldOnly),
+            _ => _tree.BlobFolder(r.OldOnly),
+        };
+        Directory.CreateSymbolicLink(Path.Combine(folder, "extra"), _outside);
+        var outside = FolderSnapshot.Take(_outside);
+        var result = await collector.ExecuteAsync(plan, new GcOptions());
+        var summary = new StringWriter { NewLine = "\n" };
+        ConsoleSummary.Write(summary, result);
+
+        // then: the summary's failure line names the item plainly, then the path that was not deleted and why (the refused link
+        // is in the run's quarantine folder, whose name ends in a random id)
+        outside.ShouldBeUnchanged("nothing is deleted through the link");
+        var (name, quarantineKind) = kind switch
+        {
+            "revision" => ($"1 artifacts, kept with what goes with them (the next run tries again); first: library/app@{r.Old}", "Revision"),
+            "tag index entry" => ($"1 artifacts, kept with what goes with them (the next run tries again); first: library/app@{r.Old}", "TagIndex"),
+            "layer link" => ($"1 layer links (the next run tries again); first: library/app@{r.OldOnly}", "Layer"),
+            _ => ($"1 blobs (the next run tries again); first: {r.OldOnly}", "Blob"),
+        };
+        var inRoot = Path.GetRelativePath(_tree.V2, folder);
+        var expected = Regex.Escape($"  failed: {name}: {folder}: Refused '{_tree.V2}/_harbor-gc/quarantine/20260301T120000Z-") + "[0-9a-f]{32}" +
+                       Regex.Escape($"/{quarantineKind}/{inRoot}/extra': it is a symbolic link; nothing was deleted or moved there.");
+        summary.ToString().Split('\n').Should().ContainSingle(line => line.StartsWith("  failed: ", StringComparison.Ordinal))
+            .Which.Should().MatchRegex($"^{expected}$", $"the {kind} is named plainly, with the path inside the root that was not deleted");
     }
 
     [TestCase(60, false)]

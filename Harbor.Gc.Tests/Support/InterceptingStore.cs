@@ -12,6 +12,8 @@ internal sealed class InterceptingStore(IRegistryStore inner) : IRegistryStore
 
     public Action<BlobUpload>? BeforeDeleteUpload { get; set; }
 
+    public Action<LayerLink>? BeforeDeleteLayerLink { get; set; }
+
     /// <summary>Wraps the sink a snapshot is read into (say, to hide <see cref="IKeyedSnapshotSink"/>).</summary>
     public Func<ISnapshotSink, ISnapshotSink>? WrapSnapshotSink { get; set; }
 
@@ -41,7 +43,11 @@ internal sealed class InterceptingStore(IRegistryStore inner) : IRegistryStore
 
     public ValueTask DeleteBlobRecordAsync(Digest digest, CancellationToken cancellationToken = default) => inner.DeleteBlobRecordAsync(digest, cancellationToken);
 
-    public ValueTask<bool> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default) => inner.DeleteLayerLinkAsync(link, cancellationToken);
+    public ValueTask<bool> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
+    {
+        BeforeDeleteLayerLink?.Invoke(link);
+        return inner.DeleteLayerLinkAsync(link, cancellationToken);
+    }
 
     public ValueTask<UploadDeleteOutcome> DeleteUploadAsync(BlobUpload upload, CancellationToken cancellationToken = default)
     {

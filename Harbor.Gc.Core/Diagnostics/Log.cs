@@ -38,13 +38,13 @@ internal static partial class Log
     [LoggerMessage(EventId = 1105, Level = LogLevel.Information, Message = "Kept upload {Upload}: {Why}")]
     public static partial void UploadKept(ILogger logger, string upload, string why);
 
-    [LoggerMessage(EventId = 1108, Level = LogLevel.Information, Message = "Kept layer link {Repository}/_layers/{Digest}: {Why}")]
+    [LoggerMessage(EventId = 1112, Level = LogLevel.Information, Message = "Kept layer link {Repository}@{Digest}: {Why}")]
     public static partial void LayerLinkKept(ILogger logger, string repository, Digest digest, string why);
 
     [LoggerMessage(EventId = 1107, Level = LogLevel.Error, Message = "Deleting upload {Upload} failed; the next run tries again")]
     public static partial void UploadDeleteFailed(ILogger logger, string upload, Exception exception);
 
-    [LoggerMessage(EventId = 1108, Level = LogLevel.Error, Message = "Deleting artifact {Artifact} failed; it and what goes with it are kept, and the next run tries again")]
+    [LoggerMessage(EventId = 1113, Level = LogLevel.Error, Message = "Deleting artifact {Artifact} failed; it and what goes with it are kept, and the next run tries again")]
     public static partial void ArtifactDeleteFailed(ILogger logger, ArtifactKey artifact, Exception exception);
 
     [LoggerMessage(EventId = 1109, Level = LogLevel.Error, Message = "Deleting layer link {Link} failed; the next run tries again")]

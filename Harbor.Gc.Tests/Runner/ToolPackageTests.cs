@@ -76,6 +76,14 @@ public partial class ToolPackageTests
         var run = ToolProcess.Run(harborGc, args, _root, RunBound);
         run.Code.Should().Be(0, run.Stderr);
         SampleRegistryTests.ShouldBeTheDocumentedPlan(run.Stdout, run.Stderr);
+
+        // ...and its help and completion script (the parser's assembly is in the package too)
+        var help = ToolProcess.Run(harborGc, ["gc", "--help"], _temp, RunBound);
+        help.Code.Should().Be(0, help.Stderr);
+        help.Stdout.Should().Contain("Usage:").And.Contain("harbor-gc gc [options]").And.Contain("--delete-untagged");
+        var completion = ToolProcess.Run(harborGc, ["completion", "bash"], _temp, RunBound);
+        completion.Code.Should().Be(0, completion.Stderr);
+        completion.Stdout.Should().Contain("complete -o default -F _harbor_gc_complete harbor-gc");
     }
 
     [Test]
@@ -123,7 +131,7 @@ public partial class ToolPackageTests
         command.Attribute("Name")!.Value.Should().Be("harbor-gc");
         command.Attribute("EntryPoint")!.Value.Should().Be("harbor-gc.dll");
         tool.Entries.Select(e => e.FullName).Should().Contain(
-            ["tools/net10.0/any/harbor-gc.dll", "tools/net10.0/any/Harbor.Gc.Core.dll", "tools/net10.0/any/LiteDB.dll", "tools/net10.0/any/Cronos.dll"]);
+            ["tools/net10.0/any/harbor-gc.dll", "tools/net10.0/any/Harbor.Gc.Core.dll", "tools/net10.0/any/LiteDB.dll", "tools/net10.0/any/Cronos.dll", "tools/net10.0/any/System.CommandLine.dll"]);
 
         // ...and the library is Harbor.Gc.Core's assembly and XML docs, depending on its packages rather than carrying them
         var libraryNuspec = Nuspec(library);

@@ -165,7 +165,7 @@ internal static class Cli
     /// <c>--log-format</c> and <c>--log-level</c> (checked when the logging is configured, with the environment's values: a bad
     /// one from either is exit 2 naming where it came from).
     /// </summary>
-    public static (Option<string?> Format, Option<string?> Level) LogOptions()
+    public static (Option<string?> Format, Option<string?> Level) LogFormatAndLevel()
     {
         var format = new Option<string?>("--log-format")
         {

@@ -45,7 +45,7 @@ internal static class GcCommand
         var reportHtml = Cli.FileOption("--report-html", "Write the HTML report to FILE");
         var quiet = Cli.FlagOption("--quiet", "No summary and no progress (warnings and a stop's reason still go to stderr)");
         var history = Cli.FileOption("--history", "Record the run in the run history database PATH", "PATH");
-        var (logFormat, logLevel) = Cli.LogOptions();
+        var (logFormat, logLevel) = Cli.LogFormatAndLevel();
         var command = new Command("gc", "Collect garbage: delete the manifests and blobs nothing live needs (or plan it, with --dry-run)")
         {
             store, dryRun, list, deleteUntagged, timeWindow, apply, workers, maxDuration, gracePeriod, allowNoTags, reportJson, reportHtml, quiet, history, logFormat, logLevel,

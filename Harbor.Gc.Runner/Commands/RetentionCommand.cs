@@ -57,7 +57,7 @@ internal static class RetentionCommand
         var reportHtml = Cli.FileOption("--report-html", "Write the HTML report to FILE");
         var quiet = Cli.FlagOption("--quiet", "No summary (warnings and a stop's reason still go to stderr)");
         var history = Cli.FileOption("--history", "Record the run in the run history database PATH", "PATH");
-        var (logFormat, logLevel) = Cli.LogOptions();
+        var (logFormat, logLevel) = Cli.LogFormatAndLevel();
         var command = new Command("run", "Apply a retention policy: delete the tags and artifacts it does not retain (or plan it, with --dry-run)")
         {
             policy, store, rules, projectIds, dryRun, gracePeriod, reportJson, reportHtml, quiet, history, logFormat, logLevel,

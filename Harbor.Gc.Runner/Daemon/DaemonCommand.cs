@@ -28,10 +28,10 @@ internal static class DaemonCommand
     public static Command Create(CommandContext context)
     {
         var config = Cli.FileOption("--config", "The daemon's configuration (JSON): jobs, schedules, history, metrics (README: \"The daemon\")");
-        var (logFormat, logLevel) = Cli.LogOptions();
+        var (logFormat, logLevel) = Cli.LogFormatAndLevel();
         var job = new Argument<string>("JOB") { Description = "The name of a job of the configuration" };
         var runNowConfig = Cli.FileOption("--config", "The daemon's configuration (JSON)");
-        var (runNowFormat, runNowLevel) = Cli.LogOptions();
+        var (runNowFormat, runNowLevel) = Cli.LogFormatAndLevel();
         var runNow = new Command("run-now", "Run a configured job once, now, in this process, recorded in the history as the daemon records a run (trigger manual)")
         {
             job, runNowConfig, runNowFormat, runNowLevel,

@@ -29,7 +29,7 @@ public class DaemonLoggingTests
         _config = Path.Combine(_tree.Root, "daemon.json");
         File.WriteAllText(_config, """
             { "history": "history.db", "jobs": [
-                { "name": "nightly", "kind": "gc", "store": "distribution:.", "schedule": "0 0 3 1 1 *", "timeWindow": "0", "dryRun": true } ] }
+                { "name": "nightly", "kind": "gc", "deleteUntagged": true, "store": "distribution:.", "schedule": "0 0 3 1 1 *", "timeWindow": "0", "dryRun": true } ] }
             """);
     }
 

@@ -116,13 +116,16 @@ public partial class DeleteUntaggedDefaultTests
         var (code, stdout, stderr) = await Run("gc", "--store", $"distribution:{sample}", "--dry-run", "--time-window", "0", "--report-json", "-");
 
         // then it plans no artifact (the untagged old image, its signature and the untagged index all stay), only the blob
-        // uploaded and never referenced, says so in the summary, and changes nothing
+        // uploaded and never referenced and its repository's link to it, says so in the summary, and changes nothing
         code.Should().Be(0, stderr);
         using var report = JsonDocument.Parse(stdout);
         report.RootElement.GetProperty("options").GetProperty("deleteUntagged").GetBoolean().Should().BeFalse();
         report.RootElement.GetProperty("artifacts").GetArrayLength().Should().Be(0);
         report.RootElement.GetProperty("blobs").EnumerateArray().Select(b => b.GetProperty("digest").GetString())
             .Should().Equal(SampleUnreferencedBlob);
+        report.RootElement.GetProperty("layerLinks").EnumerateArray()
+            .Select(l => (l.GetProperty("repository").GetString(), l.GetProperty("digest").GetString()))
+            .Should().Equal(("library/app", SampleUnreferencedBlob));
         stderr.Should().Contain("delete untagged: no").And.Contain("scanned 2 repositories, 13 artifacts, 5 tags, 35 blobs");
         before.ShouldBeUnchanged("a dry run deletes nothing");
     }

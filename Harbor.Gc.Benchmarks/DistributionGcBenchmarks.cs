@@ -91,7 +91,7 @@ public partial class DistributionGcBenchmarks
     /// <summary>The harbor-gc command as a process, startup included: the fair comparison with Distribution's.</summary>
     [Benchmark(Description = "harbor-gc gc --dry-run (process)")]
     public void HarborGcProcess() =>
-        Run("dotnet", [_harborGc, "gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--time-window", "0", "--report-json", "/dev/null", "--quiet"]);
+        Run("dotnet", [_harborGc, "gc", "--delete-untagged", "true", "--store", $"distribution:{_tree.Root}", "--dry-run", "--time-window", "0", "--report-json", "/dev/null", "--quiet"]);
 
     /// <summary>Distribution 2.8's collector; it prints a line per manifest and blob, drained here.</summary>
     [Benchmark(Description = "docker-registry garbage-collect --dry-run --delete-untagged")]

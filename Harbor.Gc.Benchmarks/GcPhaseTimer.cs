@@ -40,7 +40,7 @@ internal static class GcPhaseTimer
             var paused = GC.GetTotalPauseDuration();
             int[] collections = [GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2)];
             var total = Stopwatch.StartNew();
-            await collector.PlanAsync(new GcOptions { DryRun = true, Progress = phases });
+            await collector.PlanAsync(new GcOptions { DryRun = true, DeleteUntagged = true, Progress = phases });
             total.Stop();
             var row = new[]
             {

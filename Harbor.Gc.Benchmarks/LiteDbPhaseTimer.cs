@@ -42,7 +42,7 @@ internal static class LiteDbPhaseTimer
             await store.ReadSnapshotAsync(counter);
             snapshot.Stop();
             var plan = Stopwatch.StartNew();
-            var planned = await new GarbageCollector(store, time).PlanAsync(new GcOptions { DryRun = true });
+            var planned = await new GarbageCollector(store, time).PlanAsync(new GcOptions { DryRun = true, DeleteUntagged = true });
             plan.Stop();
             Console.WriteLine(
                 $"round {round}: LiteDB FindAll (BSON read + deserialize) {raw.ElapsedMilliseconds} ms for {documents:N0} documents, Count() {count.ElapsedMilliseconds} ms; " +

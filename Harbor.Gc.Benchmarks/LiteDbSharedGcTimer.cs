@@ -98,7 +98,7 @@ internal static class LiteDbSharedGcTimer
         using var client = pusherDeadImages is { } dead ? await StartPusherAsync(database, records, dead).ConfigureAwait(false) : null;
         var started = TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds();
         var watch = Stopwatch.StartNew();
-        using (var gc = Start(harborGc, ["gc", "--store", $"litedb:{database}", "--time-window", "0", "--workers", $"{workers}", "--quiet"], folder))
+        using (var gc = Start(harborGc, ["gc", "--delete-untagged", "true", "--store", $"litedb:{database}", "--time-window", "0", "--workers", $"{workers}", "--quiet"], folder))
         {
             var errors = gc.StandardError.ReadToEndAsync();
             await gc.StandardOutput.ReadToEndAsync().ConfigureAwait(false);

@@ -61,7 +61,7 @@ public sealed class GarbageCollector
         if (options.DeleteUntagged && !options.AllowNoTags && _store is DistributionRegistryStore { TaglessReason: { } tagless })
         {
             throw new InvalidDataException(
-                $"{tagless}. Nothing was planned or deleted. Collect with delete untagged off (--delete-untagged false) to free only what no "
+                $"{tagless}. Nothing was planned or deleted. Collect without untagged deletion (--delete-untagged false, the default) to free only what no "
                 + "manifest references, or, if this registry really has no tags at all, allow it (--allow-no-tags).");
         }
 

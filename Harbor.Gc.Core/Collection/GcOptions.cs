@@ -13,9 +13,13 @@ public sealed class GcOptions
     /// <value>Defaults to <see langword="false"/>.</value>
     public bool DryRun { get; set; }
 
-    /// <summary>Collect artifacts that have no tag. When off, every artifact is a root and no artifact is deleted.</summary>
-    /// <value>Defaults to <see langword="true"/>.</value>
-    public bool DeleteUntagged { get; set; } = true;
+    /// <summary>
+    /// Collect artifacts that have no tag. When off, every artifact is a root and no artifact is deleted; blobs, layer links and
+    /// uploads that nothing references are still collected. Opt-in, as Distribution's <c>garbage-collect --delete-untagged</c> and
+    /// Harbor's "Allow garbage collection on untagged artifacts" are: an image deployed only by digest has no tag (DESIGN.md §5).
+    /// </summary>
+    /// <value>Defaults to <see langword="false"/>.</value>
+    public bool DeleteUntagged { get; set; }
 
     /// <summary>
     /// Collect untagged artifacts even in a store that looks like it keeps its tags elsewhere: the registry storage of Harbor 2.15 and

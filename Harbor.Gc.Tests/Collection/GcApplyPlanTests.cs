@@ -45,11 +45,11 @@ public class GcApplyPlanTests(StoreKind kind) : StoreFixture(kind)
             // given two copies of a random registry, and a plan of the first saved as a report and read back
             var (applied, time, description) = BuildRandom(seed, 2);
             var (direct, directTime, _) = BuildRandom(seed, 2);
-            var plan = SavedAndReadBack(await new GarbageCollector(applied.Inner, time).PlanAsync(new GcOptions()), time.GetUtcNow());
+            var plan = SavedAndReadBack(await new GarbageCollector(applied.Inner, time).PlanAsync(new GcOptions { DeleteUntagged = true }), time.GetUtcNow());
 
             // when a new collector applies it, and a real run collects the other copy
             var result = await new GarbageCollector(applied.Inner, time).ExecuteAsync(plan, new GcOptions());
-            var real = await new GarbageCollector(direct.Inner, directTime).RunAsync(new GcOptions());
+            var real = await new GarbageCollector(direct.Inner, directTime).RunAsync(new GcOptions { DeleteUntagged = true });
 
             // then the stores hold the same things, and nothing the plan listed was kept
             Contents(applied).Should().Equal(Contents(direct), $"seed {seed}: {description}");

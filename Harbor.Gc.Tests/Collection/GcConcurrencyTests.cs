@@ -15,7 +15,7 @@ public class GcConcurrencyTests(StoreKind kind) : StoreFixture(kind)
         // Given a registry where most blobs are garbage, and a plan to delete them
         var (store, time, _) = BuildRandom(seed: 3, scale: PerStore(inMemory: 60, liteDb: 30));
         var collector = new GarbageCollector(store.Inner, time);
-        var plan = await collector.PlanAsync(new GcOptions());
+        var plan = await collector.PlanAsync(new GcOptions { DeleteUntagged = true });
         var targets = plan.Blobs.Select(b => (b.Digest, b.Size)).ToArray();
         targets.Length.Should().BeGreaterThan(100);
 
@@ -54,7 +54,7 @@ public class GcConcurrencyTests(StoreKind kind) : StoreFixture(kind)
                 }
             }
         });
-        var result = await collector.ExecuteAsync(plan, new GcOptions { Workers = 4 });
+        var result = await collector.ExecuteAsync(plan, new GcOptions { DeleteUntagged = true, Workers = 4 });
         await done.CancelAsync();
         await pusher;
 

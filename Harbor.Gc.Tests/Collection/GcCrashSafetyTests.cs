@@ -23,7 +23,7 @@ public class GcCrashSafetyTests(StoreKind kind) : StoreFixture(kind)
             // the outcome of one uninterrupted run on the same registry
             var (clean, cleanTime, _) = BuildRandom(seed, scale: 2);
             var counter = new CrashingStore(clean.Inner);
-            await new GarbageCollector(counter, cleanTime).RunAsync(new GcOptions());
+            await new GarbageCollector(counter, cleanTime).RunAsync(new GcOptions { DeleteUntagged = true });
             var expected = GcPropertyTests.Snapshot(clean);
             clean.Dispose();
 
@@ -32,11 +32,11 @@ public class GcCrashSafetyTests(StoreKind kind) : StoreFixture(kind)
                 var (store, time, description) = BuildRandom(seed, scale: 2);
                 var because = $"seed {seed}, killed at mutation {crashAt} of {counter.Mutations}: {description}";
 
-                var crashed = () => new GarbageCollector(new CrashingStore(store.Inner, crashAt), time).RunAsync(new GcOptions());
+                var crashed = () => new GarbageCollector(new CrashingStore(store.Inner, crashAt), time).RunAsync(new GcOptions { DeleteUntagged = true });
 
                 await crashed.Should().ThrowAsync<SimulatedCrashException>(because);
                 GcInvariants.AssertNoArtifactLostABlob(store, because);
-                await new GarbageCollector(store.Inner, time).RunAsync(new GcOptions());
+                await new GarbageCollector(store.Inner, time).RunAsync(new GcOptions { DeleteUntagged = true });
                 var after = GcPropertyTests.Snapshot(store);
                 after.Artifacts.Should().BeEquivalentTo(expected.Artifacts, because);
                 after.Blobs.Should().BeEquivalentTo(expected.Blobs, because);
@@ -55,15 +55,15 @@ public class GcCrashSafetyTests(StoreKind kind) : StoreFixture(kind)
         using var cancel = new CancellationTokenSource();
         var stopping = new CrashingStore(store.Inner) { OnMutation = n => { if (n == 5) cancel.Cancel(); } };
 
-        var stopped = await new GarbageCollector(stopping, time).RunAsync(new GcOptions(), cancel.Token);
+        var stopped = await new GarbageCollector(stopping, time).RunAsync(new GcOptions { DeleteUntagged = true }, cancel.Token);
 
         stopped.Outcome.Should().Be(GcOutcome.Stopped, description);
         stopped.StopReason.Should().Be(GcStopReason.Cancelled);
         stopping.Mutations.Should().BeInRange(5, 6, "the run stops after the item in hand: a blob takes at most two more steps past the cancel");
         GcInvariants.AssertNoArtifactLostABlob(store, description);
-        var next = await new GarbageCollector(store.Inner, time).RunAsync(new GcOptions());
+        var next = await new GarbageCollector(store.Inner, time).RunAsync(new GcOptions { DeleteUntagged = true });
         next.Outcome.Should().Be(GcOutcome.Completed);
-        (await new GarbageCollector(store.Inner, time).PlanAsync(new GcOptions())).Blobs.Should().BeEmpty();
+        (await new GarbageCollector(store.Inner, time).PlanAsync(new GcOptions { DeleteUntagged = true })).Blobs.Should().BeEmpty();
     }
 
     [Test]
@@ -72,7 +72,7 @@ public class GcCrashSafetyTests(StoreKind kind) : StoreFixture(kind)
         var (store, time, description) = BuildRandom(seed: 11, scale: 4);
         var slow = new CrashingStore(store.Inner) { OnMutation = _ => time.Advance(TimeSpan.FromSeconds(1)) };
 
-        var result = await new GarbageCollector(slow, time).RunAsync(new GcOptions { MaxDuration = TimeSpan.FromSeconds(3) });
+        var result = await new GarbageCollector(slow, time).RunAsync(new GcOptions { DeleteUntagged = true, MaxDuration = TimeSpan.FromSeconds(3) });
 
         result.Outcome.Should().Be(GcOutcome.Stopped, description);
         result.StopReason.Should().Be(GcStopReason.MaxDuration);
@@ -96,7 +96,7 @@ public class GcCrashSafetyTests(StoreKind kind) : StoreFixture(kind)
         var before = GcPropertyTests.Snapshot(store);
 
         // when a run (dry or real) with a one-minute maximum duration
-        var result = await new GarbageCollector(slow, time).RunAsync(new GcOptions { TimeWindow = TimeSpan.Zero, MaxDuration = TimeSpan.FromMinutes(1), DryRun = dryRun });
+        var result = await new GarbageCollector(slow, time).RunAsync(new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.Zero, MaxDuration = TimeSpan.FromMinutes(1), DryRun = dryRun });
 
         // then it stops before its plan is made, for that reason, and deletes nothing
         (result.Outcome, result.StopReason).Should().Be((GcOutcome.Stopped, GcStopReason.MaxDuration), description);
@@ -122,7 +122,7 @@ public class GcCrashSafetyTests(StoreKind kind) : StoreFixture(kind)
         });
 
         // when a real run with a one-minute maximum duration
-        var result = await new GarbageCollector(store.Inner, time).RunAsync(new GcOptions { TimeWindow = TimeSpan.Zero, MaxDuration = TimeSpan.FromMinutes(1), Progress = progress });
+        var result = await new GarbageCollector(store.Inner, time).RunAsync(new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.Zero, MaxDuration = TimeSpan.FromMinutes(1), Progress = progress });
 
         // then it stops (while planning, or at the latest before the sweep's first item) and deletes nothing
         (result.Outcome, result.StopReason).Should().Be((GcOutcome.Stopped, GcStopReason.MaxDuration), description);
@@ -146,7 +146,7 @@ public class GcCrashSafetyTests(StoreKind kind) : StoreFixture(kind)
         var before = GcPropertyTests.Snapshot(store);
 
         // when it runs
-        var result = await new GarbageCollector(reading, time).RunAsync(new GcOptions { TimeWindow = TimeSpan.Zero }, cancel.Token);
+        var result = await new GarbageCollector(reading, time).RunAsync(new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.Zero }, cancel.Token);
 
         // then it returns a stopped result (it does not throw), before the plan, and deleted nothing
         (result.Outcome, result.StopReason).Should().Be((GcOutcome.Stopped, GcStopReason.Cancelled), description);

@@ -68,11 +68,11 @@ public class GcExecutionTests(StoreKind kind) : StoreFixture(kind)
         var index = r.Index("library/app", [child]);
         r.Age();
         var collector = r.Collector();
-        var plan = await collector.PlanAsync(new GcOptions());
+        var plan = await collector.PlanAsync(new GcOptions { DeleteUntagged = true });
         plan.Artifacts.Should().HaveCount(2);
         r.Tag(index, "v1");
 
-        var result = await collector.ExecuteAsync(plan, new GcOptions());
+        var result = await collector.ExecuteAsync(plan, new GcOptions { DeleteUntagged = true });
 
         // Then the version check keeps the index, the child goes with it (DependsOn), and the blob re-check keeps the bytes
         result.ArtifactsSkipped.Select(k => k.Digest).Should().BeEquivalentTo([index.Digest, child.Digest]);
@@ -89,11 +89,11 @@ public class GcExecutionTests(StoreKind kind) : StoreFixture(kind)
         var layer = r.Blob();
         r.Age();
         var collector = r.Collector();
-        var plan = await collector.PlanAsync(new GcOptions());
+        var plan = await collector.PlanAsync(new GcOptions { DeleteUntagged = true });
         plan.Blobs.Select(b => b.Digest).Should().Equal(layer);
         var image = r.Image("library/app", [layer], tag: "v1");
 
-        var result = await collector.ExecuteAsync(plan, new GcOptions());
+        var result = await collector.ExecuteAsync(plan, new GcOptions { DeleteUntagged = true });
 
         result.BlobsSkipped.Should().Equal(layer);
         r.Store.HasBlobContent(layer).Should().BeTrue();
@@ -122,7 +122,7 @@ public class GcExecutionTests(StoreKind kind) : StoreFixture(kind)
             }
         };
 
-        var result = await new GarbageCollector(store, r.Time).RunAsync(new GcOptions());
+        var result = await new GarbageCollector(store, r.Time).RunAsync(new GcOptions { DeleteUntagged = true });
 
         // Then the push reset the status to none, the second compare-and-swap fails, and the blob is kept
         pushed.Should().BeTrue();

@@ -15,7 +15,7 @@ public class GcExplainTests
         var index = r.Index("library/app", [child], tag: "v1");
         r.Age();
 
-        var explanation = await r.Collector().ExplainAsync(layer, null, new GcOptions());
+        var explanation = await r.Collector().ExplainAsync(layer, null, new GcOptions { DeleteUntagged = true });
 
         var entry = explanation.Entries.Should().ContainSingle().Subject;
         entry.Live.Should().BeTrue();
@@ -31,7 +31,7 @@ public class GcExplainTests
         var signature = r.Accessory(image);
         r.Age();
 
-        var explanation = await r.Collector().ExplainAsync(signature.Digest, ScenarioRegistry.Repo("library/app"), new GcOptions());
+        var explanation = await r.Collector().ExplainAsync(signature.Digest, ScenarioRegistry.Repo("library/app"), new GcOptions { DeleteUntagged = true });
 
         explanation.Entries[0].Path.Should().Equal("tag library/app:v1", $"manifest {image.Digest}", $"accessory signature.cosign (hard) {signature.Digest}");
     }
@@ -43,7 +43,7 @@ public class GcExplainTests
         var image = r.Image("library/app", [r.Blob()]);
         r.Age();
 
-        var explanation = await r.Collector().ExplainAsync(image.Digest, null, new GcOptions());
+        var explanation = await r.Collector().ExplainAsync(image.Digest, null, new GcOptions { DeleteUntagged = true });
 
         explanation.Entries.Should().HaveCount(2, "one entry for the artifact, one for its manifest blob");
         explanation.Entries[0].Live.Should().BeFalse();
@@ -57,7 +57,7 @@ public class GcExplainTests
         var r = new ScenarioRegistry();
         var image = r.Image("library/app", [r.Blob()]);
 
-        var explanation = await r.Collector().ExplainAsync(image.Digest, null, new GcOptions());
+        var explanation = await r.Collector().ExplainAsync(image.Digest, null, new GcOptions { DeleteUntagged = true });
 
         explanation.Entries[0].Live.Should().BeTrue();
         explanation.Entries[0].Reason.Should().Contain("within the time window");
@@ -68,7 +68,7 @@ public class GcExplainTests
     {
         var digest = Digest.Sha256Of("nothing"u8);
 
-        var explanation = await new ScenarioRegistry().Collector().ExplainAsync(digest, null, new GcOptions());
+        var explanation = await new ScenarioRegistry().Collector().ExplainAsync(digest, null, new GcOptions { DeleteUntagged = true });
 
         explanation.Found.Should().BeFalse();
         explanation.ToString().Should().Be($"{digest}: not in the store");

@@ -38,7 +38,7 @@ public class GcProgressTests
         r.Age();
         var recorder = new Recorder();
 
-        var result = await r.Collector().RunAsync(new GcOptions { Progress = recorder });
+        var result = await r.Collector().RunAsync(new GcOptions { DeleteUntagged = true, Progress = recorder });
 
         var reports = recorder.Reports;
         var phases = reports.Select(p => p.Phase).Aggregate(new List<GcPhase>(), (list, p) =>
@@ -74,7 +74,7 @@ public class GcProgressTests
         r.Age();
         var recorder = new Recorder();
 
-        await r.Collector().RunAsync(new GcOptions { DryRun = true, Progress = recorder });
+        await r.Collector().RunAsync(new GcOptions { DeleteUntagged = true, DryRun = true, Progress = recorder });
 
         recorder.Reports.Select(p => p.Phase).Distinct().Should().Equal(GcPhase.ReadingStore, GcPhase.Marking, GcPhase.Planning);
     }

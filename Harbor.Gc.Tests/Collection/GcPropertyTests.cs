@@ -41,10 +41,10 @@ public class GcPropertyTests(StoreKind kind) : StoreFixture(kind)
         {
             var (store, time, description) = BuildRandom(seed);
             var collector = new GarbageCollector(store.Inner, time);
-            var dry = await collector.RunAsync(new GcOptions { DryRun = true });
+            var dry = await collector.RunAsync(new GcOptions { DeleteUntagged = true, DryRun = true });
             var before = Snapshot(store);
 
-            var real = await collector.RunAsync(new GcOptions { Workers = 1 + (seed % 4) });
+            var real = await collector.RunAsync(new GcOptions { DeleteUntagged = true, Workers = 1 + (seed % 4) });
 
             var because = $"seed {seed}: {description}";
             dry.Plan.Artifacts.Should().BeEquivalentTo(real.Plan.Artifacts, "the dry run is the plan: " + because);
@@ -54,7 +54,7 @@ public class GcPropertyTests(StoreKind kind) : StoreFixture(kind)
             real.ArtifactsSkipped.Should().BeEmpty(because);
             real.BlobsSkipped.Should().BeEmpty(because);
             GcInvariants.AssertNoArtifactLostABlob(store, because);
-            var again = await collector.PlanAsync(new GcOptions());
+            var again = await collector.PlanAsync(new GcOptions { DeleteUntagged = true });
             again.Artifacts.Should().BeEmpty(because);
             again.Blobs.Should().BeEmpty(because);
             store.Dispose();

@@ -29,7 +29,7 @@ public class DaemonEndToEndTests
         using (var fill = new TestStore(LiteDbRegistryStore.Open(StoreFactory.Options(folder, create: true), clock)))
         {
             RandomRegistry.Fill(fill, clock, Seed, Scale);
-            before = await new GarbageCollector(fill.Inner, TimeProvider.System).PlanAsync(new GcOptions());
+            before = await new GarbageCollector(fill.Inner, TimeProvider.System).PlanAsync(new GcOptions { DeleteUntagged = true });
         }
 
         before.Summary.Blobs.Should().BeGreaterThan(100, "the run must take a while");
@@ -40,7 +40,7 @@ public class DaemonEndToEndTests
             {
               "history": "history.db",
               "jobs": [
-                { "name": "gc-every-3s", "kind": "gc", "store": "litedb:harbor-gc.db", "schedule": "*/3 * * * * *", "workers": 1 }
+                { "name": "gc-every-3s", "kind": "gc", "deleteUntagged": true, "store": "litedb:harbor-gc.db", "schedule": "*/3 * * * * *", "workers": 1 }
               ]
             }
             """);
@@ -107,7 +107,7 @@ public class DaemonEndToEndTests
         // then the store is consistent: no artifact lost a blob, and nothing is left to collect
         using var after = new TestStore(LiteDbRegistryStore.Open(StoreFactory.Options(folder), clock));
         GcInvariants.AssertNoArtifactLostABlob(after, "after a run stopped by SIGTERM and the run that carried on");
-        var remaining = await new GarbageCollector(after.Inner, TimeProvider.System).PlanAsync(new GcOptions());
+        var remaining = await new GarbageCollector(after.Inner, TimeProvider.System).PlanAsync(new GcOptions { DeleteUntagged = true });
         remaining.Summary.Blobs.Should().Be(0);
         remaining.Summary.Artifacts.Should().Be(0);
     }

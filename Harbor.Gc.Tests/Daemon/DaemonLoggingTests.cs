@@ -22,7 +22,7 @@ public class DaemonLoggingTests
         _sample = new DaemonSample();
         File.WriteAllText(_sample.Config, """
             { "history": "history.db", "jobs": [
-                { "name": "nightly", "kind": "gc", "store": "distribution:.", "schedule": "0 0 3 1 1 *", "timeWindow": "0", "dryRun": true } ] }
+                { "name": "nightly", "kind": "gc", "deleteUntagged": true, "store": "distribution:.", "schedule": "0 0 3 1 1 *", "timeWindow": "0", "dryRun": true } ] }
             """);
     }
 

@@ -29,7 +29,7 @@ public class DaemonMetricsTests
 
     private void WriteConfig(string metrics) => File.WriteAllText(_sample.Config, $$"""
         { "history": "history.db", "metrics": {{metrics}}, "jobs": [
-            { "name": "gc", "kind": "gc", "store": "distribution:.", "schedule": "* * * * * *", "timeWindow": "0", "gracePeriod": "0" } ] }
+            { "name": "gc", "kind": "gc", "deleteUntagged": true, "store": "distribution:.", "schedule": "* * * * * *", "timeWindow": "0", "gracePeriod": "0" } ] }
         """);
 
     [Test]

@@ -95,7 +95,7 @@ public class DaemonRunTests
         }
 
         var config = Path.Combine(_tree.Root, "daemon.json");
-        File.WriteAllText(config, """{ "history": "history.db", "jobs": [ { "name": "nightly", "kind": "gc", "store": "distribution:.", "schedule": "0 0 3 1 1 *" } ] }""");
+        File.WriteAllText(config, """{ "history": "history.db", "jobs": [ { "name": "nightly", "kind": "gc", "deleteUntagged": true, "store": "distribution:.", "schedule": "0 0 3 1 1 *" } ] }""");
         using var stop = new CancellationTokenSource();
         var stderr = new StringWriter();
         var daemon = Task.Run(() => Program.RunAsync(["daemon", "--config", config], new StringWriter(), stderr, TimeProvider.System, stop.Token));
@@ -149,7 +149,7 @@ public class DaemonRunTests
         var job = new DaemonJob
         {
             Name = "reports", Kind = kind, Store = $"distribution:{_tree.Root}", ScheduleText = "@daily", Schedule = CronExpression.Parse("@daily"),
-            DryRun = true, Gc = new() { DryRun = true, TimeWindow = TimeSpan.Zero },
+            DryRun = true, Gc = new() { DeleteUntagged = true, DryRun = true, TimeWindow = TimeSpan.Zero },
             Policy = kind == JobKind.Retention ? Harbor.Gc.Retention.RetentionPolicyJson.Parse(DaemonConfigTests.Policy) : null,
             ReportJson = Path.Combine(_tree.Root, "run-{id}.json"), ReportHtml = Path.Combine(_tree.Root, "run-{id}.html"),
         };
@@ -206,8 +206,8 @@ public class DaemonRunTests
     public async Task Given_manual_gc_runs_with_history_then_history_and_show_print_them()
     {
         var store = $"distribution:{_tree.Root}";
-        (await GcCommandTests.Run("gc", "--store", store, "--dry-run", "--time-window", "0", "--history", _history)).Code.Should().Be(0);
-        (await GcCommandTests.Run("gc", "--store", store, "--time-window", "0", "--workers", "2", "--history", _history, "--quiet")).Code.Should().Be(0);
+        (await GcCommandTests.Run("gc", "--delete-untagged", "true", "--store", store, "--dry-run", "--time-window", "0", "--history", _history)).Code.Should().Be(0);
+        (await GcCommandTests.Run("gc", "--delete-untagged", "true", "--store", store, "--time-window", "0", "--workers", "2", "--history", _history, "--quiet")).Code.Should().Be(0);
 
         var (code, table, errors) = await GcCommandTests.Run("history", "--history", _history);
         code.Should().Be(0, errors);

@@ -93,8 +93,8 @@ public class HistoryToolsTests
     public async Task Given_runs_in_the_history_then_history_json_lists_them_latest_first_and_show_json_prints_one_with_its_log()
     {
         // given a dry GC run and a real one
-        (await GcCommandTests.Run("gc", "--store", Store, "--dry-run", "--time-window", "0", "--history", _history, "--quiet")).Code.Should().Be(0);
-        (await GcCommandTests.Run("gc", "--store", Store, "--time-window", "0", "--history", _history, "--quiet")).Code.Should().Be(0);
+        (await GcCommandTests.Run("gc", "--delete-untagged", "true", "--store", Store, "--dry-run", "--time-window", "0", "--history", _history, "--quiet")).Code.Should().Be(0);
+        (await GcCommandTests.Run("gc", "--delete-untagged", "true", "--store", Store, "--time-window", "0", "--history", _history, "--quiet")).Code.Should().Be(0);
 
         // when listed as JSON
         var list = await GcCommandTests.Run("history", "--history", _history, "--json");
@@ -192,7 +192,7 @@ public class HistoryToolsTests
     public void Given_keep_in_the_daemon_configuration_then_it_is_read_as_a_count_or_an_age_and_a_bad_one_is_named()
     {
         var file = Path.Combine(_tree.Root, "daemon.json");
-        string Config(string keep) => $$"""{ "history": "history.db", "keep": {{keep}}, "jobs": [ { "name": "gc", "kind": "gc", "store": "distribution:.", "schedule": "@daily" } ] }""";
+        string Config(string keep) => $$"""{ "history": "history.db", "keep": {{keep}}, "jobs": [ { "name": "gc", "kind": "gc", "deleteUntagged": true, "store": "distribution:.", "schedule": "@daily" } ] }""";
 
         File.WriteAllText(file, Config("100"));
         DaemonConfigReader.Load(file, TimeProvider.System).Keep.Should().Be(new HistoryKeep(100, null));
@@ -215,7 +215,7 @@ public class HistoryToolsTests
         var runner = new JobRunner(history, new RetentionJob(time), time, LoggerFactory.Create(b => b.AddProvider(new RunLogProvider(null, time))), new HistoryKeep(2, null));
         var job = new DaemonJob
         {
-            Name = "dry-gc", Kind = JobKind.Gc, Store = Store, ScheduleText = "@daily", Schedule = CronExpression.Parse("@daily"), DryRun = true, Gc = new() { DryRun = true },
+            Name = "dry-gc", Kind = JobKind.Gc, Store = Store, ScheduleText = "@daily", Schedule = CronExpression.Parse("@daily"), DryRun = true, Gc = new() { DeleteUntagged = true, DryRun = true },
         };
 
         // when the job runs three times
@@ -313,7 +313,7 @@ public class HistoryToolsTests
         var config = Path.Combine(_tree.Root, "daemon.json");
         File.WriteAllText(config, """
             { "history": "history.db", "jobs": [
-                { "name": "nightly", "kind": "gc", "store": "distribution:.", "schedule": "0 0 3 1 1 *", "timeWindow": "0", "gracePeriod": "0" },
+                { "name": "nightly", "kind": "gc", "deleteUntagged": true, "store": "distribution:.", "schedule": "0 0 3 1 1 *", "timeWindow": "0", "gracePeriod": "0" },
                 { "name": "dry-retention", "kind": "retention", "store": "distribution:.", "schedule": "@weekly", "policy": "policy.json", "dryRun": true } ] }
             """);
         return config;

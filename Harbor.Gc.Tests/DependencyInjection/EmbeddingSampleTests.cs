@@ -32,6 +32,7 @@ public partial class EmbeddingSampleTests
         {
             ["HarborGc:Store:Path"] = path,
             ["HarborGc:Store:Connection"] = "Direct",
+            ["HarborGc:Gc:DeleteUntagged"] = "true",
             ["HarborGc:Gc:TimeWindow"] = "02:00:00",
         });
         builder.Services.AddSingleton<TimeProvider>(time);

@@ -242,7 +242,7 @@ public class HarborGcServiceCollectionTests
 
         // when the resolved collector runs three hours later, with a two-hour window
         time.Advance(TimeSpan.FromHours(3));
-        var result = await provider.GetRequiredService<GarbageCollector>().RunAsync(new GcOptions { TimeWindow = TimeSpan.FromHours(2) });
+        var result = await provider.GetRequiredService<GarbageCollector>().RunAsync(new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.FromHours(2) });
 
         // then the untagged image and its two blobs are gone, the tagged one stays, the run is dated by the host's clock, and the
         // collector's messages went to the host's logger under its category

@@ -34,7 +34,7 @@ public class GcMetricsTests
         using var recorder = new Recorder(meters);
         var collector = Collector(meters);
 
-        var result = await collector.RunAsync(new GcOptions());
+        var result = await collector.RunAsync(new GcOptions { DeleteUntagged = true });
 
         result.ArtifactsDeleted.Should().Be(1);
         recorder.Sum("harbor_gc.artifacts.deleted").Should().Be(result.ArtifactsDeleted);
@@ -58,10 +58,10 @@ public class GcMetricsTests
         var time = new FakeTimeProvider(GcCommandTests.Now);
         var store = new CrashingStore(new DistributionRegistryStore(_tree.Root, time) { GracePeriod = TimeSpan.Zero }, crashAt: 6);
         var collector = new GarbageCollector(store, time, meterFactory: meters);
-        var plan = await collector.PlanAsync(new GcOptions());
+        var plan = await collector.PlanAsync(new GcOptions { DeleteUntagged = true });
 
         // when it runs, and fails
-        var act = () => collector.ExecuteAsync(plan, new GcOptions { Workers = 1 });
+        var act = () => collector.ExecuteAsync(plan, new GcOptions { DeleteUntagged = true, Workers = 1 });
         await act.Should().ThrowAsync<SimulatedCrashException>();
 
         // then the counters already hold what was deleted before the failure: the artifact and exactly the blobs now gone
@@ -81,7 +81,7 @@ public class GcMetricsTests
         using var recorder = new Recorder(meters);
         var collector = Collector(meters);
 
-        var result = await collector.RunAsync(new GcOptions { DryRun = true });
+        var result = await collector.RunAsync(new GcOptions { DeleteUntagged = true, DryRun = true });
 
         result.Plan.Summary.Blobs.Should().Be(3, "there is something a real run would delete");
         recorder.Measurements().Select(m => m.Instrument).Should().Equal("harbor_gc.run.duration");
@@ -95,7 +95,7 @@ public class GcMetricsTests
         using var recorder = new Recorder(meters);
         var collector = Collector(meters);
 
-        var result = await collector.RunAsync(new GcOptions(), new CancellationToken(canceled: true));
+        var result = await collector.RunAsync(new GcOptions { DeleteUntagged = true }, new CancellationToken(canceled: true));
 
         (result.Outcome, result.Planned, result.BlobsDeleted).Should().Be((GcOutcome.Stopped, false, 0));
         recorder.Measurements().Select(m => m.Instrument).Should().Equal("harbor_gc.run.duration");

@@ -44,8 +44,8 @@ public class GraphBuilderTests
         // and the by-digest paths of a threaded build agree on a registry too large for that (quadratic) reference
         var (store, time, description) = RandomRegistry.Build(seed: 9, scale: 250);
 
-        var keyed = await new GarbageCollector(store.Inner, time).PlanAsync(new GcOptions());
-        var unkeyed = await new GarbageCollector(Unkeyed(store.Inner), time).PlanAsync(new GcOptions());
+        var keyed = await new GarbageCollector(store.Inner, time).PlanAsync(new GcOptions { DeleteUntagged = true });
+        var unkeyed = await new GarbageCollector(Unkeyed(store.Inner), time).PlanAsync(new GcOptions { DeleteUntagged = true });
 
         keyed.Artifacts.Should().NotBeEmpty(description);
         keyed.Blobs.Should().NotBeEmpty(description);

@@ -24,14 +24,14 @@ public class DistributionMountIntegrationTests : RegistryIntegrationTest
 
         // and a plan (window 0) that collects the untagged image with its config and layer
         var collector = new GarbageCollector(new DistributionRegistryStore(Registry.Root, TimeProvider.System) { GracePeriod = TimeSpan.FromSeconds(1) }, TimeProvider.System);
-        var plan = await collector.PlanAsync(new GcOptions { TimeWindow = TimeSpan.Zero });
+        var plan = await collector.PlanAsync(new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.Zero });
         plan.Blobs.Select(b => b.Digest).Should().Contain(layer);
 
         // when, before the plan is applied, a client mounts the layer (another repository: a new layer folder; its own: the
         // link it had is written again), and only then is the plan applied
         var repository = where == "into another repository" ? "team/tool" : "library/app";
         await Client.MountBlobAsync(repository, layer, "library/app");
-        var result = await collector.ExecuteAsync(plan, new GcOptions { TimeWindow = TimeSpan.Zero });
+        var result = await collector.ExecuteAsync(plan, new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.Zero });
 
         // then the untagged manifest goes, and the mounted layer stays
         result.ArtifactsDeleted.Should().Be(1);

@@ -130,7 +130,7 @@ public class DistributionPushRaceIntegrationTests : RegistryIntegrationTest
             var log = new AcceptedPushLog(Time);
             var pusher = new PushRaceClient(Client, garbage, log, $"r{round}", (workers * 1_000) + round);
             var reportFile = Path.Combine(work.FullName, "run.json");
-            string[] command = ["gc", "--store", $"distribution:{Registry.Root}", "--workers", workers.ToString(CultureInfo.InvariantCulture),
+            string[] command = ["gc", "--delete-untagged", "true", "--store", $"distribution:{Registry.Root}", "--workers", workers.ToString(CultureInfo.InvariantCulture),
                 "--report-json", reportFile, "--quiet", .. RealRunOptions];
             using var stop = new CancellationTokenSource();
             var runStarted = Time.GetTimestamp();
@@ -196,7 +196,7 @@ public class DistributionPushRaceIntegrationTests : RegistryIntegrationTest
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        string[] command = ["gc", "--store", $"distribution:{Registry.Root}", "--dry-run", "--report-json", reportFile, "--quiet"];
+        string[] command = ["gc", "--delete-untagged", "true", "--store", $"distribution:{Registry.Root}", "--dry-run", "--report-json", reportFile, "--quiet"];
         var code = await Program.RunAsync(command, stdout, stderr, Time, CancellationToken.None);
         code.Should().Be(0, $"harbor-gc {string.Join(' ', command)} failed:\n{stdout}\n{stderr}");
     }

@@ -22,7 +22,7 @@ public partial class HostileTreeTests
 
         // when: a real run with the default window (2 h)
         var report = ReportPath();
-        var (code, output, errors) = await CliAsync("gc", "--store", Store, "--report-json", report, "--quiet");
+        var (code, output, errors) = await CliAsync("gc", "--delete-untagged", "true", "--store", Store, "--report-json", report, "--quiet");
 
         // then: the folder is neither planned nor deleted
         code.Should().Be(0, output + errors);
@@ -47,7 +47,7 @@ public partial class HostileTreeTests
         File.SetLastWriteTimeUtc(Tree.LayerLink(App, blob), threeHoursAgo);
         Directory.SetLastWriteTimeUtc(Tree.BlobFolder(blob), threeHoursAgo);
         var plan = Path.Combine(Scratch, "plan.json");
-        var (planned, planOutput, planErrors) = await CliAsync("gc", "--store", Store, "--dry-run", "--time-window", "1h", "--report-json", plan, "--quiet");
+        var (planned, planOutput, planErrors) = await CliAsync("gc", "--delete-untagged", "true", "--store", Store, "--dry-run", "--time-window", "1h", "--report-json", plan, "--quiet");
         planned.Should().Be(0, planOutput + planErrors);
         Report.Read(plan, planOutput).Blobs.Should().ContainSingle(b => b.Digest == blob)
             .Which.Status.Should().Be("none", "a folder without data is an ordinary blob, re-checked like any other before it goes");

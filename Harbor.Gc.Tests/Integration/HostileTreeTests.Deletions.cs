@@ -87,7 +87,7 @@ public partial class HostileTreeTests
 
         // when: a real run with window 0, as a child process
         var report = ReportPath();
-        var (code, output) = await ChildAsync("gc", "--store", Store, "--time-window", "0", "--report-json", report, "--quiet");
+        var (code, output) = await ChildAsync("gc", "--delete-untagged", "true", "--store", Store, "--time-window", "0", "--report-json", report, "--quiet");
 
         // then: it exits 1, its report names the revision, and the other repositories' garbage is collected all the same
         code.Should().Be(1, $"a deletion failed; it printed:\n{output}");

@@ -43,7 +43,7 @@ public partial class HostileTreeTests
 
         // when: a real run with window 0, as a child process (a FIFO opened for reading blocks for ever)
         var report = ReportPath();
-        var (code, output) = await ChildAsync("gc", "--store", Store, "--time-window", "0", "--report-json", report, "--quiet");
+        var (code, output) = await ChildAsync("gc", "--delete-untagged", "true", "--store", Store, "--time-window", "0", "--report-json", report, "--quiet");
 
         // then: it finished, warned about the path, and kept what the unreadable file might name (every failure listed at once)
         List<PushedManifest> alsoKept = place switch
@@ -125,7 +125,7 @@ public partial class HostileTreeTests
 
         // when: a dry run with the default window (2 h), as a child process
         var report = ReportPath();
-        var (code, output) = await ChildAsync("gc", "--store", Store, "--dry-run", "--report-json", report, "--quiet");
+        var (code, output) = await ChildAsync("gc", "--delete-untagged", "true", "--store", Store, "--dry-run", "--report-json", report, "--quiet");
 
         // then: the stale upload is planned, the fresh one is not, and each startedat is named by a warning
         code.Should().Be(0, output);

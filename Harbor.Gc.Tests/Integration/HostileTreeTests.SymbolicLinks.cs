@@ -180,7 +180,7 @@ public partial class HostileTreeTests
 
         // when: a real run with window 0
         var report = ReportPath();
-        var (code, output, errors) = await CliAsync("gc", "--store", $"distribution:{store}", "--time-window", "0", "--report-json", report, "--quiet");
+        var (code, output, errors) = await CliAsync("gc", "--delete-untagged", "true", "--store", $"distribution:{store}", "--time-window", "0", "--report-json", report, "--quiet");
 
         // then: it collects exactly the scenario's garbage, as on a tree without links
         code.Should().Be(0, $"a link above v2 is allowed:\n{output}{errors}");

@@ -61,7 +61,7 @@ public partial class HostileTreeTests
 
         // when: a real run with window 0, as a child process with a bounded heap
         var report = ReportPath();
-        var (code, output) = await ChildAsync("gc", "--store", Store, "--time-window", "0", "--report-json", report, "--quiet");
+        var (code, output) = await ChildAsync("gc", "--delete-untagged", "true", "--store", Store, "--time-window", "0", "--report-json", report, "--quiet");
 
         // then: v1 is kept, a warning names its data, and every blob library/app links is still there with its link (every failure
         // listed at once)

@@ -152,7 +152,7 @@ public partial class HostileTreeTests : RegistryIntegrationTest
     private async Task<string> SavePlanAsync()
     {
         var plan = Path.Combine(Scratch, $"plan-{Guid.NewGuid():N}.json");
-        var (code, output, errors) = await CliAsync("gc", "--store", Store, "--dry-run", "--time-window", "0", "--report-json", plan, "--quiet");
+        var (code, output, errors) = await CliAsync("gc", "--delete-untagged", "true", "--store", Store, "--dry-run", "--time-window", "0", "--report-json", plan, "--quiet");
         code.Should().Be(0, $"the plan is made on the tree before it is damaged:\n{output}{errors}");
         return plan;
     }
@@ -176,10 +176,10 @@ public partial class HostileTreeTests : RegistryIntegrationTest
     /// </summary>
     private IEnumerable<(string Name, string[] Args)> EveryCommand(string plan, IssueThreeScenario scenario)
     {
-        yield return ("gc --dry-run", ["gc", "--store", Store, "--dry-run", "--time-window", "0", "--quiet"]);
+        yield return ("gc --dry-run", ["gc", "--delete-untagged", "true", "--store", Store, "--dry-run", "--time-window", "0", "--quiet"]);
         yield return ("explain", ["explain", scenario.Live[0].Digest.ToString(), "--store", Store]);
         yield return ("retention run", ["retention", "run", "--policy", WritePolicy(), "--store", Store, "--quiet"]);
-        yield return ("gc", ["gc", "--store", Store, "--time-window", "0", "--quiet"]);
+        yield return ("gc", ["gc", "--delete-untagged", "true", "--store", Store, "--time-window", "0", "--quiet"]);
         yield return ("gc --apply", ["gc", "--apply", plan, "--store", Store, "--quiet"]);
     }
 

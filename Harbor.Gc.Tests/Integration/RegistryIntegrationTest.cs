@@ -49,7 +49,7 @@ public abstract class RegistryIntegrationTest
         {
             var stdout = new StringWriter();
             var stderr = new StringWriter();
-            string[] command = ["gc", "--store", $"distribution:{Registry.Root}", "--grace-period", "1s", .. args, "--report-json", report];
+            string[] command = ["gc", "--delete-untagged", "true", "--store", $"distribution:{Registry.Root}", "--grace-period", "1s", .. args, "--report-json", report];
             var code = await Program.RunAsync(command, stdout, stderr, TimeProvider.System, CancellationToken.None);
             code.Should().Be(0, $"harbor-gc {string.Join(' ', command)} failed:\n{stdout}\n{stderr}");
             return GcRunReport.Read(report);

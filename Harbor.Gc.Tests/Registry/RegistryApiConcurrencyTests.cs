@@ -25,7 +25,7 @@ public class RegistryApiConcurrencyTests(StoreKind kind) : StoreFixture(kind)
         var (store, time, _) = BuildRandom(seed: 11, scale: PerStore(inMemory: 60, liteDb: 30));
         var collector = new GarbageCollector(store.Inner, time);
         var contents = store.Contents;
-        var garbage = (await collector.PlanAsync(new GcOptions())).Blobs
+        var garbage = (await collector.PlanAsync(new GcOptions { DeleteUntagged = true })).Blobs
             .Where(b => contents.ContainsKey(b.Digest)).Select(b => b.Digest).ToArray();
         garbage.Length.Should().BeGreaterThan(100, "the pushes must race the sweep over many blobs");
         var api = new RegistryApi(store.Inner);
@@ -71,7 +71,7 @@ public class RegistryApiConcurrencyTests(StoreKind kind) : StoreFixture(kind)
                 }
             }
         })).ToArray();
-        var result = await collector.RunAsync(new GcOptions { Workers = 4 });
+        var result = await collector.RunAsync(new GcOptions { DeleteUntagged = true, Workers = 4 });
         var pushedDuringGc = pushed.Count;
         await done.CancelAsync();
         await Task.WhenAll(clients);

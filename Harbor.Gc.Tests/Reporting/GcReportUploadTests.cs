@@ -40,7 +40,7 @@ public class GcReportUploadTests
     [Test]
     public async Task Write_ListsStaleUploads_AndCountsTheirBytesApartFromBlobs()
     {
-        var dry = await Collector().RunAsync(new GcOptions { DryRun = true });
+        var dry = await Collector().RunAsync(new GcOptions { DeleteUntagged = true, DryRun = true });
 
         using var json = JsonDocument.Parse(GcReportWriter.ToJson(dry));
         var root = json.RootElement;
@@ -57,7 +57,7 @@ public class GcReportUploadTests
         uploads[1].GetProperty("startedAt").ValueKind.Should().Be(JsonValueKind.Null, "its startedat could not be read");
         root.GetProperty("warnings").EnumerateArray().Should().Contain(w => w.GetProperty("message").GetString()!.Contains("'not a time'", StringComparison.Ordinal));
 
-        var real = await Collector().RunAsync(new GcOptions());
+        var real = await Collector().RunAsync(new GcOptions { DeleteUntagged = true });
         using var realJson = JsonDocument.Parse(GcReportWriter.ToJson(real));
         var result = realJson.RootElement.GetProperty("result");
         result.GetProperty("uploadsDeleted").GetInt32().Should().Be(2);
@@ -70,7 +70,7 @@ public class GcReportUploadTests
     [Test]
     public async Task ConsoleSummary_MentionsStaleUploads_InHarborStyle()
     {
-        var dry = await Collector().RunAsync(new GcOptions { DryRun = true });
+        var dry = await Collector().RunAsync(new GcOptions { DeleteUntagged = true, DryRun = true });
         var blobBytes = dry.Plan.Summary.Bytes;
         var text = new StringWriter();
 
@@ -80,7 +80,7 @@ public class GcReportUploadTests
         lines[2].Should().Be("  3 blobs and 1 manifests (1 artifacts) eligible for deletion, and 2 stale uploads (26 bytes)");
         lines[3].Should().Be($"  could free up {ConsoleSummary.FormatBytes(blobBytes + 26)}", "the space a run frees counts the uploads too");
 
-        var real = await Collector().RunAsync(new GcOptions());
+        var real = await Collector().RunAsync(new GcOptions { DeleteUntagged = true });
         var realText = new StringWriter();
         ConsoleSummary.Write(realText, real);
 
@@ -91,10 +91,10 @@ public class GcReportUploadTests
     public async Task ConsoleSummary_UploadKeptByTheReCheck_IsCounted()
     {
         var collector = Collector();
-        var plan = await collector.PlanAsync(new GcOptions());
+        var plan = await collector.PlanAsync(new GcOptions { DeleteUntagged = true });
         _tree.AppendToUpload("library/app", _dated, "-more"u8.ToArray());
 
-        var result = await collector.ExecuteAsync(plan, new GcOptions());
+        var result = await collector.ExecuteAsync(plan, new GcOptions { DeleteUntagged = true });
         var text = new StringWriter();
         ConsoleSummary.Write(text, result);
 
@@ -106,12 +106,12 @@ public class GcReportUploadTests
     public async Task ReadPlan_WithUploads_RoundTrips_AndAppliesWithTheReCheck()
     {
         // plan → save → review → apply, with a push resuming one upload in between
-        var dry = await Collector().RunAsync(new GcOptions { DryRun = true });
+        var dry = await Collector().RunAsync(new GcOptions { DeleteUntagged = true, DryRun = true });
         var plan = GcPlanReader.Read(new MemoryStream(Encoding.UTF8.GetBytes(GcReportWriter.ToJson(dry))));
         plan.Uploads.Should().Equal(dry.Plan.Uploads, "every field, the unreadable start (null) included, survives the report");
         _tree.AppendToUpload("other/app", _undated, "-more"u8.ToArray());
 
-        var applied = await Collector().ExecuteAsync(plan, new GcOptions());
+        var applied = await Collector().ExecuteAsync(plan, new GcOptions { DeleteUntagged = true });
 
         applied.UploadsDeleted.Should().Be(1);
         applied.UploadsSkipped.Select(u => u.Id).Should().Equal(_undated);
@@ -123,7 +123,7 @@ public class GcReportUploadTests
     [TestCase("a/b", "plan field 'uploads[0].id': 'a/b' is not an upload id: it has the character '/' at position 1")]
     public async Task ReadPlan_UploadIdWithAPathTrick_FailsNamingTheField(string id, string message)
     {
-        var dry = await Collector().RunAsync(new GcOptions { DryRun = true });
+        var dry = await Collector().RunAsync(new GcOptions { DeleteUntagged = true, DryRun = true });
         var tampered = GcReportWriter.ToJson(dry).Replace($"\"id\": \"{_dated}\"", $"\"id\": \"{id}\"", StringComparison.Ordinal);
 
         var act = () => GcPlanReader.Read(new MemoryStream(Encoding.UTF8.GetBytes(tampered)));
@@ -134,12 +134,12 @@ public class GcReportUploadTests
     [Test]
     public async Task ReadPlan_WrittenBeforeUploadsWereCollected_RemovesNone()
     {
-        var dry = await Collector().RunAsync(new GcOptions { DryRun = true });
+        var dry = await Collector().RunAsync(new GcOptions { DeleteUntagged = true, DryRun = true });
         var report = JsonNode.Parse(GcReportWriter.ToJson(dry))!.AsObject();
         report.Remove("uploads").Should().BeTrue();
 
         var plan = GcPlanReader.Read(new MemoryStream(Encoding.UTF8.GetBytes(report.ToJsonString())));
-        var applied = await Collector().ExecuteAsync(plan, new GcOptions());
+        var applied = await Collector().ExecuteAsync(plan, new GcOptions { DeleteUntagged = true });
 
         plan.Uploads.Should().BeEmpty();
         applied.UploadsDeleted.Should().Be(0);

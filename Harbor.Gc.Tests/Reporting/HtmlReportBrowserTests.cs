@@ -55,7 +55,7 @@ public class HtmlReportBrowserTests
     {
         var json = Path.Combine(_tree.Root, "report.json");
         var html = Path.Combine(_tree.Root, "report.html");
-        string[] args = ["gc", "--store", $"distribution:{_tree.Root}", "--grace-period", "0", "--report-json", json, "--report-html", html];
+        string[] args = ["gc", "--delete-untagged", "true", "--store", $"distribution:{_tree.Root}", "--grace-period", "0", "--report-json", json, "--report-html", html];
         var (code, _, errors) = await GcCommandTests.Run(dryRun ? [.. args, "--dry-run"] : args);
         code.Should().Be(0, errors);
 

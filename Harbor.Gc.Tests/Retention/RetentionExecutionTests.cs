@@ -214,7 +214,7 @@ public sealed class RetentionExecutionTests(StoreKind kind) : RegistryApiFixture
 
         await Run(KeepLatest(1));
         Store.GetBlobs().Select(b => b.Digest).Should().BeEquivalentTo(blobsBefore, "retention deletes no blob");
-        var gc = await new GarbageCollector(Store.Inner, Time).RunAsync(new GcOptions { TimeWindow = TimeSpan.Zero });
+        var gc = await new GarbageCollector(Store.Inner, Time).RunAsync(new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.Zero });
 
         var oldBlobs = new[] { old, oldSig }.SelectMany(a => a.References).Select(r => r.Digest).Where(d => d != shared).ToHashSet();
         oldBlobs.Should().Contain([old.Digest, oldConfig, oldLayer]);
@@ -250,7 +250,7 @@ public sealed class RetentionExecutionTests(StoreKind kind) : RegistryApiFixture
         var rest = await Run(KeepLatest(1));
         rest.Execution!.Deleted.Should().BeEquivalentTo([other.Key, otherSig.Key], "the next run deletes the rest of the plan");
         rest.Plan.Repositories.Single().Artifacts.Single(a => a.Digest == orphan.Digest).Reason.Should().Be(RetentionReason.OrphanAccessory);
-        await new GarbageCollector(Store.Inner, Time).RunAsync(new GcOptions { TimeWindow = TimeSpan.Zero });
+        await new GarbageCollector(Store.Inner, Time).RunAsync(new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.Zero });
         Exists(orphan).Should().BeFalse("GC collects the orphan accessory the stop left");
     }
 
@@ -304,7 +304,7 @@ public sealed class RetentionExecutionTests(StoreKind kind) : RegistryApiFixture
         }
 
         await Run(KeepLatest(1));
-        await new GarbageCollector(Store.Inner, Time).RunAsync(new GcOptions { TimeWindow = TimeSpan.Zero });
+        await new GarbageCollector(Store.Inner, Time).RunAsync(new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.Zero });
         var artifacts = Store.GetArtifacts();
         var tags = Store.GetTags().Select(t => t.Name).Order(StringComparer.Ordinal);
         return $"{artifacts.Count} artifact(s), tags {string.Join(",", tags)}";

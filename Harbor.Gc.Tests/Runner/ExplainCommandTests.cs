@@ -33,7 +33,7 @@ public class ExplainCommandTests
         var child = Digest.Parse(ReadBlob(index).GetProperty("manifests")[0].GetProperty("digest").GetString()!);
         var layer = ReadBlob(child).GetProperty("layers")[0].GetProperty("digest").GetString()!;
 
-        var (code, output, errors) = await Run(layer, "--store", Store, "--time-window", "0");
+        var (code, output, errors) = await Run(layer, "--delete-untagged", "true", "--store", Store, "--time-window", "0");
 
         code.Should().Be(0, errors);
         Lines(output).Should().Equal(
@@ -49,7 +49,7 @@ public class ExplainCommandTests
     {
         // given the notation signature of v1's SBOM (OCI 1.1 subject links: v1 ← SBOM ← signature)
         var v1 = TagTarget("library/app", "v1");
-        var (code, output, errors) = await Run("sha256:cbbfe678b8847eec275445147df8c01621237020d23be69dba7471d47e83cb33", "--repository", "library/app", "--store", Store, "--time-window", "0");
+        var (code, output, errors) = await Run("sha256:cbbfe678b8847eec275445147df8c01621237020d23be69dba7471d47e83cb33", "--repository", "library/app", "--delete-untagged", "true", "--store", Store, "--time-window", "0");
 
         code.Should().Be(0, errors);
         Lines(output).Take(5).Should().Equal(
@@ -67,8 +67,8 @@ public class ExplainCommandTests
         var signature = TagTarget("library/app", "sha256-45365f530eb7ed4286e043c4008a3812b4aacba2acd8b50e20a184d80b3e7317.sig");
         const string Old = "sha256:45365f530eb7ed4286e043c4008a3812b4aacba2acd8b50e20a184d80b3e7317";
 
-        var image = await Run(Old, "--store", Store, "--time-window", "0");
-        var sig = await Run(signature.ToString(), "--store", Store, "--time-window", "0", "--repository", "library/app");
+        var image = await Run(Old, "--delete-untagged", "true", "--store", Store, "--time-window", "0");
+        var sig = await Run(signature.ToString(), "--delete-untagged", "true", "--store", Store, "--time-window", "0", "--repository", "library/app");
 
         image.Code.Should().Be(0, image.Err);
         Lines(image.Out)[0].Should().Be($"library/app@{Old}: collected by the next run");
@@ -84,7 +84,7 @@ public class ExplainCommandTests
         const string Old = "sha256:45365f530eb7ed4286e043c4008a3812b4aacba2acd8b50e20a184d80b3e7317";
 
         var untaggedKept = await Run(Old, "--store", Store, "--time-window", "0", "--delete-untagged", "false", "--repository", "library/app");
-        var fresh = await Run(Old, "--store", Store, "--time-window", "7d", "--repository", "library/app");
+        var fresh = await Run(Old, "--delete-untagged", "true", "--store", Store, "--time-window", "7d", "--repository", "library/app");
 
         Lines(untaggedKept.Out)[0].Should().Be($"library/app@{Old}: kept (untagged artifacts are kept (delete untagged is off))");
         Lines(fresh.Out)[0].Should().StartWith($"library/app@{Old}: kept (pushed ").And.Contain("within the time window");
@@ -95,7 +95,7 @@ public class ExplainCommandTests
     {
         var v1 = TagTarget("library/app", "v1");
 
-        var (code, output, errors) = await Run(v1.ToString(), "--store", Store, "--time-window", "0", "--json");
+        var (code, output, errors) = await Run(v1.ToString(), "--delete-untagged", "true", "--store", Store, "--time-window", "0", "--json");
 
         code.Should().Be(0, errors);
         using var json = JsonDocument.Parse(output);
@@ -143,10 +143,10 @@ public class ExplainCommandTests
     {
         // given the old untagged image, explained by its whole digest
         const string Old = "sha256:45365f530eb7ed4286e043c4008a3812b4aacba2acd8b50e20a184d80b3e7317";
-        var whole = await Run(Old, "--store", Store, "--time-window", "0");
+        var whole = await Run(Old, "--delete-untagged", "true", "--store", Store, "--time-window", "0");
 
         // when it is explained by a unique prefix of its digest (at least 6 hex digits, the algorithm optional, a repository allowed)
-        var (code, output, errors) = await Run(reference, "--store", Store, "--time-window", "0");
+        var (code, output, errors) = await Run(reference, "--delete-untagged", "true", "--store", Store, "--time-window", "0");
 
         // then the explanation is the same
         code.Should().Be(0, errors);
@@ -157,7 +157,7 @@ public class ExplainCommandTests
     [Test]
     public async Task TheReadmesLayerPrefix_ExplainsTheLayerOfTheTaggedIndexChild()
     {
-        var (code, output, errors) = await Run("sha256:6d0c74d9", "--store", Store, "--time-window", "0");
+        var (code, output, errors) = await Run("sha256:6d0c74d9", "--delete-untagged", "true", "--store", Store, "--time-window", "0");
 
         code.Should().Be(0, errors);
         Lines(output).Should().HaveCount(5);
@@ -172,7 +172,7 @@ public class ExplainCommandTests
         var v1 = TagTarget("library/app", "v1");
 
         // when it is explained by its tag
-        var (code, output, errors) = await Run("library/app:v1", "--store", Store, "--time-window", "0");
+        var (code, output, errors) = await Run("library/app:v1", "--delete-untagged", "true", "--store", Store, "--time-window", "0");
 
         // then it is v1's manifest, in library/app only (and the blob it is stored as)
         code.Should().Be(0, errors);
@@ -190,7 +190,7 @@ public class ExplainCommandTests
     [TestCase("Library/App:v1", "'Library/App:v1': 'Library/App' is not a repository name")]
     public async Task AReferenceThatNamesNothing_ExitsWith2_SayingWhy(string reference, string message)
     {
-        var (code, output, errors) = await Run(reference, "--store", Store, "--time-window", "0");
+        var (code, output, errors) = await Run(reference, "--delete-untagged", "true", "--store", Store, "--time-window", "0");
 
         code.Should().Be(2);
         output.Should().BeEmpty();
@@ -215,8 +215,8 @@ public class ExplainCommandTests
         b.ToString().Should().StartWith(prefix);
 
         // when explain is given that prefix, then a longer one
-        var ambiguous = await GcCommandTests.Run("explain", prefix, "--store", $"litedb:{Path.Combine(folder, "harbor-gc.db")}");
-        var unique = await GcCommandTests.Run("explain", a.ToString()[..30], "--store", $"litedb:{Path.Combine(folder, "harbor-gc.db")}");
+        var ambiguous = await GcCommandTests.Run("explain", prefix, "--delete-untagged", "true", "--store", $"litedb:{Path.Combine(folder, "harbor-gc.db")}");
+        var unique = await GcCommandTests.Run("explain", a.ToString()[..30], "--delete-untagged", "true", "--store", $"litedb:{Path.Combine(folder, "harbor-gc.db")}");
 
         // then the first exits 2 listing both blobs in order, and the second explains the one it names
         ambiguous.Code.Should().Be(2);
@@ -263,8 +263,8 @@ public class ExplainCommandTests
             store.PutTag(live.Repository, "v1", live.Digest);
         }
 
-        var kept = await GcCommandTests.Run("explain", shared.ToString(), "--store", $"litedb:{database}");
-        var collected = await GcCommandTests.Run("explain", deadLayer.ToString(), "--store", $"litedb:{database}");
+        var kept = await GcCommandTests.Run("explain", shared.ToString(), "--delete-untagged", "true", "--store", $"litedb:{database}");
+        var collected = await GcCommandTests.Run("explain", deadLayer.ToString(), "--delete-untagged", "true", "--store", $"litedb:{database}");
 
         kept.Code.Should().Be(0, kept.Err);
         Lines(kept.Out).Should().Equal($"blob {shared}: kept (tagged)", "    tag library/app:v1", $"  → manifest {live.Digest}", $"  → layer {shared}");

@@ -85,13 +85,13 @@ public class GcApplyTests
         CopyFolder(Path.Combine(RepositoryRoot.Find(), "samples", "registry"), applied);
         CopyFolder(Path.Combine(RepositoryRoot.Find(), "samples", "registry"), direct);
         var plan = Path.Combine(folder, "plan.json");
-        await RunProcess("gc", "--store", $"distribution:{applied}", "--dry-run", "--time-window", "0", "--report-json", plan);
+        await RunProcess("gc", "--delete-untagged", "true", "--store", $"distribution:{applied}", "--dry-run", "--time-window", "0", "--report-json", plan);
 
         // when another process applies it, and a direct real run with the same options collects the second copy
         var appliedReport = Path.Combine(folder, "applied.json");
         var directReport = Path.Combine(folder, "direct.json");
         await RunProcess("gc", "--store", $"distribution:{applied}", "--apply", plan, "--report-json", appliedReport);
-        await RunProcess("gc", "--store", $"distribution:{direct}", "--time-window", "0", "--report-json", directReport);
+        await RunProcess("gc", "--delete-untagged", "true", "--store", $"distribution:{direct}", "--time-window", "0", "--report-json", directReport);
 
         // then both trees hold the same files and folders: every planned blob and layer link went, nothing was kept
         Entries(applied).Should().Equal(Entries(direct));
@@ -121,11 +121,11 @@ public class GcApplyTests
 
         Entries(applied.Root).Should().Equal(Entries(direct.Root), "the same seed writes the same tree");
         var plan = Path.Combine(folder, "plan.json");
-        (await Run("gc", "--store", $"distribution:{applied.Root}", "--dry-run", "--time-window", "0", "--report-json", plan)).Code.Should().Be(0);
+        (await Run("gc", "--delete-untagged", "true", "--store", $"distribution:{applied.Root}", "--dry-run", "--time-window", "0", "--report-json", plan)).Code.Should().Be(0);
 
         // when the plan is applied by a new store (as in a new process), and a direct real run collects the other copy
         var appliedRun = await Run("gc", "--store", $"distribution:{applied.Root}", "--apply", plan, "--report-json", Path.Combine(folder, "applied.json"));
-        var directRun = await Run("gc", "--store", $"distribution:{direct.Root}", "--time-window", "0", "--report-json", Path.Combine(folder, "direct.json"));
+        var directRun = await Run("gc", "--delete-untagged", "true", "--store", $"distribution:{direct.Root}", "--time-window", "0", "--report-json", Path.Combine(folder, "direct.json"));
 
         // then the trees are the same, file for file
         appliedRun.Code.Should().Be(0, appliedRun.Err);
@@ -163,11 +163,11 @@ public class GcApplyTests
         var plan = Path.Combine(NewFolder(), "plan.json");
         var appliedDb = Path.Combine(applied, "harbor-gc.db");
         var directDb = Path.Combine(direct, "harbor-gc.db");
-        (await Run("gc", "--store", $"litedb:{appliedDb}", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
+        (await Run("gc", "--delete-untagged", "true", "--store", $"litedb:{appliedDb}", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
 
         // when the plan is applied, and a direct real run collects the other copy
         var appliedRun = await Run("gc", "--store", $"litedb:{appliedDb}", "--apply", plan, "--report-json", "-");
-        var directRun = await Run("gc", "--store", $"litedb:{directDb}", "--report-json", "-");
+        var directRun = await Run("gc", "--delete-untagged", "true", "--store", $"litedb:{directDb}", "--report-json", "-");
 
         // then the stores hold the same records and the same blob files
         appliedRun.Code.Should().Be(0, appliedRun.Err);
@@ -226,7 +226,7 @@ public class GcApplyTests
         using var scene = NewScene();
         var (tree, v1, app1, old, upload) = (scene.Tree, scene.V1, scene.App1, scene.Old, scene.Upload);
         var plan = Path.Combine(NewFolder(), "plan.json");
-        (await Run("gc", "--store", $"distribution:{tree.Root}", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
+        (await Run("gc", "--delete-untagged", "true", "--store", $"distribution:{tree.Root}", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
         var live = await ReadAsync(tree.Root);
         var artifact = live.Artifacts.Single(a => a.Digest == v1);
         var blob = live.Blobs.Single(b => b.Digest == app1);
@@ -283,7 +283,7 @@ public class GcApplyTests
         var (tree, old) = (scene.Tree, scene.Old);
         var store = new DistributionRegistryStore(tree.Root, new FakeTimeProvider(Now)) { GracePeriod = TimeSpan.Zero }; // the clock is fake: no wait
         var collector = new GarbageCollector(store, new FakeTimeProvider(Now));
-        var plan = await collector.PlanAsync(new GcOptions());
+        var plan = await collector.PlanAsync(new GcOptions { DeleteUntagged = true });
         plan.Artifacts.Should().ContainSingle().Which.Key.Digest.Should().Be(old);
         plan.LayerLinks.Should().NotBeEmpty();
         var edited = new CollectionPlan
@@ -294,7 +294,7 @@ public class GcApplyTests
         var before = tree.Files();
 
         // when it is applied by the collector that made it
-        var result = await collector.ExecuteAsync(edited, new GcOptions());
+        var result = await collector.ExecuteAsync(edited, new GcOptions { DeleteUntagged = true });
 
         // then the image is whole, with its blobs and its repository's links to them: they are kept, not deleted
         tree.Files().Should().BeEquivalentTo(before);
@@ -312,7 +312,7 @@ public class GcApplyTests
         using var scene = NewScene();
         var (tree, oldOnly) = (scene.Tree, scene.OldOnly);
         var plan = Path.Combine(NewFolder(), "plan.json");
-        (await Run("gc", "--store", $"distribution:{tree.Root}", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
+        (await Run("gc", "--delete-untagged", "true", "--store", $"distribution:{tree.Root}", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
         File.ReadAllText(plan).Should().Contain(oldOnly.ToString());
         DistributionTree.WriteLink(Path.Combine(tree.LayerFolder("team/tool", oldOnly), "link"), oldOnly, TimeSpan.Zero, Now);
 
@@ -351,13 +351,13 @@ public class GcApplyTests
         var tree = scene.Tree;
         var scratch = NewFolder();
         var plan = Path.Combine(scratch, "plan.json");
-        (await Run("gc", "--store", $"distribution:{tree.Root}", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
+        (await Run("gc", "--delete-untagged", "true", "--store", $"distribution:{tree.Root}", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
         var report = ReportPath(scratch, target);
         var before = tree.Files();
         var planText = File.ReadAllText(plan);
         string[] args = run == "--apply"
             ? ["gc", "--store", $"distribution:{tree.Root}", "--apply", plan, option, report]
-            : ["gc", "--store", $"distribution:{tree.Root}", option, report];
+            : ["gc", "--delete-untagged", "true", "--store", $"distribution:{tree.Root}", option, report];
 
         // when the run is asked for
         var (code, _, errors) = await Run(args);
@@ -380,7 +380,7 @@ public class GcApplyTests
         other.Image("library/app", "old", TimeSpan.FromDays(3), null, "old-only");
         var scratch = NewFolder();
         var plan = Path.Combine(scratch, "plan.json");
-        (await Run("gc", "--store", $"distribution:{other.Root}", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
+        (await Run("gc", "--delete-untagged", "true", "--store", $"distribution:{other.Root}", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
         var existing = WriteFile(Path.Combine(scratch, "existing.html"));
         var fresh = Path.Combine(scratch, "fresh.json");
 
@@ -401,7 +401,7 @@ public class GcApplyTests
         var report = Path.Combine(NewFolder(), "report");
         var before = tree.Files();
 
-        var (code, _, errors) = await Run("gc", "--store", $"distribution:{tree.Root}", "--report-json", report, "--report-html", report);
+        var (code, _, errors) = await Run("gc", "--delete-untagged", "true", "--store", $"distribution:{tree.Root}", "--report-json", report, "--report-html", report);
 
         code.Should().Be(2);
         errors.Should().Contain($"--report-json and --report-html both name {report}");

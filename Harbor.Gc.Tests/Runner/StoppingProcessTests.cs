@@ -43,7 +43,7 @@ public class StoppingProcessTests
         }
 
         using var copy = new TestStore(LiteDbRegistryStore.Open(StoreFactory.Options(Copy()), new FakeTimeProvider(After)));
-        _plan = await new GarbageCollector(copy.Inner, new FakeTimeProvider(After)).PlanAsync(new GcOptions { TimeWindow = TimeSpan.Zero });
+        _plan = await new GarbageCollector(copy.Inner, new FakeTimeProvider(After)).PlanAsync(new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.Zero });
         _plan.Blobs.Count.Should().BeGreaterThan(500, "a real run must take a while");
     }
 
@@ -264,7 +264,7 @@ public class StoppingProcessTests
 
     /// <summary><c>gc</c> with a zero time window on the store in <paramref name="folder"/>, a JSON report and a history there.</summary>
     private static string[] GcArgs(string folder) =>
-        ["gc", "--store", $"litedb:{Database(folder)}", "--time-window", "0", "--report-json", Report(folder), "--history", History(folder)];
+        ["gc", "--delete-untagged", "true", "--store", $"litedb:{Database(folder)}", "--time-window", "0", "--report-json", Report(folder), "--history", History(folder)];
 
     /// <summary>Takes the store's lock (<see cref="StoreLock"/>), then starts the child: it cannot open, read or change the store until released.</summary>
     private static HarborGcProcess StartBehindTheLock(string folder, string[] args, out StoreLock storeLock)
@@ -332,7 +332,7 @@ public class StoppingProcessTests
     private static async Task<GcResult> CollectAsync(string folder)
     {
         using var store = new TestStore(LiteDbRegistryStore.Open(StoreFactory.Options(folder), new FakeTimeProvider(After)));
-        var result = await new GarbageCollector(store.Inner, new FakeTimeProvider(After)).RunAsync(new GcOptions { TimeWindow = TimeSpan.Zero });
+        var result = await new GarbageCollector(store.Inner, new FakeTimeProvider(After)).RunAsync(new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.Zero });
         result.Outcome.Should().Be(GcOutcome.Completed);
         GcInvariants.AssertNoArtifactLostABlob(store, "after the run that carried on");
         return result;

@@ -170,7 +170,7 @@ public partial class ToolPackageTests
         var version = ToolProcess.Run(harborGc, ["--version"], _temp, RunBound);
         version.Code.Should().Be(0, version.Stderr);
         version.Stdout.Should().Be(Version + "\n");
-        var dryRun = ToolProcess.Run(harborGc, ["gc", "--store", "distribution:samples/registry", "--dry-run", "--time-window", "0", "--report-json", "-"], _root, RunBound);
+        var dryRun = ToolProcess.Run(harborGc, ["gc", "--store", "distribution:samples/registry", "--dry-run", "--delete-untagged", "true", "--time-window", "0", "--report-json", "-"], _root, RunBound);
         dryRun.Code.Should().Be(0, dryRun.Stderr);
         SampleRegistryTests.ShouldBeTheDocumentedPlan(dryRun.Stdout, dryRun.Stderr);
         AsTheImagesUser_ADryRunReadsATreeOwnedByRoot_AndARealRunIsRefusedTheDeletes(harborGc);
@@ -197,8 +197,8 @@ public partial class ToolPackageTests
         string[] asImageUser = ["--reuid", "1654", "--regid", "1654", "--clear-groups", "env", "HOME=/tmp", harborGc];
 
         // when the image's user runs a dry run, then a real run
-        var dryRun = ToolProcess.Run("setpriv", [.. asImageUser, "gc", "--store", $"distribution:{tree}", "--dry-run", "--time-window", "0", "--report-json", "-"], _temp, RunBound);
-        var real = ToolProcess.Run("setpriv", [.. asImageUser, "gc", "--store", $"distribution:{tree}", "--time-window", "0", "--grace-period", "0"], _temp, RunBound);
+        var dryRun = ToolProcess.Run("setpriv", [.. asImageUser, "gc", "--store", $"distribution:{tree}", "--dry-run", "--delete-untagged", "true", "--time-window", "0", "--report-json", "-"], _temp, RunBound);
+        var real = ToolProcess.Run("setpriv", [.. asImageUser, "gc", "--store", $"distribution:{tree}", "--delete-untagged", "true", "--time-window", "0", "--grace-period", "0"], _temp, RunBound);
 
         // then the dry run plans as root would, and the real run fails on the permission and deletes nothing
         dryRun.Code.Should().Be(0, dryRun.Stderr);

@@ -78,7 +78,7 @@ public class DistributionHostileTreeTests
         var r = Build();
         var store = Store();
         var collector = new GarbageCollector(store, _time);
-        var plan = await collector.PlanAsync(new GcOptions());
+        var plan = await collector.PlanAsync(new GcOptions { DeleteUntagged = true });
         plan.Artifacts.Select(a => a.Key.Digest).Should().Contain([r.Old, r.OldIndex]);
         plan.LayerLinks.Select(l => l.Digest).Should().Contain(r.OldOnly);
 
@@ -106,14 +106,14 @@ public class DistributionHostileTreeTests
         if (!place.StartsWith("a link", StringComparison.Ordinal))
         {
             // then: the run refuses the tree, naming the link, and everything it had moved out of sight is back
-            var run = () => collector.ExecuteAsync(plan, new GcOptions());
+            var run = () => collector.ExecuteAsync(plan, new GcOptions { DeleteUntagged = true });
             (await run.Should().ThrowAsync<InvalidDataException>()).Which.Message.Should().Contain($"'{link}' is a symbolic link");
             outside.ShouldBeUnchanged($"the sweep must not delete through the link at {link}");
             _tree.Files().Should().BeEquivalentTo(inside, "nothing was deleted, and nothing is left out of sight");
             return;
         }
 
-        var result = await collector.ExecuteAsync(plan, new GcOptions());
+        var result = await collector.ExecuteAsync(plan, new GcOptions { DeleteUntagged = true });
 
         // then: nothing outside the root changed, the report names the revision, which is back and whole, and the other
         // repository's garbage is gone
@@ -190,7 +190,7 @@ public class DistributionHostileTreeTests
         Directory.SetLastWriteTimeUtc(_tree.BlobFolder(blob), folderTime.UtcDateTime);
 
         // when: planned with the default window
-        var plan = await new GarbageCollector(Store(), _time).PlanAsync(new GcOptions());
+        var plan = await new GarbageCollector(Store(), _time).PlanAsync(new GcOptions { DeleteUntagged = true });
 
         // then: within the window it is not planned; older, it is planned like any blob, dated by its folder
         if (planned)
@@ -217,7 +217,7 @@ public class DistributionHostileTreeTests
         using var fallback = new CancellationTokenSource();
 
         // when: a real run with a maximum duration of one minute starts reading, and the clock moves past the minute
-        var run = new GarbageCollector(store, _time).RunAsync(new GcOptions { MaxDuration = TimeSpan.FromMinutes(1) }, fallback.Token);
+        var run = new GarbageCollector(store, _time).RunAsync(new GcOptions { DeleteUntagged = true, MaxDuration = TimeSpan.FromMinutes(1) }, fallback.Token);
         await store.Reading.WaitAsync(HangBound);
         _time.Advance(TimeSpan.FromMinutes(2));
         if (await Task.WhenAny(run, Task.Delay(HangBound, TimeProvider.System)) != run)

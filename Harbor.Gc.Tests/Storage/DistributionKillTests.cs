@@ -40,7 +40,7 @@ public class DistributionKillTests
         var tree = new DistributionTree(TimeProvider.System.GetUtcNow(), template); // not disposed: that would delete the template
         new DistributionTreeGenerator(tree, Seed) { Repositories = 20, Manifests = 400, ReleaseTagShare = 0.4, UntaggedShare = 0.15 }.Generate();
 
-        var plan = await new GarbageCollector(Store(template), TimeProvider.System).PlanAsync(new GcOptions());
+        var plan = await new GarbageCollector(Store(template), TimeProvider.System).PlanAsync(new GcOptions { DeleteUntagged = true });
         plan.Artifacts.Count.Should().BeGreaterThan(100, "the tree must hold enough garbage for a run to take a while");
         var live = LiveManifests(template, plan);
 
@@ -91,7 +91,7 @@ public class DistributionKillTests
             }
 
             // and the next run puts back what the killed one left out of sight, then leaves what an uninterrupted run leaves
-            var next = await new GarbageCollector(Store(folder), TimeProvider.System).RunAsync(new GcOptions());
+            var next = await new GarbageCollector(Store(folder), TimeProvider.System).RunAsync(new GcOptions { DeleteUntagged = true });
             next.Outcome.Should().Be(GcOutcome.Completed);
             Files(folder).Should().Equal(expected, $"kill {kill} at {at.TotalSeconds:F1} s, then one more run, leaves what one run leaves");
         }
@@ -102,7 +102,7 @@ public class DistributionKillTests
     private static DistributionRegistryStore Store(string root) => new(root, TimeProvider.System) { GracePeriod = TimeSpan.Zero };
 
     private static HarborGcProcess Start(string root) =>
-        HarborGcProcess.Start(["gc", "--store", $"distribution:{root}", "--grace-period", $"{Grace.TotalSeconds}s", "--workers", "2", "--quiet"]);
+        HarborGcProcess.Start(["gc", "--delete-untagged", "true", "--store", $"distribution:{root}", "--grace-period", $"{Grace.TotalSeconds}s", "--workers", "2", "--quiet"]);
 
     /// <summary>Every revision the plan keeps, with what the registry needs to serve it: its tags, blobs and layer links.</summary>
     private static List<(RepositoryName Repository, Digest Digest, string[] Tags, Digest[] Blobs)> LiveManifests(string root, CollectionPlan plan)

@@ -25,6 +25,7 @@ public partial class DistributionRegistryStoreTests
         var settling = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var options = new GcOptions
         {
+            DeleteUntagged = true,
             Progress = new InlineProgress(p =>
             {
                 if (p.Phase == GcPhase.Settling && p.Done == 0)
@@ -58,7 +59,7 @@ public partial class DistributionRegistryStoreTests
     {
         // given the issue-3 tree, and nothing happening during the run
         var r = Build();
-        var plan = await new GarbageCollector(Store(), _time).PlanAsync(new GcOptions());
+        var plan = await new GarbageCollector(Store(), _time).PlanAsync(new GcOptions { DeleteUntagged = true });
 
         // when collected for real with a grace period
         var result = await RunWithRequestsInFlightAsync(() => Directory.Exists(QuarantineFolder).Should().BeTrue("the deletions wait out of sight"));
@@ -204,7 +205,7 @@ public partial class DistributionRegistryStoreTests
         var r = Build();
         var before = _tree.Files();
         var killed = Store();
-        var plan = await new GarbageCollector(killed, _time).PlanAsync(new GcOptions());
+        var plan = await new GarbageCollector(killed, _time).PlanAsync(new GcOptions { DeleteUntagged = true });
         foreach (var artifact in plan.Artifacts)
         {
             (await killed.DeleteArtifactAsync(artifact.Key, artifact.Version)).Should().Be(ArtifactDeleteOutcome.Deleted);
@@ -214,8 +215,8 @@ public partial class DistributionRegistryStoreTests
         _tree.HasRevision("library/app", r.Old).Should().BeFalse("moved out of the registry's sight");
 
         // when a dry run reads the tree, then a real run
-        var dry = await new GarbageCollector(Store(), _time).PlanAsync(new GcOptions());
-        var real = await new GarbageCollector(Store(), _time).RunAsync(new GcOptions());
+        var dry = await new GarbageCollector(Store(), _time).PlanAsync(new GcOptions { DeleteUntagged = true });
+        var real = await new GarbageCollector(Store(), _time).RunAsync(new GcOptions { DeleteUntagged = true });
 
         // then the dry run warns of it, and the real run puts it all back before it reads, then collects as a clean run would
         dry.Warnings.Should().Contain(w => w.Location == QuarantineFolder && w.Message.Contains("interrupted real run", StringComparison.Ordinal));
@@ -256,9 +257,9 @@ public partial class DistributionRegistryStoreTests
         var before = _tree.Files();
 
         // when collected with delete untagged on (the default), with it off, and with the override
-        var refused = () => new GarbageCollector(Store(), _time).RunAsync(new GcOptions());
+        var refused = () => new GarbageCollector(Store(), _time).RunAsync(new GcOptions { DeleteUntagged = true });
         var keepUntagged = await new GarbageCollector(Store(), _time).PlanAsync(new GcOptions { DeleteUntagged = false });
-        var allowed = await new GarbageCollector(Store(), _time).PlanAsync(new GcOptions { AllowNoTags = true });
+        var allowed = await new GarbageCollector(Store(), _time).PlanAsync(new GcOptions { DeleteUntagged = true, AllowNoTags = true });
 
         // then the default refuses, saying why and how to go on, and deletes nothing; the other two plan as asked
         (await refused.Should().ThrowAsync<InvalidDataException>()).Which.Message.Should()

@@ -83,7 +83,7 @@ public partial class DistributionRegistryStoreTests
         var r = Build();
 
         // when planned
-        var plan = await new GarbageCollector(Store(), _time).PlanAsync(new GcOptions());
+        var plan = await new GarbageCollector(Store(), _time).PlanAsync(new GcOptions { DeleteUntagged = true });
 
         // then: the untagged old image goes with its tag-scheme signature; the old untagged index with its child; nothing else
         plan.Artifacts.Select(a => (a.Key.Repository.Value, a.Key.Digest, a.Reason)).Should().BeEquivalentTo(new[]
@@ -107,12 +107,12 @@ public partial class DistributionRegistryStoreTests
         var r = Build();
         var store = Store();
         var collector = new GarbageCollector(store, _time);
-        var dry = await collector.RunAsync(new GcOptions { DryRun = true });
+        var dry = await collector.RunAsync(new GcOptions { DeleteUntagged = true, DryRun = true });
         var before = _tree.Files();
         dry.Plan.Artifacts.Should().NotBeEmpty();
         _tree.Files().Should().BeEquivalentTo(before, "a dry run touches nothing");
 
-        var real = await collector.RunAsync(new GcOptions());
+        var real = await collector.RunAsync(new GcOptions { DeleteUntagged = true });
 
         real.Outcome.Should().Be(GcOutcome.Completed);
         real.Plan.Artifacts.Should().BeEquivalentTo(dry.Plan.Artifacts, "a real run executes the dry run's plan");
@@ -129,7 +129,7 @@ public partial class DistributionRegistryStoreTests
         Directory.Exists(_tree.LayerFolder("library/app", r.OldOnly)).Should().BeFalse("the layer link of a collected blob goes");
         Directory.Exists(_tree.LayerFolder("library/app", r.Base)).Should().BeTrue();
         AssertEveryRevisionHasItsBlobs();
-        (await new GarbageCollector(Store(), _time).PlanAsync(new GcOptions())).Artifacts.Should().BeEmpty("a second run finds nothing more");
+        (await new GarbageCollector(Store(), _time).PlanAsync(new GcOptions { DeleteUntagged = true })).Artifacts.Should().BeEmpty("a second run finds nothing more");
     }
 
     [TestCase(10, true, Description = "its folder was made 10 days ago: old, planned like any unreferenced blob")]
@@ -143,7 +143,7 @@ public partial class DistributionRegistryStoreTests
         Directory.SetLastWriteTimeUtc(_tree.BlobFolder(blob), (Now - TimeSpan.FromDays(daysOld)).UtcDateTime);
 
         // when collected for real
-        var result = await new GarbageCollector(Store(), _time).RunAsync(new GcOptions());
+        var result = await new GarbageCollector(Store(), _time).RunAsync(new GcOptions { DeleteUntagged = true });
 
         // then it is planned (as an ordinary blob, never as one an earlier run committed to deleting) only when its folder is old
         result.Plan.Blobs.Where(b => b.Digest == blob).Should().HaveCount(planned ? 1 : 0);
@@ -228,9 +228,9 @@ public partial class DistributionRegistryStoreTests
             var outsideBefore = Directory.GetFiles(outside, "*", SearchOption.AllDirectories).Order().Select(f => (f, File.ReadAllText(f))).ToArray();
 
             // when a dry run, a real run and an explain read the tree
-            var dry = () => new GarbageCollector(Store(), _time).PlanAsync(new GcOptions());
-            var real = () => new GarbageCollector(Store(), _time).RunAsync(new GcOptions());
-            var explain = () => new GarbageCollector(Store(), _time).ExplainAsync(r.Old, null, new GcOptions());
+            var dry = () => new GarbageCollector(Store(), _time).PlanAsync(new GcOptions { DeleteUntagged = true });
+            var real = () => new GarbageCollector(Store(), _time).RunAsync(new GcOptions { DeleteUntagged = true });
+            var explain = () => new GarbageCollector(Store(), _time).ExplainAsync(r.Old, null, new GcOptions { DeleteUntagged = true });
 
             // then each refuses, naming the link, and nothing changed in the tree or outside it
             (await dry.Should().ThrowAsync<InvalidDataException>()).Which.Message.Should().Contain($"'{link}' is a symbolic link").And.Contain("nothing was planned or deleted");
@@ -255,7 +255,7 @@ public partial class DistributionRegistryStoreTests
         try
         {
             // when collected for real through the link
-            var result = await new GarbageCollector(new DistributionRegistryStore(alias, _time) { GracePeriod = TimeSpan.Zero }, _time).RunAsync(new GcOptions());
+            var result = await new GarbageCollector(new DistributionRegistryStore(alias, _time) { GracePeriod = TimeSpan.Zero }, _time).RunAsync(new GcOptions { DeleteUntagged = true });
 
             // then the run works as on the real path
             result.ArtifactsDeleted.Should().BeGreaterThan(0);
@@ -281,7 +281,7 @@ public partial class DistributionRegistryStoreTests
         File.Exists(Path.Combine(_tree.V2, "blobs", "sha512", orphan.Hex[..2], orphan.Hex, "data")).Should().BeTrue();
 
         // when collected for real
-        var result = await new GarbageCollector(Store(), _time).RunAsync(new GcOptions());
+        var result = await new GarbageCollector(Store(), _time).RunAsync(new GcOptions { DeleteUntagged = true });
 
         // then the referenced one stays with its layer link, and the orphan goes with its link, nothing else
         result.Plan.Warnings.Should().BeEmpty();
@@ -300,7 +300,7 @@ public partial class DistributionRegistryStoreTests
         var r = Build();
         File.WriteAllText(Path.Combine(_tree.TagFolder("library/app", "v1"), "current", "link"), "../../../../etc/passwd");
 
-        var result = await new GarbageCollector(Store(), _time).RunAsync(new GcOptions());
+        var result = await new GarbageCollector(Store(), _time).RunAsync(new GcOptions { DeleteUntagged = true });
 
         result.Plan.Warnings.Should().Contain(w => w.Location.EndsWith(Path.Combine("v1", "current", "link"), StringComparison.Ordinal) &&
                                                    w.Message.Contains("does not hold a digest", StringComparison.Ordinal));
@@ -316,7 +316,7 @@ public partial class DistributionRegistryStoreTests
         var r = Build();
         File.WriteAllText(Path.Combine(_tree.RevisionFolder("library/app", r.Old), "link"), r.Fresh.ToString());
 
-        var result = await new GarbageCollector(Store(), _time).RunAsync(new GcOptions());
+        var result = await new GarbageCollector(Store(), _time).RunAsync(new GcOptions { DeleteUntagged = true });
 
         result.Plan.Warnings.Should().Contain(w => w.Message.Contains($"not the folder's {r.Old}", StringComparison.Ordinal));
         result.Plan.Artifacts.Should().NotContain(a => a.Key.Digest == r.Old);
@@ -331,7 +331,7 @@ public partial class DistributionRegistryStoreTests
         var nowhere = Digest.Sha256Of("not pushed"u8);
         _tree.Tag("library/app", "dangling", nowhere, Old);
 
-        var plan = await new GarbageCollector(Store(), _time).PlanAsync(new GcOptions());
+        var plan = await new GarbageCollector(Store(), _time).PlanAsync(new GcOptions { DeleteUntagged = true });
 
         plan.Warnings.Should().Contain(w => w.Location == Path.Combine(_tree.TagFolder("library/app", "dangling"), "current", "link") && w.Message.Contains("no revision", StringComparison.Ordinal),
             "every warning names its path (issue 13)");
@@ -352,7 +352,7 @@ public partial class DistributionRegistryStoreTests
 
         var store = Store();
         var collector = new GarbageCollector(store, _time);
-        var plan = await collector.PlanAsync(new GcOptions());
+        var plan = await collector.PlanAsync(new GcOptions { DeleteUntagged = true });
         plan.Blobs.Should().Contain(b => b.Digest == r.OldOnly);
 
         // when, before the plan is applied, a new repository pushes a manifest using that layer, or a mount rewrites its layer link
@@ -368,7 +368,7 @@ public partial class DistributionRegistryStoreTests
             DistributionTree.WriteLink(Path.Combine(folder, "link"), r.OldOnly);
         }
 
-        var result = await collector.ExecuteAsync(plan, new GcOptions());
+        var result = await collector.ExecuteAsync(plan, new GcOptions { DeleteUntagged = true });
 
         // then the layer is kept, and every manifest still has its bytes
         result.BlobsSkipped.Should().Contain(r.OldOnly);
@@ -386,14 +386,14 @@ public partial class DistributionRegistryStoreTests
         var collector = new GarbageCollector(Store(), _time);
 
         // when a real run collects with the default time window
-        var result = await collector.RunAsync(new GcOptions());
+        var result = await collector.RunAsync(new GcOptions { DeleteUntagged = true });
 
         // then the old image goes, but the mounted layer stays with its new link: the manifest that follows the mount finds it
         _tree.HasRevision("library/app", r.Old).Should().BeFalse();
         result.Plan.Blobs.Should().NotContain(b => b.Digest == r.OldOnly);
         _tree.HasBlob(r.OldOnly).Should().BeTrue();
         File.Exists(Path.Combine(_tree.LayerFolder("team/tool", r.OldOnly), "link")).Should().BeTrue();
-        var explanation = await collector.ExplainAsync(r.OldOnly, null, new GcOptions());
+        var explanation = await collector.ExplainAsync(r.OldOnly, null, new GcOptions { DeleteUntagged = true });
         explanation.Entries.Should().ContainSingle(e => e.Live).Which.Reason.Should().Contain("team/tool linked it within the time window");
     }
 
@@ -422,7 +422,7 @@ public partial class DistributionRegistryStoreTests
         Build();
         Directory.CreateDirectory(Path.Combine(_tree.V2, "repositories", "Library", "UPPER", "_manifests"));
 
-        var act = async () => await new GarbageCollector(Store(), _time).RunAsync(new GcOptions());
+        var act = async () => await new GarbageCollector(Store(), _time).RunAsync(new GcOptions { DeleteUntagged = true });
 
         (await act.Should().ThrowAsync<InvalidDataException>()).WithMessage("*UPPER*not a valid repository name*");
     }

@@ -57,7 +57,7 @@ public class LiteDbCollationTests
 
         // when the real harbor-gc (invariant globalization) makes its dry-run plan of the same file
         var cliPlan = Path.Combine(_folder, "cli-plan.json");
-        await RunCliAsync("gc", "--dry-run", "--time-window", "0", "--store", $"litedb:{database}", "--report-json", cliPlan);
+        await RunCliAsync("gc", "--delete-untagged", "true", "--dry-run", "--time-window", "0", "--store", $"litedb:{database}", "--report-json", cliPlan);
 
         // then it is the embedder's plan
         var planned = PlanOf(cliPlan);
@@ -65,7 +65,7 @@ public class LiteDbCollationTests
         planned.Blobs.Should().BeEquivalentTo(expected.Blobs);
 
         // and its real run deletes every planned artifact and blob, and no tag is left on a deleted artifact
-        await RunCliAsync("gc", "--time-window", "0", "--store", $"litedb:{database}");
+        await RunCliAsync("gc", "--delete-untagged", "true", "--time-window", "0", "--store", $"litedb:{database}");
         using (var store = new TestStore(LiteDbRegistryStore.Open(new LiteDbStoreOptions { DatabasePath = database, Connection = LiteDbConnectionMode.Direct }, new FakeTimeProvider(EmbedderRegistry.PushedAt))))
         {
             var artifacts = store.GetArtifacts().Select(a => a.Key.ToString()).ToHashSet();
@@ -77,7 +77,7 @@ public class LiteDbCollationTests
         }
 
         var again = Path.Combine(_folder, "again.json");
-        await RunCliAsync("gc", "--dry-run", "--time-window", "0", "--store", $"litedb:{database}", "--report-json", again);
+        await RunCliAsync("gc", "--delete-untagged", "true", "--dry-run", "--time-window", "0", "--store", $"litedb:{database}", "--report-json", again);
         PlanOf(again).Artifacts.Should().BeEmpty("nothing is left for the next run");
     }
 
@@ -104,7 +104,7 @@ public class LiteDbCollationTests
         var legacyState = File.ReadAllBytes(legacy);
 
         // when the real harbor-gc opens it, it exits 2 naming the file and the collation
-        using (var refused = HarborGcProcess.Start(["gc", "--dry-run", "--store", $"litedb:{legacy}"], _folder))
+        using (var refused = HarborGcProcess.Start(["gc", "--delete-untagged", "true", "--dry-run", "--store", $"litedb:{legacy}"], _folder))
         {
             await refused.WaitAsync(TimeSpan.FromSeconds(120));
             refused.ExitCode.Should().Be(2, refused.Output);
@@ -119,7 +119,7 @@ public class LiteDbCollationTests
         File.ReadAllBytes(legacy).Should().Equal(legacyState, "store convert only reads the store");
         File.Exists(LiteDbFile.LogPath(legacy)).Should().BeFalse();
         var cliPlan = Path.Combine(_folder, "cli-plan.json");
-        await RunCliAsync("gc", "--dry-run", "--time-window", "0", "--store", $"litedb:{converted}", "--report-json", cliPlan);
+        await RunCliAsync("gc", "--delete-untagged", "true", "--dry-run", "--time-window", "0", "--store", $"litedb:{converted}", "--report-json", cliPlan);
         var expected = PlanOf(embedderPlan);
         var planned = PlanOf(cliPlan);
         planned.Artifacts.Should().BeEquivalentTo(expected.Artifacts);
@@ -151,7 +151,7 @@ public class LiteDbCollationTests
         time.Advance(TimeSpan.FromDays(1));
 
         // when a GC plans
-        var result = await new GarbageCollector(store.Inner, time).RunAsync(new GcOptions { DryRun = true, TimeWindow = TimeSpan.Zero });
+        var result = await new GarbageCollector(store.Inner, time).RunAsync(new GcOptions { DeleteUntagged = true, DryRun = true, TimeWindow = TimeSpan.Zero });
 
         // then both tags are there, each on its own image, and neither image is garbage
         store.GetTags().Select(t => (t.Name, t.Digest)).Should().BeEquivalentTo([("v1", lower.Digest), ("V1", upper.Digest)]);
@@ -176,7 +176,7 @@ public class LiteDbCollationTests
         var before = FolderState.Of(_folder);
 
         // when harbor-gc opens it, to plan or to collect
-        foreach (var args in new[] { new[] { "gc", "--dry-run" }, ["gc"] })
+        foreach (var args in new[] { new[] { "gc", "--delete-untagged", "true", "--dry-run" }, ["gc"] })
         {
             var (code, _, errors) = await GcCommandTests.Run([.. args, "--store", $"litedb:{database}"]);
 

@@ -120,7 +120,7 @@ public class LiteDbKillTests
     private async Task<(CollectionPlan Plan, (HashSet<ArtifactKey> Artifacts, HashSet<Digest> Blobs, HashSet<(RepositoryName, string, Digest)> Tags) State)> ReferenceAsync(string template)
     {
         using var store = new TestStore(LiteDbRegistryStore.Open(StoreFactory.Options(Copy(template)), new FakeTimeProvider(After)));
-        var result = await new GarbageCollector(store.Inner, new FakeTimeProvider(After)).RunAsync(new GcOptions { TimeWindow = TimeSpan.Zero });
+        var result = await new GarbageCollector(store.Inner, new FakeTimeProvider(After)).RunAsync(new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.Zero });
         result.Outcome.Should().Be(GcOutcome.Completed);
         return (result.Plan, GcPropertyTests.Snapshot(store));
     }
@@ -171,7 +171,7 @@ public class LiteDbKillTests
     private static async Task FinishAndCheckAsync(string folder, CollectionPlan plan, (HashSet<ArtifactKey> Artifacts, HashSet<Digest> Blobs, HashSet<(RepositoryName, string, Digest)> Tags) expected, string because)
     {
         using var store = new TestStore(LiteDbRegistryStore.Open(StoreFactory.Options(folder), new FakeTimeProvider(After)));
-        var result = await new GarbageCollector(store.Inner, new FakeTimeProvider(After)).RunAsync(new GcOptions { TimeWindow = TimeSpan.Zero });
+        var result = await new GarbageCollector(store.Inner, new FakeTimeProvider(After)).RunAsync(new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.Zero });
         result.Outcome.Should().Be(GcOutcome.Completed, because);
         var after = GcPropertyTests.Snapshot(store);
         after.Artifacts.Should().BeEquivalentTo(expected.Artifacts, because);
@@ -209,5 +209,5 @@ public class LiteDbKillTests
     }
 
     private static HarborGcProcess StartGc(string folder) =>
-        HarborGcProcess.Start(["gc", "--store", $"litedb:{StoreFactory.Options(folder).DatabasePath}", "--time-window", "0"], folder);
+        HarborGcProcess.Start(["gc", "--delete-untagged", "true", "--store", $"litedb:{StoreFactory.Options(folder).DatabasePath}", "--time-window", "0"], folder);
 }

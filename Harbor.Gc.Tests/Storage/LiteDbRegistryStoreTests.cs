@@ -353,7 +353,7 @@ public partial class LiteDbRegistryStoreTests
         await store.PutTagAsync(Repo, "v1", live.Digest);
         _time.Advance(TimeSpan.FromDays(1));
 
-        var result = await new GarbageCollector(store, _time).RunAsync(new GcOptions());
+        var result = await new GarbageCollector(store, _time).RunAsync(new GcOptions { DeleteUntagged = true });
 
         // Then the dead image's own blobs lose their files and records; the shared layer and the live image stay
         result.BlobsDeleted.Should().Be(2);

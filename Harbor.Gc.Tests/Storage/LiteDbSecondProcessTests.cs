@@ -40,7 +40,7 @@ public class LiteDbSecondProcessTests
         using var embedder = await StartHolderAsync("direct");
 
         // when harbor-gc plans, and collects, on the store
-        foreach (var args in new[] { new[] { "gc", "--dry-run" }, ["gc", "--time-window", "0"] })
+        foreach (var args in new[] { new[] { "gc", "--delete-untagged", "true", "--dry-run" }, ["gc", "--delete-untagged", "true", "--time-window", "0"] })
         {
             using var cli = HarborGcProcess.Start([.. args, "--store", $"litedb:{_database}"], _folder);
             await cli.WaitAsync(Bound);
@@ -72,7 +72,7 @@ public class LiteDbSecondProcessTests
         using var holder = await StartHolderAsync("litedb-direct");
 
         // when harbor-gc plans on the store
-        using var cli = HarborGcProcess.Start(["gc", "--dry-run", "--store", $"litedb:{_database}"], _folder);
+        using var cli = HarborGcProcess.Start(["gc", "--delete-untagged", "true", "--dry-run", "--store", $"litedb:{_database}"], _folder);
         await cli.WaitAsync(Bound);
 
         // then it exits 2 naming the file
@@ -125,7 +125,7 @@ public class LiteDbSecondProcessTests
         var before = FolderState.Of(_folder);
 
         // when harbor-gc makes a dry run, explains a digest, and makes a retention dry run
-        using (var cli = HarborGcProcess.Start(["gc", "--dry-run", "--time-window", "0", "--store", $"litedb:{_database}", "--report-json", report], _folder))
+        using (var cli = HarborGcProcess.Start(["gc", "--delete-untagged", "true", "--dry-run", "--time-window", "0", "--store", $"litedb:{_database}", "--report-json", report], _folder))
         {
             await cli.WaitAsync(Bound);
             cli.ExitCode.Should().Be(0, cli.Output);
@@ -148,7 +148,7 @@ public class LiteDbSecondProcessTests
 
         // and the daemon checks its configuration, which names the store
         var config = Path.Combine(Path.GetDirectoryName(policy)!, "daemon.json");
-        File.WriteAllText(config, $$"""{ "jobs": [ { "name": "gc", "kind": "gc", "store": "litedb:{{_database}}", "schedule": "@daily" } ] }""");
+        File.WriteAllText(config, $$"""{ "jobs": [ { "name": "gc", "kind": "gc", "deleteUntagged": true, "store": "litedb:{{_database}}", "schedule": "@daily" } ] }""");
         Harbor.Gc.Runner.Daemon.DaemonConfigReader.Load(config, TimeProvider.System).Jobs.Should().ContainSingle();
 
         // then the plan has what only the log holds (the killed writer's untagged images), and not a byte, time or file changed

@@ -70,7 +70,7 @@ public class LiteDbSharedPushTests
         // ...while the real harbor-gc runs a real GC over it with a zero time window (every dead item is in its plan)
         var gcStarted = Now();
         using var gc = HarborGcProcess.Start(
-            ["gc", "--store", $"litedb:{database}", "--time-window", "0", "--workers", $"{workers}", "--report-json", Path.Combine(folder, "report.json"), "--quiet"], folder);
+            ["gc", "--delete-untagged", "true", "--store", $"litedb:{database}", "--time-window", "0", "--workers", $"{workers}", "--report-json", Path.Combine(folder, "report.json"), "--quiet"], folder);
         var sweepStarted = await WaitForTheSweepAsync(gc, database, untouched);
         await gc.WaitAsync(Bound);
         var gcFinished = Now();

@@ -92,7 +92,7 @@ public class RegistryIngestTests
         _time.Advance(TimeSpan.FromDays(1));
 
         // When GC runs for real
-        var result = await new GarbageCollector(_registry.Store, _time).RunAsync(new GcOptions());
+        var result = await new GarbageCollector(_registry.Store, _time).RunAsync(new GcOptions { DeleteUntagged = true });
 
         // Then the untagged image goes with its signature and SBOM (subject first); everything else stays
         var accessories = new[] { goneSig.Digest, goneSbom.Digest }.Order().Select(d => (d, DeletionReason.AccessoryOfDeletedSubject));

@@ -68,7 +68,7 @@ internal static class ChildProgram
         {
             await EmbedderRegistry.PushAsync(new RegistryApi(store), caseOnlyTags ? EmbedderRegistry.Tags : EmbedderRegistry.TagsOfOneCase);
             time.Advance(TimeSpan.FromDays(1));
-            var result = await new GarbageCollector(store, time).RunAsync(new GcOptions { DryRun = true, TimeWindow = TimeSpan.Zero });
+            var result = await new GarbageCollector(store, time).RunAsync(new GcOptions { DeleteUntagged = true, DryRun = true, TimeWindow = TimeSpan.Zero });
             await File.WriteAllTextAsync(planPath, GcReportWriter.ToJson(result));
             Console.WriteLine($"planned {result.Plan.Artifacts.Count} artifacts, {result.Plan.Blobs.Count} blobs");
         }

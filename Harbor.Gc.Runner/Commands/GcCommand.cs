@@ -32,7 +32,7 @@ internal static class GcCommand
         var list = Cli.FlagOption("--list", "With --dry-run: print what the run would delete to stdout, one line each, sorted ('REPOSITORY@DIGEST REASON', then 'DIGEST REASON'); the summary goes to stderr");
         var deleteUntagged = new Option<bool>("--delete-untagged")
         {
-            Description = $"Collect untagged artifacts (not accessories, not index children); --delete-untagged alone is true [default: {(new GcOptions().DeleteUntagged ? "true" : "false")}]",
+            Description = $"Also delete artifacts that have no tag (never an accessory or a tagged index's child); opt-in, since an image deployed by digest has no tag; alone is true [default: {(new GcOptions().DeleteUntagged ? "true" : "false")}]",
             Arity = ArgumentArity.ZeroOrOne,
         };
         var timeWindow = Cli.DurationOption("--time-window", "Keep everything pushed within this long before the run [default: 2h]");
@@ -40,7 +40,7 @@ internal static class GcCommand
         var workers = Cli.WholeNumberOption("--workers", "Deletions in parallel, 1 to 16 [default: 1]");
         var maxDuration = Cli.DurationOption("--max-duration", "Stop after the item in hand once the run has lasted this long (exit 3)");
         var gracePeriod = Cli.DurationOption("--grace-period", "distribution: stores: how long deleted items stay out of the registry's sight before the re-check (longer than any registry request) [default: 1m]");
-        var allowNoTags = Cli.FlagOption("--allow-no-tags", "Collect untagged artifacts even where no repository has a tags folder (Harbor 2.15+)");
+        var allowNoTags = Cli.FlagOption("--allow-no-tags", "With --delete-untagged: collect untagged artifacts even where no repository has a tags folder (Harbor 2.15+)");
         var reportJson = Cli.FileOption("--report-json", "Write the JSON report to FILE, or to stdout with -");
         var reportHtml = Cli.FileOption("--report-html", "Write the HTML report to FILE");
         var quiet = Cli.FlagOption("--quiet", "No summary and no progress (warnings and a stop's reason still go to stderr)");

@@ -59,7 +59,7 @@ public class GcCommandTests
         var report = Path.Combine(_tree.Root, "report.json");
         var before = _tree.Files();
 
-        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--report-json", report);
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--delete-untagged", "--dry-run", "--report-json", report);
 
         code.Should().Be(0, errors);
         output.Should().Contain("GC dry run on distribution:").And.Contain("3 blobs and 1 manifests (1 artifacts) eligible for deletion");
@@ -74,12 +74,12 @@ public class GcCommandTests
     [Test]
     public async Task RealRun_Deletes_AndTheReportCanGoToStdout()
     {
-        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--report-json", "-", "--workers", "2", "--grace-period", "0");
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--delete-untagged", "--report-json", "-", "--workers", "2", "--grace-period", "0");
 
         code.Should().Be(0, errors);
         JsonDocument.Parse(output).RootElement.GetProperty("dryRun").GetBoolean().Should().BeFalse();
         errors.Should().Contain("deleted 1 artifacts and 3 blobs");
-        (await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run")).Out.Should().Contain("0 blobs and 0 manifests");
+        (await Run("gc", "--store", $"distribution:{_tree.Root}", "--delete-untagged", "--dry-run")).Out.Should().Contain("0 blobs and 0 manifests");
     }
 
     [Test]
@@ -88,7 +88,7 @@ public class GcCommandTests
         // given an upload a docker push abandoned three days ago
         var id = _tree.UnfinishedUpload("library/app", "hello-partial-bytes"u8.ToArray(), TimeSpan.FromDays(3));
 
-        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--report-json", "-");
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--delete-untagged", "--dry-run", "--report-json", "-");
 
         code.Should().Be(0, errors);
         using var report = JsonDocument.Parse(output);
@@ -107,7 +107,7 @@ public class GcCommandTests
         // given a dry run's plan saved to a file: the untagged "old" image and its three blobs
         var plan = Path.Combine(_tree.Root, "plan.json");
         var old = _tree.Image("library/app", "older", TimeSpan.FromDays(3), null, "older-only").Manifest;
-        (await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
+        (await Run("gc", "--store", $"distribution:{_tree.Root}", "--delete-untagged", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
         using (var saved = JsonDocument.Parse(File.ReadAllText(plan)))
         {
             saved.RootElement.GetProperty("artifacts").GetArrayLength().Should().Be(2);
@@ -127,7 +127,7 @@ public class GcCommandTests
         errors.Should().Contain("deleted 1 artifacts");
         _tree.HasRevision("library/app", old).Should().BeTrue("it was tagged after the plan: the re-check keeps it");
         _tree.HasRevision("library/app", later).Should().BeTrue("it is not in the saved plan");
-        (await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run")).Out.Should().Contain("(1 artifacts) eligible for deletion");
+        (await Run("gc", "--store", $"distribution:{_tree.Root}", "--delete-untagged", "--dry-run")).Out.Should().Contain("(1 artifacts) eligible for deletion");
     }
 
     [Test]
@@ -137,7 +137,7 @@ public class GcCommandTests
         other.Image("library/app", "v1", TimeSpan.FromDays(3), "v1", "base");
         other.Image("library/app", "old", TimeSpan.FromDays(3), null, "base", "old-only");
         var plan = Path.Combine(other.Root, "plan.json");
-        (await Run("gc", "--store", $"distribution:{other.Root}", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
+        (await Run("gc", "--store", $"distribution:{other.Root}", "--delete-untagged", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
         var before = _tree.Files();
 
         var (code, _, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--apply", plan);
@@ -153,7 +153,7 @@ public class GcCommandTests
     public async Task Apply_ATamperedPlan_ExitsWith2_NamingTheField_AndDeletesNothing(string find, string replace, string message)
     {
         var plan = Path.Combine(_tree.Root, "plan.json");
-        (await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
+        (await Run("gc", "--store", $"distribution:{_tree.Root}", "--delete-untagged", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
         var text = File.ReadAllText(plan);
         var at = text.IndexOf(find, StringComparison.Ordinal);
         at.Should().BeGreaterThanOrEqualTo(0);
@@ -173,7 +173,7 @@ public class GcCommandTests
     public async Task Apply_WithAnOptionThePlanFixes_ExitsWith2(params string[] option)
     {
         var plan = Path.Combine(_tree.Root, "plan.json");
-        (await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
+        (await Run("gc", "--store", $"distribution:{_tree.Root}", "--delete-untagged", "--dry-run", "--report-json", plan)).Code.Should().Be(0);
         var before = _tree.Files();
 
         var (code, _, errors) = await Run(["gc", "--store", $"distribution:{_tree.Root}", "--apply", plan, .. option]);
@@ -223,7 +223,7 @@ public class GcCommandTests
         var before = _tree.Files();
 
         // when a dry run lists what it would delete
-        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--list", "--report-json", report);
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--delete-untagged", "--dry-run", "--list", "--report-json", report);
 
         // then stdout holds exactly one line per artifact then per blob, sorted, each with its reason; the summary is on stderr;
         // the lines are the report's lists; nothing was deleted
@@ -263,9 +263,9 @@ public class GcCommandTests
         _tree.WriteBlob("never referenced"u8.ToArray(), TimeSpan.FromDays(1));
 
         // when dry runs use a window longer than everything's age, one that keeps only the blob, and a window that keeps nothing
-        var all = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--time-window", "4d");
-        var some = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--time-window", "2d");
-        var none = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--time-window", "0");
+        var all = await Run("gc", "--store", $"distribution:{_tree.Root}", "--delete-untagged", "--dry-run", "--time-window", "4d");
+        var some = await Run("gc", "--store", $"distribution:{_tree.Root}", "--delete-untagged", "--dry-run", "--time-window", "2d");
+        var none = await Run("gc", "--store", $"distribution:{_tree.Root}", "--delete-untagged", "--dry-run", "--time-window", "0");
 
         // then only the first says that the window is why nothing is eligible, counting what it kept
         all.Code.Should().Be(0, all.Err);
@@ -282,7 +282,7 @@ public class GcCommandTests
         using var tree = new DistributionTree(Now);
         tree.Image("library/app", "v1", TimeSpan.FromDays(3), "v1", "base", "app1");
 
-        var (code, output, errors) = await Run("gc", "--store", $"distribution:{tree.Root}", "--dry-run", "--time-window", "4d");
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{tree.Root}", "--delete-untagged", "--dry-run", "--time-window", "4d");
 
         code.Should().Be(0, errors);
         output.Should().Contain("0 blobs and 0 manifests (0 artifacts) eligible").And.NotContain("nothing is eligible");
@@ -293,7 +293,7 @@ public class GcCommandTests
     {
         // given the untagged image, a Docker v2 manifest
         // when a dry run writes its report to stdout
-        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--report-json", "-");
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--delete-untagged", "--dry-run", "--report-json", "-");
 
         // then its media type keeps its '+': only what JSON requires is escaped
         code.Should().Be(0, errors);
@@ -312,7 +312,7 @@ public class GcCommandTests
         var report = Path.Combine(_tree.Root, "report.json");
 
         // when a dry run uses a window just under or just over its age
-        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--dry-run", "--time-window", window, "--report-json", report);
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--delete-untagged", "--dry-run", "--time-window", window, "--report-json", report);
 
         // then the window is read, decides what is eligible, and the summary and the report write it in the shortest unit form
         code.Should().Be(0, errors);
@@ -331,9 +331,9 @@ public class GcCommandTests
         var before = harbor.Files();
 
         // when collected as usual, then with delete untagged off, then with the override (dry runs)
-        var refused = await Run("gc", "--store", $"distribution:{harbor.Root}", "--grace-period", "0");
+        var refused = await Run("gc", "--store", $"distribution:{harbor.Root}", "--delete-untagged", "--grace-period", "0");
         var blobsOnly = await Run("gc", "--store", $"distribution:{harbor.Root}", "--delete-untagged", "false", "--dry-run");
-        var allowed = await Run("gc", "--store", $"distribution:{harbor.Root}", "--allow-no-tags", "--dry-run");
+        var allowed = await Run("gc", "--store", $"distribution:{harbor.Root}", "--delete-untagged", "--allow-no-tags", "--dry-run");
 
         // then the first exits 2 saying why and how to go on, deleting nothing; the others plan as told
         refused.Code.Should().Be(2, refused.Err);
@@ -374,7 +374,7 @@ public class SampleRegistryTests
         var root = RepositoryRoot.Find();
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var code = await Program.RunAsync(["gc", "--store", $"distribution:{Path.Combine(root, "samples", "registry")}", "--dry-run", "--time-window", "0", "--report-json", "-"],
+        var code = await Program.RunAsync(["gc", "--store", $"distribution:{Path.Combine(root, "samples", "registry")}", "--dry-run", "--delete-untagged", "true", "--time-window", "0", "--report-json", "-"],
             stdout, stderr, TimeProvider.System, CancellationToken.None);
 
         code.Should().Be(0, stderr.ToString());
@@ -434,7 +434,7 @@ public class GcCommandLiteDbTests
     [Test]
     public async Task DryRun_PlansTheUntaggedImage_AndDeletesNothing()
     {
-        var (code, output, errors) = await Run("gc", "--store", $"litedb:{_database}", "--dry-run", "--report-json", "-");
+        var (code, output, errors) = await Run("gc", "--store", $"litedb:{_database}", "--delete-untagged", "--dry-run", "--report-json", "-");
 
         code.Should().Be(0, errors);
         using var report = JsonDocument.Parse(output);
@@ -449,7 +449,7 @@ public class GcCommandLiteDbTests
     [Test]
     public async Task RealRun_DeletesTheUntaggedImageAndItsOwnBlobFiles_AndASecondRunFindsNothing()
     {
-        var (code, _, errors) = await Run("gc", "--store", $"litedb:{_database}");
+        var (code, _, errors) = await Run("gc", "--store", $"litedb:{_database}", "--delete-untagged");
 
         code.Should().Be(0, errors);
         using (var store = Reopen())
@@ -459,7 +459,7 @@ public class GcCommandLiteDbTests
             _dead.References.Where(x => !_live.References.Contains(x)).Should().OnlyContain(x => !store.HasBlobContent(x.Digest) && store.GetBlob(x.Digest) == null);
         }
 
-        (await Run("gc", "--store", $"litedb:{_database}", "--dry-run")).Out.Should().Contain("0 blobs and 0 manifests");
+        (await Run("gc", "--store", $"litedb:{_database}", "--delete-untagged", "--dry-run")).Out.Should().Contain("0 blobs and 0 manifests");
     }
 
     [Test]

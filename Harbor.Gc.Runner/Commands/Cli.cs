@@ -158,6 +158,18 @@ internal static class Cli
     public static Option<string?> FileOption(string name, string description, string helpName = "FILE") =>
         new(name) { Description = description, HelpName = helpName };
 
+    /// <summary>The report options of the commands that run a job: <c>--report-json FILE|-</c> and <c>--report-html FILE</c>.</summary>
+    public static (Option<string?> Json, Option<string?> Html) ReportOptions() => (
+        FileOption("--report-json", "Write the JSON report to FILE, or to stdout with -"),
+        FileOption("--report-html", "Write the HTML report to FILE"));
+
+    /// <summary><c>--grace-period</c>: the quarantine's wait on a <c>distribution:</c> store (DESIGN.md §5).</summary>
+    public static Option<TimeSpan?> GracePeriodOption() =>
+        DurationOption("--grace-period", "distribution: stores: how long deleted items stay out of the registry's sight before the re-check (longer than any registry request) [default: 1m]");
+
+    /// <summary><c>--history PATH</c>: record the run in the run history.</summary>
+    public static Option<string?> HistoryOption() => FileOption("--history", "Record the run in the run history database PATH", "PATH");
+
     /// <summary>An option that is on when given (<c>--quiet</c>).</summary>
     public static Option<bool> FlagOption(string name, string description) => new(name) { Description = description, Arity = ArgumentArity.Zero };
 

@@ -39,12 +39,11 @@ internal static class GcCommand
         var apply = Cli.FileOption("--apply", "Apply a plan a dry run saved (its JSON report): delete only what a plan made now also deletes", "PLAN");
         var workers = Cli.WholeNumberOption("--workers", "Deletions in parallel, 1 to 16 [default: 1]");
         var maxDuration = Cli.DurationOption("--max-duration", "Stop after the item in hand once the run has lasted this long (exit 3)");
-        var gracePeriod = Cli.DurationOption("--grace-period", "distribution: stores: how long deleted items stay out of the registry's sight before the re-check (longer than any registry request) [default: 1m]");
+        var gracePeriod = Cli.GracePeriodOption();
         var allowNoTags = Cli.FlagOption("--allow-no-tags", "With --delete-untagged: collect untagged artifacts even where no repository has a tags folder (Harbor 2.15+)");
-        var reportJson = Cli.FileOption("--report-json", "Write the JSON report to FILE, or to stdout with -");
-        var reportHtml = Cli.FileOption("--report-html", "Write the HTML report to FILE");
+        var (reportJson, reportHtml) = Cli.ReportOptions();
         var quiet = Cli.FlagOption("--quiet", "No summary and no progress (warnings and a stop's reason still go to stderr)");
-        var history = Cli.FileOption("--history", "Record the run in the run history database PATH", "PATH");
+        var history = Cli.HistoryOption();
         var (logFormat, logLevel) = Cli.LogFormatAndLevel();
         var command = new Command("gc", "Collect garbage: delete the manifests and blobs nothing live needs (or plan it, with --dry-run)")
         {

@@ -52,11 +52,10 @@ internal static class RetentionCommand
         var rules = RulesOption();
         var projectIds = ProjectIdOption();
         var dryRun = Cli.FlagOption("--dry-run", "Report what the policy would delete, delete nothing");
-        var gracePeriod = Cli.DurationOption("--grace-period", "distribution: stores: how long deleted items stay out of the registry's sight before the re-check [default: 1m]");
-        var reportJson = Cli.FileOption("--report-json", "Write the JSON report to FILE, or to stdout with -");
-        var reportHtml = Cli.FileOption("--report-html", "Write the HTML report to FILE");
+        var gracePeriod = Cli.GracePeriodOption();
+        var (reportJson, reportHtml) = Cli.ReportOptions();
         var quiet = Cli.FlagOption("--quiet", "No summary (warnings and a stop's reason still go to stderr)");
-        var history = Cli.FileOption("--history", "Record the run in the run history database PATH", "PATH");
+        var history = Cli.HistoryOption();
         var (logFormat, logLevel) = Cli.LogFormatAndLevel();
         var command = new Command("run", "Apply a retention policy: delete the tags and artifacts it does not retain (or plan it, with --dry-run)")
         {

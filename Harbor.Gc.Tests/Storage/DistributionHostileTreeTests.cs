@@ -140,7 +140,7 @@ public class DistributionHostileTreeTests
         var r = Build();
         var store = Store();
         var collector = new GarbageCollector(store, _time);
-        var plan = await collector.PlanAsync(new GcOptions());
+        var plan = await collector.PlanAsync(new GcOptions { DeleteUntagged = true });
         plan.LayerLinks.Should().Contain(l => l.Repository.Value == "library/app" && l.Digest == r.OldOnly);
         plan.Blobs.Should().Contain(b => b.Digest == r.OldOnly);
 
@@ -155,7 +155,7 @@ public class DistributionHostileTreeTests
         };
         Directory.CreateSymbolicLink(Path.Combine(folder, "extra"), _outside);
         var outside = FolderSnapshot.Take(_outside);
-        var result = await collector.ExecuteAsync(plan, new GcOptions());
+        var result = await collector.ExecuteAsync(plan, new GcOptions { DeleteUntagged = true });
         var summary = new StringWriter { NewLine = "\n" };
         ConsoleSummary.Write(summary, result);
 

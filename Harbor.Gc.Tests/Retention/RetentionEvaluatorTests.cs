@@ -170,6 +170,25 @@ public sealed class RetentionEvaluatorTests
         plan.Of(bare).Outcome.Should().Be(kept ? RetentionOutcome.Retained : RetentionOutcome.Deleted);
     }
 
+    // Harbor's src/lib/selector/selectors/doublestar/selector.go: New() reads extras "{}" as untagged = false, and
+    // tagSelectMatch() then leaves an untagged artifact out of a "matches" rule, so an "always" rule with "{}" does not keep it.
+    [Test]
+    public void Given_an_always_rule_whose_extras_is_an_empty_object_when_evaluated_then_untagged_artifacts_are_not_retained()
+    {
+        // Given a tagged and an untagged image, and Harbor's JSON for "always" matching ** with extras "{}"
+        var fixture = new RetentionFixture();
+        var tagged = fixture.Image(Repo, "tagged", 100, null, "v1");
+        var bare = fixture.Image(Repo, "bare", 100, null);
+        var policy = RetentionPolicyJson.Parse(RetentionPolicyJsonTests.Policy(RetentionPolicyJsonTests.Rule("always", "{}", extras: "{}")));
+
+        // When the policy is evaluated
+        var plan = fixture.Evaluate(policy);
+
+        // Then the tagged image is retained and the untagged one, outside the rule's scope, is deleted
+        plan.Of(tagged).Outcome.Should().Be(RetentionOutcome.Retained);
+        plan.Of(bare).Should().Match<ArtifactRetention>(a => a.Outcome == RetentionOutcome.Deleted && a.Reason == RetentionReason.NotRetained);
+    }
+
     // Repository selectors match the path below the project (Harbor matches "library/team/api" as "team/api"); a
     // repository no enabled rule selects is untouched; other projects are out of scope.
     [Test]

@@ -16,6 +16,7 @@ namespace Harbor.Gc.Retention;
 public static class RetentionEvaluator
 {
     private const long TicksPerDay = TimeSpan.TicksPerDay;
+    private static readonly long UnixEpochTicks = DateTime.UnixEpoch.Ticks;
 
     /// <summary>Evaluates a policy.</summary>
     /// <param name="policy">The policy (validated: <see cref="RetentionPolicyJson.Validate"/> must report nothing).</param>
@@ -305,16 +306,27 @@ public static class RetentionEvaluator
                 RetentionTemplate.LatestPulledN => selected.Where(i => _pulled[i] != 0).OrderByDescending(i => _pulled[i]).Take(k),
                 RetentionTemplate.LatestActiveK => selected.OrderByDescending(Active).Take(k),
 
-                // Harbor compares with time.After(cutoff): pushed exactly d days ago is not within d days.
-                RetentionTemplate.NDaysSinceLastPush => selected.Where(i => _pushed[i] > cutoff),
-                RetentionTemplate.NDaysSinceLastPull => selected.Where(i => _pulled[i] != 0 && _pulled[i] > cutoff),
-                RetentionTemplate.LastXDays => selected.Where(i => Active(i) > cutoff),
+                // Harbor's daysps and dayspl (Process) keep PushedTime/PulledTime >= (now - d days).Unix(), both in whole
+                // Unix seconds: pushed exactly d days ago, or in the cutoff's second, is kept.
+                RetentionTemplate.NDaysSinceLastPush => selected.Where(i => UnixSeconds(_pushed[i]) >= UnixSeconds(cutoff)),
+                RetentionTemplate.NDaysSinceLastPull => selected.Where(i => _pulled[i] != 0 && UnixSeconds(_pulled[i]) >= UnixSeconds(cutoff)),
+
+                // Harbor's lastx (Process) reads the push time only, truncated to its second, and keeps it when After the
+                // exact cutoff: pushed exactly d days ago is not kept.
+                RetentionTemplate.LastXDays => selected.Where(i => (UnixSeconds(_pushed[i]) * TimeSpan.TicksPerSecond) + UnixEpochTicks > cutoff),
                 RetentionTemplate.Always => selected,
                 _ => throw new InvalidOperationException($"unknown template {rule.Template}"),
             };
         }
 
         private long Active(int i) => Math.Max(_pushed[i], _pulled[i]);
+
+        /// <summary>UTC ticks as Go's <c>time.Unix()</c> gives them: whole seconds since 1970, rounded down.</summary>
+        private static long UnixSeconds(long utcTicks)
+        {
+            var (seconds, rest) = Math.DivRem(utcTicks - UnixEpochTicks, TimeSpan.TicksPerSecond);
+            return rest < 0 ? seconds - 1 : seconds;
+        }
 
         /// <summary>Accessories before their subject, an index before its children; visited in digest order.</summary>
         private void AppendDeleteOrder(bool[] deleted, ImmutableArray<ArtifactKey>.Builder order)

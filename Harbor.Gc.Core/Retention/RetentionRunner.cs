@@ -51,7 +51,7 @@ public sealed class RetentionRunner(IRegistryStore store, TimeProvider? timeProv
 
     /// <summary>The warning a run gives when pull-based rules meet a store that keeps no pull times.</summary>
     public const string PullTimesUnknownWarning =
-        "pull times are unknown in the Distribution layout: pull-based rules (latestPulledN, nDaysSinceLastPull, and the pull half of latestActiveK and lastXDays) treat every artifact as never pulled";
+        "pull times are unknown in the Distribution layout: pull-based rules (latestPulledN, nDaysSinceLastPull, and the pull half of latestActiveK) treat every artifact as never pulled";
 
     /// <summary>Whether a store records pull times (the Distribution layout does not: the registry writes no pull record).</summary>
     /// <param name="registryStore">The store.</param>
@@ -65,7 +65,7 @@ public sealed class RetentionRunner(IRegistryStore store, TimeProvider? timeProv
     {
         ArgumentNullException.ThrowIfNull(policy);
         return policy.Rules.Any(r => !r.Disabled && r.Template is RetentionTemplate.LatestPulledN or RetentionTemplate.NDaysSinceLastPull
-            or RetentionTemplate.LatestActiveK or RetentionTemplate.LastXDays);
+            or RetentionTemplate.LatestActiveK);
     }
 
     /// <summary>Runs the policy.</summary>

@@ -138,6 +138,21 @@ public sealed class RetentionDistributionTests
         execution.Deleted.Select(k => k.Digest).Should().BeEquivalentTo([r.OldMulti, r.OldChild]);
     }
 
+    // Harbor's src/pkg/retention/policy/rule/lastx/evaluator.go, Process, reads the push time only: lastXDays is not a
+    // pull-based rule, so the Distribution layout's missing pull times do not concern it.
+    [Test]
+    public async Task Given_a_lastXDays_rule_on_the_Distribution_layout_when_run_then_it_gives_no_pull_time_warning()
+    {
+        // Given the Distribution layout and a lastXDays policy
+        Build();
+
+        // When it is run
+        var result = await new RetentionRunner(Store(), _time).RunAsync(Policy(RetentionTemplate.LastXDays, 10), dryRun: true);
+
+        // Then no warning about pull times is given
+        result.Warnings.Should().NotContain(RetentionRunner.PullTimesUnknownWarning);
+    }
+
     [Test]
     public async Task Given_a_pull_based_rule_on_the_Distribution_layout_when_run_then_it_warns_and_treats_every_artifact_as_never_pulled()
     {

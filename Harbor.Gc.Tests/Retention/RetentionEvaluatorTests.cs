@@ -64,9 +64,10 @@ public sealed class RetentionEvaluatorTests
         plan.Of(D("never")).Reason.Should().Be(RetentionReason.NotRetained);
     }
 
-    // nDaysSinceLastPush (Harbor's daysps): kept when push time is After(now - d days); exactly d days ago is not after.
+    // Harbor's src/pkg/retention/policy/rule/daysps/evaluator.go, Process: retained when PushedTime (Unix seconds) >=
+    // (now - d days).Unix(): pushed exactly d days ago is retained.
     [TestCase(7, 6.99, true)]
-    [TestCase(7, 7.0, false, TestName = "Given_nDaysSinceLastPush_when_pushed_exactly_d_days_ago_then_deleted_as_Harbors_After")]
+    [TestCase(7, 7.0, true, TestName = "Given_nDaysSinceLastPush_when_pushed_exactly_d_days_ago_then_retained_as_Harbors_daysps_Process")]
     [TestCase(7, 8, false)]
     [TestCase(0, 0.01, false, TestName = "Given_nDaysSinceLastPush_0_when_evaluated_then_nothing_pushed_before_now_is_kept")]
     public void Given_nDaysSinceLastPush_when_evaluated_then_artifacts_pushed_within_d_days_are_retained(int d, double pushedDaysAgo, bool kept)
@@ -79,9 +80,11 @@ public sealed class RetentionEvaluatorTests
         plan.Of(a).Outcome.Should().Be(kept ? RetentionOutcome.Retained : RetentionOutcome.Deleted);
     }
 
-    // nDaysSinceLastPull (Harbor's dayspl): pulled After(now - d days); never pulled is never retained.
+    // Harbor's src/pkg/retention/policy/rule/dayspl/evaluator.go, Process: retained when PulledTime (Unix seconds) >=
+    // (now - d days).Unix(); never pulled is never retained (DESIGN.md §6).
     [TestCase(3, 2.5, true)]
-    [TestCase(3, 3.0, false)]
+    [TestCase(3, 3.0, true, TestName = "Given_nDaysSinceLastPull_when_pulled_exactly_d_days_ago_then_retained_as_Harbors_dayspl_Process")]
+    [TestCase(3, 3.5, false)]
     [TestCase(3, null, false, TestName = "Given_nDaysSinceLastPull_when_never_pulled_then_deleted_even_if_pushed_now")]
     public void Given_nDaysSinceLastPull_when_evaluated_then_artifacts_pulled_within_d_days_are_retained(int d, double? pulledDaysAgo, bool kept)
     {
@@ -93,7 +96,53 @@ public sealed class RetentionEvaluatorTests
         plan.Of(a).Outcome.Should().Be(kept ? RetentionOutcome.Retained : RetentionOutcome.Deleted);
     }
 
-    // latestActiveK: the k most recent by the later of push and pull; lastXDays: pushed or pulled within d days.
+    // Harbor's daysps/dayspl Process compare whole Unix seconds: with now at 12:00:00.700, the cutoff is second 12:00:00
+    // (d days before); a push or pull at 12:00:00.200 (0.5 s before the exact cutoff) is in that second, so retained; one
+    // at 11:59:59.900 is not.
+    [TestCase(RetentionTemplate.NDaysSinceLastPush, 200, true)]
+    [TestCase(RetentionTemplate.NDaysSinceLastPush, -100, false)]
+    [TestCase(RetentionTemplate.NDaysSinceLastPull, 200, true)]
+    [TestCase(RetentionTemplate.NDaysSinceLastPull, -100, false)]
+    public void Given_a_day_rule_when_the_time_is_in_the_cutoffs_second_then_it_is_retained_as_Harbors_daysps_and_dayspl_compare_Unix_seconds(
+        RetentionTemplate template, int millisecondsAfterCutoffSecond, bool kept)
+    {
+        // Given now at a fractional second and an artifact pushed or pulled near d days before
+        var fixture = new RetentionFixture();
+        fixture.Time.Advance(TimeSpan.FromMilliseconds(700));
+        var at = Now.AddDays(-5).AddMilliseconds(millisecondsAfterCutoffSecond);
+        var a = template == RetentionTemplate.NDaysSinceLastPush
+            ? fixture.ImageAt(Repo, "a", at, null, "v1")
+            : fixture.ImageAt(Repo, "a", Now.AddDays(-50), at, "v1");
+
+        // When a 5-day rule is evaluated
+        var plan = fixture.Evaluate(Policy(Rule(template, 5)));
+
+        // Then it is retained exactly when its Unix second is at or after the cutoff's
+        plan.Of(a).Outcome.Should().Be(kept ? RetentionOutcome.Retained : RetentionOutcome.Deleted);
+    }
+
+    // Harbor's src/pkg/retention/policy/rule/lastx/evaluator.go, Process: time.Unix(PushedTime, 0).After(now - x days), the
+    // push time truncated to its second and compared strictly with the exact cutoff: pushed exactly x days ago is not kept,
+    // nor is a push 0.2 s after a cutoff at .700 (its second starts before the cutoff); a push a second later is.
+    [TestCase(0, 0, false, TestName = "Given_lastXDays_when_pushed_exactly_x_days_ago_then_deleted_as_Harbors_lastx_After")]
+    [TestCase(700, 900, false, TestName = "Given_lastXDays_when_pushed_in_the_cutoffs_second_after_it_then_deleted_as_Harbors_lastx_truncates_to_seconds")]
+    [TestCase(700, 1000, true)]
+    [TestCase(0, 1000, true)]
+    public void Given_lastXDays_near_its_cutoff_when_evaluated_then_it_follows_Harbors_lastx(int nowMilliseconds, int pushedMillisecondsAfter, bool kept)
+    {
+        // Given now (possibly at a fractional second) and an image pushed near x days before
+        var fixture = new RetentionFixture();
+        fixture.Time.Advance(TimeSpan.FromMilliseconds(nowMilliseconds));
+        var a = fixture.ImageAt(Repo, "a", Now.AddDays(-5).AddMilliseconds(pushedMillisecondsAfter), null, "v1");
+
+        // When lastXDays(5) is evaluated
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LastXDays, 5)));
+
+        // Then it is retained only when its push second is strictly after the exact cutoff
+        plan.Of(a).Outcome.Should().Be(kept ? RetentionOutcome.Retained : RetentionOutcome.Deleted);
+    }
+
+    // latestActiveK: the k most recent by the later of push and pull (Harbor's latestk/evaluator.go, activeTime).
     [Test]
     public void Given_latestActiveK_when_evaluated_then_recency_is_the_later_of_push_and_pull()
     {
@@ -107,17 +156,23 @@ public sealed class RetentionEvaluatorTests
         plan.RetainedDigests().Should().BeEquivalentTo([oldButPulled, fresh]);
     }
 
+    // Harbor's src/pkg/retention/policy/rule/lastx/evaluator.go, Process: reads a.PushedTime only; a recent pull does not
+    // keep an old image.
     [Test]
-    public void Given_lastXDays_when_evaluated_then_artifacts_pushed_or_pulled_within_d_days_are_retained()
+    public void Given_lastXDays_when_an_old_image_was_pulled_recently_then_it_is_not_retained_as_Harbors_lastx_reads_push_time_only()
     {
+        // Given an image pushed 40 days ago and pulled yesterday, one pushed yesterday, one stale
         var fixture = new RetentionFixture();
         var pulled = fixture.Image(Repo, "pulled", 40, 1, "a");
         var pushed = fixture.Image(Repo, "pushed", 1, null, "b");
         var stale = fixture.Image(Repo, "stale", 40, 20, "c");
 
+        // When lastXDays(7) is evaluated
         var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LastXDays, 7)));
 
-        plan.RetainedDigests().Should().BeEquivalentTo([pulled, pushed]);
+        // Then only the recently pushed image is retained
+        plan.RetainedDigests().Should().BeEquivalentTo([pushed]);
+        plan.Of(pulled).Reason.Should().Be(RetentionReason.NotRetained);
         plan.Of(stale).Reason.Should().Be(RetentionReason.NotRetained);
     }
 

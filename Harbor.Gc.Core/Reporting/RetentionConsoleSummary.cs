@@ -41,10 +41,10 @@ public static class RetentionConsoleSummary
             writer.WriteLine($"  warning: {warning}");
         }
 
-        var list = plan.Total <= MaxListedArtifacts;
+        var list = plan.ArtifactCount <= MaxListedArtifacts;
         foreach (var repository in plan.Repositories)
         {
-            writer.WriteLine(string.Create(inv, $"  {repository.Repository}: {repository.Retained:N0} artifact(s) retained, {repository.Deleted:N0} deleted of {repository.Total:N0}"));
+            writer.WriteLine(string.Create(inv, $"  {repository.Repository}: {repository.Retained:N0} retained, {repository.Deleted:N0} deleted of {repository.Total:N0} candidate(s); {repository.ArtifactsDeleted:N0} artifact(s) {(result.DryRun ? "to delete" : "planned for deletion")} with their accessories and children"));
             if (!list)
             {
                 continue;
@@ -64,10 +64,10 @@ public static class RetentionConsoleSummary
 
         if (!list)
         {
-            writer.WriteLine(string.Create(inv, $"  ({plan.Total:N0} artifacts: the list of each is in the JSON report, --report-json)"));
+            writer.WriteLine(string.Create(inv, $"  ({plan.ArtifactCount:N0} artifacts: the list of each is in the JSON report, --report-json)"));
         }
 
-        writer.WriteLine(string.Create(inv, $"  in all: {plan.Retained:N0} artifact(s) retained, {plan.Deleted:N0} {(result.DryRun ? "to delete" : "planned for deletion")} of {plan.Total:N0}"));
+        writer.WriteLine(string.Create(inv, $"  in all: {plan.Retained:N0} retained, {plan.Deleted:N0} deleted of {plan.Total:N0} candidate(s); {plan.ArtifactsToDelete:N0} artifact(s) {(result.DryRun ? "to delete" : "planned for deletion")} of {plan.ArtifactCount:N0}"));
         if (result.Execution is { } execution)
         {
             writer.WriteLine(string.Create(inv, $"  deleted {execution.Deleted.Length:N0} artifact(s){(execution.AlreadyGone.IsEmpty ? string.Empty : string.Create(inv, $" ({execution.AlreadyGone.Length:N0} were already gone)"))}"));

@@ -219,15 +219,18 @@ public static class RetentionEvaluator
                 }
             }
 
-            var decisions = ImmutableArray.CreateBuilder<ArtifactRetention>(_count);
+            var isCandidate = new bool[_count];
             var deletedCount = 0;
+            foreach (var i in candidates)
+            {
+                isCandidate[i] = true;
+                deletedCount += deleted[i] ? 1 : 0;
+            }
+
+            var decisions = ImmutableArray.CreateBuilder<ArtifactRetention>(_count);
             foreach (var i in _byDigest)
             {
-                if (deleted[i])
-                {
-                    deletedCount++;
-                }
-                else if (_hardAccessory[i] || _parents[i] is not null)
+                if (!deleted[i] && (_hardAccessory[i] || _parents[i] is not null))
                 {
                     (reason[i], cause[i]) = KeptFollower(i, immutableBy);
                 }
@@ -243,14 +246,15 @@ public static class RetentionEvaluator
                 {
                     Size = _content.Artifacts[i].Size,
                     AccessoryType = _accessoryType[i],
+                    Candidate = isCandidate[i],
                 });
             }
 
             AppendDeleteOrder(deleted, deleteOrder);
             return new RepositoryRetention(
                 _repository,
-                _count,
-                _count - deletedCount,
+                candidates.Count,
+                candidates.Count - deletedCount,
                 deletedCount,
                 decisions.MoveToImmutable());
         }

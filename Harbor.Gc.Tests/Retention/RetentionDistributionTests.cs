@@ -163,7 +163,7 @@ public sealed class RetentionDistributionTests
         result.Warnings.Should().ContainSingle().Which.Should().Be(RetentionRunner.PullTimesUnknownWarning);
         result.Plan.Retained.Should().Be(0, "never pulled: a pull rule retains nothing, and everything else follows the candidates");
         result.Plan.DeleteOrder.Select(k => k.Digest).Should().Contain([r.V1.Manifest, r.V2.Manifest, r.Multi, r.OldMulti]);
-        result.Plan.Deleted.Should().Be(9);
+        result.Plan.ArtifactsToDelete.Should().Be(9);
         _tree.HasRevision(App, r.V1.Manifest).Should().BeTrue("a dry run deletes nothing");
     }
 }

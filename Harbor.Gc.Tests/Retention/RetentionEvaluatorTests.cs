@@ -384,7 +384,35 @@ public sealed class RetentionEvaluatorTests
         plan.Of(keptSig).Should().Match<ArtifactRetention>(a => a.Outcome == RetentionOutcome.Retained && a.Reason == RetentionReason.AccessoryOfRetained);
         plan.DeleteOrder.Select(k => k.Digest).Should().Equal(sbomSig, sbom, old);
         plan.Of(sbomSig).Cause.Should().Be(sbom);
-        plan.Repositories.Single().Should().Match<RepositoryRetention>(r => r.Total == 5 && r.Retained == 2 && r.Deleted == 3);
+        plan.Repositories.Single().Should().Match<RepositoryRetention>(r => r.Total == 2 && r.Retained == 1 && r.Deleted == 1 && r.ArtifactsDeleted == 3);
+    }
+
+    // Harbor's src/pkg/retention/job.go, saveRetainNum: total = len(allCandidates), retained = total - deleted; the
+    // candidates come from src/pkg/artifact/dao/dao.go (the "both" and "notacc" filters: no accessory, no untagged child).
+    [Test]
+    public void Given_accessories_and_index_children_when_evaluated_then_the_repository_counts_are_over_candidates_as_Harbors_saveRetainNum()
+    {
+        // Given a kept and a deleted image each signed, and a deleted index with two untagged children
+        var fixture = new RetentionFixture();
+        var kept = fixture.Image(Repo, "kept", 1, null, "v2");
+        var keptSig = fixture.Signature(Repo, "kept-sig", kept);
+        var old = fixture.Image(Repo, "old", 90, null, "v1");
+        var oldSig = fixture.Signature(Repo, "old-sig", old);
+        var amd = fixture.Image(Repo, "amd", 80, null);
+        var arm = fixture.Image(Repo, "arm", 80, null);
+        var index = fixture.Index(Repo, "index", 80, [amd, arm], "multi");
+
+        // When latestPushedK(1) is evaluated
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPushedK, 1)));
+
+        // Then three candidates are counted (one retained, two deleted), and the five deleted artifacts are counted apart
+        var repository = plan.Repositories.Single();
+        (repository.Total, repository.Retained, repository.Deleted, repository.ArtifactsDeleted).Should().Be((3, 1, 2, 5));
+        (plan.Total, plan.Retained, plan.Deleted, plan.ArtifactCount, plan.ArtifactsToDelete).Should().Be((3, 1, 2, 7, 5));
+        repository.Artifacts.Where(a => a.Candidate).Select(a => a.Digest).Should().BeEquivalentTo([kept, old, index]);
+        plan.Of(keptSig).Candidate.Should().BeFalse();
+        plan.Of(oldSig).Cause.Should().Be(old, "an accessory is listed under its subject");
+        plan.Of(amd).Cause.Should().Be(index, "an index child is listed under its index");
     }
 
     [Test]

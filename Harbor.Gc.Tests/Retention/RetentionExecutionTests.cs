@@ -62,7 +62,7 @@ public sealed class RetentionExecutionTests(StoreKind kind) : RegistryApiFixture
         Exists(v2Sig).Should().BeTrue();
         Store.GetTags().Select(t => t.Name).Should().BeEquivalentTo(["v2", $"sha256-{v2.Digest.Hex}.sig"]);
         var repository = result.Plan.Repositories.Should().ContainSingle().Subject;
-        (repository.Total, repository.Retained, repository.Deleted).Should().Be((4, 2, 2));
+        (repository.Total, repository.Retained, repository.Deleted, repository.ArtifactsDeleted).Should().Be((2, 1, 1, 2), "counted over candidates, the signatures follow their subjects");
     }
 
     [Test]

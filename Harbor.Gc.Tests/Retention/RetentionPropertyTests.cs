@@ -34,7 +34,7 @@ public sealed class RetentionPropertyTests
             Describe(again).Should().Equal(Describe(plan), context + ": same input, same plan");
             CheckInvariants(store.GetArtifacts(), store.GetTags(), store.GetAccessoryLinks(), immutability, plan, context);
             var decisions = plan.Repositories.SelectMany(r => r.Artifacts).ToList();
-            deletions += plan.Deleted;
+            deletions += plan.ArtifactsToDelete;
             cascades += decisions.Count(a => a.Reason is RetentionReason.AccessoryOfDeleted or RetentionReason.ChildOfDeleted);
             immutables += decisions.Count(a => a.Reason == RetentionReason.Immutable);
         }
@@ -141,10 +141,20 @@ public sealed class RetentionPropertyTests
             }
         }
 
+        // Counts are over candidates (Harbor's retention history, src/pkg/retention/job.go saveRetainNum): neither a hard
+        // accessory nor a child of an index in the repository.
+        var hardAccessories = hard.Select(l => new ArtifactKey(l.Repository, l.Accessory)).ToHashSet();
+        var children = artifacts.SelectMany(p => p.Children.Select(c => new ArtifactKey(p.Repository, c))).Where(existing.Contains).ToHashSet();
         foreach (var repository in plan.Repositories)
         {
+            var candidates = artifacts.Where(a => a.Repository == repository.Repository && !hardAccessories.Contains(a.Key) && !children.Contains(a.Key))
+                .Select(a => a.Digest).ToHashSet();
+            repository.Artifacts.Should().HaveCount(artifacts.Count(a => a.Repository == repository.Repository), context + ": every artifact is listed");
+            repository.Artifacts.Where(a => a.Candidate).Select(a => a.Digest).Should().BeEquivalentTo(candidates, context + ": the candidates");
             (repository.Retained + repository.Deleted).Should().Be(repository.Total, context);
-            repository.Total.Should().Be(artifacts.Count(a => a.Repository == repository.Repository), context);
+            repository.Total.Should().Be(candidates.Count, context);
+            repository.Deleted.Should().Be(candidates.Count(d => deleted.Contains(new ArtifactKey(repository.Repository, d))), context);
+            repository.ArtifactsDeleted.Should().Be(deleted.Count(k => k.Repository == repository.Repository), context);
         }
     }
 

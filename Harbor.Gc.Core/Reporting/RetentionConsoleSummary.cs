@@ -122,7 +122,7 @@ public static class RetentionConsoleSummary
         RetentionReason.AccessoryOfRetained => $"accessory of the retained {Short(a.Cause)}",
         RetentionReason.ChildKept => $"child of the kept index {Short(a.Cause)}",
         RetentionReason.OrphanAccessory => "orphan accessory (its subject is gone): left to GC",
-        RetentionReason.NotRetained => "no rule retains it",
+        RetentionReason.NotRetained => a.Cause is { } index ? $"no rule retains it and its index {Short(index)} goes" : "no rule retains it",
         RetentionReason.AccessoryOfDeleted => $"accessory of the deleted {Short(a.Cause)}",
         RetentionReason.ChildOfDeleted => $"untagged child of the deleted index {Short(a.Cause)}",
         _ => RetentionReportWriter.ReasonName(a.Reason),

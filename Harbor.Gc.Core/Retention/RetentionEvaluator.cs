@@ -8,10 +8,11 @@ namespace Harbor.Gc.Retention;
 /// <summary>
 /// Evaluates a retention policy over a snapshot (DESIGN.md §6), a pure function of (policy, snapshot, immutability rules,
 /// now). Per repository of the policy's project that some enabled rule selects:
-/// candidates are the artifacts that are neither hard accessories nor children of an index; each enabled rule retains,
+/// candidates are the artifacts that are neither hard accessories nor untagged children of an index; each enabled rule retains,
 /// from the candidates its tag selector selects, what its template keeps; an artifact is retained when any rule retains it
-/// (OR) or when it is immutable; every other candidate is deleted, with its hard accessories (recursively) and its untagged
-/// children that only deleted indexes reference. Work per repository is a sort per rule: no quadratic step.
+/// (OR) or when it is immutable; a tagged child no rule retains stays while a kept index lists it and goes with its last index;
+/// every other candidate is deleted, with its hard accessories (recursively) and its untagged children that only deleted
+/// indexes reference. Work per repository is a sort per rule: no quadratic step.
 /// </summary>
 public static class RetentionEvaluator
 {
@@ -120,11 +121,12 @@ public static class RetentionEvaluator
 
         internal RepositoryRetention Run((RetentionRule Rule, int Index)[] rules, ImmutableArray<ArtifactKey>.Builder deleteOrder)
         {
-            // Candidates in digest order: every sort below is stable on it, so ties break by digest.
+            // Candidates in digest order: every sort below is stable on it, so ties break by digest. As Harbor's artifact list
+            // (src/pkg/artifact/dao/dao.go, the "both" filter) a child of an index is a candidate when it carries a tag.
             var candidates = new List<int>(_count);
             foreach (var i in _byDigest)
             {
-                if (!_hardAccessory[i] && _parents[i] is null)
+                if (!_hardAccessory[i] && (_parents[i] is null || _tags[i] is not null))
                 {
                     candidates.Add(i);
                 }
@@ -178,11 +180,16 @@ public static class RetentionEvaluator
             var cause = new int[_count];
             Array.Fill(cause, -1);
             var queue = new Queue<int>();
+            var keptAsChild = new bool[_count]; // a tagged child no rule retains: it goes when its last index goes
             foreach (var i in candidates)
             {
                 if (immutableBy[i] is not null || retainedBy[i] is not null)
                 {
                     reason[i] = retainedBy[i] is not null ? RetentionReason.RetainedByRule : RetentionReason.Immutable;
+                }
+                else if (_parents[i] is not null)
+                {
+                    keptAsChild[i] = true;
                 }
                 else
                 {
@@ -193,7 +200,9 @@ public static class RetentionEvaluator
             }
 
             // Cascade to a fixpoint: a deleted artifact takes its hard accessories, and a child goes once every index that
-            // references it goes and it carries no user tag.
+            // references it goes and it carries no user tag, or it is a tagged candidate no rule retains (Harbor deletes such a
+            // child as a candidate once its index is gone: src/controller/artifact/controller.go deleteDeeply skips a tagged
+            // child, and the retention performer then deletes the child itself).
             while (queue.TryDequeue(out var i))
             {
                 foreach (var accessory in (IEnumerable<int>?)_accessories[i] ?? [])
@@ -209,10 +218,11 @@ public static class RetentionEvaluator
 
                 foreach (var child in (IEnumerable<int>?)_children[i] ?? [])
                 {
-                    if (!deleted[child] && _tags[child] is null && immutableBy[child] is null && !_hardAccessory[child] && _parents[child]!.TrueForAll(p => deleted[p]))
+                    var follower = _tags[child] is null && immutableBy[child] is null && !_hardAccessory[child];
+                    if (!deleted[child] && (follower || keptAsChild[child]) && _parents[child]!.TrueForAll(p => deleted[p]))
                     {
                         deleted[child] = true;
-                        reason[child] = RetentionReason.ChildOfDeleted;
+                        reason[child] = follower ? RetentionReason.ChildOfDeleted : RetentionReason.NotRetained;
                         cause[child] = i;
                         queue.Enqueue(child);
                     }
@@ -230,9 +240,9 @@ public static class RetentionEvaluator
             var decisions = ImmutableArray.CreateBuilder<ArtifactRetention>(_count);
             foreach (var i in _byDigest)
             {
-                if (!deleted[i] && (_hardAccessory[i] || _parents[i] is not null))
+                if (!deleted[i] && (isCandidate[i] ? keptAsChild[i] : _hardAccessory[i] || _parents[i] is not null))
                 {
-                    (reason[i], cause[i]) = KeptFollower(i, immutableBy);
+                    (reason[i], cause[i]) = KeptFollower(i, immutableBy, deleted);
                 }
 
                 decisions.Add(new ArtifactRetention(
@@ -274,7 +284,8 @@ public static class RetentionEvaluator
             }
         }
 
-                private (RetentionReason Reason, int Cause) KeptFollower(int i, string?[] immutableBy)
+        /// <summary>Why a kept accessory or child stays; the cause it names is kept too.</summary>
+        private (RetentionReason Reason, int Cause) KeptFollower(int i, string?[] immutableBy, bool[] deleted)
         {
             if (_hardAccessory[i])
             {
@@ -294,7 +305,15 @@ public static class RetentionEvaluator
                     : (RetentionReason.AccessoryOfRetained, _subject[i]);
             }
 
-            return (RetentionReason.ChildKept, _parents[i]![0]);
+            if (immutableBy[i] is not null)
+            {
+                return (RetentionReason.Immutable, -1);
+            }
+
+            // A child stays while an index lists it: name a kept one, never one the plan deletes.
+            var parents = _parents[i]!;
+            var kept = parents.FindIndex(p => !deleted[p]);
+            return (RetentionReason.ChildKept, kept >= 0 ? parents[kept] : -1);
         }
 
         private IEnumerable<int> Retain(RetentionRule rule, List<int> selected)

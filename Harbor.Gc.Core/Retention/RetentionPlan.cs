@@ -25,13 +25,16 @@ public enum RetentionReason
     /// <summary>A hard accessory whose subject is kept: it follows its subject.</summary>
     AccessoryOfRetained,
 
-    /// <summary>A child of an index, not deleted with one: it follows its index (or carries a tag, or another index keeps it).</summary>
+    /// <summary>
+    /// A child of an index kept because a kept index lists it (<see cref="ArtifactRetention.Cause"/>): an untagged child, or a
+    /// tagged child (a candidate) that no rule retains.
+    /// </summary>
     ChildKept,
 
     /// <summary>A hard accessory whose subject does not exist: retention leaves it to GC.</summary>
     OrphanAccessory,
 
-    /// <summary>A candidate that no rule retained.</summary>
+    /// <summary>A candidate that no rule retained; for a tagged index child, <see cref="ArtifactRetention.Cause"/> is its last index, which goes too.</summary>
     NotRetained,
 
     /// <summary>A hard accessory of a deleted artifact (cascade, recursively).</summary>

@@ -428,8 +428,8 @@ public sealed class RetentionEvaluatorTests
         plan.Of(soft).Reason.Should().Be(RetentionReason.NotRetained);
     }
 
-    // DESIGN.md §6/§7: index children are not candidates; a retained index keeps them; a deleted index takes its untagged
-    // children that no other (kept) index references; a tagged child stays; the index is deleted before its children.
+    // DESIGN.md §6/§7: untagged index children are not candidates; a retained index keeps them; a deleted index takes its
+    // untagged children that no other (kept) index references; the index is deleted before its children.
     [Test]
     public void Given_indexes_sharing_children_when_one_is_deleted_then_only_its_unshared_untagged_children_go()
     {
@@ -447,12 +447,71 @@ public sealed class RetentionEvaluatorTests
         plan.Of(newIndex).Reason.Should().Be(RetentionReason.RetainedByRule);
         plan.Of(shared).Should().Match<ArtifactRetention>(a => a.Outcome == RetentionOutcome.Retained && a.Reason == RetentionReason.ChildKept);
         plan.Of(onlyNew).Outcome.Should().Be(RetentionOutcome.Retained);
-        plan.Of(taggedChild).Outcome.Should().Be(RetentionOutcome.Retained);
+        plan.Of(taggedChild).Should().Match<ArtifactRetention>(a => a.Outcome == RetentionOutcome.Deleted && a.Reason == RetentionReason.NotRetained && a.Cause == oldIndex,
+            "a tagged child is a candidate of its own (DESIGN.md §6): no rule retains it and its only index goes");
         plan.Of(onlyOld).Should().Match<ArtifactRetention>(a => a.Reason == RetentionReason.ChildOfDeleted && a.Cause == oldIndex);
         var order = plan.DeleteOrder.Select(k => k.Digest).ToList();
-        order.Should().BeEquivalentTo([oldIndex, childSig, onlyOld]);
+        order.Should().BeEquivalentTo([oldIndex, childSig, onlyOld, taggedChild]);
+        order.IndexOf(oldIndex).Should().BeLessThan(order.IndexOf(taggedChild), "an index goes before its children");
         order.IndexOf(oldIndex).Should().BeLessThan(order.IndexOf(onlyOld), "an index goes before its children");
         order.IndexOf(childSig).Should().BeLessThan(order.IndexOf(onlyOld), "an accessory goes before its subject");
+    }
+
+    // Harbor's src/pkg/artifact/dao/dao.go ("both" filter: tagged, or not referenced by an index) makes a tagged child a
+    // candidate of its own; src/controller/artifact/controller.go deleteDeeply skips a tagged child when its index goes (and
+    // refuses to delete an artifact an index still references), so the retention performer deletes the child itself only once
+    // its index is gone: retained by a rule, kept as a kept index's child, or deleted with its accessories after its index.
+    [Test]
+    public void Given_tagged_index_children_when_evaluated_then_each_is_a_candidate_as_in_Harbors_artifact_dao_and_deleteDeeply()
+    {
+        // Given an old index (v1) with a signed tagged child, a tagged child a rule keeps and an untagged child, and a new
+        // index (v2) with a tagged child
+        var fixture = new RetentionFixture();
+        var amd = fixture.Image(Repo, "amd", 50, null, "amd64");
+        var amdSig = fixture.Signature(Repo, "amd-sig", amd);
+        var keep = fixture.Image(Repo, "keep", 50, null, "keep-1");
+        var bare = fixture.Image(Repo, "bare", 50, null);
+        var oldIndex = fixture.Index(Repo, "old-index", 50, [amd, keep, bare], "v1");
+        var arm = fixture.Image(Repo, "arm", 50, null, "arm64");
+        var newIndex = fixture.Index(Repo, "new-index", 1, [arm], "v2");
+
+        // When latestPushedK(1) and "always" for keep-* are evaluated
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPushedK, 1), Rule(RetentionTemplate.Always, tags: "keep-*", untagged: false)));
+
+        // Then the tagged children are candidates: one retained by its rule, one kept as the kept index's child, one deleted
+        // after its index with its signature; the untagged child follows its index
+        plan.Of(keep).Should().Match<ArtifactRetention>(a => a.Outcome == RetentionOutcome.Retained && a.Reason == RetentionReason.RetainedByRule && a.Candidate);
+        plan.Of(arm).Should().Match<ArtifactRetention>(a => a.Outcome == RetentionOutcome.Retained && a.Reason == RetentionReason.ChildKept && a.Cause == newIndex && a.Candidate);
+        plan.Of(amd).Should().Match<ArtifactRetention>(a => a.Outcome == RetentionOutcome.Deleted && a.Reason == RetentionReason.NotRetained && a.Cause == oldIndex && a.Candidate);
+        plan.Of(amdSig).Should().Match<ArtifactRetention>(a => a.Outcome == RetentionOutcome.Deleted && a.Reason == RetentionReason.AccessoryOfDeleted && a.Cause == amd);
+        plan.Of(bare).Should().Match<ArtifactRetention>(a => a.Reason == RetentionReason.ChildOfDeleted && !a.Candidate);
+        var order = plan.DeleteOrder.Select(k => k.Digest).ToList();
+        order.Should().BeEquivalentTo([oldIndex, amd, amdSig, bare]);
+        order.IndexOf(oldIndex).Should().BeLessThan(order.IndexOf(amd), "an index goes before its children");
+        order.IndexOf(amdSig).Should().BeLessThan(order.IndexOf(amd), "an accessory goes before its subject");
+        var repository = plan.Repositories.Single();
+        (repository.Total, repository.Retained, repository.Deleted).Should().Be((5, 3, 2), "candidates: both indexes and the three tagged children");
+    }
+
+    // DESIGN.md §6: a report's reason never names an artifact the same plan deletes; a child two indexes list, one deleted,
+    // is kept as the kept one's child and names it.
+    [Test]
+    public void Given_a_child_of_a_deleted_and_a_kept_index_when_evaluated_then_its_reason_names_the_kept_index()
+    {
+        // Given an untagged and a tagged child listed by an old index (read first) and a new one
+        var fixture = new RetentionFixture();
+        var shared = fixture.Image(Repo, "shared", 50, null);
+        var tagged = fixture.Image(Repo, "tagged", 50, null, "arm64");
+        var oldIndex = fixture.Index(Repo, "old-index", 50, [shared, tagged], "v1");
+        var newIndex = fixture.Index(Repo, "new-index", 1, [shared, tagged], "v2");
+
+        // When latestPushedK(1) is evaluated
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPushedK, 1)));
+
+        // Then the old index goes, and both children are kept as children of the new one
+        plan.DeletedDigests().Should().BeEquivalentTo([oldIndex]);
+        plan.Of(shared).Should().Match<ArtifactRetention>(a => a.Reason == RetentionReason.ChildKept && a.Cause == newIndex);
+        plan.Of(tagged).Should().Match<ArtifactRetention>(a => a.Reason == RetentionReason.ChildKept && a.Cause == newIndex);
     }
 
     [Test]

@@ -428,6 +428,13 @@ public static class RetentionEvaluator
                     _pulled[i] = pulled.UtcTicks;
                 }
 
+                // Harbor's candidates (src/pkg/retention/dep/client.go, GetCandidates) take the latest of the artifact's push
+                // time and its tags' push times: a tag created on or moved to an artifact makes it recent.
+                if (tag.PushedAt.UtcTicks > _pushed[i])
+                {
+                    _pushed[i] = tag.PushedAt.UtcTicks;
+                }
+
                 // An accessory's cosign tag-scheme tag is its name, not a user's tag (DESIGN.md §4).
                 if (!AccessoryClassifier.IsTagSchemeTag(tag.Name))
                 {

@@ -142,6 +142,32 @@ public sealed class RetentionEvaluatorTests
         plan.Of(a).Outcome.Should().Be(kept ? RetentionOutcome.Retained : RetentionOutcome.Deleted);
     }
 
+    // Harbor's src/pkg/retention/dep/client.go, GetCandidates: PushedTime = the later of the artifact's push time and its tags'
+    // push times; the artifact's push time is its first push, not its last touch (ensureArtifact leaves it on a re-push).
+    [Test]
+    public void Given_first_push_last_touch_and_tag_times_when_a_day_rule_runs_then_push_time_is_the_later_of_first_push_and_tags_as_Harbors_GetCandidates()
+    {
+        // Given an image first pushed 30 days ago and touched yesterday (pushed again), and one first pushed 30 days ago that
+        // a tag moved onto yesterday
+        var fixture = new RetentionFixture();
+        var touched = D("touched");
+        fixture.Snapshot.OnArtifact(new Artifact
+        {
+            Repository = R(Repo), Digest = touched, MediaType = MediaTypes.OciManifest, Kind = ManifestKind.OciManifest,
+            PushedAt = Now.AddDays(-1), FirstPushedAt = Now.AddDays(-30),
+        });
+        fixture.Snapshot.OnTag(new Tag(R(Repo), "v1", touched, Now.AddDays(-30)));
+        var retagged = fixture.Image(Repo, "retagged", 30, null, "v1-old");
+        fixture.Snapshot.OnTag(new Tag(R(Repo), "v2", retagged, Now.AddDays(-1)));
+
+        // When nDaysSinceLastPush(7) is evaluated
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.NDaysSinceLastPush, 7)));
+
+        // Then the re-pushed image is old, the re-tagged one recent
+        plan.Of(touched).Outcome.Should().Be(RetentionOutcome.Deleted);
+        plan.Of(retagged).Outcome.Should().Be(RetentionOutcome.Retained);
+    }
+
     // latestActiveK: the k most recent by the later of push and pull (Harbor's latestk/evaluator.go, activeTime).
     [Test]
     public void Given_latestActiveK_when_evaluated_then_recency_is_the_later_of_push_and_pull()

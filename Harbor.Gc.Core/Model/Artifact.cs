@@ -27,8 +27,15 @@ public sealed record Artifact
     /// <summary>Size of the manifest in bytes.</summary>
     public long Size { get; init; }
 
-    /// <summary>When the manifest was pushed (last pushed, when pushed again).</summary>
+    /// <summary>When the manifest was last touched: pushed, or pushed again (the GC time window reads it).</summary>
     public required DateTimeOffset PushedAt { get; init; }
+
+    /// <summary>
+    /// When the manifest was first pushed to the repository (pushing it again does not change it, as in Harbor);
+    /// <see langword="null"/> when the store cannot tell (the Distribution layout) or kept no such record: <see cref="PushedAt"/>
+    /// then stands for it. Retention's push time is the later of this and the artifact's tags' push times (DESIGN.md §6).
+    /// </summary>
+    public DateTimeOffset? FirstPushedAt { get; init; }
 
     /// <summary>When the manifest was last pulled; <see langword="null"/> if never.</summary>
     public DateTimeOffset? PulledAt { get; init; }

@@ -159,9 +159,11 @@ public sealed record HtmlReport
             fields.Add(new(string.Create(CultureInfo.InvariantCulture, $"rule{i + 1}"), string.Create(CultureInfo.InvariantCulture, $"Rule {i + 1}"), RetentionConsoleSummary.Describe(policy.Rules[i])));
         }
 
-        fields.Add(ReportField.Count("total", "Artifacts", plan.Total));
-        fields.Add(ReportField.Count("retained", "Retained", plan.Retained));
-        fields.Add(ReportField.Count("deleted", result.DryRun ? "To delete" : "Planned for deletion", plan.Deleted));
+        fields.Add(ReportField.Count("total", "Candidates", plan.Total));
+        fields.Add(ReportField.Count("retained", "Candidates retained", plan.Retained));
+        fields.Add(ReportField.Count("deleted", result.DryRun ? "Candidates to delete" : "Candidates planned for deletion", plan.Deleted));
+        fields.Add(ReportField.Count("artifacts", "Artifacts (accessories and index children included)", plan.ArtifactCount));
+        fields.Add(ReportField.Count("artifactsToDelete", result.DryRun ? "Artifacts to delete" : "Artifacts planned for deletion", plan.ArtifactsToDelete));
         fields.Add(ReportField.Count("repositories", "Repositories selected", plan.Repositories.Length));
         fields.Add(ReportField.Count("untouched", "Repositories untouched (no enabled rule selects them)", plan.Untouched.Length));
         if (result.Execution is { } execution)
@@ -181,7 +183,7 @@ public sealed record HtmlReport
         var inv = CultureInfo.InvariantCulture;
         List<ReportGroup> groups = [.. plan.Repositories.Select(r => new ReportGroup(
             r.Repository.Value,
-            string.Create(inv, $"{r.Total:N0} artifacts: {r.Retained:N0} retained, {r.Deleted:N0} deleted, {HtmlReportWriter.Size(r.Artifacts.Where(a => a.Outcome == RetentionOutcome.Deleted).Sum(a => a.Size))} of manifests deleted"),
+            string.Create(inv, $"{r.Total:N0} candidates: {r.Retained:N0} retained, {r.Deleted:N0} deleted; {r.ArtifactsDeleted:N0} of {r.Artifacts.Length:N0} artifacts deleted with accessories and children, {HtmlReportWriter.Size(r.Artifacts.Where(a => a.Outcome == RetentionOutcome.Deleted).Sum(a => a.Size))} of manifests deleted"),
             Nest(r, plan.Policy))
         {
             Values = [new("total", r.Total), new("retained", r.Retained), new("deleted", r.Deleted)],
@@ -196,9 +198,9 @@ public sealed record HtmlReport
                 + "The bars count the artifacts the plan deletes in each repository"
                 + (result.DryRun ? " (a dry run: nothing was deleted)." : "."),
             ChartUnit = ChartUnit.Count,
-            Bars = [.. plan.Repositories.Where(r => r.Deleted > 0)
-                .OrderByDescending(r => r.Deleted).ThenBy(r => r.Repository.Value, StringComparer.Ordinal)
-                .Select(r => new ReportBar(r.Repository.Value, r.Deleted))],
+            Bars = [.. plan.Repositories.Where(r => r.ArtifactsDeleted > 0)
+                .OrderByDescending(r => r.ArtifactsDeleted).ThenBy(r => r.Repository.Value, StringComparer.Ordinal)
+                .Select(r => new ReportBar(r.Repository.Value, r.ArtifactsDeleted))],
             ArtifactsTitle = "Retained and deleted artifacts",
             Artifacts = [.. groups.SelectMany(g => g.Artifacts)],
             Groups = groups,

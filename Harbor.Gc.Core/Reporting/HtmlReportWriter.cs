@@ -139,7 +139,7 @@ public static class HtmlReportWriter
             return;
         }
 
-        html.Append("<h2>Repositories</h2>\n<table id=\"repositories\">\n<thead><tr><th>Repository</th><th>Artifacts</th><th>Retained</th><th>Deleted</th></tr></thead>\n<tbody>\n");
+        html.Append("<h2>Repositories</h2>\n<table id=\"repositories\">\n<thead><tr><th>Repository</th><th>Candidates</th><th>Retained</th><th>Deleted</th></tr></thead>\n<tbody>\n");
         foreach (var r in report.Repositories)
         {
             html.Append(CultureInfo.InvariantCulture, $"<tr data-repository=\"{E(r.Repository)}\" data-total=\"{r.Total}\" data-retained=\"{r.Retained}\" data-deleted=\"{r.Deleted}\">");

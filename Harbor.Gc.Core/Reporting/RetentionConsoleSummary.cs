@@ -41,10 +41,10 @@ public static class RetentionConsoleSummary
             writer.WriteLine($"  warning: {warning}");
         }
 
-        var list = plan.Total <= MaxListedArtifacts;
+        var list = plan.ArtifactCount <= MaxListedArtifacts;
         foreach (var repository in plan.Repositories)
         {
-            writer.WriteLine(string.Create(inv, $"  {repository.Repository}: {repository.Retained:N0} artifact(s) retained, {repository.Deleted:N0} deleted of {repository.Total:N0}"));
+            writer.WriteLine(string.Create(inv, $"  {repository.Repository}: {repository.Retained:N0} retained, {repository.Deleted:N0} deleted of {repository.Total:N0} candidate(s); {repository.ArtifactsDeleted:N0} artifact(s) {(result.DryRun ? "to delete" : "planned for deletion")} with their accessories and children"));
             if (!list)
             {
                 continue;
@@ -64,10 +64,10 @@ public static class RetentionConsoleSummary
 
         if (!list)
         {
-            writer.WriteLine(string.Create(inv, $"  ({plan.Total:N0} artifacts: the list of each is in the JSON report, --report-json)"));
+            writer.WriteLine(string.Create(inv, $"  ({plan.ArtifactCount:N0} artifacts: the list of each is in the JSON report, --report-json)"));
         }
 
-        writer.WriteLine(string.Create(inv, $"  in all: {plan.Retained:N0} artifact(s) retained, {plan.Deleted:N0} {(result.DryRun ? "to delete" : "planned for deletion")} of {plan.Total:N0}"));
+        writer.WriteLine(string.Create(inv, $"  in all: {plan.Retained:N0} retained, {plan.Deleted:N0} deleted of {plan.Total:N0} candidate(s); {plan.ArtifactsToDelete:N0} artifact(s) {(result.DryRun ? "to delete" : "planned for deletion")} of {plan.ArtifactCount:N0}"));
         if (result.Execution is { } execution)
         {
             writer.WriteLine(string.Create(inv, $"  deleted {execution.Deleted.Length:N0} artifact(s){(execution.AlreadyGone.IsEmpty ? string.Empty : string.Create(inv, $" ({execution.AlreadyGone.Length:N0} were already gone)"))}"));
@@ -122,7 +122,7 @@ public static class RetentionConsoleSummary
         RetentionReason.AccessoryOfRetained => $"accessory of the retained {Short(a.Cause)}",
         RetentionReason.ChildKept => $"child of the kept index {Short(a.Cause)}",
         RetentionReason.OrphanAccessory => "orphan accessory (its subject is gone): left to GC",
-        RetentionReason.NotRetained => "no rule retains it",
+        RetentionReason.NotRetained => a.Cause is { } index ? $"no rule retains it and its index {Short(index)} goes" : "no rule retains it",
         RetentionReason.AccessoryOfDeleted => $"accessory of the deleted {Short(a.Cause)}",
         RetentionReason.ChildOfDeleted => $"untagged child of the deleted index {Short(a.Cause)}",
         _ => RetentionReportWriter.ReasonName(a.Reason),

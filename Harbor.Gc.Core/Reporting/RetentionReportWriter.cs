@@ -11,8 +11,9 @@ namespace Harbor.Gc.Reporting;
 /// </summary>
 /// <remarks>
 /// Beyond §8 (extra fields are allowed): <c>store</c>, <c>policy</c> (project, schedule, rules as <c>latestPushedK(3)</c>),
-/// <c>summary</c> (total, retained, deleted), <c>untouched</c> (the project's repositories no rule selects), per artifact
-/// <c>outcome</c>, <c>reason</c>, <c>retainedBy</c> (1-based rule numbers, as Harbor's UI counts them), <c>cause</c> and
+/// <c>summary</c> (total, retained, deleted: candidates, as Harbor's retention history counts them; artifacts and artifactsToDelete:
+/// every artifact, accessories and index children included), per repository the same five counts, <c>untouched</c> (the project's repositories no rule selects), per artifact
+/// <c>outcome</c>, <c>reason</c>, <c>candidate</c>, <c>retainedBy</c> (1-based rule numbers, as Harbor's UI counts them), <c>cause</c> and
 /// <c>immutableBy</c>, <c>size</c> and <c>accessoryType</c>, <c>deleteOrder</c>, and on a real run <c>result</c> (deleted, already gone, skipped with why, stopped);
 /// <c>outcome</c> (<c>completed</c> or <c>stopped</c>) and for a stopped run <c>stopReason</c> (the signal's name, such as
 /// <c>SIGTERM</c>, when the caller named it, else <c>cancelled</c>), <c>stoppedWhile</c> (<c>planning</c>: reading the store or
@@ -70,6 +71,8 @@ public static class RetentionReportWriter
         json.WriteNumber("total", plan.Total);
         json.WriteNumber("retained", plan.Retained);
         json.WriteNumber("deleted", plan.Deleted);
+        json.WriteNumber("artifacts", plan.ArtifactCount);
+        json.WriteNumber("artifactsToDelete", plan.ArtifactsToDelete);
         json.WriteEndObject();
 
         json.WriteStartArray("repositories");
@@ -80,6 +83,8 @@ public static class RetentionReportWriter
             json.WriteNumber("total", repository.Total);
             json.WriteNumber("retained", repository.Retained);
             json.WriteNumber("deleted", repository.Deleted);
+            json.WriteNumber("artifacts", repository.Artifacts.Length);
+            json.WriteNumber("artifactsToDelete", repository.ArtifactsDeleted);
             json.WriteEndObject();
         }
 
@@ -97,6 +102,7 @@ public static class RetentionReportWriter
                 GcReportWriter.WriteStrings(json, "tags", a.Tags);
                 json.WriteString("outcome", a.Outcome == RetentionOutcome.Retained ? "retained" : "deleted");
                 json.WriteString("reason", ReasonName(a.Reason));
+                json.WriteBoolean("candidate", a.Candidate);
                 json.WriteNumber("size", a.Size);
                 if (a.AccessoryType is { } accessoryType)
                 {

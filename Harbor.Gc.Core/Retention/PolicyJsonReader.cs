@@ -85,7 +85,9 @@ internal sealed class PolicyJsonReader
         var pattern = Pattern(selector, selectorPath, ruleName);
 
         // Harbor's default without extras: untagged artifacts are in a "matches" rule's scope and left out of an
-        // "excludes" rule's scope; extras is a JSON string holding {"untagged": bool}.
+        // "excludes" rule's scope; extras is a JSON string holding {"untagged": bool}. As Harbor's doublestar selector
+        // (src/lib/selector/selectors/doublestar/selector.go, New) reads it, a present extras object replaces the default
+        // even without "untagged": "{}" (or "null") means false.
         var untagged = decoration != SelectorDecoration.Excludes;
         var extras = String(selector, "extras", selectorPath, ruleName, required: false);
         if (!string.IsNullOrEmpty(extras))
@@ -93,16 +95,21 @@ internal sealed class PolicyJsonReader
             try
             {
                 using var doc = JsonDocument.Parse(extras);
-                if (Property(doc.RootElement, "untagged") is { } flag)
+                if (doc.RootElement.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null))
                 {
-                    if (flag.ValueKind is JsonValueKind.True or JsonValueKind.False)
-                    {
-                        untagged = flag.GetBoolean();
-                    }
-                    else
-                    {
-                        Error($"{selectorPath}.extras", ruleName, $"'untagged' must be true or false, found {Kind(flag)}");
-                    }
+                    Error($"{selectorPath}.extras", ruleName, $"not a JSON object string (found {Kind(doc.RootElement)})");
+                }
+                else if (Property(doc.RootElement, "untagged") is not { } flag)
+                {
+                    untagged = false;
+                }
+                else if (flag.ValueKind is JsonValueKind.True or JsonValueKind.False)
+                {
+                    untagged = flag.GetBoolean();
+                }
+                else
+                {
+                    Error($"{selectorPath}.extras", ruleName, $"'untagged' must be true or false, found {Kind(flag)}");
                 }
             }
             catch (JsonException e)

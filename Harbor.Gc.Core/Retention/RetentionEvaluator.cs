@@ -8,14 +8,16 @@ namespace Harbor.Gc.Retention;
 /// <summary>
 /// Evaluates a retention policy over a snapshot (DESIGN.md §6), a pure function of (policy, snapshot, immutability rules,
 /// now). Per repository of the policy's project that some enabled rule selects:
-/// candidates are the artifacts that are neither hard accessories nor children of an index; each enabled rule retains,
+/// candidates are the artifacts that are neither hard accessories nor untagged children of an index; each enabled rule retains,
 /// from the candidates its tag selector selects, what its template keeps; an artifact is retained when any rule retains it
-/// (OR) or when it is immutable; every other candidate is deleted, with its hard accessories (recursively) and its untagged
-/// children that only deleted indexes reference. Work per repository is a sort per rule: no quadratic step.
+/// (OR) or when it is immutable; a tagged child no rule retains stays while a kept index lists it and goes with its last index;
+/// every other candidate is deleted, with its hard accessories (recursively) and its untagged children that only deleted
+/// indexes reference. Work per repository is a sort per rule: no quadratic step.
 /// </summary>
 public static class RetentionEvaluator
 {
     private const long TicksPerDay = TimeSpan.TicksPerDay;
+    private static readonly long UnixEpochTicks = DateTime.UnixEpoch.Ticks;
 
     /// <summary>Evaluates a policy.</summary>
     /// <param name="policy">The policy (validated: <see cref="RetentionPolicyJson.Validate"/> must report nothing).</param>
@@ -119,11 +121,12 @@ public static class RetentionEvaluator
 
         internal RepositoryRetention Run((RetentionRule Rule, int Index)[] rules, ImmutableArray<ArtifactKey>.Builder deleteOrder)
         {
-            // Candidates in digest order: every sort below is stable on it, so ties break by digest.
+            // Candidates in digest order: every sort below is stable on it, so ties break by digest. As Harbor's artifact list
+            // (src/pkg/artifact/dao/dao.go, the "both" filter) a child of an index is a candidate when it carries a tag.
             var candidates = new List<int>(_count);
             foreach (var i in _byDigest)
             {
-                if (!_hardAccessory[i] && _parents[i] is null)
+                if (!_hardAccessory[i] && (_parents[i] is null || _tags[i] is not null))
                 {
                     candidates.Add(i);
                 }
@@ -177,11 +180,16 @@ public static class RetentionEvaluator
             var cause = new int[_count];
             Array.Fill(cause, -1);
             var queue = new Queue<int>();
+            var keptAsChild = new bool[_count]; // a tagged child no rule retains: it goes when its last index goes
             foreach (var i in candidates)
             {
                 if (immutableBy[i] is not null || retainedBy[i] is not null)
                 {
                     reason[i] = retainedBy[i] is not null ? RetentionReason.RetainedByRule : RetentionReason.Immutable;
+                }
+                else if (_parents[i] is not null)
+                {
+                    keptAsChild[i] = true;
                 }
                 else
                 {
@@ -192,7 +200,9 @@ public static class RetentionEvaluator
             }
 
             // Cascade to a fixpoint: a deleted artifact takes its hard accessories, and a child goes once every index that
-            // references it goes and it carries no user tag.
+            // references it goes and it carries no user tag, or it is a tagged candidate no rule retains (Harbor deletes such a
+            // child as a candidate once its index is gone: src/controller/artifact/controller.go deleteDeeply skips a tagged
+            // child, and the retention performer then deletes the child itself).
             while (queue.TryDequeue(out var i))
             {
                 foreach (var accessory in (IEnumerable<int>?)_accessories[i] ?? [])
@@ -208,27 +218,31 @@ public static class RetentionEvaluator
 
                 foreach (var child in (IEnumerable<int>?)_children[i] ?? [])
                 {
-                    if (!deleted[child] && _tags[child] is null && immutableBy[child] is null && !_hardAccessory[child] && _parents[child]!.TrueForAll(p => deleted[p]))
+                    var follower = _tags[child] is null && immutableBy[child] is null && !_hardAccessory[child];
+                    if (!deleted[child] && (follower || keptAsChild[child]) && _parents[child]!.TrueForAll(p => deleted[p]))
                     {
                         deleted[child] = true;
-                        reason[child] = RetentionReason.ChildOfDeleted;
+                        reason[child] = follower ? RetentionReason.ChildOfDeleted : RetentionReason.NotRetained;
                         cause[child] = i;
                         queue.Enqueue(child);
                     }
                 }
             }
 
-            var decisions = ImmutableArray.CreateBuilder<ArtifactRetention>(_count);
+            var isCandidate = new bool[_count];
             var deletedCount = 0;
+            foreach (var i in candidates)
+            {
+                isCandidate[i] = true;
+                deletedCount += deleted[i] ? 1 : 0;
+            }
+
+            var decisions = ImmutableArray.CreateBuilder<ArtifactRetention>(_count);
             foreach (var i in _byDigest)
             {
-                if (deleted[i])
+                if (!deleted[i] && (isCandidate[i] ? keptAsChild[i] : _hardAccessory[i] || _parents[i] is not null))
                 {
-                    deletedCount++;
-                }
-                else if (_hardAccessory[i] || _parents[i] is not null)
-                {
-                    (reason[i], cause[i]) = KeptFollower(i, immutableBy);
+                    (reason[i], cause[i]) = KeptFollower(i, immutableBy, deleted);
                 }
 
                 decisions.Add(new ArtifactRetention(
@@ -242,14 +256,15 @@ public static class RetentionEvaluator
                 {
                     Size = _content.Artifacts[i].Size,
                     AccessoryType = _accessoryType[i],
+                    Candidate = isCandidate[i],
                 });
             }
 
             AppendDeleteOrder(deleted, deleteOrder);
             return new RepositoryRetention(
                 _repository,
-                _count,
-                _count - deletedCount,
+                candidates.Count,
+                candidates.Count - deletedCount,
                 deletedCount,
                 decisions.MoveToImmutable());
         }
@@ -269,7 +284,8 @@ public static class RetentionEvaluator
             }
         }
 
-                private (RetentionReason Reason, int Cause) KeptFollower(int i, string?[] immutableBy)
+        /// <summary>Why a kept accessory or child stays; the cause it names is kept too.</summary>
+        private (RetentionReason Reason, int Cause) KeptFollower(int i, string?[] immutableBy, bool[] deleted)
         {
             if (_hardAccessory[i])
             {
@@ -289,7 +305,15 @@ public static class RetentionEvaluator
                     : (RetentionReason.AccessoryOfRetained, _subject[i]);
             }
 
-            return (RetentionReason.ChildKept, _parents[i]![0]);
+            if (immutableBy[i] is not null)
+            {
+                return (RetentionReason.Immutable, -1);
+            }
+
+            // A child stays while an index lists it: name a kept one, never one the plan deletes.
+            var parents = _parents[i]!;
+            var kept = parents.FindIndex(p => !deleted[p]);
+            return (RetentionReason.ChildKept, kept >= 0 ? parents[kept] : -1);
         }
 
         private IEnumerable<int> Retain(RetentionRule rule, List<int> selected)
@@ -305,16 +329,27 @@ public static class RetentionEvaluator
                 RetentionTemplate.LatestPulledN => selected.Where(i => _pulled[i] != 0).OrderByDescending(i => _pulled[i]).Take(k),
                 RetentionTemplate.LatestActiveK => selected.OrderByDescending(Active).Take(k),
 
-                // Harbor compares with time.After(cutoff): pushed exactly d days ago is not within d days.
-                RetentionTemplate.NDaysSinceLastPush => selected.Where(i => _pushed[i] > cutoff),
-                RetentionTemplate.NDaysSinceLastPull => selected.Where(i => _pulled[i] != 0 && _pulled[i] > cutoff),
-                RetentionTemplate.LastXDays => selected.Where(i => Active(i) > cutoff),
+                // Harbor's daysps and dayspl (Process) keep PushedTime/PulledTime >= (now - d days).Unix(), both in whole
+                // Unix seconds: pushed exactly d days ago, or in the cutoff's second, is kept.
+                RetentionTemplate.NDaysSinceLastPush => selected.Where(i => UnixSeconds(_pushed[i]) >= UnixSeconds(cutoff)),
+                RetentionTemplate.NDaysSinceLastPull => selected.Where(i => _pulled[i] != 0 && UnixSeconds(_pulled[i]) >= UnixSeconds(cutoff)),
+
+                // Harbor's lastx (Process) reads the push time only, truncated to its second, and keeps it when After the
+                // exact cutoff: pushed exactly d days ago is not kept.
+                RetentionTemplate.LastXDays => selected.Where(i => (UnixSeconds(_pushed[i]) * TimeSpan.TicksPerSecond) + UnixEpochTicks > cutoff),
                 RetentionTemplate.Always => selected,
                 _ => throw new InvalidOperationException($"unknown template {rule.Template}"),
             };
         }
 
         private long Active(int i) => Math.Max(_pushed[i], _pulled[i]);
+
+        /// <summary>UTC ticks as Go's <c>time.Unix()</c> gives them: whole seconds since 1970, rounded down.</summary>
+        private static long UnixSeconds(long utcTicks)
+        {
+            var (seconds, rest) = Math.DivRem(utcTicks - UnixEpochTicks, TimeSpan.TicksPerSecond);
+            return rest < 0 ? seconds - 1 : seconds;
+        }
 
         /// <summary>Accessories before their subject, an index before its children; visited in digest order.</summary>
         private void AppendDeleteOrder(bool[] deleted, ImmutableArray<ArtifactKey>.Builder order)
@@ -391,6 +426,13 @@ public static class RetentionEvaluator
                 if (tag.PulledAt is { } pulled && pulled.UtcTicks > _pulled[i])
                 {
                     _pulled[i] = pulled.UtcTicks;
+                }
+
+                // Harbor's candidates (src/pkg/retention/dep/client.go, GetCandidates) take the latest of the artifact's push
+                // time and its tags' push times: a tag created on or moved to an artifact makes it recent.
+                if (tag.PushedAt.UtcTicks > _pushed[i])
+                {
+                    _pushed[i] = tag.PushedAt.UtcTicks;
                 }
 
                 // An accessory's cosign tag-scheme tag is its name, not a user's tag (DESIGN.md §4).

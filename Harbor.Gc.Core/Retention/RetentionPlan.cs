@@ -25,13 +25,16 @@ public enum RetentionReason
     /// <summary>A hard accessory whose subject is kept: it follows its subject.</summary>
     AccessoryOfRetained,
 
-    /// <summary>A child of an index, not deleted with one: it follows its index (or carries a tag, or another index keeps it).</summary>
+    /// <summary>
+    /// A child of an index kept because a kept index lists it (<see cref="ArtifactRetention.Cause"/>): an untagged child, or a
+    /// tagged child (a candidate) that no rule retains.
+    /// </summary>
     ChildKept,
 
     /// <summary>A hard accessory whose subject does not exist: retention leaves it to GC.</summary>
     OrphanAccessory,
 
-    /// <summary>A candidate that no rule retained.</summary>
+    /// <summary>A candidate that no rule retained; for a tagged index child, <see cref="ArtifactRetention.Cause"/> is its last index, which goes too.</summary>
     NotRetained,
 
     /// <summary>A hard accessory of a deleted artifact (cascade, recursively).</summary>
@@ -63,15 +66,30 @@ public sealed record ArtifactRetention(
 
     /// <summary>Its accessory type (<c>signature.cosign</c>, <c>sbom.harbor</c>, …) when it is an accessory, else <see langword="null"/>.</summary>
     public string? AccessoryType { get; init; }
+
+    /// <summary>
+    /// Whether it is a candidate (DESIGN.md §6): counted in its repository's <see cref="RepositoryRetention.Total"/>; a hard
+    /// accessory or an untagged index child is not, it follows its subject or index (<see cref="Cause"/>).
+    /// </summary>
+    public bool Candidate { get; init; }
 }
 
-/// <summary>The plan for one repository.</summary>
+/// <summary>
+/// The plan for one repository. Its counts are over candidates, as Harbor's retention history counts them
+/// (src/pkg/retention/job.go, saveRetainNum: total = the candidates, retained = total − deleted); hard accessories and untagged
+/// index children are listed in <see cref="Artifacts"/> under their subject or index and counted in
+/// <see cref="ArtifactsDeleted"/> only.
+/// </summary>
 /// <param name="Repository">The repository.</param>
-/// <param name="Total">Its artifacts.</param>
-/// <param name="Retained">Those kept.</param>
-/// <param name="Deleted">Those deleted (candidates and cascade).</param>
+/// <param name="Total">Its candidates.</param>
+/// <param name="Retained">The candidates kept.</param>
+/// <param name="Deleted">The candidates deleted.</param>
 /// <param name="Artifacts">Every artifact's decision, by digest.</param>
-public sealed record RepositoryRetention(RepositoryName Repository, int Total, int Retained, int Deleted, ImmutableArray<ArtifactRetention> Artifacts);
+public sealed record RepositoryRetention(RepositoryName Repository, int Total, int Retained, int Deleted, ImmutableArray<ArtifactRetention> Artifacts)
+{
+    /// <summary>Every artifact the plan deletes in the repository: the deleted candidates with their accessories and children.</summary>
+    public int ArtifactsDeleted => Artifacts.Count(a => a.Outcome == RetentionOutcome.Deleted);
+}
 
 /// <summary>
 /// The outcome of evaluating a retention policy over a snapshot (DESIGN.md §6). Pure data: the executor deletes
@@ -92,12 +110,18 @@ public sealed record RetentionPlan(
     ImmutableArray<RepositoryName> Untouched,
     ImmutableArray<ArtifactKey> DeleteOrder)
 {
-    /// <summary>Artifacts in the selected repositories.</summary>
+    /// <summary>Candidates in the selected repositories (see <see cref="RepositoryRetention"/>).</summary>
     public int Total => Repositories.Sum(r => r.Total);
 
-    /// <summary>Artifacts kept in the selected repositories.</summary>
+    /// <summary>Candidates kept in the selected repositories.</summary>
     public int Retained => Repositories.Sum(r => r.Retained);
 
-    /// <summary>Artifacts to delete.</summary>
-    public int Deleted => DeleteOrder.Length;
+    /// <summary>Candidates to delete.</summary>
+    public int Deleted => Repositories.Sum(r => r.Deleted);
+
+    /// <summary>Every artifact in the selected repositories, candidates or not.</summary>
+    public int ArtifactCount => Repositories.Sum(r => r.Artifacts.Length);
+
+    /// <summary>Every artifact to delete: the deleted candidates with their accessories and children (<see cref="DeleteOrder"/>).</summary>
+    public int ArtifactsToDelete => DeleteOrder.Length;
 }

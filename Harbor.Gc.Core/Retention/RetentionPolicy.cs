@@ -11,10 +11,10 @@ public enum RetentionTemplate
     /// <summary><c>latestPulledN</c>: the n most recently pulled (never pulled sorts last and is never retained).</summary>
     LatestPulledN,
 
-    /// <summary><c>nDaysSinceLastPush</c>: pushed within the last d days.</summary>
+    /// <summary><c>nDaysSinceLastPush</c>: pushed within the last d days (Harbor's <c>daysps</c>: the push's Unix second at or after the cutoff's).</summary>
     NDaysSinceLastPush,
 
-    /// <summary><c>nDaysSinceLastPull</c>: pulled within the last d days.</summary>
+    /// <summary><c>nDaysSinceLastPull</c>: pulled within the last d days (Harbor's <c>dayspl</c>: the pull's Unix second at or after the cutoff's).</summary>
     NDaysSinceLastPull,
 
     /// <summary><c>always</c>: every selected artifact.</summary>
@@ -23,7 +23,7 @@ public enum RetentionTemplate
     /// <summary><c>latestActiveK</c>: the k most recent by the later of push and pull.</summary>
     LatestActiveK,
 
-    /// <summary><c>lastXDays</c>: pushed or pulled within the last d days.</summary>
+    /// <summary><c>lastXDays</c>: pushed within the last d days (Harbor's <c>lastx</c>: reads the push time only, its second strictly after the cutoff).</summary>
     LastXDays,
 }
 

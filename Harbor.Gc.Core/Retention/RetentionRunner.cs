@@ -51,7 +51,29 @@ public sealed class RetentionRunner(IRegistryStore store, TimeProvider? timeProv
 
     /// <summary>The warning a run gives when pull-based rules meet a store that keeps no pull times.</summary>
     public const string PullTimesUnknownWarning =
-        "pull times are unknown in the Distribution layout: pull-based rules (latestPulledN, nDaysSinceLastPull, and the pull half of latestActiveK and lastXDays) treat every artifact as never pulled";
+        "pull times are unknown in the Distribution layout: pull-based rules (latestPulledN, nDaysSinceLastPull, and the pull half of latestActiveK) treat every artifact as never pulled";
+
+    /// <summary>The warning a run gives when push-based rules meet a store that cannot tell a re-push from a push.</summary>
+    public const string RePushUnknownWarning =
+        "the Distribution layout cannot tell a re-push from a push: pushing a manifest again to a tag it already has rewrites its links, so push-based rules (latestPushedK, nDaysSinceLastPush, latestActiveK, lastXDays) see it as pushed then, where Harbor keeps its first push time";
+
+    /// <summary>
+    /// Whether a store keeps an artifact's first push apart from its last touch, and leaves a tag's push time alone when the same
+    /// digest is pushed to it again (the Distribution layout does not: each push rewrites the revision and tag links).
+    /// </summary>
+    /// <param name="registryStore">The store.</param>
+    /// <returns>Whether a re-push can be told from a push.</returns>
+    public static bool KnowsFirstPush(IRegistryStore registryStore) => registryStore is not DistributionRegistryStore;
+
+    /// <summary>Whether an enabled rule of the policy reads push times.</summary>
+    /// <param name="policy">The policy.</param>
+    /// <returns>Whether a push-based rule is enabled.</returns>
+    public static bool UsesPushTimes(RetentionPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        return policy.Rules.Any(r => !r.Disabled && r.Template is RetentionTemplate.LatestPushedK or RetentionTemplate.NDaysSinceLastPush
+            or RetentionTemplate.LatestActiveK or RetentionTemplate.LastXDays);
+    }
 
     /// <summary>Whether a store records pull times (the Distribution layout does not: the registry writes no pull record).</summary>
     /// <param name="registryStore">The store.</param>
@@ -65,7 +87,7 @@ public sealed class RetentionRunner(IRegistryStore store, TimeProvider? timeProv
     {
         ArgumentNullException.ThrowIfNull(policy);
         return policy.Rules.Any(r => !r.Disabled && r.Template is RetentionTemplate.LatestPulledN or RetentionTemplate.NDaysSinceLastPull
-            or RetentionTemplate.LatestActiveK or RetentionTemplate.LastXDays);
+            or RetentionTemplate.LatestActiveK);
     }
 
     /// <summary>Runs the policy.</summary>
@@ -122,6 +144,11 @@ public sealed class RetentionRunner(IRegistryStore store, TimeProvider? timeProv
         if (!KnowsPullTimes(store) && UsesPullTimes(policy))
         {
             warnings.Add(PullTimesUnknownWarning);
+        }
+
+        if (!KnowsFirstPush(store) && UsesPushTimes(policy))
+        {
+            warnings.Add(RePushUnknownWarning);
         }
 
         warnings.AddRange(snapshot.Problems.Select(p => $"{p.Location}: {p.Message}"));

@@ -57,7 +57,7 @@ public sealed class RetentionSnapshot : ISnapshotSink
         var content = Content(artifact.Repository);
         if (content.Index.TryAdd(artifact.Digest, content.Artifacts.Count))
         {
-            content.Artifacts.Add(new ArtifactRow(artifact.Digest, artifact.PushedAt, artifact.PulledAt, artifact.Children, artifact.Subject, artifact.Version, artifact.Size));
+            content.Artifacts.Add(new ArtifactRow(artifact.Digest, artifact.FirstPushedAt ?? artifact.PushedAt, artifact.PulledAt, artifact.Children, artifact.Subject, artifact.Version, artifact.Size));
             ArtifactCount++;
         }
     }
@@ -104,6 +104,7 @@ public sealed class RetentionSnapshot : ISnapshotSink
         return content;
     }
 
+    /// <summary>An artifact as retention reads it; <c>PushedAt</c> is its first push (its last touch when the store cannot tell).</summary>
     internal readonly record struct ArtifactRow(Digest Digest, DateTimeOffset PushedAt, DateTimeOffset? PulledAt, ImmutableArray<Digest> Children, Digest? Subject, long Version, long Size);
 
     internal sealed class RepositoryContent

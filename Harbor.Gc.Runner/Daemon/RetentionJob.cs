@@ -31,7 +31,7 @@ internal sealed class RetentionJob(TimeProvider time) : IRetentionJob
     {
         ArgumentNullException.ThrowIfNull(job);
         var result = await StoreSpec.UseAsync(job.Store, time, readOnly: job.DryRun, s => new RetentionRunner(s, time).RunAsync(job.Policy!, job.Immutability, job.DryRun, cancellationToken), job.GracePeriod).ConfigureAwait(false);
-        var deleted = result.Execution?.Deleted.Length ?? result.Plan.Deleted;
+        var deleted = result.Execution?.Deleted.Length ?? result.Plan.ArtifactsToDelete;
         var message = History.RetentionRunRecording.Message(result);
         return new RetentionRunResult(result.DryRun, deleted, RetentionReportWriter.ToJson(result), message, result.Stopped,
             job.ReportHtml is null ? null : HtmlReport.FromRetention(result));

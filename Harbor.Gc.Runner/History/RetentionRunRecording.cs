@@ -21,7 +21,7 @@ internal static class RetentionRunRecording
     {
         run.DryRun = result.DryRun;
         run.FinishedAt = result.FinishedAt;
-        run.Artifacts = result.Execution?.Deleted.Length ?? result.Plan.Deleted;
+        run.Artifacts = result.Execution?.Deleted.Length ?? result.Plan.ArtifactsToDelete;
         (run.Status, run.Message) = (result.Stopped ? RunStatus.Stopped : RunStatus.Succeeded, Message(result));
         return RetentionReportWriter.ToJson(result);
     }
@@ -33,8 +33,8 @@ internal static class RetentionRunRecording
         var execution = result.Execution;
         var why = result.StoppedBy is { } signal ? $"stopped by {signal}" : "stopped";
         var message = !result.Planned ? $"{why} while reading the store and evaluating the policy, before the plan was made; nothing was deleted"
-            : execution is null ? $"dry run: {plan.Deleted} of {plan.Total} artifacts would be deleted"
-            : $"{execution.Deleted.Length} of {plan.Total} artifacts deleted ({execution.Skipped.Length} skipped, {execution.AlreadyGone.Length} already gone){(execution.Stopped ? $"; {why} after the artifact in hand, the next run carries on" : string.Empty)}; the next GC frees their blobs";
+            : execution is null ? $"dry run: {plan.ArtifactsToDelete} of {plan.ArtifactCount} artifacts would be deleted"
+            : $"{execution.Deleted.Length} of {plan.ArtifactCount} artifacts deleted ({execution.Skipped.Length} skipped, {execution.AlreadyGone.Length} already gone){(execution.Stopped ? $"; {why} after the artifact in hand, the next run carries on" : string.Empty)}; the next GC frees their blobs";
         if (!result.Warnings.IsEmpty)
         {
             message += "; " + string.Join("; ", result.Warnings);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Cronos;
+using Harbor.Gc.Retention;
 using Harbor.Gc.Runner.Daemon;
 using Harbor.Gc.Runner.History;
 using Harbor.Gc.Tests.Runner;
@@ -53,7 +54,7 @@ public class HistoryToolsTests
             var runs = history.List(null, 10).OrderBy(r => r.Id).ToList();
             runs.Should().HaveCount(2);
             runs.Should().OnlyContain(r => r.Kind == "retention" && r.Job == "retention" && r.Trigger == RunTrigger.Manual && r.Status == RunStatus.Succeeded && r.Store == Store);
-            (runs[0].DryRun, runs[0].Artifacts, runs[0].Message).Should().Be((true, 3, "dry run: 3 of 4 artifacts would be deleted"));
+            (runs[0].DryRun, runs[0].Artifacts, runs[0].Message).Should().Be((true, 3, $"dry run: 3 of 4 artifacts would be deleted; {RetentionRunner.RePushUnknownWarning}"));
             (runs[1].DryRun, runs[1].Artifacts).Should().Be((false, 3));
             runs[1].Message.Should().StartWith("3 of 4 artifacts deleted").And.Contain("the next GC frees their blobs");
             runs[1].Options.Should().Contain("policy", _policy).And.Contain("dryRun", "false");

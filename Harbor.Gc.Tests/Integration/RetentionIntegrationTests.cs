@@ -43,7 +43,7 @@ public class RetentionIntegrationTests : RegistryIntegrationTest
 
         // then: v1 and both its accessories are gone, with the signature's tag; v2, latest and its untagged children serve
         code.Should().Be(0, stderr.ToString());
-        stdout.ToString().Should().Contain("library/app: 4 artifact(s) retained, 3 deleted of 7");
+        stdout.ToString().Should().Contain("library/app: 2 retained, 1 deleted of 3 candidate(s); 3 artifact(s) planned for deletion with their accessories and children");
         foreach (var gone in new[] { v1, v1Sig, v1Notation })
         {
             (await Client.GetManifestAsync(App, gone.Digest.ToString())).Status.Should().Be(HttpStatusCode.NotFound);

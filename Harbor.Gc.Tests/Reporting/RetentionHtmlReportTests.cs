@@ -90,7 +90,9 @@ public class RetentionHtmlReportTests
             m => long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture).Should().Be(long.Parse(m.Groups[3].Value.Replace(",", string.Empty, StringComparison.Ordinal), CultureInfo.InvariantCulture)).And.Subject);
         var s = root.GetProperty("summary");
         (summary["total"], summary["retained"], summary["deleted"]).Should().Be((s.GetProperty("total").GetInt64(), s.GetProperty("retained").GetInt64(), s.GetProperty("deleted").GetInt64()));
-        (summary["total"], summary["retained"], summary["deleted"]).Should().Be((8L, 3L, 5L), "app: v1, its signature, SBOM and the SBOM's signature go, v2 stays; web: w1 goes, w2 stays; odd: its one image stays");
+        (summary["artifacts"], summary["artifactsToDelete"]).Should().Be((s.GetProperty("artifacts").GetInt64(), s.GetProperty("artifactsToDelete").GetInt64()));
+        (summary["total"], summary["retained"], summary["deleted"]).Should().Be((5L, 3L, 2L), "candidates: app's v1 goes, v2 stays; web: w1 goes, w2 stays; odd: its one image stays");
+        (summary["artifacts"], summary["artifactsToDelete"]).Should().Be((8L, 5L), "v1 takes its signature, SBOM and the SBOM's signature with it");
         summary["warnings"].Should().Be(root.GetProperty("warnings").GetArrayLength());
         root.GetProperty("warnings").EnumerateArray().Should().Contain(w => w.GetString() == RetentionRunner.PullTimesUnknownWarning);
         dom.Should().Contain(RetentionRunner.PullTimesUnknownWarning, "the warning is on the page");
@@ -110,7 +112,8 @@ public class RetentionHtmlReportTests
             .Select(m => (m.Groups[1].Value, int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), int.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture), int.Parse(m.Groups[4].Value, CultureInfo.InvariantCulture)))
             .Should().Equal(repositories);
         Regex.Matches(dom, "<g class=\"bar\" data-label=\"([^\"]*)\" data-bytes=\"(\\d+)\">").ToDictionary(m => m.Groups[1].Value, m => int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture))
-            .Should().Equal(repositories.Where(r => r.Item4 > 0).ToDictionary(r => r.Item1, r => r.Item4));
+            .Should().Equal(root.GetProperty("repositories").EnumerateArray().Where(r => r.GetProperty("artifactsToDelete").GetInt32() > 0)
+                .ToDictionary(r => r.GetProperty("repository").GetString()!, r => r.GetProperty("artifactsToDelete").GetInt32()), "the bars count every artifact deleted");
         dom.Should().Contain("Retention frees no bytes itself");
 
         // each JSON artifact is one row of its repository's group with its outcome, type and size; an accessory or index child

@@ -83,7 +83,7 @@ public sealed class RetentionDistributionTests
         Directory.Exists(_tree.TagFolder(App, $"sha256-{r.V1.Manifest.Hex}.sig")).Should().BeFalse();
         Directory.Exists(_tree.TagFolder(App, "old-multi")).Should().BeFalse();
         _tree.HasBlob(r.V1.Config).Should().BeTrue("retention deletes no blob");
-        result.Warnings.Should().BeEmpty("no rule reads pull times");
+        result.Warnings.Should().Equal([RetentionRunner.RePushUnknownWarning], "no rule reads pull times; the layout cannot tell a re-push from a push");
     }
 
     [Test]
@@ -138,6 +138,21 @@ public sealed class RetentionDistributionTests
         execution.Deleted.Select(k => k.Digest).Should().BeEquivalentTo([r.OldMulti, r.OldChild]);
     }
 
+    // Harbor's src/pkg/retention/policy/rule/lastx/evaluator.go, Process, reads the push time only: lastXDays is not a
+    // pull-based rule, so the Distribution layout's missing pull times do not concern it.
+    [Test]
+    public async Task Given_a_lastXDays_rule_on_the_Distribution_layout_when_run_then_it_gives_no_pull_time_warning()
+    {
+        // Given the Distribution layout and a lastXDays policy
+        Build();
+
+        // When it is run
+        var result = await new RetentionRunner(Store(), _time).RunAsync(Policy(RetentionTemplate.LastXDays, 10), dryRun: true);
+
+        // Then no warning about pull times is given
+        result.Warnings.Should().NotContain(RetentionRunner.PullTimesUnknownWarning);
+    }
+
     [Test]
     public async Task Given_a_pull_based_rule_on_the_Distribution_layout_when_run_then_it_warns_and_treats_every_artifact_as_never_pulled()
     {
@@ -148,7 +163,7 @@ public sealed class RetentionDistributionTests
         result.Warnings.Should().ContainSingle().Which.Should().Be(RetentionRunner.PullTimesUnknownWarning);
         result.Plan.Retained.Should().Be(0, "never pulled: a pull rule retains nothing, and everything else follows the candidates");
         result.Plan.DeleteOrder.Select(k => k.Digest).Should().Contain([r.V1.Manifest, r.V2.Manifest, r.Multi, r.OldMulti]);
-        result.Plan.Deleted.Should().Be(9);
+        result.Plan.ArtifactsToDelete.Should().Be(9);
         _tree.HasRevision(App, r.V1.Manifest).Should().BeTrue("a dry run deletes nothing");
     }
 }

@@ -64,9 +64,10 @@ public sealed class RetentionEvaluatorTests
         plan.Of(D("never")).Reason.Should().Be(RetentionReason.NotRetained);
     }
 
-    // nDaysSinceLastPush (Harbor's daysps): kept when push time is After(now - d days); exactly d days ago is not after.
+    // Harbor's src/pkg/retention/policy/rule/daysps/evaluator.go, Process: retained when PushedTime (Unix seconds) >=
+    // (now - d days).Unix(): pushed exactly d days ago is retained.
     [TestCase(7, 6.99, true)]
-    [TestCase(7, 7.0, false, TestName = "Given_nDaysSinceLastPush_when_pushed_exactly_d_days_ago_then_deleted_as_Harbors_After")]
+    [TestCase(7, 7.0, true, TestName = "Given_nDaysSinceLastPush_when_pushed_exactly_d_days_ago_then_retained_as_Harbors_daysps_Process")]
     [TestCase(7, 8, false)]
     [TestCase(0, 0.01, false, TestName = "Given_nDaysSinceLastPush_0_when_evaluated_then_nothing_pushed_before_now_is_kept")]
     public void Given_nDaysSinceLastPush_when_evaluated_then_artifacts_pushed_within_d_days_are_retained(int d, double pushedDaysAgo, bool kept)
@@ -79,9 +80,11 @@ public sealed class RetentionEvaluatorTests
         plan.Of(a).Outcome.Should().Be(kept ? RetentionOutcome.Retained : RetentionOutcome.Deleted);
     }
 
-    // nDaysSinceLastPull (Harbor's dayspl): pulled After(now - d days); never pulled is never retained.
+    // Harbor's src/pkg/retention/policy/rule/dayspl/evaluator.go, Process: retained when PulledTime (Unix seconds) >=
+    // (now - d days).Unix(); never pulled is never retained (DESIGN.md §6).
     [TestCase(3, 2.5, true)]
-    [TestCase(3, 3.0, false)]
+    [TestCase(3, 3.0, true, TestName = "Given_nDaysSinceLastPull_when_pulled_exactly_d_days_ago_then_retained_as_Harbors_dayspl_Process")]
+    [TestCase(3, 3.5, false)]
     [TestCase(3, null, false, TestName = "Given_nDaysSinceLastPull_when_never_pulled_then_deleted_even_if_pushed_now")]
     public void Given_nDaysSinceLastPull_when_evaluated_then_artifacts_pulled_within_d_days_are_retained(int d, double? pulledDaysAgo, bool kept)
     {
@@ -93,7 +96,79 @@ public sealed class RetentionEvaluatorTests
         plan.Of(a).Outcome.Should().Be(kept ? RetentionOutcome.Retained : RetentionOutcome.Deleted);
     }
 
-    // latestActiveK: the k most recent by the later of push and pull; lastXDays: pushed or pulled within d days.
+    // Harbor's daysps/dayspl Process compare whole Unix seconds: with now at 12:00:00.700, the cutoff is second 12:00:00
+    // (d days before); a push or pull at 12:00:00.200 (0.5 s before the exact cutoff) is in that second, so retained; one
+    // at 11:59:59.900 is not.
+    [TestCase(RetentionTemplate.NDaysSinceLastPush, 200, true)]
+    [TestCase(RetentionTemplate.NDaysSinceLastPush, -100, false)]
+    [TestCase(RetentionTemplate.NDaysSinceLastPull, 200, true)]
+    [TestCase(RetentionTemplate.NDaysSinceLastPull, -100, false)]
+    public void Given_a_day_rule_when_the_time_is_in_the_cutoffs_second_then_it_is_retained_as_Harbors_daysps_and_dayspl_compare_Unix_seconds(
+        RetentionTemplate template, int millisecondsAfterCutoffSecond, bool kept)
+    {
+        // Given now at a fractional second and an artifact pushed or pulled near d days before
+        var fixture = new RetentionFixture();
+        fixture.Time.Advance(TimeSpan.FromMilliseconds(700));
+        var at = Now.AddDays(-5).AddMilliseconds(millisecondsAfterCutoffSecond);
+        var a = template == RetentionTemplate.NDaysSinceLastPush
+            ? fixture.ImageAt(Repo, "a", at, null, "v1")
+            : fixture.ImageAt(Repo, "a", Now.AddDays(-50), at, "v1");
+
+        // When a 5-day rule is evaluated
+        var plan = fixture.Evaluate(Policy(Rule(template, 5)));
+
+        // Then it is retained exactly when its Unix second is at or after the cutoff's
+        plan.Of(a).Outcome.Should().Be(kept ? RetentionOutcome.Retained : RetentionOutcome.Deleted);
+    }
+
+    // Harbor's src/pkg/retention/policy/rule/lastx/evaluator.go, Process: time.Unix(PushedTime, 0).After(now - x days), the
+    // push time truncated to its second and compared strictly with the exact cutoff: pushed exactly x days ago is not kept,
+    // nor is a push 0.2 s after a cutoff at .700 (its second starts before the cutoff); a push a second later is.
+    [TestCase(0, 0, false, TestName = "Given_lastXDays_when_pushed_exactly_x_days_ago_then_deleted_as_Harbors_lastx_After")]
+    [TestCase(700, 900, false, TestName = "Given_lastXDays_when_pushed_in_the_cutoffs_second_after_it_then_deleted_as_Harbors_lastx_truncates_to_seconds")]
+    [TestCase(700, 1000, true)]
+    [TestCase(0, 1000, true)]
+    public void Given_lastXDays_near_its_cutoff_when_evaluated_then_it_follows_Harbors_lastx(int nowMilliseconds, int pushedMillisecondsAfter, bool kept)
+    {
+        // Given now (possibly at a fractional second) and an image pushed near x days before
+        var fixture = new RetentionFixture();
+        fixture.Time.Advance(TimeSpan.FromMilliseconds(nowMilliseconds));
+        var a = fixture.ImageAt(Repo, "a", Now.AddDays(-5).AddMilliseconds(pushedMillisecondsAfter), null, "v1");
+
+        // When lastXDays(5) is evaluated
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LastXDays, 5)));
+
+        // Then it is retained only when its push second is strictly after the exact cutoff
+        plan.Of(a).Outcome.Should().Be(kept ? RetentionOutcome.Retained : RetentionOutcome.Deleted);
+    }
+
+    // Harbor's src/pkg/retention/dep/client.go, GetCandidates: PushedTime = the later of the artifact's push time and its tags'
+    // push times; the artifact's push time is its first push, not its last touch (ensureArtifact leaves it on a re-push).
+    [Test]
+    public void Given_first_push_last_touch_and_tag_times_when_a_day_rule_runs_then_push_time_is_the_later_of_first_push_and_tags_as_Harbors_GetCandidates()
+    {
+        // Given an image first pushed 30 days ago and touched yesterday (pushed again), and one first pushed 30 days ago that
+        // a tag moved onto yesterday
+        var fixture = new RetentionFixture();
+        var touched = D("touched");
+        fixture.Snapshot.OnArtifact(new Artifact
+        {
+            Repository = R(Repo), Digest = touched, MediaType = MediaTypes.OciManifest, Kind = ManifestKind.OciManifest,
+            PushedAt = Now.AddDays(-1), FirstPushedAt = Now.AddDays(-30),
+        });
+        fixture.Snapshot.OnTag(new Tag(R(Repo), "v1", touched, Now.AddDays(-30)));
+        var retagged = fixture.Image(Repo, "retagged", 30, null, "v1-old");
+        fixture.Snapshot.OnTag(new Tag(R(Repo), "v2", retagged, Now.AddDays(-1)));
+
+        // When nDaysSinceLastPush(7) is evaluated
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.NDaysSinceLastPush, 7)));
+
+        // Then the re-pushed image is old, the re-tagged one recent
+        plan.Of(touched).Outcome.Should().Be(RetentionOutcome.Deleted);
+        plan.Of(retagged).Outcome.Should().Be(RetentionOutcome.Retained);
+    }
+
+    // latestActiveK: the k most recent by the later of push and pull (Harbor's latestk/evaluator.go, activeTime).
     [Test]
     public void Given_latestActiveK_when_evaluated_then_recency_is_the_later_of_push_and_pull()
     {
@@ -107,17 +182,23 @@ public sealed class RetentionEvaluatorTests
         plan.RetainedDigests().Should().BeEquivalentTo([oldButPulled, fresh]);
     }
 
+    // Harbor's src/pkg/retention/policy/rule/lastx/evaluator.go, Process: reads a.PushedTime only; a recent pull does not
+    // keep an old image.
     [Test]
-    public void Given_lastXDays_when_evaluated_then_artifacts_pushed_or_pulled_within_d_days_are_retained()
+    public void Given_lastXDays_when_an_old_image_was_pulled_recently_then_it_is_not_retained_as_Harbors_lastx_reads_push_time_only()
     {
+        // Given an image pushed 40 days ago and pulled yesterday, one pushed yesterday, one stale
         var fixture = new RetentionFixture();
         var pulled = fixture.Image(Repo, "pulled", 40, 1, "a");
         var pushed = fixture.Image(Repo, "pushed", 1, null, "b");
         var stale = fixture.Image(Repo, "stale", 40, 20, "c");
 
+        // When lastXDays(7) is evaluated
         var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LastXDays, 7)));
 
-        plan.RetainedDigests().Should().BeEquivalentTo([pulled, pushed]);
+        // Then only the recently pushed image is retained
+        plan.RetainedDigests().Should().BeEquivalentTo([pushed]);
+        plan.Of(pulled).Reason.Should().Be(RetentionReason.NotRetained);
         plan.Of(stale).Reason.Should().Be(RetentionReason.NotRetained);
     }
 
@@ -168,6 +249,25 @@ public sealed class RetentionEvaluatorTests
         var plan = fixture.Evaluate(Policy(new RetentionRule(RetentionTemplate.Always, 0, RepositorySelector.Matching("**"), tags)));
 
         plan.Of(bare).Outcome.Should().Be(kept ? RetentionOutcome.Retained : RetentionOutcome.Deleted);
+    }
+
+    // Harbor's src/lib/selector/selectors/doublestar/selector.go: New() reads extras "{}" as untagged = false, and
+    // tagSelectMatch() then leaves an untagged artifact out of a "matches" rule, so an "always" rule with "{}" does not keep it.
+    [Test]
+    public void Given_an_always_rule_whose_extras_is_an_empty_object_when_evaluated_then_untagged_artifacts_are_not_retained()
+    {
+        // Given a tagged and an untagged image, and Harbor's JSON for "always" matching ** with extras "{}"
+        var fixture = new RetentionFixture();
+        var tagged = fixture.Image(Repo, "tagged", 100, null, "v1");
+        var bare = fixture.Image(Repo, "bare", 100, null);
+        var policy = RetentionPolicyJson.Parse(RetentionPolicyJsonTests.Policy(RetentionPolicyJsonTests.Rule("always", "{}", extras: "{}")));
+
+        // When the policy is evaluated
+        var plan = fixture.Evaluate(policy);
+
+        // Then the tagged image is retained and the untagged one, outside the rule's scope, is deleted
+        plan.Of(tagged).Outcome.Should().Be(RetentionOutcome.Retained);
+        plan.Of(bare).Should().Match<ArtifactRetention>(a => a.Outcome == RetentionOutcome.Deleted && a.Reason == RetentionReason.NotRetained);
     }
 
     // Repository selectors match the path below the project (Harbor matches "library/team/api" as "team/api"); a
@@ -310,7 +410,35 @@ public sealed class RetentionEvaluatorTests
         plan.Of(keptSig).Should().Match<ArtifactRetention>(a => a.Outcome == RetentionOutcome.Retained && a.Reason == RetentionReason.AccessoryOfRetained);
         plan.DeleteOrder.Select(k => k.Digest).Should().Equal(sbomSig, sbom, old);
         plan.Of(sbomSig).Cause.Should().Be(sbom);
-        plan.Repositories.Single().Should().Match<RepositoryRetention>(r => r.Total == 5 && r.Retained == 2 && r.Deleted == 3);
+        plan.Repositories.Single().Should().Match<RepositoryRetention>(r => r.Total == 2 && r.Retained == 1 && r.Deleted == 1 && r.ArtifactsDeleted == 3);
+    }
+
+    // Harbor's src/pkg/retention/job.go, saveRetainNum: total = len(allCandidates), retained = total - deleted; the
+    // candidates come from src/pkg/artifact/dao/dao.go (the "both" and "notacc" filters: no accessory, no untagged child).
+    [Test]
+    public void Given_accessories_and_index_children_when_evaluated_then_the_repository_counts_are_over_candidates_as_Harbors_saveRetainNum()
+    {
+        // Given a kept and a deleted image each signed, and a deleted index with two untagged children
+        var fixture = new RetentionFixture();
+        var kept = fixture.Image(Repo, "kept", 1, null, "v2");
+        var keptSig = fixture.Signature(Repo, "kept-sig", kept);
+        var old = fixture.Image(Repo, "old", 90, null, "v1");
+        var oldSig = fixture.Signature(Repo, "old-sig", old);
+        var amd = fixture.Image(Repo, "amd", 80, null);
+        var arm = fixture.Image(Repo, "arm", 80, null);
+        var index = fixture.Index(Repo, "index", 80, [amd, arm], "multi");
+
+        // When latestPushedK(1) is evaluated
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPushedK, 1)));
+
+        // Then three candidates are counted (one retained, two deleted), and the five deleted artifacts are counted apart
+        var repository = plan.Repositories.Single();
+        (repository.Total, repository.Retained, repository.Deleted, repository.ArtifactsDeleted).Should().Be((3, 1, 2, 5));
+        (plan.Total, plan.Retained, plan.Deleted, plan.ArtifactCount, plan.ArtifactsToDelete).Should().Be((3, 1, 2, 7, 5));
+        repository.Artifacts.Where(a => a.Candidate).Select(a => a.Digest).Should().BeEquivalentTo([kept, old, index]);
+        plan.Of(keptSig).Candidate.Should().BeFalse();
+        plan.Of(oldSig).Cause.Should().Be(old, "an accessory is listed under its subject");
+        plan.Of(amd).Cause.Should().Be(index, "an index child is listed under its index");
     }
 
     [Test]
@@ -326,8 +454,8 @@ public sealed class RetentionEvaluatorTests
         plan.Of(soft).Reason.Should().Be(RetentionReason.NotRetained);
     }
 
-    // DESIGN.md §6/§7: index children are not candidates; a retained index keeps them; a deleted index takes its untagged
-    // children that no other (kept) index references; a tagged child stays; the index is deleted before its children.
+    // DESIGN.md §6/§7: untagged index children are not candidates; a retained index keeps them; a deleted index takes its
+    // untagged children that no other (kept) index references; the index is deleted before its children.
     [Test]
     public void Given_indexes_sharing_children_when_one_is_deleted_then_only_its_unshared_untagged_children_go()
     {
@@ -345,12 +473,71 @@ public sealed class RetentionEvaluatorTests
         plan.Of(newIndex).Reason.Should().Be(RetentionReason.RetainedByRule);
         plan.Of(shared).Should().Match<ArtifactRetention>(a => a.Outcome == RetentionOutcome.Retained && a.Reason == RetentionReason.ChildKept);
         plan.Of(onlyNew).Outcome.Should().Be(RetentionOutcome.Retained);
-        plan.Of(taggedChild).Outcome.Should().Be(RetentionOutcome.Retained);
+        plan.Of(taggedChild).Should().Match<ArtifactRetention>(a => a.Outcome == RetentionOutcome.Deleted && a.Reason == RetentionReason.NotRetained && a.Cause == oldIndex,
+            "a tagged child is a candidate of its own (DESIGN.md §6): no rule retains it and its only index goes");
         plan.Of(onlyOld).Should().Match<ArtifactRetention>(a => a.Reason == RetentionReason.ChildOfDeleted && a.Cause == oldIndex);
         var order = plan.DeleteOrder.Select(k => k.Digest).ToList();
-        order.Should().BeEquivalentTo([oldIndex, childSig, onlyOld]);
+        order.Should().BeEquivalentTo([oldIndex, childSig, onlyOld, taggedChild]);
+        order.IndexOf(oldIndex).Should().BeLessThan(order.IndexOf(taggedChild), "an index goes before its children");
         order.IndexOf(oldIndex).Should().BeLessThan(order.IndexOf(onlyOld), "an index goes before its children");
         order.IndexOf(childSig).Should().BeLessThan(order.IndexOf(onlyOld), "an accessory goes before its subject");
+    }
+
+    // Harbor's src/pkg/artifact/dao/dao.go ("both" filter: tagged, or not referenced by an index) makes a tagged child a
+    // candidate of its own; src/controller/artifact/controller.go deleteDeeply skips a tagged child when its index goes (and
+    // refuses to delete an artifact an index still references), so the retention performer deletes the child itself only once
+    // its index is gone: retained by a rule, kept as a kept index's child, or deleted with its accessories after its index.
+    [Test]
+    public void Given_tagged_index_children_when_evaluated_then_each_is_a_candidate_as_in_Harbors_artifact_dao_and_deleteDeeply()
+    {
+        // Given an old index (v1) with a signed tagged child, a tagged child a rule keeps and an untagged child, and a new
+        // index (v2) with a tagged child
+        var fixture = new RetentionFixture();
+        var amd = fixture.Image(Repo, "amd", 50, null, "amd64");
+        var amdSig = fixture.Signature(Repo, "amd-sig", amd);
+        var keep = fixture.Image(Repo, "keep", 50, null, "keep-1");
+        var bare = fixture.Image(Repo, "bare", 50, null);
+        var oldIndex = fixture.Index(Repo, "old-index", 50, [amd, keep, bare], "v1");
+        var arm = fixture.Image(Repo, "arm", 50, null, "arm64");
+        var newIndex = fixture.Index(Repo, "new-index", 1, [arm], "v2");
+
+        // When latestPushedK(1) and "always" for keep-* are evaluated
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPushedK, 1), Rule(RetentionTemplate.Always, tags: "keep-*", untagged: false)));
+
+        // Then the tagged children are candidates: one retained by its rule, one kept as the kept index's child, one deleted
+        // after its index with its signature; the untagged child follows its index
+        plan.Of(keep).Should().Match<ArtifactRetention>(a => a.Outcome == RetentionOutcome.Retained && a.Reason == RetentionReason.RetainedByRule && a.Candidate);
+        plan.Of(arm).Should().Match<ArtifactRetention>(a => a.Outcome == RetentionOutcome.Retained && a.Reason == RetentionReason.ChildKept && a.Cause == newIndex && a.Candidate);
+        plan.Of(amd).Should().Match<ArtifactRetention>(a => a.Outcome == RetentionOutcome.Deleted && a.Reason == RetentionReason.NotRetained && a.Cause == oldIndex && a.Candidate);
+        plan.Of(amdSig).Should().Match<ArtifactRetention>(a => a.Outcome == RetentionOutcome.Deleted && a.Reason == RetentionReason.AccessoryOfDeleted && a.Cause == amd);
+        plan.Of(bare).Should().Match<ArtifactRetention>(a => a.Reason == RetentionReason.ChildOfDeleted && !a.Candidate);
+        var order = plan.DeleteOrder.Select(k => k.Digest).ToList();
+        order.Should().BeEquivalentTo([oldIndex, amd, amdSig, bare]);
+        order.IndexOf(oldIndex).Should().BeLessThan(order.IndexOf(amd), "an index goes before its children");
+        order.IndexOf(amdSig).Should().BeLessThan(order.IndexOf(amd), "an accessory goes before its subject");
+        var repository = plan.Repositories.Single();
+        (repository.Total, repository.Retained, repository.Deleted).Should().Be((5, 3, 2), "candidates: both indexes and the three tagged children");
+    }
+
+    // DESIGN.md §6: a report's reason never names an artifact the same plan deletes; a child two indexes list, one deleted,
+    // is kept as the kept one's child and names it.
+    [Test]
+    public void Given_a_child_of_a_deleted_and_a_kept_index_when_evaluated_then_its_reason_names_the_kept_index()
+    {
+        // Given an untagged and a tagged child listed by an old index (read first) and a new one
+        var fixture = new RetentionFixture();
+        var shared = fixture.Image(Repo, "shared", 50, null);
+        var tagged = fixture.Image(Repo, "tagged", 50, null, "arm64");
+        var oldIndex = fixture.Index(Repo, "old-index", 50, [shared, tagged], "v1");
+        var newIndex = fixture.Index(Repo, "new-index", 1, [shared, tagged], "v2");
+
+        // When latestPushedK(1) is evaluated
+        var plan = fixture.Evaluate(Policy(Rule(RetentionTemplate.LatestPushedK, 1)));
+
+        // Then the old index goes, and both children are kept as children of the new one
+        plan.DeletedDigests().Should().BeEquivalentTo([oldIndex]);
+        plan.Of(shared).Should().Match<ArtifactRetention>(a => a.Reason == RetentionReason.ChildKept && a.Cause == newIndex);
+        plan.Of(tagged).Should().Match<ArtifactRetention>(a => a.Reason == RetentionReason.ChildKept && a.Cause == newIndex);
     }
 
     [Test]

@@ -62,7 +62,7 @@ public sealed class RetentionExecutionTests(StoreKind kind) : RegistryApiFixture
         Exists(v2Sig).Should().BeTrue();
         Store.GetTags().Select(t => t.Name).Should().BeEquivalentTo(["v2", $"sha256-{v2.Digest.Hex}.sig"]);
         var repository = result.Plan.Repositories.Should().ContainSingle().Subject;
-        (repository.Total, repository.Retained, repository.Deleted).Should().Be((4, 2, 2));
+        (repository.Total, repository.Retained, repository.Deleted, repository.ArtifactsDeleted).Should().Be((2, 1, 1, 2), "counted over candidates, the signatures follow their subjects");
     }
 
     [Test]
@@ -99,20 +99,23 @@ public sealed class RetentionExecutionTests(StoreKind kind) : RegistryApiFixture
     }
 
     [Test]
-    public async Task Given_two_indexes_sharing_a_child_when_the_older_goes_then_its_own_untagged_child_goes_and_the_shared_one_stays()
+    public async Task Given_two_indexes_sharing_a_child_when_the_older_goes_then_its_own_children_go_and_the_shared_one_stays()
     {
-        // §7: deleting an index takes the untagged children no other artifact lists; a tagged child stays too
+        // §7: deleting an index takes the untagged children no other artifact lists; §6 (Harbor's artifact DAO "both" filter and
+        // deleteDeeply): a tagged child is a candidate of its own, and one no rule retains goes after its only index
         var own = await PushLater(() => PushImage());
         var shared = await PushLater(() => PushImage());
         var tagged = await PushLater(() => PushImage("pinned"));
         var oldIndex = await PushLater(() => PushIndex("old", own.Digest, shared.Digest, tagged.Digest));
         var newIndex = await PushLater(() => PushIndex("new", shared.Digest));
 
-        var result = await Run(KeepLatest(1)); // children are not candidates: the two indexes compete
+        var result = await Run(KeepLatest(1)); // untagged children are not candidates: the indexes and the tagged child compete
 
-        result.Execution!.Deleted.Should().Equal([oldIndex.Key, own.Key], "the index before its child");
+        result.Execution!.Deleted.Should().BeEquivalentTo([oldIndex.Key, own.Key, tagged.Key]);
+        result.Execution.Deleted[0].Should().Be(oldIndex.Key, "the index before its children");
         Exists(shared).Should().BeTrue("the newer index still lists it");
-        Exists(tagged).Should().BeTrue("it carries a tag of its own");
+        Exists(tagged).Should().BeFalse("no rule retains it and its only index is gone");
+        Store.GetTags().Select(t => t.Name).Should().NotContain("pinned");
         Exists(newIndex).Should().BeTrue();
     }
 

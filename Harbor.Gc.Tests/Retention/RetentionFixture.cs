@@ -23,6 +23,27 @@ internal sealed class RetentionFixture
     public Digest Image(string repo, string name, double pushedDaysAgo, double? pulledDaysAgo = null, params string[] tags) =>
         Add(repo, name, pushedDaysAgo, pulledDaysAgo, ManifestKind.OciManifest, [], tags);
 
+    /// <summary>An image pushed (and pulled) at exact instants, for the day rules' boundaries.</summary>
+    public Digest ImageAt(string repo, string name, DateTimeOffset pushedAt, DateTimeOffset? pulledAt, params string[] tags)
+    {
+        var digest = D(name);
+        Snapshot.OnArtifact(new Artifact
+        {
+            Repository = R(repo),
+            Digest = digest,
+            MediaType = MediaTypes.OciManifest,
+            Kind = ManifestKind.OciManifest,
+            PushedAt = pushedAt,
+            PulledAt = pulledAt,
+        });
+        foreach (var tag in tags)
+        {
+            Snapshot.OnTag(new Tag(R(repo), tag, digest, pushedAt));
+        }
+
+        return digest;
+    }
+
     public Digest Index(string repo, string name, double pushedDaysAgo, Digest[] children, params string[] tags) =>
         Add(repo, name, pushedDaysAgo, null, ManifestKind.OciIndex, children, tags);
 

@@ -140,6 +140,34 @@ public sealed class RetentionPolicyJsonTests
         Errors(json).Should().ContainSingle().Which.Should().Match<PolicyError>(e => e.Path == path && e.Message.Contains(message));
     }
 
+    // Harbor's src/lib/selector/selectors/doublestar/selector.go, New(): a non-empty extras string that unmarshals into
+    // struct { Untagged bool } sets untagged to that field, so an object without "untagged" ("{}", or "null") means false;
+    // only an absent or empty extras keeps the decoration's default (true for matches, false for excludes).
+    [TestCase("matches", "{}", false)]
+    [TestCase("matches", "null", false)]
+    [TestCase("matches", "{\\\"other\\\":1}", false)]
+    [TestCase("matches", "", true)]
+    [TestCase("excludes", "{}", false)]
+    [TestCase("excludes", "", false)]
+    public void Given_extras_without_untagged_when_parsed_then_untagged_is_false_as_Harbors_doublestar_New(string decoration, string extras, bool untagged)
+    {
+        // Given a rule whose tag selector carries these extras
+        var json = Policy(Rule("always", "{}", tagDecoration: decoration, extras: extras));
+
+        // When it is parsed
+        var policy = RetentionPolicyJson.Parse(json);
+
+        // Then untagged is what Harbor's doublestar.New decides
+        policy.Rules[0].Tags.Untagged.Should().Be(untagged);
+    }
+
+    [Test]
+    public void Given_extras_that_is_not_an_object_when_parsed_then_it_is_reported()
+    {
+        Errors(Policy(Rule("always", "{}", extras: "[true]"))).Should().ContainSingle()
+            .Which.Should().Match<PolicyError>(e => e.Path == "$.rules[0].tag_selectors[0].extras" && e.Message.Contains("not a JSON object"));
+    }
+
     [Test]
     public void Given_bad_extras_or_algorithm_when_parsed_then_each_is_reported()
     {

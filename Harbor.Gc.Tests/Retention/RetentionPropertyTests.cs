@@ -34,7 +34,7 @@ public sealed class RetentionPropertyTests
             Describe(again).Should().Equal(Describe(plan), context + ": same input, same plan");
             CheckInvariants(store.GetArtifacts(), store.GetTags(), store.GetAccessoryLinks(), immutability, plan, context);
             var decisions = plan.Repositories.SelectMany(r => r.Artifacts).ToList();
-            deletions += plan.Deleted;
+            deletions += plan.ArtifactsToDelete;
             cascades += decisions.Count(a => a.Reason is RetentionReason.AccessoryOfDeleted or RetentionReason.ChildOfDeleted);
             immutables += decisions.Count(a => a.Reason == RetentionReason.Immutable);
         }
@@ -137,14 +137,38 @@ public sealed class RetentionPropertyTests
             var decision = plan.Repositories.Single(r => r.Repository == key.Repository).Artifacts.Single(a => a.Digest == key.Digest);
             if (decision.Reason == RetentionReason.ChildOfDeleted)
             {
-                tagged.Should().NotContain(key, $"{context}: a tagged child {key} is not deleted with its index");
+                tagged.Should().NotContain(key, $"{context}: a tagged child {key} is a candidate, not a follower of its index");
+            }
+
+            if (tagged.Contains(key))
+            {
+                decision.RetainedBy.Should().BeEmpty($"{context}: a tagged artifact {key} a rule retains is not deleted");
             }
         }
 
+        // A kept artifact's reason never names an artifact the same plan deletes.
         foreach (var repository in plan.Repositories)
         {
+            foreach (var a in repository.Artifacts.Where(a => a.Outcome == RetentionOutcome.Retained && a.Cause is not null))
+            {
+                deleted.Should().NotContain(new ArtifactKey(repository.Repository, a.Cause!.Value), $"{context}: the reason of kept {a.Digest} names {a.Cause}");
+            }
+        }
+
+        // Counts are over candidates (Harbor's retention history, src/pkg/retention/job.go saveRetainNum): neither a hard
+        // accessory nor an untagged child of an index in the repository.
+        var hardAccessories = hard.Select(l => new ArtifactKey(l.Repository, l.Accessory)).ToHashSet();
+        var children = artifacts.SelectMany(p => p.Children.Select(c => new ArtifactKey(p.Repository, c))).Where(existing.Contains).ToHashSet();
+        foreach (var repository in plan.Repositories)
+        {
+            var candidates = artifacts.Where(a => a.Repository == repository.Repository && !hardAccessories.Contains(a.Key) && (!children.Contains(a.Key) || tagged.Contains(a.Key)))
+                .Select(a => a.Digest).ToHashSet();
+            repository.Artifacts.Should().HaveCount(artifacts.Count(a => a.Repository == repository.Repository), context + ": every artifact is listed");
+            repository.Artifacts.Where(a => a.Candidate).Select(a => a.Digest).Should().BeEquivalentTo(candidates, context + ": the candidates");
             (repository.Retained + repository.Deleted).Should().Be(repository.Total, context);
-            repository.Total.Should().Be(artifacts.Count(a => a.Repository == repository.Repository), context);
+            repository.Total.Should().Be(candidates.Count, context);
+            repository.Deleted.Should().Be(candidates.Count(d => deleted.Contains(new ArtifactKey(repository.Repository, d))), context);
+            repository.ArtifactsDeleted.Should().Be(deleted.Count(k => k.Repository == repository.Repository), context);
         }
     }
 

@@ -69,7 +69,7 @@ public class RetentionCommandTests
         code.Should().Be(0, errors);
         output.Should().Contain("Retention run on distribution:")
             .And.Contain("rule 1: latestPushedK(1), repositories matching **, tags matching ** (untagged included)")
-            .And.Contain("library/app: 1 artifact(s) retained, 2 deleted of 3")
+            .And.Contain("library/app: 1 retained, 1 deleted of 2 candidate(s); 2 artifact(s) planned for deletion with their accessories and children")
             .And.Contain($"RETAIN {_v2.ToString()[..19]} v2: retained by rule 1 (latestPushedK(1))")
             .And.Contain($"DEL    {_v1.ToString()[..19]} v1: no rule retains it")
             .And.Contain("deleted 2 artifact(s)")
@@ -97,15 +97,20 @@ public class RetentionCommandTests
         root.TryGetProperty("result", out _).Should().BeFalse("a dry run executes nothing");
         var repository = root.GetProperty("repositories").EnumerateArray().Should().ContainSingle().Subject;
         repository.GetProperty("repository").GetString().Should().Be("library/app");
-        (repository.GetProperty("total").GetInt32(), repository.GetProperty("retained").GetInt32(), repository.GetProperty("deleted").GetInt32()).Should().Be((3, 1, 2));
+        // counts over candidates, as Harbor's retention history (src/pkg/retention/job.go, saveRetainNum): v1 and v2; v1's signature follows v1
+        (repository.GetProperty("total").GetInt32(), repository.GetProperty("retained").GetInt32(), repository.GetProperty("deleted").GetInt32()).Should().Be((2, 1, 1));
+        (repository.GetProperty("artifacts").GetInt32(), repository.GetProperty("artifactsToDelete").GetInt32()).Should().Be((3, 2));
         var artifacts = root.GetProperty("artifacts").EnumerateArray().ToDictionary(a => a.GetProperty("digest").GetString()!);
         artifacts[_v2.ToString()].GetProperty("outcome").GetString().Should().Be("retained");
         artifacts[_v2.ToString()].GetProperty("retainedBy")[0].GetProperty("rule").GetInt32().Should().Be(1);
         artifacts[_v1.ToString()].GetProperty("reason").GetString().Should().Be("not-retained");
         artifacts[_v1Sig.ToString()].GetProperty("reason").GetString().Should().Be("accessory-of-deleted");
         artifacts[_v1Sig.ToString()].GetProperty("cause").GetString().Should().Be(_v1.ToString());
-        root.GetProperty("summary").GetProperty("deleted").GetInt32().Should().Be(2);
-        root.GetProperty("warnings").GetArrayLength().Should().Be(0);
+        artifacts[_v1Sig.ToString()].GetProperty("candidate").GetBoolean().Should().BeFalse();
+        artifacts[_v1.ToString()].GetProperty("candidate").GetBoolean().Should().BeTrue();
+        root.GetProperty("summary").GetProperty("deleted").GetInt32().Should().Be(1);
+        root.GetProperty("summary").GetProperty("artifactsToDelete").GetInt32().Should().Be(2);
+        root.GetProperty("warnings").EnumerateArray().Select(w => w.GetString()).Should().Equal(RetentionRunner.RePushUnknownWarning);
     }
 
     [Test]
@@ -206,7 +211,7 @@ public class RetentionCommandTests
         // and when it runs with --project-id 3=library, it runs unchanged on library
         var (code, output, errors) = await GcCommandTests.Run(["retention", "run", "--policy", policy, "--store", Store, "--project-id", "3=library", .. NoGrace]);
         code.Should().Be(0, errors);
-        output.Should().Contain("library/app: 1 artifact(s) retained, 2 deleted of 3");
+        output.Should().Contain("library/app: 1 retained, 1 deleted of 2 candidate(s); 2 artifact(s) planned for deletion with their accessories and children");
         _tree.HasRevision("library/app", _v1).Should().BeFalse();
         _tree.HasRevision("library/app", _v2).Should().BeTrue();
     }
@@ -263,7 +268,7 @@ public class RetentionCommandTests
         var (code, output, errors) = await GcCommandTests.Run(["retention", "run", "--policy", policy, "--store", Store, "--immutable-rules", rules, .. NoGrace]);
 
         code.Should().Be(0, errors);
-        output.Should().Contain("library/app: 3 artifact(s) retained, 0 deleted of 3");
+        output.Should().Contain("library/app: 2 retained, 0 deleted of 2 candidate(s); 0 artifact(s) planned for deletion");
         _tree.HasRevision("library/app", _v1).Should().BeTrue();
         _tree.HasRevision("library/app", _v1Sig).Should().BeTrue();
     }
@@ -317,7 +322,7 @@ public class RetentionCommandTests
         var (code, output, errors) = await GcCommandTests.Run("retention", "run", "--policy", policy, "--store", $"litedb:{Path.Combine(folder, "harbor-gc.db")}");
 
         code.Should().Be(0, errors);
-        output.Should().Contain($"{old.Repository}: 1 artifact(s) retained, 1 deleted of 2").And.NotContain("warning");
+        output.Should().Contain($"{old.Repository}: 1 retained, 1 deleted of 2 candidate(s); 1 artifact(s) planned for deletion").And.NotContain("warning");
         using var reopened = new TestStore(LiteDbRegistryStore.Open(StoreFactory.Options(folder), new FakeTimeProvider(Now)));
         reopened.GetArtifacts().Select(a => a.Digest).Should().Equal(current.Digest);
     }
@@ -358,7 +363,7 @@ public class SampleRetentionTests
 
         output.Should().Contain("warning: pull times are unknown in the Distribution layout");
         immutable.Code.Should().Be(0, immutable.Err);
-        immutable.Out.Should().Contain("library/app: 6 artifact(s) retained, 2 deleted of 8")
+        immutable.Out.Should().Contain("library/app: 2 retained, 1 deleted of 3 candidate(s); 2 artifact(s) to delete with their accessories and children")
             .And.Contain("RETAIN sha256:3a835c6f4da8 v1: immutable (tag v1: immutable rule 1 of project library (repository matches 'app', tag matches 'v1'))")
             .And.Contain("follows the immutable sha256:3a835c6f4da8");
     }

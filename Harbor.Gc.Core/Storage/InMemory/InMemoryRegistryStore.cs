@@ -132,7 +132,7 @@ public sealed class InMemoryRegistryStore : IWritableRegistryStore
     /// <summary>
     /// Stores a manifest as an artifact. Every non-foreign blob it references must exist (its own manifest blob included);
     /// each is touched and taken back from a pending deletion. Listed children that exist are touched (their version bumped).
-    /// Pushing an existing artifact again updates its push time and version.
+    /// Pushing an existing artifact again updates its push time ("last touched") and version, not its first push time.
     /// </summary>
     /// <param name="artifact">The artifact; its <see cref="Artifact.Version"/> is assigned by the store.</param>
     /// <param name="keepPushTime">Keep <see cref="Artifact.PushedAt"/> as given instead of the clock's now (for building graphs).</param>
@@ -184,8 +184,10 @@ public sealed class InMemoryRegistryStore : IWritableRegistryStore
                 }
             }
 
-            var stored = artifact with { Version = _nextVersion++, PushedAt = keepPushTime ? artifact.PushedAt : now };
-            if (_artifacts.TryGetValue(artifact.Key, out var previous))
+            _artifacts.TryGetValue(artifact.Key, out var previous);
+            var firstPushedAt = previous is { Artifact: var p } ? p.FirstPushedAt ?? p.PushedAt : keepPushTime ? artifact.FirstPushedAt : now;
+            var stored = artifact with { Version = _nextVersion++, PushedAt = keepPushTime ? artifact.PushedAt : now, FirstPushedAt = firstPushedAt };
+            if (previous is not null)
             {
                 AddReferences(previous.Artifact, -1);
             }
@@ -197,7 +199,10 @@ public sealed class InMemoryRegistryStore : IWritableRegistryStore
         }
     }
 
-    /// <summary>Points a tag at an artifact (creating or moving it), and bumps the artifact's version.</summary>
+    /// <summary>
+    /// Points a tag at an artifact (creating or moving it), and bumps the artifact's version; a tag already on the artifact keeps
+    /// its push and pull times.
+    /// </summary>
     /// <param name="repository">The repository.</param>
     /// <param name="name">The tag.</param>
     /// <param name="digest">The artifact it points at, which must exist.</param>
@@ -225,7 +230,9 @@ public sealed class InMemoryRegistryStore : IWritableRegistryStore
 
             artifact.Artifact = artifact.Artifact with { Version = _nextVersion++ };
             Digest? previous = _tags.TryGetValue((repository, name), out var old) && old.Digest != digest ? old.Digest : null;
-            var tag = new Tag(repository, name, digest, pushedAt ?? _time.GetUtcNow());
+
+            // Pointing a tag at the digest it already has is not a push (Harbor's tag controller Ensure returns it untouched).
+            var tag = old is not null && old.Digest == digest && pushedAt is null ? old : new Tag(repository, name, digest, pushedAt ?? _time.GetUtcNow());
             _tags[(repository, name)] = tag;
             return (tag, previous);
         }

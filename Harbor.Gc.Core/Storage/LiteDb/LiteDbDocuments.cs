@@ -36,6 +36,9 @@ internal static class LiteDbDocuments
     public const string Status = "status";
     public const string UpdatedAt = "updatedAt";
     public const string PulledAt = "pulledAt";
+
+    /// <summary>An artifact's first push time; absent from documents written before it was kept (still schema version 1).</summary>
+    public const string FirstPushedAt = "firstPushedAt";
     public const string Version = "version";
     public const string Value = "value";
 
@@ -122,6 +125,7 @@ internal static class LiteDbDocuments
             ["artifactType"] = Optional(artifact.ArtifactType),
             ["size"] = artifact.Size,
             ["pushedAt"] = Ticks(artifact.PushedAt),
+            [FirstPushedAt] = Optional(artifact.FirstPushedAt),
             [PulledAt] = Optional(artifact.PulledAt),
             ["labels"] = new BsonArray(artifact.Labels.Select(l => new BsonValue(l))),
             ["refs"] = references,
@@ -131,6 +135,13 @@ internal static class LiteDbDocuments
             [Version] = artifact.Version,
         };
     }
+
+    /// <summary>
+    /// An artifact document's first push time: the field when present, else (a document written before the field existed, which
+    /// schema version 1 still reads) its push time, the best known.
+    /// </summary>
+    public static DateTimeOffset ToFirstPushedAt(BsonDocument doc) =>
+        doc.TryGetValue(FirstPushedAt, out var first) && !first.IsNull ? Time(first) : Time(doc["pushedAt"]);
 
     public static Artifact ToArtifact(BsonDocument doc, RepositoryNames names)
     {
@@ -152,6 +163,7 @@ internal static class LiteDbDocuments
             ArtifactType = OptionalString(doc["artifactType"]),
             Size = doc["size"].AsInt64,
             PushedAt = Time(doc["pushedAt"]),
+            FirstPushedAt = doc.TryGetValue(FirstPushedAt, out var first) ? OptionalTime(first) : null,
             PulledAt = OptionalTime(doc[PulledAt]),
             Labels = [.. doc["labels"].AsArray.Select(l => l.AsString)],
             References = references.MoveToImmutable(),

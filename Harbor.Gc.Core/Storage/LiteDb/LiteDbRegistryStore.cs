@@ -192,7 +192,9 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
                 }
             }
 
-            var stored = artifact with { Version = ++version, PushedAt = now };
+            // A push of an artifact already there keeps its first push time (an artifact written before it was kept: its push time).
+            var firstPushedAt = _artifacts.FindById(Key(artifact.Key)) is { } existing ? LiteDbDocuments.ToFirstPushedAt(existing) : now;
+            var stored = artifact with { Version = ++version, PushedAt = now, FirstPushedAt = firstPushedAt };
             _artifacts.Upsert(LiteDbDocuments.ToDocument(stored));
             WriteVersion(version);
             return stored;
@@ -225,7 +227,8 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
                 throw new KeyNotFoundException($"Cannot tag {repository}:{name}: there is no manifest {key}.");
             }
 
-            Digest? current = _tags.FindById(TagKey(repository, name)) is { } old ? Digest.Parse(old[DigestField].AsString) : null;
+            var old = _tags.FindById(TagKey(repository, name));
+            Digest? current = old is not null ? Digest.Parse(old[DigestField].AsString) : null;
             if (expected is { } e && e.Digest != current)
             {
                 throw new TagChangedException(repository, name, e.Digest, current);
@@ -236,7 +239,9 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
             _artifacts.Update(artifact);
             WriteVersion(version);
             Digest? previous = current != digest ? current : null;
-            var tag = new Tag(repository, name, digest, _time.GetUtcNow());
+
+            // Pointing a tag at the digest it already has is not a push (Harbor's tag controller Ensure returns it untouched).
+            var tag = old is not null && current == digest ? ToTag(old, new RepositoryNames()) : new Tag(repository, name, digest, _time.GetUtcNow());
             _tags.Upsert(LiteDbDocuments.ToDocument(tag));
             return new TagPutResult(tag, previous);
         }));

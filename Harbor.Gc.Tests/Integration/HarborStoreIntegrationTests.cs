@@ -218,6 +218,36 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
     }
 
     [Test]
+    public async Task The_password_can_come_from_HARBOR_GC_PGPASSWORD()
+    {
+        // given an installation, and its password in the environment only (no passfile)
+        var installation = await PushInstallationAsync();
+        var previous = Environment.GetEnvironmentVariable("HARBOR_GC_PGPASSWORD");
+        Environment.SetEnvironmentVariable("HARBOR_GC_PGPASSWORD", Database.Password);
+        try
+        {
+            // when a dry run reads it
+            var (code, output, errors) = await Run("gc", "--store", Database.StoreSpec(Registry.Root), "--dry-run", "--delete-untagged", "--report-json", "-");
+
+            // then it plans the old untagged image, and prints the password nowhere
+            code.Should().Be(0, errors);
+            GcRunReportOf(output).Artifacts.Select(a => a.Digest).Should().Equal(installation.Untagged.Digest);
+            (output + errors).Should().NotContain(Database.Password);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("HARBOR_GC_PGPASSWORD", previous);
+        }
+    }
+
+    private GcRunReport GcRunReportOf(string json)
+    {
+        var file = Path.Combine(_work, Guid.NewGuid().ToString("N") + ".json");
+        File.WriteAllText(file, json);
+        return GcRunReport.Read(file);
+    }
+
+    [Test]
     public async Task Wrong_credentials_exit_2_naming_the_database_and_where_to_give_the_password()
     {
         // given a passfile with a wrong password

@@ -16,7 +16,7 @@ namespace Harbor.Gc.Tests.Integration;
 /// <remarks>
 /// PostgreSQL refuses to run as root. When the tests run as root, <c>initdb</c> and <c>postgres</c> run as <c>nobody</c> through
 /// <c>setpriv</c> (util-linux, on every Debian), in a folder that user owns; otherwise as the current user. The server is stopped by
-/// its process id: by <see cref="PostgresClusterTeardown"/> at the end of the run, at process exit, and by a watchdog shell that
+/// its process id: by <see cref="StopPostgresAtRunEnd"/> at the end of the run, at process exit, and by a watchdog shell that
 /// ends it when the test process dies without either (killed, crashed).
 /// </remarks>
 internal sealed class PostgresCluster : IDisposable
@@ -423,7 +423,7 @@ internal sealed class PostgresCluster : IDisposable
 /// <summary>Stops the test run's PostgreSQL cluster when the run ends (the cluster is started by the first test that needs it).</summary>
 /// <remarks>It applies to this namespace, where every test that uses the cluster is.</remarks>
 [SetUpFixture]
-public sealed class PostgresClusterTeardown
+public sealed class StopPostgresAtRunEnd
 {
     /// <summary>Stops the cluster.</summary>
     [OneTimeTearDown]

@@ -117,6 +117,74 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
         (output + errors).Should().NotContain(Database.Password);
     }
 
+    [TestCase(1)]
+    [TestCase(2)]
+    [TestCase(3)]
+    public async Task On_a_pre_2_15_installation_the_harbor_plan_equals_the_distribution_plan_of_the_same_tree(int seed)
+    {
+        // given a pre-2.15 installation (tags in the storage and in the database), filled at random through the real registry and
+        // recorded in the database as Harbor core records each push, tag, index and accessory; every push older than the time window
+        var random = new Random(seed);
+        var pushed = new List<PushedManifest>();
+        var at = _now.AddDays(-20);
+        for (var i = 0; i < 8; i++)
+        {
+            var repository = $"library/r{random.Next(3)}";
+            var tag = random.Next(2) == 0 ? null : $"t{i}";
+            var layers = new List<Layer> { $"layer-{seed}-{i}" };
+            if (random.Next(2) == 0)
+            {
+                layers.Add($"shared-{seed}-{random.Next(3)}");
+            }
+
+            var image = await Push.ImageAsync(repository, tag, $"{{\"seed\":{seed},\"i\":{i}}}", layers);
+            await Database.PushAsync(image, at = at.AddMinutes(1), tag);
+            pushed.Add(image);
+            switch (random.Next(4))
+            {
+                case 0:
+                    var signature = await Push.CosignSignatureAsync(image, $"sig-{seed}-{i}");
+                    await Database.PushAsync(signature, at = at.AddMinutes(1), $"sha256-{image.Digest.Hex}.sig");
+                    await Database.AccessoryAsync(signature, image, AccessoryTypes.CosignSignature);
+                    break;
+                case 1:
+                    var referrer = await Push.ReferrerAsync(image, MediaTypes.CosignSignatureArtifact, $"ref-{seed}-{i}");
+                    await Database.PushAsync(referrer, at = at.AddMinutes(1));
+                    await Database.AccessoryAsync(referrer, image, AccessoryTypes.CosignSignature);
+                    break;
+            }
+        }
+
+        foreach (var group in pushed.GroupBy(p => p.Repository).Where(g => g.Count() > 1))
+        {
+            var children = group.Take(2).ToArray();
+            var index = await Push.IndexAsync(group.Key, random.Next(2) == 0 ? null : "multi", children);
+            await Database.PushAsync(index, at = at.AddMinutes(1), await Tagged(index));
+        }
+
+        // when both stores plan a GC of untagged artifacts
+        var harbor = Path.Combine(_work, "harbor.json");
+        var distribution = Path.Combine(_work, "distribution.json");
+        var first = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", harbor);
+        var second = await Run("gc", "--store", $"distribution:{Registry.Root}", "--dry-run", "--delete-untagged", "--report-json", distribution);
+
+        // then they plan the same artifacts, blobs and layer links
+        first.Code.Should().Be(0, first.Err);
+        second.Code.Should().Be(0, second.Err);
+        var (h, d) = (GcRunReport.Read(harbor), GcRunReport.Read(distribution));
+        h.Artifacts.Select(a => (a.Repository, a.Digest)).Should().BeEquivalentTo(d.Artifacts.Select(a => (a.Repository, a.Digest)));
+        h.Blobs.Should().BeEquivalentTo(d.Blobs);
+        h.LayerLinks.Should().Be(d.LayerLinks);
+        h.Artifacts.Should().NotBeEmpty("the scenario has untagged images to collect");
+    }
+
+    /// <summary>The tag an index was pushed by in the storage, if any (the database records the same).</summary>
+    private Task<string?> Tagged(PushedManifest index)
+    {
+        var tags = Path.Combine(Registry.Root, "docker/registry/v2/repositories", index.Repository, "_manifests/tags");
+        return Task.FromResult(Directory.Exists(Path.Combine(tags, "multi")) ? "multi" : (string?)null);
+    }
+
     [Test]
     public async Task The_same_tree_read_as_a_distribution_store_sees_no_tags_where_the_harbor_store_sees_them()
     {

@@ -285,13 +285,14 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
         (output + errors).Should().NotContain(Database.Password);
     }
 
-    [Test]
-    public async Task The_password_can_come_from_HARBOR_GC_PGPASSWORD()
+    [TestCase("HARBOR_GC_PGPASSWORD")]
+    [TestCase("PGPASSWORD")]
+    public async Task The_password_can_come_from_the_environment(string variable)
     {
         // given an installation, and its password in the environment only (no passfile)
         var installation = await PushInstallationAsync();
-        var previous = Environment.GetEnvironmentVariable("HARBOR_GC_PGPASSWORD");
-        Environment.SetEnvironmentVariable("HARBOR_GC_PGPASSWORD", Database.Password);
+        var previous = Environment.GetEnvironmentVariable(variable);
+        Environment.SetEnvironmentVariable(variable, Database.Password);
         try
         {
             // when a dry run reads it
@@ -304,7 +305,7 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
         }
         finally
         {
-            Environment.SetEnvironmentVariable("HARBOR_GC_PGPASSWORD", previous);
+            Environment.SetEnvironmentVariable(variable, previous);
         }
     }
 

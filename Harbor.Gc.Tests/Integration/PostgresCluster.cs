@@ -27,6 +27,9 @@ internal sealed class PostgresCluster : IDisposable
     /// <summary>The superuser's name.</summary>
     public const string User = "harbor";
 
+    /// <summary>The user and group the server runs as when the tests run as root: <c>nobody</c> and its group (65534 on Debian and most Linux systems).</summary>
+    private const string Nobody = "65534";
+
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private static readonly object Gate = new();
     private static PostgresCluster? _shared;
@@ -249,7 +252,7 @@ internal sealed class PostgresCluster : IDisposable
         File.WriteAllText(passwordFile, Password + "\n");
         if (Environment.IsPrivilegedProcess)
         {
-            Run("chown", "nobody:", DataFolder, passwordFile);
+            Run("chown", $"{Nobody}:{Nobody}", DataFolder, passwordFile);
         }
 
         RunAsServerUser(Path.Combine(Binaries, "initdb"), "-D", DataFolder, "-U", User, "--pwfile", passwordFile, "--auth-host=scram-sha-256",
@@ -263,7 +266,7 @@ internal sealed class PostgresCluster : IDisposable
             "-c", "shared_buffers=16MB", "-c", "logging_collector=off",
         };
         _server = Launch(Path.Combine(Binaries, "postgres"), arguments);
-        _watchdog = StartWatchdog(_server.Id);
+        _watchdog = StartWatchdog(Environment.ProcessId, _server.Id);
         WaitUntilServing();
     }
 
@@ -308,14 +311,14 @@ internal sealed class PostgresCluster : IDisposable
         }
     }
 
-    /// <summary>A shell that waits for this process to end and then ends the server: nothing outlives a killed test run.</summary>
-    private static Process StartWatchdog(int serverId)
+    /// <summary>A shell that waits for <paramref name="parentId"/> (the test process) to end and then ends the server: nothing outlives a killed test run.</summary>
+    internal static Process StartWatchdog(int parentId, int serverId)
     {
         var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, RedirectStandardInput = true };
         foreach (var argument in new[]
                  {
                      "-c", "while kill -0 \"$1\" 2>/dev/null; do sleep 1; done; kill -QUIT \"$2\" 2>/dev/null", "postgres-watchdog",
-                     Environment.ProcessId.ToString(CultureInfo.InvariantCulture), serverId.ToString(CultureInfo.InvariantCulture),
+                     parentId.ToString(CultureInfo.InvariantCulture), serverId.ToString(CultureInfo.InvariantCulture),
                  })
         {
             info.ArgumentList.Add(argument);
@@ -390,7 +393,7 @@ internal sealed class PostgresCluster : IDisposable
         if (Environment.IsPrivilegedProcess)
         {
             info = new ProcessStartInfo("setpriv");
-            foreach (var argument in new[] { "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--reset-env", "--", program })
+            foreach (var argument in new[] { $"--reuid={Nobody}", $"--regid={Nobody}", "--clear-groups", "--reset-env", "--", program })
             {
                 info.ArgumentList.Add(argument);
             }

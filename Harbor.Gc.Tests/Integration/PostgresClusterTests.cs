@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using Npgsql;
 
@@ -49,5 +50,35 @@ public sealed class PostgresClusterTests
 
         // then it is refused
         (await open.Should().ThrowAsync<PostgresException>()).Which.SqlState.Should().Be(PostgresErrorCodes.InvalidPassword);
+    }
+
+    [Test]
+    public async Task The_watchdog_ends_the_server_when_the_test_process_dies()
+    {
+        // given a stand-in for the test process and one for the server (each a sleep), watched by the cluster's watchdog
+        using var parent = Process.Start("sleep", "600");
+        using var server = Process.Start("sleep", "600");
+        using var watchdog = PostgresCluster.StartWatchdog(parent.Id, server.Id);
+        try
+        {
+            // when the test process dies (SIGKILL: no teardown runs)
+            parent.Kill();
+            await parent.WaitForExitAsync();
+
+            // then the watchdog ends the server (it polls once a second; bound generously)
+            using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await server.WaitForExitAsync(bound.Token);
+            server.HasExited.Should().BeTrue();
+        }
+        finally
+        {
+            foreach (var process in new[] { parent, server, watchdog })
+            {
+                if (!process.HasExited)
+                {
+                    process.Kill();
+                }
+            }
+        }
     }
 }

@@ -1,7 +1,11 @@
 using System.Globalization;
 using System.Text.Json;
 using Harbor.Gc.Model;
+using Cronos;
 using Harbor.Gc.Runner;
+using Harbor.Gc.Runner.Daemon;
+using Harbor.Gc.Runner.History;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Harbor.Gc.Tests.Integration;
@@ -243,6 +247,30 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
             .ToDictionary(a => a.GetProperty("digest").GetString()!, a => a.GetProperty("outcome").GetString());
         outcomes.Should().Equal(new Dictionary<string, string?> { [fresh.Digest.ToString()] = "retained", [stale.Digest.ToString()] = "deleted" });
         (await Database.ScalarAsync<long>("SELECT count(*) FROM artifact")).Should().Be(2, "nothing is deleted");
+    }
+
+    [Test]
+    public async Task A_daemon_dry_run_job_on_the_harbor_store_plans_and_is_recorded()
+    {
+        // given the installation and a daemon dry-run GC job of untagged artifacts on it
+        var installation = await PushInstallationAsync();
+        var time = new FakeTimeProvider(_now);
+        using var history = RunHistory.Open(Path.Combine(_work, "history.db"), create: true);
+        var runner = new JobRunner(history, new RetentionJob(time), time, LoggerFactory.Create(b => b.AddProvider(new RunLogProvider(null, time))));
+        var job = new DaemonJob
+        {
+            Name = "harbor-nightly", Kind = JobKind.Gc, Store = Store, ScheduleText = "@daily", Schedule = CronExpression.Parse("@daily"), DryRun = true,
+            Gc = new() { DryRun = true, DeleteUntagged = true },
+        };
+
+        // when it runs
+        var run = await runner.RunAsync(job, RunTrigger.Schedule, CancellationToken.None);
+
+        // then it succeeded, planning the old untagged image (its manifest, config and own layer), and deleted nothing
+        run.Status.Should().Be(RunStatus.Succeeded, run.Message);
+        (run.Artifacts, run.Blobs).Should().Be((1, installation.Untagged.AllBlobs.Count(b => !installation.Tagged.Blobs.Contains(b))));
+        (await Database.ScalarAsync<long>("SELECT count(*) FROM artifact")).Should().Be(6);
+        history.Get(run.Id)!.Store.Should().NotContain(Database.Password);
     }
 
     [TestCase("gc")]

@@ -420,6 +420,31 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
     }
 
     [Test]
+    public async Task An_orphan_accessory_is_collected_and_the_report_says_Harbor_would_keep_it()
+    {
+        // given a signature whose subject Harbor's database no longer holds (its row removed behind Harbor's back), both old
+        var subject = await Push.ImageAsync("library/app", null, "{\"gone\":1}", ["gone-layer"]);
+        await Database.PushAsync(subject, _now.AddDays(-10));
+        var signature = await Push.ReferrerAsync(subject, MediaTypes.CosignSignatureArtifact, "signature-of-gone");
+        await Database.PushAsync(signature, _now.AddDays(-10));
+        await Database.AccessoryAsync(signature, subject, AccessoryTypes.CosignSignature);
+        var keep = await Push.ImageAsync("library/app", null, "{\"kept\":1}", ["kept-layer"]);
+        await Database.PushAsync(keep, _now.AddDays(-10), tag: "v1");
+        await Database.ExecuteAsync("DELETE FROM artifact WHERE digest = @d", ("d", subject.Digest.ToString()));
+
+        // when GC of untagged artifacts is planned
+        var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", "-");
+
+        // then the orphan signature is planned, and a warning names it and says Harbor's GC would keep it
+        code.Should().Be(0, errors);
+        GcRunReportOf(output).Artifacts.Select(a => a.Digest).Should().Contain(signature.Digest);
+        using var json = JsonDocument.Parse(output);
+        json.RootElement.GetProperty("warnings").EnumerateArray().Select(w => w.ToString())
+            .Should().Contain(w => w.Contains(signature.Digest.ToString(), StringComparison.Ordinal) && w.Contains("differs from Harbor", StringComparison.Ordinal)
+                && w.Contains("never collects", StringComparison.Ordinal));
+    }
+
+    [Test]
     public async Task A_blob_the_database_lists_but_the_storage_lacks_is_a_warning_naming_it()
     {
         // given an installation whose database lists a blob the storage does not hold

@@ -314,6 +314,15 @@ public sealed class HarborDatabaseStore : IRegistryStore
             artifacts.Add(artifact);
         }
 
+        // where Harbor's own GC decides differently: an accessory whose subject is gone stays in Harbor for ever
+        var known = rows.Artifacts.Select(a => a.Digest).ToHashSet(StringComparer.Ordinal);
+        foreach (var link in links.Where(l => !known.Contains(l.Subject.ToString())))
+        {
+            problems.Add(new StoreProblem($"{link.Repository}@{link.Accessory}",
+                $"differs from Harbor: this {link.Type} accessory's subject {link.Subject} is not in Harbor's database. Harbor's GC never collects such an "
+                + "orphan accessory; harbor-gc collects it once it is older than the time window, when untagged artifacts are collected"));
+        }
+
         if (artifacts.Count > 0 && inStorage == 0)
         {
             throw new InvalidDataException(

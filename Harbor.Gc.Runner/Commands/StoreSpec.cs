@@ -181,7 +181,7 @@ internal static class StoreSpec
 
         var builder = new NpgsqlConnectionStringBuilder
         {
-            Host = uri.Host,
+            Host = uri.IdnHost,
             Port = uri.IsDefaultPort || uri.Port < 0 ? 5432 : uri.Port,
             Username = userInfo,
             Database = Uri.UnescapeDataString(database),

@@ -299,6 +299,23 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
     }
 
     [Test]
+    public async Task Applying_a_dry_runs_plan_is_refused_with_exit_2()
+    {
+        // given an installation and a dry run's plan of it
+        await PushInstallationAsync();
+        var plan = Path.Combine(_work, "plan.json");
+        (await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", plan)).Code.Should().Be(0);
+
+        // when the plan is applied
+        var (code, output, errors) = await Run("gc", "--store", Store, "--apply", plan);
+
+        // then it is refused, saying how to apply it through Harbor, and the database is unchanged
+        code.Should().Be(2, output);
+        errors.Should().Contain("does not write into it").And.Contain("through Harbor");
+        (await Database.ScalarAsync<long>("SELECT count(*) FROM artifact")).Should().Be(6);
+    }
+
+    [Test]
     public async Task A_password_in_the_address_is_refused_with_exit_2_and_never_echoed()
     {
         // given a store spec with the password in the address

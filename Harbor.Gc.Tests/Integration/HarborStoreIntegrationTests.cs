@@ -100,9 +100,10 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
         // untagged image, and a tagged index with an untagged child
         var installation = await PushInstallationAsync();
         var report = Path.Combine(_work, "report.json");
+        var html = Path.Combine(_work, "report.html");
 
         // when harbor-gc plans a GC of untagged artifacts on Harbor's database and storage
-        var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", report);
+        var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", report, "--report-html", html);
 
         // then only the old untagged image goes, with its own layer and config; the shared layer stays; nothing was deleted
         code.Should().Be(0, errors + output);
@@ -119,6 +120,9 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
         store.Should().StartWith($"harbor:postgresql://{PostgresCluster.User}@127.0.0.1:{Database.Port}/{Database.Name}?storage=");
         (await File.ReadAllTextAsync(report)).Should().NotContain(Database.Password);
         (output + errors).Should().NotContain(Database.Password);
+        var page = await File.ReadAllTextAsync(html);
+        page.Should().Contain(installation.Untagged.Digest.Hex).And.Contain($"harbor:postgresql://{PostgresCluster.User}@127.0.0.1:{Database.Port}/{Database.Name}");
+        page.Should().NotContain(Database.Password);
     }
 
     [TestCase(1)]

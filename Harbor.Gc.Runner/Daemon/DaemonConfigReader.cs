@@ -275,7 +275,7 @@ internal sealed class DaemonConfigReader
 
         UnknownFields(element, name, [.. CommonFields, .. kind == JobKind.Retention ? RetentionFields : kind == JobKind.Gc ? GcFields : [.. GcFields, .. RetentionFields]]);
 
-        var store = ReadStore(element, name);
+        var store = ReadStore(element, name, element.TryGetProperty("dryRun", out var dry) && dry.ValueKind == JsonValueKind.True);
         CronExpression? schedule = null;
         var scheduleText = String(element, name, "schedule");
         if (scheduleText is null)
@@ -391,7 +391,7 @@ internal sealed class DaemonConfigReader
         };
     }
 
-    private string? ReadStore(JsonElement element, string name)
+    private string? ReadStore(JsonElement element, string name, bool dryRun)
     {
         var spec = String(element, name, "store");
         if (spec is null)
@@ -401,14 +401,16 @@ internal sealed class DaemonConfigReader
         }
 
         var colon = spec.IndexOf(':', StringComparison.Ordinal);
-        if (colon > 0 && colon < spec.Length - 1)
+        var harbor = spec.StartsWith("harbor:", StringComparison.Ordinal); // a database address, not a path (its storage= must be absolute)
+        if (colon > 0 && colon < spec.Length - 1 && !harbor)
         {
             spec = string.Concat(spec.AsSpan(0, colon + 1), Path.GetFullPath(spec[(colon + 1)..], _folder));
         }
 
         try
         {
-            (StoreSpec.Open(spec, _time, readOnly: true) as IDisposable)?.Dispose();
+            // a harbor: store is never written to: a job that would write is refused here, not at its first run
+            (StoreSpec.Open(spec, _time, readOnly: !harbor || dryRun) as IDisposable)?.Dispose();
             return spec;
         }
         catch (UsageException e)

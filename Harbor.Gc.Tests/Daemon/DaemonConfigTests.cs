@@ -1,4 +1,5 @@
 using Harbor.Gc.Runner;
+using Harbor.Gc.Runner.Commands;
 using Harbor.Gc.Runner.Daemon;
 using Harbor.Gc.Tests.Support;
 using Microsoft.Extensions.Time.Testing;
@@ -69,6 +70,25 @@ public class DaemonConfigTests
         var retention = config.Jobs[1];
         retention.Kind.Should().Be(JobKind.Retention);
         retention.Policy!.Project.Should().Be("library");
+    }
+
+    [Test]
+    public void A_harbor_store_job_loads_as_a_dry_run_and_is_refused_as_a_real_run()
+    {
+        // given a Harbor installation's storage folder, and two jobs on its harbor: store: a dry run and a real run
+        Directory.CreateDirectory(Path.Combine(_folder, "storage", "docker", "registry", "v2"));
+        var spec = $"harbor:postgresql://postgres@db.example:5432/registry?storage={Path.Combine(_folder, "storage")}";
+        string Config(bool dryRun) => Write("daemon.json", $$"""
+            { "jobs": [ { "name": "harbor-gc", "kind": "gc", "store": "{{spec}}", "schedule": "@daily", "dryRun": {{(dryRun ? "true" : "false")}} } ] }
+            """);
+
+        // when each is loaded
+        var dry = DaemonConfigReader.Load(Config(dryRun: true), TimeProvider.System);
+        var real = () => DaemonConfigReader.Load(Config(dryRun: false), TimeProvider.System);
+
+        // then the dry run keeps its address as written (it is no path), and the real run is a configuration error saying how to apply
+        dry.Jobs.Should().ContainSingle().Which.Store.Should().Be(spec);
+        real.Should().Throw<UsageException>().Which.Message.Should().Contain("job 'harbor-gc'").And.Contain("does not write into it").And.Contain("through Harbor");
     }
 
     [TestCase("1d12h", "2h30m", "1m30s", 36 * 60, 150, 90)]

@@ -1,0 +1,491 @@
+using System.Globalization;
+using System.Text.Json;
+using Harbor.Gc.Model;
+using Cronos;
+using Harbor.Gc.Runner;
+using Harbor.Gc.Runner.Daemon;
+using Harbor.Gc.Runner.History;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Harbor.Gc.Tests.Integration;
+
+/// <summary>
+/// The <c>harbor:</c> store against a real PostgreSQL holding Harbor's tables (filled as Harbor core fills them) and the storage of
+/// a real <c>docker-registry</c>, through the command line: dry runs, explain and retention dry runs work; real runs and bad input
+/// exit 2 saying what and where.
+/// </summary>
+[Category("Integration")]
+public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
+{
+    private HarborDatabase? _database;
+    private string _work = string.Empty;
+    private string _passfile = string.Empty;
+    private DateTimeOffset _now;
+
+    private HarborDatabase Database => _database ?? throw new InvalidOperationException("no database");
+
+    /// <summary>The store spec, its password in a pgpass file.</summary>
+    private string Store => Database.StoreSpec(Registry.Root) + "&passfile=" + _passfile;
+
+    [SetUp]
+    public async Task CreateDatabase()
+    {
+        _database = await HarborDatabase.CreateAsync();
+        Directory.CreateDirectory(Path.Combine(Registry.Root, "docker", "registry", "v2")); // the registry makes it on its first push
+        _work = Path.Combine(Path.GetTempPath(), "harbor-gc-harbor-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(_work);
+        _passfile = Path.Combine(_work, "pgpass");
+        await File.WriteAllTextAsync(_passfile, string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{Database.Port}:{Database.Name}:{PostgresCluster.User}:{Database.Password}\n"));
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(_passfile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        // the run's clock is a month after the pushes into the storage, so their file times are outside every time window and only
+        // the database's push times decide
+        _now = TimeProvider.System.GetUtcNow().AddDays(30);
+    }
+
+    [TearDown]
+    public async Task DropDatabase()
+    {
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+            _database = null;
+        }
+
+        if (Directory.Exists(_work))
+        {
+            Directory.Delete(_work, recursive: true);
+        }
+    }
+
+    private async Task<(int Code, string Out, string Err)> Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = await Program.RunAsync(args, stdout, stderr, new FakeTimeProvider(_now), CancellationToken.None);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    /// <summary>
+    /// A Harbor 2.15-style installation: every manifest pushed by digest (the storage holds no tag), the tags only in the database.
+    /// </summary>
+    private async Task<Installation> PushInstallationAsync()
+    {
+        var tagged = await Push.ImageAsync("library/app", null, "{\"app\":1}", ["shared-layer", "app-layer"]);
+        await Database.PushAsync(tagged, _now.AddDays(-10), tag: "v1");
+        var untagged = await Push.ImageAsync("library/app", null, "{\"app\":2}", ["shared-layer", "old-layer"]);
+        await Database.PushAsync(untagged, _now.AddDays(-9));
+        var recent = await Push.ImageAsync("library/app", null, "{\"app\":3}", ["recent-layer"]);
+        await Database.PushAsync(recent, _now.AddMinutes(-10));
+        var signature = await Push.ReferrerAsync(tagged, MediaTypes.CosignSignatureArtifact, "signature-of-v1");
+        await Database.PushAsync(signature, _now.AddDays(-10));
+        await Database.AccessoryAsync(signature, tagged, AccessoryTypes.CosignSignature);
+        var child = await Push.ImageAsync("library/multi", null, "{\"arch\":\"arm64\"}", ["arm-layer"]);
+        await Database.PushAsync(child, _now.AddDays(-8));
+        var index = await Push.IndexAsync("library/multi", null, child);
+        await Database.PushAsync(index, _now.AddDays(-8), tag: "latest");
+        return new Installation(tagged, untagged, recent, signature, child, index);
+    }
+
+    private sealed record Installation(PushedManifest Tagged, PushedManifest Untagged, PushedManifest Recent, PushedManifest Signature, PushedManifest Child, PushedManifest Index);
+
+    [Test]
+    public async Task A_dry_run_on_a_Harbor_2_15_installation_keeps_every_image_tagged_in_the_database_and_plans_only_the_old_untagged_one()
+    {
+        // given a Harbor 2.15-style installation (no tags in the storage): v1 with its signature, an old untagged image, a recent
+        // untagged image, and a tagged index with an untagged child
+        var installation = await PushInstallationAsync();
+        var report = Path.Combine(_work, "report.json");
+        var html = Path.Combine(_work, "report.html");
+
+        // when harbor-gc plans a GC of untagged artifacts on Harbor's database and storage
+        var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", report, "--report-html", html);
+
+        // then only the old untagged image goes, with its own layer and config; the shared layer stays; nothing was deleted
+        code.Should().Be(0, errors + output);
+        var plan = GcRunReport.Read(report);
+        plan.DryRun.Should().BeTrue();
+        plan.Artifacts.Select(a => (a.Repository, a.Digest)).Should().Equal(("library/app", installation.Untagged.Digest));
+        plan.Blobs.Should().BeEquivalentTo(installation.Untagged.AllBlobs.Where(b => !installation.Tagged.Blobs.Contains(b)));
+        Directory.Exists(Path.Combine(Registry.Root, "docker/registry/v2/blobs/sha256", installation.Untagged.Digest.Hex[..2], installation.Untagged.Digest.Hex)).Should().BeTrue();
+        (await Database.ScalarAsync<long>("SELECT count(*) FROM artifact")).Should().Be(6, "the database is only read");
+
+        // and the report names the store without its password
+        using var json = JsonDocument.Parse(await File.ReadAllTextAsync(report));
+        var store = json.RootElement.GetProperty("store").GetString();
+        store.Should().StartWith($"harbor:postgresql://{PostgresCluster.User}@127.0.0.1:{Database.Port}/{Database.Name}?storage=");
+        (await File.ReadAllTextAsync(report)).Should().NotContain(Database.Password);
+        (output + errors).Should().NotContain(Database.Password);
+        var page = await File.ReadAllTextAsync(html);
+        page.Should().Contain(installation.Untagged.Digest.Hex).And.Contain($"harbor:postgresql://{PostgresCluster.User}@127.0.0.1:{Database.Port}/{Database.Name}");
+        page.Should().NotContain(Database.Password);
+    }
+
+    [TestCase(1)]
+    [TestCase(2)]
+    [TestCase(3)]
+    public async Task On_a_pre_2_15_installation_the_harbor_plan_equals_the_distribution_plan_of_the_same_tree(int seed)
+    {
+        // given a pre-2.15 installation (tags in the storage and in the database), filled at random through the real registry and
+        // recorded in the database as Harbor core records each push, tag, index and accessory; every push older than the time window
+        var random = new Random(seed);
+        var pushed = new List<PushedManifest>();
+        var at = _now.AddDays(-20);
+        for (var i = 0; i < 8; i++)
+        {
+            var repository = $"library/r{random.Next(3)}";
+            var tag = random.Next(2) == 0 ? null : $"t{i}";
+            var layers = new List<Layer> { $"layer-{seed}-{i}" };
+            if (random.Next(2) == 0)
+            {
+                layers.Add($"shared-{seed}-{random.Next(3)}");
+            }
+
+            var image = await Push.ImageAsync(repository, tag, $"{{\"seed\":{seed},\"i\":{i}}}", layers);
+            await Database.PushAsync(image, at = at.AddMinutes(1), tag);
+            pushed.Add(image);
+            switch (random.Next(4))
+            {
+                case 0:
+                    var signature = await Push.CosignSignatureAsync(image, $"sig-{seed}-{i}");
+                    await Database.PushAsync(signature, at = at.AddMinutes(1), $"sha256-{image.Digest.Hex}.sig");
+                    await Database.AccessoryAsync(signature, image, AccessoryTypes.CosignSignature);
+                    break;
+                case 1:
+                    var referrer = await Push.ReferrerAsync(image, MediaTypes.CosignSignatureArtifact, $"ref-{seed}-{i}");
+                    await Database.PushAsync(referrer, at = at.AddMinutes(1));
+                    await Database.AccessoryAsync(referrer, image, AccessoryTypes.CosignSignature);
+                    break;
+            }
+        }
+
+        foreach (var group in pushed.GroupBy(p => p.Repository).Where(g => g.Count() > 1))
+        {
+            var children = group.Take(2).ToArray();
+            var index = await Push.IndexAsync(group.Key, random.Next(2) == 0 ? null : "multi", children);
+            await Database.PushAsync(index, at = at.AddMinutes(1), await Tagged(index));
+        }
+
+        // when both stores plan a GC of untagged artifacts
+        var harbor = Path.Combine(_work, "harbor.json");
+        var distribution = Path.Combine(_work, "distribution.json");
+        var first = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", harbor);
+        var second = await Run("gc", "--store", $"distribution:{Registry.Root}", "--dry-run", "--delete-untagged", "--report-json", distribution);
+
+        // then they plan the same artifacts, blobs and layer links
+        first.Code.Should().Be(0, first.Err);
+        second.Code.Should().Be(0, second.Err);
+        var (h, d) = (GcRunReport.Read(harbor), GcRunReport.Read(distribution));
+        h.Artifacts.Select(a => (a.Repository, a.Digest)).Should().BeEquivalentTo(d.Artifacts.Select(a => (a.Repository, a.Digest)));
+        h.Blobs.Should().BeEquivalentTo(d.Blobs);
+        h.LayerLinks.Should().Be(d.LayerLinks);
+        h.Artifacts.Should().NotBeEmpty("the scenario has untagged images to collect");
+    }
+
+    /// <summary>The tag an index was pushed by in the storage, if any (the database records the same).</summary>
+    private Task<string?> Tagged(PushedManifest index)
+    {
+        var tags = Path.Combine(Registry.Root, "docker/registry/v2/repositories", index.Repository, "_manifests/tags");
+        return Task.FromResult(Directory.Exists(Path.Combine(tags, "multi")) ? "multi" : (string?)null);
+    }
+
+    [Test]
+    public async Task The_same_tree_read_as_a_distribution_store_sees_no_tags_where_the_harbor_store_sees_them()
+    {
+        // given the 2.15-style installation
+        var installation = await PushInstallationAsync();
+
+        // when the storage alone is collected
+        var (code, _, errors) = await Run("gc", "--store", $"distribution:{Registry.Root}", "--dry-run", "--delete-untagged");
+
+        // then it is refused (every image would look untagged), where the harbor: store plans (the test above)
+        code.Should().Be(2, errors);
+        errors.Should().Contain("tags folder");
+        installation.Tagged.Digest.Should().NotBe(installation.Untagged.Digest);
+    }
+
+    [Test]
+    public async Task Explain_names_the_tag_the_database_holds()
+    {
+        // given the installation
+        var installation = await PushInstallationAsync();
+
+        // when the tagged image is explained
+        var (code, output, errors) = await Run("explain", installation.Tagged.Digest.ToString(), "--repository", "library/app", "--store", Store, "--delete-untagged");
+
+        // then it is kept by its tag v1, which only the database holds
+        code.Should().Be(0, errors + output);
+        output.Should().Contain("v1");
+    }
+
+    [Test]
+    public async Task A_retention_dry_run_reads_Harbors_pull_times()
+    {
+        // given two tagged images, one pulled yesterday and one pulled two months ago (pull times only Harbor's database has)
+        var fresh = await Push.ImageAsync("library/web", null, "{\"web\":1}", ["web-1"]);
+        await Database.PushAsync(fresh, _now.AddDays(-100), tag: "fresh");
+        await Database.PullAsync("library/web", fresh.Digest, _now.AddDays(-1), tag: "fresh");
+        var stale = await Push.ImageAsync("library/web", null, "{\"web\":2}", ["web-2"]);
+        await Database.PushAsync(stale, _now.AddDays(-100), tag: "stale");
+        await Database.PullAsync("library/web", stale.Digest, _now.AddDays(-60), tag: "stale");
+        var policy = Path.Combine(_work, "policy.json");
+        await File.WriteAllTextAsync(policy, """
+            {"algorithm": "or", "rules": [{"disabled": false, "action": "retain", "template": "nDaysSinceLastPull", "params": {"nDaysSinceLastPull": 30},
+              "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**", "extras": "{\"untagged\":true}"}],
+              "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}],
+             "trigger": {"kind": "Schedule", "settings": {"cron": "0 0 0 * * *"}}, "scope": {"level": "project", "ref": "library"}}
+            """);
+
+        // when the policy is evaluated on the harbor: store
+        var (code, output, errors) = await Run("retention", "run", "--policy", policy, "--store", Store, "--dry-run", "--report-json", "-");
+
+        // then the image pulled two months ago is the one to delete, and no warning says pull times are unknown
+        code.Should().Be(0, errors + output);
+        errors.Should().NotContain("pull times are unknown");
+        using var json = JsonDocument.Parse(output);
+        var outcomes = json.RootElement.GetProperty("artifacts").EnumerateArray()
+            .ToDictionary(a => a.GetProperty("digest").GetString()!, a => a.GetProperty("outcome").GetString());
+        outcomes.Should().Equal(new Dictionary<string, string?> { [fresh.Digest.ToString()] = "retained", [stale.Digest.ToString()] = "deleted" });
+        (await Database.ScalarAsync<long>("SELECT count(*) FROM artifact")).Should().Be(2, "nothing is deleted");
+    }
+
+    [Test]
+    public async Task A_daemon_dry_run_job_on_the_harbor_store_plans_and_is_recorded()
+    {
+        // given the installation and a daemon dry-run GC job of untagged artifacts on it
+        var installation = await PushInstallationAsync();
+        var time = new FakeTimeProvider(_now);
+        using var history = RunHistory.Open(Path.Combine(_work, "history.db"), create: true);
+        var runner = new JobRunner(history, new RetentionJob(time), time, LoggerFactory.Create(b => b.AddProvider(new RunLogProvider(null, time))));
+        var job = new DaemonJob
+        {
+            Name = "harbor-nightly", Kind = JobKind.Gc, Store = Store, ScheduleText = "@daily", Schedule = CronExpression.Parse("@daily"), DryRun = true,
+            Gc = new() { DryRun = true, DeleteUntagged = true },
+        };
+
+        // when it runs
+        var run = await runner.RunAsync(job, RunTrigger.Schedule, CancellationToken.None);
+
+        // then it succeeded, planning the old untagged image (its manifest, config and own layer), and deleted nothing
+        run.Status.Should().Be(RunStatus.Succeeded, run.Message);
+        (run.Artifacts, run.Blobs).Should().Be((1, installation.Untagged.AllBlobs.Count(b => !installation.Tagged.Blobs.Contains(b))));
+        (await Database.ScalarAsync<long>("SELECT count(*) FROM artifact")).Should().Be(6);
+        history.Get(run.Id)!.Store.Should().NotContain(Database.Password);
+    }
+
+    [TestCase("gc")]
+    [TestCase("gc", "--delete-untagged")]
+    [TestCase("retention")]
+    public async Task A_real_run_is_refused_with_exit_2_and_says_to_apply_the_plan_through_Harbor(params string[] command)
+    {
+        // given an installation
+        await PushInstallationAsync();
+        var policy = Path.Combine(_work, "policy.json");
+        await File.WriteAllTextAsync(policy, """
+            {"algorithm": "or", "rules": [{"disabled": false, "action": "retain", "template": "latestPushedK", "params": {"latestPushedK": 1},
+              "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**", "extras": "{\"untagged\":true}"}],
+              "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}],
+             "trigger": {"kind": "Schedule", "settings": {"cron": "0 0 0 * * *"}}, "scope": {"level": "project", "ref": "library"}}
+            """);
+        string[] args = command[0] == "gc" ? ["gc", "--store", Store, .. command[1..]] : ["retention", "run", "--policy", policy, "--store", Store];
+
+        // when a real run is asked for
+        var (code, output, errors) = await Run(args);
+
+        // then it is refused, nothing is touched, and the message says how to apply a plan
+        code.Should().Be(2, output);
+        errors.Should().Contain("does not write into it").And.Contain("--dry-run").And.Contain("through Harbor");
+        (await Database.ScalarAsync<long>("SELECT count(*) FROM artifact")).Should().Be(6);
+    }
+
+    [Test]
+    public async Task Applying_a_dry_runs_plan_is_refused_with_exit_2()
+    {
+        // given an installation and a dry run's plan of it
+        await PushInstallationAsync();
+        var plan = Path.Combine(_work, "plan.json");
+        (await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", plan)).Code.Should().Be(0);
+
+        // when the plan is applied
+        var (code, output, errors) = await Run("gc", "--store", Store, "--apply", plan);
+
+        // then it is refused, saying how to apply it through Harbor, and the database is unchanged
+        code.Should().Be(2, output);
+        errors.Should().Contain("does not write into it").And.Contain("through Harbor");
+        (await Database.ScalarAsync<long>("SELECT count(*) FROM artifact")).Should().Be(6);
+    }
+
+    [Test]
+    public async Task A_password_in_the_address_is_refused_with_exit_2_and_never_echoed()
+    {
+        // given a store spec with the password in the address
+        var spec = Database.StoreSpec(Registry.Root).Replace($"{PostgresCluster.User}@", $"{PostgresCluster.User}:{Database.Password}@", StringComparison.Ordinal);
+
+        // when it is used
+        var (code, output, errors) = await Run("gc", "--store", spec, "--dry-run");
+
+        // then it is refused, and the password is not repeated
+        code.Should().Be(2);
+        errors.Should().Contain("password on the command line is refused").And.Contain("HARBOR_GC_PGPASSWORD");
+        (output + errors).Should().NotContain(Database.Password);
+    }
+
+    [TestCase("HARBOR_GC_PGPASSWORD")]
+    [TestCase("PGPASSWORD")]
+    public async Task The_password_can_come_from_the_environment(string variable)
+    {
+        // given an installation, and its password in the environment only (no passfile)
+        var installation = await PushInstallationAsync();
+        var previous = Environment.GetEnvironmentVariable(variable);
+        Environment.SetEnvironmentVariable(variable, Database.Password);
+        try
+        {
+            // when a dry run reads it
+            var (code, output, errors) = await Run("gc", "--store", Database.StoreSpec(Registry.Root), "--dry-run", "--delete-untagged", "--report-json", "-");
+
+            // then it plans the old untagged image, and prints the password nowhere
+            code.Should().Be(0, errors);
+            GcRunReportOf(output).Artifacts.Select(a => a.Digest).Should().Equal(installation.Untagged.Digest);
+            (output + errors).Should().NotContain(Database.Password);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, previous);
+        }
+    }
+
+    private GcRunReport GcRunReportOf(string json)
+    {
+        var file = Path.Combine(_work, Guid.NewGuid().ToString("N") + ".json");
+        File.WriteAllText(file, json);
+        return GcRunReport.Read(file);
+    }
+
+    [Test]
+    public async Task Wrong_credentials_exit_2_naming_the_database_and_where_to_give_the_password()
+    {
+        // given a passfile with a wrong password
+        await File.WriteAllTextAsync(_passfile, string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{Database.Port}:{Database.Name}:{PostgresCluster.User}:wrong\n"));
+
+        // when a dry run reads the database
+        var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run");
+
+        // then it exits 2 naming the database and how to give the password
+        code.Should().Be(2, output);
+        errors.Should().Contain($"127.0.0.1:{Database.Port}/{Database.Name}").And.Contain("refused the credentials").And.Contain("PGPASSFILE");
+    }
+
+    [Test]
+    public async Task An_unreachable_database_exits_2_naming_the_host_and_port()
+    {
+        // given a port nothing listens on
+        var port = FreePort();
+        var spec = $"harbor:postgresql://{PostgresCluster.User}@127.0.0.1:{port}/registry?storage={Registry.Root}&passfile={_passfile}";
+
+        // when a dry run reads it
+        var (code, output, errors) = await Run("gc", "--store", spec, "--dry-run");
+
+        // then it exits 2 saying it cannot reach PostgreSQL there
+        code.Should().Be(2, output);
+        errors.Should().Contain($"cannot reach Harbor's PostgreSQL at postgresql://{PostgresCluster.User}@127.0.0.1:{port}/registry");
+    }
+
+    [Test]
+    public async Task A_database_without_Harbors_tables_exits_2_naming_the_missing_tables()
+    {
+        // given an empty database
+        await using var empty = await HarborDatabase.CreateAsync(withSchema: false);
+        await File.WriteAllTextAsync(_passfile, string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{empty.Port}:{empty.Name}:{PostgresCluster.User}:{empty.Password}\n"));
+
+        // when a dry run reads it
+        var (code, output, errors) = await Run("gc", "--store", empty.StoreSpec(Registry.Root) + "&passfile=" + _passfile, "--dry-run");
+
+        // then it exits 2 naming the tables
+        code.Should().Be(2, output);
+        errors.Should().Contain("has no table schema_migrations, project, repository, artifact").And.Contain("not a Harbor database");
+    }
+
+    [TestCase(190L, "is 190, which this harbor-gc was not built for")]
+    [TestCase(130L, "is 130, which this harbor-gc was not built for")]
+    public async Task An_unknown_schema_version_exits_2_naming_the_version(long version, string expected)
+    {
+        // given Harbor's tables at a schema version the store was not built for
+        await Database.ExecuteAsync("UPDATE schema_migrations SET version = @v", ("v", version));
+
+        // when a dry run reads them
+        var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run");
+
+        // then it exits 2 naming the version and the ones it reads
+        code.Should().Be(2, output);
+        errors.Should().Contain(expected).And.Contain("140, 150, 160, 170, 171, 180, 181");
+    }
+
+    [Test]
+    public async Task A_storage_folder_of_another_registry_exits_2()
+    {
+        // given an installation, and the storage of another registry
+        await PushInstallationAsync();
+        var other = Path.Combine(_work, "other");
+        Directory.CreateDirectory(Path.Combine(other, "docker", "registry", "v2"));
+
+        // when the database is read with that storage
+        var (code, output, errors) = await Run("gc", "--store", Database.StoreSpec(other) + "&passfile=" + _passfile, "--dry-run");
+
+        // then it exits 2: none of the database's manifests is there
+        code.Should().Be(2, output);
+        errors.Should().Contain("holds none of the 6 manifests").And.Contain(other);
+    }
+
+    [Test]
+    public async Task An_orphan_accessory_is_collected_and_the_report_says_Harbor_would_keep_it()
+    {
+        // given a signature whose subject Harbor's database no longer holds (its row removed behind Harbor's back), both old
+        var subject = await Push.ImageAsync("library/app", null, "{\"gone\":1}", ["gone-layer"]);
+        await Database.PushAsync(subject, _now.AddDays(-10));
+        var signature = await Push.ReferrerAsync(subject, MediaTypes.CosignSignatureArtifact, "signature-of-gone");
+        await Database.PushAsync(signature, _now.AddDays(-10));
+        await Database.AccessoryAsync(signature, subject, AccessoryTypes.CosignSignature);
+        var keep = await Push.ImageAsync("library/app", null, "{\"kept\":1}", ["kept-layer"]);
+        await Database.PushAsync(keep, _now.AddDays(-10), tag: "v1");
+        await Database.ExecuteAsync("DELETE FROM artifact WHERE digest = @d", ("d", subject.Digest.ToString()));
+
+        // when GC of untagged artifacts is planned
+        var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", "-");
+
+        // then the orphan signature is planned, and a warning names it and says Harbor's GC would keep it
+        code.Should().Be(0, errors);
+        GcRunReportOf(output).Artifacts.Select(a => a.Digest).Should().Contain(signature.Digest);
+        using var json = JsonDocument.Parse(output);
+        json.RootElement.GetProperty("warnings").EnumerateArray().Select(w => w.ToString())
+            .Should().Contain(w => w.Contains(signature.Digest.ToString(), StringComparison.Ordinal) && w.Contains("differs from Harbor", StringComparison.Ordinal)
+                && w.Contains("never collects", StringComparison.Ordinal));
+    }
+
+    [Test]
+    public async Task A_blob_the_database_lists_but_the_storage_lacks_is_a_warning_naming_it()
+    {
+        // given an installation whose database lists a blob the storage does not hold
+        await PushInstallationAsync();
+        var missing = Digest.Sha256Of("never pushed"u8.ToArray());
+        await Database.ExecuteAsync("INSERT INTO blob (digest, content_type, size) VALUES (@d, 'application/octet-stream', 12)", ("d", missing.ToString()));
+
+        // when a dry run reads it
+        var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--report-json", "-");
+
+        // then it plans, warning about that blob
+        code.Should().Be(0, errors);
+        using var json = JsonDocument.Parse(output);
+        json.RootElement.GetProperty("warnings").ToString().Should().Contain(missing.ToString()).And.Contain("does not hold it");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

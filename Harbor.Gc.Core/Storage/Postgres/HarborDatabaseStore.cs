@@ -253,12 +253,12 @@ public sealed class HarborDatabaseStore : IRegistryStore
                 problems.Add(new StoreProblem(where, "has no push_time; it is read as pushed now, inside every time window"));
             }
 
-            var pushed = row.PushedAt ?? DateTimeOffset.MaxValue;
+            var pushed = row.PushedAt ?? DateTimeOffset.MaxValue; // Harbor's artifact.push_time: the first push (ensureArtifact leaves it on a re-push)
             Artifact artifact;
             if (parsed.TryGetValue(digest, out var fromStorage))
             {
                 inStorage++;
-                artifact = fromStorage with { Repository = repository, PushedAt = pushed, PulledAt = row.PulledAt, Version = row.Id, ArtifactType = row.ArtifactType ?? fromStorage.ArtifactType };
+                artifact = fromStorage with { Repository = repository, PushedAt = pushed, FirstPushedAt = pushed, PulledAt = row.PulledAt, Version = row.Id, ArtifactType = row.ArtifactType ?? fromStorage.ArtifactType };
             }
             else
             {
@@ -277,6 +277,7 @@ public sealed class HarborDatabaseStore : IRegistryStore
                     ArtifactType = row.ArtifactType,
                     Size = row.Size,
                     PushedAt = pushed,
+                    FirstPushedAt = pushed, // Harbor's artifact.push_time is the first push (a re-push leaves it; tags carry their own)
                     PulledAt = row.PulledAt,
                     References = references,
                     ParseProblem = "its manifest is not in the registry's storage",

@@ -63,4 +63,21 @@ public sealed class RetentionPushTimeTests(StoreKind kind) : RegistryApiFixture(
         plan.Of(moved.Digest).Outcome.Should().Be(RetentionOutcome.Retained);
         plan.Of(left.Digest).Outcome.Should().Be(RetentionOutcome.Deleted);
     }
+
+    // Harbor's src/controller/artifact/controller.go, ensureArtifact, leaves an existing artifact's row as it is, pull_time
+    // included: a re-push does not make a pulled image look never pulled to a pull rule.
+    [Test]
+    public async Task Given_a_pulled_image_pushed_again_when_it_is_read_then_it_keeps_its_last_pull_as_Harbors_ensureArtifact()
+    {
+        // Given an image pushed as v1 and pulled, then the same manifest pushed again to v1 a day later
+        var content = Image(await NewBlob(), [await NewBlob()]);
+        var pushed = await PushBytes(content, "v1");
+        (await Store.Inner.RecordPullAsync(pushed.Key, "v1")).Should().BeTrue();
+        var pulledAt = Time.GetUtcNow();
+        Time.Advance(TimeSpan.FromDays(1));
+        await PushBytes(content, "v1");
+
+        // Then the artifact still carries its last pull
+        Store.GetArtifact(pushed.Key)!.PulledAt.Should().Be(pulledAt);
+    }
 }

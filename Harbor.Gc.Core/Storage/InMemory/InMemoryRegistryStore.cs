@@ -186,7 +186,9 @@ public sealed class InMemoryRegistryStore : IWritableRegistryStore
 
             _artifacts.TryGetValue(artifact.Key, out var previous);
             var firstPushedAt = previous is { Artifact: var p } ? p.FirstPushedAt ?? p.PushedAt : keepPushTime ? artifact.FirstPushedAt : now;
-            var stored = artifact with { Version = _nextVersion++, PushedAt = keepPushTime ? artifact.PushedAt : now, FirstPushedAt = firstPushedAt };
+            // a push of an artifact already there keeps its last pull, as Harbor's artifact row keeps pull_time
+            var pulledAt = previous is { Artifact: var q } && !keepPushTime ? q.PulledAt ?? artifact.PulledAt : artifact.PulledAt;
+            var stored = artifact with { Version = _nextVersion++, PushedAt = keepPushTime ? artifact.PushedAt : now, FirstPushedAt = firstPushedAt, PulledAt = pulledAt };
             if (previous is not null)
             {
                 AddReferences(previous.Artifact, -1);

@@ -193,8 +193,11 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
             }
 
             // A push of an artifact already there keeps its first push time (an artifact written before it was kept: its push time).
-            var firstPushedAt = _artifacts.FindById(Key(artifact.Key)) is { } existing ? LiteDbDocuments.ToFirstPushedAt(existing) : now;
-            var stored = artifact with { Version = ++version, PushedAt = now, FirstPushedAt = firstPushedAt };
+            // ...and its last pull, as Harbor's artifact row keeps pull_time.
+            var existing = _artifacts.FindById(Key(artifact.Key));
+            var firstPushedAt = existing is not null ? LiteDbDocuments.ToFirstPushedAt(existing) : now;
+            var pulledAt = (existing is not null ? LiteDbDocuments.OptionalTime(existing[LiteDbDocuments.PulledAt]) : null) ?? artifact.PulledAt;
+            var stored = artifact with { Version = ++version, PushedAt = now, FirstPushedAt = firstPushedAt, PulledAt = pulledAt };
             _artifacts.Upsert(LiteDbDocuments.ToDocument(stored));
             WriteVersion(version);
             return stored;

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Harbor.Gc.Tests.Support;
 
 namespace Harbor.Gc.Tests.Integration;
 
@@ -203,25 +204,8 @@ internal sealed class DistributionRegistryProcess : IDisposable
 
     private Process Launch(params string[] args)
     {
-        var process = new Process { StartInfo = StartInfo(args) };
-        var output = _output;
-        void Append(object sender, DataReceivedEventArgs e)
-        {
-            if (e.Data is { } line)
-            {
-                lock (output)
-                {
-                    output.AppendLine(line);
-                }
-            }
-        }
-
-        process.OutputDataReceived += Append;
-        process.ErrorDataReceived += Append;
-        process.Start();
+        var process = CapturedProcess.Start(StartInfo(args), _output);
         Running[process] = true;
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
         return process;
     }
 

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Npgsql;
+using Harbor.Gc.Tests.Support;
 
 namespace Harbor.Gc.Tests.Integration;
 
@@ -327,27 +328,7 @@ internal sealed class PostgresCluster : IDisposable
         return Process.Start(info) ?? throw new InvalidOperationException("the watchdog shell did not start");
     }
 
-    private Process Launch(string program, IEnumerable<string> arguments)
-    {
-        var process = new Process { StartInfo = AsServerUser(program, arguments) };
-        void Append(object sender, DataReceivedEventArgs e)
-        {
-            if (e.Data is { } line)
-            {
-                lock (_output)
-                {
-                    _output.AppendLine(line);
-                }
-            }
-        }
-
-        process.OutputDataReceived += Append;
-        process.ErrorDataReceived += Append;
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
+    private Process Launch(string program, IEnumerable<string> arguments) => CapturedProcess.Start(AsServerUser(program, arguments), _output);
 
     private void RunAsServerUser(string program, params string[] arguments)
     {

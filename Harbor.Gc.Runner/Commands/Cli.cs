@@ -140,6 +140,16 @@ internal static class Cli
         CustomParser = r => Duration.TryParse(r.Tokens[0].Value, out var value) ? value : Error<TimeSpan?>(r, $"{name}: {Duration.Problem(r.Tokens[0].Value)}"),
     };
 
+    /// <summary>
+    /// <c>--delete-untagged [true|false]</c>: a flag (alone it is true) that also takes a value; its default is
+    /// <see cref="GcOptions.DeleteUntagged"/>'s. Read it only when given (<see cref="Given"/>).
+    /// </summary>
+    public static Option<bool> DeleteUntaggedOption(string description) => new("--delete-untagged")
+    {
+        Description = $"{description}; alone is true [default: {(new Collection.GcOptions().DeleteUntagged ? "true" : "false")}]",
+        Arity = ArgumentArity.ZeroOrOne,
+    };
+
     /// <summary>An option whose value is a whole number from <paramref name="minimum"/>.</summary>
     public static Option<int?> WholeNumberOption(string name, string description, string helpName = "N", int minimum = 0) => new(name)
     {

@@ -24,11 +24,7 @@ internal static class ExplainCommand
         var repository = Cli.FileOption("--repository", "Only this repository's artifact of the digest (and the blob)", "REPOSITORY");
         var store = Cli.StoreOption();
         var timeWindow = Cli.DurationOption("--time-window", "The time window of the run to explain [default: 2h]");
-        var deleteUntagged = new Option<bool>("--delete-untagged")
-        {
-            Description = $"Explain a run that collects untagged artifacts; alone is true [default: {(new GcOptions().DeleteUntagged ? "true" : "false")}]",
-            Arity = ArgumentArity.ZeroOrOne,
-        };
+        var deleteUntagged = Cli.DeleteUntaggedOption("Explain a run that collects untagged artifacts");
         var json = Cli.FlagOption("--json", "Write the explanation as JSON");
         var command = new Command("explain", "Why a GC run with these options keeps a manifest or blob (the path from a root), or why nothing keeps it")
         {

@@ -30,11 +30,7 @@ internal static class GcCommand
         var store = Cli.StoreOption();
         var dryRun = Cli.FlagOption("--dry-run", "Plan only: report what a run would delete, delete nothing");
         var list = Cli.FlagOption("--list", "With --dry-run: print what the run would delete to stdout, one line each, sorted ('REPOSITORY@DIGEST REASON', then 'DIGEST REASON'); the summary goes to stderr");
-        var deleteUntagged = new Option<bool>("--delete-untagged")
-        {
-            Description = $"Also delete artifacts that have no tag (never an accessory or a tagged index's child); opt-in, since an image deployed by digest has no tag; alone is true [default: {(new GcOptions().DeleteUntagged ? "true" : "false")}]",
-            Arity = ArgumentArity.ZeroOrOne,
-        };
+        var deleteUntagged = Cli.DeleteUntaggedOption("Also delete artifacts that have no tag (never an accessory or a tagged index's child); opt-in, since an image deployed by digest has no tag");
         var timeWindow = Cli.DurationOption("--time-window", "Keep everything pushed within this long before the run [default: 2h]");
         var apply = Cli.FileOption("--apply", "Apply a plan a dry run saved (its JSON report): delete only what a plan made now also deletes", "PLAN");
         var workers = Cli.WholeNumberOption("--workers", "Deletions in parallel, 1 to 16 [default: 1]");

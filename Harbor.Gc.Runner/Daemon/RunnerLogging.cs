@@ -98,10 +98,10 @@ internal static class RunnerLogging
     }
 
     /// <summary>A logger factory configured as the daemon's, for <c>daemon run-now</c>.</summary>
-    public static ILoggerFactory CreateFactory(LogOptions options, TextWriter stderr, TimeProvider time)
+    public static ILoggerFactory CreateFactory(LogOptions options, TextWriter stderr, TimeProvider time, IDictionary? environment = null)
     {
         var configuration = new ConfigurationBuilder();
-        AddSources(configuration, options);
+        AddSources(configuration, options, environment);
         var built = configuration.Build();
         return LoggerFactory.Create(logging => Configure(logging, built, stderr, time));
     }
@@ -116,15 +116,7 @@ internal static class RunnerLogging
         environment ??= Environment.GetEnvironmentVariables();
         var asked = options.Format is not null || options.Level is not null
             || environment[EnvironmentPrefix + "LOG_LEVEL"] is string || environment[EnvironmentPrefix + "LOG_FORMAT"] is string;
-        if (!asked)
-        {
-            return null;
-        }
-
-        var configuration = new ConfigurationBuilder();
-        AddSources(configuration, options, environment);
-        var built = configuration.Build();
-        return LoggerFactory.Create(logging => Configure(logging, built, stderr, time));
+        return asked ? CreateFactory(options, stderr, time, environment) : null;
     }
 
     private static void Check(IConfiguration configuration, LogOptions options)

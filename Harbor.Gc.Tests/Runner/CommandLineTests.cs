@@ -62,6 +62,22 @@ public class CommandLineTests
     }
 
     [Test]
+    public async Task TheRootHelp_ListsEveryCommandWithItsDescription_AndNoArgumentsIsTheSame()
+    {
+        var root = Cli.Build(new CommandContext(TextWriter.Null, TextWriter.Null, TimeProvider.System, StopRequest.Of(CancellationToken.None)));
+
+        var help = await Run(["--help"]);
+        var bare = await Run([]);
+
+        help.Code.Should().Be(0);
+        bare.Should().Be(help);
+        foreach (var command in root.Subcommands)
+        {
+            help.Out.Should().Contain(command.Name).And.Contain(command.Description!);
+        }
+    }
+
+    [Test]
     public async Task Version_PrintsTheVersionAlone()
     {
         var (code, stdout, _) = await Run(["--version"]);

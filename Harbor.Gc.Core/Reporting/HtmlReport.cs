@@ -240,18 +240,12 @@ public sealed record HtmlReport
         return [.. repository.Artifacts.Where(a => !Follows(a) || !digests.Contains(a.Cause!.Value)).Select(Row)];
     }
 
-    /// <summary>The rule that retained an artifact, or why it goes (or stays), as the JSON report's reason with its particulars.</summary>
-    private static string Why(ArtifactRetention a, RetentionPolicy policy)
-    {
-        var reason = RetentionReportWriter.ReasonName(a.Reason);
-        if (!a.RetainedBy.IsEmpty)
-        {
-            return reason + ": " + string.Join("; ", a.RetainedBy.Select(i => string.Create(CultureInfo.InvariantCulture, $"rule {i + 1} ({policy.Rules[i]})")));
-        }
-
-        var details = new[] { a.Cause is { } cause ? $"of {cause}" : null, a.ImmutableBy }.Where(d => d is not null);
-        return string.Join(" ", details.Prepend(reason));
-    }
+    /// <summary>
+    /// The JSON report's reason name, then why in the console's words with whole digests: <c>retained-by-rule: retained by rule 1
+    /// (latestPushedK(1))</c>, <c>not-retained: no rule retains it and its index sha256:… goes</c>.
+    /// </summary>
+    private static string Why(ArtifactRetention a, RetentionPolicy policy) =>
+        RetentionReportWriter.ReasonName(a.Reason) + ": " + RetentionConsoleSummary.Describe(a, policy, d => d?.ToString() ?? "?");
 
     /// <summary>The label of the bar for blobs no collected artifact references.</summary>
     public const string UnreferencedLabel = "(no collected artifact)";

@@ -115,16 +115,22 @@ public static class RetentionConsoleSummary
     /// <summary>A digest as the artifact lines show it: the algorithm and 12 hex digits.</summary>
     private static string Short(Model.Digest? digest) => digest?.ToString() is { } text ? text[..Math.Min(text.Length, text.IndexOf(':', StringComparison.Ordinal) + 13)] : "?";
 
-    private static string Why(ArtifactRetention a, RetentionPlan plan) => a.Reason switch
+    private static string Why(ArtifactRetention a, RetentionPlan plan) => Describe(a, plan.Policy, Short);
+
+    /// <summary>
+    /// Why an artifact is retained or deleted, in words: the console's line and the HTML report's row (after the reason's name) say
+    /// the same, each writing digests its own way (the console shortens them, the page keeps them whole).
+    /// </summary>
+    internal static string Describe(ArtifactRetention a, RetentionPolicy policy, Func<Model.Digest?, string> digest) => a.Reason switch
     {
-        RetentionReason.RetainedByRule => "retained by " + string.Join(", ", a.RetainedBy.Select(i => string.Create(CultureInfo.InvariantCulture, $"rule {i + 1} ({plan.Policy.Rules[i]})"))),
-        RetentionReason.Immutable => a.Cause is { } subject ? $"follows the immutable {Short(subject)} ({a.ImmutableBy})" : $"immutable ({a.ImmutableBy})",
-        RetentionReason.AccessoryOfRetained => $"accessory of the retained {Short(a.Cause)}",
-        RetentionReason.ChildKept => $"child of the kept index {Short(a.Cause)}",
+        RetentionReason.RetainedByRule => "retained by " + string.Join(", ", a.RetainedBy.Select(i => string.Create(CultureInfo.InvariantCulture, $"rule {i + 1} ({policy.Rules[i]})"))),
+        RetentionReason.Immutable => a.Cause is { } subject ? $"follows the immutable {digest(subject)} ({a.ImmutableBy})" : $"immutable ({a.ImmutableBy})",
+        RetentionReason.AccessoryOfRetained => $"accessory of the retained {digest(a.Cause)}",
+        RetentionReason.ChildKept => $"child of the kept index {digest(a.Cause)}",
         RetentionReason.OrphanAccessory => "orphan accessory (its subject is gone): left to GC",
-        RetentionReason.NotRetained => a.Cause is { } index ? $"no rule retains it and its index {Short(index)} goes" : "no rule retains it",
-        RetentionReason.AccessoryOfDeleted => $"accessory of the deleted {Short(a.Cause)}",
-        RetentionReason.ChildOfDeleted => $"untagged child of the deleted index {Short(a.Cause)}",
+        RetentionReason.NotRetained => a.Cause is { } index ? $"no rule retains it and its index {digest(index)} goes" : "no rule retains it",
+        RetentionReason.AccessoryOfDeleted => $"accessory of the deleted {digest(a.Cause)}",
+        RetentionReason.ChildOfDeleted => $"untagged child of the deleted index {digest(a.Cause)}",
         _ => RetentionReportWriter.ReasonName(a.Reason),
     };
 }

@@ -22,12 +22,14 @@ public class RetentionHtmlReportTests
     private Digest _v2;
     private Digest _sbom;
     private Digest _sbomSignature;
+    private Digest _multi;
 
     [SetUp]
     public void SetUp()
     {
         // Given library/app: v1 (5 days old) with a cosign signature, an SBOM (OCI subject) and a notation signature of the SBOM,
-        // and v2 (1 day old); library/web: w1 (3 days) and w2 (2 days); and in library/odd a tag folder whose name is markup
+        // and v2 (1 day old); library/web: w1 (3 days), w2 (2 days) and a multi-arch index (4 days) whose amd64 child is tagged
+    // "amd64" (a candidate of its own, as in Harbor) and whose arm64 child is untagged; and in library/odd a tag folder whose name is markup
         // with no link in it (Distribution does not forbid it on disk), which the store reports as a problem
         _tree = new DistributionTree(GcCommandTests.Now);
         _v1 = _tree.Image("library/app", "v1", TimeSpan.FromDays(5), "v1", "base", "v1-layer").Manifest;
@@ -38,6 +40,9 @@ public class RetentionHtmlReportTests
         _sbomSignature = _tree.Push("library/app", Support.Manifests.Referrer(_sbom, "application/vnd.cncf.notary.signature", _tree.Upload("library/app", "notation", age)), age);
         _tree.Image("library/web", "w1", TimeSpan.FromDays(3), "w1", "web-base", "w1-layer");
         _tree.Image("library/web", "w2", TimeSpan.FromDays(2), "w2", "web-base", "w2-layer");
+        var amd = _tree.Image("library/web", "amd", TimeSpan.FromDays(4), "amd64", "web-base", "amd-layer").Manifest;
+        var arm = _tree.Image("library/web", "arm", TimeSpan.FromDays(4), null, "web-base", "arm-layer").Manifest;
+        _multi = _tree.Push("library/web", Support.Manifests.Index([amd, arm]), TimeSpan.FromDays(4), "multi");
         _tree.Image("library/odd", "odd", TimeSpan.FromDays(1), "odd", "odd-layer");
         Directory.CreateDirectory(Path.Combine(_tree.TagFolder("library/odd", Hostile), "current"));
     }
@@ -91,8 +96,8 @@ public class RetentionHtmlReportTests
         var s = root.GetProperty("summary");
         (summary["total"], summary["retained"], summary["deleted"]).Should().Be((s.GetProperty("total").GetInt64(), s.GetProperty("retained").GetInt64(), s.GetProperty("deleted").GetInt64()));
         (summary["artifacts"], summary["artifactsToDelete"]).Should().Be((s.GetProperty("artifacts").GetInt64(), s.GetProperty("artifactsToDelete").GetInt64()));
-        (summary["total"], summary["retained"], summary["deleted"]).Should().Be((5L, 3L, 2L), "candidates: app's v1 goes, v2 stays; web: w1 goes, w2 stays; odd: its one image stays");
-        (summary["artifacts"], summary["artifactsToDelete"]).Should().Be((8L, 5L), "v1 takes its signature, SBOM and the SBOM's signature with it");
+        (summary["total"], summary["retained"], summary["deleted"]).Should().Be((7L, 3L, 4L), "candidates: app's v1 goes, v2 stays; web: w1, the index and its tagged amd64 child go, w2 stays; odd: its one image stays");
+        (summary["artifacts"], summary["artifactsToDelete"]).Should().Be((11L, 8L), "v1 takes its signature, SBOM and the SBOM's signature with it, the index its untagged arm64 child");
         summary["warnings"].Should().Be(root.GetProperty("warnings").GetArrayLength());
         root.GetProperty("warnings").EnumerateArray().Should().Contain(w => w.GetString() == RetentionRunner.PullTimesUnknownWarning);
         dom.Should().Contain(RetentionRunner.PullTimesUnknownWarning, "the warning is on the page");
@@ -102,7 +107,7 @@ public class RetentionHtmlReportTests
         }
         else
         {
-            summary["artifactsDeleted"].Should().Be(root.GetProperty("result").GetProperty("artifactsDeleted").GetInt64()).And.Be(5);
+            summary["artifactsDeleted"].Should().Be(root.GetProperty("result").GetProperty("artifactsDeleted").GetInt64()).And.Be(8);
         }
 
         // per repository, table and chart: the JSON's repositories
@@ -148,7 +153,11 @@ public class RetentionHtmlReportTests
 
         rows.Single(r => r.Key == $"library/app@{_sbomSignature}").Depth.Should().Be(2, "the notation signature of the SBOM of v1");
         rows.Single(r => r.Key == $"library/app@{_sbom}").Depth.Should().Be(1);
-        dom.Should().Contain("retained-by-rule: rule 1 (latestPushedK(1))").And.Contain($"accessory-of-deleted of {_v1}");
+        // each row says why in the console's words, digests whole: a tagged child no rule retains goes because its index goes
+        // (the page said "not-retained of sha256:…", naming the index without saying what it is)
+        dom.Should().Contain("retained-by-rule: retained by rule 1 (latestPushedK(1))")
+            .And.Contain($"accessory-of-deleted: accessory of the deleted {_v1}")
+            .And.Contain($"not-retained: no rule retains it and its index {_multi} goes");
         Regex.IsMatch(dom, "<table id=\"blobs\"").Should().BeFalse("retention deletes no blob");
         rows.Single(r => r.Key == $"library/app@{_v2}").Status.Should().Be("retained");
     }

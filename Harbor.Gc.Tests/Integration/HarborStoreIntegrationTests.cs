@@ -254,6 +254,50 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
     }
 
     [Test]
+    public async Task A_retention_dry_run_leaves_every_accessory_out_of_the_candidates_as_Harbor_does()
+    {
+        // Harbor: src/pkg/artifact/dao/dao.go querySetter's `notacc` filter leaves every artifact_accessory row out of the candidates
+        // the retention job lists (src/pkg/retention/dep/client.go GetCandidates), and every type Harbor defines is a hard reference
+        // (src/pkg/accessory/model/*: Kind() returns RefHard), so a signature is never counted and goes or stays with its subject
+        // given v1 pushed 10 days ago with a cosign signature (an accessory row, untagged) and v2 pushed yesterday, the signature
+        // pushed after both
+        var v1 = await Push.ImageAsync("library/signed", null, "{\"signed\":1}", ["signed-1"]);
+        await Database.PushAsync(v1, _now.AddDays(-10), tag: "v1");
+        var v2 = await Push.ImageAsync("library/signed", null, "{\"signed\":2}", ["signed-2"]);
+        await Database.PushAsync(v2, _now.AddDays(-1), tag: "v2");
+        var signature = await Push.ReferrerAsync(v1, MediaTypes.CosignSignatureArtifact, "signature-of-signed-v1");
+        await Database.PushAsync(signature, _now.AddHours(-1));
+        await Database.AccessoryAsync(signature, v1, AccessoryTypes.CosignSignature);
+        var policy = Path.Combine(_work, "policy.json");
+        await File.WriteAllTextAsync(policy, """
+            {"algorithm": "or", "rules": [{"disabled": false, "action": "retain", "template": "latestPushedK", "params": {"latestPushedK": 1},
+              "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**", "extras": "{\"untagged\":true}"}],
+              "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}],
+             "trigger": {"kind": "Schedule", "settings": {"cron": "0 0 0 * * *"}}, "scope": {"level": "project", "ref": "library"}}
+            """);
+
+        // when the policy keeping the latest pushed artifact is evaluated on the harbor: store
+        var (code, output, errors) = await Run("retention", "run", "--policy", policy, "--store", Store, "--dry-run", "--report-json", "-");
+
+        // then the candidates are v1 and v2 only (the newest pushed artifact, the signature, is not one, so it cannot be "the latest"
+        // and keep v2 out): v2 is retained, v1 goes and takes its signature with it, uncounted
+        code.Should().Be(0, errors + output);
+        using var json = JsonDocument.Parse(output);
+        var repository = json.RootElement.GetProperty("repositories").EnumerateArray().Single();
+        (repository.GetProperty("total").GetInt32(), repository.GetProperty("retained").GetInt32(), repository.GetProperty("deleted").GetInt32())
+            .Should().Be((2, 1, 1));
+        var artifacts = json.RootElement.GetProperty("artifacts").EnumerateArray().ToDictionary(
+            a => a.GetProperty("digest").GetString()!,
+            a => (a.GetProperty("outcome").GetString(), a.GetProperty("reason").GetString(), a.GetProperty("candidate").GetBoolean()));
+        artifacts.Should().Equal(new Dictionary<string, (string?, string?, bool)>
+        {
+            [v2.Digest.ToString()] = ("retained", "retained-by-rule", true),
+            [v1.Digest.ToString()] = ("deleted", "not-retained", true),
+            [signature.Digest.ToString()] = ("deleted", "accessory-of-deleted", false),
+        });
+    }
+
+    [Test]
     public async Task A_daemon_dry_run_job_on_the_harbor_store_plans_and_is_recorded()
     {
         // given the installation and a daemon dry-run GC job of untagged artifacts on it

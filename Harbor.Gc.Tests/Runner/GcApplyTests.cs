@@ -210,9 +210,9 @@ public class GcApplyTests
     }
 
     /// <summary>What a snapshot of the tree says, as a collector would read it (versions, times, sizes, uploads).</summary>
-    private static async Task<SnapshotRecords> ReadAsync(string root)
+    private static async Task<TestStore.CollectingSink> ReadAsync(string root)
     {
-        var records = new SnapshotRecords();
+        var records = new TestStore.CollectingSink();
         await new DistributionRegistryStore(root, new FakeTimeProvider(Now)).ReadSnapshotAsync(records);
         return records;
     }
@@ -406,41 +406,5 @@ public class GcApplyTests
         code.Should().Be(2);
         errors.Should().Contain($"--report-json and --report-html both name {report}");
         tree.Files().Should().BeEquivalentTo(before);
-    }
-
-    /// <summary>A snapshot as lists, uploads included.</summary>
-    private sealed class SnapshotRecords : ISnapshotSink
-    {
-        public List<Blob> Blobs { get; } = [];
-
-        public List<Artifact> Artifacts { get; } = [];
-
-        public List<LayerLink> LayerLinks { get; } = [];
-
-        public List<BlobUpload> Uploads { get; } = [];
-
-        public void OnBegin(SnapshotSizeHint hint)
-        {
-        }
-
-        public void OnBlob(Blob blob) => Blobs.Add(blob);
-
-        public void OnArtifact(Artifact artifact) => Artifacts.Add(artifact);
-
-        public void OnTag(Tag tag)
-        {
-        }
-
-        public void OnAccessoryLink(AccessoryLink link)
-        {
-        }
-
-        public void OnLayerLink(LayerLink link) => LayerLinks.Add(link);
-
-        public void OnUpload(BlobUpload upload) => Uploads.Add(upload);
-
-        public void OnProblem(StoreProblem problem)
-        {
-        }
     }
 }

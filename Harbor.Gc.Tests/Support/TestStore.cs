@@ -132,6 +132,8 @@ internal sealed class TestStore(IWritableRegistryStore inner, string? folder = n
 
         public List<StoreProblem> Problems { get; } = [];
 
+        public List<BlobUpload> Uploads { get; } = [];
+
         public void OnBegin(SnapshotSizeHint hint)
         {
         }
@@ -147,5 +149,7 @@ internal sealed class TestStore(IWritableRegistryStore inner, string? folder = n
         public void OnLayerLink(LayerLink link) => LayerLinks.Add(link);
 
         public void OnProblem(StoreProblem problem) => Problems.Add(problem);
+
+        public void OnUpload(BlobUpload upload) => Uploads.Add(upload);
     }
 }

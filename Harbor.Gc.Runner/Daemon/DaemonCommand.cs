@@ -27,18 +27,18 @@ internal static class DaemonCommand
 
     public static Command Create(CommandContext context)
     {
+        // the daemon's options are run-now's too (recursive): one definition, the same description and checks for both
         var config = Cli.FileOption("--config", "The daemon's configuration (JSON): jobs, schedules, history, metrics (README: \"The daemon\")");
         var (logFormat, logLevel) = Cli.LogFormatAndLevel();
+        config.Recursive = logFormat.Recursive = logLevel.Recursive = true;
         var job = new Argument<string>("JOB") { Description = "The name of a job of the configuration" };
-        var runNowConfig = Cli.FileOption("--config", "The daemon's configuration (JSON)");
-        var (runNowFormat, runNowLevel) = Cli.LogFormatAndLevel();
         var runNow = new Command("run-now", "Run a configured job once, now, in this process, recorded in the history as the daemon records a run (trigger manual)")
         {
-            job, runNowConfig, runNowFormat, runNowLevel,
+            job,
         };
         runNow.SetAction((p, _) => RunNowAsync(
-            p.GetValue(job)!, p.GetValue(runNowConfig) ?? throw new UsageException("daemon run-now: give the configuration file (--config FILE)."),
-            new LogOptions(p.GetValue(runNowFormat), p.GetValue(runNowLevel)), context.Stderr, context.Time, context.Stop.Token));
+            p.GetValue(job)!, p.GetValue(config) ?? throw new UsageException("daemon run-now: give the configuration file (--config FILE)."),
+            new LogOptions(p.GetValue(logFormat), p.GetValue(logLevel)), context.Stderr, context.Time, context.Stop.Token));
         runNow.WithNotes(Notes);
         var command = new Command("daemon", "Run the configured GC and retention jobs on their cron schedules, keeping a run history")
         {

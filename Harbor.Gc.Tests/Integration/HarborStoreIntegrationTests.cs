@@ -93,6 +93,19 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
 
     private sealed record Installation(PushedManifest Tagged, PushedManifest Untagged, PushedManifest Recent, PushedManifest Signature, PushedManifest Child, PushedManifest Index);
 
+    /// <summary>A Harbor retention policy of one rule over every repository and tag, untagged artifacts included.</summary>
+    private async Task<string> WritePolicyAsync(string template, int parameter)
+    {
+        var policy = Path.Combine(_work, "policy.json");
+        await File.WriteAllTextAsync(policy, $$$"""
+            {"algorithm": "or", "rules": [{"disabled": false, "action": "retain", "template": "{{{template}}}", "params": {"{{{template}}}": {{{parameter}}}},
+              "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**", "extras": "{\"untagged\":true}"}],
+              "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}],
+             "trigger": {"kind": "Schedule", "settings": {"cron": "0 0 0 * * *"}}, "scope": {"level": "project", "ref": "library"}}
+            """);
+        return policy;
+    }
+
     [Test]
     public async Task A_dry_run_on_a_Harbor_2_15_installation_keeps_every_image_tagged_in_the_database_and_plans_only_the_old_untagged_one()
     {
@@ -232,13 +245,7 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
         var stale = await Push.ImageAsync("library/web", null, "{\"web\":2}", ["web-2"]);
         await Database.PushAsync(stale, _now.AddDays(-100), tag: "stale");
         await Database.PullAsync("library/web", stale.Digest, _now.AddDays(-60), tag: "stale");
-        var policy = Path.Combine(_work, "policy.json");
-        await File.WriteAllTextAsync(policy, """
-            {"algorithm": "or", "rules": [{"disabled": false, "action": "retain", "template": "nDaysSinceLastPull", "params": {"nDaysSinceLastPull": 30},
-              "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**", "extras": "{\"untagged\":true}"}],
-              "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}],
-             "trigger": {"kind": "Schedule", "settings": {"cron": "0 0 0 * * *"}}, "scope": {"level": "project", "ref": "library"}}
-            """);
+        var policy = await WritePolicyAsync("nDaysSinceLastPull", 30);
 
         // when the policy is evaluated on the harbor: store
         var (code, output, errors) = await Run("retention", "run", "--policy", policy, "--store", Store, "--dry-run", "--report-json", "-");
@@ -268,13 +275,7 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
         var signature = await Push.ReferrerAsync(v1, MediaTypes.CosignSignatureArtifact, "signature-of-signed-v1");
         await Database.PushAsync(signature, _now.AddHours(-1));
         await Database.AccessoryAsync(signature, v1, AccessoryTypes.CosignSignature);
-        var policy = Path.Combine(_work, "policy.json");
-        await File.WriteAllTextAsync(policy, """
-            {"algorithm": "or", "rules": [{"disabled": false, "action": "retain", "template": "latestPushedK", "params": {"latestPushedK": 1},
-              "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**", "extras": "{\"untagged\":true}"}],
-              "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}],
-             "trigger": {"kind": "Schedule", "settings": {"cron": "0 0 0 * * *"}}, "scope": {"level": "project", "ref": "library"}}
-            """);
+        var policy = await WritePolicyAsync("latestPushedK", 1);
 
         // when the policy keeping the latest pushed artifact is evaluated on the harbor: store
         var (code, output, errors) = await Run("retention", "run", "--policy", policy, "--store", Store, "--dry-run", "--report-json", "-");
@@ -328,13 +329,7 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
     {
         // given an installation
         await PushInstallationAsync();
-        var policy = Path.Combine(_work, "policy.json");
-        await File.WriteAllTextAsync(policy, """
-            {"algorithm": "or", "rules": [{"disabled": false, "action": "retain", "template": "latestPushedK", "params": {"latestPushedK": 1},
-              "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**", "extras": "{\"untagged\":true}"}],
-              "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}],
-             "trigger": {"kind": "Schedule", "settings": {"cron": "0 0 0 * * *"}}, "scope": {"level": "project", "ref": "library"}}
-            """);
+        var policy = await WritePolicyAsync("latestPushedK", 1);
         string[] args = command[0] == "gc" ? ["gc", "--store", Store, .. command[1..]] : ["retention", "run", "--policy", policy, "--store", Store];
 
         // when a real run is asked for

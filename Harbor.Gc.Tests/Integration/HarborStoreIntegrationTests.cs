@@ -456,13 +456,164 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
         // when GC of untagged artifacts is planned
         var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", "-");
 
-        // then the orphan signature is planned, and a warning names it and says Harbor's GC would keep it
+        // then the orphan signature is planned, and the report's differences from Harbor name it and say Harbor's GC would keep it
+        // (deletedArt in src/jobservice/job/impl/gc/garbage_collection.go lists no accessory: notacc in querySetter, src/pkg/artifact/dao/dao.go)
         code.Should().Be(0, errors);
         GcRunReportOf(output).Artifacts.Select(a => a.Digest).Should().Contain(signature.Digest);
+        Differences(output).Should().ContainSingle(d => d.Kind == "harbor-keeps-orphan-accessory")
+            .Which.Should().Match<Difference>(d => d.Item == $"library/app@{signature.Digest}" && d.Harbor.Contains("never collects", StringComparison.Ordinal));
+    }
+
+    /// <summary>One entry of the report's <c>differsFromHarbor</c>.</summary>
+    private sealed record Difference(string Kind, string Item, long Bytes, int Count, string? KeptBy, string? GoesWith, string Harbor);
+
+    private static List<Difference> Differences(string report)
+    {
+        using var json = JsonDocument.Parse(report);
+        return [.. json.RootElement.GetProperty("differsFromHarbor").EnumerateArray().Select(d => new Difference(
+            d.GetProperty("kind").GetString()!, d.GetProperty("item").GetString()!, d.GetProperty("bytes").GetInt64(), d.GetProperty("count").GetInt32(),
+            d.GetProperty("keptBy").GetString(), d.GetProperty("goesWith").GetString(), d.GetProperty("harbor").GetString()!))];
+    }
+
+    [Test]
+    public async Task Children_pushed_before_their_index_inside_the_window_are_kept_and_the_report_says_Harbors_GC_would_delete_them()
+    {
+        // given the two children of a multi-arch image pushed ten minutes ago, untagged, and its index not pushed yet: Harbor has no
+        // artifact_reference row for them, so deletedArt (src/jobservice/job/impl/gc/garbage_collection.go) lists them with
+        // artCtl.List(Tags: "nil") (querySetter's both/untagged/notacc filters, src/pkg/artifact/dao/dao.go) and deletes them with
+        // no time window (goharbor/harbor#21266)
+        var amd = await Push.ImageAsync("library/multi", null, "{\"arch\":\"amd64\"}", ["amd-layer"]);
+        await Database.PushAsync(amd, _now.AddMinutes(-10));
+        var arm = await Push.ImageAsync("library/multi", null, "{\"arch\":\"arm64\"}", ["arm-layer"]);
+        await Database.PushAsync(arm, _now.AddMinutes(-10));
+        var children = new[] { $"library/multi@{amd.Digest}", $"library/multi@{arm.Digest}" };
+        var html = Path.Combine(_work, "report.html");
+
+        // when GC of untagged artifacts is planned with the default 2h window
+        var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", "-", "--report-html", html);
+
+        // then both are kept, and the report lists each as one Harbor's GC would delete, citing #21266; the summary has one line for it
+        code.Should().Be(0, errors);
+        GcRunReportOf(output).Artifacts.Should().BeEmpty();
+        var within = Differences(output).Where(d => d.Kind == "harbor-deletes-within-window").ToList();
+        within.Select(d => d.Item).Should().BeEquivalentTo(children);
+        within.Should().OnlyContain(d => d.Harbor.Contains("goharbor/harbor#21266", StringComparison.Ordinal) && d.Harbor.Contains("deletedArt", StringComparison.Ordinal)
+            && d.KeptBy == "the time window");
+        (await File.ReadAllTextAsync(html)).Should().Contain("id=\"harbor-totals\"").And.Contain(amd.Digest.ToString());
+
+        // and explain says what Harbor would do with one of them
+        var explained = await Run("explain", children[0], "--store", Store, "--delete-untagged");
+        explained.Code.Should().Be(0, explained.Err);
+        explained.Out.Should().Contain("kept").And.Contain("differs from Harbor: Harbor's GC with delete_untagged deletes this artifact");
+
+        // when delete-untagged is off, Harbor does not delete untagged artifacts either: no difference
+        var off = await Run("gc", "--store", Store, "--dry-run", "--report-json", "-");
+        off.Code.Should().Be(0, off.Err);
+        Differences(off.Out).Should().BeEmpty();
+
+        // when the children are older than the window, this plan deletes them too: no difference of that kind
+        var later = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--time-window", "5m", "--report-json", "-");
+        later.Code.Should().Be(0, later.Err);
+        GcRunReportOf(later.Out).Artifacts.Select(a => $"{a.Repository}@{a.Digest}").Should().BeEquivalentTo(children);
+        Differences(later.Out).Should().NotContain(d => d.Kind == "harbor-deletes-within-window");
+    }
+
+    [Test]
+    public async Task Blobs_Harbors_dry_run_counts_as_freed_but_this_plan_keeps_or_counts_once_are_listed_with_totals()
+    {
+        // given a tagged image and two old untagged images: the first shares a layer with the tagged one, and both untagged ones share
+        // another layer. Harbor's dry run (uselessBlobs in src/jobservice/job/impl/gc/garbage_collection.go) appends GetByArt's blobs
+        // (artifact_blob, GetBlobsByArtDigest in src/pkg/blob/dao/dao.go) of every simulated-deleted untagged artifact, without
+        // checking kept artifacts and without removing repeats
+        var tagged = await Push.ImageAsync("library/app", null, "{\"app\":1}", ["base-layer", "app-layer"]);
+        await Database.PushAsync(tagged, _now.AddDays(-10), tag: "v1");
+        var first = await Push.ImageAsync("library/app", null, "{\"app\":2}", ["base-layer", "untagged-shared", "first-layer"]);
+        await Database.PushAsync(first, _now.AddDays(-9));
+        var second = await Push.ImageAsync("library/app", null, "{\"app\":3}", ["untagged-shared", "second-layer"]);
+        await Database.PushAsync(second, _now.AddDays(-9));
+        var baseLayer = tagged.Blobs[1];
+        var shared = second.Blobs[1];
+        var sizeOf = async (Digest d) => await Database.ScalarAsync<long>("SELECT size FROM blob WHERE digest = @d", ("d", d.ToString()));
+
+        // when GC of untagged artifacts is planned
+        var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", "-");
+
+        // then the plan frees the layer the two untagged images share once and keeps the base layer; the report lists both blobs as
+        // over-counted by Harbor's dry run: the base layer with the tagged image that keeps it, the shared one as counted twice
+        code.Should().Be(0, errors);
+        var plan = GcRunReportOf(output);
+        plan.Blobs.Should().Contain(shared).And.NotContain(baseLayer);
+        var over = Differences(output).Where(d => d.Kind == "harbor-dry-run-over-counts").ToList();
+        over.Select(d => (d.Item, d.Count, d.KeptBy)).Should().BeEquivalentTo(new[]
+        {
+            (baseLayer.ToString(), 1, (string?)$"library/app@{tagged.Digest}"),
+            (shared.ToString(), 1, (string?)null),
+        });
+        over.Single(d => d.Item == shared.ToString()).Harbor.Should().Contain("2 times");
+
+        // and the totals give what Harbor's dry run over-counts against this plan, in the report and on one console line
+        var (count, bytes) = (2, await sizeOf(baseLayer) + await sizeOf(shared));
         using var json = JsonDocument.Parse(output);
-        json.RootElement.GetProperty("warnings").EnumerateArray().Select(w => w.ToString())
-            .Should().Contain(w => w.Contains(signature.Digest.ToString(), StringComparison.Ordinal) && w.Contains("differs from Harbor", StringComparison.Ordinal)
-                && w.Contains("never collects", StringComparison.Ordinal));
+        json.RootElement.GetProperty("differsFromHarborTotals").EnumerateArray()
+            .Single(t => t.GetProperty("kind").GetString() == "harbor-dry-run-over-counts")
+            .Should().Match<JsonElement>(t => t.GetProperty("count").GetInt32() == count && t.GetProperty("bytes").GetInt64() == bytes);
+        var console = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged");
+        console.Out.Split('\n').Should().ContainSingle(l => l.Contains("harbor-dry-run-over-counts", StringComparison.Ordinal))
+            .Which.Should().Contain($"Harbor's dry run would count {count} blobs").And.Contain(string.Create(CultureInfo.InvariantCulture, $"{bytes:N0} bytes"));
+    }
+
+    [Test]
+    public async Task A_manifest_in_the_storage_whose_artifact_Harbor_deleted_is_planned_as_deleted_in_Harbor_whatever_delete_untagged_says()
+    {
+        // given a tagged image and an image Harbor deleted (its rows gone, its manifest still in the storage until Harbor's GC removes
+        // it from artifact_trash: mark and sweep in src/jobservice/job/impl/gc/garbage_collection.go), sharing a layer
+        var tagged = await Push.ImageAsync("library/app", null, "{\"app\":1}", ["base-layer", "app-layer"]);
+        await Database.PushAsync(tagged, _now.AddDays(-10), tag: "v1");
+        var deleted = await Push.ImageAsync("library/app", null, "{\"app\":2}", ["base-layer", "deleted-layer"]);
+        await Database.PushAsync(deleted, _now.AddDays(-10));
+        await Database.DeleteAsync("library/app", deleted.Digest);
+
+        // when GC is planned without untagged deletion (the default)
+        var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--report-json", "-");
+
+        // then the deleted image is planned, as deleted in Harbor, with its own blobs; the shared layer and the tagged image stay
+        code.Should().Be(0, errors);
+        var plan = GcRunReportOf(output);
+        plan.Artifacts.Should().Equal(("library/app", deleted.Digest, "deleted-in-harbor"));
+        plan.Blobs.Should().BeEquivalentTo(deleted.AllBlobs.Where(b => !tagged.Blobs.Contains(b)));
+        var explained = await Run("explain", $"library/app@{deleted.Digest}", "--store", Store);
+        explained.Out.Should().Contain("collected by the next run").And.Contain("deleted in Harbor");
+
+        // when its manifest was pushed within the time window (a push whose database row Harbor core has not written yet looks the same)
+        var now = _now;
+        _now = TimeProvider.System.GetUtcNow();
+        var fresh = await Run("gc", "--store", Store, "--dry-run", "--report-json", "-");
+        _now = now;
+
+        // then it is kept
+        fresh.Code.Should().Be(0, fresh.Err);
+        GcRunReportOf(fresh.Out).Artifacts.Should().BeEmpty();
+    }
+
+    [Test]
+    public async Task A_manifest_Harbor_deleted_that_a_kept_index_lists_is_kept()
+    {
+        // given a tagged index whose child's row was deleted (Harbor itself refuses that: deleteDeeply in
+        // src/controller/artifact/controller.go; here the row is gone behind its back), the child's manifest still in the storage
+        var child = await Push.ImageAsync("library/multi", null, "{\"arch\":\"arm64\"}", ["arm-layer"]);
+        await Database.PushAsync(child, _now.AddDays(-10));
+        var index = await Push.IndexAsync("library/multi", null, child);
+        await Database.PushAsync(index, _now.AddDays(-10), tag: "latest");
+        await Database.ExecuteAsync("DELETE FROM artifact_reference");
+        await Database.ExecuteAsync("DELETE FROM artifact WHERE digest = @d", ("d", child.Digest.ToString()));
+
+        // when GC of untagged artifacts is planned
+        var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", "-");
+
+        // then nothing is planned: the index, which is kept, lists the child
+        code.Should().Be(0, errors);
+        GcRunReportOf(output).Artifacts.Should().BeEmpty();
+        GcRunReportOf(output).Blobs.Should().NotContain(child.AllBlobs);
     }
 
     [Test]

@@ -31,7 +31,7 @@ namespace Harbor.Gc.Storage.Postgres;
 /// through Harbor (its API, or its own GC).
 /// </para>
 /// </remarks>
-public sealed class HarborDatabaseStore : IRegistryStore
+public sealed class HarborDatabaseStore : IRegistryStore, IHarborInstallation
 {
     /// <summary>
     /// The <c>schema_migrations</c> versions this store reads: Harbor 2.11 (140) to 2.15.3 (181). The columns it reads are the same
@@ -75,6 +75,11 @@ public sealed class HarborDatabaseStore : IRegistryStore
 
     /// <summary>The schema version the last snapshot read.</summary>
     public long? SchemaVersion { get; private set; }
+
+    /// <summary>What Harbor's own GC would read, from the last snapshot (for the plan's differences from Harbor).</summary>
+    HarborFacts? IHarborInstallation.Facts => _facts;
+
+    private HarborFacts? _facts;
 
     /// <inheritdoc />
     /// <exception cref="InvalidDataException">The database cannot be reached or read, is not a Harbor database of a supported schema version, or the storage is not its registry's.</exception>
@@ -186,8 +191,8 @@ public sealed class HarborDatabaseStore : IRegistryStore
                 Time(r, 6), Time(r, 7))), cancellationToken).ConfigureAwait(false);
         await ReadAsync(connection, "SELECT artifact_id, name, push_time, pull_time FROM tag", r =>
             rows.Tags.Add(new TagRow(r.GetInt64(0), r.GetString(1), Time(r, 2), Time(r, 3))), cancellationToken).ConfigureAwait(false);
-        await ReadAsync(connection, "SELECT parent_id, child_digest FROM artifact_reference", r =>
-            rows.References.Add((r.GetInt64(0), r.GetString(1))), cancellationToken).ConfigureAwait(false);
+        await ReadAsync(connection, "SELECT parent_id, child_id, child_digest FROM artifact_reference", r =>
+            rows.References.Add((r.GetInt64(0), r.GetInt64(1), r.GetString(2))), cancellationToken).ConfigureAwait(false);
         await ReadAsync(connection, "SELECT artifact_id, subject_artifact_digest, COALESCE(type, '') FROM artifact_accessory WHERE artifact_id IS NOT NULL AND subject_artifact_digest IS NOT NULL", r =>
             rows.Accessories.Add(new AccessoryRow(r.GetInt64(0), r.GetString(1), r.GetString(2))), cancellationToken).ConfigureAwait(false);
         await ReadAsync(connection, "SELECT digest, content_type, size, creation_time, update_time, COALESCE(status, 'none') FROM blob", r =>
@@ -315,19 +320,25 @@ public sealed class HarborDatabaseStore : IRegistryStore
             artifacts.Add(artifact);
         }
 
-        // where Harbor's own GC decides differently: an accessory whose subject is gone stays in Harbor for ever
-        var known = rows.Artifacts.Select(a => a.Digest).ToHashSet(StringComparer.Ordinal);
-        foreach (var link in links.Where(l => !known.Contains(l.Subject.ToString())))
-        {
-            problems.Add(new StoreProblem($"{link.Repository}@{link.Accessory}",
-                $"differs from Harbor: this {link.Type} accessory's subject {link.Subject} is not in Harbor's database. Harbor's GC never collects such an "
-                + "orphan accessory; harbor-gc collects it once it is older than the time window, when untagged artifacts are collected"));
-        }
-
+        _facts = Facts(rows, byId, accessoryOf, tagsOf, dbBlobs);
         if (artifacts.Count > 0 && inStorage == 0)
         {
             throw new InvalidDataException(
                 $"{Description}: the storage folder '{_storage.Root}' holds none of the {artifacts.Count} manifests Harbor's database at {_where} lists: it is not this Harbor's registry storage. Give the storage rootdirectory of the registry this Harbor uses.");
+        }
+
+        // a manifest in the storage whose artifact Harbor's database no longer has: Harbor deleted it (its GC removes the manifest
+        // later, from artifact_trash: mark and sweep in src/jobservice/job/impl/gc/garbage_collection.go). It is listed, so that the
+        // plan shows it go; the time window keeps one whose row is not written yet (Harbor core records a push after the registry
+        // accepted it), and anything live that lists it keeps it
+        var rowKeys = rows.Artifacts.Select(r => (r.Repository, r.Digest)).ToHashSet();
+        var trashed = new HashSet<ArtifactKey>();
+        foreach (var artifact in storage.Artifacts)
+        {
+            if (!rowKeys.Contains((artifact.Repository.Value, artifact.Digest.ToString())) && trashed.Add(artifact.Key))
+            {
+                artifacts.Add(artifact with { Trashed = true });
+            }
         }
 
         // blobs: what the storage holds, with the database's status and times
@@ -403,6 +414,58 @@ public sealed class HarborDatabaseStore : IRegistryStore
         }
     }
 
+    /// <summary>What Harbor's own GC reads of the rows (see <see cref="HarborFacts"/>).</summary>
+    private static HarborFacts Facts(Rows rows, Dictionary<long, Artifact> byId, Dictionary<long, AccessoryRow> accessoryOf, Dictionary<long, List<TagRow>> tagsOf,
+        Dictionary<string, BlobRow> dbBlobs)
+    {
+        var children = rows.References.Select(r => r.ChildId).ToHashSet();
+        var candidates = new HashSet<ArtifactKey>();
+        foreach (var (id, artifact) in byId)
+        {
+            if (!tagsOf.ContainsKey(id) && !children.Contains(id) && !accessoryOf.ContainsKey(id))
+            {
+                candidates.Add(artifact.Key);
+            }
+        }
+
+        var edges = new Dictionary<ArtifactKey, List<ArtifactKey>>();
+        void Edge(ArtifactKey from, ArtifactKey to)
+        {
+            if (!edges.TryGetValue(from, out var list))
+            {
+                edges[from] = list = [];
+            }
+
+            list.Add(to);
+        }
+
+        foreach (var (parent, child, _) in rows.References)
+        {
+            if (byId.TryGetValue(parent, out var p) && byId.TryGetValue(child, out var c))
+            {
+                Edge(p.Key, c.Key);
+            }
+        }
+
+        foreach (var (id, accessory) in accessoryOf)
+        {
+            if (byId.TryGetValue(id, out var a) && Digest.TryParse(accessory.Subject, out var subject))
+            {
+                Edge(new ArtifactKey(a.Repository, subject), a.Key);
+            }
+        }
+
+        var known = rows.Artifacts.Select(a => a.Digest).ToHashSet(StringComparer.Ordinal);
+        return new HarborFacts
+        {
+            UntaggedCandidates = candidates,
+            OrphanAccessories = [.. accessoryOf.Where(a => !known.Contains(a.Value.Subject) && byId.ContainsKey(a.Key)).Select(a => byId[a.Key].Key)],
+            WalkEdges = edges,
+            ArtifactBlobs = rows.ArtifactBlobs.GroupBy(r => r.Artifact, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Select(r => r.Blob).ToList(), StringComparer.Ordinal),
+            Blobs = dbBlobs.ToDictionary(b => b.Key, b => (b.Value.Size, b.Value.ContentType), StringComparer.Ordinal),
+        };
+    }
+
     private static BlobStatus Status(string status) => status switch
     {
         "delete" => BlobStatus.Delete,
@@ -452,7 +515,7 @@ public sealed class HarborDatabaseStore : IRegistryStore
 
         public List<TagRow> Tags { get; } = [];
 
-        public List<(long Parent, string Child)> References { get; } = [];
+        public List<(long Parent, long ChildId, string Child)> References { get; } = [];
 
         public List<AccessoryRow> Accessories { get; } = [];
 

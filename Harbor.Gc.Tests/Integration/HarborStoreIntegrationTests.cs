@@ -596,6 +596,35 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
     }
 
     [Test]
+    public async Task A_retention_dry_run_does_not_see_a_manifest_whose_artifact_Harbor_deleted()
+    {
+        // given a tagged image, and a newer image Harbor deleted whose manifest is still in the storage: Harbor's retention lists only
+        // the artifacts of its database (src/pkg/retention/dep/client.go GetCandidates, through the artifact controller's List)
+        var kept = await Push.ImageAsync("library/web", null, "{\"web\":1}", ["web-1"]);
+        await Database.PushAsync(kept, _now.AddDays(-10), tag: "v1");
+        var deleted = await Push.ImageAsync("library/web", null, "{\"web\":2}", ["web-2"]);
+        await Database.PushAsync(deleted, _now.AddDays(-5));
+        await Database.DeleteAsync("library/web", deleted.Digest);
+        var policy = Path.Combine(_work, "policy.json");
+        await File.WriteAllTextAsync(policy, """
+            {"algorithm": "or", "rules": [{"disabled": false, "action": "retain", "template": "latestPushedK", "params": {"latestPushedK": 1},
+              "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**", "extras": "{\"untagged\":true}"}],
+              "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}],
+             "trigger": {"kind": "Schedule", "settings": {"cron": "0 0 0 * * *"}}, "scope": {"level": "project", "ref": "library"}}
+            """);
+
+        // when the policy that keeps the latest pushed artifact is evaluated
+        var (code, output, errors) = await Run("retention", "run", "--policy", policy, "--store", Store, "--dry-run", "--report-json", "-");
+
+        // then v1 is the only candidate, and it is retained
+        code.Should().Be(0, errors + output);
+        using var json = JsonDocument.Parse(output);
+        json.RootElement.GetProperty("artifacts").EnumerateArray()
+            .ToDictionary(a => a.GetProperty("digest").GetString()!, a => a.GetProperty("outcome").GetString())
+            .Should().Equal(new Dictionary<string, string?> { [kept.Digest.ToString()] = "retained" });
+    }
+
+    [Test]
     public async Task A_manifest_Harbor_deleted_that_a_kept_index_lists_is_kept()
     {
         // given a tagged index whose child's row was deleted (Harbor itself refuses that: deleteDeeply in

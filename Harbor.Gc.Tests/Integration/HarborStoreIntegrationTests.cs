@@ -184,6 +184,10 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
         h.Blobs.Should().BeEquivalentTo(d.Blobs);
         h.LayerLinks.Should().Be(d.LayerLinks);
         h.Artifacts.Should().NotBeEmpty("the scenario has untagged images to collect");
+
+        // and only the harbor: store's report says where Harbor's own GC differs
+        (await File.ReadAllTextAsync(harbor)).Should().Contain("\"differsFromHarbor\"");
+        (await File.ReadAllTextAsync(distribution)).Should().NotContain("differsFromHarbor");
     }
 
     /// <summary>The tag an index was pushed by in the storage, if any (the database records the same).</summary>
@@ -557,6 +561,8 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
         json.RootElement.GetProperty("differsFromHarborTotals").EnumerateArray()
             .Single(t => t.GetProperty("kind").GetString() == "harbor-dry-run-over-counts")
             .Should().Match<JsonElement>(t => t.GetProperty("count").GetInt32() == count && t.GetProperty("bytes").GetInt64() == bytes);
+        var explained = await Run("explain", baseLayer.ToString(), "--store", Store, "--delete-untagged");
+        explained.Out.Should().Contain("kept").And.Contain("differs from Harbor: Harbor's dry run counts this blob as freed 1 time");
         var console = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged");
         console.Out.Split('\n').Should().ContainSingle(l => l.Contains("harbor-dry-run-over-counts", StringComparison.Ordinal))
             .Which.Should().Contain($"Harbor's dry run would count {count} blobs").And.Contain(string.Create(CultureInfo.InvariantCulture, $"{bytes:N0} bytes"));
@@ -576,13 +582,16 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
         // when GC is planned without untagged deletion (the default)
         var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--report-json", "-");
 
-        // then the deleted image is planned, as deleted in Harbor, with its own blobs; the shared layer and the tagged image stay
+        // then the deleted image is planned, as deleted in Harbor, with its own blobs (with untagged deletion too); the shared layer and
+        // the tagged image stay
         code.Should().Be(0, errors);
         var plan = GcRunReportOf(output);
         plan.Artifacts.Should().Equal(("library/app", deleted.Digest, "deleted-in-harbor"));
         plan.Blobs.Should().BeEquivalentTo(deleted.AllBlobs.Where(b => !tagged.Blobs.Contains(b)));
         var explained = await Run("explain", $"library/app@{deleted.Digest}", "--store", Store);
         explained.Out.Should().Contain("collected by the next run").And.Contain("deleted in Harbor");
+        var untagged = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", "-");
+        GcRunReportOf(untagged.Out).Artifacts.Should().Equal(("library/app", deleted.Digest, "deleted-in-harbor"));
 
         // when its manifest was pushed within the time window (a push whose database row Harbor core has not written yet looks the same)
         var now = _now;

@@ -21,6 +21,9 @@ namespace Harbor.Gc.Collection;
 /// lose the blob, goharbor/harbor#23116); and the dry run is the plan (Harbor's dry run over-counts shared blobs).</para>
 /// <para>Orphan accessories (a signature whose image does not exist) are collected once older than the time window; Harbor
 /// keeps them forever.</para>
+/// <para>On a Harbor installation (<see cref="Storage.Postgres.HarborDatabaseStore"/>) the plan lists each place where Harbor's own GC
+/// would decide differently (<see cref="CollectionPlan.DiffersFromHarbor"/>), and <c>explain</c> says it of the artifact or blob
+/// asked about.</para>
 /// </remarks>
 public sealed class GarbageCollector
 {

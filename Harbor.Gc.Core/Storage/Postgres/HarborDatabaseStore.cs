@@ -18,7 +18,13 @@ namespace Harbor.Gc.Storage.Postgres;
 /// <para>
 /// Since Harbor 2.15 the storage holds no tags (goharbor/harbor#22507): the database is the truth for artifacts, tags and
 /// accessories, and the storage for what bytes exist. An artifact's references come from its manifest's bytes in the storage; when
-/// the storage lacks them, from the database's <c>artifact_blob</c> rows, and the artifact is kept (unknown kind) with a warning.
+/// the storage lacks them, from the database's <c>artifact_blob</c> rows, and the artifact is kept (unknown kind) with a warning. A
+/// manifest the storage holds whose artifact the database no longer has (Harbor deleted it) is delivered with
+/// <see cref="Artifact.Trashed"/> set: GC plans it as <c>deleted-in-harbor</c> once older than the time window.
+/// </para>
+/// <para>
+/// Each snapshot also keeps what Harbor's own GC reads of the rows, so that a plan can list where Harbor decides differently
+/// (<see cref="Collection.CollectionPlan.DiffersFromHarbor"/>).
 /// </para>
 /// <para>
 /// The database's schema version (<c>schema_migrations</c>) must be one of <see cref="SupportedSchemaVersions"/>, and the tables the
@@ -320,7 +326,7 @@ public sealed class HarborDatabaseStore : IRegistryStore, IHarborInstallation
             artifacts.Add(artifact);
         }
 
-        _facts = Facts(rows, byId, accessoryOf, tagsOf, dbBlobs);
+        _facts = Facts(rows, byId, accessoryOf, tagsOf, blobsOf, dbBlobs);
         if (artifacts.Count > 0 && inStorage == 0)
         {
             throw new InvalidDataException(
@@ -416,7 +422,7 @@ public sealed class HarborDatabaseStore : IRegistryStore, IHarborInstallation
 
     /// <summary>What Harbor's own GC reads of the rows (see <see cref="HarborFacts"/>).</summary>
     private static HarborFacts Facts(Rows rows, Dictionary<long, Artifact> byId, Dictionary<long, AccessoryRow> accessoryOf, Dictionary<long, List<TagRow>> tagsOf,
-        Dictionary<string, BlobRow> dbBlobs)
+        Dictionary<string, List<string>> blobsOf, Dictionary<string, BlobRow> dbBlobs)
     {
         var children = rows.References.Select(r => r.ChildId).ToHashSet();
         var candidates = new HashSet<ArtifactKey>();
@@ -461,7 +467,7 @@ public sealed class HarborDatabaseStore : IRegistryStore, IHarborInstallation
             UntaggedCandidates = candidates,
             OrphanAccessories = [.. accessoryOf.Where(a => !known.Contains(a.Value.Subject) && byId.ContainsKey(a.Key)).Select(a => byId[a.Key].Key)],
             WalkEdges = edges,
-            ArtifactBlobs = rows.ArtifactBlobs.GroupBy(r => r.Artifact, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Select(r => r.Blob).ToList(), StringComparer.Ordinal),
+            ArtifactBlobs = blobsOf,
             Blobs = dbBlobs.ToDictionary(b => b.Key, b => (b.Value.Size, b.Value.ContentType), StringComparer.Ordinal),
         };
     }

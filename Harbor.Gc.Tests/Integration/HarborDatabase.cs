@@ -150,8 +150,8 @@ internal sealed class HarborDatabase : IAsyncDisposable
     /// <summary>
     /// What Harbor core records when a manifest is pushed into <c>PROJECT/REPO</c> (by tag, or by digest when <paramref name="tag"/> is
     /// null): the project and repository when new, a blob row per blob (the manifest, its config and layers, with their media types
-    /// and sizes from the manifest) linked to the project, the artifact, its artifact_blob rows, an artifact_reference row per child
-    /// of an index (children are pushed first), and the tag. Returns the artifact's id.
+    /// and sizes from the manifest) linked to the project, the artifact, its artifact_blob rows (an index's also name its children's
+    /// manifests), an artifact_reference row per child of an index (children are pushed first), and the tag. Returns the artifact's id.
     /// </summary>
     public async Task<int> PushAsync(PushedManifest manifest, DateTimeOffset pushedAt, string? tag = null, string type = "IMAGE")
     {
@@ -188,6 +188,18 @@ internal sealed class HarborDatabase : IAsyncDisposable
                 """, ("d", digest), ("t", mediaType), ("s", size), ("at", Utc(pushedAt)));
             await ExecuteAsync("INSERT INTO project_blob (project_id, blob_id) VALUES (@p, @b) ON CONFLICT DO NOTHING", ("p", projectId), ("b", blobId));
             await ExecuteAsync("INSERT INTO artifact_blob (digest_af, digest_blob) VALUES (@a, @b) ON CONFLICT DO NOTHING", ("a", manifest.Digest.ToString()), ("b", digest));
+        }
+
+        // an index's references are its children's manifests: Harbor associates them with the index too (AssociateWithArtifact in
+        // src/controller/blob/controller.go, called with manifest.References() by src/server/middleware/blob/put_manifest.go); their
+        // blob rows are the children's own
+        if (root.TryGetProperty("manifests", out var manifests))
+        {
+            foreach (var child in manifests.EnumerateArray())
+            {
+                await ExecuteAsync("INSERT INTO artifact_blob (digest_af, digest_blob) VALUES (@a, @b) ON CONFLICT DO NOTHING",
+                    ("a", manifest.Digest.ToString()), ("b", child.GetProperty("digest").GetString()!));
+            }
         }
 
         var artifactId = await ScalarAsync<int>(

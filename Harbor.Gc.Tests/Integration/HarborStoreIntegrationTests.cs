@@ -526,7 +526,8 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
     public async Task Blobs_Harbors_dry_run_counts_as_freed_but_this_plan_keeps_or_counts_once_are_listed_with_totals()
     {
         // given a tagged image and two old untagged images: the first shares a layer with the tagged one, and both untagged ones share
-        // another layer. Harbor's dry run (uselessBlobs in src/jobservice/job/impl/gc/garbage_collection.go) appends GetByArt's blobs
+        // another layer; and an old untagged index over an untagged child, whose manifest is in the index's artifact_blob rows too (its
+        // references) and in its own, and which deletedArt's Walk (src/controller/artifact/controller.go) reaches. Harbor's dry run (uselessBlobs in src/jobservice/job/impl/gc/garbage_collection.go) appends GetByArt's blobs
         // (artifact_blob, GetBlobsByArtDigest in src/pkg/blob/dao/dao.go) of every simulated-deleted untagged artifact, without
         // checking kept artifacts and without removing repeats
         var tagged = await Push.ImageAsync("library/app", null, "{\"app\":1}", ["base-layer", "app-layer"]);
@@ -535,6 +536,10 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
         await Database.PushAsync(first, _now.AddDays(-9));
         var second = await Push.ImageAsync("library/app", null, "{\"app\":3}", ["untagged-shared", "second-layer"]);
         await Database.PushAsync(second, _now.AddDays(-9));
+        var child = await Push.ImageAsync("library/app", null, "{\"app\":4}", ["child-layer"]);
+        await Database.PushAsync(child, _now.AddDays(-9));
+        var index = await Push.IndexAsync("library/app", null, child);
+        await Database.PushAsync(index, _now.AddDays(-9));
         var baseLayer = tagged.Blobs[1];
         var shared = second.Blobs[1];
         var sizeOf = async (Digest d) => await Database.ScalarAsync<long>("SELECT size FROM blob WHERE digest = @d", ("d", d.ToString()));
@@ -542,21 +547,23 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
         // when GC of untagged artifacts is planned
         var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", "-");
 
-        // then the plan frees the layer the two untagged images share once and keeps the base layer; the report lists both blobs as
-        // over-counted by Harbor's dry run: the base layer with the tagged image that keeps it, the shared one as counted twice
+        // then the plan frees the layer the two untagged images share, and the child's manifest, once and keeps the base layer; the
+        // report lists those blobs as over-counted by Harbor's dry run: the base layer with the tagged image that keeps it, the
+        // others as counted twice
         code.Should().Be(0, errors);
         var plan = GcRunReportOf(output);
-        plan.Blobs.Should().Contain(shared).And.NotContain(baseLayer);
+        plan.Blobs.Should().Contain([shared, child.Digest]).And.NotContain(baseLayer);
         var over = Differences(output).Where(d => d.Kind == "harbor-dry-run-over-counts").ToList();
         over.Select(d => (d.Item, d.Count, d.KeptBy)).Should().BeEquivalentTo(new[]
         {
             (baseLayer.ToString(), 1, (string?)$"library/app@{tagged.Digest}"),
             (shared.ToString(), 1, (string?)null),
+            (child.Digest.ToString(), 1, (string?)null),
         });
         over.Single(d => d.Item == shared.ToString()).Harbor.Should().Contain("2 times");
 
         // and the totals give what Harbor's dry run over-counts against this plan, in the report and on one console line
-        var (count, bytes) = (2, await sizeOf(baseLayer) + await sizeOf(shared));
+        var (count, bytes) = (3, await sizeOf(baseLayer) + await sizeOf(shared) + await sizeOf(child.Digest));
         using var json = JsonDocument.Parse(output);
         json.RootElement.GetProperty("differsFromHarborTotals").EnumerateArray()
             .Single(t => t.GetProperty("kind").GetString() == "harbor-dry-run-over-counts")

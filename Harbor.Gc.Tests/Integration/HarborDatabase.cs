@@ -84,6 +84,14 @@ internal sealed class HarborDatabase : IAsyncDisposable
             digest_af varchar(255) NOT NULL,
             digest_blob varchar(255) NOT NULL,
             CONSTRAINT unique_artifact_blob UNIQUE (digest_af, digest_blob));
+        CREATE TABLE artifact_trash (
+            id serial PRIMARY KEY,
+            media_type varchar(255) NOT NULL,
+            manifest_media_type varchar(255) NOT NULL,
+            repository_name varchar(255) NOT NULL,
+            digest varchar(255) NOT NULL,
+            creation_time timestamp DEFAULT CURRENT_TIMESTAMP,
+            CONSTRAINT unique_artifact_trash UNIQUE (repository_name, digest));
         CREATE TABLE project_blob (
             id serial PRIMARY KEY,
             project_id int NOT NULL,
@@ -263,12 +271,13 @@ internal sealed class HarborDatabase : IAsyncDisposable
     }
 
     /// <summary>
-    /// What Harbor core does when an artifact is deleted (through its API, or by retention): its tags, its references as a parent, its
-    /// accessory rows and the artifact row go; its artifact_blob rows go when no other repository holds the same digest. Blobs stay
+    /// What Harbor core does when an artifact is deleted (through its API, or by retention): an artifact_trash row is written; its tags,
+    /// its references as a parent, its accessory rows and the artifact row go; its artifact_blob rows go when no other repository holds the same digest. Blobs stay
     /// (Harbor's GC deletes them).
     /// </summary>
     public async Task DeleteAsync(string repository, Digest digest)
     {
+        await TrashAsync(repository, digest);
         var artifactId = await ArtifactIdAsync(repository, digest);
         await ExecuteAsync("DELETE FROM tag WHERE artifact_id = @a", ("a", artifactId));
         await ExecuteAsync("DELETE FROM artifact_reference WHERE parent_id = @a", ("a", artifactId));
@@ -276,6 +285,17 @@ internal sealed class HarborDatabase : IAsyncDisposable
         await ExecuteAsync("DELETE FROM artifact WHERE id = @a", ("a", artifactId));
         await ExecuteAsync("DELETE FROM artifact_blob WHERE digest_af = @d AND NOT EXISTS (SELECT 1 FROM artifact WHERE digest = @d)", ("d", digest.ToString()));
     }
+
+    /// <summary>
+    /// The artifact_trash row Harbor writes when it deletes an artifact (deleteDeeply in src/controller/artifact/controller.go): its media
+    /// types, repository and digest; its GC removes the manifest from the storage later and then the row.
+    /// </summary>
+    public Task TrashAsync(string repository, Digest digest) => ExecuteAsync(
+        """
+        INSERT INTO artifact_trash (media_type, manifest_media_type, repository_name, digest)
+        SELECT media_type, manifest_media_type, repository_name, digest FROM artifact WHERE repository_name = @r AND digest = @d
+        ON CONFLICT DO NOTHING
+        """, ("r", repository), ("d", digest.ToString()));
 
     /// <summary>The id of an artifact.</summary>
     public Task<int> ArtifactIdAsync(string repository, Digest digest) =>

@@ -447,7 +447,7 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
     [Test]
     public async Task An_orphan_accessory_is_collected_and_the_report_says_Harbor_would_keep_it()
     {
-        // given a signature whose subject Harbor's database no longer holds (its row removed behind Harbor's back), both old
+        // given a signature whose subject Harbor's database no longer holds (its row removed, and trashed, without the signature's), both old
         var subject = await Push.ImageAsync("library/app", null, "{\"gone\":1}", ["gone-layer"]);
         await Database.PushAsync(subject, _now.AddDays(-10));
         var signature = await Push.ReferrerAsync(subject, MediaTypes.CosignSignatureArtifact, "signature-of-gone");
@@ -455,6 +455,7 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
         await Database.AccessoryAsync(signature, subject, AccessoryTypes.CosignSignature);
         var keep = await Push.ImageAsync("library/app", null, "{\"kept\":1}", ["kept-layer"]);
         await Database.PushAsync(keep, _now.AddDays(-10), tag: "v1");
+        await Database.TrashAsync("library/app", subject.Digest);
         await Database.ExecuteAsync("DELETE FROM artifact WHERE digest = @d", ("d", subject.Digest.ToString()));
 
         // when GC of untagged artifacts is planned
@@ -641,15 +642,38 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
     }
 
     [Test]
+    public async Task A_manifest_in_the_storage_that_neither_Harbors_artifact_table_nor_its_artifact_trash_lists_is_kept_and_warned()
+    {
+        // given a tagged image, and an old manifest in the storage that Harbor never recorded or whose rows are gone without a trash
+        // row (Harbor writes one for every artifact it deletes: deleteDeeply in src/controller/artifact/controller.go), e.g. a
+        // database restored from an older backup than the storage
+        var tagged = await Push.ImageAsync("library/app", null, "{\"app\":1}", ["base-layer"]);
+        await Database.PushAsync(tagged, _now.AddDays(-10), tag: "v1");
+        var unrecorded = await Push.ImageAsync("library/app", null, "{\"app\":2}", ["unrecorded-layer"]);
+
+        // when GC of untagged artifacts is planned
+        var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", "-");
+
+        // then it is kept with its blobs, and a warning names it
+        code.Should().Be(0, errors);
+        var plan = GcRunReportOf(output);
+        plan.Artifacts.Should().BeEmpty();
+        plan.Blobs.Should().NotContain(unrecorded.AllBlobs);
+        using var json = JsonDocument.Parse(output);
+        json.RootElement.GetProperty("warnings").ToString().Should().Contain(unrecorded.Digest.ToString()).And.Contain("neither in Harbor's artifact table nor in its artifact_trash");
+    }
+
+    [Test]
     public async Task A_manifest_Harbor_deleted_that_a_kept_index_lists_is_kept()
     {
-        // given a tagged index whose child's row was deleted (Harbor itself refuses that: deleteDeeply in
+        // given a tagged index whose child's row was deleted and trashed (Harbor itself refuses that: deleteDeeply in
         // src/controller/artifact/controller.go; here the row is gone behind its back), the child's manifest still in the storage
         var child = await Push.ImageAsync("library/multi", null, "{\"arch\":\"arm64\"}", ["arm-layer"]);
         await Database.PushAsync(child, _now.AddDays(-10));
         var index = await Push.IndexAsync("library/multi", null, child);
         await Database.PushAsync(index, _now.AddDays(-10), tag: "latest");
         await Database.ExecuteAsync("DELETE FROM artifact_reference");
+        await Database.TrashAsync("library/multi", child.Digest);
         await Database.ExecuteAsync("DELETE FROM artifact WHERE digest = @d", ("d", child.Digest.ToString()));
 
         // when GC of untagged artifacts is planned

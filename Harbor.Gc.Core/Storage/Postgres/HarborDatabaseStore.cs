@@ -19,8 +19,9 @@ namespace Harbor.Gc.Storage.Postgres;
 /// Since Harbor 2.15 the storage holds no tags (goharbor/harbor#22507): the database is the truth for artifacts, tags and
 /// accessories, and the storage for what bytes exist. An artifact's references come from its manifest's bytes in the storage; when
 /// the storage lacks them, from the database's <c>artifact_blob</c> rows, and the artifact is kept (unknown kind) with a warning. A
-/// manifest the storage holds whose artifact the database no longer has (Harbor deleted it) is delivered with
-/// <see cref="Artifact.Trashed"/> set: GC plans it as <c>deleted-in-harbor</c> once older than the time window.
+/// manifest the storage holds whose artifact the database no longer has and <c>artifact_trash</c> lists (Harbor deleted it) is
+/// delivered with <see cref="Artifact.Trashed"/> set: GC plans it as <c>deleted-in-harbor</c> once older than the time window. One
+/// that <c>artifact_trash</c> does not list either is kept (unknown kind, with its references) and warned.
 /// </para>
 /// <para>
 /// Each snapshot also keeps what Harbor's own GC reads of the rows, so that a plan can list where Harbor decides differently
@@ -42,14 +43,14 @@ public sealed class HarborDatabaseStore : IRegistryStore, IHarborInstallation
     /// <summary>
     /// The <c>schema_migrations</c> versions this store reads: Harbor 2.11 (140) to 2.15.3 (181). The columns it reads are the same
     /// in each (checked against Harbor's migrations: none of 0150 to 0181 changes project, repository, artifact, tag,
-    /// artifact_reference, artifact_accessory, blob, artifact_blob or project_blob; 0140 adds artifact.artifact_type; 0190, Harbor
+    /// artifact_reference, artifact_accessory, blob, artifact_blob, project_blob or artifact_trash; 0140 adds artifact.artifact_type; 0190, Harbor
     /// 2.16, adds artifact_accessory.source).
     /// </summary>
     public static readonly ImmutableArray<long> SupportedSchemaVersions = [140, 150, 160, 170, 171, 180, 181];
 
     /// <summary>The tables the store reads.</summary>
     public static readonly ImmutableArray<string> Tables =
-        ["schema_migrations", "project", "repository", "artifact", "tag", "artifact_reference", "artifact_accessory", "blob", "artifact_blob", "project_blob"];
+        ["schema_migrations", "project", "repository", "artifact", "tag", "artifact_reference", "artifact_accessory", "blob", "artifact_blob", "project_blob", "artifact_trash"];
 
     private readonly string _connectionString;
     private readonly string _where;
@@ -205,6 +206,8 @@ public sealed class HarborDatabaseStore : IRegistryStore, IHarborInstallation
             rows.Blobs.Add(new BlobRow(r.GetString(0), r.GetString(1), r.GetInt64(2), Time(r, 3), Time(r, 4), r.GetString(5))), cancellationToken).ConfigureAwait(false);
         await ReadAsync(connection, "SELECT digest_af, digest_blob FROM artifact_blob", r =>
             rows.ArtifactBlobs.Add((r.GetString(0), r.GetString(1))), cancellationToken).ConfigureAwait(false);
+        await ReadAsync(connection, "SELECT repository_name, digest FROM artifact_trash", r =>
+            rows.Trash.Add((r.GetString(0), r.GetString(1))), cancellationToken).ConfigureAwait(false);
         return rows;
     }
 
@@ -333,18 +336,44 @@ public sealed class HarborDatabaseStore : IRegistryStore, IHarborInstallation
                 $"{Description}: the storage folder '{_storage.Root}' holds none of the {artifacts.Count} manifests Harbor's database at {_where} lists: it is not this Harbor's registry storage. Give the storage rootdirectory of the registry this Harbor uses.");
         }
 
-        // a manifest in the storage whose artifact Harbor's database no longer has: Harbor deleted it (its GC removes the manifest
-        // later, from artifact_trash: mark and sweep in src/jobservice/job/impl/gc/garbage_collection.go). It is listed, so that the
-        // plan shows it go; the time window keeps one whose row is not written yet (Harbor core records a push after the registry
-        // accepted it), and anything live that lists it keeps it
+        // a manifest in the storage whose artifact Harbor's database no longer has, and which its artifact_trash lists: Harbor
+        // deleted it (deleteDeeply in src/controller/artifact/controller.go writes the trash row; its GC removes the manifest later:
+        // mark and sweep in src/jobservice/job/impl/gc/garbage_collection.go). It is listed, so that the plan shows it go; the time
+        // window and anything live that lists it keep it. One that artifact_trash does not list either is not known to be deleted
+        // (a push Harbor has not recorded yet, a database restored from an older backup than the storage, rows removed by hand):
+        // it is kept, as an unknown manifest with its references, and warned
         var rowKeys = rows.Artifacts.Select(r => (r.Repository, r.Digest)).ToHashSet();
-        var trashed = new HashSet<ArtifactKey>();
+        var listed = new HashSet<ArtifactKey>();
+        var unrecorded = new List<ArtifactKey>();
         foreach (var artifact in storage.Artifacts)
         {
-            if (!rowKeys.Contains((artifact.Repository.Value, artifact.Digest.ToString())) && trashed.Add(artifact.Key))
+            var key = (artifact.Repository.Value, artifact.Digest.ToString());
+            if (rowKeys.Contains(key) || !listed.Add(artifact.Key))
+            {
+                continue;
+            }
+
+            if (rows.Trash.Contains(key))
             {
                 artifacts.Add(artifact with { Trashed = true });
             }
+            else
+            {
+                unrecorded.Add(artifact.Key);
+                artifacts.Add(artifact with
+                {
+                    Kind = ManifestKind.Unknown,
+                    ParseProblem = artifact.ParseProblem ?? "its manifest is in the registry's storage, but neither Harbor's artifact table nor its artifact_trash lists it",
+                });
+            }
+        }
+
+        if (unrecorded.Count > 0)
+        {
+            problems.Add(new StoreProblem(_storage.Root,
+                $"{unrecorded.Count} manifest(s) in the storage are neither in Harbor's artifact table nor in its artifact_trash at {_where} (first: {string.Join(", ", unrecorded.Take(3))}): "
+                + "kept with what they reference. A push Harbor has not recorded yet, a database restored from an older backup than the storage, or rows removed by hand; "
+                + "Harbor's own GC never removes them"));
         }
 
         // blobs: what the storage holds, with the database's status and times
@@ -528,6 +557,8 @@ public sealed class HarborDatabaseStore : IRegistryStore, IHarborInstallation
         public List<BlobRow> Blobs { get; } = [];
 
         public List<(string Artifact, string Blob)> ArtifactBlobs { get; } = [];
+
+        public HashSet<(string Repository, string Digest)> Trash { get; } = [];
     }
 
     /// <summary>What the storage holds: its blobs, manifests (for their references), layer links, uploads and problems; its tags are not read.</summary>

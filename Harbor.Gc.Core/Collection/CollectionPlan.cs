@@ -53,6 +53,12 @@ public sealed class CollectionPlan
     /// </summary>
     public TimeWindowKept? KeptByTimeWindow { get; init; }
 
+    /// <summary>
+    /// For a plan of a Harbor installation (the <c>harbor:</c> store): where Harbor's own GC, with the same delete-untagged setting, would
+    /// decide differently, and why (DESIGN.md §5); empty when it would not. Null for every other store, and for a plan read from a report.
+    /// </summary>
+    public IReadOnlyList<HarborDifference>? DiffersFromHarbor { get; init; }
+
     /// <summary>Counts and bytes: given by the planner, or computed once from the lists.</summary>
     public PlanSummary Summary
     {
@@ -67,7 +73,12 @@ public sealed class CollectionPlan
     private PlanSummary? _summary;
 
     /// <summary>This plan with <see cref="KeptByTimeWindow"/> set.</summary>
-    internal CollectionPlan WithKeptByTimeWindow(TimeWindowKept kept) => new()
+    internal CollectionPlan WithKeptByTimeWindow(TimeWindowKept kept) => With(kept, DiffersFromHarbor);
+
+    /// <summary>This plan with <see cref="DiffersFromHarbor"/> set.</summary>
+    internal CollectionPlan WithDiffersFromHarbor(IReadOnlyList<HarborDifference> differences) => With(KeptByTimeWindow, differences);
+
+    private CollectionPlan With(TimeWindowKept? kept, IReadOnlyList<HarborDifference>? differences) => new()
     {
         Store = Store,
         CreatedAt = CreatedAt,
@@ -81,5 +92,6 @@ public sealed class CollectionPlan
         Statistics = Statistics,
         Summary = Summary,
         KeptByTimeWindow = kept,
+        DiffersFromHarbor = differences,
     };
 }

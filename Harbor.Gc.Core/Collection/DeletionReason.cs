@@ -14,6 +14,13 @@ public enum DeletionReason
 
     /// <summary>A hard accessory whose subject does not exist, older than the time window.</summary>
     OrphanAccessory,
+
+    /// <summary>
+    /// Its manifest is in the registry's storage but Harbor's database no longer has the artifact (Harbor deleted it), older than the
+    /// time window and referenced by nothing live: garbage whatever delete-untagged says (Harbor's GC removes such manifests from
+    /// <c>artifact_trash</c>, <c>mark</c> and <c>sweep</c> in <c>src/jobservice/job/impl/gc/garbage_collection.go</c>).
+    /// </summary>
+    DeletedInHarbor,
 }
 
 /// <summary>The report names of <see cref="DeletionReason"/>.</summary>
@@ -28,6 +35,7 @@ public static class DeletionReasonExtensions
         DeletionReason.AccessoryOfDeletedSubject => "accessory-of-deleted-subject",
         DeletionReason.ChildOfDeletedIndex => "child-of-deleted-index",
         DeletionReason.OrphanAccessory => "orphan-accessory",
+        DeletionReason.DeletedInHarbor => "deleted-in-harbor",
         _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, "Unknown deletion reason."),
     };
 
@@ -41,6 +49,7 @@ public static class DeletionReasonExtensions
         "accessory-of-deleted-subject" => DeletionReason.AccessoryOfDeletedSubject,
         "child-of-deleted-index" => DeletionReason.ChildOfDeletedIndex,
         "orphan-accessory" => DeletionReason.OrphanAccessory,
-        _ => throw new FormatException($"'{name}' is not a deletion reason (untagged, accessory-of-deleted-subject, child-of-deleted-index, orphan-accessory)."),
+        "deleted-in-harbor" => DeletionReason.DeletedInHarbor,
+        _ => throw new FormatException($"'{name}' is not a deletion reason (untagged, accessory-of-deleted-subject, child-of-deleted-index, orphan-accessory, deleted-in-harbor)."),
     };
 }

@@ -198,6 +198,8 @@ internal static class Explainer
 
             reason = parents.Count > 0
                 ? $"untagged child of collected index {string.Join(", ", parents)}"
+                : (graph.Flags[a] & ArtifactFlags.Trashed) != 0
+                ? $"deleted in Harbor: its manifest is in the registry's storage, but Harbor's database no longer has the artifact; not listed by any live index; {pushed}"
                 : $"untagged, not listed by any live index, not an accessory of a live artifact; {pushed}";
             if (graph.LinkOf(a) is { Strength: ReferenceStrength.Soft } soft)
             {

@@ -4,6 +4,7 @@ using Harbor.Gc.Graph;
 using Harbor.Gc.Model;
 using Harbor.Gc.Storage;
 using Harbor.Gc.Storage.Distribution;
+using Harbor.Gc.Storage.Postgres;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -20,6 +21,9 @@ namespace Harbor.Gc.Collection;
 /// lose the blob, goharbor/harbor#23116); and the dry run is the plan (Harbor's dry run over-counts shared blobs).</para>
 /// <para>Orphan accessories (a signature whose image does not exist) are collected once older than the time window; Harbor
 /// keeps them forever.</para>
+/// <para>On a Harbor installation (<see cref="Storage.Postgres.HarborDatabaseStore"/>) the plan lists each place where Harbor's own GC
+/// would decide differently (<see cref="CollectionPlan.DiffersFromHarbor"/>), and <c>explain</c> says it of the artifact or blob
+/// asked about.</para>
 /// </remarks>
 public sealed class GarbageCollector
 {
@@ -76,6 +80,12 @@ public sealed class GarbageCollector
             {
                 plan = plan.WithKeptByTimeWindow(new TimeWindowKept(bare.Artifacts.Count, bare.Blobs.Count));
             }
+        }
+
+        if (_store is IHarborInstallation { Facts: { } facts })
+        {
+            // where Harbor's own GC would decide differently: needs the plan (its window, delete-untagged, what it keeps and why)
+            plan = plan.WithDiffersFromHarbor(HarborComparison.Compare(graph, marks, () => Marker.Mark(graph, true, now.UtcTicks, cancellationToken), plan, facts));
         }
 
         options.Progress?.Report(new GcProgress(GcPhase.Planning, 1, 1));
@@ -350,8 +360,8 @@ public sealed class GarbageCollector
     /// <exception cref="ArgumentException">The options are invalid; the message lists every bad value.</exception>
     public async Task<GcExplanation> ExplainAsync(Digest digest, RepositoryName? repository, GcOptions options, CancellationToken cancellationToken = default)
     {
-        var (graph, marks, _) = await MarkAsync(options, null, cancellationToken).ConfigureAwait(false);
-        return Explainer.Explain(graph, marks, digest, repository);
+        var (graph, marks, now) = await MarkAsync(options, null, cancellationToken).ConfigureAwait(false);
+        return WithHarbor(Explainer.Explain(graph, marks, digest, repository), graph, marks, now, options, cancellationToken);
     }
 
     /// <summary>
@@ -370,9 +380,28 @@ public sealed class GarbageCollector
     {
         ArgumentNullException.ThrowIfNull(reference);
         var (inRepository, target) = Explainer.ParseReference(reference, repository);
-        var (graph, marks, _) = await MarkAsync(options, null, cancellationToken).ConfigureAwait(false);
+        var (graph, marks, now) = await MarkAsync(options, null, cancellationToken).ConfigureAwait(false);
         var digest = Explainer.Resolve(graph, reference, inRepository, target);
-        return Explainer.Explain(graph, marks, digest, inRepository);
+        return WithHarbor(Explainer.Explain(graph, marks, digest, inRepository), graph, marks, now, options, cancellationToken);
+    }
+
+    /// <summary>On a Harbor installation, adds to each entry what Harbor's own GC would do differently about it (the plan's differences).</summary>
+    private GcExplanation WithHarbor(GcExplanation explanation, RegistryGraph graph, MarkResult marks, DateTimeOffset now, GcOptions options, CancellationToken cancellationToken)
+    {
+        if (_store is not IHarborInstallation { Facts: { } facts } || !explanation.Found)
+        {
+            return explanation;
+        }
+
+        var plan = Planner.Plan(graph, marks, _store.Description, now, options.DeleteUntagged, options.TimeWindow, cancellationToken);
+        var differences = HarborComparison.Compare(graph, marks, () => Marker.Mark(graph, true, now.UtcTicks, cancellationToken), plan, facts)
+            .GroupBy(d => d.Item, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => string.Join("; ", g.Select(d => d.Harbor)), StringComparer.Ordinal);
+        return explanation with
+        {
+            Entries = [.. explanation.Entries.Select(e =>
+                differences.TryGetValue(e.Subject.StartsWith("blob ", StringComparison.Ordinal) ? e.Subject[5..] : e.Subject, out var harbor) ? e with { Harbor = harbor } : e)],
+        };
     }
 
     /// <summary>The fewest hex digits a digest prefix must have: 6.</summary>

@@ -21,7 +21,14 @@ public sealed record GcExplanation(Digest Digest, bool Found, IReadOnlyList<Expl
 /// <param name="Reason">For a collected one, why nothing keeps it; for a kept one, why its root is a root.</param>
 public sealed record ExplanationEntry(string Subject, bool Live, IReadOnlyList<string> Path, string Reason)
 {
+    /// <summary>
+    /// On a Harbor installation (the <c>harbor:</c> store), when Harbor's own GC would decide differently about it: what Harbor does
+    /// and why (<see cref="HarborDifference.Harbor"/>); null otherwise.
+    /// </summary>
+    public string? Harbor { get; init; }
+
     /// <inheritdoc />
     public override string ToString() =>
-        Live ? $"{Subject}: kept ({Reason}): {string.Join(" → ", Path)}" : $"{Subject}: collected by the next run: {Reason}";
+        (Live ? $"{Subject}: kept ({Reason}): {string.Join(" → ", Path)}" : $"{Subject}: collected by the next run: {Reason}")
+        + (Harbor is null ? string.Empty : $"; differs from Harbor: {Harbor}");
 }

@@ -10,7 +10,9 @@ namespace Harbor.Gc.Collection;
 /// <remarks>
 /// Roots: every artifact that is not a hard accessory and has a tag; with delete-untagged off, every artifact; every artifact
 /// pushed within the time window (a multi-arch push's children before their index, an accessory before its subject); and
-/// every unknown manifest (never deleted for being unparsable). A hard accessory is never a root by its tags: a cosign
+/// every unknown manifest (never deleted for being unparsable). An artifact its store's catalog deleted (<see cref="Model.Artifact.Trashed"/>:
+/// a Harbor installation's manifest whose database row is gone) is not kept for being untagged when delete-untagged is off: it is
+/// garbage to Harbor whatever that option says, and only the time window or a live artifact that references it keeps it. A hard accessory is never a root by its tags: a cosign
 /// tag-scheme tag is the accessory's name, not a user's tag, and a signature must not outlive its image.
 /// </remarks>
 internal static class Marker
@@ -37,7 +39,7 @@ internal static class Marker
             var kind = (f & ArtifactFlags.Unknown) != 0 ? RootKind.Unknown
                 : (f & (ArtifactFlags.Tagged | ArtifactFlags.HardAccessory)) == ArtifactFlags.Tagged ? RootKind.Tagged
                 : pushed[a] >= cutoffTicks ? RootKind.Fresh
-                : !deleteUntagged ? RootKind.KeepUntagged
+                : !deleteUntagged && (f & ArtifactFlags.Trashed) == 0 ? RootKind.KeepUntagged
                 : RootKind.NotRoot;
             if (kind != RootKind.NotRoot)
             {

@@ -190,6 +190,7 @@ internal static class Planner
             var reason = hard
                 ? graph.SubjectArtifact[a] >= 0 ? DeletionReason.AccessoryOfDeletedSubject : DeletionReason.OrphanAccessory
                 : parentCount > 0 ? DeletionReason.ChildOfDeletedIndex
+                : (graph.Flags[a] & ArtifactFlags.Trashed) != 0 ? DeletionReason.DeletedInHarbor
                 : DeletionReason.Untagged;
             var tagCount = tagStart[a + 1] - tagStart[a];
             var names = ImmutableArray<string>.Empty;

@@ -19,4 +19,7 @@ internal enum ArtifactFlags : byte
 
     /// <summary>Listed as a child by at least one index.</summary>
     Child = 16,
+
+    /// <summary>Deleted in the store's catalog, its manifest still there (<see cref="Model.Artifact.Trashed"/>): never kept for being untagged.</summary>
+    Trashed = 32,
 }

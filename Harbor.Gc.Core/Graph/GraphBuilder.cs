@@ -158,7 +158,7 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
         _artSize[a] = artifact.Size;
         _artMediaType[a] = Intern(artifact.MediaType);
         _artKind[a] = artifact.Kind;
-        _flags[a] = artifact.Kind == ManifestKind.Unknown ? ArtifactFlags.Unknown : ArtifactFlags.None;
+        _flags[a] = (artifact.Kind == ManifestKind.Unknown ? ArtifactFlags.Unknown : ArtifactFlags.None) | (artifact.Trashed ? ArtifactFlags.Trashed : ArtifactFlags.None);
         _artProblem[a] = artifact.Kind == ManifestKind.Unknown ? artifact.ParseProblem ?? artifact.MediaType : null;
         _interner.Enqueue(artifact.Digest, DigestInterner.Target.Artifact, a);
 

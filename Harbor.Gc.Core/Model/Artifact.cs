@@ -56,6 +56,13 @@ public sealed record Artifact
     public string? ParseProblem { get; init; }
 
     /// <summary>
+    /// The store's catalog deleted this artifact while its manifest is still in the storage: a Harbor installation whose database no
+    /// longer has the artifact's row (Harbor deleted it; its own GC removes the manifest later, from <c>artifact_trash</c>). GC
+    /// collects it whatever delete-untagged says, once it is older than the time window and nothing live references it.
+    /// </summary>
+    public bool Trashed { get; init; }
+
+    /// <summary>
     /// A version the store increments on every change that could make the artifact live again (a tag put on it, a push of
     /// it or of an index that lists it). Deleting is a compare-and-swap on it.
     /// </summary>

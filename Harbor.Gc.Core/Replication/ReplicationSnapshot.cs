@@ -52,6 +52,11 @@ public sealed class ReplicationSnapshot : ISnapshotSink
     public void OnArtifact(Artifact artifact)
     {
         ArgumentNullException.ThrowIfNull(artifact);
+        if (artifact.Trashed)
+        {
+            return; // deleted in its store's catalog (Harbor deleted it): nothing to replicate
+        }
+
         _artifacts[artifact.Key] = artifact;
     }
 

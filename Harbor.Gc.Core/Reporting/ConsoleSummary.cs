@@ -101,6 +101,11 @@ public static class ConsoleSummary
             }
         }
 
+        foreach (var total in (plan.DiffersFromHarbor ?? []).Totals())
+        {
+            writer.WriteLine($"  differs from Harbor ({total.Kind.ToReportName()}): {total.Describe(plan.TimeWindow)}");
+        }
+
         if (plan.Warnings.Count > 0)
         {
             writer.WriteLine(string.Create(inv, $"  {plan.Warnings.Count:N0} warnings; first: {plan.Warnings[0]}"));

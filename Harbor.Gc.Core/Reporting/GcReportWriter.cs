@@ -18,7 +18,10 @@ namespace Harbor.Gc.Reporting;
 /// the report has one shape. Only what JSON requires is escaped: <c>+</c> in media types stays <c>+</c>. A stopped run (<c>"outcome": "stopped"</c>) adds <c>stopReason</c> (the signal's name, such as
 /// <c>SIGTERM</c>, when the caller named it; <c>max-duration</c>; or <c>cancelled</c>), <c>stoppedWhile</c> (<c>reading-store</c>,
 /// <c>marking</c>, <c>planning</c> or <c>sweeping</c>) and <c>planned</c>: false when it stopped before its plan was made, and
-/// then the lists are empty and nothing was deleted.
+/// then the lists are empty and nothing was deleted. A plan of a Harbor installation (the <c>harbor:</c> store) adds
+/// <c>differsFromHarbor</c> (where Harbor's own GC would decide differently: <c>kind</c>, <c>item</c> (<c>repository@digest</c> or a blob
+/// digest), <c>bytes</c>, <c>count</c>, <c>keptBy</c>, <c>goesWith</c>, and <c>harbor</c>, what Harbor does and why) and
+/// <c>differsFromHarborTotals</c> (per kind: <c>items</c>, <c>count</c>, <c>bytes</c>); other stores never write them.
 /// </remarks>
 public static class GcReportWriter
 {
@@ -229,6 +232,37 @@ public static class GcReportWriter
         }
 
         json.WriteEndArray();
+        if (plan.DiffersFromHarbor is { } differences)
+        {
+            json.WriteStartArray("differsFromHarborTotals");
+            foreach (var total in differences.Totals())
+            {
+                json.WriteStartObject();
+                json.WriteString("kind", total.Kind.ToReportName());
+                json.WriteNumber("items", total.Items);
+                json.WriteNumber("count", total.Count);
+                json.WriteNumber("bytes", total.Bytes);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteStartArray("differsFromHarbor");
+            foreach (var d in differences)
+            {
+                json.WriteStartObject();
+                json.WriteString("kind", d.Kind.ToReportName());
+                json.WriteString("item", d.Item);
+                json.WriteNumber("bytes", d.Bytes);
+                json.WriteNumber("count", d.Count);
+                WriteNullable(json, "keptBy", d.KeptBy);
+                WriteNullable(json, "goesWith", d.GoesWith);
+                json.WriteString("harbor", d.Harbor);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+        }
+
         json.WriteEndObject();
     }
 

@@ -61,6 +61,12 @@ public sealed record HtmlReport
     /// <summary>Warnings, as <c>location: message</c>.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 
+    /// <summary>For a plan of a Harbor installation: one line per kind of difference from Harbor's own GC (totals); empty otherwise.</summary>
+    public IReadOnlyList<string> HarborTotals { get; init; } = [];
+
+    /// <summary>For a plan of a Harbor installation: each difference from Harbor's own GC, as <c>item: what Harbor does and why</c>.</summary>
+    public IReadOnlyList<string> DiffersFromHarbor { get; init; } = [];
+
     /// <summary>The report of a GC run, dry or real.</summary>
     /// <param name="result">The run.</param>
     /// <returns>The report.</returns>
@@ -127,6 +133,8 @@ public sealed record HtmlReport
             Blobs = BlobsOf(result),
             ShowBlobOutcomes = !result.DryRun,
             Warnings = [.. plan.Warnings.Select(w => w.ToString())],
+            HarborTotals = [.. (plan.DiffersFromHarbor ?? []).Totals().Select(t => $"{t.Kind.ToReportName()}: {t.Describe(plan.TimeWindow)}")],
+            DiffersFromHarbor = [.. (plan.DiffersFromHarbor ?? []).Select(d => d.ToString())],
         };
     }
 

@@ -103,6 +103,7 @@ public static class HtmlReportWriter
         }
 
         html.Append("</table>\n");
+        DiffersFromHarbor(html, report);
         Repositories(html, report);
         Chart(html, report);
         Artifacts(html, report);
@@ -127,6 +128,28 @@ public static class HtmlReportWriter
         foreach (var warning in report.Warnings)
         {
             html.Append("<li>").Append(E(warning)).Append("</li>\n");
+        }
+
+        html.Append("</ul>\n</details>\n");
+    }
+
+    private static void DiffersFromHarbor(StringBuilder html, HtmlReport report)
+    {
+        if (report.HarborTotals.Count == 0)
+        {
+            return;
+        }
+
+        html.Append("<h2>Where Harbor's own GC differs</h2>\n<ul id=\"harbor-totals\">\n");
+        foreach (var total in report.HarborTotals)
+        {
+            html.Append("<li>").Append(E(total)).Append("</li>\n");
+        }
+
+        html.Append(CultureInfo.InvariantCulture, $"</ul>\n<details id=\"differs-from-harbor\"{(report.DiffersFromHarbor.Count <= 20 ? " open" : string.Empty)}><summary>{report.DiffersFromHarbor.Count:N0} items</summary>\n<ul>\n");
+        foreach (var item in report.DiffersFromHarbor)
+        {
+            html.Append("<li>").Append(E(item)).Append("</li>\n");
         }
 
         html.Append("</ul>\n</details>\n");

@@ -51,9 +51,16 @@ public sealed class RetentionSnapshot : ISnapshotSink
     }
 
     /// <inheritdoc />
+    /// <remarks>An artifact its store's catalog deleted (<see cref="Artifact.Trashed"/>: Harbor deleted it, its manifest remains) is no
+    /// candidate: Harbor's retention lists only the artifacts of its database.</remarks>
     public void OnArtifact(Artifact artifact)
     {
         ArgumentNullException.ThrowIfNull(artifact);
+        if (artifact.Trashed)
+        {
+            return;
+        }
+
         var content = Content(artifact.Repository);
         if (content.Index.TryAdd(artifact.Digest, content.Artifacts.Count))
         {

@@ -93,13 +93,19 @@ internal static class ExplainCommand
             {
                 writer.WriteLine($"{entry.Subject}: collected by the next run");
                 writer.WriteLine($"  {entry.Reason}");
-                continue;
+            }
+            else
+            {
+                writer.WriteLine($"{entry.Subject}: kept ({entry.Reason})");
+                for (var i = 0; i < entry.Path.Count; i++)
+                {
+                    writer.WriteLine($"  {(i == 0 ? "  " : "→ ")}{entry.Path[i]}");
+                }
             }
 
-            writer.WriteLine($"{entry.Subject}: kept ({entry.Reason})");
-            for (var i = 0; i < entry.Path.Count; i++)
+            if (entry.Harbor is { } harbor)
             {
-                writer.WriteLine($"  {(i == 0 ? "  " : "→ ")}{entry.Path[i]}");
+                writer.WriteLine($"  differs from Harbor: {harbor}");
             }
         }
     }
@@ -107,7 +113,7 @@ internal static class ExplainCommand
     private static string ToJson(GcExplanation explanation) => JsonSerializer.Serialize(new
     {
         digest = explanation.Digest.ToString(),
-        entries = explanation.Entries.Select(e => new { subject = e.Subject, kept = e.Live, reason = e.Reason, path = e.Path }),
+        entries = explanation.Entries.Select(e => new { subject = e.Subject, kept = e.Live, reason = e.Reason, path = e.Path, harbor = e.Harbor }),
     }, Indented);
 
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, Encoder = Harbor.Gc.Reporting.GcReportWriter.Encoder };

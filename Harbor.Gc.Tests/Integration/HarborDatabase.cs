@@ -84,6 +84,14 @@ internal sealed class HarborDatabase : IAsyncDisposable
             digest_af varchar(255) NOT NULL,
             digest_blob varchar(255) NOT NULL,
             CONSTRAINT unique_artifact_blob UNIQUE (digest_af, digest_blob));
+        CREATE TABLE artifact_trash (
+            id serial PRIMARY KEY,
+            media_type varchar(255) NOT NULL,
+            manifest_media_type varchar(255) NOT NULL,
+            repository_name varchar(255) NOT NULL,
+            digest varchar(255) NOT NULL,
+            creation_time timestamp DEFAULT CURRENT_TIMESTAMP,
+            CONSTRAINT unique_artifact_trash UNIQUE (repository_name, digest));
         CREATE TABLE project_blob (
             id serial PRIMARY KEY,
             project_id int NOT NULL,
@@ -150,8 +158,8 @@ internal sealed class HarborDatabase : IAsyncDisposable
     /// <summary>
     /// What Harbor core records when a manifest is pushed into <c>PROJECT/REPO</c> (by tag, or by digest when <paramref name="tag"/> is
     /// null): the project and repository when new, a blob row per blob (the manifest, its config and layers, with their media types
-    /// and sizes from the manifest) linked to the project, the artifact, its artifact_blob rows, an artifact_reference row per child
-    /// of an index (children are pushed first), and the tag. Returns the artifact's id.
+    /// and sizes from the manifest) linked to the project, the artifact, its artifact_blob rows (an index's also name its children's
+    /// manifests), an artifact_reference row per child of an index (children are pushed first), and the tag. Returns the artifact's id.
     /// </summary>
     public async Task<int> PushAsync(PushedManifest manifest, DateTimeOffset pushedAt, string? tag = null, string type = "IMAGE")
     {
@@ -188,6 +196,18 @@ internal sealed class HarborDatabase : IAsyncDisposable
                 """, ("d", digest), ("t", mediaType), ("s", size), ("at", Utc(pushedAt)));
             await ExecuteAsync("INSERT INTO project_blob (project_id, blob_id) VALUES (@p, @b) ON CONFLICT DO NOTHING", ("p", projectId), ("b", blobId));
             await ExecuteAsync("INSERT INTO artifact_blob (digest_af, digest_blob) VALUES (@a, @b) ON CONFLICT DO NOTHING", ("a", manifest.Digest.ToString()), ("b", digest));
+        }
+
+        // an index's references are its children's manifests: Harbor associates them with the index too (AssociateWithArtifact in
+        // src/controller/blob/controller.go, called with manifest.References() by src/server/middleware/blob/put_manifest.go); their
+        // blob rows are the children's own
+        if (root.TryGetProperty("manifests", out var manifests))
+        {
+            foreach (var child in manifests.EnumerateArray())
+            {
+                await ExecuteAsync("INSERT INTO artifact_blob (digest_af, digest_blob) VALUES (@a, @b) ON CONFLICT DO NOTHING",
+                    ("a", manifest.Digest.ToString()), ("b", child.GetProperty("digest").GetString()!));
+            }
         }
 
         var artifactId = await ScalarAsync<int>(
@@ -251,12 +271,13 @@ internal sealed class HarborDatabase : IAsyncDisposable
     }
 
     /// <summary>
-    /// What Harbor core does when an artifact is deleted (through its API, or by retention): its tags, its references as a parent, its
-    /// accessory rows and the artifact row go; its artifact_blob rows go when no other repository holds the same digest. Blobs stay
+    /// What Harbor core does when an artifact is deleted (through its API, or by retention): an artifact_trash row is written; its tags,
+    /// its references as a parent, its accessory rows and the artifact row go; its artifact_blob rows go when no other repository holds the same digest. Blobs stay
     /// (Harbor's GC deletes them).
     /// </summary>
     public async Task DeleteAsync(string repository, Digest digest)
     {
+        await TrashAsync(repository, digest);
         var artifactId = await ArtifactIdAsync(repository, digest);
         await ExecuteAsync("DELETE FROM tag WHERE artifact_id = @a", ("a", artifactId));
         await ExecuteAsync("DELETE FROM artifact_reference WHERE parent_id = @a", ("a", artifactId));
@@ -264,6 +285,17 @@ internal sealed class HarborDatabase : IAsyncDisposable
         await ExecuteAsync("DELETE FROM artifact WHERE id = @a", ("a", artifactId));
         await ExecuteAsync("DELETE FROM artifact_blob WHERE digest_af = @d AND NOT EXISTS (SELECT 1 FROM artifact WHERE digest = @d)", ("d", digest.ToString()));
     }
+
+    /// <summary>
+    /// The artifact_trash row Harbor writes when it deletes an artifact (deleteDeeply in src/controller/artifact/controller.go): its media
+    /// types, repository and digest; its GC removes the manifest from the storage later and then the row.
+    /// </summary>
+    public Task TrashAsync(string repository, Digest digest) => ExecuteAsync(
+        """
+        INSERT INTO artifact_trash (media_type, manifest_media_type, repository_name, digest)
+        SELECT media_type, manifest_media_type, repository_name, digest FROM artifact WHERE repository_name = @r AND digest = @d
+        ON CONFLICT DO NOTHING
+        """, ("r", repository), ("d", digest.ToString()));
 
     /// <summary>The id of an artifact.</summary>
     public Task<int> ArtifactIdAsync(string repository, Digest digest) =>

@@ -197,6 +197,10 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
         h.Blobs.Should().BeEquivalentTo(d.Blobs);
         h.LayerLinks.Should().Be(d.LayerLinks);
         h.Artifacts.Should().NotBeEmpty("the scenario has untagged images to collect");
+
+        // and only the harbor: store's report says where Harbor's own GC differs
+        (await File.ReadAllTextAsync(harbor)).Should().Contain("\"differsFromHarbor\"");
+        (await File.ReadAllTextAsync(distribution)).Should().NotContain("differsFromHarbor");
     }
 
     /// <summary>The tag an index was pushed by in the storage, if any (the database records the same).</summary>
@@ -482,7 +486,7 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
     [Test]
     public async Task An_orphan_accessory_is_collected_and_the_report_says_Harbor_would_keep_it()
     {
-        // given a signature whose subject Harbor's database no longer holds (its row removed behind Harbor's back), both old
+        // given a signature whose subject Harbor's database no longer holds (its row removed, and trashed, without the signature's), both old
         var subject = await Push.ImageAsync("library/app", null, "{\"gone\":1}", ["gone-layer"]);
         await Database.PushAsync(subject, _now.AddDays(-10));
         var signature = await Push.ReferrerAsync(subject, MediaTypes.CosignSignatureArtifact, "signature-of-gone");
@@ -490,18 +494,234 @@ public sealed class HarborStoreIntegrationTests : RegistryIntegrationTest
         await Database.AccessoryAsync(signature, subject, AccessoryTypes.CosignSignature);
         var keep = await Push.ImageAsync("library/app", null, "{\"kept\":1}", ["kept-layer"]);
         await Database.PushAsync(keep, _now.AddDays(-10), tag: "v1");
+        await Database.TrashAsync("library/app", subject.Digest);
         await Database.ExecuteAsync("DELETE FROM artifact WHERE digest = @d", ("d", subject.Digest.ToString()));
 
         // when GC of untagged artifacts is planned
         var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", "-");
 
-        // then the orphan signature is planned, and a warning names it and says Harbor's GC would keep it
+        // then the orphan signature is planned, and the report's differences from Harbor name it and say Harbor's GC would keep it
+        // (deletedArt in src/jobservice/job/impl/gc/garbage_collection.go lists no accessory: notacc in querySetter, src/pkg/artifact/dao/dao.go)
         code.Should().Be(0, errors);
         GcRunReportOf(output).Artifacts.Select(a => a.Digest).Should().Contain(signature.Digest);
+        Differences(output).Should().ContainSingle(d => d.Kind == "harbor-keeps-orphan-accessory")
+            .Which.Should().Match<Difference>(d => d.Item == $"library/app@{signature.Digest}" && d.Harbor.Contains("never collects", StringComparison.Ordinal));
+    }
+
+    /// <summary>One entry of the report's <c>differsFromHarbor</c>.</summary>
+    private sealed record Difference(string Kind, string Item, long Bytes, int Count, string? KeptBy, string? GoesWith, string Harbor);
+
+    private static List<Difference> Differences(string report)
+    {
+        using var json = JsonDocument.Parse(report);
+        return [.. json.RootElement.GetProperty("differsFromHarbor").EnumerateArray().Select(d => new Difference(
+            d.GetProperty("kind").GetString()!, d.GetProperty("item").GetString()!, d.GetProperty("bytes").GetInt64(), d.GetProperty("count").GetInt32(),
+            d.GetProperty("keptBy").GetString(), d.GetProperty("goesWith").GetString(), d.GetProperty("harbor").GetString()!))];
+    }
+
+    [Test]
+    public async Task Children_pushed_before_their_index_inside_the_window_are_kept_and_the_report_says_Harbors_GC_would_delete_them()
+    {
+        // given the two children of a multi-arch image pushed ten minutes ago, untagged, and its index not pushed yet: Harbor has no
+        // artifact_reference row for them, so deletedArt (src/jobservice/job/impl/gc/garbage_collection.go) lists them with
+        // artCtl.List(Tags: "nil") (querySetter's both/untagged/notacc filters, src/pkg/artifact/dao/dao.go) and deletes them with
+        // no time window (goharbor/harbor#21266)
+        var amd = await Push.ImageAsync("library/multi", null, "{\"arch\":\"amd64\"}", ["amd-layer"]);
+        await Database.PushAsync(amd, _now.AddMinutes(-10));
+        var arm = await Push.ImageAsync("library/multi", null, "{\"arch\":\"arm64\"}", ["arm-layer"]);
+        await Database.PushAsync(arm, _now.AddMinutes(-10));
+        var children = new[] { $"library/multi@{amd.Digest}", $"library/multi@{arm.Digest}" };
+        var html = Path.Combine(_work, "report.html");
+
+        // when GC of untagged artifacts is planned with the default 2h window
+        var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", "-", "--report-html", html);
+
+        // then both are kept, and the report lists each as one Harbor's GC would delete, citing #21266; the summary has one line for it
+        code.Should().Be(0, errors);
+        GcRunReportOf(output).Artifacts.Should().BeEmpty();
+        var within = Differences(output).Where(d => d.Kind == "harbor-deletes-within-window").ToList();
+        within.Select(d => d.Item).Should().BeEquivalentTo(children);
+        within.Should().OnlyContain(d => d.Harbor.Contains("goharbor/harbor#21266", StringComparison.Ordinal) && d.Harbor.Contains("deletedArt", StringComparison.Ordinal)
+            && d.KeptBy == "the time window");
+        (await File.ReadAllTextAsync(html)).Should().Contain("id=\"harbor-totals\"").And.Contain(amd.Digest.ToString());
+
+        // and explain says what Harbor would do with one of them
+        var explained = await Run("explain", children[0], "--store", Store, "--delete-untagged");
+        explained.Code.Should().Be(0, explained.Err);
+        explained.Out.Should().Contain("kept").And.Contain("differs from Harbor: Harbor's GC with delete_untagged deletes this artifact");
+
+        // when delete-untagged is off, Harbor does not delete untagged artifacts either: no difference
+        var off = await Run("gc", "--store", Store, "--dry-run", "--report-json", "-");
+        off.Code.Should().Be(0, off.Err);
+        Differences(off.Out).Should().BeEmpty();
+
+        // when the children are older than the window, this plan deletes them too: no difference of that kind
+        var later = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--time-window", "5m", "--report-json", "-");
+        later.Code.Should().Be(0, later.Err);
+        GcRunReportOf(later.Out).Artifacts.Select(a => $"{a.Repository}@{a.Digest}").Should().BeEquivalentTo(children);
+        Differences(later.Out).Should().NotContain(d => d.Kind == "harbor-deletes-within-window");
+    }
+
+    [Test]
+    public async Task Blobs_Harbors_dry_run_counts_as_freed_but_this_plan_keeps_or_counts_once_are_listed_with_totals()
+    {
+        // given a tagged image and two old untagged images: the first shares a layer with the tagged one, and both untagged ones share
+        // another layer; and an old untagged index over an untagged child, whose manifest is in the index's artifact_blob rows too (its
+        // references) and in its own, and which deletedArt's Walk (src/controller/artifact/controller.go) reaches. Harbor's dry run (uselessBlobs in src/jobservice/job/impl/gc/garbage_collection.go) appends GetByArt's blobs
+        // (artifact_blob, GetBlobsByArtDigest in src/pkg/blob/dao/dao.go) of every simulated-deleted untagged artifact, without
+        // checking kept artifacts and without removing repeats
+        var tagged = await Push.ImageAsync("library/app", null, "{\"app\":1}", ["base-layer", "app-layer"]);
+        await Database.PushAsync(tagged, _now.AddDays(-10), tag: "v1");
+        var first = await Push.ImageAsync("library/app", null, "{\"app\":2}", ["base-layer", "untagged-shared", "first-layer"]);
+        await Database.PushAsync(first, _now.AddDays(-9));
+        var second = await Push.ImageAsync("library/app", null, "{\"app\":3}", ["untagged-shared", "second-layer"]);
+        await Database.PushAsync(second, _now.AddDays(-9));
+        var child = await Push.ImageAsync("library/app", null, "{\"app\":4}", ["child-layer"]);
+        await Database.PushAsync(child, _now.AddDays(-9));
+        var index = await Push.IndexAsync("library/app", null, child);
+        await Database.PushAsync(index, _now.AddDays(-9));
+        var baseLayer = tagged.Blobs[1];
+        var shared = second.Blobs[1];
+        var sizeOf = async (Digest d) => await Database.ScalarAsync<long>("SELECT size FROM blob WHERE digest = @d", ("d", d.ToString()));
+
+        // when GC of untagged artifacts is planned
+        var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", "-");
+
+        // then the plan frees the layer the two untagged images share, and the child's manifest, once and keeps the base layer; the
+        // report lists those blobs as over-counted by Harbor's dry run: the base layer with the tagged image that keeps it, the
+        // others as counted twice
+        code.Should().Be(0, errors);
+        var plan = GcRunReportOf(output);
+        plan.Blobs.Should().Contain([shared, child.Digest]).And.NotContain(baseLayer);
+        var over = Differences(output).Where(d => d.Kind == "harbor-dry-run-over-counts").ToList();
+        over.Select(d => (d.Item, d.Count, d.KeptBy)).Should().BeEquivalentTo(new[]
+        {
+            (baseLayer.ToString(), 1, (string?)$"library/app@{tagged.Digest}"),
+            (shared.ToString(), 1, (string?)null),
+            (child.Digest.ToString(), 1, (string?)null),
+        });
+        over.Single(d => d.Item == shared.ToString()).Harbor.Should().Contain("2 times");
+
+        // and the totals give what Harbor's dry run over-counts against this plan, in the report and on one console line
+        var (count, bytes) = (3, await sizeOf(baseLayer) + await sizeOf(shared) + await sizeOf(child.Digest));
         using var json = JsonDocument.Parse(output);
-        json.RootElement.GetProperty("warnings").EnumerateArray().Select(w => w.ToString())
-            .Should().Contain(w => w.Contains(signature.Digest.ToString(), StringComparison.Ordinal) && w.Contains("differs from Harbor", StringComparison.Ordinal)
-                && w.Contains("never collects", StringComparison.Ordinal));
+        json.RootElement.GetProperty("differsFromHarborTotals").EnumerateArray()
+            .Single(t => t.GetProperty("kind").GetString() == "harbor-dry-run-over-counts")
+            .Should().Match<JsonElement>(t => t.GetProperty("count").GetInt32() == count && t.GetProperty("bytes").GetInt64() == bytes);
+        var explained = await Run("explain", baseLayer.ToString(), "--store", Store, "--delete-untagged");
+        explained.Out.Should().Contain("kept").And.Contain("differs from Harbor: Harbor's dry run counts this blob as freed 1 time");
+        var console = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged");
+        console.Out.Split('\n').Should().ContainSingle(l => l.Contains("harbor-dry-run-over-counts", StringComparison.Ordinal))
+            .Which.Should().Contain($"Harbor's dry run would count {count} blobs").And.Contain(string.Create(CultureInfo.InvariantCulture, $"{bytes:N0} bytes"));
+    }
+
+    [Test]
+    public async Task A_manifest_in_the_storage_whose_artifact_Harbor_deleted_is_planned_as_deleted_in_Harbor_whatever_delete_untagged_says()
+    {
+        // given a tagged image and an image Harbor deleted (its rows gone, its manifest still in the storage until Harbor's GC removes
+        // it from artifact_trash: mark and sweep in src/jobservice/job/impl/gc/garbage_collection.go), sharing a layer
+        var tagged = await Push.ImageAsync("library/app", null, "{\"app\":1}", ["base-layer", "app-layer"]);
+        await Database.PushAsync(tagged, _now.AddDays(-10), tag: "v1");
+        var deleted = await Push.ImageAsync("library/app", null, "{\"app\":2}", ["base-layer", "deleted-layer"]);
+        await Database.PushAsync(deleted, _now.AddDays(-10));
+        await Database.DeleteAsync("library/app", deleted.Digest);
+
+        // when GC is planned without untagged deletion (the default)
+        var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--report-json", "-");
+
+        // then the deleted image is planned, as deleted in Harbor, with its own blobs (with untagged deletion too); the shared layer and
+        // the tagged image stay
+        code.Should().Be(0, errors);
+        var plan = GcRunReportOf(output);
+        plan.Artifacts.Should().Equal(("library/app", deleted.Digest, "deleted-in-harbor"));
+        plan.Blobs.Should().BeEquivalentTo(deleted.AllBlobs.Where(b => !tagged.Blobs.Contains(b)));
+        var explained = await Run("explain", $"library/app@{deleted.Digest}", "--store", Store);
+        explained.Out.Should().Contain("collected by the next run").And.Contain("deleted in Harbor");
+        var untagged = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", "-");
+        GcRunReportOf(untagged.Out).Artifacts.Should().Equal(("library/app", deleted.Digest, "deleted-in-harbor"));
+
+        // when its manifest was pushed within the time window (a push whose database row Harbor core has not written yet looks the same)
+        var now = _now;
+        _now = TimeProvider.System.GetUtcNow();
+        var fresh = await Run("gc", "--store", Store, "--dry-run", "--report-json", "-");
+        _now = now;
+
+        // then it is kept
+        fresh.Code.Should().Be(0, fresh.Err);
+        GcRunReportOf(fresh.Out).Artifacts.Should().BeEmpty();
+    }
+
+    [Test]
+    public async Task A_retention_dry_run_does_not_see_a_manifest_whose_artifact_Harbor_deleted()
+    {
+        // given a tagged image, and a newer image Harbor deleted whose manifest is still in the storage: Harbor's retention lists only
+        // the artifacts of its database (src/pkg/retention/dep/client.go GetCandidates, through the artifact controller's List)
+        var kept = await Push.ImageAsync("library/web", null, "{\"web\":1}", ["web-1"]);
+        await Database.PushAsync(kept, _now.AddDays(-10), tag: "v1");
+        var deleted = await Push.ImageAsync("library/web", null, "{\"web\":2}", ["web-2"]);
+        await Database.PushAsync(deleted, _now.AddDays(-5));
+        await Database.DeleteAsync("library/web", deleted.Digest);
+        var policy = Path.Combine(_work, "policy.json");
+        await File.WriteAllTextAsync(policy, """
+            {"algorithm": "or", "rules": [{"disabled": false, "action": "retain", "template": "latestPushedK", "params": {"latestPushedK": 1},
+              "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**", "extras": "{\"untagged\":true}"}],
+              "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}],
+             "trigger": {"kind": "Schedule", "settings": {"cron": "0 0 0 * * *"}}, "scope": {"level": "project", "ref": "library"}}
+            """);
+
+        // when the policy that keeps the latest pushed artifact is evaluated
+        var (code, output, errors) = await Run("retention", "run", "--policy", policy, "--store", Store, "--dry-run", "--report-json", "-");
+
+        // then v1 is the only candidate, and it is retained
+        code.Should().Be(0, errors + output);
+        using var json = JsonDocument.Parse(output);
+        json.RootElement.GetProperty("artifacts").EnumerateArray()
+            .ToDictionary(a => a.GetProperty("digest").GetString()!, a => a.GetProperty("outcome").GetString())
+            .Should().Equal(new Dictionary<string, string?> { [kept.Digest.ToString()] = "retained" });
+    }
+
+    [Test]
+    public async Task A_manifest_in_the_storage_that_neither_Harbors_artifact_table_nor_its_artifact_trash_lists_is_kept_and_warned()
+    {
+        // given a tagged image, and an old manifest in the storage that Harbor never recorded or whose rows are gone without a trash
+        // row (Harbor writes one for every artifact it deletes: deleteDeeply in src/controller/artifact/controller.go), e.g. a
+        // database restored from an older backup than the storage
+        var tagged = await Push.ImageAsync("library/app", null, "{\"app\":1}", ["base-layer"]);
+        await Database.PushAsync(tagged, _now.AddDays(-10), tag: "v1");
+        var unrecorded = await Push.ImageAsync("library/app", null, "{\"app\":2}", ["unrecorded-layer"]);
+
+        // when GC of untagged artifacts is planned
+        var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", "-");
+
+        // then it is kept with its blobs, and a warning names it
+        code.Should().Be(0, errors);
+        var plan = GcRunReportOf(output);
+        plan.Artifacts.Should().BeEmpty();
+        plan.Blobs.Should().NotContain(unrecorded.AllBlobs);
+        using var json = JsonDocument.Parse(output);
+        json.RootElement.GetProperty("warnings").ToString().Should().Contain(unrecorded.Digest.ToString()).And.Contain("neither in Harbor's artifact table nor in its artifact_trash");
+    }
+
+    [Test]
+    public async Task A_manifest_Harbor_deleted_that_a_kept_index_lists_is_kept()
+    {
+        // given a tagged index whose child's row was deleted and trashed (Harbor itself refuses that: deleteDeeply in
+        // src/controller/artifact/controller.go; here the row is gone behind its back), the child's manifest still in the storage
+        var child = await Push.ImageAsync("library/multi", null, "{\"arch\":\"arm64\"}", ["arm-layer"]);
+        await Database.PushAsync(child, _now.AddDays(-10));
+        var index = await Push.IndexAsync("library/multi", null, child);
+        await Database.PushAsync(index, _now.AddDays(-10), tag: "latest");
+        await Database.ExecuteAsync("DELETE FROM artifact_reference");
+        await Database.TrashAsync("library/multi", child.Digest);
+        await Database.ExecuteAsync("DELETE FROM artifact WHERE digest = @d", ("d", child.Digest.ToString()));
+
+        // when GC of untagged artifacts is planned
+        var (code, output, errors) = await Run("gc", "--store", Store, "--dry-run", "--delete-untagged", "--report-json", "-");
+
+        // then nothing is planned: the index, which is kept, lists the child
+        code.Should().Be(0, errors);
+        GcRunReportOf(output).Artifacts.Should().BeEmpty();
+        GcRunReportOf(output).Blobs.Should().NotContain(child.AllBlobs);
     }
 
     [Test]

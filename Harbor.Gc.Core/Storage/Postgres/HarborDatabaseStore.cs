@@ -18,7 +18,14 @@ namespace Harbor.Gc.Storage.Postgres;
 /// <para>
 /// Since Harbor 2.15 the storage holds no tags (goharbor/harbor#22507): the database is the truth for artifacts, tags and
 /// accessories, and the storage for what bytes exist. An artifact's references come from its manifest's bytes in the storage; when
-/// the storage lacks them, from the database's <c>artifact_blob</c> rows, and the artifact is kept (unknown kind) with a warning.
+/// the storage lacks them, from the database's <c>artifact_blob</c> rows, and the artifact is kept (unknown kind) with a warning. A
+/// manifest the storage holds whose artifact the database no longer has and <c>artifact_trash</c> lists (Harbor deleted it) is
+/// delivered with <see cref="Artifact.Trashed"/> set: GC plans it as <c>deleted-in-harbor</c> once older than the time window. One
+/// that <c>artifact_trash</c> does not list either is kept (unknown kind, with its references) and warned.
+/// </para>
+/// <para>
+/// Each snapshot also keeps what Harbor's own GC reads of the rows, so that a plan can list where Harbor decides differently
+/// (<see cref="Collection.CollectionPlan.DiffersFromHarbor"/>).
 /// </para>
 /// <para>
 /// The database's schema version (<c>schema_migrations</c>) must be one of <see cref="SupportedSchemaVersions"/>, and the tables the
@@ -31,19 +38,19 @@ namespace Harbor.Gc.Storage.Postgres;
 /// through Harbor (its API, or its own GC).
 /// </para>
 /// </remarks>
-public sealed class HarborDatabaseStore : IRegistryStore
+public sealed class HarborDatabaseStore : IRegistryStore, IHarborInstallation
 {
     /// <summary>
     /// The <c>schema_migrations</c> versions this store reads: Harbor 2.11 (140) to 2.15.3 (181). The columns it reads are the same
     /// in each (checked against Harbor's migrations: none of 0150 to 0181 changes project, repository, artifact, tag,
-    /// artifact_reference, artifact_accessory, blob, artifact_blob or project_blob; 0140 adds artifact.artifact_type; 0190, Harbor
+    /// artifact_reference, artifact_accessory, blob, artifact_blob, project_blob or artifact_trash; 0140 adds artifact.artifact_type; 0190, Harbor
     /// 2.16, adds artifact_accessory.source).
     /// </summary>
     public static readonly ImmutableArray<long> SupportedSchemaVersions = [140, 150, 160, 170, 171, 180, 181];
 
     /// <summary>The tables the store reads.</summary>
     public static readonly ImmutableArray<string> Tables =
-        ["schema_migrations", "project", "repository", "artifact", "tag", "artifact_reference", "artifact_accessory", "blob", "artifact_blob", "project_blob"];
+        ["schema_migrations", "project", "repository", "artifact", "tag", "artifact_reference", "artifact_accessory", "blob", "artifact_blob", "project_blob", "artifact_trash"];
 
     private readonly string _connectionString;
     private readonly string _where;
@@ -75,6 +82,11 @@ public sealed class HarborDatabaseStore : IRegistryStore
 
     /// <summary>The schema version the last snapshot read.</summary>
     public long? SchemaVersion { get; private set; }
+
+    /// <summary>What Harbor's own GC would read, from the last snapshot (for the plan's differences from Harbor).</summary>
+    HarborFacts? IHarborInstallation.Facts => _facts;
+
+    private HarborFacts? _facts;
 
     /// <inheritdoc />
     /// <exception cref="InvalidDataException">The database cannot be reached or read, is not a Harbor database of a supported schema version, or the storage is not its registry's.</exception>
@@ -186,14 +198,16 @@ public sealed class HarborDatabaseStore : IRegistryStore
                 Time(r, 6), Time(r, 7))), cancellationToken).ConfigureAwait(false);
         await ReadAsync(connection, "SELECT artifact_id, name, push_time, pull_time FROM tag", r =>
             rows.Tags.Add(new TagRow(r.GetInt64(0), r.GetString(1), Time(r, 2), Time(r, 3))), cancellationToken).ConfigureAwait(false);
-        await ReadAsync(connection, "SELECT parent_id, child_digest FROM artifact_reference", r =>
-            rows.References.Add((r.GetInt64(0), r.GetString(1))), cancellationToken).ConfigureAwait(false);
+        await ReadAsync(connection, "SELECT parent_id, child_id, child_digest FROM artifact_reference", r =>
+            rows.References.Add((r.GetInt64(0), r.GetInt64(1), r.GetString(2))), cancellationToken).ConfigureAwait(false);
         await ReadAsync(connection, "SELECT artifact_id, subject_artifact_digest, COALESCE(type, '') FROM artifact_accessory WHERE artifact_id IS NOT NULL AND subject_artifact_digest IS NOT NULL", r =>
             rows.Accessories.Add(new AccessoryRow(r.GetInt64(0), r.GetString(1), r.GetString(2))), cancellationToken).ConfigureAwait(false);
         await ReadAsync(connection, "SELECT digest, content_type, size, creation_time, update_time, COALESCE(status, 'none') FROM blob", r =>
             rows.Blobs.Add(new BlobRow(r.GetString(0), r.GetString(1), r.GetInt64(2), Time(r, 3), Time(r, 4), r.GetString(5))), cancellationToken).ConfigureAwait(false);
         await ReadAsync(connection, "SELECT digest_af, digest_blob FROM artifact_blob", r =>
             rows.ArtifactBlobs.Add((r.GetString(0), r.GetString(1))), cancellationToken).ConfigureAwait(false);
+        await ReadAsync(connection, "SELECT repository_name, digest FROM artifact_trash", r =>
+            rows.Trash.Add((r.GetString(0), r.GetString(1))), cancellationToken).ConfigureAwait(false);
         return rows;
     }
 
@@ -315,19 +329,51 @@ public sealed class HarborDatabaseStore : IRegistryStore
             artifacts.Add(artifact);
         }
 
-        // where Harbor's own GC decides differently: an accessory whose subject is gone stays in Harbor for ever
-        var known = rows.Artifacts.Select(a => a.Digest).ToHashSet(StringComparer.Ordinal);
-        foreach (var link in links.Where(l => !known.Contains(l.Subject.ToString())))
-        {
-            problems.Add(new StoreProblem($"{link.Repository}@{link.Accessory}",
-                $"differs from Harbor: this {link.Type} accessory's subject {link.Subject} is not in Harbor's database. Harbor's GC never collects such an "
-                + "orphan accessory; harbor-gc collects it once it is older than the time window, when untagged artifacts are collected"));
-        }
-
+        _facts = Facts(rows, byId, accessoryOf, tagsOf, blobsOf, dbBlobs);
         if (artifacts.Count > 0 && inStorage == 0)
         {
             throw new InvalidDataException(
                 $"{Description}: the storage folder '{_storage.Root}' holds none of the {artifacts.Count} manifests Harbor's database at {_where} lists: it is not this Harbor's registry storage. Give the storage rootdirectory of the registry this Harbor uses.");
+        }
+
+        // a manifest in the storage whose artifact Harbor's database no longer has, and which its artifact_trash lists: Harbor
+        // deleted it (deleteDeeply in src/controller/artifact/controller.go writes the trash row; its GC removes the manifest later:
+        // mark and sweep in src/jobservice/job/impl/gc/garbage_collection.go). It is listed, so that the plan shows it go; the time
+        // window and anything live that lists it keep it. One that artifact_trash does not list either is not known to be deleted
+        // (a push Harbor has not recorded yet, a database restored from an older backup than the storage, rows removed by hand):
+        // it is kept, as an unknown manifest with its references, and warned
+        var rowKeys = rows.Artifacts.Select(r => (r.Repository, r.Digest)).ToHashSet();
+        var listed = new HashSet<ArtifactKey>();
+        var unrecorded = new List<ArtifactKey>();
+        foreach (var artifact in storage.Artifacts)
+        {
+            var key = (artifact.Repository.Value, artifact.Digest.ToString());
+            if (rowKeys.Contains(key) || !listed.Add(artifact.Key))
+            {
+                continue;
+            }
+
+            if (rows.Trash.Contains(key))
+            {
+                artifacts.Add(artifact with { Trashed = true });
+            }
+            else
+            {
+                unrecorded.Add(artifact.Key);
+                artifacts.Add(artifact with
+                {
+                    Kind = ManifestKind.Unknown,
+                    ParseProblem = artifact.ParseProblem ?? "its manifest is in the registry's storage, but neither Harbor's artifact table nor its artifact_trash lists it",
+                });
+            }
+        }
+
+        if (unrecorded.Count > 0)
+        {
+            problems.Add(new StoreProblem(_storage.Root,
+                $"{unrecorded.Count} manifest(s) in the storage are neither in Harbor's artifact table nor in its artifact_trash at {_where} (first: {string.Join(", ", unrecorded.Take(3))}): "
+                + "kept with what they reference. A push Harbor has not recorded yet, a database restored from an older backup than the storage, or rows removed by hand; "
+                + "Harbor's own GC never removes them"));
         }
 
         // blobs: what the storage holds, with the database's status and times
@@ -403,6 +449,58 @@ public sealed class HarborDatabaseStore : IRegistryStore
         }
     }
 
+    /// <summary>What Harbor's own GC reads of the rows (see <see cref="HarborFacts"/>).</summary>
+    private static HarborFacts Facts(Rows rows, Dictionary<long, Artifact> byId, Dictionary<long, AccessoryRow> accessoryOf, Dictionary<long, List<TagRow>> tagsOf,
+        Dictionary<string, List<string>> blobsOf, Dictionary<string, BlobRow> dbBlobs)
+    {
+        var children = rows.References.Select(r => r.ChildId).ToHashSet();
+        var candidates = new HashSet<ArtifactKey>();
+        foreach (var (id, artifact) in byId)
+        {
+            if (!tagsOf.ContainsKey(id) && !children.Contains(id) && !accessoryOf.ContainsKey(id))
+            {
+                candidates.Add(artifact.Key);
+            }
+        }
+
+        var edges = new Dictionary<ArtifactKey, List<ArtifactKey>>();
+        void Edge(ArtifactKey from, ArtifactKey to)
+        {
+            if (!edges.TryGetValue(from, out var list))
+            {
+                edges[from] = list = [];
+            }
+
+            list.Add(to);
+        }
+
+        foreach (var (parent, child, _) in rows.References)
+        {
+            if (byId.TryGetValue(parent, out var p) && byId.TryGetValue(child, out var c))
+            {
+                Edge(p.Key, c.Key);
+            }
+        }
+
+        foreach (var (id, accessory) in accessoryOf)
+        {
+            if (byId.TryGetValue(id, out var a) && Digest.TryParse(accessory.Subject, out var subject))
+            {
+                Edge(new ArtifactKey(a.Repository, subject), a.Key);
+            }
+        }
+
+        var known = rows.Artifacts.Select(a => a.Digest).ToHashSet(StringComparer.Ordinal);
+        return new HarborFacts
+        {
+            UntaggedCandidates = candidates,
+            OrphanAccessories = [.. accessoryOf.Where(a => !known.Contains(a.Value.Subject) && byId.ContainsKey(a.Key)).Select(a => byId[a.Key].Key)],
+            WalkEdges = edges,
+            ArtifactBlobs = blobsOf,
+            Blobs = dbBlobs.ToDictionary(b => b.Key, b => (b.Value.Size, b.Value.ContentType), StringComparer.Ordinal),
+        };
+    }
+
     private static BlobStatus Status(string status) => status switch
     {
         "delete" => BlobStatus.Delete,
@@ -452,13 +550,15 @@ public sealed class HarborDatabaseStore : IRegistryStore
 
         public List<TagRow> Tags { get; } = [];
 
-        public List<(long Parent, string Child)> References { get; } = [];
+        public List<(long Parent, long ChildId, string Child)> References { get; } = [];
 
         public List<AccessoryRow> Accessories { get; } = [];
 
         public List<BlobRow> Blobs { get; } = [];
 
         public List<(string Artifact, string Blob)> ArtifactBlobs { get; } = [];
+
+        public HashSet<(string Repository, string Digest)> Trash { get; } = [];
     }
 
     /// <summary>What the storage holds: its blobs, manifests (for their references), layer links, uploads and problems; its tags are not read.</summary>

@@ -56,13 +56,7 @@ internal sealed class HarborInstallation
     /// <exception cref="InvalidOperationException">PostgreSQL is not installed.</exception>
     public static async Task<HarborInstallation> CreateAsync(int artifacts, CancellationToken cancellationToken = default)
     {
-        if (PostgresCluster.FindBinaries() is null)
-        {
-            throw new InvalidOperationException(
-                "The harbor: benchmark needs PostgreSQL's initdb and postgres (Debian's postgresql package, /usr/lib/postgresql/N/bin, or HARBOR_GC_POSTGRES_BIN): "
-                + "apt-get install -y postgresql");
-        }
-
+        RequirePostgres();
         var log = new List<string>();
         var root = await TreeAsync(artifacts, log, cancellationToken).ConfigureAwait(false);
 
@@ -81,6 +75,40 @@ internal sealed class HarborInstallation
         var counts = await FillAsync(connectionString, snapshot, cancellationToken).ConfigureAwait(false);
         log.Add($"database filled (COPY, then VACUUM ANALYZE) in {watch.Elapsed.TotalSeconds:F1} s: {counts}");
         return new HarborInstallation(root, connectionString, string.Join("; ", log));
+    }
+
+    /// <summary>
+    /// A Harbor database alone, without a storage tree (a tree of a million manifests does not fit this machine's disk): filled the
+    /// same way from the in-memory registry of <see cref="RegistryGenerator"/> (seed 42, the GC benchmark's registry). Only the
+    /// database's queries can be timed on it: the <c>harbor:</c> store needs the storage.
+    /// </summary>
+    public static async Task<HarborInstallation> CreateDatabaseOnlyAsync(int artifacts, CancellationToken cancellationToken = default)
+    {
+        RequirePostgres();
+        var log = new List<string>();
+        var watch = Stopwatch.StartNew();
+        var generator = new RegistryGenerator(Seed);
+        var store = generator.Generate(artifacts, Now);
+        var snapshot = new Collected();
+        await store.ReadSnapshotAsync(snapshot, cancellationToken).ConfigureAwait(false);
+        log.Add($"RegistryGenerator registry {generator.Counts} in {watch.Elapsed.TotalSeconds:F1} s");
+
+        watch.Restart();
+        var cluster = PostgresCluster.Shared;
+        var connectionString = cluster.ConnectionString(await cluster.CreateDatabaseAsync(cancellationToken).ConfigureAwait(false));
+        var counts = await FillAsync(connectionString, snapshot, cancellationToken).ConfigureAwait(false);
+        log.Add($"database filled (COPY, then VACUUM ANALYZE) in {watch.Elapsed.TotalSeconds:F1} s: {counts}");
+        return new HarborInstallation(string.Empty, connectionString, string.Join("; ", log));
+    }
+
+    private static void RequirePostgres()
+    {
+        if (PostgresCluster.FindBinaries() is null)
+        {
+            throw new InvalidOperationException(
+                "The harbor: benchmark needs PostgreSQL's initdb and postgres (Debian's postgresql package, /usr/lib/postgresql/N/bin, or HARBOR_GC_POSTGRES_BIN): "
+                + "apt-get install -y postgresql");
+        }
     }
 
     /// <summary>The storage tree of <paramref name="artifacts"/> manifests: written once, then reused.</summary>
@@ -226,7 +254,10 @@ internal sealed class HarborInstallation
                 }
 
                 artifactBlobs.Add((artifact.Digest, artifact.Digest));
-                projectBlobs.Add((projectId, blobIds[artifact.Digest]));
+                if (blobIds.TryGetValue(artifact.Digest, out var manifestBlob))
+                {
+                    projectBlobs.Add((projectId, manifestBlob));
+                }
                 foreach (var reference in artifact.References)
                 {
                     artifactBlobs.Add((artifact.Digest, reference.Digest));

@@ -44,6 +44,14 @@ internal static class Program
             return;
         }
 
+        if (args is ["measure-harbor-database", ..])
+        {
+            await HarborStopwatch.DatabaseAsync(
+                args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1_000_000,
+                args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5).ConfigureAwait(false);
+            return;
+        }
+
         if (args is ["measure-harbor", ..])
         {
             await HarborStopwatch.RunAsync(

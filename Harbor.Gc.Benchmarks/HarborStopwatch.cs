@@ -48,7 +48,7 @@ internal static class HarborStopwatch
 
             // the command itself, start-up included, with its peak memory (GNU time's %M)
             var harborGc = DistributionGcBenchmarks.FindHarborGc();
-            var report = Path.Combine(Path.GetTempPath(), $"harbor-gc-benchmark-{Environment.ProcessId}.json"); // not /dev/null: the report is written beside, then renamed
+            var report = Path.Combine(Path.GetTempPath(), $"harbor-gc-benchmark-{Environment.ProcessId}.json"); // not /dev/null: the report writer empties its file first (SetLength), which /dev/null refuses (EINVAL)
             var database = new NpgsqlConnectionStringBuilder(installation.ConnectionString);
             var spec = string.Create(CultureInfo.InvariantCulture,
                 $"harbor:postgresql://{database.Username}@{database.Host}:{database.Port}/{database.Database}?storage={installation.StorageRoot}");

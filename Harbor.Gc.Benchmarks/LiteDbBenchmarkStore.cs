@@ -85,7 +85,7 @@ internal static class LiteDbBenchmarkStore
         LiteDbRegistryStore.Open(new LiteDbStoreOptions { DatabasePath = DatabasePath(folder), Connection = LiteDbConnectionMode.Direct }, time);
 
     /// <summary>The repository's <c>artifacts</c> folder, found upwards from the binaries; the temp folder outside a checkout.</summary>
-    private static string ArtifactsRoot()
+    internal static string ArtifactsRoot()
     {
         for (var dir = AppContext.BaseDirectory; dir is not null; dir = Path.GetDirectoryName(dir))
         {

@@ -44,6 +44,22 @@ internal static class Program
             return;
         }
 
+        if (args is ["measure-harbor-database", ..])
+        {
+            await HarborStopwatch.DatabaseAsync(
+                args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 1_000_000,
+                args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5).ConfigureAwait(false);
+            return;
+        }
+
+        if (args is ["measure-harbor", ..])
+        {
+            await HarborStopwatch.RunAsync(
+                args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 100_000,
+                args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5).ConfigureAwait(false);
+            return;
+        }
+
         if (args is ["generate-distribution-tree"])
         {
             // the tree DistributionGcBenchmarks times, left in place to look at or to time other tools on by hand

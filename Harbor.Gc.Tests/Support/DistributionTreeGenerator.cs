@@ -55,6 +55,12 @@ internal sealed class DistributionTreeGenerator
     /// <summary>The share of pushes by digest only (untagged: dead). The rest get a moving tag, which leaves the previous push untagged.</summary>
     public double UntaggedShare { get; init; } = 0.04;
 
+    /// <summary>
+    /// The project that flat repository names go under (<c>library/app7</c> instead of <c>app7</c>), for a Harbor installation's
+    /// storage, where every repository is in a project; null (the default) keeps them flat.
+    /// </summary>
+    public string? FlatProject { get; init; }
+
     /// <summary>Writes the tree and counts what is in it.</summary>
     public DistributionTreeStats Generate(CancellationToken cancellationToken = default)
     {
@@ -66,7 +72,8 @@ internal sealed class DistributionTreeGenerator
             var average = (double)remaining / (Repositories - r);
             var budget = r == Repositories - 1 ? remaining : Math.Max(3, (int)(average * (0.3 + (1.4 * _random.NextDouble()))));
             var before = _manifests;
-            var repository = new Repository(RepositoryName(r), Docker: r % 5 == 1);
+            var name = RepositoryName(r);
+            var repository = new Repository(FlatProject is not null && !name.Contains('/', StringComparison.Ordinal) ? $"{FlatProject}/{name}" : name, Docker: r % 5 == 1);
             _repositories.Add(repository);
             WriteRepository(repository, budget);
             remaining = Math.Max(0, remaining - (_manifests - before));

@@ -136,7 +136,8 @@ internal sealed class ReportOutput(string? json, string? html) : IDisposable
         /// <summary>Replaces the file's content with what <paramref name="write"/> writes.</summary>
         public void Write(Action<Stream> write)
         {
-            if (_stream.CanSeek)
+            // an empty file needs no truncating, and a character device such as /dev/null can seek but refuses it (EINVAL)
+            if (_stream.CanSeek && _stream.Length > 0)
             {
                 _stream.SetLength(0);
             }

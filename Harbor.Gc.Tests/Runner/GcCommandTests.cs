@@ -72,6 +72,22 @@ public class GcCommandTests
     }
 
     [Test]
+    [Platform("Linux")]
+    public async Task DryRun_TheReportCanGoToDevNull()
+    {
+        // given a report thrown away, as a benchmark or a cron job may do (Write truncated every seekable file, and /dev/null refuses
+        // truncation: "Invalid argument : '/dev/null'", exit 1)
+        // when a dry run writes its JSON and HTML reports to /dev/null
+        var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--delete-untagged", "--dry-run", "--report-json", "/dev/null");
+        var html = await Run("gc", "--store", $"distribution:{_tree.Root}", "--delete-untagged", "--dry-run", "--report-html", "/dev/null");
+
+        // then both succeed and say what they planned
+        code.Should().Be(0, errors);
+        output.Should().Contain("3 blobs and 1 manifests (1 artifacts) eligible for deletion");
+        html.Code.Should().Be(0, html.Err);
+    }
+
+    [Test]
     public async Task RealRun_Deletes_AndTheReportCanGoToStdout()
     {
         var (code, output, errors) = await Run("gc", "--store", $"distribution:{_tree.Root}", "--delete-untagged", "--report-json", "-", "--workers", "2", "--grace-period", "0");

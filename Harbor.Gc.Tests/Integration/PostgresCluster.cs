@@ -44,7 +44,9 @@ internal sealed class PostgresCluster : IDisposable
 
     private PostgresCluster(string binaries)
     {
-        var parent = Environment.IsPrivilegedProcess ? "/tmp" : Path.GetTempPath();
+        // a memory file system when there is room (creating a database per test is four times faster there: the cluster is a
+        // throwaway, fsync off), else /tmp for nobody's sake when root, else the temporary folder
+        var parent = HasRoom("/dev/shm") ? "/dev/shm" : Environment.IsPrivilegedProcess ? "/tmp" : Path.GetTempPath();
         _work = Path.Combine(parent, "harbor-gc-postgres-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_work);
         if (OperatingSystem.IsWindows())
@@ -394,6 +396,18 @@ internal sealed class PostgresCluster : IDisposable
         info.RedirectStandardError = true;
         info.WorkingDirectory = _work;
         return info;
+    }
+
+    private static bool HasRoom(string folder)
+    {
+        try
+        {
+            return Directory.Exists(folder) && new DriveInfo(folder).AvailableFreeSpace > 2L << 30;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 
     private static int FreePort()

@@ -90,14 +90,16 @@ public class GcCommandPostgresTests
     }
 
     [Test]
-    public async Task ANewerSchemaVersion_AnotherApplicationsDatabase_WrongCredentials_AndAnUnreachableServer_ExitWith2_AndChangeNothing()
+    public async Task ANewerSchemaVersion_AnotherApplicationsDatabase_AnEmptyDatabase_WrongCredentials_AndAnUnreachableServer_ExitWith2_AndChangeNothing()
     {
-        // given the store marked as migrated by a newer version, a database of another application, a pgpass file with a wrong
-        // password, and a port nothing listens on
+        // given the store marked as migrated by a newer version, a database of another application, an empty database, a pgpass
+        // file with a wrong password, and a port nothing listens on
         Execute(_where, "INSERT INTO harbor_gc_schema (version, name) VALUES (99, '0099_future')");
         var foreign = PostgresTestDatabases.NewEmptyDatabase();
         using var dropForeign = new PostgresTestDatabases.Database(foreign);
         Execute($"postgresql://x@x:1/{foreign}", "CREATE TABLE invoices (id int)");
+        var empty = PostgresTestDatabases.NewEmptyDatabase();
+        using var dropEmpty = new PostgresTestDatabases.Database(empty);
         var blobs = ((PostgresRegistryStore)_store.Inner).BlobsPath;
         var port = PostgresTestDatabases.Cluster.Port;
         var wrongPassfile = Path.Combine(_stores.NewFolder(), "pgpass");
@@ -112,6 +114,7 @@ public class GcCommandPostgresTests
         // when gc runs (for real) on each
         var newer = await Run("gc", "--store", _spec, "--delete-untagged");
         var other = await Run("gc", "--store", _spec.Replace(_where, $"postgresql://harbor@127.0.0.1:{port}/{foreign}", StringComparison.Ordinal), "--delete-untagged");
+        var none = await Run("gc", "--store", _spec.Replace(_where, $"postgresql://harbor@127.0.0.1:{port}/{empty}", StringComparison.Ordinal), "--delete-untagged");
         var credentials = await Run("gc", "--store", $"postgres:{_where}?blobs={blobs}&passfile={wrongPassfile}", "--delete-untagged");
         var unreachable = await Run("gc", "--store", $"postgres:postgresql://harbor@127.0.0.1:{closedPort}/store?blobs={blobs}", "--delete-untagged");
 
@@ -120,6 +123,9 @@ public class GcCommandPostgresTests
         newer.Err.Should().Contain("schema version 99, newer than this harbor-gc knows").And.Contain(_where);
         other.Code.Should().Be(2, other.Err);
         other.Err.Should().Contain("another application").And.Contain("invoices");
+        none.Code.Should().Be(2, none.Err);
+        none.Err.Should().Contain("empty database with no Harbor.Gc store").And.Contain(empty);
+        Scalar(empty, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'").Should().Be(0, "gc never creates a store");
         credentials.Code.Should().Be(2, credentials.Err);
         credentials.Err.Should().Contain("refused the credentials of user 'harbor'").And.NotContain("not-the-password");
         unreachable.Code.Should().Be(2, unreachable.Err);
@@ -127,6 +133,16 @@ public class GcCommandPostgresTests
         Execute(_where, "DELETE FROM harbor_gc_schema WHERE version = 99");
         _store.GetArtifacts().Should().HaveCount(2);
         _dead.References.Should().OnlyContain(x => _store.HasBlobContent(x.Digest));
+    }
+
+    private static long Scalar(string database, string sql)
+    {
+        using var connection = new NpgsqlConnection(PostgresTestDatabases.ConnectionString(database));
+        connection.Open();
+        using var command = new NpgsqlCommand(sql, connection);
+        var result = (long)command.ExecuteScalar()!;
+        NpgsqlConnection.ClearPool(connection);
+        return result;
     }
 
     /// <summary>Writes a pgpass file of one line, readable by its owner only (as libpq asks).</summary>

@@ -15,6 +15,7 @@ internal static class PostgresTestDatabases
 {
     private static readonly Lock Gate = new();
     private static string? _emptyTemplate;
+    private static PostgresCluster? _templateCluster;
     private static int _databases;
 
     /// <summary>The cluster (started on first use).</summary>
@@ -26,7 +27,10 @@ internal static class PostgresTestDatabases
         string template;
         lock (Gate)
         {
-            if (_emptyTemplate is null)
+            // the run's cluster is stopped when the Integration namespace's tests end (StopPostgresAtRunEnd), and a test after them
+            // starts a new one: the template is made once per cluster
+            var cluster = Cluster;
+            if (_emptyTemplate is null || !ReferenceEquals(_templateCluster, cluster))
             {
                 var name = NewEmptyDatabase("hgc_empty");
                 var folder = Path.Combine(Path.GetTempPath(), "harbor-gc-pg-template-" + Guid.NewGuid().ToString("N")[..8]);
@@ -40,6 +44,7 @@ internal static class PostgresTestDatabases
                 }
 
                 _emptyTemplate = name;
+                _templateCluster = cluster;
             }
 
             template = _emptyTemplate;

@@ -6,6 +6,7 @@ using Harbor.Gc.Registry;
 using Harbor.Gc.Storage;
 using Harbor.Gc.Storage.PostgresMetadata;
 using Harbor.Gc.Tests.Support;
+using Npgsql;
 using static Harbor.Gc.Tests.Support.Manifests;
 
 namespace Harbor.Gc.Tests.Storage;
@@ -97,6 +98,81 @@ public class PostgresSharedStoreTests
                 (await collectorStore.GetBlobAsync(reference.Digest)).Should().NotBeNull($"{artifact.Key} needs {reference.Digest}");
                 (await registry.HasBlobContentAsync(reference.Digest)).Should().BeTrue($"{artifact.Key} needs the bytes of {reference.Digest}");
             }
+        }
+    }
+
+    [Test]
+    public async Task APush_ThatMeetsASweepsCompareAndSwapInFlight_WaitsForIt_AndIsRefusedRetryably()
+    {
+        // given a blob a sweep has marked for deletion, and a sweep (another process) in the middle of moving it on to deleting:
+        // its UPDATE done, its transaction not yet committed
+        var registry = new ScenarioRegistry(_stores);
+        var store = (PostgresRegistryStore)registry.Store.Inner;
+        var layer = registry.Blob();
+        var config = registry.Blob();
+        (await store.TryUpdateBlobStatusAsync(layer, BlobStatusSet.None, BlobStatus.Delete, null)).Should().BeTrue();
+        await using var sweep = await store.OpenConnectionAsync();
+        await using var inFlight = await sweep.BeginTransactionAsync();
+        await using (var cas = new NpgsqlCommand("UPDATE blobs SET status = 2 WHERE digest = @digest AND status = 1", sweep))
+        {
+            cas.Parameters.AddWithValue("digest", layer.ToHashBytes());
+            (await cas.ExecuteNonQueryAsync()).Should().Be(1);
+        }
+
+        // when a manifest referencing the blob is pushed meanwhile, and the sweep commits once the push is waiting for it
+        var push = Task.Run(() => new RegistryApi(store).PushManifestAsync(RepositoryName.Parse("library/app"), "v1", Image(config, [layer])).AsTask());
+        await WaitUntilAWriterWaitsForALockAsync(store, push);
+        await inFlight.CommitAsync();
+
+        // then the push, having waited, sees the blob being deleted: refused (retryable), nothing stored
+        await push.Invoking(p => p).Should().ThrowAsync<BlobBeingDeletedException>();
+        registry.Store.GetArtifacts().Should().BeEmpty();
+        registry.Store.GetBlob(layer)!.Status.Should().Be(BlobStatus.Deleting, "the push did not take it back");
+    }
+
+    [Test]
+    public async Task ATagCreatedByAnotherWriterInFlight_MakesACompareAndSwapExpectingNoTag_FailWithTagChanged()
+    {
+        // given two untagged images, and another writer (another process) in the middle of creating the tag v1 on the first: its
+        // row written under the tag's lock, its transaction not yet committed
+        var registry = new ScenarioRegistry(_stores);
+        var store = (PostgresRegistryStore)registry.Store.Inner;
+        var first = registry.Image("library/app", [registry.Blob()]);
+        var second = registry.Image("library/app", [registry.Blob()]);
+        await using var other = await store.OpenConnectionAsync();
+        await using var inFlight = await other.BeginTransactionAsync();
+        await using (var create = new NpgsqlCommand(
+            "SELECT pg_advisory_xact_lock(hashtextextended('tag library/app:v1', 0)); INSERT INTO tags VALUES ('library/app', 'v1', @digest, 0, NULL)", other))
+        {
+            create.Parameters.AddWithValue("digest", first.Digest.ToHashBytes());
+            await create.ExecuteNonQueryAsync();
+        }
+
+        // when this writer, having read that v1 does not exist, creates it on the second image, and the other commits meanwhile
+        var put = Task.Run(() => store.PutTagAsync(first.Repository, "v1", second.Digest, new TagExpectation(null)).AsTask());
+        await WaitUntilAWriterWaitsForALockAsync(store, put);
+        await inFlight.CommitAsync();
+
+        // then its compare-and-swap fails, naming the digest the tag has now, and the other writer's tag stands
+        (await put.Invoking(p => p).Should().ThrowAsync<TagChangedException>()).Which.Message.Should().Contain(first.Digest.ToString());
+        registry.Store.GetTags().Should().ContainSingle().Which.Digest.Should().Be(first.Digest);
+    }
+
+    /// <summary>Polls the server until some session of the store's database waits for a lock (the push, blocked by the sweep's row).</summary>
+    private static async Task WaitUntilAWriterWaitsForALockAsync(PostgresRegistryStore store, Task push)
+    {
+        await using var connection = await store.OpenConnectionAsync();
+        var started = TimeProvider.System.GetTimestamp();
+        while (true)
+        {
+            await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", connection);
+            if ((long)(await command.ExecuteScalarAsync())! > 0 || push.IsCompleted)
+            {
+                return;
+            }
+
+            TimeProvider.System.GetElapsedTime(started).Should().BeLessThan(TimeSpan.FromSeconds(60), "the push must reach the blob's row");
+            await Task.Delay(10);
         }
     }
 }

@@ -158,6 +158,52 @@ public class PostgresSharedStoreTests
         registry.Store.GetTags().Should().ContainSingle().Which.Digest.Should().Be(first.Digest);
     }
 
+    [Test]
+    public async Task BlobFilesWithoutARecord_AreStaleUploads_ARealRunDeletesThem_ButNeverOneRecordedSince()
+    {
+        // given a tagged image, and two blob files whose pushes were killed between the rename and the record, a day old for the collector
+        var registry = new ScenarioRegistry(_stores);
+        var store = (PostgresRegistryStore)registry.Store.Inner;
+        registry.Image("library/app", [registry.Blob()], tag: "v1");
+        var lost = Encoding.UTF8.GetBytes("bytes of a push killed after the rename");
+        var retried = Encoding.UTF8.GetBytes("bytes a client pushes again");
+        var lostPath = WriteUnrecorded(store, lost);
+        var retriedPath = WriteUnrecorded(store, retried);
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(TimeProvider.System.GetUtcNow() + TimeSpan.FromDays(1));
+        var collector = new GarbageCollector(store, time);
+
+        // when a plan lists them, then the second is pushed again (renamed over and recorded), then the store is asked to delete it
+        var plan = await collector.PlanAsync(new GcOptions());
+        plan.Uploads.Select(u => (u.Repository, u.Id)).Should().BeEquivalentTo(
+            [((RepositoryName?)null, "sha256-" + Digest.Sha256Of(lost).Hex), ((RepositoryName?)null, "sha256-" + Digest.Sha256Of(retried).Hex)]);
+        // (its last write set back to what the plan saw: same bytes, same size, same times; only the record tells them apart)
+        var planned = plan.Uploads.Single(u => u.Id.EndsWith(Digest.Sha256Of(retried).Hex, StringComparison.Ordinal));
+        registry.Store.PutBlob(retried);
+        File.SetLastWriteTimeUtc(retriedPath, planned.LastWrittenAt.UtcDateTime);
+        var outcome = await store.DeleteUploadAsync(planned);
+
+        // then the recorded one is kept, whole
+        outcome.Should().Be(UploadDeleteOutcome.Changed);
+        File.ReadAllBytes(retriedPath).Should().Equal(retried);
+        (await store.GetBlobAsync(Digest.Sha256Of(retried))).Should().NotBeNull();
+
+        // and when a real run follows, the other is deleted as an upload (the recorded one, unreferenced, is a blob for GC now), and
+        // the image keeps everything
+        var result = await collector.RunAsync(new GcOptions());
+        result.UploadsDeleted.Should().Be(1);
+        File.Exists(lostPath).Should().BeFalse();
+        GcInvariants.AssertNoArtifactLostABlob(registry.Store, "the tagged image is live");
+    }
+
+    private static string WriteUnrecorded(PostgresRegistryStore store, byte[] bytes)
+    {
+        var digest = Digest.Sha256Of(bytes);
+        var path = Path.Combine(store.BlobsPath, "sha256", digest.Hex[..2], digest.Hex);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
     /// <summary>Polls the server until some session of the store's database waits for a lock (the push, blocked by the sweep's row).</summary>
     private static async Task WaitUntilAWriterWaitsForALockAsync(PostgresRegistryStore store, Task push)
     {

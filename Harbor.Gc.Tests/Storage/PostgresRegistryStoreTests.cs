@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Harbor.Gc.Model;
+using Harbor.Gc.Storage;
 using Harbor.Gc.Storage.PostgresMetadata;
 using Harbor.Gc.Tests.Support;
 using Npgsql;
@@ -176,6 +177,54 @@ public class PostgresRegistryStoreTests
 
         // then it is refused
         open.Should().Throw<InvalidDataException>().WithMessage("*belongs to another store*");
+    }
+
+    [Test]
+    public void Open_AMissingDatabase_IsRefused_NamingIt()
+    {
+        // given a server without the database named
+        var missing = new Npgsql.NpgsqlConnectionStringBuilder(PostgresTestDatabases.ConnectionString("no_such_store")).ConnectionString;
+
+        // when the store is opened there, even asked to create itself
+        var open = () => PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = missing, BlobsPath = _stores.NewFolder(), CreateIfMissing = true });
+
+        // then it is refused, naming the database (a store's database is created by its operator, not by the store)
+        open.Should().Throw<InvalidDataException>().WithMessage("There is no database 'no_such_store'*");
+    }
+
+    [Test]
+    public async Task ReadOnly_ReadsTheStore_RefusesEveryWrite_AndWritesNothing()
+    {
+        // given a store holding an image, and a blob folder the read-only opener has never seen (no marker)
+        var registry = new ScenarioRegistry(_stores);
+        var image = registry.Image("library/app", [registry.Blob()], tag: "v1");
+        var written = (PostgresRegistryStore)registry.Store.Inner;
+        var database = written.Where[(written.Where.LastIndexOf('/') + 1)..];
+        var folder = _stores.NewFolder();
+
+        // when it is opened read-only and read, and every kind of write is attempted
+        using var store = PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = PostgresTestDatabases.ConnectionString(database), BlobsPath = folder, ReadOnly = true });
+        var read = await store.GetArtifactAsync(image.Key);
+        using var bytes = new MemoryStream([1, 2, 3]);
+        var writes = new Func<Task>[]
+        {
+            () => store.PutBlobAsync(Digest.Sha256Of([1, 2, 3]), bytes).AsTask(),
+            () => store.PutTagAsync(image.Repository, "v2", image.Digest).AsTask(),
+            () => store.TryUpdateBlobStatusAsync(image.References[0].Digest, BlobStatusSet.None, BlobStatus.Delete, null).AsTask(),
+            () => store.DeleteArtifactAsync(image.Key, image.Version).AsTask(),
+            () => store.DeleteBlobContentAsync(image.References[0].Digest).AsTask(),
+        };
+
+        // then it reads, each write is refused, nothing in the database changes and nothing is written to the folder
+        read.Should().NotBeNull();
+        foreach (var write in writes)
+        {
+            await write.Should().ThrowAsync<InvalidOperationException>().WithMessage("*opened read-only*");
+        }
+
+        registry.Store.GetArtifacts().Should().ContainSingle().Which.Version.Should().Be(read!.Version);
+        registry.Store.GetTags().Should().ContainSingle();
+        Directory.EnumerateFileSystemEntries(folder).Should().BeEmpty("a read-only opening claims no folder");
     }
 
     [Test]

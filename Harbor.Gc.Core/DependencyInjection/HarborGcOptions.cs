@@ -42,6 +42,12 @@ public enum HarborGcStoreKind
 
     /// <summary>An in-memory store, empty at start and gone at the end (tests, demos). Writable.</summary>
     InMemory,
+
+    /// <summary>
+    /// The shared store (<c>postgres:</c>): metadata in the PostgreSQL database <see cref="HarborGcStoreOptions.ConnectionString"/>,
+    /// blob bytes in <see cref="HarborGcStoreOptions.BlobsPath"/>, for several registry processes and collectors. Writable.
+    /// </summary>
+    Postgres,
 }
 
 /// <summary>The store the container opens once (a singleton) and disposes with the container; the forms of the Runner's <c>--store</c>.</summary>
@@ -53,8 +59,17 @@ public sealed class HarborGcStoreOptions
     /// <summary>For <see cref="HarborGcStoreKind.LiteDb"/>: the database file. Required for that kind; its folder must exist.</summary>
     public string? Path { get; set; }
 
-    /// <summary>For <see cref="HarborGcStoreKind.LiteDb"/>: the blob folder; by default <c>blobs</c> beside the database file.</summary>
+    /// <summary>
+    /// For <see cref="HarborGcStoreKind.LiteDb"/>: the blob folder; by default <c>blobs</c> beside the database file. For
+    /// <see cref="HarborGcStoreKind.Postgres"/>: the blob folder every process of the store shares; required.
+    /// </summary>
     public string? BlobsPath { get; set; }
+
+    /// <summary>
+    /// For <see cref="HarborGcStoreKind.Postgres"/>: the Npgsql connection string of the store's own database (a password in it, or
+    /// none and Npgsql's <c>PGPASSWORD</c> or pgpass file). Required for that kind.
+    /// </summary>
+    public string? ConnectionString { get; set; }
 
     /// <summary>
     /// For <see cref="HarborGcStoreKind.LiteDb"/>: how the file is opened. Default: <see cref="LiteDbConnectionMode.Shared"/>, so a
@@ -63,7 +78,8 @@ public sealed class HarborGcStoreOptions
     public LiteDbConnectionMode Connection { get; set; } = LiteDbConnectionMode.Shared;
 
     /// <summary>
-    /// For <see cref="HarborGcStoreKind.LiteDb"/>: create an empty store when the file does not exist. Default: <see langword="true"/>
+    /// For <see cref="HarborGcStoreKind.LiteDb"/>: create an empty store when the file does not exist; for
+    /// <see cref="HarborGcStoreKind.Postgres"/>: create the schema in an empty database (and the blob folder). Default: <see langword="true"/>
     /// (the embedding registry owns its store; unlike the <c>harbor-gc</c> command, which never creates one).
     /// </summary>
     public bool CreateIfMissing { get; set; } = true;
@@ -97,6 +113,18 @@ public sealed class HarborGcStoreOptions
     {
         Kind = HarborGcStoreKind.Distribution;
         Root = root;
+        return this;
+    }
+
+    /// <summary>Uses the PostgreSQL store of <paramref name="connectionString"/>, its blob bytes in <paramref name="blobsPath"/>.</summary>
+    /// <param name="connectionString">The Npgsql connection string of the store's database.</param>
+    /// <param name="blobsPath">The blob folder (shared by every process of the store).</param>
+    /// <returns>These options.</returns>
+    public HarborGcStoreOptions UsePostgres(string connectionString, string blobsPath)
+    {
+        Kind = HarborGcStoreKind.Postgres;
+        ConnectionString = connectionString;
+        BlobsPath = blobsPath;
         return this;
     }
 

@@ -87,6 +87,35 @@ internal sealed class HarborGcOptionsValidator : IValidateOptions<HarborGcOption
             case HarborGcStoreKind.InMemory:
                 break;
 
+            case HarborGcStoreKind.Postgres:
+                if (string.IsNullOrWhiteSpace(store.ConnectionString))
+                {
+                    problems.Add($"{Prefix}ConnectionString: required for the Postgres store (its database), but is empty.");
+                }
+                else
+                {
+                    try
+                    {
+                        _ = new Npgsql.NpgsqlConnectionStringBuilder(store.ConnectionString);
+                    }
+                    catch (Exception e) when (e is ArgumentException or FormatException)
+                    {
+                        // the builder's message names the setting, never its value
+                        problems.Add($"{Prefix}ConnectionString: not a PostgreSQL connection string ({e.Message}).");
+                    }
+                }
+
+                if (string.IsNullOrWhiteSpace(store.BlobsPath))
+                {
+                    problems.Add($"{Prefix}BlobsPath: required for the Postgres store (the blob folder every process of the store shares), but is empty.");
+                }
+                else if (!store.CreateIfMissing && !Directory.Exists(store.BlobsPath))
+                {
+                    problems.Add($"{Prefix}BlobsPath: '{System.IO.Path.GetFullPath(store.BlobsPath)}' does not exist, and {Prefix}CreateIfMissing is false.");
+                }
+
+                break;
+
             default:
                 problems.Add($"{Prefix}Kind: {store.Kind} is not one of {string.Join(", ", Enum.GetNames<HarborGcStoreKind>())}.");
                 break;

@@ -6,6 +6,7 @@ using Harbor.Gc.Storage;
 using Harbor.Gc.Storage.Distribution;
 using Harbor.Gc.Storage.InMemory;
 using Harbor.Gc.Storage.LiteDb;
+using Harbor.Gc.Storage.PostgresMetadata;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -76,7 +77,7 @@ public static class HarborGcServiceCollectionExtensions
         services.TryAddSingleton(sp => sp.GetRequiredService<IRegistryStore>() as IWritableRegistryStore
             ?? throw new InvalidOperationException(
                 $"The store '{sp.GetRequiredService<IRegistryStore>().Description}' ({HarborGcOptions.SectionName}:Store:Kind = {Options(sp).Store.Kind}) "
-                + $"is read-only: {nameof(IWritableRegistryStore)} and {nameof(RegistryApi)} need a {HarborGcStoreKind.LiteDb} or {HarborGcStoreKind.InMemory} store."));
+                + $"is read-only: {nameof(IWritableRegistryStore)} and {nameof(RegistryApi)} need a {HarborGcStoreKind.LiteDb}, {HarborGcStoreKind.Postgres} or {HarborGcStoreKind.InMemory} store."));
         services.TryAddSingleton(sp => ImmutabilityRulesLoader.Load(Options(sp).Immutability));
         services.TryAddSingleton<ITagImmutability>(sp => sp.GetRequiredService<ImmutabilityRules>());
         services.TryAddSingleton(sp => new GarbageCollector(
@@ -101,6 +102,9 @@ public static class HarborGcServiceCollectionExtensions
             time),
         HarborGcStoreKind.Distribution => new DistributionRegistryStore(store.Root!, time) { GracePeriod = store.GracePeriod },
         HarborGcStoreKind.InMemory => new InMemoryRegistryStore(time),
+        HarborGcStoreKind.Postgres => PostgresRegistryStore.Open(
+            new PostgresStoreOptions { ConnectionString = store.ConnectionString!, BlobsPath = store.BlobsPath!, CreateIfMissing = store.CreateIfMissing },
+            time),
         _ => throw new InvalidOperationException($"{HarborGcOptions.SectionName}:Store:Kind: {store.Kind} is not a store kind."),
     };
 }

@@ -62,6 +62,28 @@ public readonly struct Digest : IEquatable<Digest>, IComparable<Digest>, ISpanFo
 
     internal bool IsSha512 => _kind is byte[];
 
+    /// <summary>The raw hash: 32 bytes for sha256, 64 for sha512 (the compact form a database stores; <see cref="FromHash"/> reads it back).</summary>
+    /// <exception cref="InvalidOperationException">The digest is empty.</exception>
+    internal byte[] ToHashBytes()
+    {
+        if (Sha512Hash is { } sha512)
+        {
+            return (byte[])sha512.Clone();
+        }
+
+        if (IsEmpty)
+        {
+            throw new InvalidOperationException("An empty digest has no hash.");
+        }
+
+        var hash = new byte[32];
+        BinaryPrimitives.WriteUInt64BigEndian(hash, _h0);
+        BinaryPrimitives.WriteUInt64BigEndian(hash.AsSpan(8), _h1);
+        BinaryPrimitives.WriteUInt64BigEndian(hash.AsSpan(16), _h2);
+        BinaryPrimitives.WriteUInt64BigEndian(hash.AsSpan(24), _h3);
+        return hash;
+    }
+
     /// <summary>Rebuilds a sha256 digest from the four big-endian words of its hash.</summary>
     internal static Digest FromSha256Words(ulong h0, ulong h1, ulong h2, ulong h3) => new(h0, h1, h2, h3);
 

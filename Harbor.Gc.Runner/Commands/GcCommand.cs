@@ -21,6 +21,8 @@ internal static class GcCommand
                deletes, unchanged since, are deleted; the rest is kept, nothing else is deleted
         STORE = litedb:PATH (the LiteDB file PATH, blob bytes in 'blobs' beside it)
               | distribution:DIR (the registry's storage rootdirectory, the folder holding docker/registry/v2)
+              | postgres:postgresql://USER@HOST[:PORT]/DATABASE?blobs=DIR[&passfile=FILE] (metadata in PostgreSQL, blob bytes
+                in DIR; the password from HARBOR_GC_PGPASSWORD, PGPASSWORD or a pgpass file, never the command line)
         DURATION = 2h30m, 90s, 7d, 1d12h, 0 or hh:mm:ss
 
         """ + ExitCodes.Help;

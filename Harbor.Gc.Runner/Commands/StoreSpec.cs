@@ -101,8 +101,14 @@ internal static class StoreSpec
             case "harbor":
                 return OpenHarbor(location, time, readOnly);
 
+            case "postgres" when gracePeriod is not null:
+                throw new UsageException("--grace-period: only a distribution: store waits one (the postgres: store settles each deletion at once, in its transaction); leave it out for a postgres: store.");
+
+            case "postgres":
+                return PostgresStoreSpec.Open(location, time, readOnly);
+
             default:
-                throw new UsageException($"--store {spec}: unknown store kind '{kind}'; use litedb:PATH, distribution:DIR or harbor:postgresql://USER@HOST:PORT/DATABASE?storage=DIR.");
+                throw new UsageException($"--store {spec}: unknown store kind '{kind}'; use litedb:PATH, distribution:DIR, harbor:postgresql://USER@HOST:PORT/DATABASE?storage=DIR or postgres:postgresql://USER@HOST:PORT/DATABASE?blobs=DIR.");
         }
     }
 

@@ -396,13 +396,14 @@ internal sealed class DaemonConfigReader
         var spec = String(element, name, "store");
         if (spec is null)
         {
-            Error(name, "store", "missing: write litedb:PATH or distribution:DIR");
+            Error(name, "store", "missing: write litedb:PATH, distribution:DIR or postgres:postgresql://USER@HOST/DB?blobs=DIR");
             return null;
         }
 
         var colon = spec.IndexOf(':', StringComparison.Ordinal);
         var harbor = spec.StartsWith("harbor:", StringComparison.Ordinal); // a database address, not a path (its storage= must be absolute)
-        if (colon > 0 && colon < spec.Length - 1 && !harbor)
+        var address = harbor || spec.StartsWith("postgres:", StringComparison.Ordinal); // so is a postgres: store's (blobs= absolute)
+        if (colon > 0 && colon < spec.Length - 1 && !address)
         {
             spec = string.Concat(spec.AsSpan(0, colon + 1), Path.GetFullPath(spec[(colon + 1)..], _folder));
         }

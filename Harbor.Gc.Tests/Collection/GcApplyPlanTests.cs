@@ -40,7 +40,7 @@ public class GcApplyPlanTests(StoreKind kind) : StoreFixture(kind)
     [Test]
     public async Task Apply_OnAQuietStore_LeavesWhatARealRunLeaves_OnRandomRegistries()
     {
-        for (var seed = 1; seed <= PerStore(12, 4); seed++)
+        for (var seed = 1; seed <= PerStore(12, 4, 2); seed++)
         {
             // given two copies of a random registry, and a plan of the first saved as a report and read back
             var (applied, time, description) = BuildRandom(seed, 2);

@@ -18,7 +18,7 @@ public class GcCrashSafetyTests(StoreKind kind) : StoreFixture(kind)
     public async Task Run_KilledAfterEveryStep_NeverLosesALiveBlob_AndTheNextRunFinishes()
     {
         var crashPoints = 0;
-        for (var seed = 0; seed < PerStore(inMemory: 60, liteDb: 8); seed++)
+        for (var seed = 0; seed < PerStore(inMemory: 60, liteDb: 8, postgres: 2); seed++)
         {
             // the outcome of one uninterrupted run on the same registry
             var (clean, cleanTime, _) = BuildRandom(seed, scale: 2);
@@ -45,7 +45,7 @@ public class GcCrashSafetyTests(StoreKind kind) : StoreFixture(kind)
             }
         }
 
-        crashPoints.Should().BeGreaterThan(PerStore(inMemory: 1_000, liteDb: 120), "the registries are large enough to exercise every kind of step");
+        crashPoints.Should().BeGreaterThan(PerStore(inMemory: 1_000, liteDb: 120, postgres: 30), "the registries are large enough to exercise every kind of step");
     }
 
     [Test]

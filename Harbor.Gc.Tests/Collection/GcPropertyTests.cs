@@ -11,7 +11,7 @@ namespace Harbor.Gc.Tests.Collection;
 /// </summary>
 public class GcPropertyTests(StoreKind kind) : StoreFixture(kind)
 {
-    private int Registries => PerStore(inMemory: 2_000, liteDb: 150);
+    private int Registries => PerStore(inMemory: 2_000, liteDb: 150, postgres: 40);
 
     [Test]
     public async Task Plan_MatchesTheReference_OnRandomRegistries([Values(true, false)] bool deleteUntagged)

@@ -69,7 +69,7 @@ public class HarborGcServiceCollectionTests
         result.Plan.Store.Should().Be($"distribution:{Path.GetFullPath(root)}");
 
         var api = () => provider.GetRequiredService<RegistryApi>();
-        api.Should().Throw<InvalidOperationException>().WithMessage("*(HarborGc:Store:Kind = Distribution) is read-only*LiteDb or InMemory*");
+        api.Should().Throw<InvalidOperationException>().WithMessage("*(HarborGc:Store:Kind = Distribution) is read-only*LiteDb, Postgres or InMemory*");
     }
 
     [Test]

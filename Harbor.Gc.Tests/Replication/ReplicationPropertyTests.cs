@@ -14,7 +14,7 @@ public class ReplicationPropertyTests(StoreKind kind) : StoreFixture(kind)
     [Test]
     public async Task OnRandomRegistries_ThePlanIsTheClosure_InTopologicalOrder_WithoutDuplicates()
     {
-        for (var seed = 1; seed <= PerStore(60, 12); seed++)
+        for (var seed = 1; seed <= PerStore(60, 12, 6); seed++)
         {
             var (store, _, description) = BuildRandom(seed);
             using var _ = store;

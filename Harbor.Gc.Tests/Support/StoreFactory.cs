@@ -1,6 +1,7 @@
 using Harbor.Gc.Model;
 using Harbor.Gc.Storage.InMemory;
 using Harbor.Gc.Storage.LiteDb;
+using Harbor.Gc.Storage.PostgresMetadata;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Harbor.Gc.Tests.Support;
@@ -13,6 +14,12 @@ public enum StoreKind
 
     /// <summary><see cref="LiteDbRegistryStore"/> in a temporary folder (direct mode: one process, as the tests are).</summary>
     LiteDb,
+
+    /// <summary>
+    /// <see cref="PostgresRegistryStore"/>: a database of the test run's PostgreSQL cluster (a copy of a migrated template) and a blob
+    /// folder in a temporary folder. Ignored when PostgreSQL is not installed (a failure with <c>HARBOR_GC_REQUIRE_POSTGRES=1</c>).
+    /// </summary>
+    Postgres,
 }
 
 /// <summary>
@@ -22,7 +29,7 @@ public enum StoreKind
 internal sealed class StoreFactory(StoreKind kind) : IDisposable
 {
     private readonly List<IDisposable> _owned = [];
-    private readonly Dictionary<(int Seed, int Scale), (string Folder, string Description, IReadOnlyDictionary<Digest, byte[]> Contents)> _templates = [];
+    private readonly Dictionary<(int Seed, int Scale), (string Folder, string Description, IReadOnlyDictionary<Digest, byte[]> Contents, string? Database)> _templates = [];
 
     public StoreKind Kind => kind;
 
@@ -32,6 +39,12 @@ internal sealed class StoreFactory(StoreKind kind) : IDisposable
         if (kind == StoreKind.InMemory)
         {
             store = new TestStore(new InMemoryRegistryStore(time));
+        }
+        else if (kind == StoreKind.Postgres)
+        {
+            var folder = NewFolder();
+            var database = PostgresTestDatabases.NewStoreDatabase();
+            store = new TestStore(OpenPostgres(database, folder, time), folder, resources: database);
         }
         else
         {
@@ -62,14 +75,35 @@ internal sealed class StoreFactory(StoreKind kind) : IDisposable
         {
             var folder = NewFolder();
             var templateTime = new ManualClock(RandomRegistry.Now);
-            using var store = new TestStore(LiteDbRegistryStore.Open(Options(folder, create: true), templateTime));
-            template = (folder, RandomRegistry.Fill(store, templateTime, seed, scale), store.Contents);
+            if (kind == StoreKind.Postgres)
+            {
+                var database = PostgresTestDatabases.NewStoreDatabase();
+                _owned.Add(database);
+                using var store = new TestStore(OpenPostgres(database, folder, templateTime));
+                template = (folder, RandomRegistry.Fill(store, templateTime, seed, scale), store.Contents, database.Name);
+            }
+            else
+            {
+                using var store = new TestStore(LiteDbRegistryStore.Open(Options(folder, create: true), templateTime));
+                template = (folder, RandomRegistry.Fill(store, templateTime, seed, scale), store.Contents, null);
+            }
+
             _templates.Add((seed, scale), template);
         }
 
         var copy = NewFolder();
         CopyFolder(template.Folder, copy);
-        var opened = new TestStore(LiteDbRegistryStore.Open(Options(copy), time), copy, template.Contents);
+        TestStore opened;
+        if (template.Database is { } templateDatabase)
+        {
+            var database = PostgresTestDatabases.Copy(templateDatabase);
+            opened = new TestStore(OpenPostgres(database, copy, time), copy, template.Contents, database);
+        }
+        else
+        {
+            opened = new TestStore(LiteDbRegistryStore.Open(Options(copy), time), copy, template.Contents);
+        }
+
         _owned.Add(opened);
         return (opened, new FakeTimeProvider(RandomRegistry.Now), template.Description);
     }
@@ -97,6 +131,10 @@ internal sealed class StoreFactory(StoreKind kind) : IDisposable
         _owned.Add(new TemporaryFolder(folder));
         return folder;
     }
+
+    /// <summary>Opens the <c>postgres:</c> store of <paramref name="database"/> with its blobs in <paramref name="folder"/>/blobs (created, with the schema, when new).</summary>
+    public static PostgresRegistryStore OpenPostgres(PostgresTestDatabases.Database database, string folder, TimeProvider time) =>
+        PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = database.ConnectionString, BlobsPath = Path.Combine(folder, "blobs"), CreateIfMissing = true }, time);
 
     public static LiteDbStoreOptions Options(string folder, bool create = false, LiteDbConnectionMode connection = LiteDbConnectionMode.Direct) =>
         new() { DatabasePath = Path.Combine(folder, "harbor-gc.db"), CreateIfMissing = create, Connection = connection };

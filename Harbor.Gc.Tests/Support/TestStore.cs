@@ -7,9 +7,10 @@ namespace Harbor.Gc.Tests.Support;
 /// A store under test, any <see cref="IWritableRegistryStore"/>, with the synchronous helpers scenario tests read best. Writes go
 /// through the store's ordinary API (bytes verified, blobs touched, versions bumped); listings read the store's own snapshot.
 /// It remembers every blob's bytes, so a test can upload a blob again by its digest, as a client does after a retry.
-/// Disposing it closes the store and deletes <paramref name="folder"/>, when given.
+/// Disposing it closes the store, deletes <paramref name="folder"/> when given, and then disposes <paramref name="resources"/> (a
+/// PostgreSQL store's database, dropped once the store's connections are closed).
 /// </summary>
-internal sealed class TestStore(IWritableRegistryStore inner, string? folder = null, IReadOnlyDictionary<Digest, byte[]>? contents = null) : IDisposable
+internal sealed class TestStore(IWritableRegistryStore inner, string? folder = null, IReadOnlyDictionary<Digest, byte[]>? contents = null, IDisposable? resources = null) : IDisposable
 {
     private readonly Dictionary<Digest, byte[]> _contents = contents is null ? [] : new(contents);
     private bool _disposed;
@@ -97,6 +98,8 @@ internal sealed class TestStore(IWritableRegistryStore inner, string? folder = n
         {
             new StoreFactory.TemporaryFolder(folder).Dispose();
         }
+
+        resources?.Dispose();
     }
 
     private CollectingSink Read()

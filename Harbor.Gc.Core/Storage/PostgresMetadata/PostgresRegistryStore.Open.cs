@@ -1,0 +1,146 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using Harbor.Gc.Storage.LiteDb;
+using Npgsql;
+
+namespace Harbor.Gc.Storage.PostgresMetadata;
+
+/// <summary>Opening the store: the database's schema checked (and created or migrated), the blob folder claimed.</summary>
+public sealed partial class PostgresRegistryStore
+{
+    /// <summary>The blob folder's marker, which holds the id of the store it belongs to (the LiteDB store's marker too, so the two never share a folder).</summary>
+    private const string OwnerFile = ".harbor-gc-store";
+
+    /// <summary>
+    /// Opens the store: connects, checks the database (a Harbor.Gc store of a version this build knows; created in an empty database
+    /// with <see cref="PostgresStoreOptions.CreateIfMissing"/>; migrated to this version unless read-only), and checks that the blob
+    /// folder is this store's. Anything refused is refused before a write: nothing changes.
+    /// </summary>
+    /// <param name="options">Where and how.</param>
+    /// <param name="timeProvider">The clock for push and touch times; <see cref="TimeProvider.System"/> when null.</param>
+    /// <returns>The open store; dispose it.</returns>
+    /// <exception cref="DirectoryNotFoundException">The blob folder is missing (and may not be created).</exception>
+    /// <exception cref="InvalidDataException">The server cannot be reached, refuses the credentials, has no such database, or the
+    /// database is not a store this build may open (empty without <see cref="PostgresStoreOptions.CreateIfMissing"/>, another
+    /// application's, of a newer schema version, half-migrated), or the blob folder belongs to another store. The message names the
+    /// server and database (never the password) and says what is wrong.</exception>
+    public static PostgresRegistryStore Open(PostgresStoreOptions options, TimeProvider? timeProvider = null) =>
+        OpenAsync(options, timeProvider).AsTask().GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="Open"/>
+    /// <param name="options">Where and how.</param>
+    /// <param name="timeProvider">The clock for push and touch times; <see cref="TimeProvider.System"/> when null.</param>
+    /// <param name="cancellationToken">Stops the opening.</param>
+    public static async ValueTask<PostgresRegistryStore> OpenAsync(PostgresStoreOptions options, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.ConnectionString);
+        ArgumentException.ThrowIfNullOrWhiteSpace(options.BlobsPath);
+        if (options.ReadOnly && options.CreateIfMissing)
+        {
+            throw new ArgumentException("A store opened read-only is never created: set ReadOnly or CreateIfMissing, not both.", nameof(options));
+        }
+
+        var builder = new NpgsqlConnectionStringBuilder(options.ConnectionString);
+        builder.ApplicationName ??= "harbor-gc";
+        var where = Locate(builder);
+        var blobs = Path.GetFullPath(options.BlobsPath);
+        if (!Directory.Exists(blobs) && !options.CreateIfMissing)
+        {
+            throw new DirectoryNotFoundException($"The blob folder '{blobs}' of the postgres: store {where} does not exist (nothing was created).");
+        }
+
+        var dataSource = new NpgsqlDataSourceBuilder(builder.ConnectionString).Build();
+        try
+        {
+            string id;
+            try
+            {
+                await using var connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                id = await PostgresSchema.EnsureAsync(connection, $"The PostgreSQL database {where}", options.CreateIfMissing, options.ReadOnly, cancellationToken).ConfigureAwait(false);
+            }
+            catch (PostgresException e)
+            {
+                throw new InvalidDataException(Explain(e, where, builder), e);
+            }
+            catch (NpgsqlException e)
+            {
+                throw new InvalidDataException($"Cannot connect to the postgres: store's database {where}: {Innermost(e)}. Check the host and port, that PostgreSQL accepts TCP connections from here, and the password (HARBOR_GC_PGPASSWORD, PGPASSWORD or a pgpass file). Nothing was changed.", e);
+            }
+            catch (TimeoutException e)
+            {
+                throw new InvalidDataException($"The postgres: store's database {where} did not answer in time: {e.Message}. Nothing was changed.", e);
+            }
+
+            if (options.CreateIfMissing)
+            {
+                Directory.CreateDirectory(blobs);
+            }
+
+            ClaimBlobFolder(blobs, where, id, options.ReadOnly);
+            return new PostgresRegistryStore(dataSource, new FileSystemBlobStore(blobs), where, timeProvider ?? TimeProvider.System, options.ReadOnly);
+        }
+        catch
+        {
+            await dataSource.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary><c>postgresql://USER@HOST:PORT/DATABASE</c>: where the store is, never with the password.</summary>
+    internal static string Locate(NpgsqlConnectionStringBuilder builder) =>
+        string.Create(CultureInfo.InvariantCulture, $"postgresql://{builder.Username}@{builder.Host}:{builder.Port}/{builder.Database}");
+
+    private static string Explain(PostgresException e, string where, NpgsqlConnectionStringBuilder builder) => e.SqlState switch
+    {
+        PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification =>
+            $"The PostgreSQL server of {where} refused the credentials of user '{builder.Username}' ({e.MessageText}). Give the password in HARBOR_GC_PGPASSWORD or PGPASSWORD, or in a pgpass file (passfile= or PGPASSFILE). Nothing was changed.",
+        PostgresErrorCodes.InvalidCatalogName => $"There is no database '{builder.Database}' at {where} ({e.MessageText}); create it for the store first. Nothing was changed.",
+        PostgresErrorCodes.InsufficientPrivilege => $"The user '{builder.Username}' may not use the tables of {where} ({e.MessageText}); the store's user owns its database. Nothing was changed.",
+        _ => $"The postgres: store's database {where} failed: {e.SqlState} {e.MessageText}. Nothing was changed.",
+    };
+
+    private static string Innermost(Exception e)
+    {
+        while (e.InnerException is { } inner && e is not SocketException)
+        {
+            e = inner;
+        }
+
+        return e.Message;
+    }
+
+    /// <summary>
+    /// Checks that the blob folder is this store's: its marker holds the store id the database holds. A folder with no marker (or an
+    /// empty one) is claimed, unless read-only. A LiteDB store's folder holds that store's id and is refused.
+    /// </summary>
+    private static void ClaimBlobFolder(string blobs, string where, string id, bool readOnly)
+    {
+        var marker = Path.Combine(blobs, OwnerFile);
+        string found;
+        try
+        {
+            found = File.Exists(marker) ? File.ReadAllText(marker, Encoding.UTF8).Trim() : string.Empty;
+        }
+        catch (IOException e)
+        {
+            throw new InvalidDataException($"The blob folder '{blobs}' is held by another store (its marker '{marker}' cannot be read: {e.Message}); the postgres: store {where} needs a folder of its own. Nothing was changed.", e);
+        }
+
+        if (found.Length == 0)
+        {
+            if (!readOnly)
+            {
+                File.WriteAllText(marker, id, Encoding.UTF8);
+            }
+
+            return;
+        }
+
+        if (!string.Equals(found, id, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"The blob folder '{blobs}' belongs to another store (id {found}), not to the postgres: store {where} (id {id}). Nothing was changed. Give each store its own folder.");
+        }
+    }
+}

@@ -1,0 +1,882 @@
+using System.Collections.Immutable;
+using System.Data;
+using Harbor.Gc.Model;
+using Harbor.Gc.Storage.LiteDb;
+using Npgsql;
+using NpgsqlTypes;
+using RepositoryNames = Harbor.Gc.Storage.LiteDb.LiteDbDocuments.RepositoryNames;
+
+namespace Harbor.Gc.Storage.PostgresMetadata;
+
+/// <summary>
+/// The shared store (<c>postgres:postgresql://USER@HOST[:PORT]/DB?blobs=DIR</c>): metadata in a PostgreSQL database that every
+/// registry process and collector shares, blob bytes content-addressed in a folder (<see cref="FileSystemBlobStore"/>, as the LiteDB
+/// store keeps them). Thread-safe, and safe to share between processes: every guard is in the database, none in the process.
+/// </summary>
+/// <remarks>
+/// <para>Tables (schema version 1, <c>Migrations/0001_initial.sql</c>): <c>blobs</c> (by digest), <c>artifacts</c> (by repository and
+/// digest, references and children as arrays with GIN indexes), <c>tags</c> (by repository and name; index by artifact),
+/// <c>accessory_links</c> (by repository and accessory; index by subject), <c>layer_links</c>, <c>harbor_gc_store</c> (the id) and
+/// <c>harbor_gc_schema</c> (the applied migrations). Digests are their raw hash (<c>bytea</c>); times UTC ticks.</para>
+/// <para>Every write is one transaction at read committed, and every check a write makes is made on rows it has locked: a push locks
+/// the blob rows it needs (<c>FOR UPDATE</c>, in digest order), checks and takes them back in the same transaction, and writes the
+/// artifact; the sweep's compare-and-swap is one <c>UPDATE … WHERE status = ANY(expected)</c> whose row count is the answer, so it
+/// waits for a push holding the row and then sees what it committed. A blob upload renames its bytes into place and records them
+/// under a transaction-level advisory lock on the digest, which the deletion of an unrecorded blob file takes too. A tag write
+/// takes an advisory lock on the tag, so its compare-and-swap (<see cref="TagExpectation"/>) also holds for a tag that does not exist
+/// yet. The snapshot is one repeatable-read transaction: consistent as a whole.</para>
+/// </remarks>
+public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDisposable, IAsyncDisposable
+{
+    private const string ArtifactColumns =
+        "repository, digest, media_type, kind, artifact_type, size, pushed_at, first_pushed_at, pulled_at, labels, ref_digests, ref_sizes, "
+        + "ref_media_types, ref_kinds, ref_foreign, children, subject, parse_problem, version";
+
+    private const string BlobColumns = "digest, size, media_type, created_at, updated_at, status";
+    private const string TagColumns = "repository, name, digest, pushed_at, pulled_at";
+    private const string LinkColumns = "repository, accessory, subject, type, strength, tag_scheme";
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly FileSystemBlobStore _files;
+    private readonly TimeProvider _time;
+    private readonly bool _readOnly;
+
+    private PostgresRegistryStore(NpgsqlDataSource dataSource, FileSystemBlobStore files, string where, TimeProvider time, bool readOnly)
+    {
+        _dataSource = dataSource;
+        _files = files;
+        _time = time;
+        _readOnly = readOnly;
+        Where = where;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Never holds the password.</remarks>
+    public string Description => $"postgres:{Where}?blobs={_files.Root}";
+
+    /// <summary>The database, as <c>postgresql://USER@HOST:PORT/DATABASE</c> (no password).</summary>
+    public string Where { get; }
+
+    /// <summary>The folder of blob bytes.</summary>
+    public string BlobsPath => _files.Root;
+
+    /// <summary>Closes the store's connections.</summary>
+    public void Dispose() => _dataSource.Dispose();
+
+    /// <summary>Closes the store's connections.</summary>
+    /// <returns>A task that completes when they are closed.</returns>
+    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+
+    // ---- IWritableRegistryStore ----------------------------------------------------------------------------------
+
+    /// <inheritdoc />
+    public async ValueTask<Blob> PutBlobAsync(Digest digest, Stream content, string? mediaType = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        EnsureWritable();
+        // fail early, before reading the bytes, when a sweep is deleting the blob; the write below checks again on the locked row
+        if (await GetBlobAsync(digest, cancellationToken).ConfigureAwait(false) is { } current)
+        {
+            EnsureNotDeleting(current);
+        }
+
+        using var staged = await _files.StageAsync(digest, content, cancellationToken).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        return await WriteAsync(async connection =>
+        {
+            // the digest's lock: the deletion of an unrecorded blob file takes it too, so the rename and the record below are one step for it
+            await LockDigestAsync(connection, digest).ConfigureAwait(false);
+            var now = _time.GetUtcNow();
+            Blob blob;
+            if (await ReadBlobAsync(connection, digest, forUpdate: true).ConfigureAwait(false) is { } existing)
+            {
+                EnsureNotDeleting(existing);
+                blob = existing with { Size = staged.Size, MediaType = mediaType ?? existing.MediaType, UpdatedAt = now, Status = BlobStatus.None };
+            }
+            else
+            {
+                blob = new Blob(digest, staged.Size, mediaType, now, now);
+            }
+
+            staged.Commit(); // bytes first, then the record: a crash in between leaves an unrecorded file, never a record without bytes
+            await using var upsert = Command(connection,
+                $"INSERT INTO blobs ({BlobColumns}) VALUES (@digest, @size, @media_type, @created_at, @updated_at, @status) "
+                + "ON CONFLICT (digest) DO UPDATE SET size = EXCLUDED.size, media_type = EXCLUDED.media_type, updated_at = EXCLUDED.updated_at, status = EXCLUDED.status");
+            AddBlob(upsert, blob);
+            await upsert.ExecuteNonQueryAsync().ConfigureAwait(false);
+            return blob;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Blob?> MountBlobAsync(Digest digest, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return WriteAsync<Blob?>(async connection =>
+        {
+            if (await ReadBlobAsync(connection, digest, forUpdate: true).ConfigureAwait(false) is not { } blob || !_files.Exists(digest))
+            {
+                return null; // as the other stores: no bytes, nothing to mount (an upload of them meets the status check)
+            }
+
+            EnsureNotDeleting(blob);
+            blob = blob with { UpdatedAt = _time.GetUtcNow(), Status = BlobStatus.None };
+            await TouchBlobAsync(connection, digest, blob.UpdatedAt).ConfigureAwait(false);
+            return blob;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> HasBlobContentAsync(Digest digest, CancellationToken cancellationToken = default) => ValueTask.FromResult(_files.Exists(digest));
+
+    /// <inheritdoc />
+    public ValueTask<Stream?> OpenBlobAsync(Digest digest, CancellationToken cancellationToken = default) => ValueTask.FromResult(_files.OpenRead(digest));
+
+    /// <inheritdoc />
+    public ValueTask<Artifact> PutArtifactAsync(Artifact artifact, bool requireChildren = false, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(artifact);
+        cancellationToken.ThrowIfCancellationRequested();
+        return WriteAsync(async connection =>
+        {
+            var repository = artifact.Repository.Value;
+            var children = artifact.Children.Distinct().Order().ToList();
+
+            // the listed children that exist, locked: a deletion of one waits for this push, then finds its version changed
+            var present = new HashSet<Digest>();
+            if (children.Count > 0)
+            {
+                await using var lockChildren = Command(connection, "SELECT digest FROM artifacts WHERE repository = @repository AND digest = ANY(@children) ORDER BY digest FOR UPDATE");
+                lockChildren.Parameters.Add(Text("repository", repository));
+                lockChildren.Parameters.Add(Digests("children", children));
+                await using var reader = await lockChildren.ExecuteReaderAsync().ConfigureAwait(false);
+                while (await reader.ReadAsync().ConfigureAwait(false))
+                {
+                    present.Add(ToDigest(reader, 0));
+                }
+            }
+
+            if (requireChildren && artifact.Children.FirstOrDefault(c => !present.Contains(c)) is { IsEmpty: false } missing)
+            {
+                throw new MissingChildException(artifact.Key, missing);
+            }
+
+            // every blob it needs, locked in digest order: a sweep's compare-and-swap on one waits for this push and then fails
+            var needed = artifact.References.Where(r => !r.IsForeign).Select(r => r.Digest).Distinct().Order().ToList();
+            var found = new Dictionary<Digest, Blob>();
+            if (needed.Count > 0)
+            {
+                await using var lockBlobs = Command(connection, $"SELECT {BlobColumns} FROM blobs WHERE digest = ANY(@digests) ORDER BY digest FOR UPDATE");
+                lockBlobs.Parameters.Add(Digests("digests", needed));
+                await using var reader = await lockBlobs.ExecuteReaderAsync().ConfigureAwait(false);
+                while (await reader.ReadAsync().ConfigureAwait(false))
+                {
+                    var blob = ReadBlob(reader);
+                    found[blob.Digest] = blob;
+                }
+            }
+
+            foreach (var reference in artifact.References)
+            {
+                if (reference.IsForeign)
+                {
+                    continue;
+                }
+
+                if (!found.TryGetValue(reference.Digest, out var blob))
+                {
+                    throw new MissingBlobException(artifact.Key, reference.Digest);
+                }
+
+                EnsureNotDeleting(blob);
+                if (!_files.Exists(reference.Digest))
+                {
+                    throw new MissingBlobException(artifact.Key, reference.Digest);
+                }
+            }
+
+            var now = _time.GetUtcNow();
+            if (needed.Count > 0)
+            {
+                await using var touch = Command(connection, "UPDATE blobs SET status = 0, updated_at = @now WHERE digest = ANY(@digests)");
+                touch.Parameters.Add(Ticks("now", now));
+                touch.Parameters.Add(Digests("digests", needed));
+                await touch.ExecuteNonQueryAsync().ConfigureAwait(false);
+            }
+
+            if (present.Count > 0)
+            {
+                await using var bump = Command(connection, "UPDATE artifacts SET version = nextval('artifact_version') WHERE repository = @repository AND digest = ANY(@children)");
+                bump.Parameters.Add(Text("repository", repository));
+                bump.Parameters.Add(Digests("children", present));
+                await bump.ExecuteNonQueryAsync().ConfigureAwait(false);
+            }
+
+            // a push of an artifact already there keeps its first push time and its last pull (as Harbor's artifact row keeps pull_time)
+            await using var upsert = Command(connection,
+                $"INSERT INTO artifacts ({ArtifactColumns}) VALUES (@repository, @digest, @media_type, @kind, @artifact_type, @size, @now, @now, @pulled_at, "
+                + "@labels, @ref_digests, @ref_sizes, @ref_media_types, @ref_kinds, @ref_foreign, @children, @subject, @parse_problem, nextval('artifact_version')) "
+                + "ON CONFLICT (repository, digest) DO UPDATE SET media_type = EXCLUDED.media_type, kind = EXCLUDED.kind, artifact_type = EXCLUDED.artifact_type, "
+                + "size = EXCLUDED.size, pushed_at = EXCLUDED.pushed_at, pulled_at = COALESCE(artifacts.pulled_at, EXCLUDED.pulled_at), labels = EXCLUDED.labels, "
+                + "ref_digests = EXCLUDED.ref_digests, ref_sizes = EXCLUDED.ref_sizes, ref_media_types = EXCLUDED.ref_media_types, ref_kinds = EXCLUDED.ref_kinds, "
+                + "ref_foreign = EXCLUDED.ref_foreign, children = EXCLUDED.children, subject = EXCLUDED.subject, parse_problem = EXCLUDED.parse_problem, "
+                + "version = EXCLUDED.version RETURNING first_pushed_at, pulled_at, version");
+            AddArtifact(upsert, artifact, now);
+            await using (var reader = await upsert.ExecuteReaderAsync().ConfigureAwait(false))
+            {
+                await reader.ReadAsync().ConfigureAwait(false);
+                return artifact with { PushedAt = now, FirstPushedAt = Time(reader.GetInt64(0)), PulledAt = OptionalTime(reader, 1), Version = reader.GetInt64(2) };
+            }
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<Artifact?> GetArtifactAsync(ArtifactKey key, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, $"SELECT {ArtifactColumns} FROM artifacts WHERE repository = @repository AND digest = @digest");
+        command.Parameters.Add(Text("repository", key.Repository.Value));
+        command.Parameters.Add(DigestParameter("digest", key.Digest));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadArtifact(reader, new RepositoryNames()) : null;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>A lookup in the GIN index of children.</remarks>
+    public async ValueTask<IReadOnlyList<Artifact>> GetParentsAsync(ArtifactKey child, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, ParentsQuery);
+        command.Parameters.Add(Text("repository", child.Repository.Value));
+        command.Parameters.Add(Digests("child", [child.Digest]));
+        return await ReadAllAsync(command, r => ReadArtifact(r, new RepositoryNames()), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<TagPutResult> PutTagAsync(RepositoryName repository, string name, Digest digest, TagExpectation? expected = null, CancellationToken cancellationToken = default)
+    {
+        TagName.Parse(name);
+        cancellationToken.ThrowIfCancellationRequested();
+        return WriteAsync(async connection =>
+        {
+            // the tag's lock: two writes of one tag, the first creating it, never both pass a compare-and-swap
+            await using (var lockTag = Command(connection, "SELECT pg_advisory_xact_lock(hashtextextended(@key, 0))"))
+            {
+                lockTag.Parameters.Add(Text("key", $"tag {repository}:{name}"));
+                await lockTag.ExecuteNonQueryAsync().ConfigureAwait(false);
+            }
+
+            // the artifact gets a new version (a sweep planned before skips it), and the row lock makes a deletion of it wait
+            await using (var bump = Command(connection, "UPDATE artifacts SET version = nextval('artifact_version') WHERE repository = @repository AND digest = @digest"))
+            {
+                bump.Parameters.Add(Text("repository", repository.Value));
+                bump.Parameters.Add(DigestParameter("digest", digest));
+                if (await bump.ExecuteNonQueryAsync().ConfigureAwait(false) == 0)
+                {
+                    throw new KeyNotFoundException($"Cannot tag {repository}:{name}: there is no manifest {new ArtifactKey(repository, digest)}.");
+                }
+            }
+
+            var old = await ReadTagAsync(connection, repository, name, forUpdate: true).ConfigureAwait(false);
+            Digest? current = old?.Digest;
+            if (expected is { } e && e.Digest != current)
+            {
+                throw new TagChangedException(repository, name, e.Digest, current);
+            }
+
+            Digest? previous = current != digest ? current : null;
+
+            // pointing a tag at the digest it already has is not a push (Harbor's tag controller Ensure returns it untouched)
+            if (old is not null && current == digest)
+            {
+                return new TagPutResult(old, previous);
+            }
+
+            var tag = new Tag(repository, name, digest, _time.GetUtcNow());
+            await using var upsert = Command(connection,
+                $"INSERT INTO tags ({TagColumns}) VALUES (@repository, @name, @digest, @pushed_at, NULL) "
+                + "ON CONFLICT (repository, name) DO UPDATE SET digest = EXCLUDED.digest, pushed_at = EXCLUDED.pushed_at, pulled_at = NULL");
+            upsert.Parameters.Add(Text("repository", repository.Value));
+            upsert.Parameters.Add(Text("name", name));
+            upsert.Parameters.Add(DigestParameter("digest", digest));
+            upsert.Parameters.Add(Ticks("pushed_at", tag.PushedAt));
+            await upsert.ExecuteNonQueryAsync().ConfigureAwait(false);
+            return new TagPutResult(tag, previous);
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<Tag?> GetTagAsync(RepositoryName repository, string name, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await ReadTagAsync(connection, repository, name, forUpdate: false).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<Tag>> ListTagsAsync(RepositoryName repository, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, $"SELECT {TagColumns} FROM tags WHERE repository = @repository");
+        command.Parameters.Add(Text("repository", repository.Value));
+        var names = new RepositoryNames();
+        return await ReadAllAsync(command, r => ReadTag(r, names), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> DeleteTagAsync(RepositoryName repository, string name, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return WriteAsync(async connection =>
+        {
+            await using var command = Command(connection, "DELETE FROM tags WHERE repository = @repository AND name = @name");
+            command.Parameters.Add(Text("repository", repository.Value));
+            command.Parameters.Add(Text("name", name));
+            return await command.ExecuteNonQueryAsync().ConfigureAwait(false) > 0;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask PutAccessoryLinkAsync(AccessoryLink link, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(link);
+        cancellationToken.ThrowIfCancellationRequested();
+        await WriteAsync(async connection =>
+        {
+            await using var command = Command(connection,
+                $"INSERT INTO accessory_links ({LinkColumns}) VALUES (@repository, @accessory, @subject, @type, @strength, @tag_scheme) "
+                + "ON CONFLICT (repository, accessory) DO UPDATE SET subject = EXCLUDED.subject, type = EXCLUDED.type, strength = EXCLUDED.strength, tag_scheme = EXCLUDED.tag_scheme");
+            command.Parameters.Add(Text("repository", link.Repository.Value));
+            command.Parameters.Add(DigestParameter("accessory", link.Accessory));
+            command.Parameters.Add(DigestParameter("subject", link.Subject));
+            command.Parameters.Add(Text("type", link.Type));
+            command.Parameters.Add(Small("strength", (short)link.Strength));
+            command.Parameters.Add(new NpgsqlParameter("tag_scheme", NpgsqlDbType.Boolean) { Value = link.FromTagScheme });
+            return await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<AccessoryLink?> GetAccessoryLinkAsync(ArtifactKey accessory, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, $"SELECT {LinkColumns} FROM accessory_links WHERE repository = @repository AND accessory = @accessory");
+        command.Parameters.Add(Text("repository", accessory.Repository.Value));
+        command.Parameters.Add(DigestParameter("accessory", accessory.Digest));
+        var links = await ReadAllAsync(command, r => ReadLink(r, new RepositoryNames()), cancellationToken).ConfigureAwait(false);
+        return links.Count == 0 ? null : links[0];
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<AccessoryLink>> GetReferrersAsync(ArtifactKey subject, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, $"SELECT {LinkColumns} FROM accessory_links WHERE repository = @repository AND subject = @subject");
+        command.Parameters.Add(Text("repository", subject.Repository.Value));
+        command.Parameters.Add(DigestParameter("subject", subject.Digest));
+        var names = new RepositoryNames();
+        return await ReadAllAsync(command, r => ReadLink(r, names), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> RemoveAccessoryLinkAsync(ArtifactKey accessory, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return WriteAsync(async connection =>
+        {
+            await using var command = Command(connection, "DELETE FROM accessory_links WHERE repository = @repository AND accessory = @accessory");
+            command.Parameters.Add(Text("repository", accessory.Repository.Value));
+            command.Parameters.Add(DigestParameter("accessory", accessory.Digest));
+            return await command.ExecuteNonQueryAsync().ConfigureAwait(false) > 0;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask PutLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(link);
+        cancellationToken.ThrowIfCancellationRequested();
+        await WriteAsync(async connection =>
+        {
+            await using var command = Command(connection,
+                "INSERT INTO layer_links (repository, digest, created_at) VALUES (@repository, @digest, @created_at) "
+                + "ON CONFLICT (repository, digest) DO UPDATE SET created_at = EXCLUDED.created_at");
+            command.Parameters.Add(Text("repository", link.Repository.Value));
+            command.Parameters.Add(DigestParameter("digest", link.Digest));
+            command.Parameters.Add(Ticks("created_at", link.CreatedAt));
+            return await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> RecordPullAsync(ArtifactKey key, string? tag = null, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return WriteAsync(async connection =>
+        {
+            var now = _time.GetUtcNow();
+            await using (var artifact = Command(connection, "UPDATE artifacts SET pulled_at = @now WHERE repository = @repository AND digest = @digest"))
+            {
+                artifact.Parameters.Add(Ticks("now", now));
+                artifact.Parameters.Add(Text("repository", key.Repository.Value));
+                artifact.Parameters.Add(DigestParameter("digest", key.Digest));
+                if (await artifact.ExecuteNonQueryAsync().ConfigureAwait(false) == 0)
+                {
+                    return false;
+                }
+            }
+
+            if (tag is not null)
+            {
+                await using var pulled = Command(connection, "UPDATE tags SET pulled_at = @now WHERE repository = @repository AND name = @name AND digest = @digest");
+                pulled.Parameters.Add(Ticks("now", now));
+                pulled.Parameters.Add(Text("repository", key.Repository.Value));
+                pulled.Parameters.Add(Text("name", tag));
+                pulled.Parameters.Add(DigestParameter("digest", key.Digest));
+                await pulled.ExecuteNonQueryAsync().ConfigureAwait(false);
+            }
+
+            return true;
+        }, cancellationToken);
+    }
+
+    // ---- IRegistryStore ------------------------------------------------------------------------------------------
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One repeatable-read, read-only transaction streams each table from the server's cursor: the snapshot is consistent as a whole.
+    /// Last come what interrupted blob writes leave in the blob folder, as uploads of no repository: temporary files and, when the
+    /// sink wants blobs, blob files that have no record.
+    /// </remarks>
+    public async ValueTask ReadSnapshotAsync(ISnapshotSink sink, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sink);
+        cancellationToken.ThrowIfCancellationRequested();
+        HashSet<ulong>? recorded = null;
+        await using (var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
+            await using (var readOnly = Command(connection, "SET TRANSACTION READ ONLY"))
+            {
+                await readOnly.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await using (var counts = Command(connection, "SELECT (SELECT count(*) FROM artifacts), (SELECT count(*) FROM blobs), (SELECT count(*) FROM tags), (SELECT count(*) FROM accessory_links)"))
+            await using (var reader = await counts.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                sink.OnBegin(new SnapshotSizeHint((int)reader.GetInt64(0), (int)reader.GetInt64(1), (int)reader.GetInt64(2), (int)reader.GetInt64(3), 0));
+            }
+
+            var names = new RepositoryNames();
+            var n = 0;
+            if (sink.WantsBlobs)
+            {
+                // the first 64 bits of each recorded blob's digest, to find blob files without a record (a collision only keeps a file)
+                recorded = [];
+                n = await DeliverAsync($"SELECT {BlobColumns} FROM blobs", r =>
+                {
+                    var blob = ReadBlob(r);
+                    recorded.Add(blob.Digest.Prefix);
+                    return blob;
+                }, sink.OnBlob, n).ConfigureAwait(false);
+            }
+
+            n = await DeliverAsync($"SELECT {ArtifactColumns} FROM artifacts", r => ReadArtifact(r, names), sink.OnArtifact, n).ConfigureAwait(false);
+            n = await DeliverAsync($"SELECT {TagColumns} FROM tags", r => ReadTag(r, names), sink.OnTag, n).ConfigureAwait(false);
+            n = await DeliverAsync($"SELECT {LinkColumns} FROM accessory_links", r => ReadLink(r, names), sink.OnAccessoryLink, n).ConfigureAwait(false);
+            await DeliverAsync("SELECT repository, digest, created_at FROM layer_links", r => new LayerLink(names.Get(r.GetString(0)), ToDigest(r, 1), Time(r.GetInt64(2))), sink.OnLayerLink, n).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+
+            async Task<int> DeliverAsync<T>(string sql, Func<NpgsqlDataReader, T> read, Action<T> deliver, int n)
+            {
+                await using var command = Command(connection, sql);
+                await using var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    if ((++n & 0xFFF) == 0)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
+
+                    deliver(read(reader));
+                }
+
+                return n;
+            }
+        }
+
+        var mayBeRecorded = recorded is null ? null : new Func<string, string, bool>((algorithm, hex) => recorded.Contains(Digest.Parse($"{algorithm}:{hex}").Prefix));
+        foreach (var upload in _files.Leftovers(mayBeRecorded, cancellationToken))
+        {
+            sink.OnUpload(upload);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<ArtifactDeleteOutcome> DeleteArtifactAsync(ArtifactKey key, long expectedVersion, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return WriteAsync(async connection =>
+        {
+            var repository = key.Repository.Value;
+            await using (var read = Command(connection, "SELECT version FROM artifacts WHERE repository = @repository AND digest = @digest FOR UPDATE"))
+            {
+                read.Parameters.Add(Text("repository", repository));
+                read.Parameters.Add(DigestParameter("digest", key.Digest));
+                var version = await read.ExecuteScalarAsync().ConfigureAwait(false);
+                if (version is not long found)
+                {
+                    return ArtifactDeleteOutcome.NotFound;
+                }
+
+                if (found != expectedVersion)
+                {
+                    return ArtifactDeleteOutcome.Changed;
+                }
+            }
+
+            // its tags, its link as accessory and the soft links of its accessories, then the record
+            await using var delete = Command(connection,
+                "DELETE FROM tags WHERE repository = @repository AND digest = @digest; "
+                + "DELETE FROM accessory_links WHERE repository = @repository AND accessory = @digest; "
+                + "DELETE FROM accessory_links WHERE repository = @repository AND subject = @digest AND strength = @soft; "
+                + "DELETE FROM artifacts WHERE repository = @repository AND digest = @digest");
+            delete.Parameters.Add(Text("repository", repository));
+            delete.Parameters.Add(DigestParameter("digest", key.Digest));
+            delete.Parameters.Add(Small("soft", (short)ReferenceStrength.Soft));
+            await delete.ExecuteNonQueryAsync().ConfigureAwait(false);
+            return ArtifactDeleteOutcome.Deleted;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<Blob?> GetBlobAsync(Digest digest, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await ReadBlobAsync(connection, digest, forUpdate: false).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>One <c>UPDATE … WHERE status = ANY(expected)</c>: the row count is the answer. A push holding the row makes it wait, and then it sees the push's commit.</remarks>
+    public ValueTask<bool> TryUpdateBlobStatusAsync(Digest digest, BlobStatusSet expected, BlobStatus next, DateTimeOffset? lastTouchedAt, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var statuses = Enum.GetValues<BlobStatus>().Where(s => expected.Contains(s)).Select(s => (short)s).ToArray();
+        return WriteAsync(async connection =>
+        {
+            await using var command = Command(connection,
+                "UPDATE blobs SET status = @next WHERE digest = @digest AND status = ANY(@expected) AND (@seen::bigint IS NULL OR GREATEST(created_at, updated_at) = @seen::bigint)");
+            command.Parameters.Add(Small("next", (short)next));
+            command.Parameters.Add(DigestParameter("digest", digest));
+            command.Parameters.Add(new NpgsqlParameter("expected", NpgsqlDbType.Array | NpgsqlDbType.Smallint) { Value = statuses });
+            command.Parameters.Add(new NpgsqlParameter("seen", NpgsqlDbType.Bigint) { Value = lastTouchedAt is { } seen ? seen.UtcTicks : DBNull.Value });
+            return await command.ExecuteNonQueryAsync().ConfigureAwait(false) == 1;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>A lookup in the GIN index of referenced digests: it never scans the artifacts.</remarks>
+    public async ValueTask<bool> IsBlobReferencedAsync(Digest digest, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = Command(connection, ReferencedQuery);
+        command.Parameters.Add(Digests("digests", [digest]));
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
+    }
+
+    /// <inheritdoc />
+    public ValueTask DeleteBlobContentAsync(Digest digest, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        EnsureWritable();
+        _files.Delete(digest);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DeleteBlobRecordAsync(Digest digest, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        await WriteAsync(async connection =>
+        {
+            await using var command = Command(connection, "DELETE FROM blobs WHERE digest = @digest");
+            command.Parameters.Add(DigestParameter("digest", digest));
+            return await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The link's row is locked, then the blob's row is locked in share mode: a push that references the blob holds it until it commits,
+    /// so the reference check that follows sees that push's artifact.
+    /// </remarks>
+    public ValueTask<bool> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(link);
+        cancellationToken.ThrowIfCancellationRequested();
+        return WriteAsync(async connection =>
+        {
+            var repository = link.Repository.Value;
+            await using (var read = Command(connection, "SELECT created_at FROM layer_links WHERE repository = @repository AND digest = @digest FOR UPDATE"))
+            {
+                read.Parameters.Add(Text("repository", repository));
+                read.Parameters.Add(DigestParameter("digest", link.Digest));
+                var createdAt = await read.ExecuteScalarAsync().ConfigureAwait(false);
+                if (createdAt is not long ticks)
+                {
+                    return true;
+                }
+
+                if (ticks != link.CreatedAt.UtcTicks)
+                {
+                    return false;
+                }
+            }
+
+            await using (var share = Command(connection, "SELECT 1 FROM blobs WHERE digest = @digest FOR SHARE"))
+            {
+                share.Parameters.Add(DigestParameter("digest", link.Digest));
+                await share.ExecuteNonQueryAsync().ConfigureAwait(false);
+            }
+
+            await using (var used = Command(connection, "SELECT EXISTS (SELECT 1 FROM artifacts WHERE repository = @repository AND ref_digests @> @digests)"))
+            {
+                used.Parameters.Add(Text("repository", repository));
+                used.Parameters.Add(Digests("digests", [link.Digest]));
+                if (await used.ExecuteScalarAsync().ConfigureAwait(false) is true)
+                {
+                    return false;
+                }
+            }
+
+            await using var delete = Command(connection, "DELETE FROM layer_links WHERE repository = @repository AND digest = @digest");
+            delete.Parameters.Add(Text("repository", repository));
+            delete.Parameters.Add(DigestParameter("digest", link.Digest));
+            await delete.ExecuteNonQueryAsync().ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// This store's uploads are what interrupted blob writes leave (of no repository): one is deleted only when it is unchanged
+    /// since the plan and nobody has it open. An unrecorded blob file is deleted under the digest's advisory lock, which an upload
+    /// holds from before it renames its bytes into place until its record is committed, and only while it still has no record.
+    /// </remarks>
+    public async ValueTask<UploadDeleteOutcome> DeleteUploadAsync(BlobUpload upload, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(upload);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (upload.Repository is not null)
+        {
+            return UploadDeleteOutcome.NotFound;
+        }
+
+        EnsureWritable();
+        if (FileSystemBlobStore.UnrecordedDigest(upload.Id) is { } digest)
+        {
+            return await WriteAsync(async connection =>
+            {
+                await LockDigestAsync(connection, digest).ConfigureAwait(false);
+                return await ReadBlobAsync(connection, digest, forUpdate: false).ConfigureAwait(false) is null ? _files.DeleteLeftover(upload) : UploadDeleteOutcome.Changed;
+            }, cancellationToken).ConfigureAwait(false);
+        }
+
+        return _files.DeleteLeftover(upload);
+    }
+
+    // ---- internals -----------------------------------------------------------------------------------------------
+
+    /// <summary>"Is this blob referenced": a GIN index lookup (<c>@digests</c> is a one-element array).</summary>
+    internal const string ReferencedQuery = "SELECT EXISTS (SELECT 1 FROM artifacts WHERE ref_digests @> @digests)";
+
+    /// <summary>"Which indexes of the repository list this child": a GIN index lookup (<c>@child</c> is a one-element array).</summary>
+    internal const string ParentsQuery = $"SELECT {ArtifactColumns} FROM artifacts WHERE repository = @repository AND children @> @child";
+
+    /// <summary>A new connection to the store's database (for tests: EXPLAIN, and looking at the tables).</summary>
+    internal ValueTask<NpgsqlConnection> OpenConnectionAsync(CancellationToken cancellationToken = default) => _dataSource.OpenConnectionAsync(cancellationToken);
+
+    private void EnsureWritable()
+    {
+        if (_readOnly)
+        {
+            throw new InvalidOperationException($"The postgres: store {Where} was opened read-only.");
+        }
+    }
+
+    /// <summary>Refuses a blob a run has committed to deleting: <c>deleting</c>, <c>deleted</c>, and <c>deleteFailed</c>.</summary>
+    private static void EnsureNotDeleting(Blob blob)
+    {
+        if (blob.Status is BlobStatus.Deleting or BlobStatus.Deleted or BlobStatus.DeleteFailed)
+        {
+            throw new BlobBeingDeletedException(blob.Digest);
+        }
+    }
+
+    /// <summary>Runs <paramref name="action"/> as one read-committed transaction on a connection of its own.</summary>
+    private async ValueTask<T> WriteAsync<T>(Func<NpgsqlConnection, Task<T>> action, CancellationToken cancellationToken)
+    {
+        EnsureWritable();
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
+        var result = await action(connection).ConfigureAwait(false);
+        await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+        return result;
+    }
+
+    /// <summary>A transaction-level advisory lock on a digest (its first 64 bits), released at commit or rollback.</summary>
+    private static async Task LockDigestAsync(NpgsqlConnection connection, Digest digest)
+    {
+        await using var command = Command(connection, "SELECT pg_advisory_xact_lock(@key)");
+        command.Parameters.Add(new NpgsqlParameter("key", NpgsqlDbType.Bigint) { Value = unchecked((long)digest.Prefix) });
+        await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+    }
+
+    private static async Task TouchBlobAsync(NpgsqlConnection connection, Digest digest, DateTimeOffset now)
+    {
+        await using var command = Command(connection, "UPDATE blobs SET status = 0, updated_at = @now WHERE digest = @digest");
+        command.Parameters.Add(Ticks("now", now));
+        command.Parameters.Add(DigestParameter("digest", digest));
+        await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+    }
+
+    private static async Task<Blob?> ReadBlobAsync(NpgsqlConnection connection, Digest digest, bool forUpdate)
+    {
+        await using var command = Command(connection, $"SELECT {BlobColumns} FROM blobs WHERE digest = @digest{(forUpdate ? " FOR UPDATE" : string.Empty)}");
+        command.Parameters.Add(DigestParameter("digest", digest));
+        await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+        return await reader.ReadAsync().ConfigureAwait(false) ? ReadBlob(reader) : null;
+    }
+
+    private static async Task<Tag?> ReadTagAsync(NpgsqlConnection connection, RepositoryName repository, string name, bool forUpdate)
+    {
+        await using var command = Command(connection, $"SELECT {TagColumns} FROM tags WHERE repository = @repository AND name = @name{(forUpdate ? " FOR UPDATE" : string.Empty)}");
+        command.Parameters.Add(Text("repository", repository.Value));
+        command.Parameters.Add(Text("name", name));
+        await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+        return await reader.ReadAsync().ConfigureAwait(false) ? ReadTag(reader, new RepositoryNames()) : null;
+    }
+
+    private static async Task<IReadOnlyList<T>> ReadAllAsync<T>(NpgsqlCommand command, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken)
+    {
+        var list = new List<T>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            list.Add(read(reader));
+        }
+
+        return list;
+    }
+
+    // ---- rows ----------------------------------------------------------------------------------------------------
+
+    private static NpgsqlCommand Command(NpgsqlConnection connection, string sql) => new(sql, connection);
+
+    private static NpgsqlParameter Text(string name, string? value) => new(name, NpgsqlDbType.Text) { Value = (object?)value ?? DBNull.Value };
+
+    private static NpgsqlParameter Small(string name, short value) => new(name, NpgsqlDbType.Smallint) { Value = value };
+
+    private static NpgsqlParameter Ticks(string name, DateTimeOffset? at) => new(name, NpgsqlDbType.Bigint) { Value = at is { } t ? t.UtcTicks : DBNull.Value };
+
+    private static NpgsqlParameter DigestParameter(string name, Digest? digest) => new(name, NpgsqlDbType.Bytea) { Value = digest is { } d ? d.ToHashBytes() : DBNull.Value };
+
+    private static NpgsqlParameter Digests(string name, IEnumerable<Digest> digests) =>
+        new(name, NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = digests.Select(d => d.ToHashBytes()).ToArray() };
+
+    private static DateTimeOffset Time(long ticks) => new(ticks, TimeSpan.Zero);
+
+    private static DateTimeOffset? OptionalTime(NpgsqlDataReader reader, int column) => reader.IsDBNull(column) ? null : Time(reader.GetInt64(column));
+
+    private static string? OptionalText(NpgsqlDataReader reader, int column) => reader.IsDBNull(column) ? null : reader.GetString(column);
+
+    private static Digest ToDigest(NpgsqlDataReader reader, int column) => Digest.FromHash(reader.GetFieldValue<byte[]>(column));
+
+    private static void AddBlob(NpgsqlCommand command, Blob blob)
+    {
+        command.Parameters.Add(DigestParameter("digest", blob.Digest));
+        command.Parameters.Add(new NpgsqlParameter("size", NpgsqlDbType.Bigint) { Value = blob.Size });
+        command.Parameters.Add(Text("media_type", blob.MediaType));
+        command.Parameters.Add(Ticks("created_at", blob.CreatedAt));
+        command.Parameters.Add(Ticks("updated_at", blob.UpdatedAt));
+        command.Parameters.Add(Small("status", (short)blob.Status));
+    }
+
+    private static Blob ReadBlob(NpgsqlDataReader reader) => new(
+        ToDigest(reader, 0), reader.GetInt64(1), OptionalText(reader, 2), Time(reader.GetInt64(3)), Time(reader.GetInt64(4)), (BlobStatus)reader.GetInt16(5));
+
+    private static void AddArtifact(NpgsqlCommand command, Artifact artifact, DateTimeOffset now)
+    {
+        var references = artifact.References;
+        command.Parameters.Add(Text("repository", artifact.Repository.Value));
+        command.Parameters.Add(DigestParameter("digest", artifact.Digest));
+        command.Parameters.Add(Text("media_type", artifact.MediaType));
+        command.Parameters.Add(Small("kind", (short)artifact.Kind));
+        command.Parameters.Add(Text("artifact_type", artifact.ArtifactType));
+        command.Parameters.Add(new NpgsqlParameter("size", NpgsqlDbType.Bigint) { Value = artifact.Size });
+        command.Parameters.Add(Ticks("now", now));
+        command.Parameters.Add(Ticks("pulled_at", artifact.PulledAt));
+        command.Parameters.Add(new NpgsqlParameter("labels", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = artifact.Labels.ToArray() });
+        command.Parameters.Add(Digests("ref_digests", references.Select(r => r.Digest)));
+        command.Parameters.Add(new NpgsqlParameter("ref_sizes", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = references.Select(r => r.Size).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("ref_media_types", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = references.Select(r => r.MediaType).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("ref_kinds", NpgsqlDbType.Array | NpgsqlDbType.Smallint) { Value = references.Select(r => (short)r.Kind).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter("ref_foreign", NpgsqlDbType.Array | NpgsqlDbType.Boolean) { Value = references.Select(r => r.IsForeign).ToArray() });
+        command.Parameters.Add(Digests("children", artifact.Children));
+        command.Parameters.Add(DigestParameter("subject", artifact.Subject));
+        command.Parameters.Add(Text("parse_problem", artifact.ParseProblem));
+    }
+
+    private static Artifact ReadArtifact(NpgsqlDataReader reader, RepositoryNames names)
+    {
+        var repository = names.Get(reader.GetString(0));
+        var digest = ToDigest(reader, 1);
+        var mediaType = reader.GetString(2);
+        var kind = (ManifestKind)reader.GetInt16(3);
+        var artifactType = OptionalText(reader, 4);
+        var size = reader.GetInt64(5);
+        var pushedAt = Time(reader.GetInt64(6));
+        var firstPushedAt = Time(reader.GetInt64(7));
+        var pulledAt = OptionalTime(reader, 8);
+        var labels = reader.GetFieldValue<string[]>(9);
+        var refDigests = reader.GetFieldValue<byte[][]>(10);
+        var refSizes = reader.GetFieldValue<long[]>(11);
+        var refMediaTypes = reader.GetFieldValue<string?[]>(12);
+        var refKinds = reader.GetFieldValue<short[]>(13);
+        var refForeign = reader.GetFieldValue<bool[]>(14);
+        var children = reader.GetFieldValue<byte[][]>(15);
+        Digest? subject = reader.IsDBNull(16) ? null : ToDigest(reader, 16);
+        var parseProblem = OptionalText(reader, 17);
+        var version = reader.GetInt64(18);
+        var references = ImmutableArray.CreateBuilder<BlobReference>(refDigests.Length);
+        for (var i = 0; i < refDigests.Length; i++)
+        {
+            references.Add(new BlobReference(Digest.FromHash(refDigests[i]), refSizes[i], refMediaTypes[i], (BlobReferenceKind)refKinds[i], refForeign[i]));
+        }
+
+        return new Artifact
+        {
+            Repository = repository,
+            Digest = digest,
+            MediaType = mediaType,
+            Kind = kind,
+            ArtifactType = artifactType,
+            Size = size,
+            PushedAt = pushedAt,
+            FirstPushedAt = firstPushedAt,
+            PulledAt = pulledAt,
+            Labels = [.. labels],
+            References = references.MoveToImmutable(),
+            Children = [.. children.Select(c => Digest.FromHash(c))],
+            Subject = subject,
+            ParseProblem = parseProblem,
+            Version = version,
+        };
+    }
+
+    private static Tag ReadTag(NpgsqlDataReader reader, RepositoryNames names) =>
+        new(names.Get(reader.GetString(0)), reader.GetString(1), ToDigest(reader, 2), Time(reader.GetInt64(3)), OptionalTime(reader, 4));
+
+    private static AccessoryLink ReadLink(NpgsqlDataReader reader, RepositoryNames names) =>
+        new(names.Get(reader.GetString(0)), ToDigest(reader, 1), ToDigest(reader, 2), reader.GetString(3), (ReferenceStrength)reader.GetInt16(4), reader.GetBoolean(5));
+}

@@ -1,0 +1,367 @@
+using System.Net;
+using System.Net.Sockets;
+using Harbor.Gc.Model;
+using Harbor.Gc.Storage;
+using Harbor.Gc.Storage.PostgresMetadata;
+using Harbor.Gc.Tests.Support;
+using Npgsql;
+
+namespace Harbor.Gc.Tests.Storage;
+
+/// <summary>
+/// What is particular to the <c>postgres:</c> store (the shared suites run against it through <see cref="StoreKind.Postgres"/>):
+/// opening refuses what it must not touch, the schema is migrated once under a lock, digests are stored compactly, and every lookup
+/// the GC and the registry API make is served by an index.
+/// </summary>
+[NonParallelizable] // a database cluster
+public class PostgresRegistryStoreTests
+{
+    private StoreFactory _stores = null!;
+    private readonly List<IDisposable> _databases = [];
+
+    [SetUp]
+    public void SetUp() => _stores = new StoreFactory(StoreKind.Postgres);
+
+    [TearDown]
+    public void TearDown()
+    {
+        _stores.Dispose();
+        foreach (var database in _databases)
+        {
+            database.Dispose();
+        }
+
+        _databases.Clear();
+    }
+
+    [Test]
+    public void Open_UnreachableServer_IsRefused_NamingTheServer()
+    {
+        // given a port nothing listens on
+        int port;
+        using (var listener = new TcpListener(IPAddress.Loopback, 0))
+        {
+            listener.Start();
+            port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        }
+
+        var connection = new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = port, Username = "harbor", Password = "secret-password-1", Database = "store", Timeout = 5 };
+
+        // when the store is opened there
+        var open = () => PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = connection.ConnectionString, BlobsPath = _stores.NewFolder() });
+
+        // then it is refused with the server named, and never the password
+        open.Should().Throw<InvalidDataException>()
+            .Where(e => e.Message.Contains($"postgresql://harbor@127.0.0.1:{port}/store", StringComparison.Ordinal) && e.Message.Contains("Cannot connect", StringComparison.Ordinal)
+                && !e.Message.Contains("secret-password-1", StringComparison.Ordinal));
+    }
+
+    [Test]
+    public void Open_WrongPassword_IsRefused_SayingSo_AndWithoutThePassword()
+    {
+        // given a store's database
+        var database = NewStoreDatabase();
+        var wrong = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Password = "wrong-password-42" };
+
+        // when it is opened with the wrong password
+        var open = () => PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = wrong.ConnectionString, BlobsPath = _stores.NewFolder() });
+
+        // then the credentials are named as the problem
+        open.Should().Throw<InvalidDataException>()
+            .Where(e => e.Message.Contains("refused the credentials of user 'harbor'", StringComparison.Ordinal) && e.Message.Contains(database.Name, StringComparison.Ordinal)
+                && !e.Message.Contains("wrong-password-42", StringComparison.Ordinal));
+    }
+
+    [Test]
+    public void Open_AnotherApplicationsDatabase_IsRefused_AndNothingIsCreated()
+    {
+        // given a database holding another application's table
+        var name = PostgresTestDatabases.NewEmptyDatabase();
+        _databases.Add(new PostgresTestDatabases.Database(name));
+        Execute(name, "CREATE TABLE customers (id int PRIMARY KEY, name text)");
+
+        // when the store is opened there, even asked to create itself
+        var open = () => PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = PostgresTestDatabases.ConnectionString(name), BlobsPath = _stores.NewFolder(), CreateIfMissing = true });
+
+        // then it is refused, naming the foreign table, and the database holds only what it held
+        open.Should().Throw<InvalidDataException>().Where(e => e.Message.Contains("another application", StringComparison.Ordinal) && e.Message.Contains("customers", StringComparison.Ordinal));
+        Tables(name).Should().Equal("customers");
+    }
+
+    [Test]
+    public void Open_EmptyDatabase_WithoutCreate_IsRefused_AndNothingIsCreated()
+    {
+        // given an empty database
+        var name = PostgresTestDatabases.NewEmptyDatabase();
+        _databases.Add(new PostgresTestDatabases.Database(name));
+
+        // when it is opened as a store without being asked to create one (as harbor-gc does), writable and read-only
+        var writable = () => PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = PostgresTestDatabases.ConnectionString(name), BlobsPath = _stores.NewFolder() });
+        var readOnly = () => PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = PostgresTestDatabases.ConnectionString(name), BlobsPath = _stores.NewFolder(), ReadOnly = true });
+
+        // then both are refused and nothing is created
+        writable.Should().Throw<InvalidDataException>().WithMessage("*empty database with no Harbor.Gc store*");
+        readOnly.Should().Throw<InvalidDataException>().WithMessage("*empty database with no Harbor.Gc store*");
+        Tables(name).Should().BeEmpty();
+    }
+
+    [Test]
+    public void Open_NewerSchemaVersion_IsRefused_AndNothingChanges()
+    {
+        // given a store whose schema a newer Harbor.Gc has migrated to version 2
+        var database = NewStoreDatabase();
+        Execute(database.Name, "INSERT INTO harbor_gc_schema (version, name) VALUES (2, '0002_future')");
+        Execute(database.Name, "CREATE TABLE future_things (id int)");
+        var before = Tables(database.Name);
+
+        // when this version opens it, writable
+        var open = () => PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = database.ConnectionString, BlobsPath = _stores.NewFolder() });
+
+        // then it is refused, naming both versions, and nothing changes
+        open.Should().Throw<InvalidDataException>().Where(e => e.Message.Contains("schema version 2, newer", StringComparison.Ordinal) && e.Message.Contains($"version {PostgresSchema.CurrentVersion}", StringComparison.Ordinal));
+        Tables(database.Name).Should().Equal(before);
+        Scalar<long>(database.Name, "SELECT count(*) FROM harbor_gc_schema").Should().Be(2);
+    }
+
+    [TestCase("DROP TABLE layer_links", "layer_links is missing", Description = "a version recorded, one of its tables missing")]
+    [TestCase("DROP TABLE harbor_gc_schema", "no harbor_gc_schema record", Description = "the store's tables, no version record")]
+    public void Open_HalfAppliedMigration_IsRefused_AndNothingChanges(string damage, string expected)
+    {
+        // given a store whose schema is not whole
+        var database = NewStoreDatabase();
+        Execute(database.Name, damage);
+        var before = Tables(database.Name);
+
+        // when it is opened, writable and asked to create itself
+        var open = () => PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = database.ConnectionString, BlobsPath = _stores.NewFolder(), CreateIfMissing = true });
+
+        // then it is refused as half-applied, and nothing is created or repaired
+        open.Should().Throw<InvalidDataException>().Where(e => e.Message.Contains(expected, StringComparison.Ordinal) && e.Message.Contains("half-applied", StringComparison.Ordinal));
+        Tables(database.Name).Should().Equal(before);
+    }
+
+    [Test]
+    public async Task Open_ByFourOpenersAtOnce_OnAnEmptyDatabase_MigratesOnce()
+    {
+        // given an empty database
+        var name = PostgresTestDatabases.NewEmptyDatabase();
+        _databases.Add(new PostgresTestDatabases.Database(name));
+        var folder = _stores.NewFolder();
+
+        // when four openers (each with its own connections, as four processes) create the store at once
+        var opened = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+            PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = PostgresTestDatabases.ConnectionString(name), BlobsPath = folder, CreateIfMissing = true }))));
+
+        // then every one opens the one store, migrated once
+        foreach (var store in opened)
+        {
+            store.Dispose();
+        }
+
+        Scalar<long>(name, "SELECT count(*) FROM harbor_gc_schema").Should().Be(PostgresSchema.CurrentVersion);
+        Scalar<long>(name, "SELECT count(*) FROM harbor_gc_store").Should().Be(1);
+    }
+
+    [Test]
+    public void Open_BlobFolderOfAnotherStore_IsRefused()
+    {
+        // given two stores, and the blob folder of the first
+        var first = NewStoreDatabase();
+        var folder = _stores.NewFolder();
+        PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = first.ConnectionString, BlobsPath = folder, CreateIfMissing = true }).Dispose();
+        var second = NewStoreDatabase();
+        Execute(second.Name, "UPDATE harbor_gc_store SET id = 'another'");
+
+        // when the second is opened with the first one's folder
+        var open = () => PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = second.ConnectionString, BlobsPath = folder });
+
+        // then it is refused
+        open.Should().Throw<InvalidDataException>().WithMessage("*belongs to another store*");
+    }
+
+    [Test]
+    public void Open_AMissingDatabase_IsRefused_NamingIt()
+    {
+        // given a server without the database named
+        var missing = new Npgsql.NpgsqlConnectionStringBuilder(PostgresTestDatabases.ConnectionString("no_such_store")).ConnectionString;
+
+        // when the store is opened there, even asked to create itself
+        var open = () => PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = missing, BlobsPath = _stores.NewFolder(), CreateIfMissing = true });
+
+        // then it is refused, naming the database (a store's database is created by its operator, not by the store)
+        open.Should().Throw<InvalidDataException>().WithMessage("There is no database 'no_such_store'*");
+    }
+
+    [Test]
+    public async Task ReadOnly_ReadsTheStore_RefusesEveryWrite_AndWritesNothing()
+    {
+        // given a store holding an image, and a blob folder the read-only opener has never seen (no marker)
+        var registry = new ScenarioRegistry(_stores);
+        var image = registry.Image("library/app", [registry.Blob()], tag: "v1");
+        var written = (PostgresRegistryStore)registry.Store.Inner;
+        var database = written.Where[(written.Where.LastIndexOf('/') + 1)..];
+        var folder = _stores.NewFolder();
+
+        // when it is opened read-only and read, and every kind of write is attempted
+        using var store = PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = PostgresTestDatabases.ConnectionString(database), BlobsPath = folder, ReadOnly = true });
+        var read = await store.GetArtifactAsync(image.Key);
+        using var bytes = new MemoryStream([1, 2, 3]);
+        var writes = new Func<Task>[]
+        {
+            () => store.PutBlobAsync(Digest.Sha256Of([1, 2, 3]), bytes).AsTask(),
+            () => store.PutTagAsync(image.Repository, "v2", image.Digest).AsTask(),
+            () => store.TryUpdateBlobStatusAsync(image.References[0].Digest, BlobStatusSet.None, BlobStatus.Delete, null).AsTask(),
+            () => store.DeleteArtifactAsync(image.Key, image.Version).AsTask(),
+            () => store.DeleteBlobContentAsync(image.References[0].Digest).AsTask(),
+        };
+
+        // then it reads, each write is refused, nothing in the database changes and nothing is written to the folder
+        read.Should().NotBeNull();
+        foreach (var write in writes)
+        {
+            await write.Should().ThrowAsync<InvalidOperationException>().WithMessage("*opened read-only*");
+        }
+
+        registry.Store.GetArtifacts().Should().ContainSingle().Which.Version.Should().Be(read!.Version);
+        registry.Store.GetTags().Should().ContainSingle();
+        Directory.EnumerateFileSystemEntries(folder).Should().BeEmpty("a read-only opening claims no folder");
+    }
+
+    [Test]
+    public void Digests_AreStoredAsTheirRawHash()
+    {
+        // given a blob and an image pushed through the store
+        var registry = new ScenarioRegistry(_stores);
+        var layer = registry.Blob();
+        registry.Image("library/app", [layer], tag: "v1");
+        var database = ((PostgresRegistryStore)registry.Store.Inner).Where;
+
+        // then every digest column holds 32 bytes, none the 71-character text
+        using var connection = Connect(registry);
+        Query<long>(connection, "SELECT max(octet_length(digest))::bigint FROM blobs").Should().Be(32, database);
+        Query<long>(connection, "SELECT max(octet_length(digest))::bigint FROM artifacts").Should().Be(32);
+        Query<long>(connection, "SELECT max(octet_length(d))::bigint FROM artifacts, unnest(ref_digests) AS d").Should().Be(32);
+        Query<long>(connection, "SELECT max(octet_length(digest))::bigint FROM tags").Should().Be(32);
+    }
+
+    /// <summary>Every lookup of the GC and the registry API, as the store makes it, with the index that must serve it.</summary>
+    private static readonly (string Lookup, string Sql, string Index)[] Lookups =
+    [
+        ("is this blob referenced", PostgresRegistryStore.ReferencedQuery, "artifacts_ref_digests"),
+        ("which indexes list this manifest", PostgresRegistryStore.ParentsQuery, "artifacts_children"),
+        ("a blob", "SELECT * FROM blobs WHERE digest = @digest", "blobs_pkey"),
+        ("an artifact", "SELECT * FROM artifacts WHERE repository = @repository AND digest = @digest", "artifacts_pkey"),
+        ("a tag", "SELECT * FROM tags WHERE repository = @repository AND name = @name", "tags_pkey"),
+        ("the tags of a repository", "SELECT * FROM tags WHERE repository = @repository", "tags_"),
+        ("the tags of an artifact", "SELECT * FROM tags WHERE repository = @repository AND digest = @digest", "tags_artifact"),
+        ("an accessory's link", "SELECT * FROM accessory_links WHERE repository = @repository AND accessory = @accessory", "accessory_links_pkey"),
+        ("the referrers of a subject", "SELECT * FROM accessory_links WHERE repository = @repository AND subject = @digest", "accessory_links_subject"),
+        ("a layer link", "SELECT * FROM layer_links WHERE repository = @repository AND digest = @layer", "layer_links_pkey"),
+        ("a repository's artifacts referencing a blob", "SELECT 1 FROM artifacts WHERE repository = @repository AND ref_digests @> @digests", "artifacts_ref_digests"),
+    ];
+
+    [Test]
+    public void EveryLookup_IsServedByItsIndex()
+    {
+        // given a store of 20,000 artifacts in 4 repositories, each tagged, signed, linking a layer and listing a child
+        var database = NewStoreDatabase();
+        using var connection = new NpgsqlConnection(database.ConnectionString);
+        connection.Open();
+        foreach (var sql in new[]
+                 {
+                     "INSERT INTO blobs SELECT sha256(('l' || i)::bytea), 1, NULL, 0, 0, 0 FROM generate_series(1, 20000) i",
+                     "INSERT INTO artifacts SELECT 'repo' || (i % 4), sha256(i::text::bytea), 'm', 0, NULL, 1, 0, 0, NULL, '{}', ARRAY[sha256(('l' || i)::bytea)], "
+                         + "ARRAY[1::bigint], ARRAY['m'], ARRAY[0::smallint], ARRAY[false], ARRAY[sha256(('c' || i)::bytea)], NULL, NULL, i FROM generate_series(1, 20000) i",
+                     "INSERT INTO tags SELECT 'repo' || (i % 4), 'v' || i, sha256(i::text::bytea), 0, NULL FROM generate_series(1, 20000) i",
+                     "INSERT INTO accessory_links SELECT 'repo' || (i % 4), sha256(('a' || i)::bytea), sha256(i::text::bytea), 't', 0, false FROM generate_series(1, 20000) i",
+                     "INSERT INTO layer_links SELECT 'repo' || (i % 4), sha256(('l' || i)::bytea), 0 FROM generate_series(1, 20000) i",
+                     "ANALYZE",
+                     "SET enable_seqscan = off",
+                 })
+        {
+            using var command = new NpgsqlCommand(sql, connection);
+            command.ExecuteNonQuery();
+        }
+
+        // when each lookup is planned, with sequential scans priced out (a missing index then still shows a sequential scan), for
+        // the artifact 4242 of repo2
+        foreach (var (lookup, sql, index) in Lookups)
+        {
+            using var explain = new NpgsqlCommand("EXPLAIN " + sql, connection);
+            explain.Parameters.AddWithValue("repository", "repo2");
+            explain.Parameters.AddWithValue("digest", Sha256("4242"));
+            explain.Parameters.AddWithValue("name", "v4242");
+            explain.Parameters.AddWithValue("accessory", Sha256("a4242"));
+            explain.Parameters.AddWithValue("layer", Sha256("l4242"));
+            explain.Parameters.AddWithValue("child", new[] { Sha256("c4242") });
+            explain.Parameters.AddWithValue("digests", new[] { Sha256("l4242") });
+            var plan = new List<string>();
+            using (var reader = explain.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    plan.Add(reader.GetString(0));
+                }
+            }
+
+            // then it reads through its index, never a whole table
+            var text = string.Join("\n", plan);
+            text.Should().Contain(index, $"{lookup} must use {index}:\n{text}").And.NotContain("Seq Scan", $"{lookup}:\n{text}");
+        }
+
+        static byte[] Sha256(string text) => System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text));
+    }
+
+    private PostgresTestDatabases.Database NewStoreDatabase()
+    {
+        var database = PostgresTestDatabases.NewStoreDatabase();
+        _databases.Add(database);
+        return database;
+    }
+
+    private static NpgsqlConnection Connect(ScenarioRegistry registry) =>
+        ((PostgresRegistryStore)registry.Store.Inner).OpenConnectionAsync().AsTask().GetAwaiter().GetResult();
+
+    private static T Query<T>(NpgsqlConnection connection, string sql)
+    {
+        using var command = new NpgsqlCommand(sql, connection);
+        return (T)command.ExecuteScalar()!;
+    }
+
+    private static void Execute(string database, string sql)
+    {
+        using var connection = new NpgsqlConnection(PostgresTestDatabases.ConnectionString(database));
+        connection.Open();
+        using var command = new NpgsqlCommand(sql, connection);
+        command.ExecuteNonQuery();
+        NpgsqlConnection.ClearPool(connection);
+    }
+
+    private static T Scalar<T>(string database, string sql)
+    {
+        using var connection = new NpgsqlConnection(PostgresTestDatabases.ConnectionString(database));
+        connection.Open();
+        using var command = new NpgsqlCommand(sql, connection);
+        var result = (T)command.ExecuteScalar()!;
+        NpgsqlConnection.ClearPool(connection);
+        return result;
+    }
+
+    private static List<string> Tables(string database)
+    {
+        using var connection = new NpgsqlConnection(PostgresTestDatabases.ConnectionString(database));
+        connection.Open();
+        using var command = new NpgsqlCommand("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name", connection);
+        var tables = new List<string>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                tables.Add(reader.GetString(0));
+            }
+        }
+
+        NpgsqlConnection.ClearPool(connection);
+        return tables;
+    }
+}

@@ -112,93 +112,21 @@ internal static class StoreSpec
         }
     }
 
-    /// <summary>The variable the <c>harbor:</c> store reads Harbor's database password from (before Npgsql's own <c>PGPASSWORD</c>).</summary>
-    public const string HarborPasswordVariable = "HARBOR_GC_PGPASSWORD";
+    /// <summary>The variable the <c>harbor:</c> and <c>postgres:</c> stores read the database password from (before Npgsql's own <c>PGPASSWORD</c>).</summary>
+    public const string HarborPasswordVariable = PostgresAddress.PasswordVariable;
 
-    private const string HarborForm = "harbor:postgresql://USER@HOST:PORT/DATABASE?storage=DIR";
+    private static readonly PostgresAddress.Kind HarborAddress = new(
+        "harbor", "harbor:postgresql://USER@HOST:PORT/DATABASE?storage=DIR", "Harbor's database", "storage",
+        "the storage rootdirectory of Harbor's registry (the folder holding docker/registry/v2)",
+        "; Harbor's is usually postgres", "; Harbor's is usually registry");
 
     private static HarborDatabaseStore OpenHarbor(string location, TimeProvider time, bool readOnly)
     {
-        if (!location.StartsWith("postgresql://", StringComparison.Ordinal) && !location.StartsWith("postgres://", StringComparison.Ordinal))
-        {
-            throw new UsageException($"--store harbor:{location}: give Harbor's database as {HarborForm} (the password in {HarborPasswordVariable} or a passfile).");
-        }
-
-        if (!Uri.TryCreate(location, UriKind.Absolute, out var uri) || uri.Host.Length == 0)
-        {
-            throw new UsageException($"--store harbor:{Redacted(location)}: not a valid address; the form is {HarborForm}.");
-        }
-
-        var userInfo = Uri.UnescapeDataString(uri.UserInfo);
-        if (userInfo.Contains(':', StringComparison.Ordinal))
-        {
-            throw new UsageException($"--store harbor:{Redacted(location)}: a password on the command line is refused (other users can read it, and shells keep it); "
-                + $"give it in {HarborPasswordVariable} or PGPASSWORD, or in a pgpass file (passfile=FILE or PGPASSFILE).");
-        }
-
-        if (userInfo.Length == 0)
-        {
-            throw new UsageException($"--store harbor:{location}: name the database user (postgresql://USER@HOST...); Harbor's is usually postgres.");
-        }
-
-        var database = uri.AbsolutePath.Trim('/');
-        if (database.Length == 0 || database.Contains('/', StringComparison.Ordinal))
-        {
-            throw new UsageException($"--store harbor:{location}: name the database after the host (postgresql://USER@HOST:PORT/DATABASE); Harbor's is usually registry.");
-        }
-
-        string? storage = null;
-        string? passfile = null;
-        foreach (var pair in uri.Query.TrimStart('?').Split('&', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var equals = pair.IndexOf('=', StringComparison.Ordinal);
-            var name = equals < 0 ? pair : pair[..equals];
-            var value = equals < 0 ? string.Empty : Uri.UnescapeDataString(pair[(equals + 1)..]);
-            switch (name)
-            {
-                case "storage":
-                    storage = value;
-                    break;
-                case "passfile":
-                    passfile = value;
-                    break;
-                case "password":
-                    throw new UsageException($"--store harbor:{Redacted(location)}: a password on the command line is refused; give it in {HarborPasswordVariable} or PGPASSWORD, or in a pgpass file (passfile=FILE or PGPASSFILE).");
-                default:
-                    throw new UsageException($"--store harbor:{Redacted(location)}: unknown setting '{name}'; the settings are storage=DIR (required) and passfile=FILE.");
-            }
-        }
-
-        if (string.IsNullOrEmpty(storage))
-        {
-            throw new UsageException($"--store harbor:{location}: give storage=DIR, the storage rootdirectory of Harbor's registry (the folder holding docker/registry/v2).");
-        }
-
-        if (passfile is not null && !File.Exists(passfile))
-        {
-            throw new UsageException($"--store harbor:{location}: the passfile '{Path.GetFullPath(passfile)}' does not exist.");
-        }
-
+        var (builder, storage) = PostgresAddress.Parse(HarborAddress, location);
         if (!readOnly)
         {
             throw new UsageException($"--store harbor:{location}: harbor-gc reads a Harbor installation but does not write into it: run with --dry-run (or explain), "
                 + "then apply the plan through Harbor: delete the artifacts through its API or UI (or let its tag retention do it) and let Harbor's own GC delete the blobs.");
-        }
-
-        var builder = new NpgsqlConnectionStringBuilder
-        {
-            Host = uri.IdnHost,
-            Port = uri.IsDefaultPort || uri.Port < 0 ? 5432 : uri.Port,
-            Username = userInfo,
-            Database = Uri.UnescapeDataString(database),
-        };
-        if (Environment.GetEnvironmentVariable(HarborPasswordVariable) is { Length: > 0 } password)
-        {
-            builder.Password = password;
-        }
-        else if (passfile is not null)
-        {
-            builder.Passfile = passfile;
         }
 
         try
@@ -209,26 +137,5 @@ internal static class StoreSpec
         {
             throw new UsageException($"--store harbor:{location}: {e.Message.Replace("distribution:", "storage=", StringComparison.Ordinal)}");
         }
-    }
-
-    /// <summary>The address with any password replaced by <c>***</c>, for messages.</summary>
-    private static string Redacted(string location)
-    {
-        var at = location.IndexOf('@', StringComparison.Ordinal);
-        var scheme = location.IndexOf("://", StringComparison.Ordinal);
-        var redacted = location;
-        if (at > 0 && scheme > 0 && location.IndexOf(':', scheme + 3) is var colon and > 0 && colon < at)
-        {
-            redacted = location[..(colon + 1)] + "***" + location[at..];
-        }
-
-        var password = redacted.IndexOf("password=", StringComparison.Ordinal);
-        if (password >= 0)
-        {
-            var end = redacted.IndexOf('&', password);
-            redacted = redacted[..(password + 9)] + "***" + (end < 0 ? string.Empty : redacted[end..]);
-        }
-
-        return redacted;
     }
 }

@@ -1,11 +1,8 @@
-using System.Collections.Concurrent;
-using System.Text;
 using Harbor.Gc.Collection;
 using Harbor.Gc.Model;
 using Harbor.Gc.Registry;
 using Harbor.Gc.Storage;
 using Harbor.Gc.Tests.Support;
-using static Harbor.Gc.Tests.Support.Manifests;
 
 namespace Harbor.Gc.Tests.Registry;
 
@@ -33,62 +30,24 @@ public class RegistryApiConcurrencyTests(StoreKind kind) : StoreFixture(kind)
 
         // When two clients keep pushing manifests that reuse garbage blobs while the GC runs (a blob they touch before the plan
         // is young and kept; one they touch after it makes the sweep's compare-and-swap fail; one being deleted fails the push)
-        var pushed = new ConcurrentBag<Artifact>();
-        var retries = 0;
-        using var done = new CancellationTokenSource();
-        var clients = Enumerable.Range(0, 2).Select(client => Task.Run(async () =>
-        {
-            var random = new Random(client);
-            for (var i = 0; !done.IsCancellationRequested || i < 30; i++)
-            {
-                var config = reused[random.Next(reused.Length)];
-                var layer = reused[random.Next(reused.Length)];
-                var own = Encoding.UTF8.GetBytes($"client {client} push {i}");
-                while (true)
-                {
-                    try
-                    {
-                        // upload the blobs (the client checks none exist: a re-upload, as after a HEAD miss), then push by tag
-                        foreach (var digest in new[] { config, layer })
-                        {
-                            using var stream = new MemoryStream(contents[digest], writable: false);
-                            await api.PushBlobAsync(digest, stream);
-                        }
-
-                        using (var stream = new MemoryStream(own, writable: false))
-                        {
-                            await api.PushBlobAsync(Digest.Sha256Of(own), stream);
-                        }
-
-                        pushed.Add(await api.PushManifestAsync(Live, $"c{client}-{i}", Image(config, [layer, Digest.Sha256Of(own)])));
-                        break;
-                    }
-                    catch (BlobBeingDeletedException)
-                    {
-                        Interlocked.Increment(ref retries); // the sweep is deleting it right now: upload again, as a client would
-                        Thread.Yield();
-                    }
-                }
-            }
-        })).ToArray();
+        using var pushers = new RacingPushers(api, contents, reused, Live);
         var result = await collector.RunAsync(new GcOptions { DeleteUntagged = true, Workers = 4 });
-        var pushedDuringGc = pushed.Count;
-        await done.CancelAsync();
-        await Task.WhenAll(clients);
+        var pushedDuringGc = pushers.Pushed.Count;
+        await pushers.StopAsync();
 
-        await TestContext.Out.WriteLineAsync($"{Kind}: {garbage.Length} garbage blobs, {result.BlobsDeleted} deleted, {result.BlobsSkipped.Count} skipped, {pushedDuringGc} pushes during the run, {pushed.Count} in all, {retries} retries");
+        await TestContext.Out.WriteLineAsync($"{Kind}: {garbage.Length} garbage blobs, {result.BlobsDeleted} deleted, {result.BlobsSkipped.Count} skipped, {pushedDuringGc} pushes during the run, {pushers.Pushed.Count} in all, {pushers.Retries} retries");
 
         // Then the GC completed, pushes overlapped it, and no pushed manifest lost a blob
         result.Outcome.Should().Be(GcOutcome.Completed);
         result.BlobsDeleted.Should().BeGreaterThan(0, "the sweep deleted the garbage no client reused");
         pushedDuringGc.Should().BeGreaterThan(0, "the pushes must overlap the run");
-        pushed.Should().HaveCountGreaterThanOrEqualTo(60);
-        foreach (var artifact in pushed)
+        pushers.Pushed.Should().HaveCountGreaterThanOrEqualTo(60);
+        foreach (var artifact in pushers.Pushed)
         {
             store.GetArtifact(artifact.Key).Should().NotBeNull($"{artifact.Key} was pushed successfully during GC");
             foreach (var reference in artifact.References)
             {
-                store.HasBlobContent(reference.Digest).Should().BeTrue($"{artifact.Key} was pushed successfully during GC ({retries} retries)");
+                store.HasBlobContent(reference.Digest).Should().BeTrue($"{artifact.Key} was pushed successfully during GC ({pushers.Retries} retries)");
                 store.GetBlob(reference.Digest)!.Status.Should().Be(BlobStatus.None);
             }
         }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using Harbor.Gc.Collection;
 using Harbor.Gc.Model;
@@ -44,53 +43,16 @@ public class PostgresSharedStoreTests
         var reused = garbage[..(garbage.Length / 2)];
 
         // when two clients of the registry keep pushing manifests that reuse garbage blobs while the collector runs for real
-        var pushed = new ConcurrentBag<Artifact>();
-        var retries = 0;
-        using var done = new CancellationTokenSource();
-        var clients = Enumerable.Range(0, 2).Select(client => Task.Run(async () =>
-        {
-            var random = new Random(client);
-            for (var i = 0; !done.IsCancellationRequested || i < 30; i++)
-            {
-                var config = reused[random.Next(reused.Length)];
-                var layer = reused[random.Next(reused.Length)];
-                var own = Encoding.UTF8.GetBytes($"client {client} push {i}");
-                while (true)
-                {
-                    try
-                    {
-                        foreach (var digest in new[] { config, layer })
-                        {
-                            using var stream = new MemoryStream(contents[digest], writable: false);
-                            await api.PushBlobAsync(digest, stream);
-                        }
-
-                        using (var stream = new MemoryStream(own, writable: false))
-                        {
-                            await api.PushBlobAsync(Digest.Sha256Of(own), stream);
-                        }
-
-                        pushed.Add(await api.PushManifestAsync(Live, $"c{client}-{i}", Image(config, [layer, Digest.Sha256Of(own)])));
-                        break;
-                    }
-                    catch (BlobBeingDeletedException)
-                    {
-                        Interlocked.Increment(ref retries); // being deleted right now: upload again, as a client would
-                        Thread.Yield();
-                    }
-                }
-            }
-        })).ToArray();
+        using var pushers = new RacingPushers(api, contents, reused, Live);
         var result = await collector.RunAsync(new GcOptions { DeleteUntagged = true, Workers = 4 });
-        var duringRun = pushed.Count;
-        await done.CancelAsync();
-        await Task.WhenAll(clients);
-        await TestContext.Out.WriteLineAsync($"{garbage.Length} garbage blobs, {result.BlobsDeleted} deleted, {result.BlobsSkipped.Count} skipped, {duringRun} pushes during the run, {pushed.Count} in all, {retries} retries");
+        var duringRun = pushers.Pushed.Count;
+        await pushers.StopAsync();
+        await TestContext.Out.WriteLineAsync($"{garbage.Length} garbage blobs, {result.BlobsDeleted} deleted, {result.BlobsSkipped.Count} skipped, {duringRun} pushes during the run, {pushers.Pushed.Count} in all, {pushers.Retries} retries");
 
         // then the run deleted garbage, and every accepted push still has every blob, record and bytes, seen from either opener
         result.BlobsDeleted.Should().BeGreaterThan(0);
         duringRun.Should().BeGreaterThan(0, "the pushes must overlap the run");
-        foreach (var artifact in pushed)
+        foreach (var artifact in pushers.Pushed)
         {
             (await collectorStore.GetArtifactAsync(artifact.Key)).Should().NotBeNull();
             foreach (var reference in artifact.References)

@@ -111,7 +111,7 @@ public sealed class HarborDatabaseStore : IRegistryStore, IHarborInstallation
         }
         catch (NpgsqlException e)
         {
-            throw new InvalidDataException($"{Description}: cannot reach Harbor's PostgreSQL at {_where}: {Innermost(e)}. Check the host and port, and that PostgreSQL accepts TCP connections from here.", e);
+            throw new InvalidDataException($"{Description}: cannot reach Harbor's PostgreSQL at {_where}: {ConnectionFailure.Reason(e)}. Check the host and port, and that PostgreSQL accepts TCP connections from here.", e);
         }
         catch (TimeoutException e)
         {
@@ -129,16 +129,6 @@ public sealed class HarborDatabaseStore : IRegistryStore, IHarborInstallation
         PostgresErrorCodes.InsufficientPrivilege => $"{Description}: the user may not read Harbor's tables at {_where} ({e.MessageText}); grant it SELECT on them.",
         _ => $"{Description}: Harbor's PostgreSQL at {_where} failed: {e.SqlState} {e.MessageText}",
     };
-
-    private static string Innermost(Exception e)
-    {
-        while (e.InnerException is { } inner && e is not SocketException)
-        {
-            e = inner;
-        }
-
-        return e.Message;
-    }
 
     private async Task CheckSchemaAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {

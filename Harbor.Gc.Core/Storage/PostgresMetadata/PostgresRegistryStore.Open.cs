@@ -66,7 +66,7 @@ public sealed partial class PostgresRegistryStore
             }
             catch (NpgsqlException e)
             {
-                throw new InvalidDataException($"Cannot connect to the postgres: store's database {where}: {Innermost(e)}. Check the host and port, that PostgreSQL accepts TCP connections from here, and the password (HARBOR_GC_PGPASSWORD, PGPASSWORD or a pgpass file). Nothing was changed.", e);
+                throw new InvalidDataException($"Cannot connect to the postgres: store's database {where}: {Postgres.ConnectionFailure.Reason(e)}. Check the host and port, that PostgreSQL accepts TCP connections from here, and the password (HARBOR_GC_PGPASSWORD, PGPASSWORD or a pgpass file). Nothing was changed.", e);
             }
             catch (TimeoutException e)
             {
@@ -100,16 +100,6 @@ public sealed partial class PostgresRegistryStore
         PostgresErrorCodes.InsufficientPrivilege => $"The user '{builder.Username}' may not use the tables of {where} ({e.MessageText}); the store's user owns its database. Nothing was changed.",
         _ => $"The postgres: store's database {where} failed: {e.SqlState} {e.MessageText}. Nothing was changed.",
     };
-
-    private static string Innermost(Exception e)
-    {
-        while (e.InnerException is { } inner && e is not SocketException)
-        {
-            e = inner;
-        }
-
-        return e.Message;
-    }
 
     /// <summary>
     /// Checks that the blob folder is this store's: its marker holds the store id the database holds. A folder with no marker (or an

@@ -228,11 +228,19 @@ public sealed class GarbageCollector
     }
 
     /// <summary>
-    /// Runs a real run's work inside the store's sweep when it defers deletions: its lock is taken and what an interrupted run left
-    /// out of sight is put back first (so the snapshot sees the store whole), and the lock is released at the end.
+    /// Runs a real run's work under the store's run lock when it has one (<see cref="IExclusiveRunStore"/>), or inside the store's
+    /// sweep when it defers deletions: its lock is taken and what an interrupted run left out of sight is put back first (so the
+    /// snapshot sees the store whole), and the lock is released at the end.
     /// </summary>
     private async Task<GcResult> InSweepAsync(Func<Task<GcResult>> run)
     {
+        if (_store is IExclusiveRunStore exclusive)
+        {
+            // a store processes share: its run lock, taken before the snapshot, keeps a second real run (another process) out
+            using var runLock = exclusive.TakeRunLock();
+            return await run().ConfigureAwait(false);
+        }
+
         if (_store is not IDeferredSweepStore deferred)
         {
             return await run().ConfigureAwait(false);

@@ -2,6 +2,7 @@ using System.Text;
 using Harbor.Gc.Collection;
 using Harbor.Gc.Model;
 using Harbor.Gc.Registry;
+using Harbor.Gc.Retention;
 using Harbor.Gc.Storage;
 using Harbor.Gc.Storage.PostgresMetadata;
 using Harbor.Gc.Tests.Support;
@@ -61,6 +62,64 @@ public class PostgresSharedStoreTests
                 (await registry.HasBlobContentAsync(reference.Digest)).Should().BeTrue($"{artifact.Key} needs the bytes of {reference.Digest}");
             }
         }
+    }
+
+    /// <summary>The store of <paramref name="registry"/> opened a second time, as by another process on another machine.</summary>
+    private static PostgresRegistryStore SecondOpener(ScenarioRegistry registry)
+    {
+        var first = (PostgresRegistryStore)registry.Store.Inner;
+        var database = first.Where[(first.Where.LastIndexOf('/') + 1)..];
+        return PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = PostgresTestDatabases.ConnectionString(database), BlobsPath = first.BlobsPath }, registry.Time);
+    }
+
+    [Test]
+    public async Task WhileOneOpenersRealRunHoldsTheRunLock_ARealGcOrRetentionRunThroughAnother_IsRefusedAndChangesNothing_ADryRunIsNot()
+    {
+        // given a store with an untagged image a day old, opened twice; the first opener in a real run (holding the store's run lock)
+        var registry = new ScenarioRegistry(_stores);
+        var garbage = registry.Image("library/app", [registry.Blob()]);
+        registry.Image("library/app", [registry.Blob()], tag: "v1");
+        registry.Age();
+        using var other = SecondOpener(registry);
+        var running = ((IExclusiveRunStore)registry.Store.Inner).TakeRunLock();
+
+        // when the second opener runs GC for real, then retention for real, then a GC dry run
+        var gc = () => new GarbageCollector(other, registry.Time).RunAsync(new GcOptions { DeleteUntagged = true });
+        var policy = new RetentionPolicy("library", [new RetentionRule(RetentionTemplate.LatestPushedK, 0, RepositorySelector.Matching("**"), TagSelector.Matching("**"))]);
+        var retention = () => new RetentionRunner(other, registry.Time).RunAsync(policy);
+
+        // then both real runs are refused saying why, and nothing changed; the dry run plans as usual
+        await gc.Should().ThrowAsync<InvalidDataException>().WithMessage("*another harbor-gc real run holds the store's run lock*nothing was changed*");
+        await retention.Should().ThrowAsync<InvalidDataException>().WithMessage("*another harbor-gc real run holds the store's run lock*");
+        registry.Store.GetArtifacts().Should().HaveCount(2);
+        (await new GarbageCollector(other, registry.Time).PlanAsync(new GcOptions { DeleteUntagged = true })).Artifacts.Select(a => a.Key).Should().Equal(garbage.Key);
+
+        // and once the first run ends, the second opener's real run goes ahead
+        running.Dispose();
+        (await gc()).ArtifactsDeleted.Should().Be(1);
+    }
+
+    [Test]
+    public async Task ARunKilledWhileHoldingTheRunLock_LeavesNoLockBehind()
+    {
+        // given a real run holding the store's run lock, whose process dies (its database session ends without unlocking)
+        var registry = new ScenarioRegistry(_stores);
+        registry.Image("library/app", [registry.Blob()]);
+        registry.Age();
+        using var other = SecondOpener(registry);
+        var held = ((IExclusiveRunStore)registry.Store.Inner).TakeRunLock();
+        await using (var admin = await ((PostgresRegistryStore)registry.Store.Inner).OpenConnectionAsync())
+        await using (var kill = new NpgsqlCommand("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1212629843 AND objid = 2 AND pid <> pg_backend_pid()", admin))
+        {
+            (await kill.ExecuteScalarAsync()).Should().Be(true, "the lock holder's session was there to end");
+        }
+
+        // when another opener runs GC for real
+        var result = await new GarbageCollector(other, registry.Time).RunAsync(new GcOptions { DeleteUntagged = true });
+
+        // then it takes the lock and collects
+        result.ArtifactsDeleted.Should().Be(1);
+        held.Dispose(); // the dead session's unlock fails quietly
     }
 
     [Test]

@@ -10,10 +10,13 @@ public sealed partial class PostgresRegistryStore : IExclusiveRunStore
     private const int RunLockClass = 0x48474353; // "HGCS", as the migrations' lock
     private const int RunLockObject = 2;
 
+    private string? _runLockConnection;
+
     /// <inheritdoc />
     IDisposable IExclusiveRunStore.TakeRunLock()
     {
-        var connection = _dataSource.OpenConnection();
+        var connection = _runLockConnection is { } unpooled ? new NpgsqlConnection(unpooled) : _dataSource.CreateConnection();
+        connection.Open();
         try
         {
             using var command = Command(connection, string.Create(CultureInfo.InvariantCulture, $"SELECT pg_try_advisory_lock({RunLockClass}, {RunLockObject})"));

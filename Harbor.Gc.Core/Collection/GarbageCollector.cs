@@ -228,19 +228,11 @@ public sealed class GarbageCollector
     }
 
     /// <summary>
-    /// Runs a real run's work under the store's run lock when it has one (<see cref="IExclusiveRunStore"/>), or inside the store's
-    /// sweep when it defers deletions: its lock is taken and what an interrupted run left out of sight is put back first (so the
-    /// snapshot sees the store whole), and the lock is released at the end.
+    /// Runs a real run's work inside the store's sweep when it defers deletions: its lock is taken and what an interrupted run left
+    /// out of sight is put back first (so the snapshot sees the store whole), and the lock is released at the end.
     /// </summary>
     private async Task<GcResult> InSweepAsync(Func<Task<GcResult>> run)
     {
-        if (_store is IExclusiveRunStore exclusive)
-        {
-            // a store processes share: its run lock, taken before the snapshot, keeps a second real run (another process) out
-            using var runLock = exclusive.TakeRunLock();
-            return await run().ConfigureAwait(false);
-        }
-
         if (_store is not IDeferredSweepStore deferred)
         {
             return await run().ConfigureAwait(false);
@@ -284,7 +276,9 @@ public sealed class GarbageCollector
     private async Task<GcResult> ExecuteCoreAsync(CollectionPlan plan, GcOptions options, DateTimeOffset startedAt, RunStop stop, PlanApplication? application = null)
     {
         stop.CheckDeadline(); // a deadline passed while planning deletes nothing: the sweep stops before its first item
-        var executor = new PlanExecutor(_store, _logger, options.Progress, _metrics.ForSweep(plan.Store));
+        // a store several collectors sweep at once: this run claims each blob before deleting it, on a session of its own
+        await using var claims = _store is ISharedSweepStore shared ? await shared.BeginClaimsAsync(CancellationToken.None).ConfigureAwait(false) : null;
+        var executor = new PlanExecutor(_store, _logger, options.Progress, _metrics.ForSweep(plan.Store), claims);
         if (application is not null)
         {
             executor.Keep(application); // what the saved plan lists and the live store no longer justifies

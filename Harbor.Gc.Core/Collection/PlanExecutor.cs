@@ -19,6 +19,9 @@ namespace Harbor.Gc.Collection;
 /// <para>4. Stale uploads, each deleted only if the store finds it unchanged since the plan (an upload that received bytes is
 /// kept). They reference nothing and nothing references them, so their place in the order is free; they go last. One that
 /// cannot be deleted (permissions, a file in use) is reported as failed and left for the next run.</para>
+/// <para>On a store several collectors sweep at once (<see cref="ISharedSweepStore"/>), each blob is claimed first: one another
+/// collector holds is left to it (neither deleted nor counted here), and one the plan saw committed to deletion is finished only
+/// if it still is (another collector may have finished it, and a push may have uploaded it again since).</para>
 /// <para>Stopping (cancellation or the maximum duration) is checked between items; the item in hand always finishes, so a
 /// stopped run leaves the store as a crash at that point would, minus the half-done item.</para>
 /// <para>A store that defers its deletions (<see cref="IDeferredSweepStore"/>, the Distribution layout's quarantine) only makes each
@@ -26,7 +29,8 @@ namespace Harbor.Gc.Collection;
 /// (<see cref="Apply"/>). An artifact, blob or layer link whose deletion fails or is refused is reported as failed and kept (with
 /// everything that goes with it); the run goes on with the other items.</para>
 /// </remarks>
-internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgress<GcProgress>? progress = null, GcMetrics.SweepCounters? counters = null)
+internal sealed class PlanExecutor(
+    IRegistryStore store, ILogger logger, IProgress<GcProgress>? progress = null, GcMetrics.SweepCounters? counters = null, ISweepClaims? claims = null)
     : ISweepObserver
 {
     private const BlobStatusSet CommittedToDeletion = BlobStatusSet.Deleting | BlobStatusSet.Deleted | BlobStatusSet.DeleteFailed;
@@ -242,6 +246,36 @@ internal sealed class PlanExecutor(IRegistryStore store, ILogger logger, IProgre
     }
 
     private async Task DeleteBlobAsync(PlannedBlob item)
+    {
+        if (claims is null)
+        {
+            await DeleteBlobCoreAsync(item).ConfigureAwait(false);
+            return;
+        }
+
+        await using var claim = await claims.TryClaimBlobAsync(item.Digest, CancellationToken.None).ConfigureAwait(false);
+        if (claim is null)
+        {
+            Log.BlobClaimedElsewhere(logger, item.Digest);
+            return;
+        }
+
+        if (CommittedToDeletion.Contains(item.Status)
+            && !await store.TryUpdateBlobStatusAsync(item.Digest, CommittedToDeletion, BlobStatus.Deleting, null, CancellationToken.None).ConfigureAwait(false))
+        {
+            // another collector finished it since the plan; if it is back, a push uploaded it again
+            if (await store.GetBlobAsync(item.Digest, CancellationToken.None).ConfigureAwait(false) is not null)
+            {
+                SkipBlob(item.Digest, "another collector deleted it after the plan and a push uploaded it again");
+            }
+
+            return;
+        }
+
+        await DeleteBlobCoreAsync(item).ConfigureAwait(false);
+    }
+
+    private async Task DeleteBlobCoreAsync(PlannedBlob item)
     {
         var none = CancellationToken.None;
         if (!CommittedToDeletion.Contains(item.Status))

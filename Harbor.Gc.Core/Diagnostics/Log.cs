@@ -44,6 +44,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1107, Level = LogLevel.Error, Message = "Deleting upload {Upload} failed; the next run tries again")]
     public static partial void UploadDeleteFailed(ILogger logger, string upload, Exception exception);
 
+    [LoggerMessage(EventId = 1114, Level = LogLevel.Information, Message = "Left blob {Digest} to another collector, which is deleting it")]
+    public static partial void BlobClaimedElsewhere(ILogger logger, Digest digest);
+
     [LoggerMessage(EventId = 1113, Level = LogLevel.Error, Message = "Deleting artifact {Artifact} failed; it and what goes with it are kept, and the next run tries again")]
     public static partial void ArtifactDeleteFailed(ILogger logger, ArtifactKey artifact, Exception exception);
 

@@ -113,7 +113,6 @@ public sealed class RetentionRunner(IRegistryStore store, TimeProvider? timeProv
 
         // a real run on a store that defers deletions takes its lock, and puts back what an interrupted run left, before it reads
         var deferred = dryRun ? null : store as IDeferredSweepStore;
-        using var runLock = dryRun ? null : (store as IExclusiveRunStore)?.TakeRunLock(); // a store processes share: no two real runs at once
         deferred?.BeginSweep();
         try
         {

@@ -73,53 +73,137 @@ public class PostgresSharedStoreTests
     }
 
     [Test]
-    public async Task WhileOneOpenersRealRunHoldsTheRunLock_ARealGcOrRetentionRunThroughAnother_IsRefusedAndChangesNothing_ADryRunIsNot()
+    public async Task TwoRealGcAndRetentionRunsAtOnce_ThroughTwoOpeners_BothGoAhead_AndEachDeletionIsMadeOnce()
     {
-        // given a store with an untagged image a day old, opened twice; the first opener in a real run (holding the store's run lock)
+        // given two untagged images a day old and a tagged one, opened twice (two collector processes)
         var registry = new ScenarioRegistry(_stores);
-        var garbage = registry.Image("library/app", [registry.Blob()]);
+        registry.Image("library/app", [registry.Blob(), registry.Blob()]);
+        registry.Image("library/app", [registry.Blob()]);
         registry.Image("library/app", [registry.Blob()], tag: "v1");
         registry.Age();
         using var other = SecondOpener(registry);
-        var running = ((IExclusiveRunStore)registry.Store.Inner).TakeRunLock();
+        var first = new GarbageCollector(registry.Store.Inner, registry.Time);
+        var second = new GarbageCollector(other, registry.Time);
+        var garbage = await first.PlanAsync(new GcOptions { DeleteUntagged = true });
 
-        // when the second opener runs GC for real, then retention for real, then a GC dry run
-        var gc = () => new GarbageCollector(other, registry.Time).RunAsync(new GcOptions { DeleteUntagged = true });
+        // when the second collector's whole real run happens while the first's sweep starts (a hook at its first sweep report)
+        GcResult? inside = null;
+        var hook = new SweepStartHook(() => inside = second.RunAsync(new GcOptions { DeleteUntagged = true, Workers = 4 }).GetAwaiter().GetResult());
+        var outside = await first.RunAsync(new GcOptions { DeleteUntagged = true, Workers = 4, Progress = hook });
         var policy = new RetentionPolicy("library", [new RetentionRule(RetentionTemplate.LatestPushedK, 0, RepositorySelector.Matching("**"), TagSelector.Matching("**"))]);
-        var retention = () => new RetentionRunner(other, registry.Time).RunAsync(policy);
+        var retentions = await Task.WhenAll(
+            new RetentionRunner(registry.Store.Inner, registry.Time).RunAsync(policy), new RetentionRunner(other, registry.Time).RunAsync(policy));
 
-        // then both real runs are refused saying why, and nothing changed; the dry run plans as usual
-        await gc.Should().ThrowAsync<InvalidDataException>().WithMessage("*another harbor-gc real run holds the store's run lock*nothing was changed*");
-        await retention.Should().ThrowAsync<InvalidDataException>().WithMessage("*another harbor-gc real run holds the store's run lock*");
-        registry.Store.GetArtifacts().Should().HaveCount(2);
-        (await new GarbageCollector(other, registry.Time).PlanAsync(new GcOptions { DeleteUntagged = true })).Artifacts.Select(a => a.Key).Should().Equal(garbage.Key);
-
-        // and once the first run ends, the second opener's real run goes ahead
-        running.Dispose();
-        (await gc()).ArtifactsDeleted.Should().Be(1);
+        // then both ran (no run lock); between them they deleted each garbage artifact and blob once, and nothing is left twice counted
+        inside.Should().NotBeNull("the second run went ahead while the first was running");
+        (inside!.ArtifactsDeleted + outside.ArtifactsDeleted).Should().Be(garbage.Artifacts.Count);
+        (inside.BlobsDeleted + outside.BlobsDeleted).Should().Be(garbage.Blobs.Count);
+        garbage.Blobs.Should().OnlyContain(b => registry.Store.GetBlob(b.Digest) == null && !registry.Store.Inner.HasBlobContentAsync(b.Digest, default).AsTask().Result);
+        // both retention runs went ahead too; v1 was deleted once (the other found it gone)
+        retentions.Sum(r => r.Execution!.Deleted.Length).Should().Be(1);
+        registry.Store.GetArtifacts().Should().BeEmpty();
     }
 
     [Test]
-    public async Task ARunKilledWhileHoldingTheRunLock_LeavesNoLockBehind()
+    public async Task ABlobAnotherCollectorIsDeleting_IsLeftToIt_AndFinishedByTheNextRunOnceThatCollectorIsKilled()
     {
-        // given a real run holding the store's run lock, whose process dies (its database session ends without unlocking)
+        // given an untagged image a day old, and a collector (another process) that deleted it and is in the middle of deleting its
+        // layer: the layer claimed by its sweep and committed to deletion (deleting), the bytes not yet removed
         var registry = new ScenarioRegistry(_stores);
-        registry.Image("library/app", [registry.Blob()]);
+        var store = (PostgresRegistryStore)registry.Store.Inner;
+        var layer = registry.Blob();
+        var image = registry.Image("library/app", [layer]);
         registry.Age();
+        await using var claims = await ((ISharedSweepStore)store).BeginClaimsAsync(default);
+        var claim = await claims.TryClaimBlobAsync(layer, default);
+        claim.Should().NotBeNull();
+        (await store.DeleteArtifactAsync(image.Key, (await store.GetArtifactAsync(image.Key))!.Version)).Should().Be(ArtifactDeleteOutcome.Deleted);
+        (await store.TryUpdateBlobStatusAsync(layer, BlobStatusSet.None, BlobStatus.Delete, null)).Should().BeTrue();
+        (await store.TryUpdateBlobStatusAsync(layer, BlobStatusSet.Delete, BlobStatus.Deleting, null)).Should().BeTrue();
         using var other = SecondOpener(registry);
-        var held = ((IExclusiveRunStore)registry.Store.Inner).TakeRunLock();
-        await using (var admin = await ((PostgresRegistryStore)registry.Store.Inner).OpenConnectionAsync())
-        await using (var kill = new NpgsqlCommand("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1212629843 AND objid = 2 AND pid <> pg_backend_pid()", admin))
+
+        // when another collector runs for real meanwhile
+        var during = await new GarbageCollector(other, registry.Time).RunAsync(new GcOptions { DeleteUntagged = true });
+
+        // then it plans the layer (a blob committed to deletion) but leaves it to the collector that holds it: not deleted, not counted
+        during.Plan.Blobs.Select(b => b.Digest).Should().Contain(layer);
+        during.BlobsDeleted.Should().Be(during.Plan.Blobs.Count - 1, "every other blob of the plan was deleted");
+        during.BlobsSkipped.Should().NotContain(layer);
+        registry.Store.GetBlob(layer)!.Status.Should().Be(BlobStatus.Deleting);
+        (await store.HasBlobContentAsync(layer)).Should().BeTrue();
+
+        // when the first collector is killed (its sweep's session ends without releasing anything), and another run follows
+        await using (var admin = await store.OpenConnectionAsync())
+        await using (var kill = new NpgsqlCommand("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = @name AND datname = current_database()", admin))
         {
-            (await kill.ExecuteScalarAsync()).Should().Be(true, "the lock holder's session was there to end");
+            kill.Parameters.AddWithValue("name", PostgresRegistryStore.ClaimsApplicationName);
+            (await kill.ExecuteScalarAsync()).Should().Be(1L, "the killed collector's sweep session was there to end");
         }
 
-        // when another opener runs GC for real
-        var result = await new GarbageCollector(other, registry.Time).RunAsync(new GcOptions { DeleteUntagged = true });
+        var after = await new GarbageCollector(other, registry.Time).RunAsync(new GcOptions { DeleteUntagged = true });
 
-        // then it takes the lock and collects
-        result.ArtifactsDeleted.Should().Be(1);
-        held.Dispose(); // the dead session's unlock fails quietly
+        // then that run finishes the half-deleted layer: record and bytes gone, counted once
+        after.BlobsDeleted.Should().Be(1);
+        registry.Store.GetBlob(layer).Should().BeNull();
+        (await store.HasBlobContentAsync(layer)).Should().BeFalse();
+    }
+
+    [Test]
+    public async Task ABlobAnotherCollectorFinishesAfterThePlan_AndAPushUploadsAgain_IsKeptWhole()
+    {
+        // given an untagged image a day old whose layer another collector (another process) has claimed and committed to deleting
+        var registry = new ScenarioRegistry(_stores);
+        var store = (PostgresRegistryStore)registry.Store.Inner;
+        var layer = registry.Blob();
+        var bytes = registry.Store.Contents[layer];
+        var image = registry.Image("library/app", [layer]);
+        registry.Age();
+        var claims = await ((ISharedSweepStore)store).BeginClaimsAsync(default);
+        var claim = (await claims.TryClaimBlobAsync(layer, default))!;
+        (await store.DeleteArtifactAsync(image.Key, (await store.GetArtifactAsync(image.Key))!.Version)).Should().Be(ArtifactDeleteOutcome.Deleted);
+        (await store.TryUpdateBlobStatusAsync(layer, BlobStatusSet.None, BlobStatus.Delete, null)).Should().BeTrue();
+        (await store.TryUpdateBlobStatusAsync(layer, BlobStatusSet.Delete, BlobStatus.Deleting, null)).Should().BeTrue();
+        using var other = SecondOpener(registry);
+        Artifact? pushed = null;
+
+        // when a second collector plans (seeing the layer in deleting), and before its sweep starts the first collector finishes the
+        // layer and ends, and a client pushes the same layer again in a new tagged image
+        var hook = new SweepStartHook(() =>
+        {
+            store.DeleteBlobContentAsync(layer).AsTask().GetAwaiter().GetResult();
+            store.DeleteBlobRecordAsync(layer).AsTask().GetAwaiter().GetResult();
+            claim.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            claims.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            var api = new RegistryApi(store);
+            var config = Encoding.UTF8.GetBytes("{\"config\":\"pushed again\"}");
+            api.PushBlobAsync(Digest.Sha256Of(config), new MemoryStream(config)).AsTask().GetAwaiter().GetResult();
+            api.PushBlobAsync(layer, new MemoryStream(bytes)).AsTask().GetAwaiter().GetResult();
+            pushed = api.PushManifestAsync(image.Repository, "v2", Image(Digest.Sha256Of(config), [layer])).AsTask().GetAwaiter().GetResult();
+        });
+        var result = await new GarbageCollector(other, registry.Time).RunAsync(new GcOptions { DeleteUntagged = true, Progress = hook });
+
+        // then the second collector does not finish what it planned: the layer pushed again keeps its record and bytes, and is
+        // reported kept
+        result.Plan.Blobs.Select(b => b.Digest).Should().Contain(layer);
+        pushed.Should().NotBeNull();
+        result.BlobsSkipped.Should().Contain(layer);
+        registry.Store.GetBlob(layer)!.Status.Should().Be(BlobStatus.None);
+        (await store.HasBlobContentAsync(layer)).Should().BeTrue();
+        (await store.GetArtifactAsync(pushed!.Key)).Should().NotBeNull();
+    }
+
+    /// <summary>Runs an action, once, at a run's first sweep report (after its plan, before its first deletion).</summary>
+    private sealed class SweepStartHook(Action action) : IProgress<GcProgress>
+    {
+        private int _done;
+
+        public void Report(GcProgress value)
+        {
+            if (value.Phase == GcPhase.Sweeping && Interlocked.Exchange(ref _done, 1) == 0)
+            {
+                action();
+            }
+        }
     }
 
     [Test]

@@ -81,8 +81,8 @@ public sealed partial class PostgresRegistryStore
             ClaimBlobFolder(blobs, where, id, options.ReadOnly);
             return new PostgresRegistryStore(dataSource, new FileSystemBlobStore(blobs), where, timeProvider ?? TimeProvider.System, options.ReadOnly)
             {
-                // the run lock's session is a connection of its own, closed when the run ends (a pooled one would stay open, idle)
-                _runLockConnection = new NpgsqlConnectionStringBuilder(builder.ConnectionString) { Pooling = false }.ConnectionString,
+                // a real run's claims are made on a connection of its own, closed when the run ends (a pooled one would stay open, idle)
+                _claimsConnection = new NpgsqlConnectionStringBuilder(builder.ConnectionString) { Pooling = false }.ConnectionString,
             };
         }
         catch

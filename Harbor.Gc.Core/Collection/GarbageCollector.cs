@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Diagnostics.Metrics;
 using Harbor.Gc.Diagnostics;
 using Harbor.Gc.Graph;
@@ -262,6 +263,12 @@ public sealed class GarbageCollector
         try
         {
             result = await run(startedAt).ConfigureAwait(false);
+        }
+        catch (DbException e)
+        {
+            // the database went away mid-run (a lost connection, a server stopped): said as the store's failure, naming the store
+            _metrics.RecordFailure(_time.GetUtcNow() - startedAt, dryRun, _store.Description, "failed");
+            throw new StoreFailedException(_store.Description, e);
         }
         catch (Exception e)
         {

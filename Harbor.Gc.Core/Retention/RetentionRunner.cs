@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Data.Common;
 using Harbor.Gc.Immutability;
 using Harbor.Gc.Storage;
 using Harbor.Gc.Storage.Distribution;
@@ -117,6 +118,10 @@ public sealed class RetentionRunner(IRegistryStore store, TimeProvider? timeProv
         try
         {
             return await RunCoreAsync(policy, immutability, dryRun, startedAt, cancellationToken).ConfigureAwait(false);
+        }
+        catch (DbException e)
+        {
+            throw new StoreFailedException(store.Description, e); // the database went away mid-run
         }
         finally
         {

@@ -73,6 +73,68 @@ public class GcCommandPostgresTests
         (await Run("gc", "--store", _spec, "--delete-untagged", "--dry-run")).Out.Should().Contain("0 blobs and 0 manifests");
     }
 
+    [Test]
+    [CancelAfter(180_000)]
+    public async Task ADatabaseThatGoesAwayMidRun_FailsTheRunWithExit1NamingTheStore_AndTheNextRunFinishesItsWork(CancellationToken bound)
+    {
+        // given 600 more untagged images three days old (1,800 garbage blobs), so the sweep takes a while
+        var r = new GcCommandLiteDbTests.ScenarioRegistryOver(_store);
+        for (var i = 0; i < 600; i++)
+        {
+            r.Image(r.Blob($"config {i}"), r.Blob($"layer {i}"));
+        }
+
+        var database = _where[(_where.LastIndexOf('/') + 1)..];
+        await using var admin = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(PostgresTestDatabases.ConnectionString(database)) { Pooling = false }.ConnectionString);
+        await admin.OpenAsync(bound);
+        async Task<long> ArtifactsLeft()
+        {
+            await using var count = new NpgsqlCommand("SELECT count(*) FROM artifacts", admin);
+            return (long)(await count.ExecuteScalarAsync(bound))!;
+        }
+
+        var before = await ArtifactsLeft();
+
+        // when a real run is sweeping and every connection to the database is ended (an administrator, a failover), again and again
+        var run = Task.Run(() => Run("gc", "--store", _spec, "--delete-untagged", "--workers", "2"), bound);
+        while (!run.IsCompleted && await ArtifactsLeft() == before)
+        {
+            await Task.Delay(5, bound);
+        }
+
+        var ended = 0L;
+        while (!run.IsCompleted)
+        {
+            await using (var kill = new NpgsqlCommand("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", admin))
+            {
+                ended += (long)(await kill.ExecuteScalarAsync(bound))!;
+            }
+
+            await Task.Delay(20, bound);
+        }
+
+        var failed = await run;
+        var left = await ArtifactsLeft();
+        // (read through a fresh opener: the test store's pooled connections were ended too)
+        var postgres = (PostgresRegistryStore)_store.Inner;
+        using var fresh = PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = PostgresTestDatabases.ConnectionString(database), BlobsPath = postgres.BlobsPath });
+
+        // then the run fails with exit 1, saying the store's database failed and naming the store, without a stack trace
+        ended.Should().BeGreaterThan(0, "the run's connections were ended");
+        left.Should().BeLessThan(before, "the run was sweeping");
+        failed.Code.Should().Be(1, failed.Err);
+        failed.Err.Should().Contain($"postgres:{_where}").And.Contain("the store's database failed during the run").And.NotContain("   at ");
+        _live.References.Should().OnlyContain(x => fresh.HasBlobContentAsync(x.Digest, default).AsTask().Result && fresh.GetBlobAsync(x.Digest, default).AsTask().Result != null);
+
+        // and the next run finishes the work: nothing left to plan, the tagged image whole
+        var next = await Run("gc", "--store", _spec, "--delete-untagged");
+        next.Code.Should().Be(0, next.Err);
+        (await Run("gc", "--store", _spec, "--delete-untagged", "--dry-run")).Out.Should().Contain("0 blobs and 0 manifests");
+        (await fresh.GetArtifactAsync(_live.Key)).Should().NotBeNull();
+        (await ArtifactsLeft()).Should().Be(1, "only the tagged image is left");
+        _live.References.Should().OnlyContain(x => fresh.HasBlobContentAsync(x.Digest, default).AsTask().Result);
+    }
+
     [TestCase("postgresql://harbor:s3cret-pw@127.0.0.1:5432/db?blobs=/tmp/x", "a password on the command line is refused")]
     [TestCase("postgresql://harbor@127.0.0.1:5432/db?blobs=/tmp/x&password=s3cret-pw", "a password on the command line is refused")]
     [TestCase("postgresql://harbor@127.0.0.1:5432/db", "give blobs=DIR")]

@@ -337,10 +337,10 @@ internal sealed class PlanExecutor(
 
     private async Task DeleteLayerLinkAsync(LayerLink link)
     {
-        bool deleted;
+        LayerLinkDeleteOutcome outcome;
         try
         {
-            deleted = await store.DeleteLayerLinkAsync(link, CancellationToken.None).ConfigureAwait(false);
+            outcome = await store.DeleteLayerLinkAsync(link, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
         {
@@ -349,13 +349,16 @@ internal sealed class PlanExecutor(
             return;
         }
 
-        if (!deleted)
+        switch (outcome)
         {
-            SkipLayerLink(link, "it was written again since the plan, or a manifest pushed since references its blob");
-        }
-        else if (!_deferred)
-        {
-            Interlocked.Increment(ref _layerLinksDeleted);
+            case LayerLinkDeleteOutcome.Kept:
+                SkipLayerLink(link, "it was written again since the plan, or a manifest pushed since references its blob");
+                break;
+            case LayerLinkDeleteOutcome.Deleted when !_deferred:
+                Interlocked.Increment(ref _layerLinksDeleted);
+                break;
+            default:
+                break; // gone already (another collector, an interrupted run), or counted when a deferring store's sweep settles
         }
     }
 

@@ -73,8 +73,8 @@ public interface IRegistryStore
     /// </summary>
     /// <param name="link">The link as the plan saw it.</param>
     /// <param name="cancellationToken">Cancels before the deletion starts.</param>
-    /// <returns>Whether the link was deleted (or was already gone).</returns>
-    ValueTask<bool> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default);
+    /// <returns>Whether the link was deleted, kept, or already gone (deleted by another collector, or by an interrupted run).</returns>
+    ValueTask<LayerLinkDeleteOutcome> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Deletes an unfinished blob upload with everything it holds, only when it is still exactly as the plan saw it: there,
@@ -87,6 +87,19 @@ public interface IRegistryStore
     /// <exception cref="ArgumentException"><see cref="BlobUpload.Id"/> is not a valid upload id (nothing is deleted).</exception>
     ValueTask<UploadDeleteOutcome> DeleteUploadAsync(BlobUpload upload, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(UploadDeleteOutcome.NotFound);
+}
+
+/// <summary>What <see cref="IRegistryStore.DeleteLayerLinkAsync"/> did.</summary>
+public enum LayerLinkDeleteOutcome
+{
+    /// <summary>The link was deleted (by a store that defers its deletions: moved out of the registry's sight).</summary>
+    Deleted,
+
+    /// <summary>There was no such link (deleted by another collector, or by an interrupted run): nothing to do.</summary>
+    NotFound,
+
+    /// <summary>Kept: it was written again since the plan, or an artifact of its repository references its blob.</summary>
+    Kept,
 }
 
 /// <summary>What <see cref="IRegistryStore.DeleteUploadAsync"/> did.</summary>

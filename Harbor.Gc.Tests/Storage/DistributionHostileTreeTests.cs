@@ -273,7 +273,7 @@ public class DistributionHostileTreeTests
 
         public ValueTask DeleteBlobRecordAsync(Digest digest, CancellationToken cancellationToken = default) => inner.DeleteBlobRecordAsync(digest, cancellationToken);
 
-        public ValueTask<bool> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default) => inner.DeleteLayerLinkAsync(link, cancellationToken);
+        public ValueTask<LayerLinkDeleteOutcome> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default) => inner.DeleteLayerLinkAsync(link, cancellationToken);
 
         public ValueTask<UploadDeleteOutcome> DeleteUploadAsync(BlobUpload upload, CancellationToken cancellationToken = default) => inner.DeleteUploadAsync(upload, cancellationToken);
     }

@@ -80,6 +80,11 @@ public class PostgresSharedStoreTests
         registry.Image("library/app", [registry.Blob(), registry.Blob()]);
         registry.Image("library/app", [registry.Blob()]);
         registry.Image("library/app", [registry.Blob()], tag: "v1");
+        foreach (var unused in new[] { registry.Blob(), registry.Blob() })
+        {
+            registry.Store.PutLayerLink(new LayerLink(ScenarioRegistry.Repo("library/app"), unused, registry.Time.GetUtcNow())); // links no manifest uses
+        }
+
         registry.Age();
         using var other = SecondOpener(registry);
         var first = new GarbageCollector(registry.Store.Inner, registry.Time);
@@ -98,6 +103,8 @@ public class PostgresSharedStoreTests
         inside.Should().NotBeNull("the second run went ahead while the first was running");
         (inside!.ArtifactsDeleted + outside.ArtifactsDeleted).Should().Be(garbage.Artifacts.Count);
         (inside.BlobsDeleted + outside.BlobsDeleted).Should().Be(garbage.Blobs.Count);
+        garbage.LayerLinks.Should().HaveCount(2);
+        (inside.LayerLinksDeleted + outside.LayerLinksDeleted).Should().Be(2);
         garbage.Blobs.Should().OnlyContain(b => registry.Store.GetBlob(b.Digest) == null && !registry.Store.Inner.HasBlobContentAsync(b.Digest, default).AsTask().Result);
         // both retention runs went ahead too; v1 was deleted once (the other found it gone)
         retentions.Sum(r => r.Execution!.Deleted.Length).Should().Be(1);

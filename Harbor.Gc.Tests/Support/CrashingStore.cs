@@ -48,7 +48,7 @@ internal sealed class CrashingStore(IRegistryStore inner, int crashAt = int.MaxV
         return inner.DeleteBlobRecordAsync(digest, cancellationToken);
     }
 
-    public ValueTask<bool> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
+    public ValueTask<LayerLinkDeleteOutcome> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
     {
         Step();
         return inner.DeleteLayerLinkAsync(link, cancellationToken);

@@ -43,7 +43,7 @@ internal sealed class InterceptingStore(IRegistryStore inner) : IRegistryStore
 
     public ValueTask DeleteBlobRecordAsync(Digest digest, CancellationToken cancellationToken = default) => inner.DeleteBlobRecordAsync(digest, cancellationToken);
 
-    public ValueTask<bool> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
+    public ValueTask<LayerLinkDeleteOutcome> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
     {
         BeforeDeleteLayerLink?.Invoke(link);
         return inner.DeleteLayerLinkAsync(link, cancellationToken);

@@ -110,7 +110,7 @@ public sealed partial class DistributionRegistryStore
     }
 
     /// <inheritdoc />
-    public ValueTask<bool> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
+    public ValueTask<LayerLinkDeleteOutcome> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(link);
         cancellationToken.ThrowIfCancellationRequested();
@@ -118,17 +118,17 @@ public sealed partial class DistributionRegistryStore
         {
             if (ReadLink(DistributionLayout.LayerLink(link.Repository, link.Digest)) is not { } file)
             {
-                return ValueTask.FromResult(true);
+                return ValueTask.FromResult(LayerLinkDeleteOutcome.NotFound);
             }
 
             // written again since the plan (a mount or an upload), or used by a revision of its repository that the sweep kept
             if (file.WrittenAt != link.CreatedAt || HasPresentReferrer(link.Digest, link.Repository))
             {
-                return ValueTask.FromResult(false);
+                return ValueTask.FromResult(LayerLinkDeleteOutcome.Kept);
             }
 
             QuarantineItem(QuarantineKind.Layer, DistributionLayout.Layer(link.Repository, link.Digest), link.Repository, link.Digest, null, file.WrittenAt);
-            return ValueTask.FromResult(true);
+            return ValueTask.FromResult(LayerLinkDeleteOutcome.Deleted);
         }
     }
 

@@ -696,7 +696,7 @@ public sealed class InMemoryRegistryStore : IWritableRegistryStore
     }
 
     /// <inheritdoc />
-    public ValueTask<bool> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
+    public ValueTask<LayerLinkDeleteOutcome> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(link);
         cancellationToken.ThrowIfCancellationRequested();
@@ -704,17 +704,17 @@ public sealed class InMemoryRegistryStore : IWritableRegistryStore
         {
             if (!_layerLinks.TryGetValue((link.Repository, link.Digest), out var current))
             {
-                return ValueTask.FromResult(true);
+                return ValueTask.FromResult(LayerLinkDeleteOutcome.NotFound);
             }
 
             if (current.CreatedAt != link.CreatedAt ||
                 _artifacts.Values.Any(e => e.Artifact.Repository == link.Repository && e.Artifact.References.Any(r => r.Digest == link.Digest)))
             {
-                return ValueTask.FromResult(false);
+                return ValueTask.FromResult(LayerLinkDeleteOutcome.Kept);
             }
 
             _layerLinks.Remove((link.Repository, link.Digest));
-            return ValueTask.FromResult(true);
+            return ValueTask.FromResult(LayerLinkDeleteOutcome.Deleted);
         }
     }
 

@@ -474,7 +474,7 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
     }
 
     /// <inheritdoc />
-    public ValueTask<bool> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
+    public ValueTask<LayerLinkDeleteOutcome> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(link);
         cancellationToken.ThrowIfCancellationRequested();
@@ -483,18 +483,18 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
             var id = Key(link.Repository, link.Digest);
             if (_layerLinks.FindById(id) is not { } doc)
             {
-                return true;
+                return LayerLinkDeleteOutcome.NotFound;
             }
 
             var repository = link.Repository.Value;
             if (Time(doc["createdAt"]) != link.CreatedAt ||
                 _artifacts.Find(ReferencesQuery(link.Digest)).Any(a => a[RepositoryField].AsString == repository))
             {
-                return false;
+                return LayerLinkDeleteOutcome.Kept;
             }
 
             _layerLinks.Delete(id);
-            return true;
+            return LayerLinkDeleteOutcome.Deleted;
         }));
     }
 

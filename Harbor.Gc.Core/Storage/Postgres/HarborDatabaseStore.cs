@@ -518,7 +518,7 @@ public sealed class HarborDatabaseStore : IRegistryStore, IHarborInstallation
     public ValueTask DeleteBlobRecordAsync(Digest digest, CancellationToken cancellationToken = default) => throw ReadOnly();
 
     /// <inheritdoc />
-    public ValueTask<bool> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default) => throw ReadOnly();
+    public ValueTask<LayerLinkDeleteOutcome> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default) => throw ReadOnly();
 
     /// <inheritdoc />
     public ValueTask<UploadDeleteOutcome> DeleteUploadAsync(BlobUpload upload, CancellationToken cancellationToken = default) => throw ReadOnly();

@@ -610,7 +610,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     /// The link's row is locked, then the blob's row is locked in share mode: a push that references the blob holds it until it commits,
     /// so the reference check that follows sees that push's artifact.
     /// </remarks>
-    public ValueTask<bool> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
+    public ValueTask<LayerLinkDeleteOutcome> DeleteLayerLinkAsync(LayerLink link, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(link);
         cancellationToken.ThrowIfCancellationRequested();
@@ -624,12 +624,12 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
                 var createdAt = await read.ExecuteScalarAsync().ConfigureAwait(false);
                 if (createdAt is not long ticks)
                 {
-                    return true;
+                    return LayerLinkDeleteOutcome.NotFound;
                 }
 
                 if (ticks != link.CreatedAt.UtcTicks)
                 {
-                    return false;
+                    return LayerLinkDeleteOutcome.Kept;
                 }
             }
 
@@ -645,7 +645,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
                 used.Parameters.Add(Digests("digests", [link.Digest]));
                 if (await used.ExecuteScalarAsync().ConfigureAwait(false) is true)
                 {
-                    return false;
+                    return LayerLinkDeleteOutcome.Kept;
                 }
             }
 
@@ -653,7 +653,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
             delete.Parameters.Add(Text("repository", repository));
             delete.Parameters.Add(DigestParameter("digest", link.Digest));
             await delete.ExecuteNonQueryAsync().ConfigureAwait(false);
-            return true;
+            return LayerLinkDeleteOutcome.Deleted;
         }, cancellationToken);
     }
 

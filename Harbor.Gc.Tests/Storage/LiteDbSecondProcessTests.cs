@@ -96,6 +96,13 @@ public class LiteDbSecondProcessTests
         using (var shared = new TestStore(LiteDbRegistryStore.Open(StoreFactory.Options(_folder, connection: LiteDbConnectionMode.Shared))))
         {
             shared.GetArtifacts().Should().NotBeEmpty();
+            // the registry goes on writing: wait for its first push to show (on a loaded machine it may not have made one yet)
+            using var waiting = new CancellationTokenSource(Bound);
+            while (!shared.GetTags().Any(t => t.Repository.Value == "holder/app"))
+            {
+                registry.Process.HasExited.Should().BeFalse(registry.Process.Output);
+                await Task.Delay(TimeSpan.FromMilliseconds(50), TimeProvider.System, waiting.Token);
+            }
         }
 
         var (writes, output) = await StopHolderAsync(registry);

@@ -13,13 +13,15 @@ using Microsoft.Extensions.Hosting;
 namespace Harbor.Gc.Tests.Support.Pusher;
 
 /// <summary>
-/// <c>push --store PATH|postgres:ADDRESS --records FILE --dead N [--clients 4] [--seed 1] [--min-accepted 0] [--untagged 0]</c>, a
+/// <c>push --store PATH|postgres:ADDRESS --records FILE --dead N [--clients 4] [--seed 1] [--min-accepted 0] [--untagged 0] [--revive 0]</c>, a
 /// command of <see cref="ChildProgram"/> (<c>dotnet Harbor.Gc.Tests.dll push ...</c>): a registry process embedding Harbor.Gc.
 /// AddHarborGc over the LiteDB store PATH in shared mode (as a registry beside a separate harbor-gc has it), or over the
 /// <c>postgres:</c> store ADDRESS (as harbor-gc's <c>--store</c> takes it; the password from <c>HARBOR_GC_PGPASSWORD</c>), then
 /// CLIENTS concurrent clients pushing through RegistryApi until stdin closes (and at least MIN-ACCEPTED pushes were accepted): new
 /// images, re-tags of the store's dead images, and new images reusing their layers (<see cref="PushLoad"/> says which dead image is
-/// for what); and, UNTAGGED percent of the time, new images pushed by digest alone (garbage for a run with a zero time window). A
+/// for what); and, UNTAGGED percent of the time, new images pushed by digest alone (garbage for a run with a zero time window), and
+/// REVIVE percent of the time, a new image pushed by digest alone then, 0 to 1 s later (when a run may be deleting it), by tag,
+/// uploading what the registry says it lacks (garbage taken back, the race a sweep must lose). A
 /// refusal a client retries (a blob being deleted, blobs missing) is retried as a client would; every accepted push is appended
 /// to FILE as a JSON line, flushed, once the registry API returned. Tags hold the seed: processes of distinct seeds never push the
 /// same tag. Prints "ready" once the first push is accepted, any unexpected failure on stderr as it happens ("unexpected: ..."),
@@ -68,7 +70,7 @@ internal static class PushProgram
 }
 
 /// <summary>The command line.</summary>
-internal sealed record PushOptions(string Store, string Records, int DeadImages, int Clients, int Seed, int MinAccepted, int Untagged)
+internal sealed record PushOptions(string Store, string Records, int DeadImages, int Clients, int Seed, int MinAccepted, int Untagged, int Revive)
 {
     public static PushOptions Parse(string[] args)
     {
@@ -85,7 +87,8 @@ internal sealed record PushOptions(string Store, string Records, int DeadImages,
             Int("--clients", 4),
             Int("--seed", 1),
             Int("--min-accepted", 0),
-            Int("--untagged", 0));
+            Int("--untagged", 0),
+            Int("--revive", 0));
         return options.DeadImages >= 3 ? options : throw new ArgumentException("--dead N: at least 3 (a dead image of each use: untouched, re-tagged, reused)");
 
         int Int(string name, int? fallback) => values.TryGetValue(name, out var text)
@@ -127,8 +130,10 @@ internal sealed class PushClients(RegistryApi api, PushOptions options)
         {
             var tag = $"s{options.Seed}-c{client}-{n}";
             var roll = random.Next(100);
-            var (kind, target, image) = options.Untagged > 0 && random.Next(100) < options.Untagged
-                ? (PushKind.Untagged, repository, PushLoad.Compose(PushLoad.Config($"{options.Seed}-{tag}"), [PushLoad.Layer($"{options.Seed}-{tag}-0")]))
+            var garbage = options.Untagged + options.Revive > 0 ? random.Next(100) : 100;
+            var (kind, target, image) = garbage < options.Untagged + options.Revive
+                ? (garbage < options.Untagged ? PushKind.Untagged : PushKind.Revived, repository,
+                    PushLoad.Compose(PushLoad.Config($"{options.Seed}-{tag}"), [PushLoad.Layer($"{options.Seed}-{tag}-0"), PushLoad.Layer($"{options.Seed}-{tag}-1")]))
                 : roll switch
             {
                 < 30 => (PushKind.New, repository, PushLoad.Compose(PushLoad.Config($"{options.Seed}-{tag}"), [PushLoad.Layer($"{options.Seed}-{tag}-0"), PushLoad.Layer($"{options.Seed}-{tag}-1")])),
@@ -138,6 +143,13 @@ internal sealed class PushClients(RegistryApi api, PushOptions options)
 
             try
             {
+                if (kind == PushKind.Revived)
+                {
+                    // garbage first (not recorded: a run may delete it), then taken back by tag a moment later
+                    await PushAsync(PushKind.Untagged, target, image.Digest.ToString(), image, record: false).ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromMilliseconds(random.Next(1000)), TimeProvider.System, CancellationToken.None).ConfigureAwait(false);
+                }
+
                 await PushAsync(kind, target, kind == PushKind.Untagged ? image.Digest.ToString() : tag, image).ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // the test wants every failure counted, not the client stopped
@@ -189,15 +201,16 @@ internal sealed class PushClients(RegistryApi api, PushOptions options)
 
     /// <summary>
     /// One push, as a client makes it: upload what it must (everything for a new image, untagged or not, and for upload-then-manifest;
-    /// only the blobs the registry says it lacks for a reuse; nothing for a re-tag), then the manifest by tag (by digest when untagged). A manifest refused for
-    /// missing blobs uploads those and tries again; a blob being deleted waits a moment and tries again.
+    /// only the blobs the registry says it lacks for a reuse or a revival; nothing for a re-tag), then the manifest by tag (by digest
+    /// when untagged). A manifest refused for missing blobs uploads those and tries again; a blob being deleted waits a moment and
+    /// tries again. Recorded once accepted, unless <paramref name="record"/> is false.
     /// </summary>
-    private async Task PushAsync(PushKind kind, RepositoryName repository, string tag, PushImage image)
+    private async Task PushAsync(PushKind kind, RepositoryName repository, string tag, PushImage image, bool record = true)
     {
         var upload = kind switch
         {
             PushKind.New or PushKind.UploadThenManifest or PushKind.Untagged => [.. image.Blobs],
-            PushKind.Reuse => await MissingAsync(image.Blobs).ConfigureAwait(false),
+            PushKind.Reuse or PushKind.Revived => await MissingAsync(image.Blobs).ConfigureAwait(false),
             _ => new List<PushBlob>(),
         };
 
@@ -217,6 +230,11 @@ internal sealed class PushClients(RegistryApi api, PushOptions options)
                 }
 
                 await api.PushManifestAsync(repository, tag, image.Manifest, MediaTypes.OciManifest).ConfigureAwait(false);
+                if (!record)
+                {
+                    return;
+                }
+
                 Accept(new AcceptedPush(kind, repository.Value, tag, image.Digest.ToString(), [.. image.Blobs.Select(b => b.Digest.ToString())],
                     TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds(), attempt));
                 return;

@@ -21,6 +21,12 @@ internal enum PushKind
 
     /// <summary>A new image, its blobs uploaded, then its manifest pushed by digest alone: garbage for a run with a zero time window.</summary>
     Untagged,
+
+    /// <summary>
+    /// A new image pushed by digest alone (garbage), then a moment later by tag, uploading only the blobs the registry says it lacks:
+    /// garbage a run may be deleting, taken back.
+    /// </summary>
+    Revived,
 }
 
 /// <summary>A push the registry API accepted: its manifest push by tag returned.</summary>

@@ -31,7 +31,7 @@ public class PostgresMultiProcessTests
     private const int RevivePercent = 15;
     private const int MinAccepted = 2000;
     private static readonly TimeSpan MinChaos = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan MaxChaos = TimeSpan.FromSeconds(75); // on a busy machine, until MinAccepted pushes, up to this
+    private static readonly TimeSpan MaxChaos = TimeSpan.FromSeconds(150); // on a machine busy with other work: until MinAccepted pushes, up to this
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(120); // a safety net for each process and wait
     private StoreFactory _stores = null!;
     private PostgresTestDatabases.Database _database = null!;
@@ -69,7 +69,8 @@ public class PostgresMultiProcessTests
         var chaos = new Chaos(folder, spec, _database.ConnectionString);
 
         // when two registry processes push from three clients each and two collectors run real GCs in loops, one of the four
-        // SIGKILLed (and started again) every 2 to 5 s, for 30 s and until 2,000 pushes were accepted (75 s at most)
+        // SIGKILLed (and started again) every 2 to 5 s, for 30 s and until 2,000 pushes were accepted (150 s at most); a registry is killed only once it accepted a push (a registry
+        // killed while starting tests nothing new)
         using (var killing = new CancellationTokenSource())
         using (var running = new CancellationTokenSource())
         {
@@ -200,6 +201,7 @@ public class PostgresMultiProcessTests
         private readonly Lock _lock = new();
         private HarborGcProcess? _current;
         private HarborGcProcess? _killed;
+        private bool _ready;
 
         public string Name => name;
 
@@ -213,6 +215,13 @@ public class PostgresMultiProcessTests
 
         /// <summary>A collector's completed real runs, as their reports time them.</summary>
         public List<(DateTimeOffset Started, DateTimeOffset Finished)> Runs { get; } = [];
+
+        /// <summary>Whether the registry running now has accepted a push (a collector is always ready to be killed).</summary>
+        public bool Ready
+        {
+            get => collector || Volatile.Read(ref _ready);
+            set => Volatile.Write(ref _ready, value);
+        }
 
         /// <summary>A registry's times from its start to its first accepted push.</summary>
         public List<TimeSpan> Startup { get; } = [];
@@ -326,6 +335,7 @@ public class PostgresMultiProcessTests
                     {
                         ready = true;
                         slot.Startup.Add(started.Elapsed);
+                        slot.Ready = true;
                     }
                 }
 
@@ -336,6 +346,7 @@ public class PostgresMultiProcessTests
                 }
 
                 slot.Current = null;
+                slot.Ready = false;
                 if (slot.WasKilled(pusher))
                 {
                     slot.Kills++;
@@ -358,7 +369,7 @@ public class PostgresMultiProcessTests
         }
 
         /// <summary>
-        /// The killer: every 2 to 5 s, SIGKILLs one of the four processes at random. Half of a collector's kills wait (up to 2 s)
+        /// The killer: every 2 to 5 s, SIGKILLs one of the four processes at random (a registry once it accepted a push). Half of a collector's kills wait (up to 2 s)
         /// for the moment the database has blobs a sweep marked, so runs are killed mid-sweep too, leaving work another finishes.
         /// </summary>
         public async Task KillAsync(CancellationToken stop)
@@ -378,6 +389,11 @@ public class PostgresMultiProcessTests
                 }
 
                 var slot = Slots[random.Next(Slots.Length)];
+                if (!slot.Ready)
+                {
+                    continue; // a registry still starting: the next tick picks again
+                }
+
                 if (slot.Collector && random.Next(2) == 0)
                 {
                     var deadline = Stopwatch.StartNew();

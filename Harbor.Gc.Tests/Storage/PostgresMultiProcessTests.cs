@@ -15,10 +15,11 @@ namespace Harbor.Gc.Tests.Storage;
 /// (<see cref="PushProgram"/>, AddHarborGc over the store) push through <see cref="RegistryApi"/> while two real <c>harbor-gc gc</c>
 /// processes collect the same database in loops (delete-untagged, time window 0), and a killer SIGKILLs one of the four at random
 /// moments (half of the collectors' kills while a sweep has blobs marked), restarting it. The pushes re-tag the store's dead images,
-/// reuse their layers, push new images, and push untagged images (garbage the collectors race for). Afterwards, everything stopped
-/// and one final real run made: every push the API accepted pulls whole (from a fresh opening of the store), the live images too;
-/// a dry run plans nothing; every untouched dead image and every untagged push is gone whole; every blob file has its record and
-/// every record its bytes.
+/// reuse their layers, push new images, push untagged images (garbage the collectors race for) and revive garbage (an image pushed
+/// by digest, then by tag a moment later, when a run may be deleting it). Afterwards, everything stopped and one final real run
+/// made: every push the API accepted pulls whole (from a fresh opening of the store), the live images too; a dry run plans nothing;
+/// every untouched dead image and every untagged push is gone whole; no sweep's mark is left; every blob file has its record and
+/// every record its bytes. Both collectors must complete real runs that overlap: a run refused for another's (exit 2) fails it.
 /// </summary>
 [Category("Concurrency")]
 [NonParallelizable] // four processes and a database cluster on the machine's two cores
@@ -53,7 +54,7 @@ public class PostgresMultiProcessTests
     [Test]
     public async Task TwoRegistryProcessesAndTwoCollectors_OnOneDatabase_KilledAtRandom_EveryAcceptedPushPullsWhole_AndAFinalRunLeavesNoGarbage()
     {
-        // given a postgres: store of 600 untagged (dead) images, a third of them to be re-tagged, a third whose layers new images
+        // given a postgres: store of 300 untagged (dead) images, a third of them to be re-tagged, a third whose layers new images
         // will reuse, a third nobody touches, and 60 tagged images
         var watch = Stopwatch.StartNew();
         var folder = _stores.NewFolder();
@@ -68,9 +69,10 @@ public class PostgresMultiProcessTests
         var untouched = Enumerable.Range(0, DeadImages).Where(i => PushLoad.UseOf(i) == DeadUse.Untouched).ToList();
         var chaos = new Chaos(folder, spec, _database.ConnectionString);
 
-        // when two registry processes push from three clients each and two collectors run real GCs in loops, one of the four
-        // SIGKILLed (and started again) every 2 to 5 s, for 30 s and until 2,000 pushes were accepted (150 s at most); a registry is killed only once it accepted a push (a registry
-        // killed while starting tests nothing new)
+        // when two registry processes push from six clients each (re-tags, reuses, new images, untagged ones, revived ones) and
+        // two collectors run real GCs in loops, one of the four SIGKILLed (and started again) every 2 to 5 s, for 30 s and until
+        // 2,000 pushes were accepted (150 s at most); a registry is killed only once it accepted a push (a registry killed while
+        // starting tests nothing new)
         using (var killing = new CancellationTokenSource())
         using (var running = new CancellationTokenSource())
         {
@@ -93,7 +95,8 @@ public class PostgresMultiProcessTests
         // then a dry run plans nothing
         var dry = await chaos.RunGcAsync(["--dry-run", "--report-json", "-"]);
         dry.ExitCode.Should().Be(0, dry.Output);
-        var planned = JsonDocument.Parse(dry.StandardOutput).RootElement.GetProperty("summary");
+        using var plan = JsonDocument.Parse(dry.StandardOutput);
+        var planned = plan.RootElement.GetProperty("summary");
 
         // and every accepted push pulls whole, and every live image; every untouched dead image and every untagged push is gone
         var (accepted, torn) = chaos.AcceptedPushes();

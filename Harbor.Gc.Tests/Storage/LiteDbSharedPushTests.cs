@@ -85,8 +85,8 @@ public class LiteDbSharedPushTests
         var accepted = File.ReadAllLines(records).Select(l => JsonSerializer.Deserialize<AcceptedPush>(l, PushSummary.Json)!).ToList();
         using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "report.json")));
         using var store = LiteDbRegistryStore.Open(StoreFactory.Options(folder));
-        var broken = await BrokenAsync(new RegistryApi(store), accepted);
-        var gone = await GoneAsync(store, untouched);
+        var broken = await PushChecks.BrokenAsync(new RegistryApi(store), accepted);
+        var gone = await PushChecks.GoneAsync(store, untouched);
         var inRun = accepted.Count(p => p.AcceptedAtMs >= gcStarted && p.AcceptedAtMs <= gcFinished);
         var inSweep = accepted.Count(p => p.AcceptedAtMs >= sweepStarted && p.AcceptedAtMs <= gcFinished);
         var summaryJson = report.RootElement.GetProperty("summary");
@@ -103,68 +103,6 @@ public class LiteDbSharedPushTests
         inSweep.Should().BeGreaterThan(100, "the pushes must overlap the sweep, or the test tests nothing");
         gone.Should().Be(untouched.Count, "the run deletes every dead image nobody pushed again, with its blobs");
         AssertEveryRecordHasItsBytes(store, folder);
-    }
-
-    /// <summary>The accepted pushes that do not pull whole, each with what is wrong.</summary>
-    private static async Task<List<string>> BrokenAsync(RegistryApi api, List<AcceptedPush> accepted)
-    {
-        var broken = new List<string>();
-        foreach (var push in accepted)
-        {
-            var what = $"{push.Kind} {push.Repository}:{push.Tag} ({push.Digest}, accepted at {push.AcceptedAtMs})";
-            var pulled = await api.PullManifestAsync(RepositoryName.Parse(push.Repository), push.Tag);
-            if (pulled is null || pulled.Artifact.Digest.ToString() != push.Digest || Digest.Sha256Of(pulled.Content).ToString() != push.Digest)
-            {
-                broken.Add($"{what}: the tag does not pull its manifest ({pulled?.Artifact.Digest.ToString() ?? "nothing"})");
-                continue;
-            }
-
-            foreach (var blob in push.Blobs.Select(Digest.Parse))
-            {
-                if (await api.Store.GetBlobAsync(blob) is null)
-                {
-                    broken.Add($"{what}: blob {blob} has no record");
-                }
-
-                var stream = await api.Store.OpenBlobAsync(blob);
-                if (stream is null)
-                {
-                    broken.Add($"{what}: blob {blob} has no bytes");
-                    continue;
-                }
-
-                await using (stream)
-                {
-                    using var bytes = new MemoryStream();
-                    await stream.CopyToAsync(bytes);
-                    if (Digest.Sha256Of(bytes.ToArray()) != blob)
-                    {
-                        broken.Add($"{what}: the bytes of blob {blob} hash to something else");
-                    }
-                }
-            }
-        }
-
-        return broken;
-    }
-
-    /// <summary>How many of the untouched dead images are gone whole: no artifact, and no record or bytes of any of their blobs.</summary>
-    private static async Task<int> GoneAsync(LiteDbRegistryStore store, List<int> untouched)
-    {
-        var gone = 0;
-        foreach (var i in untouched)
-        {
-            var image = PushLoad.Dead(i);
-            var left = await store.GetArtifactAsync(new ArtifactKey(PushLoad.DeadRepository(i), image.Digest)) is not null;
-            foreach (var digest in image.Blobs.Select(b => b.Digest).Append(image.Digest))
-            {
-                left |= await store.GetBlobAsync(digest) is not null || await store.HasBlobContentAsync(digest);
-            }
-
-            gone += left ? 0 : 1;
-        }
-
-        return gone;
     }
 
     /// <summary>No record without bytes: every blob record the sweep has not committed to deleting has its file.</summary>

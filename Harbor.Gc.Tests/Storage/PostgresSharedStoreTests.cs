@@ -310,6 +310,61 @@ public class PostgresSharedStoreTests
         GcInvariants.AssertNoArtifactLostABlob(registry.Store, "the tagged image is live");
     }
 
+    [Test]
+    public async Task PushesSharingBlobsInOppositeOrders_FromTwoOpeners_AtOnce_NeverDeadlock()
+    {
+        // given six layers every push shares and a config for each opener, in a store opened twice (as by two registry processes)
+        var registry = new ScenarioRegistry(_stores);
+        using var other = SecondOpener(registry);
+        RegistryApi[] apis = [new((PostgresRegistryStore)registry.Store.Inner), new(other)];
+        var layers = Enumerable.Range(0, 6).Select(_ => registry.Blob()).ToArray();
+        Digest[] configs = [registry.Blob(mediaType: MediaTypes.OciConfig), registry.Blob(mediaType: MediaTypes.OciConfig)];
+        var contents = registry.Store.Contents;
+        const int Rounds = 60;
+
+        // when, round after round, each opener uploads the shared blobs again and then pushes a manifest of them, the first opener
+        // in one order and the second in the opposite one, both manifests let go at the same moment (a deadlock would be
+        // PostgreSQL's 40P01)
+        var repository = RepositoryName.Parse("library/app");
+        var started = TimeProvider.System.GetTimestamp();
+        for (var round = 0; round < Rounds; round++)
+        {
+            var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var ready = new CountdownEvent(2);
+            var pushes = Enumerable.Range(0, 2).Select(opener => Task.Run(async () =>
+            {
+                var order = opener == 0 ? layers : [.. layers.Reverse()];
+                var own = Encoding.UTF8.GetBytes($"round {round} opener {opener}");
+                foreach (var digest in order.Append(configs[opener]))
+                {
+                    using var stream = new MemoryStream(contents[digest], writable: false);
+                    await apis[opener].PushBlobAsync(digest, stream);
+                }
+
+                using (var stream = new MemoryStream(own, writable: false))
+                {
+                    await apis[opener].PushBlobAsync(Digest.Sha256Of(own), stream);
+                }
+
+                ready.Signal();
+                await go.Task;
+                return await apis[opener].PushManifestAsync(repository, $"r{round}-o{opener}", Image(configs[opener], [.. order, Digest.Sha256Of(own)]));
+            })).ToList();
+            await Task.Run(() => ready.Wait(TimeSpan.FromSeconds(60)));
+            go.SetResult();
+            await Task.WhenAll(pushes).WaitAsync(TimeSpan.FromSeconds(60));
+        }
+
+        // then every push went through, and each tag names its manifest, whichever opener reads it
+        var elapsed = TimeProvider.System.GetElapsedTime(started);
+        await TestContext.Out.WriteLineAsync($"{Rounds} rounds of two pushes in opposite orders in {elapsed.TotalSeconds:F1} s");
+        registry.Store.GetTags().Should().HaveCount(2 * Rounds);
+        foreach (var api in apis)
+        {
+            (await api.PullManifestAsync(repository, $"r{Rounds - 1}-o1")).Should().NotBeNull();
+        }
+    }
+
     private static string WriteUnrecorded(PostgresRegistryStore store, byte[] bytes)
     {
         var digest = Digest.Sha256Of(bytes);

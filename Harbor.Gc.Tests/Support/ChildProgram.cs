@@ -27,9 +27,9 @@ namespace Harbor.Gc.Tests.Support;
 /// milliseconds until STOP exists (two minutes at most), and prints how many writes it made and how many failed. With
 /// <c>litedb-direct</c>: opens the file with LiteDB itself in direct mode (as an application that does not go through the store
 /// would), reads it, and only waits.</item>
-/// <item><c>push --store PATH --records FILE --dead N [--clients 4] [--seed 1] [--min-accepted 0]</c>: a registry process that
-/// embeds Harbor.Gc (AddHarborGc, the LiteDB store in shared mode) and pushes from concurrent clients until its stdin closes
-/// (<see cref="PushProgram"/>; start it with <c>inputPipe</c>).</item>
+/// <item><c>push --store PATH|postgres:ADDRESS --records FILE --dead N [--clients 4] [--seed 1] [--min-accepted 0] [--untagged 0] [--revive 0]</c>:
+/// a registry process that embeds Harbor.Gc (AddHarborGc, the LiteDB store in shared mode or the postgres: store) and pushes from
+/// concurrent clients until its stdin closes (<see cref="PushProgram"/>; start it with <c>inputPipe</c>).</item>
 /// </list>
 /// </summary>
 internal static class ChildProgram
@@ -51,7 +51,7 @@ internal static class ChildProgram
             case ["push", .. var options]:
                 return await PushProgram.RunAsync(options);
             default:
-                await Console.Error.WriteLineAsync("usage: embedder-registry DB PLAN [--no-case-only-tags] | legacy-copy DB NEW | hold direct|shared|litedb-direct DB READY STOP | push --store PATH --records FILE --dead N [--clients N] [--seed N] [--min-accepted N]");
+                await Console.Error.WriteLineAsync("usage: embedder-registry DB PLAN [--no-case-only-tags] | legacy-copy DB NEW | hold direct|shared|litedb-direct DB READY STOP | push --store PATH|postgres:ADDRESS --records FILE --dead N [--clients N] [--seed N] [--min-accepted N] [--untagged N] [--revive N]");
                 return 64;
         }
     }

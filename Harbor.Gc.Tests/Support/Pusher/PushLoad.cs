@@ -112,20 +112,24 @@ internal static class PushLoad
     /// <param name="api">The registry API over the store.</param>
     /// <param name="deadImages">How many dead images.</param>
     /// <param name="liveImages">How many live images.</param>
+    /// <param name="clients">How many clients push them at once (each a share of the images; for a store that takes concurrent writes).</param>
     /// <returns>A task.</returns>
-    public static async Task FillAsync(RegistryApi api, int deadImages, int liveImages)
+    public static async Task FillAsync(RegistryApi api, int deadImages, int liveImages, int clients = 1)
     {
         ArgumentNullException.ThrowIfNull(api);
-        for (var i = 0; i < deadImages; i++)
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(client => Task.Run(async () =>
         {
-            var image = Dead(i);
-            await PushAsync(api, image, DeadRepository(i), image.Digest.ToString()).ConfigureAwait(false);
-        }
+            for (var i = client; i < deadImages; i += clients)
+            {
+                var image = Dead(i);
+                await PushAsync(api, image, DeadRepository(i), image.Digest.ToString()).ConfigureAwait(false);
+            }
 
-        for (var i = 0; i < liveImages; i++)
-        {
-            await PushAsync(api, Live(i), RepositoryName.Parse($"live/{i % 10}"), $"v{i}").ConfigureAwait(false);
-        }
+            for (var i = client; i < liveImages; i += clients)
+            {
+                await PushAsync(api, Live(i), RepositoryName.Parse($"live/{i % 10}"), $"v{i}").ConfigureAwait(false);
+            }
+        }))).ConfigureAwait(false);
 
         static async Task PushAsync(RegistryApi api, PushImage image, RepositoryName repository, string reference)
         {

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Harbor.Gc.DependencyInjection;
 using Harbor.Gc.Model;
 using Harbor.Gc.Registry;
+using Harbor.Gc.Runner.Commands;
 using Harbor.Gc.Storage;
 using Harbor.Gc.Storage.LiteDb;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,23 +13,40 @@ using Microsoft.Extensions.Hosting;
 namespace Harbor.Gc.Tests.Support.Pusher;
 
 /// <summary>
-/// <c>push --store PATH --records FILE --dead N [--clients 4] [--seed 1] [--min-accepted 0]</c>, a command of
-/// <see cref="ChildProgram"/> (<c>dotnet Harbor.Gc.Tests.dll push ...</c>): a registry process embedding Harbor.Gc. AddHarborGc
-/// over the LiteDB store PATH in shared mode (as a registry beside a separate harbor-gc has it), then CLIENTS concurrent clients
-/// pushing through RegistryApi until stdin closes (and at least MIN-ACCEPTED pushes were accepted): new images, re-tags of the
-/// store's dead images, and new images reusing their layers (<see cref="PushLoad"/> says which dead image is for what). A refusal
-/// a client retries (a blob being deleted, blobs missing) is retried as a client would; every accepted push is appended to FILE
-/// as a JSON line. Prints "ready" once the first push is accepted, and a <see cref="PushSummary"/> JSON line when it stops.
+/// <c>push --store PATH|postgres:ADDRESS --records FILE --dead N [--clients 4] [--seed 1] [--min-accepted 0] [--untagged 0] [--revive 0]</c>, a
+/// command of <see cref="ChildProgram"/> (<c>dotnet Harbor.Gc.Tests.dll push ...</c>): a registry process embedding Harbor.Gc.
+/// AddHarborGc over the LiteDB store PATH in shared mode (as a registry beside a separate harbor-gc has it), or over the
+/// <c>postgres:</c> store ADDRESS (as harbor-gc's <c>--store</c> takes it; the password from <c>HARBOR_GC_PGPASSWORD</c>), then
+/// CLIENTS concurrent clients pushing through RegistryApi until stdin closes (and at least MIN-ACCEPTED pushes were accepted): new
+/// images, re-tags of the store's dead images, and new images reusing their layers (<see cref="PushLoad"/> says which dead image is
+/// for what); and, UNTAGGED percent of the time, new images pushed by digest alone (garbage for a run with a zero time window), and
+/// REVIVE percent of the time, a new image pushed by digest alone then, 0 to 1 s later (when a run may be deleting it), by tag,
+/// uploading what the registry says it lacks (garbage taken back, the race a sweep must lose). A
+/// refusal a client retries (a blob being deleted, blobs missing) is retried as a client would; every accepted push is appended
+/// to FILE as a JSON line, flushed, once the registry API returned. Tags hold the seed: processes of distinct seeds never push the
+/// same tag. Prints "ready" once the first push is accepted, any unexpected failure on stderr as it happens ("unexpected: ..."),
+/// and a <see cref="PushSummary"/> JSON line when it stops.
 /// </summary>
 internal static class PushProgram
 {
+    private const string PostgresPrefix = "postgres:";
+
     public static async Task<int> RunAsync(string[] args)
     {
         var options = PushOptions.Parse(args);
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddHarborGc(o =>
         {
-            o.Store.UseLiteDb(options.Store, LiteDbConnectionMode.Shared);
+            if (options.Store.StartsWith(PostgresPrefix, StringComparison.Ordinal))
+            {
+                var (connection, blobs) = PostgresStoreSpec.Parse(options.Store[PostgresPrefix.Length..]);
+                o.Store.UsePostgres(connection.ConnectionString, blobs);
+            }
+            else
+            {
+                o.Store.UseLiteDb(options.Store, LiteDbConnectionMode.Shared);
+            }
+
             o.Store.CreateIfMissing = false;
         });
         using var host = builder.Build();
@@ -52,7 +70,7 @@ internal static class PushProgram
 }
 
 /// <summary>The command line.</summary>
-internal sealed record PushOptions(string Store, string Records, int DeadImages, int Clients, int Seed, int MinAccepted)
+internal sealed record PushOptions(string Store, string Records, int DeadImages, int Clients, int Seed, int MinAccepted, int Untagged, int Revive)
 {
     public static PushOptions Parse(string[] args)
     {
@@ -68,7 +86,9 @@ internal sealed record PushOptions(string Store, string Records, int DeadImages,
             Int("--dead", null),
             Int("--clients", 4),
             Int("--seed", 1),
-            Int("--min-accepted", 0));
+            Int("--min-accepted", 0),
+            Int("--untagged", 0),
+            Int("--revive", 0));
         return options.DeadImages >= 3 ? options : throw new ArgumentException("--dead N: at least 3 (a dead image of each use: untouched, re-tagged, reused)");
 
         int Int(string name, int? fallback) => values.TryGetValue(name, out var text)
@@ -108,9 +128,13 @@ internal sealed class PushClients(RegistryApi api, PushOptions options)
         var repository = RepositoryName.Parse($"push/c{client}");
         for (var n = 0; !stop.IsCancellationRequested || Volatile.Read(ref _accepted) < options.MinAccepted; n++)
         {
-            var tag = $"c{client}-{n}";
+            var tag = $"s{options.Seed}-c{client}-{n}";
             var roll = random.Next(100);
-            var (kind, target, image) = roll switch
+            var garbage = options.Untagged + options.Revive > 0 ? random.Next(100) : 100;
+            var (kind, target, image) = garbage < options.Untagged + options.Revive
+                ? (garbage < options.Untagged ? PushKind.Untagged : PushKind.Revived, repository,
+                    PushLoad.Compose(PushLoad.Config($"{options.Seed}-{tag}"), [PushLoad.Layer($"{options.Seed}-{tag}-0"), PushLoad.Layer($"{options.Seed}-{tag}-1")]))
+                : roll switch
             {
                 < 30 => (PushKind.New, repository, PushLoad.Compose(PushLoad.Config($"{options.Seed}-{tag}"), [PushLoad.Layer($"{options.Seed}-{tag}-0"), PushLoad.Layer($"{options.Seed}-{tag}-1")])),
                 < 55 => ReTag(random),
@@ -119,7 +143,14 @@ internal sealed class PushClients(RegistryApi api, PushOptions options)
 
             try
             {
-                await PushAsync(kind, target, tag, image).ConfigureAwait(false);
+                if (kind == PushKind.Revived)
+                {
+                    // garbage first (not recorded: a run may delete it), then taken back by tag a moment later
+                    await PushAsync(PushKind.Untagged, target, image.Digest.ToString(), image, record: false).ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromMilliseconds(random.Next(1000)), TimeProvider.System, CancellationToken.None).ConfigureAwait(false);
+                }
+
+                await PushAsync(kind, target, kind == PushKind.Untagged ? image.Digest.ToString() : tag, image).ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // the test wants every failure counted, not the client stopped
             catch (Exception e)
@@ -129,6 +160,8 @@ internal sealed class PushClients(RegistryApi api, PushOptions options)
                 {
                     _unexpected.Add($"{e.GetType().Name}: {e.Message}");
                 }
+
+                await Console.Error.WriteLineAsync($"unexpected: {e.GetType().Name}: {e.Message}").ConfigureAwait(false);
 
                 await Task.Delay(TimeSpan.FromMilliseconds(10), TimeProvider.System, CancellationToken.None).ConfigureAwait(false);
             }
@@ -167,16 +200,17 @@ internal sealed class PushClients(RegistryApi api, PushOptions options)
     }
 
     /// <summary>
-    /// One push, as a client makes it: upload what it must (everything for a new image and for upload-then-manifest; only the
-    /// blobs the registry says it lacks for a reuse; nothing for a re-tag), then the manifest by tag. A manifest refused for
-    /// missing blobs uploads those and tries again; a blob being deleted waits a moment and tries again.
+    /// One push, as a client makes it: upload what it must (everything for a new image, untagged or not, and for upload-then-manifest;
+    /// only the blobs the registry says it lacks for a reuse or a revival; nothing for a re-tag), then the manifest by tag (by digest
+    /// when untagged). A manifest refused for missing blobs uploads those and tries again; a blob being deleted waits a moment and
+    /// tries again. Recorded once accepted, unless <paramref name="record"/> is false.
     /// </summary>
-    private async Task PushAsync(PushKind kind, RepositoryName repository, string tag, PushImage image)
+    private async Task PushAsync(PushKind kind, RepositoryName repository, string tag, PushImage image, bool record = true)
     {
         var upload = kind switch
         {
-            PushKind.New or PushKind.UploadThenManifest => [.. image.Blobs],
-            PushKind.Reuse => await MissingAsync(image.Blobs).ConfigureAwait(false),
+            PushKind.New or PushKind.UploadThenManifest or PushKind.Untagged => [.. image.Blobs],
+            PushKind.Reuse or PushKind.Revived => await MissingAsync(image.Blobs).ConfigureAwait(false),
             _ => new List<PushBlob>(),
         };
 
@@ -196,6 +230,11 @@ internal sealed class PushClients(RegistryApi api, PushOptions options)
                 }
 
                 await api.PushManifestAsync(repository, tag, image.Manifest, MediaTypes.OciManifest).ConfigureAwait(false);
+                if (!record)
+                {
+                    return;
+                }
+
                 Accept(new AcceptedPush(kind, repository.Value, tag, image.Digest.ToString(), [.. image.Blobs.Select(b => b.Digest.ToString())],
                     TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds(), attempt));
                 return;

@@ -18,12 +18,21 @@ internal enum PushKind
 
     /// <summary>A new image reusing layers of dead images, every blob uploaded first (the dead ones taken back by the upload).</summary>
     UploadThenManifest,
+
+    /// <summary>A new image, its blobs uploaded, then its manifest pushed by digest alone: garbage for a run with a zero time window.</summary>
+    Untagged,
+
+    /// <summary>
+    /// A new image pushed by digest alone (garbage), then a moment later by tag, uploading only the blobs the registry says it lacks:
+    /// garbage a run may be deleting, taken back.
+    /// </summary>
+    Revived,
 }
 
 /// <summary>A push the registry API accepted: its manifest push by tag returned.</summary>
 /// <param name="Kind">How it was made.</param>
 /// <param name="Repository">The repository.</param>
-/// <param name="Tag">The tag (never reused).</param>
+/// <param name="Tag">The tag (never reused); the digest for an untagged push.</param>
 /// <param name="Digest">The manifest's digest.</param>
 /// <param name="Blobs">The config and layers it references.</param>
 /// <param name="AcceptedAtMs">When the manifest push returned, Unix milliseconds.</param>

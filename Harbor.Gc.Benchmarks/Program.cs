@@ -44,6 +44,15 @@ internal static class Program
             return;
         }
 
+        if (args is ["measure-postgres", ..])
+        {
+            await PostgresStopwatch.RunAsync(
+                args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 100_000,
+                args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5,
+                args.Length > 3 ? args[3] : "all").ConfigureAwait(false);
+            return;
+        }
+
         if (args is ["measure-harbor-database", ..])
         {
             await HarborStopwatch.DatabaseAsync(

@@ -140,10 +140,16 @@ internal static class PostgresBenchmarkStore
             bytes = (long)(await size.ExecuteScalarAsync().ConfigureAwait(false))!;
         }
 
+        string ginOptions;
+        await using (var options = new NpgsqlCommand("SELECT coalesce(array_to_string(reloptions, ','), 'default') FROM pg_class WHERE relname = 'artifacts_ref_digests'", connection))
+        {
+            ginOptions = (string)(await options.ExecuteScalarAsync().ConfigureAwait(false))!;
+        }
+
         var (a, b, r, t, repositories) = generator.Counts;
         return (name, string.Create(CultureInfo.InvariantCulture,
             $"{a:N0} artifacts, {b:N0} blobs, {r:N0} references, {t:N0} tags, {snapshot.Links.Count:N0} accessory links, {repositories:N0} repositories; "
-            + $"database {bytes / 1048576.0:N0} MB; generated in {generated.TotalSeconds:F0} s, copied in and indexed in {(watch.Elapsed - generated).TotalSeconds:F0} s"));
+            + $"database {bytes / 1048576.0:N0} MB, GIN index options {ginOptions}; generated in {generated.TotalSeconds:F0} s, copied in and indexed in {(watch.Elapsed - generated).TotalSeconds:F0} s"));
     }
 
     /// <summary>A new database that is a copy of <paramref name="template"/>; its name.</summary>

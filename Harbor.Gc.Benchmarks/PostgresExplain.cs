@@ -80,6 +80,18 @@ internal static class PostgresExplain
                     $"   {garbage.Length:N0} IsBlobReferencedAsync of garbage blobs through the store: {watch.Elapsed.TotalMilliseconds / garbage.Length:F3} ms each"));
             }
 
+            await using (var sizes = new NpgsqlCommand(
+                "SELECT avg(pg_column_size(a.*)), avg(pg_column_size(ref_digests)), avg(pg_column_size(ref_sizes)), avg(pg_column_size(ref_media_types)), "
+                + "avg(pg_column_size(ref_kinds)), avg(pg_column_size(ref_foreign)), avg(pg_column_size(children)), avg(pg_column_size(labels)), avg(cardinality(ref_digests)) FROM artifacts a", connection))
+            await using (var reader = await sizes.ExecuteReaderAsync().ConfigureAwait(false))
+            {
+                await reader.ReadAsync().ConfigureAwait(false);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"   artifact row: {reader.GetDecimal(0):F0} bytes on average; ref_digests {reader.GetDecimal(1):F0}, ref_sizes {reader.GetDecimal(2):F0}, ref_media_types {reader.GetDecimal(3):F0}, "
+                    + $"ref_kinds {reader.GetDecimal(4):F0}, ref_foreign {reader.GetDecimal(5):F0}, children {reader.GetDecimal(6):F0}, labels {reader.GetDecimal(7):F0}; {reader.GetDecimal(8):F1} references per artifact"));
+            }
+
+            await ReadCostsAsync(connection, store).ConfigureAwait(false);
             await LookAsync("freshly filled (index built by CREATE INDEX)");
             var pushed = await PushAsync(cluster, database, 3_000).ConfigureAwait(false);
             await LookAsync($"after {pushed}");
@@ -92,6 +104,47 @@ internal static class PostgresExplain
         finally
         {
             PostgresBenchmarkStore.Drop(cluster, database);
+        }
+    }
+
+    /// <summary>Where a snapshot's time goes: the server sending each table (binary COPY out, bytes dropped), rows read without their fields, the store's snapshot.</summary>
+    private static async Task ReadCostsAsync(NpgsqlConnection connection, PostgresRegistryStore store)
+    {
+        for (var round = 0; round < 3; round++)
+        {
+            var line = new StringBuilder("   read costs:");
+            foreach (var table in new[] { "blobs", "artifacts", "tags" })
+            {
+                var watch = Stopwatch.StartNew();
+                long bytes = 0;
+                await using (var raw = await connection.BeginRawBinaryCopyAsync($"COPY {table} TO STDOUT (FORMAT BINARY)").ConfigureAwait(false))
+                {
+                    var buffer = new byte[1 << 16];
+                    int n;
+                    while ((n = await raw.ReadAsync(buffer, 0, buffer.Length).ConfigureAwait(false)) > 0)
+                    {
+                        bytes += n;
+                    }
+                }
+
+                var copied = watch.Elapsed.TotalMilliseconds;
+                watch.Restart();
+                long rows = 0;
+                await using (var command = new NpgsqlCommand($"SELECT * FROM {table}", connection))
+                await using (var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess).ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync().ConfigureAwait(false))
+                    {
+                        rows++;
+                    }
+                }
+
+                line.Append(CultureInfo.InvariantCulture, $" {table} {rows:N0} rows, {bytes / 1e6:N0} MB: COPY out {copied:N0} ms, rows unread {watch.Elapsed.TotalMilliseconds:N0} ms;");
+            }
+
+            var total = Stopwatch.StartNew();
+            await store.ReadSnapshotAsync(new PostgresStopwatch.CountingSink()).ConfigureAwait(false);
+            Console.WriteLine(line.Append(CultureInfo.InvariantCulture, $" whole snapshot {total.Elapsed.TotalMilliseconds:N0} ms"));
         }
     }
 

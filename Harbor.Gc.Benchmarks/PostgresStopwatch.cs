@@ -24,7 +24,7 @@ internal static class PostgresStopwatch
 {
     internal static readonly GcOptions DryRunOptions = new() { DryRun = true, DeleteUntagged = true, TimeWindow = TimeSpan.Zero };
 
-    public static async Task RunAsync(int artifacts, int runs, string what)
+    public static async Task RunAsync(int artifacts, int runs, string what, TimeSpan? maxDuration = null)
     {
         Console.WriteLine(Machine());
         var watch = Stopwatch.StartNew();
@@ -41,7 +41,7 @@ internal static class PostgresStopwatch
         {
             for (var run = 1; run <= Math.Max(1, runs / 2); run++)
             {
-                await RealRunAsync(cluster, template, run).ConfigureAwait(false);
+                await RealRunAsync(cluster, template, run, maxDuration).ConfigureAwait(false);
             }
         }
 
@@ -52,7 +52,7 @@ internal static class PostgresStopwatch
 
         if (what is "all" or "push")
         {
-            await PushesAsync(cluster, template, clients: 4, seconds: 10).ConfigureAwait(false);
+            await PushesAsync(cluster, template, clients: 4, seconds: 10, maxDuration).ConfigureAwait(false);
         }
 
         Console.WriteLine($"done; load average now {LoadAverage()}");
@@ -110,7 +110,7 @@ internal static class PostgresStopwatch
         }
     }
 
-    private static async Task RealRunAsync(PostgresBenchmarkCluster cluster, string template, int run)
+    private static async Task RealRunAsync(PostgresBenchmarkCluster cluster, string template, int run, TimeSpan? maxDuration)
     {
         var database = PostgresBenchmarkStore.Copy(cluster, template);
         try
@@ -121,12 +121,12 @@ internal static class PostgresStopwatch
             GC.Collect();
             var phases = new PhaseClock();
             var watch = Stopwatch.StartNew();
-            var result = await collector.RunAsync(new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.Zero, Progress = phases }).ConfigureAwait(false);
+            var result = await collector.RunAsync(new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.Zero, Progress = phases, MaxDuration = maxDuration }).ConfigureAwait(false);
             var total = watch.Elapsed.TotalSeconds;
             var sweep = total - (phases.Planned / 1000);
             await PostgresExplain.PrintStatementsAsync(cluster, database).ConfigureAwait(false);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"real run {run}: {total:N1} s (read {phases.Read / 1000:N1} s, plan done at {phases.Planned / 1000:N1} s, sweep {sweep:N1} s): {result.Outcome}, "
+                $"real run {run}: {total:N1} s, max {maxDuration?.TotalSeconds.ToString("N0", CultureInfo.InvariantCulture) ?? "-"} s (read {phases.Read / 1000:N1} s, plan done at {phases.Planned / 1000:N1} s, sweep {sweep:N1} s): {result.Outcome}, "
                 + $"{result.ArtifactsDeleted:N0} artifacts and {result.BlobsDeleted:N0} blobs deleted ({result.ArtifactsDeleted / sweep:N0} artifacts/s, "
                 + $"{result.BlobsDeleted / sweep:N0} blobs/s in the sweep), {result.ArtifactsSkipped.Count} artifacts and {result.BlobsSkipped.Count} blobs skipped, "
                 + $"{result.FailureCount} failures; load {LoadAverage()}"));
@@ -141,7 +141,7 @@ internal static class PostgresStopwatch
     /// Pushes from <paramref name="clients"/> clients for <paramref name="seconds"/> seconds into a copy of the template: first alone, then
     /// while a real run collects the same database (the pushes last as long as the run, at least <paramref name="seconds"/>).
     /// </summary>
-    private static async Task PushesAsync(PostgresBenchmarkCluster cluster, string template, int clients, int seconds)
+    private static async Task PushesAsync(PostgresBenchmarkCluster cluster, string template, int clients, int seconds, TimeSpan? maxDuration)
     {
         var database = PostgresBenchmarkStore.Copy(cluster, template);
         try
@@ -167,21 +167,23 @@ internal static class PostgresStopwatch
 
                 await using var gcStore = PostgresBenchmarkStore.Open(cluster, database, TimeProvider.System);
                 var collector = new GarbageCollector(gcStore, TimeProvider.System);
+                await PostgresExplain.ResetStatementsAsync(cluster, database).ConfigureAwait(false);
                 using var stop = new CancellationTokenSource();
                 watch.Restart();
                 var pushing = pushers.Select(p => p.PushForAsync(TimeSpan.FromHours(1), stop.Token)).ToArray();
                 var phases = new PhaseClock();
-                var result = await collector.RunAsync(new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.Zero, Progress = phases }).ConfigureAwait(false);
+                var result = await collector.RunAsync(new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.Zero, Progress = phases, MaxDuration = maxDuration }).ConfigureAwait(false);
                 var gcTime = watch.Elapsed;
                 await Task.Delay(TimeSpan.FromSeconds(Math.Max(0, seconds - gcTime.TotalSeconds))).ConfigureAwait(false);
                 await stop.CancelAsync().ConfigureAwait(false);
                 await Task.WhenAll(pushing).ConfigureAwait(false);
                 var sweep = gcTime.TotalSeconds - (phases.Planned / 1000);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"real run while pushing: {gcTime.TotalSeconds:N1} s (read {phases.Read / 1000:N1} s, sweep {sweep:N1} s): {result.ArtifactsDeleted:N0} artifacts and "
+                    $"real run while pushing: {gcTime.TotalSeconds:N1} s, {result.Outcome} (read {phases.Read / 1000:N1} s, sweep {sweep:N1} s): {result.ArtifactsDeleted:N0} artifacts and "
                     + $"{result.BlobsDeleted:N0} blobs deleted ({result.ArtifactsDeleted / sweep:N0} artifacts/s, {result.BlobsDeleted / sweep:N0} blobs/s in the sweep), "
                     + $"{result.ArtifactsSkipped.Count} artifacts and {result.BlobsSkipped.Count} blobs skipped, {result.FailureCount} failures"));
                 Report("pushes during the real run", pushers, watch.Elapsed);
+                await PostgresExplain.PrintStatementsAsync(cluster, database).ConfigureAwait(false);
             }
             finally
             {

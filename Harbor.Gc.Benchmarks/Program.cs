@@ -44,6 +44,16 @@ internal static class Program
             return;
         }
 
+        if (args is ["measure-postgres", ..])
+        {
+            await PostgresStopwatch.RunAsync(
+                args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 100_000,
+                args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 5,
+                args.Length > 3 ? args[3] : "all",
+                args.Length > 4 ? TimeSpan.FromSeconds(int.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture)) : null).ConfigureAwait(false);
+            return;
+        }
+
         if (args is ["measure-harbor-database", ..])
         {
             await HarborStopwatch.DatabaseAsync(

@@ -108,9 +108,10 @@ public class PostgresRegistryStoreTests
     [Test]
     public void Open_NewerSchemaVersion_IsRefused_AndNothingChanges()
     {
-        // given a store whose schema a newer Harbor.Gc has migrated to version 2
+        // given a store whose schema a newer Harbor.Gc has migrated to the version after this one's
         var database = NewStoreDatabase();
-        Execute(database.Name, "INSERT INTO harbor_gc_schema (version, name) VALUES (2, '0002_future')");
+        var newer = PostgresSchema.CurrentVersion + 1;
+        Execute(database.Name, $"INSERT INTO harbor_gc_schema (version, name) VALUES ({newer}, '{newer:D4}_future')");
         Execute(database.Name, "CREATE TABLE future_things (id int)");
         var before = Tables(database.Name);
 
@@ -118,9 +119,35 @@ public class PostgresRegistryStoreTests
         var open = () => PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = database.ConnectionString, BlobsPath = _stores.NewFolder() });
 
         // then it is refused, naming both versions, and nothing changes
-        open.Should().Throw<InvalidDataException>().Where(e => e.Message.Contains("schema version 2, newer", StringComparison.Ordinal) && e.Message.Contains($"version {PostgresSchema.CurrentVersion}", StringComparison.Ordinal));
+        open.Should().Throw<InvalidDataException>().Where(e => e.Message.Contains($"schema version {newer}, newer", StringComparison.Ordinal) && e.Message.Contains($"version {PostgresSchema.CurrentVersion}", StringComparison.Ordinal));
         Tables(database.Name).Should().Equal(before);
-        Scalar<long>(database.Name, "SELECT count(*) FROM harbor_gc_schema").Should().Be(2);
+        Scalar<long>(database.Name, "SELECT count(*) FROM harbor_gc_schema").Should().Be(newer);
+    }
+
+    [Test]
+    public void Open_Version1Store_IsMigrated_ToGinIndexesWithoutAPendingList()
+    {
+        // given a store of schema version 1: its GIN indexes with fast update (PostgreSQL's default), and entries in their pending lists
+        var database = NewStoreDatabase();
+        Execute(database.Name, "DELETE FROM harbor_gc_schema WHERE version > 1");
+        Execute(database.Name, "ALTER INDEX artifacts_ref_digests SET (fastupdate = on); ALTER INDEX artifacts_children SET (fastupdate = on)");
+        Execute(database.Name, "INSERT INTO artifacts SELECT 'repo', sha256(i::text::bytea), 'm', 0, NULL, 1, 0, 0, NULL, '{}', ARRAY[sha256(('l' || i)::bytea)], "
+            + "ARRAY[1::bigint], ARRAY['m'], ARRAY[0::smallint], ARRAY[false], ARRAY[sha256(('c' || i)::bytea)], NULL, NULL, i FROM generate_series(1, 100) i");
+        Execute(database.Name, "CREATE EXTENSION IF NOT EXISTS pageinspect");
+        Scalar<long>(database.Name, "SELECT n_pending_tuples FROM gin_metapage_info(get_raw_page('artifacts_ref_digests', 0))").Should().BeGreaterThan(0);
+
+        // when this version opens it for writing
+        using (PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = database.ConnectionString, BlobsPath = _stores.NewFolder() }))
+        {
+        }
+
+        // then it is at this version, both indexes write straight into the index, and what was pending is merged
+        Scalar<long>(database.Name, "SELECT count(*) FROM harbor_gc_schema").Should().Be(PostgresSchema.CurrentVersion);
+        foreach (var index in new[] { "artifacts_ref_digests", "artifacts_children" })
+        {
+            Scalar<string>(database.Name, $"SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = '{index}'").Should().Contain("fastupdate=off", index);
+            Scalar<long>(database.Name, $"SELECT n_pending_tuples FROM gin_metapage_info(get_raw_page('{index}', 0))").Should().Be(0, index);
+        }
     }
 
     [TestCase("DROP TABLE layer_links", "layer_links is missing", Description = "a version recorded, one of its tables missing")]

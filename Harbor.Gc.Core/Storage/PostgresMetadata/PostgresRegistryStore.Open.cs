@@ -44,6 +44,12 @@ public sealed partial class PostgresRegistryStore
 
         var builder = new NpgsqlConnectionStringBuilder(options.ConnectionString);
         builder.ApplicationName ??= "harbor-gc";
+
+        // a pooled connection goes back to the pool without a DISCARD ALL: the store leaves no session state on it (the advisory locks
+        // it takes on pooled connections and its read-only setting are the transaction's, prepared statements are not used, and a
+        // session-level advisory lock is only ever taken on an unpooled connection of its own),
+        // and the reset was one statement more for every operation (244,817 of them, 1.7 s of server time, in a 100k-artifact real run)
+        builder.NoResetOnClose = true;
         var where = Locate(builder);
         var blobs = Path.GetFullPath(options.BlobsPath);
         if (!Directory.Exists(blobs) && !options.CreateIfMissing)

@@ -14,11 +14,13 @@ namespace Harbor.Gc.Storage.PostgresMetadata;
 /// store keeps them). Thread-safe, and safe to share between processes: every guard is in the database, none in the process.
 /// </summary>
 /// <remarks>
-/// <para>Tables (schema version 1, <c>Migrations/0001_initial.sql</c>): <c>blobs</c> (by digest), <c>artifacts</c> (by repository and
-/// digest, references and children as arrays with GIN indexes), <c>tags</c> (by repository and name; index by artifact),
+/// <para>Tables (schema version 1, <c>Migrations/0001_initial.sql</c>; version 2 turns the GIN indexes' fast update off):
+/// <c>blobs</c> (by digest), <c>artifacts</c> (by repository and digest, references and children as arrays with GIN indexes), <c>tags</c> (by repository and name; index by artifact),
 /// <c>accessory_links</c> (by repository and accessory; index by subject), <c>layer_links</c>, <c>harbor_gc_store</c> (the id) and
 /// <c>harbor_gc_schema</c> (the applied migrations). Digests are their raw hash (<c>bytea</c>); times UTC ticks.</para>
-/// <para>Every write is one transaction at read committed, and every check a write makes is made on rows it has locked: a push locks
+/// <para>Every write is one transaction at read committed (a write of one statement is its own transaction, without a separate
+/// <c>COMMIT</c>; the statements of a write that need no answer in between go in one batch, one round trip), and every check a write
+/// makes is made on rows it has locked: a push locks
 /// the blob rows it needs (<c>FOR UPDATE</c>, in digest order), checks and takes them back in the same transaction, and writes the
 /// artifact; the sweep's compare-and-swap is one <c>UPDATE … WHERE status = ANY(expected)</c> whose row count is the answer, so it
 /// waits for a push holding the row and then sees what it committed. A blob upload renames its bytes into place and records them
@@ -84,11 +86,21 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
         cancellationToken.ThrowIfCancellationRequested();
         return await WriteAsync(async connection =>
         {
-            // the digest's lock: the deletion of an unrecorded blob file takes it too, so the rename and the record below are one step for it
-            await LockDigestAsync(connection, digest).ConfigureAwait(false);
+            // the digest's lock (the deletion of an unrecorded blob file takes it too, so the rename and the record below are one step
+            // for it), then the blob's row, locked: one round trip
+            Blob? existing;
+            await using (var batch = new NpgsqlBatch(connection))
+            {
+                batch.BatchCommands.Add(BatchCommand("SELECT pg_advisory_xact_lock(@key)", DigestLockKey(digest)));
+                batch.BatchCommands.Add(BatchCommand($"SELECT {BlobColumns} FROM blobs WHERE digest = @digest FOR UPDATE", DigestParameter("digest", digest)));
+                await using var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false);
+                await reader.NextResultAsync().ConfigureAwait(false);
+                existing = await reader.ReadAsync().ConfigureAwait(false) ? ReadBlob(reader) : null;
+            }
+
             var now = _time.GetUtcNow();
             Blob blob;
-            if (await ReadBlobAsync(connection, digest, forUpdate: true).ConfigureAwait(false) is { } existing)
+            if (existing is not null)
             {
                 EnsureNotDeleting(existing);
                 blob = existing with { Size = staged.Size, MediaType = mediaType ?? existing.MediaType, UpdatedAt = now, Status = BlobStatus.None };
@@ -195,25 +207,13 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
                 }
             }
 
+            // the writes, one round trip: the artifact, then the blobs taken back and the children's new versions (rows this
+            // transaction has locked already, so the order takes no lock the old order did not)
             var now = _time.GetUtcNow();
-            if (needed.Count > 0)
-            {
-                await using var touch = Command(connection, "UPDATE blobs SET status = 0, updated_at = @now WHERE digest = ANY(@digests)");
-                touch.Parameters.Add(Ticks("now", now));
-                touch.Parameters.Add(Digests("digests", needed));
-                await touch.ExecuteNonQueryAsync().ConfigureAwait(false);
-            }
-
-            if (present.Count > 0)
-            {
-                await using var bump = Command(connection, "UPDATE artifacts SET version = nextval('artifact_version') WHERE repository = @repository AND digest = ANY(@children)");
-                bump.Parameters.Add(Text("repository", repository));
-                bump.Parameters.Add(Digests("children", present));
-                await bump.ExecuteNonQueryAsync().ConfigureAwait(false);
-            }
+            await using var batch = new NpgsqlBatch(connection);
 
             // a push of an artifact already there keeps its first push time and its last pull (as Harbor's artifact row keeps pull_time)
-            await using var upsert = Command(connection,
+            var upsert = new NpgsqlBatchCommand(
                 $"INSERT INTO artifacts ({ArtifactColumns}) VALUES (@repository, @digest, @media_type, @kind, @artifact_type, @size, @now, @now, @pulled_at, "
                 + "@labels, @ref_digests, @ref_sizes, @ref_media_types, @ref_kinds, @ref_foreign, @children, @subject, @parse_problem, nextval('artifact_version')) "
                 + "ON CONFLICT (repository, digest) DO UPDATE SET media_type = EXCLUDED.media_type, kind = EXCLUDED.kind, artifact_type = EXCLUDED.artifact_type, "
@@ -221,12 +221,28 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
                 + "ref_digests = EXCLUDED.ref_digests, ref_sizes = EXCLUDED.ref_sizes, ref_media_types = EXCLUDED.ref_media_types, ref_kinds = EXCLUDED.ref_kinds, "
                 + "ref_foreign = EXCLUDED.ref_foreign, children = EXCLUDED.children, subject = EXCLUDED.subject, parse_problem = EXCLUDED.parse_problem, "
                 + "version = EXCLUDED.version RETURNING first_pushed_at, pulled_at, version");
-            AddArtifact(upsert, artifact, now);
-            await using (var reader = await upsert.ExecuteReaderAsync().ConfigureAwait(false))
+            AddArtifact(upsert.Parameters, artifact, now);
+            batch.BatchCommands.Add(upsert);
+            if (needed.Count > 0)
             {
-                await reader.ReadAsync().ConfigureAwait(false);
-                return artifact with { PushedAt = now, FirstPushedAt = Time(reader.GetInt64(0)), PulledAt = OptionalTime(reader, 1), Version = reader.GetInt64(2) };
+                batch.BatchCommands.Add(BatchCommand("UPDATE blobs SET status = 0, updated_at = @now WHERE digest = ANY(@digests)", Ticks("now", now), Digests("digests", needed)));
             }
+
+            if (present.Count > 0)
+            {
+                batch.BatchCommands.Add(BatchCommand("UPDATE artifacts SET version = nextval('artifact_version') WHERE repository = @repository AND digest = ANY(@children)",
+                    Text("repository", repository), Digests("children", present)));
+            }
+
+            await using var written = await batch.ExecuteReaderAsync().ConfigureAwait(false);
+            await written.ReadAsync().ConfigureAwait(false);
+            var stored = artifact with { PushedAt = now, FirstPushedAt = Time(written.GetInt64(0)), PulledAt = OptionalTime(written, 1), Version = written.GetInt64(2) };
+            while (await written.NextResultAsync().ConfigureAwait(false))
+            {
+                // the updates: nothing to read, but an error of one is thrown here
+            }
+
+            return stored;
         }, cancellationToken);
     }
 
@@ -259,25 +275,28 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
         cancellationToken.ThrowIfCancellationRequested();
         return WriteAsync(async connection =>
         {
-            // the tag's lock: two writes of one tag, the first creating it, never both pass a compare-and-swap
-            await using (var lockTag = Command(connection, "SELECT pg_advisory_xact_lock(hashtextextended(@key, 0))"))
+            // one round trip, three statements in this order: the tag's lock (two writes of one tag, the first creating it, never both
+            // pass a compare-and-swap); the artifact's new version (a sweep planned before skips it, and the row lock makes a deletion
+            // of it wait); the tag, locked
+            Tag? old;
+            await using (var batch = new NpgsqlBatch(connection))
             {
-                lockTag.Parameters.Add(Text("key", $"tag {repository}:{name}"));
-                await lockTag.ExecuteNonQueryAsync().ConfigureAwait(false);
-            }
-
-            // the artifact gets a new version (a sweep planned before skips it), and the row lock makes a deletion of it wait
-            await using (var bump = Command(connection, "UPDATE artifacts SET version = nextval('artifact_version') WHERE repository = @repository AND digest = @digest"))
-            {
-                bump.Parameters.Add(Text("repository", repository.Value));
-                bump.Parameters.Add(DigestParameter("digest", digest));
-                if (await bump.ExecuteNonQueryAsync().ConfigureAwait(false) == 0)
+                batch.BatchCommands.Add(BatchCommand("SELECT pg_advisory_xact_lock(hashtextextended(@key, 0))", Text("key", $"tag {repository}:{name}")));
+                batch.BatchCommands.Add(BatchCommand("UPDATE artifacts SET version = nextval('artifact_version') WHERE repository = @repository AND digest = @digest RETURNING 1",
+                    Text("repository", repository.Value), DigestParameter("digest", digest)));
+                batch.BatchCommands.Add(BatchCommand($"SELECT {TagColumns} FROM tags WHERE repository = @repository AND name = @name FOR UPDATE",
+                    Text("repository", repository.Value), Text("name", name)));
+                await using var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false);
+                await reader.NextResultAsync().ConfigureAwait(false); // the lock
+                if (!await reader.ReadAsync().ConfigureAwait(false))
                 {
                     throw new KeyNotFoundException($"Cannot tag {repository}:{name}: there is no manifest {new ArtifactKey(repository, digest)}.");
                 }
+
+                await reader.NextResultAsync().ConfigureAwait(false);
+                old = await reader.ReadAsync().ConfigureAwait(false) ? ReadTag(reader, new RepositoryNames()) : null;
             }
 
-            var old = await ReadTagAsync(connection, repository, name, forUpdate: true).ConfigureAwait(false);
             Digest? current = old?.Digest;
             if (expected is { } e && e.Digest != current)
             {
@@ -326,7 +345,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     public ValueTask<bool> DeleteTagAsync(RepositoryName repository, string name, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return WriteAsync(async connection =>
+        return WriteOneAsync(async connection =>
         {
             await using var command = Command(connection, "DELETE FROM tags WHERE repository = @repository AND name = @name");
             command.Parameters.Add(Text("repository", repository.Value));
@@ -340,7 +359,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     {
         ArgumentNullException.ThrowIfNull(link);
         cancellationToken.ThrowIfCancellationRequested();
-        await WriteAsync(async connection =>
+        await WriteOneAsync(async connection =>
         {
             await using var command = Command(connection,
                 $"INSERT INTO accessory_links ({LinkColumns}) VALUES (@repository, @accessory, @subject, @type, @strength, @tag_scheme) "
@@ -381,7 +400,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     public ValueTask<bool> RemoveAccessoryLinkAsync(ArtifactKey accessory, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return WriteAsync(async connection =>
+        return WriteOneAsync(async connection =>
         {
             await using var command = Command(connection, "DELETE FROM accessory_links WHERE repository = @repository AND accessory = @accessory");
             command.Parameters.Add(Text("repository", accessory.Repository.Value));
@@ -395,7 +414,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     {
         ArgumentNullException.ThrowIfNull(link);
         cancellationToken.ThrowIfCancellationRequested();
-        await WriteAsync(async connection =>
+        await WriteOneAsync(async connection =>
         {
             await using var command = Command(connection,
                 "INSERT INTO layer_links (repository, digest, created_at) VALUES (@repository, @digest, @created_at) "
@@ -562,7 +581,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     {
         cancellationToken.ThrowIfCancellationRequested();
         var statuses = Enum.GetValues<BlobStatus>().Where(s => expected.Contains(s)).Select(s => (short)s).ToArray();
-        return WriteAsync(async connection =>
+        return WriteOneAsync(async connection =>
         {
             await using var command = Command(connection,
                 "UPDATE blobs SET status = @next WHERE digest = @digest AND status = ANY(@expected) AND (@seen::bigint IS NULL OR GREATEST(created_at, updated_at) = @seen::bigint)");
@@ -597,7 +616,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     public async ValueTask DeleteBlobRecordAsync(Digest digest, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        await WriteAsync(async connection =>
+        await WriteOneAsync(async connection =>
         {
             await using var command = Command(connection, "DELETE FROM blobs WHERE digest = @digest");
             command.Parameters.Add(DigestParameter("digest", digest));
@@ -724,13 +743,27 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
         return result;
     }
 
+    /// <summary>
+    /// Runs <paramref name="action"/>, one statement, on a connection of its own without an explicit transaction: the statement is its own
+    /// transaction (atomic, at read committed), and the round trip of a separate <c>COMMIT</c> is saved.
+    /// </summary>
+    private async ValueTask<T> WriteOneAsync<T>(Func<NpgsqlConnection, Task<T>> action, CancellationToken cancellationToken)
+    {
+        EnsureWritable();
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await action(connection).ConfigureAwait(false);
+    }
+
     /// <summary>A transaction-level advisory lock on a digest (its first 64 bits), released at commit or rollback.</summary>
     private static async Task LockDigestAsync(NpgsqlConnection connection, Digest digest)
     {
         await using var command = Command(connection, "SELECT pg_advisory_xact_lock(@key)");
-        command.Parameters.Add(new NpgsqlParameter("key", NpgsqlDbType.Bigint) { Value = unchecked((long)digest.Prefix) });
+        command.Parameters.Add(DigestLockKey(digest));
         await command.ExecuteNonQueryAsync().ConfigureAwait(false);
     }
+
+    /// <summary>The key of a digest's advisory lock: its first 64 bits.</summary>
+    private static NpgsqlParameter DigestLockKey(Digest digest) => new("key", NpgsqlDbType.Bigint) { Value = unchecked((long)digest.Prefix) };
 
     private static async Task TouchBlobAsync(NpgsqlConnection connection, Digest digest, DateTimeOffset now)
     {
@@ -773,6 +806,13 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
 
     private static NpgsqlCommand Command(NpgsqlConnection connection, string sql) => new(sql, connection);
 
+    private static NpgsqlBatchCommand BatchCommand(string sql, params NpgsqlParameter[] parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        command.Parameters.AddRange(parameters);
+        return command;
+    }
+
     private static NpgsqlParameter Text(string name, string? value) => new(name, NpgsqlDbType.Text) { Value = (object?)value ?? DBNull.Value };
 
     private static NpgsqlParameter Small(string name, short value) => new(name, NpgsqlDbType.Smallint) { Value = value };
@@ -805,26 +845,26 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     private static Blob ReadBlob(NpgsqlDataReader reader) => new(
         ToDigest(reader, 0), reader.GetInt64(1), OptionalText(reader, 2), Time(reader.GetInt64(3)), Time(reader.GetInt64(4)), (BlobStatus)reader.GetInt16(5));
 
-    private static void AddArtifact(NpgsqlCommand command, Artifact artifact, DateTimeOffset now)
+    private static void AddArtifact(NpgsqlParameterCollection parameters, Artifact artifact, DateTimeOffset now)
     {
         var references = artifact.References;
-        command.Parameters.Add(Text("repository", artifact.Repository.Value));
-        command.Parameters.Add(DigestParameter("digest", artifact.Digest));
-        command.Parameters.Add(Text("media_type", artifact.MediaType));
-        command.Parameters.Add(Small("kind", (short)artifact.Kind));
-        command.Parameters.Add(Text("artifact_type", artifact.ArtifactType));
-        command.Parameters.Add(new NpgsqlParameter("size", NpgsqlDbType.Bigint) { Value = artifact.Size });
-        command.Parameters.Add(Ticks("now", now));
-        command.Parameters.Add(Ticks("pulled_at", artifact.PulledAt));
-        command.Parameters.Add(new NpgsqlParameter("labels", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = artifact.Labels.ToArray() });
-        command.Parameters.Add(Digests("ref_digests", references.Select(r => r.Digest)));
-        command.Parameters.Add(new NpgsqlParameter("ref_sizes", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = references.Select(r => r.Size).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter("ref_media_types", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = references.Select(r => r.MediaType).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter("ref_kinds", NpgsqlDbType.Array | NpgsqlDbType.Smallint) { Value = references.Select(r => (short)r.Kind).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter("ref_foreign", NpgsqlDbType.Array | NpgsqlDbType.Boolean) { Value = references.Select(r => r.IsForeign).ToArray() });
-        command.Parameters.Add(Digests("children", artifact.Children));
-        command.Parameters.Add(DigestParameter("subject", artifact.Subject));
-        command.Parameters.Add(Text("parse_problem", artifact.ParseProblem));
+        parameters.Add(Text("repository", artifact.Repository.Value));
+        parameters.Add(DigestParameter("digest", artifact.Digest));
+        parameters.Add(Text("media_type", artifact.MediaType));
+        parameters.Add(Small("kind", (short)artifact.Kind));
+        parameters.Add(Text("artifact_type", artifact.ArtifactType));
+        parameters.Add(new NpgsqlParameter("size", NpgsqlDbType.Bigint) { Value = artifact.Size });
+        parameters.Add(Ticks("now", now));
+        parameters.Add(Ticks("pulled_at", artifact.PulledAt));
+        parameters.Add(new NpgsqlParameter("labels", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = artifact.Labels.ToArray() });
+        parameters.Add(Digests("ref_digests", references.Select(r => r.Digest)));
+        parameters.Add(new NpgsqlParameter("ref_sizes", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = references.Select(r => r.Size).ToArray() });
+        parameters.Add(new NpgsqlParameter("ref_media_types", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = references.Select(r => r.MediaType).ToArray() });
+        parameters.Add(new NpgsqlParameter("ref_kinds", NpgsqlDbType.Array | NpgsqlDbType.Smallint) { Value = references.Select(r => (short)r.Kind).ToArray() });
+        parameters.Add(new NpgsqlParameter("ref_foreign", NpgsqlDbType.Array | NpgsqlDbType.Boolean) { Value = references.Select(r => r.IsForeign).ToArray() });
+        parameters.Add(Digests("children", artifact.Children));
+        parameters.Add(DigestParameter("subject", artifact.Subject));
+        parameters.Add(Text("parse_problem", artifact.ParseProblem));
     }
 
     private static Artifact ReadArtifact(NpgsqlDataReader reader, RepositoryNames names)

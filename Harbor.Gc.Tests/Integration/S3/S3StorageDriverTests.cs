@@ -76,6 +76,25 @@ internal sealed class S3StorageDriverTests
     }
 
     [Test]
+    public async Task TheFlatListing_GivesEachObjectTheTimeAndSizeStatGives()
+    {
+        var listed = new List<StorageObject>();
+        await foreach (var item in _driver.ListTreeAsync("a"))
+        {
+            listed.Add(item);
+        }
+
+        listed.Select(o => o.Path).Should().Equal("a/b/file", "a/bb/sibling", "a/c/d/deep", "a/plain");
+        foreach (var item in listed)
+        {
+            var stat = _driver.Stat(item.Path)!.Value;
+            TestContext.Progress.WriteLine($"{item.Path}: listed {item.ModifiedAt:O}, stat {stat.ModifiedAt:O}");
+            item.Size.Should().Be(stat.Size);
+            item.ModifiedAt.Should().Be(stat.ModifiedAt, "a sweep re-checks a listed object's time with Stat");
+        }
+    }
+
+    [Test]
     public void Read_ReadsAnObjectWhole_AndNeverMoreThanTheCap()
     {
         var read = _driver.Read("a/b/file", 100);

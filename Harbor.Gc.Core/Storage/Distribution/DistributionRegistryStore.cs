@@ -97,6 +97,27 @@ public sealed partial class DistributionRegistryStore : IRegistryStore, IDeferre
         ArgumentOutOfRangeException.ThrowIfLessThan(_parallelism, 1, nameof(parallelism));
     }
 
+    /// <summary>
+    /// Opens the layout on <paramref name="driver"/>, whose root is the <c>docker/registry/v2</c> folder (an S3 bucket's prefix, issue
+    /// 17). It reads through the driver's per-folder listing; a real run needs the driver's lock, so one on a driver without a lock
+    /// (S3) is refused.
+    /// </summary>
+    /// <param name="driver">The driver; the store does not dispose it.</param>
+    /// <param name="root">The registry's storage root, for messages and <see cref="Description"/> (<c>s3://BUCKET/ROOT</c>).</param>
+    /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> when null.</param>
+    /// <param name="parallelism">Folders read at once; twice the processor count when null.</param>
+    internal DistributionRegistryStore(IStorageDriver driver, string root, TimeProvider? timeProvider = null, int? parallelism = null)
+    {
+        ArgumentNullException.ThrowIfNull(driver);
+        ArgumentException.ThrowIfNullOrEmpty(root);
+        _driver = driver;
+        _rootDirectory = root;
+        Root = root;
+        _time = timeProvider ?? TimeProvider.System;
+        _parallelism = parallelism ?? Environment.ProcessorCount * 2;
+        ArgumentOutOfRangeException.ThrowIfLessThan(_parallelism, 1, nameof(parallelism));
+    }
+
     /// <summary>The registry's storage root as given (made absolute).</summary>
     public string Root { get; }
 

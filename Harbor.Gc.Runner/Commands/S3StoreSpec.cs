@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Amazon.Runtime;
+using Harbor.Gc.Storage.Distribution;
 using Harbor.Gc.Storage.Drivers;
 
 namespace Harbor.Gc.Runner.Commands;
@@ -17,6 +19,50 @@ internal static partial class S3StoreSpec
 
     private static readonly string[] CredentialSettings =
         ["accesskey", "access_key", "secretkey", "secret_key", "aws_access_key_id", "aws_secret_access_key", "sessiontoken", "session_token", "password", "secret", "key"];
+
+    /// <summary>
+    /// Opens the Distribution store in the bucket <paramref name="location"/> names, after one listing of its layout root (which
+    /// checks the bucket, the credentials and that the layout is there); bad input and the server's refusal are a <see cref="UsageException"/>.
+    /// A real run on it is refused by the store: a bucket has no lock (DESIGN.md, "S3 storage").
+    /// </summary>
+    public static DistributionRegistryStore Open(string location, TimeProvider time, TimeSpan? gracePeriod)
+    {
+        var parsed = Parse(location);
+        var options = new S3StorageOptions
+        {
+            Bucket = parsed.Bucket, RootPrefix = parsed.RootPrefix, Endpoint = parsed.Endpoint, Region = parsed.Region, Parallelism = parsed.Parallelism, TimeProvider = time,
+        };
+        var shown = "distribution:" + Redacted(location);
+        var driver = new S3StorageDriver(options);
+        try
+        {
+            if (driver.List(string.Empty) is null)
+            {
+                throw new UsageException($"--store {shown}: s3://{options.Bucket}/{options.RootPrefix} holds nothing; give the registry's rootdirectory (the prefix holding docker/registry/v2).");
+            }
+
+            var root = options.RootPrefix[..^"docker/registry/v2".Length].TrimEnd('/');
+            return new DistributionRegistryStore(driver, root.Length == 0 ? $"s3://{options.Bucket}" : $"s3://{options.Bucket}/{root}", time, options.Parallelism, ownsDriver: true)
+            {
+                GracePeriod = gracePeriod ?? DistributionRegistryStore.DefaultGracePeriod,
+            };
+        }
+        catch (AmazonServiceException e)
+        {
+            driver.Dispose();
+            throw new UsageException($"--store {shown}: the S3 server refused to list the bucket: {e.ErrorCode} (HTTP {(int)e.StatusCode}): {e.Message}");
+        }
+        catch (AmazonClientException e)
+        {
+            driver.Dispose();
+            throw new UsageException($"--store {shown}: {e.Message}");
+        }
+        catch
+        {
+            driver.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>Whether a <c>distribution:</c> location names a bucket.</summary>
     public static bool IsS3(string location) => location.StartsWith("s3://", StringComparison.OrdinalIgnoreCase);

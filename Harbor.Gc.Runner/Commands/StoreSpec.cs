@@ -73,9 +73,7 @@ internal static class StoreSpec
 
                 if (S3StoreSpec.IsS3(location))
                 {
-                    S3StoreSpec.Parse(location); // bad input is refused first
-                    throw new UsageException($"--store distribution:{S3StoreSpec.Redacted(location)}: the Distribution store does not read a bucket yet (issue 17: the S3 driver is there, the store over it is not); "
-                        + "sync the bucket to a folder and give distribution:DIR meanwhile.");
+                    return S3StoreSpec.Open(location, time, gracePeriod);
                 }
 
                 try

@@ -40,13 +40,4 @@ internal sealed class S3StoreSpecTests
         code.Should().Be(2, errors);
         errors.Should().Contain(expected).And.NotContain("s3cret-key");
     }
-
-    [Test]
-    public async Task AGoodAddress_ExitsWith2_UntilTheStoreReadsABucket()
-    {
-        var (code, _, errors) = await GcCommandTests.Run("gc", "--store", "distribution:s3://registry/root?endpoint=http://127.0.0.1:9&region=us-east-1", "--dry-run");
-
-        code.Should().Be(2, errors);
-        errors.Should().Contain("does not read a bucket yet");
-    }
 }

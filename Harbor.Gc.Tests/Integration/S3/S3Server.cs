@@ -42,6 +42,7 @@ internal sealed class S3Server : IDisposable
     private const string InstallHint = "apt-get install -y --no-install-recommends swift swift-proxy swift-account swift-container swift-object python3-swift memcached";
     private const string Python = "/usr/bin/python3";
 
+    private static readonly string RunSecret = Convert.ToHexString(Guid.NewGuid().ToByteArray()).ToLowerInvariant();
     private static readonly Lock Gate = new();
     private static S3Server? _shared;
     private static Exception? _sharedFailure;
@@ -53,7 +54,6 @@ internal sealed class S3Server : IDisposable
     {
         _work = Path.Combine(Path.GetTempPath(), "harbor-gc-s3-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(_work);
-        Secret = Convert.ToHexString(Guid.NewGuid().ToByteArray()).ToLowerInvariant();
     }
 
     static S3Server() => AppDomain.CurrentDomain.ProcessExit += (_, _) => StopShared();
@@ -61,8 +61,8 @@ internal sealed class S3Server : IDisposable
     /// <summary>The S3 address, <c>http://127.0.0.1:PORT</c>.</summary>
     public Uri Endpoint { get; private set; } = null!;
 
-    /// <summary>The secret key.</summary>
-    public string Secret { get; }
+    /// <summary>The secret key: one for every server of the test run, since the process's environment holds it (the standard chain).</summary>
+    public string Secret => RunSecret;
 
     /// <summary>How long the server took to start and answer (the script and the health checks).</summary>
     public TimeSpan StartupTime { get; private set; }

@@ -71,6 +71,11 @@ internal static class StoreSpec
                     throw new UsageException("--store distribution:DIR: give DIR, the registry's storage rootdirectory (the folder holding docker/registry/v2).");
                 }
 
+                if (S3StoreSpec.IsS3(location))
+                {
+                    return S3StoreSpec.Open(location, time, gracePeriod);
+                }
+
                 try
                 {
                     return new DistributionRegistryStore(location, time) { GracePeriod = gracePeriod ?? DistributionRegistryStore.DefaultGracePeriod };

@@ -50,7 +50,17 @@ public sealed partial class DistributionRegistryStore
             }
 
             // the layout's root folder itself is locked: nothing is written for it
-            _runLock = _driver.TryLock(string.Empty) ?? throw new InvalidDataException(
+            try
+            {
+                _runLock = _driver.TryLock(string.Empty);
+            }
+            catch (NotSupportedException e)
+            {
+                // an S3 bucket (DESIGN.md, "S3 storage")
+                throw new InvalidDataException($"{Description}: a real run locks the storage so that two never overlap, and this storage has no lock ({e.Message}); run with --dry-run; nothing was changed.", e);
+            }
+
+            _runLock = _runLock ?? throw new InvalidDataException(
                 $"{Description}: another harbor-gc real run holds the lock on '{_driver.Root}' (two runs never overlap); nothing was changed.");
             try
             {

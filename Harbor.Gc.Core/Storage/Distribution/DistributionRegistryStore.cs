@@ -44,12 +44,13 @@ namespace Harbor.Gc.Storage.Distribution;
 /// saw it.
 /// </para>
 /// </remarks>
-public sealed partial class DistributionRegistryStore : IRegistryStore, IDeferredSweepStore
+public sealed partial class DistributionRegistryStore : IRegistryStore, IDeferredSweepStore, IDisposable
 {
     /// <summary>The default <see cref="GracePeriod"/>: one minute.</summary>
     public static readonly TimeSpan DefaultGracePeriod = TimeSpan.FromMinutes(1);
 
     private readonly IStorageDriver _driver;
+    private readonly bool _ownsDriver;
     private readonly TimeProvider _time;
     private readonly int _parallelism;
     private readonly string _rootDirectory;
@@ -95,6 +96,38 @@ public sealed partial class DistributionRegistryStore : IRegistryStore, IDeferre
         _time = timeProvider ?? TimeProvider.System;
         _parallelism = parallelism ?? Environment.ProcessorCount * 2;
         ArgumentOutOfRangeException.ThrowIfLessThan(_parallelism, 1, nameof(parallelism));
+    }
+
+    /// <summary>
+    /// Opens the layout on <paramref name="driver"/>, whose root is the <c>docker/registry/v2</c> folder (an S3 bucket's prefix, issue
+    /// 17). It reads through the driver's per-folder listing; a real run needs the driver's lock, so one on a driver without a lock
+    /// (S3) is refused.
+    /// </summary>
+    /// <param name="driver">The driver.</param>
+    /// <param name="root">The registry's storage root, for messages and <see cref="Description"/> (<c>s3://BUCKET/ROOT</c>).</param>
+    /// <param name="timeProvider">The clock; <see cref="TimeProvider.System"/> when null.</param>
+    /// <param name="parallelism">Folders read at once; twice the processor count when null.</param>
+    /// <param name="ownsDriver">Dispose the driver with the store.</param>
+    internal DistributionRegistryStore(IStorageDriver driver, string root, TimeProvider? timeProvider = null, int? parallelism = null, bool ownsDriver = false)
+    {
+        _ownsDriver = ownsDriver;
+        ArgumentNullException.ThrowIfNull(driver);
+        ArgumentException.ThrowIfNullOrEmpty(root);
+        _driver = driver;
+        _rootDirectory = root;
+        Root = root;
+        _time = timeProvider ?? TimeProvider.System;
+        _parallelism = parallelism ?? Environment.ProcessorCount * 2;
+        ArgumentOutOfRangeException.ThrowIfLessThan(_parallelism, 1, nameof(parallelism));
+    }
+
+    /// <summary>Disposes the driver when the store owns it (one it opened over a bucket); a folder's driver holds nothing.</summary>
+    public void Dispose()
+    {
+        if (_ownsDriver)
+        {
+            (_driver as IDisposable)?.Dispose();
+        }
     }
 
     /// <summary>The registry's storage root as given (made absolute).</summary>

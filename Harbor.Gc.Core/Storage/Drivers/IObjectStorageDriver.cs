@@ -1,0 +1,67 @@
+namespace Harbor.Gc.Storage.Drivers;
+
+/// <summary>
+/// What an object store adds to <see cref="IStorageDriver"/>: a flat listing of every object under a path (no folders, a page of up
+/// to 1,000 keys per request, split by key prefix into shards listed in parallel) and a batch delete (1,000 keys per request).
+/// Distribution's own collector lists an object store one folder per request; with these, a reader lists it about 1,000 objects
+/// per request (issue 17).
+/// </summary>
+/// <remarks>Paths are driver paths (<see cref="StoragePaths"/>), relative to the driver's root, as in <see cref="IStorageDriver"/>.</remarks>
+internal interface IObjectStorageDriver : IStorageDriver
+{
+    /// <summary>How many listing or deleting requests run at once (at least 1).</summary>
+    int Parallelism { get; }
+
+    /// <summary>Every object under <paramref name="path"/> (at any depth), in key order, page by page.</summary>
+    /// <param name="path">The folder (the root when empty).</param>
+    /// <param name="cancellationToken">Stops the listing.</param>
+    IAsyncEnumerable<StorageObject> ListTreeAsync(string path, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Every object under <paramref name="path"/> whose path below it starts with one of <paramref name="shards"/>, each shard
+    /// listed on its own, at most <see cref="Parallelism"/> at once; all of them in path order. A shard is a key-prefix fragment
+    /// (<c>00</c>, <c>sha256/0</c>), not necessarily a whole segment; shards must not be prefixes of one another, and objects
+    /// under no shard are not listed (<see cref="StorageShards.Hex"/> gives shards that cover every hexadecimal name).
+    /// </summary>
+    /// <param name="path">The folder (the root when empty).</param>
+    /// <param name="shards">The key-prefix fragments, none empty.</param>
+    /// <param name="cancellationToken">Stops the listing.</param>
+    Task<IReadOnlyList<StorageObject>> ListTreeAsync(string path, IReadOnlyCollection<string> shards, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Deletes the objects at <paramref name="paths"/> (files, not folders), up to 1,000 a request, at most <see cref="Parallelism"/>
+    /// requests at once. Deleting what is not there succeeds. Returns the objects the store refused to delete, with its reason.
+    /// </summary>
+    /// <param name="paths">The objects' paths.</param>
+    /// <param name="cancellationToken">Stops before the next request.</param>
+    Task<IReadOnlyList<StorageDeleteFailure>> DeleteManyAsync(IReadOnlyCollection<string> paths, CancellationToken cancellationToken = default);
+}
+
+/// <summary>An object of a flat listing.</summary>
+/// <param name="Path">Its path relative to the driver's root; when <paramref name="HasValidPath"/> is false, its key below the root as it is.</param>
+/// <param name="Size">Its size in bytes.</param>
+/// <param name="ModifiedAt">When it was last written.</param>
+/// <param name="HasValidPath">False when its key is no driver path (an empty segment, <c>.</c> or <c>..</c>): it can be reported, not opened.</param>
+internal readonly record struct StorageObject(string Path, long Size, DateTimeOffset ModifiedAt, bool HasValidPath = true);
+
+/// <summary>An object a batch delete did not delete.</summary>
+/// <param name="Path">Its path.</param>
+/// <param name="Reason">The store's error code and message.</param>
+internal readonly record struct StorageDeleteFailure(string Path, string Reason);
+
+/// <summary>Shards for <see cref="IObjectStorageDriver.ListTreeAsync(string, IReadOnlyCollection{string}, CancellationToken)"/>.</summary>
+internal static class StorageShards
+{
+    /// <summary>
+    /// Every string of <paramref name="digits"/> lowercase hexadecimal digits (<c>00</c>…<c>ff</c> for 2): Distribution spreads blobs
+    /// over <c>blobs/sha256/XX/</c>, the first two digits of the digest.
+    /// </summary>
+    public static IReadOnlyList<string> Hex(int digits)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(digits, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(digits, 4);
+        var count = 1 << (4 * digits);
+        var format = "x" + digits.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return Enumerable.Range(0, count).Select(i => i.ToString(format, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+    }
+}

@@ -1,0 +1,49 @@
+namespace Harbor.Gc.Storage.Drivers;
+
+/// <summary>Where and how <see cref="S3StorageDriver"/> reaches a bucket. Credentials are not here: the SDK's standard chain finds them.</summary>
+internal sealed class S3StorageOptions
+{
+    /// <summary>The bucket.</summary>
+    public required string Bucket { get; init; }
+
+    /// <summary>The key prefix the driver's root is (no leading or trailing <c>/</c>; a driver path); the whole bucket when empty.</summary>
+    public string RootPrefix { get; init; } = string.Empty;
+
+    /// <summary>An S3-compatible server's address (<c>http://127.0.0.1:9000</c>), addressed path-style; AWS's own endpoint for <see cref="Region"/> when null.</summary>
+    public Uri? Endpoint { get; init; }
+
+    /// <summary>The region requests are signed for; <c>us-east-1</c> when null.</summary>
+    public string? Region { get; init; }
+
+    /// <summary>How many listing or deleting requests run at once.</summary>
+    /// <value>16 by default; 1 to 256.</value>
+    public int Parallelism { get; init; } = 16;
+
+    /// <summary>How many times a request is tried before its error is given up to the caller (throttling, 5xx, a broken connection).</summary>
+    /// <value>8 by default; 1 tries once.</value>
+    public int MaxAttempts { get; init; } = 8;
+
+    /// <summary>The first retry's delay; each retry doubles it up to <see cref="MaxRetryDelay"/>, and waits a random part of it (jitter).</summary>
+    public TimeSpan FirstRetryDelay { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The longest wait between two tries.</summary>
+    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>The clock the retries wait on.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>For tests: the HTTP client the SDK sends through (a handler that answers some requests itself, as a throttling server would).</summary>
+    internal Amazon.Runtime.HttpClientFactory? HttpClientFactory { get; init; }
+
+    /// <summary>Throws when an option is out of range.</summary>
+    internal void Validate()
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(Bucket, nameof(Bucket));
+        StoragePaths.Validate(RootPrefix);
+        ArgumentOutOfRangeException.ThrowIfLessThan(Parallelism, 1, nameof(Parallelism));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(Parallelism, 256, nameof(Parallelism));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxAttempts, 1, nameof(MaxAttempts));
+        ArgumentOutOfRangeException.ThrowIfLessThan(FirstRetryDelay, TimeSpan.Zero, nameof(FirstRetryDelay));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxRetryDelay, FirstRetryDelay, nameof(MaxRetryDelay));
+    }
+}

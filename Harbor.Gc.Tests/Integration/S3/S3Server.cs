@@ -1,0 +1,439 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+
+namespace Harbor.Gc.Tests.Integration.S3;
+
+/// <summary>
+/// A real S3 server for the tests of the S3 storage driver and store (issue 17): OpenStack Swift 2.30 from Debian's packages with its
+/// <c>s3api</c> middleware, single node, one replica, under a temporary folder, on 127.0.0.1 (<c>start-swift.sh</c> beside this file
+/// writes its configuration and starts it). One server serves the whole test run (<see cref="Shared"/>, started by the first test
+/// that asks); each test makes buckets of its own (<see cref="CreateBucketAsync"/>).
+/// </summary>
+/// <remarks>
+/// <para>
+/// Credentials reach the code under test the way they reach it in production, through the AWS SDK's standard chain: the server's
+/// access key and secret are put in this process's <c>AWS_ACCESS_KEY_ID</c> and <c>AWS_SECRET_ACCESS_KEY</c>, and
+/// <c>AWS_EC2_METADATA_DISABLED</c> keeps the SDK from ever asking an instance-metadata address.
+/// </para>
+/// <para>
+/// Without the packages the tests are ignored with the command that installs them, or fail when <c>HARBOR_GC_REQUIRE_S3=1</c> (set by
+/// <c>.ci/run</c>, which installs them). The server's processes (memcached, the backends, the proxy) are stopped by their process
+/// ids: at the end of the run (<see cref="StopS3AtRunEnd"/>), at process exit, and by a watchdog shell when the test process dies
+/// without either.
+/// </para>
+/// </remarks>
+internal sealed class S3Server : IDisposable
+{
+    /// <summary>The variable that makes a missing Swift a failure instead of a skip (<c>.ci/run</c> sets it).</summary>
+    public const string RequireVariable = "HARBOR_GC_REQUIRE_S3";
+
+    /// <summary>The access key: tempauth's <c>ACCOUNT:USER</c>.</summary>
+    public const string AccessKey = "test:tester";
+
+    /// <summary>The region the server signs for.</summary>
+    public const string Region = "us-east-1";
+
+    private const string InstallHint = "apt-get install -y --no-install-recommends swift swift-proxy swift-account swift-container swift-object python3-swift memcached";
+    private const string Python = "/usr/bin/python3";
+
+    private static readonly string RunSecret = Convert.ToHexString(Guid.NewGuid().ToByteArray()).ToLowerInvariant();
+    private static readonly Lock Gate = new();
+    private static S3Server? _shared;
+    private static Exception? _sharedFailure;
+
+    private readonly string _work;
+    private Process? _watchdog;
+
+    private S3Server()
+    {
+        _work = Path.Combine(Path.GetTempPath(), "harbor-gc-s3-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(_work);
+    }
+
+    static S3Server() => AppDomain.CurrentDomain.ProcessExit += (_, _) => StopShared();
+
+    /// <summary>The S3 address, <c>http://127.0.0.1:PORT</c>.</summary>
+    public Uri Endpoint { get; private set; } = null!;
+
+    /// <summary>The secret key: one for every server of the test run, since the process's environment holds it (the standard chain).</summary>
+    public string Secret => RunSecret;
+
+    /// <summary>How long the server took to start and answer (the script and the health checks).</summary>
+    public TimeSpan StartupTime { get; private set; }
+
+    /// <summary>The ids of the server's processes.</summary>
+    public IReadOnlyList<int> ProcessIds { get; private set; } = [];
+
+    /// <summary>The folder holding the server's configuration, data and logs.</summary>
+    public string Folder => _work;
+
+    /// <summary>The run's server, started on first use; ignores or fails the test when Swift is not installed.</summary>
+    public static S3Server Shared
+    {
+        get
+        {
+            RequirePackages();
+            lock (Gate)
+            {
+                if (_sharedFailure is not null)
+                {
+                    throw new InvalidOperationException("the test run's S3 server failed to start: " + _sharedFailure.Message, _sharedFailure);
+                }
+
+                if (_shared is null)
+                {
+                    var server = new S3Server();
+                    try
+                    {
+                        server.Start();
+                    }
+                    catch (Exception e)
+                    {
+                        server.Dispose();
+                        _sharedFailure = e;
+                        throw;
+                    }
+
+                    _shared = server;
+                }
+
+                return _shared;
+            }
+        }
+    }
+
+    /// <summary>A server of its own, not the run's (for the fixture's own tests); the caller disposes it.</summary>
+    public static S3Server StartNew()
+    {
+        RequirePackages();
+        var server = new S3Server();
+        try
+        {
+            server.Start();
+            return server;
+        }
+        catch
+        {
+            server.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Stops the run's server if one was started (teardown and process exit).</summary>
+    public static void StopShared()
+    {
+        lock (Gate)
+        {
+            _shared?.Dispose();
+            _shared = null;
+        }
+    }
+
+    /// <summary>What is missing for the server (empty when nothing is).</summary>
+    public static IReadOnlyList<string> MissingPackages()
+    {
+        var missing = new List<string>();
+        if (OperatingSystem.IsWindows())
+        {
+            missing.Add("Linux (the server is Debian's Swift)");
+            return missing;
+        }
+
+        if (!File.Exists(Python) || !Directory.Exists("/usr/lib/python3/dist-packages/swift"))
+        {
+            missing.Add("python3-swift (Debian's /usr/bin/python3 with the swift module)");
+        }
+
+        if (!File.Exists("/etc/swift/swift.conf"))
+        {
+            missing.Add("swift (its /etc/swift/swift.conf)");
+        }
+
+        if (!new[] { "/usr/bin/memcached", "/usr/local/bin/memcached" }.Any(File.Exists))
+        {
+            missing.Add("memcached");
+        }
+
+        return missing;
+    }
+
+    private static void RequirePackages()
+    {
+        var missing = MissingPackages();
+        if (missing.Count == 0)
+        {
+            return;
+        }
+
+        var what = string.Join(", ", missing);
+        if (Environment.GetEnvironmentVariable(RequireVariable) == "1")
+        {
+            throw new AssertionException($"the S3 server (OpenStack Swift) needs {what}, and {RequireVariable}=1 asks for the S3 tests: {InstallHint}");
+        }
+
+        throw new IgnoreException($"the S3 server (OpenStack Swift) needs {what}, so the S3 tests are skipped: {InstallHint} (set {RequireVariable}=1 to fail instead)");
+    }
+
+    /// <summary>An S3 client of the server, for seeding and checking buckets (credentials from the standard chain, as the driver's).</summary>
+    public AmazonS3Client CreateClient() => new(new AmazonS3Config
+    {
+        ServiceURL = Endpoint.ToString(),
+        ForcePathStyle = true,
+        AuthenticationRegion = Region,
+        RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
+        ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+    });
+
+    /// <summary>Creates a bucket of a unique name and returns the name.</summary>
+    public async Task<string> CreateBucketAsync(string prefix = "t")
+    {
+        var name = string.Create(CultureInfo.InvariantCulture, $"{prefix}-{Guid.NewGuid():N}")[..Math.Min(prefix.Length + 17, 63)];
+        using var client = CreateClient();
+        var started = TimeProvider.System.GetTimestamp();
+        while (true)
+        {
+            try
+            {
+                await client.PutBucketAsync(name).ConfigureAwait(false);
+                return name;
+            }
+            catch (AmazonS3Exception e) when ((int)e.StatusCode >= 500 && TimeProvider.System.GetElapsedTime(started) < TimeSpan.FromSeconds(30))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100), TimeProvider.System).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Writes objects (<c>key → bytes</c>), a few at once.</summary>
+    public async Task PutAsync(string bucket, IEnumerable<KeyValuePair<string, byte[]>> objects, int parallelism = 8)
+    {
+        using var client = CreateClient();
+        await Parallel.ForEachAsync(objects, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, async (item, token) =>
+        {
+            using var body = new MemoryStream(item.Value);
+            // Swift's s3api does not take the SDK's aws-chunked uploads
+            await client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = item.Key, InputStream = body, UseChunkEncoding = false }, token).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+    }
+
+    /// <summary>Every key in <paramref name="bucket"/>.</summary>
+    public async Task<List<string>> KeysAsync(string bucket)
+    {
+        using var client = CreateClient();
+        var keys = new List<string>();
+        string? token = null;
+        do
+        {
+            var page = await client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, ContinuationToken = token }).ConfigureAwait(false);
+            keys.AddRange((page.S3Objects ?? []).Select(o => o.Key));
+            token = page.IsTruncated == true ? page.NextContinuationToken : null;
+        }
+        while (token is not null);
+        return keys;
+    }
+
+    /// <summary>Stops the server's processes by their ids (TERM, then KILL) and its watchdog, and removes the folder.</summary>
+    public void Dispose()
+    {
+        StopProcesses(ReadProcessIds());
+        if (_watchdog is { } watchdog)
+        {
+            try
+            {
+                watchdog.Kill();
+            }
+            catch (InvalidOperationException)
+            {
+                // already gone
+            }
+
+            watchdog.Dispose();
+            _watchdog = null;
+        }
+
+        try
+        {
+            Directory.Delete(_work, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // under the temporary folder
+        }
+    }
+
+    private void Start()
+    {
+        var started = TimeProvider.System.GetTimestamp();
+        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", AccessKey);
+        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", Secret);
+        Environment.SetEnvironmentVariable("AWS_EC2_METADATA_DISABLED", "true");
+        var script = Path.Combine(AppContext.BaseDirectory, "Integration", "S3", "start-swift.sh");
+        for (var attempt = 1; ; attempt++)
+        {
+            var port = FreePorts(5);
+            var data = Path.Combine(_work, "node");
+            var (code, output) = RunScript(script, data, port);
+            ProcessIds = ReadProcessIds();
+            _watchdog ??= StartWatchdog(Environment.ProcessId, Path.Combine(data, "pids"));
+            if (code == 0)
+            {
+                Endpoint = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"));
+                WaitUntilHealthy(port);
+                break;
+            }
+
+            StopProcesses(ProcessIds);
+            if (code != 4 || attempt == 5) // 4: a port was taken between the check and the start
+            {
+                throw new InvalidOperationException($"start-swift.sh exited with code {code}:\n{output}");
+            }
+        }
+
+        StartupTime = TimeProvider.System.GetElapsedTime(started);
+        TestContext.Progress.WriteLine($"S3 server (Swift s3api) on {Endpoint} started in {StartupTime.TotalSeconds:0.00} s");
+    }
+
+    private (int Code, string Output) RunScript(string script, string folder, int port)
+    {
+        var info = new ProcessStartInfo("/bin/bash") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { script, folder, port.ToString(CultureInfo.InvariantCulture), Secret })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromSeconds(120)))
+        {
+            process.Kill(entireProcessTree: true);
+            return (-1, "start-swift.sh did not finish within 120 s");
+        }
+
+        return (process.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    private List<int> ReadProcessIds()
+    {
+        var file = Path.Combine(_work, "node", "pids");
+        return File.Exists(file)
+            ? File.ReadAllLines(file).Select(l => int.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out var id) ? id : 0).Where(id => id > 0).ToList()
+            : [];
+    }
+
+    private void WaitUntilHealthy(int port)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        foreach (var p in Enumerable.Range(port, 4))
+        {
+            var answer = http.GetAsync(new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{p}/healthcheck"))).GetAwaiter().GetResult();
+            if (answer.StatusCode != HttpStatusCode.OK)
+            {
+                throw new InvalidOperationException($"127.0.0.1:{p}/healthcheck answered {(int)answer.StatusCode}; see {_work}/node/log");
+            }
+        }
+    }
+
+    private static void StopProcesses(IReadOnlyList<int> ids)
+    {
+        var running = new List<Process>();
+        foreach (var id in ids)
+        {
+            try
+            {
+                var process = Process.GetProcessById(id);
+                running.Add(process);
+                Signal("TERM", id);
+            }
+            catch (ArgumentException)
+            {
+                // already gone
+            }
+        }
+
+        foreach (var process in running)
+        {
+            using (process)
+            {
+                try
+                {
+                    if (!process.WaitForExit(TimeSpan.FromSeconds(5)))
+                    {
+                        process.Kill();
+                        process.WaitForExit(TimeSpan.FromSeconds(5));
+                    }
+                }
+                catch (InvalidOperationException)
+                {
+                    // already gone
+                }
+            }
+        }
+    }
+
+    private static void Signal(string signal, int id)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-" + signal, id.ToString(CultureInfo.InvariantCulture)]) { UseShellExecute = false, RedirectStandardError = true })!;
+        kill.WaitForExit();
+    }
+
+    /// <summary>A shell that waits for <paramref name="parentId"/> (the test process) to end and then stops the ids in <paramref name="pidsFile"/>.</summary>
+    private static Process StartWatchdog(int parentId, string pidsFile)
+    {
+        var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, RedirectStandardInput = true };
+        foreach (var argument in new[]
+                 {
+                     "-c", "while kill -0 \"$1\" 2>/dev/null; do sleep 1; done; [ -f \"$2\" ] && while read -r p; do kill -TERM \"$p\" 2>/dev/null; done < \"$2\"",
+                     "s3-watchdog", parentId.ToString(CultureInfo.InvariantCulture), pidsFile,
+                 })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        return Process.Start(info) ?? throw new InvalidOperationException("the watchdog shell did not start");
+    }
+
+    /// <summary>The first of <paramref name="count"/> consecutive free loopback ports, from a random start.</summary>
+    private static int FreePorts(int count)
+    {
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            var first = Random.Shared.Next(20000, 60000 - count);
+            if (Enumerable.Range(first, count).All(IsFree))
+            {
+                return first;
+            }
+        }
+
+        throw new InvalidOperationException($"no {count} consecutive free ports on 127.0.0.1");
+    }
+
+    private static bool IsFree(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+}
+
+/// <summary>Stops the test run's S3 server when the run ends (it is started by the first test that needs it).</summary>
+[SetUpFixture]
+public sealed class StopS3AtRunEnd
+{
+    /// <summary>Stops the server.</summary>
+    [OneTimeTearDown]
+    public void StopServer() => S3Server.StopShared();
+}

@@ -1,0 +1,43 @@
+using Harbor.Gc.Runner.Commands;
+
+namespace Harbor.Gc.Tests.Runner;
+
+/// <summary>The <c>distribution:s3://BUCKET/ROOT?endpoint=…&amp;region=…</c> store address (issue 17): what it names, and bad input exiting 2 without echoing a credential.</summary>
+internal sealed class S3StoreSpecTests
+{
+    [Test]
+    public void AnAddress_NamesTheBucket_TheLayoutUnderItsRoot_TheEndpointRegionAndParallelism()
+    {
+        var options = S3StoreSpec.Parse("s3://registry/some/root?endpoint=http://127.0.0.1:9100&region=eu-west-1&parallelism=32");
+
+        options.Should().BeEquivalentTo(new
+        {
+            Bucket = "registry",
+            RootPrefix = "some/root/docker/registry/v2",
+            Endpoint = new Uri("http://127.0.0.1:9100"),
+            Region = "eu-west-1",
+            Parallelism = 32,
+        });
+        S3StoreSpec.Parse("s3://registry").Should().BeEquivalentTo(new { RootPrefix = "docker/registry/v2", Endpoint = (Uri?)null, Region = (string?)null, Parallelism = 16 });
+        S3StoreSpec.Parse("s3://registry/").RootPrefix.Should().Be("docker/registry/v2", "rootdirectory: / is the bucket's root");
+    }
+
+    [TestCase("s3://", "is not a bucket name")]
+    [TestCase("s3://Not_A_Bucket/root", "'Not_A_Bucket' is not a bucket name")]
+    [TestCase("s3://registry/a/../b", "is not a key prefix")]
+    [TestCase("s3://registry//root", "is not a key prefix")]
+    [TestCase("s3://registry/root?endpoint=ftp://127.0.0.1", "endpoint= takes")]
+    [TestCase("s3://registry/root?endpoint=http://AKIAEXAMPLE:s3cret-key@127.0.0.1:9000", "credentials never go in the address")]
+    [TestCase("s3://AKIAEXAMPLE:s3cret-key@registry/root", "credentials never go in the address")]
+    [TestCase("s3://registry/root?secretkey=s3cret-key", "credentials never go in the address")]
+    [TestCase("s3://registry/root?region=Mars", "region= takes")]
+    [TestCase("s3://registry/root?parallelism=0", "parallelism= takes")]
+    [TestCase("s3://registry/root?colour=blue", "unknown setting 'colour'")]
+    public async Task ABadAddress_ExitsWith2_SayingWhat_AndNeverEchoesACredential(string address, string expected)
+    {
+        var (code, _, errors) = await GcCommandTests.Run("gc", "--store", "distribution:" + address, "--dry-run");
+
+        code.Should().Be(2, errors);
+        errors.Should().Contain(expected).And.NotContain("s3cret-key");
+    }
+}

@@ -46,18 +46,7 @@ public sealed partial class PostgresRegistryStore : ISharedSweepStore
         public async ValueTask<IAsyncDisposable?> TryClaimBlobAsync(Digest digest, CancellationToken cancellationToken)
         {
             var key = Key(digest);
-            await _session.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                await using var command = new NpgsqlCommand("SELECT pg_try_advisory_lock(@class, @key)", connection);
-                command.Parameters.Add(new NpgsqlParameter("class", NpgsqlDbType.Integer) { Value = BlobClaimClass });
-                command.Parameters.Add(new NpgsqlParameter("key", NpgsqlDbType.Integer) { Value = key });
-                return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true ? new Claim(this, key) : null;
-            }
-            finally
-            {
-                _session.Release();
-            }
+            return await CallAsync("pg_try_advisory_lock", key, cancellationToken).ConfigureAwait(false) is true ? new Claim(this, key) : null;
         }
 
         public async ValueTask DisposeAsync()
@@ -71,17 +60,26 @@ public sealed partial class PostgresRegistryStore : ISharedSweepStore
 
         private async ValueTask ReleaseAsync(int key)
         {
-            await _session.WaitAsync().ConfigureAwait(false);
             try
             {
-                await using var command = new NpgsqlCommand("SELECT pg_advisory_unlock(@class, @key)", connection);
-                command.Parameters.Add(new NpgsqlParameter("class", NpgsqlDbType.Integer) { Value = BlobClaimClass });
-                command.Parameters.Add(new NpgsqlParameter("key", NpgsqlDbType.Integer) { Value = key });
-                await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+                await CallAsync("pg_advisory_unlock", key, CancellationToken.None).ConfigureAwait(false);
             }
             catch (NpgsqlException) when (connection.State is System.Data.ConnectionState.Broken or System.Data.ConnectionState.Closed)
             {
                 // the session is gone, and its claims with it (the next claim fails the run)
+            }
+        }
+
+        /// <summary>Calls an advisory lock function of the claim class on the session, one worker at a time.</summary>
+        private async ValueTask<object?> CallAsync(string function, int key, CancellationToken cancellationToken)
+        {
+            await _session.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await using var command = new NpgsqlCommand($"SELECT {function}(@class, @key)", connection);
+                command.Parameters.Add(new NpgsqlParameter("class", NpgsqlDbType.Integer) { Value = BlobClaimClass });
+                command.Parameters.Add(new NpgsqlParameter("key", NpgsqlDbType.Integer) { Value = key });
+                return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
             }
             finally
             {

@@ -143,7 +143,17 @@ public sealed partial class DistributionRegistryStore
 
         lock (_lock)
         {
-            return Settle(observer, progress, cancellationToken);
+            try
+            {
+                return Settle(observer, progress, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // stopped while re-reading the tree, before anything was deleted (the one step of settling that throws when stopped;
+                // after it, settling checks the token between items and returns a stopped settlement): as a stop during the wait
+                ((IDeferredSweepStore)this).Abandon();
+                return new SweepSettlement { Stopped = true };
+            }
         }
     }
 

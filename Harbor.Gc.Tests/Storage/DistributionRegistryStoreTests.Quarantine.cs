@@ -3,6 +3,7 @@ using Harbor.Gc.Collection;
 using Harbor.Gc.Model;
 using Harbor.Gc.Storage;
 using Harbor.Gc.Storage.Distribution;
+using Harbor.Gc.Storage.Drivers;
 using Harbor.Gc.Tests.Support;
 
 namespace Harbor.Gc.Tests.Storage;
@@ -18,14 +19,20 @@ public partial class DistributionRegistryStoreTests
 
     /// <summary>
     /// Runs a real GC with a one-minute grace period on the fake clock; <paramref name="duringGrace"/> runs once the run waits (with
-    /// everything it deletes out of sight), and then the clock moves past the grace period.
+    /// everything it deletes out of sight), and then the clock moves past the grace period. <paramref name="whileSettling"/>, when
+    /// given, runs before each call the store makes to its storage driver once settling has begun (the wait makes none: the first
+    /// is the re-read of the tree after it), with the call's name and arguments. <paramref name="grace"/> replaces the grace period;
+    /// with 0 the run settles at once, and the clock is not moved.
     /// </summary>
-    private async Task<GcResult> RunWithRequestsInFlightAsync(Action duringGrace, CancellationToken cancellationToken = default)
+    private async Task<GcResult> RunWithRequestsInFlightAsync(
+        Action duringGrace, CancellationToken cancellationToken = default, TimeSpan? maxDuration = null, Action<string, object?[]>? whileSettling = null, TimeSpan? grace = null)
     {
+        grace ??= Grace;
         var settling = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var options = new GcOptions
         {
             DeleteUntagged = true,
+            MaxDuration = maxDuration,
             Progress = new InlineProgress(p =>
             {
                 if (p.Phase == GcPhase.Settling && p.Done == 0)
@@ -34,7 +41,18 @@ public partial class DistributionRegistryStoreTests
                 }
             }),
         };
-        var store = new DistributionRegistryStore(_tree.Root, _time) { GracePeriod = Grace };
+        var store = whileSettling is null
+            ? new DistributionRegistryStore(_tree.Root, _time) { GracePeriod = grace.Value }
+            : new DistributionRegistryStore(
+                HookedStore.Create(FileSystemStorageDriver.Open(_tree.V2), (method, args) =>
+                {
+                    if (settling.Task.IsCompleted)
+                    {
+                        whileSettling(method, args);
+                    }
+                }),
+                _tree.Root,
+                _time) { GracePeriod = grace.Value };
         var run = Task.Run(() => new GarbageCollector(store, _time).RunAsync(options, cancellationToken), CancellationToken.None);
         await Task.WhenAny(settling.Task, run).WaitAsync(TimeSpan.FromSeconds(60), CancellationToken.None);
         if (!run.IsCompleted)
@@ -43,9 +61,9 @@ public partial class DistributionRegistryStoreTests
         }
 
         // move the fake clock until the run's wait is over (its timer may be registered a moment after the phase is reported)
-        for (var i = 0; i < 600 && !run.IsCompleted; i++)
+        for (var i = 0; i < 600 && grace > TimeSpan.Zero && !run.IsCompleted; i++)
         {
-            _time.Advance(Grace);
+            _time.Advance(grace.Value);
             await Task.WhenAny(run, Task.Delay(TimeSpan.FromMilliseconds(50), TimeProvider.System));
         }
 
@@ -196,6 +214,56 @@ public partial class DistributionRegistryStoreTests
         result.ArtifactsDeleted.Should().Be(0);
         result.BlobsDeleted.Should().Be(0);
         _tree.Files().Should().Equal(before);
+    }
+
+    /// <summary>
+    /// A stop that arrives as settling reads the tree again (the grace period over, nothing deleted yet) is a stop like one during
+    /// the wait; it escaped as <see cref="OperationCanceledException"/>. The stop is made inside the driver's first call after the
+    /// wait. The maximum duration is passed with no grace period: the fake clock fires no timer from a move made while an earlier
+    /// move (the one that ends the wait, which runs settling inline) is still firing its own.
+    /// </summary>
+    [TestCase(GcStopReason.Cancelled, 60)]
+    [TestCase(GcStopReason.Cancelled, 0)]
+    [TestCase(GcStopReason.MaxDuration, 0)]
+    public async Task RunStoppedAsSettlingReadsTheTreeAgain_PutsEverythingBack_AndDeletesNothing(GcStopReason reason, int graceSeconds)
+    {
+        // given a tree, and the files it holds
+        Build();
+        var before = _tree.Files();
+        using var stop = new CancellationTokenSource();
+        var maxDuration = TimeSpan.FromDays(1); // far beyond the clock moves of the grace period
+
+        // when the stop arrives exactly as settling, the grace period over, lists the tree again (before it deletes anything): the
+        // caller cancels, or the clock passes the run's maximum duration
+        var stoppedAt = new List<string>();
+        var result = await RunWithRequestsInFlightAsync(() => { }, stop.Token, maxDuration, (method, args) =>
+        {
+            if (stoppedAt.Count > 0)
+            {
+                return;
+            }
+
+            stoppedAt.Add($"{method} {string.Join(' ', args)}");
+            if (reason == GcStopReason.Cancelled)
+            {
+                stop.Cancel();
+            }
+            else
+            {
+                _time.Advance(maxDuration);
+            }
+        }, TimeSpan.FromSeconds(graceSeconds));
+
+        // then the stop came at the re-read, the run says it stopped while settling, deleted nothing, and the tree is as it was
+        stoppedAt.Should().Equal($"List {DistributionLayout.Repositories}");
+        result.Outcome.Should().Be(GcOutcome.Stopped);
+        result.StopReason.Should().Be(reason);
+        result.StoppedWhile.Should().Be(GcPhase.Settling);
+        result.ArtifactsDeleted.Should().Be(0);
+        result.BlobsDeleted.Should().Be(0);
+        result.LayerLinksDeleted.Should().Be(0);
+        _tree.Files().Should().Equal(before);
+        Directory.Exists(Path.Combine(_tree.V2, "_harbor-gc")).Should().BeFalse("everything was put back and the run's quarantine removed");
     }
 
     [Test]

@@ -5,17 +5,21 @@ using Harbor.Gc.Storage;
 namespace Harbor.Gc.Tests.Support;
 
 /// <summary>
-/// An <see cref="IWritableRegistryStore"/> that forwards every call to a store and first runs a hook with the method's name and
-/// arguments: a test makes another writer act at an exact point between the registry API's check and its write.
+/// An <see cref="IWritableRegistryStore"/> (or any interface: a storage driver, say) that forwards every call to the real one and
+/// first runs a hook with the method's name and arguments: a test makes another writer act, or a run stop, at an exact point
+/// (between the registry API's check and its write; as settling reads the tree again).
 /// </summary>
 internal class HookedStore : DispatchProxy
 {
-    private IWritableRegistryStore _inner = null!;
+    private object _inner = null!;
     private Action<string, object?[]> _before = null!;
 
-    public static IWritableRegistryStore Create(IWritableRegistryStore inner, Action<string, object?[]> before)
+    public static IWritableRegistryStore Create(IWritableRegistryStore inner, Action<string, object?[]> before) => Create<IWritableRegistryStore>(inner, before);
+
+    public static T Create<T>(T inner, Action<string, object?[]> before)
+        where T : class
     {
-        var proxy = Create<IWritableRegistryStore, HookedStore>();
+        var proxy = Create<T, HookedStore>();
         var hooked = (HookedStore)(object)proxy;
         hooked._inner = inner;
         hooked._before = before;

@@ -103,7 +103,7 @@ internal sealed class HarborInstallation
 
     private static void RequirePostgres()
     {
-        if (PostgresCluster.FindBinaries() is null)
+        if (PostgresServer.FindBinaries() is null)
         {
             throw new InvalidOperationException(
                 "The harbor: benchmark needs PostgreSQL's initdb and postgres (Debian's postgresql package, /usr/lib/postgresql/N/bin, or HARBOR_GC_POSTGRES_BIN): "

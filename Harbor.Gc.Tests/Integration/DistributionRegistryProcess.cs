@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Harbor.Gc.Tests.Support;
 
@@ -43,7 +42,7 @@ internal sealed class DistributionRegistryProcess : IDisposable
         _work = Path.Combine(parentFolder ?? Path.GetTempPath(), "harbor-gc-registry", Guid.NewGuid().ToString("N"));
         Root = Path.Combine(_work, "root");
         Directory.CreateDirectory(Root);
-        Port = FreePort();
+        Port = FixtureProcess.FreePort();
         Endpoint = new Uri($"http://127.0.0.1:{Port}/");
         ConfigFile = Path.Combine(_work, "config.yml");
         File.WriteAllText(ConfigFile, string.Create(CultureInfo.InvariantCulture, $"""
@@ -81,16 +80,7 @@ internal sealed class DistributionRegistryProcess : IDisposable
     public bool IsRunning => _process is { HasExited: false };
 
     /// <summary>What the registry printed since it was last started (stdout and stderr).</summary>
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public string Output => FixtureProcess.Read(_output);
 
     /// <summary>Starts <c>docker-registry serve</c> and waits until <c>GET /v2/</c> answers 200.</summary>
     /// <exception cref="InvalidOperationException">The registry exited or did not answer in time; the message carries its output.</exception>
@@ -105,40 +95,32 @@ internal sealed class DistributionRegistryProcess : IDisposable
         var process = Launch("serve", ConfigFile);
         _process = process;
         using var http = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(2) };
-        var started = _time.GetTimestamp();
-        while (true)
+        async Task<bool> Answers(CancellationToken token)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (process.HasExited)
-            {
-                await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-                throw new InvalidOperationException($"{_binary} serve exited with code {process.ExitCode} before answering on {Endpoint}:\n{Output}");
-            }
-
             try
             {
-                using var response = await http.GetAsync(new Uri(Endpoint, "v2/"), cancellationToken).ConfigureAwait(false);
-                if (response.StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
+                using var response = await http.GetAsync(new Uri(Endpoint, "v2/"), token).ConfigureAwait(false);
+                return response.StatusCode == HttpStatusCode.OK;
             }
             catch (HttpRequestException)
             {
-                // not listening yet
+                return false; // not listening yet
             }
-            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+            catch (TaskCanceledException) when (!token.IsCancellationRequested)
             {
-                // a request timed out: try again
+                return false; // a request timed out: try again
             }
+        }
 
-            if (_time.GetElapsedTime(started) > StartTimeout)
-            {
-                Stop();
-                throw new InvalidOperationException($"{_binary} serve did not answer GET {Endpoint}v2/ within {StartTimeout.TotalSeconds} s:\n{Output}");
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(50), _time, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await FixtureProcess.WaitUntilServingAsync(process, $"{_binary} serve", $"answering GET {Endpoint}v2/", Answers, StartTimeout, () => Output, _time, cancellationToken)
+                .ConfigureAwait(false);
+        }
+        catch (InvalidOperationException)
+        {
+            Stop();
+            throw;
         }
     }
 
@@ -204,7 +186,7 @@ internal sealed class DistributionRegistryProcess : IDisposable
 
     private Process Launch(params string[] args)
     {
-        var process = CapturedProcess.Start(StartInfo(args), _output);
+        var process = FixtureProcess.Start(StartInfo(args), _output);
         Running[process] = true;
         return process;
     }
@@ -245,12 +227,5 @@ internal sealed class DistributionRegistryProcess : IDisposable
         {
             Running.TryRemove(process, out _);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

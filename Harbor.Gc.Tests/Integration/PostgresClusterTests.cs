@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Harbor.Gc.Tests.Support;
 using Npgsql;
 
 namespace Harbor.Gc.Tests.Integration;
@@ -58,7 +59,7 @@ public sealed class PostgresClusterTests
         // given a stand-in for the test process and one for the server (each a sleep), watched by the cluster's watchdog
         using var parent = Process.Start("sleep", "600");
         using var server = Process.Start("sleep", "600");
-        using var watchdog = PostgresCluster.StartWatchdog(parent.Id, server.Id);
+        using var watchdog = PostgresServer.StartWatchdog(parent.Id, server.Id);
         try
         {
             // when the test process dies (SIGKILL: no teardown runs)

@@ -1,11 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
+using Harbor.Gc.Tests.Support;
 
 namespace Harbor.Gc.Tests.Integration.S3;
 
@@ -242,29 +241,8 @@ internal sealed class S3Server : IDisposable
     public void Dispose()
     {
         StopProcesses(ReadProcessIds());
-        if (_watchdog is { } watchdog)
-        {
-            try
-            {
-                watchdog.Kill();
-            }
-            catch (InvalidOperationException)
-            {
-                // already gone
-            }
-
-            watchdog.Dispose();
-            _watchdog = null;
-        }
-
-        try
-        {
-            Directory.Delete(_work, recursive: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // under the temporary folder
-        }
+        FixtureProcess.Kill(ref _watchdog);
+        FixtureProcess.RemoveFolder(_work);
     }
 
     private void Start()
@@ -276,11 +254,12 @@ internal sealed class S3Server : IDisposable
         var script = Path.Combine(AppContext.BaseDirectory, "Integration", "S3", "start-swift.sh");
         for (var attempt = 1; ; attempt++)
         {
-            var port = FreePorts(5);
+            var port = FixtureProcess.FreePorts(5);
             var data = Path.Combine(_work, "node");
             var (code, output) = RunScript(script, data, port);
             ProcessIds = ReadProcessIds();
-            _watchdog ??= StartWatchdog(Environment.ProcessId, Path.Combine(data, "pids"));
+            _watchdog ??= FixtureProcess.StartWatchdog("s3-watchdog", Environment.ProcessId,
+                "[ -f \"$2\" ] && while read -r p; do kill -TERM \"$p\" 2>/dev/null; done < \"$2\"", Path.Combine(data, "pids"));
             if (code == 0)
             {
                 Endpoint = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}"));
@@ -299,25 +278,11 @@ internal sealed class S3Server : IDisposable
         TestContext.Progress.WriteLine($"S3 server (Swift s3api) on {Endpoint} started in {StartupTime.TotalSeconds:0.00} s");
     }
 
-    private (int Code, string Output) RunScript(string script, string folder, int port)
-    {
-        var info = new ProcessStartInfo("/bin/bash") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { script, folder, port.ToString(CultureInfo.InvariantCulture), Secret })
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromSeconds(120)))
-        {
-            process.Kill(entireProcessTree: true);
-            return (-1, "start-swift.sh did not finish within 120 s");
-        }
-
-        return (process.ExitCode, stdout.Result + stderr.Result);
-    }
+    private (int Code, string Output) RunScript(string script, string folder, int port) =>
+        FixtureProcess.Run(FixtureProcess.Info("/bin/bash", [script, folder, port.ToString(CultureInfo.InvariantCulture), Secret]), TimeSpan.FromSeconds(120))
+            is { } done
+            ? (done.Code, done.Stdout + done.Stderr)
+            : (-1, "start-swift.sh did not finish within 120 s");
 
     private List<int> ReadProcessIds()
     {
@@ -340,93 +305,8 @@ internal sealed class S3Server : IDisposable
         }
     }
 
-    private static void StopProcesses(IReadOnlyList<int> ids)
-    {
-        var running = new List<Process>();
-        foreach (var id in ids)
-        {
-            try
-            {
-                var process = Process.GetProcessById(id);
-                running.Add(process);
-                Signal("TERM", id);
-            }
-            catch (ArgumentException)
-            {
-                // already gone
-            }
-        }
-
-        foreach (var process in running)
-        {
-            using (process)
-            {
-                try
-                {
-                    if (!process.WaitForExit(TimeSpan.FromSeconds(5)))
-                    {
-                        process.Kill();
-                        process.WaitForExit(TimeSpan.FromSeconds(5));
-                    }
-                }
-                catch (InvalidOperationException)
-                {
-                    // already gone
-                }
-            }
-        }
-    }
-
-    private static void Signal(string signal, int id)
-    {
-        using var kill = Process.Start(new ProcessStartInfo("kill", ["-" + signal, id.ToString(CultureInfo.InvariantCulture)]) { UseShellExecute = false, RedirectStandardError = true })!;
-        kill.WaitForExit();
-    }
-
-    /// <summary>A shell that waits for <paramref name="parentId"/> (the test process) to end and then stops the ids in <paramref name="pidsFile"/>.</summary>
-    private static Process StartWatchdog(int parentId, string pidsFile)
-    {
-        var info = new ProcessStartInfo("/bin/sh") { UseShellExecute = false, RedirectStandardInput = true };
-        foreach (var argument in new[]
-                 {
-                     "-c", "while kill -0 \"$1\" 2>/dev/null; do sleep 1; done; [ -f \"$2\" ] && while read -r p; do kill -TERM \"$p\" 2>/dev/null; done < \"$2\"",
-                     "s3-watchdog", parentId.ToString(CultureInfo.InvariantCulture), pidsFile,
-                 })
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        return Process.Start(info) ?? throw new InvalidOperationException("the watchdog shell did not start");
-    }
-
-    /// <summary>The first of <paramref name="count"/> consecutive free loopback ports, from a random start.</summary>
-    private static int FreePorts(int count)
-    {
-        for (var attempt = 0; attempt < 200; attempt++)
-        {
-            var first = Random.Shared.Next(20000, 60000 - count);
-            if (Enumerable.Range(first, count).All(IsFree))
-            {
-                return first;
-            }
-        }
-
-        throw new InvalidOperationException($"no {count} consecutive free ports on 127.0.0.1");
-    }
-
-    private static bool IsFree(int port)
-    {
-        try
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, port);
-            listener.Start();
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
+    /// <summary>Stops the server's processes by their ids: TERM, then KILL after 5 s.</summary>
+    private static void StopProcesses(IReadOnlyList<int> ids) => FixtureProcess.Stop(ids, "TERM", TimeSpan.FromSeconds(5), entireProcessTree: false);
 }
 
 /// <summary>Stops the test run's S3 server when the run ends (it is started by the first test that needs it).</summary>

@@ -74,27 +74,31 @@ internal static class PostgresBenchmarkStore
             await copy.WriteAsync((short)b.Status, NpgsqlDbType.Smallint).ConfigureAwait(false);
         }).ConfigureAwait(false);
 
+        // the media types' ids first (schema version 3: artifacts hold ids, their references packed), as a push gives them
+        var mediaTypes = new PostgresMediaTypes();
+        await using (var dataSource = NpgsqlDataSource.Create(connectionString))
+        {
+            await mediaTypes.EnsureAsync(dataSource, snapshot.Artifacts.SelectMany(a => a.References.Select(r => r.MediaType).Append(a.MediaType).Append(a.ArtifactType)).Distinct(), CancellationToken.None).ConfigureAwait(false);
+        }
+
         long maxVersion = 0;
         await CopyAsync(connection,
-            "COPY artifacts (repository, digest, media_type, kind, artifact_type, size, pushed_at, first_pushed_at, pulled_at, labels, ref_digests, ref_sizes, "
-            + "ref_media_types, ref_kinds, ref_foreign, children, subject, parse_problem, version) FROM STDIN (FORMAT BINARY)", snapshot.Artifacts, async (copy, a) =>
+            "COPY artifacts (repository, digest, media_type, kind, artifact_type, size, pushed_at, first_pushed_at, pulled_at, labels, refs, ref_digests, "
+            + "children, subject, parse_problem, version) FROM STDIN (FORMAT BINARY)", snapshot.Artifacts, async (copy, a) =>
             {
                 maxVersion = Math.Max(maxVersion, a.Version);
                 await copy.WriteAsync(a.Repository.Value, NpgsqlDbType.Text).ConfigureAwait(false);
                 await copy.WriteAsync(a.Digest.ToHashBytes(), NpgsqlDbType.Bytea).ConfigureAwait(false);
-                await copy.WriteAsync(a.MediaType, NpgsqlDbType.Text).ConfigureAwait(false);
+                await copy.WriteAsync(mediaTypes.IdOf(a.MediaType), NpgsqlDbType.Integer).ConfigureAwait(false);
                 await copy.WriteAsync((short)a.Kind, NpgsqlDbType.Smallint).ConfigureAwait(false);
-                await WriteTextAsync(copy, a.ArtifactType).ConfigureAwait(false);
+                await (a.ArtifactType is { } type ? copy.WriteAsync(mediaTypes.IdOf(type), NpgsqlDbType.Integer) : copy.WriteNullAsync()).ConfigureAwait(false);
                 await copy.WriteAsync(a.Size, NpgsqlDbType.Bigint).ConfigureAwait(false);
                 await copy.WriteAsync(a.PushedAt.UtcTicks, NpgsqlDbType.Bigint).ConfigureAwait(false);
                 await copy.WriteAsync((a.FirstPushedAt ?? a.PushedAt).UtcTicks, NpgsqlDbType.Bigint).ConfigureAwait(false);
                 await (a.PulledAt is { } pulled ? copy.WriteAsync(pulled.UtcTicks, NpgsqlDbType.Bigint) : copy.WriteNullAsync()).ConfigureAwait(false);
                 await copy.WriteAsync(a.Labels.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text).ConfigureAwait(false);
+                await copy.WriteAsync(PackedReferences.Pack(a.References, mediaTypes), NpgsqlDbType.Bytea).ConfigureAwait(false);
                 await copy.WriteAsync(a.References.Select(r => r.Digest.ToHashBytes()).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Bytea).ConfigureAwait(false);
-                await copy.WriteAsync(a.References.Select(r => r.Size).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Bigint).ConfigureAwait(false);
-                await copy.WriteAsync(a.References.Select(r => r.MediaType).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text).ConfigureAwait(false);
-                await copy.WriteAsync(a.References.Select(r => (short)r.Kind).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Smallint).ConfigureAwait(false);
-                await copy.WriteAsync(a.References.Select(r => r.IsForeign).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Boolean).ConfigureAwait(false);
                 await copy.WriteAsync(a.Children.Select(c => c.ToHashBytes()).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Bytea).ConfigureAwait(false);
                 await (a.Subject is { } subject ? copy.WriteAsync(subject.ToHashBytes(), NpgsqlDbType.Bytea) : copy.WriteNullAsync()).ConfigureAwait(false);
                 await WriteTextAsync(copy, a.ParseProblem).ConfigureAwait(false);

@@ -81,14 +81,14 @@ internal static class PostgresExplain
             }
 
             await using (var sizes = new NpgsqlCommand(
-                "SELECT avg(pg_column_size(a.*)), avg(pg_column_size(ref_digests)), avg(pg_column_size(ref_sizes)), avg(pg_column_size(ref_media_types)), "
-                + "avg(pg_column_size(ref_kinds)), avg(pg_column_size(ref_foreign)), avg(pg_column_size(children)), avg(pg_column_size(labels)), avg(cardinality(ref_digests)) FROM artifacts a", connection))
+                "SELECT avg(pg_column_size(a.*)), avg(pg_column_size(ref_digests)), avg(pg_column_size(refs)), "
+                + "avg(pg_column_size(children)), avg(pg_column_size(labels)), avg(cardinality(ref_digests)) FROM artifacts a", connection))
             await using (var reader = await sizes.ExecuteReaderAsync().ConfigureAwait(false))
             {
                 await reader.ReadAsync().ConfigureAwait(false);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"   artifact row: {reader.GetDecimal(0):F0} bytes on average; ref_digests {reader.GetDecimal(1):F0}, ref_sizes {reader.GetDecimal(2):F0}, ref_media_types {reader.GetDecimal(3):F0}, "
-                    + $"ref_kinds {reader.GetDecimal(4):F0}, ref_foreign {reader.GetDecimal(5):F0}, children {reader.GetDecimal(6):F0}, labels {reader.GetDecimal(7):F0}; {reader.GetDecimal(8):F1} references per artifact"));
+                    $"   artifact row: {reader.GetDecimal(0):F0} bytes on average; ref_digests {reader.GetDecimal(1):F0}, refs (packed) {reader.GetDecimal(2):F0}, "
+                    + $"children {reader.GetDecimal(3):F0}, labels {reader.GetDecimal(4):F0}; {reader.GetDecimal(5):F1} references per artifact"));
             }
 
             await ReadCostsAsync(connection, store).ConfigureAwait(false);

@@ -45,6 +45,13 @@ internal static class PostgresStopwatch
             }
         }
 
+        if (what is "serve")
+        {
+            // keep the cluster up for psql and experiments: the template's connection string on standard output, until killed
+            Console.WriteLine($"serving {cluster.ConnectionString(template, pooling: false)}");
+            await Task.Delay(Timeout.Infinite).ConfigureAwait(false);
+        }
+
         if (what is "explain")
         {
             await PostgresExplain.RunAsync(cluster, template).ConfigureAwait(false);

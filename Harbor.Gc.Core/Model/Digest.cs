@@ -64,6 +64,29 @@ public readonly struct Digest : IEquatable<Digest>, IComparable<Digest>, ISpanFo
 
     /// <summary>The raw hash: 32 bytes for sha256, 64 for sha512 (the compact form a database stores; <see cref="FromHash"/> reads it back).</summary>
     /// <exception cref="InvalidOperationException">The digest is empty.</exception>
+    /// <summary>The length of the raw hash: 32 bytes for sha256, 64 for sha512.</summary>
+    internal int HashLength => Sha512Hash is not null ? 64 : 32;
+
+    /// <summary>Writes the raw hash (<see cref="HashLength"/> bytes) into <paramref name="destination"/>.</summary>
+    internal void WriteHash(Span<byte> destination)
+    {
+        if (Sha512Hash is { } sha512)
+        {
+            sha512.CopyTo(destination);
+            return;
+        }
+
+        if (IsEmpty)
+        {
+            throw new InvalidOperationException("An empty digest has no hash.");
+        }
+
+        BinaryPrimitives.WriteUInt64BigEndian(destination, _h0);
+        BinaryPrimitives.WriteUInt64BigEndian(destination[8..], _h1);
+        BinaryPrimitives.WriteUInt64BigEndian(destination[16..], _h2);
+        BinaryPrimitives.WriteUInt64BigEndian(destination[24..], _h3);
+    }
+
     internal byte[] ToHashBytes()
     {
         if (Sha512Hash is { } sha512)

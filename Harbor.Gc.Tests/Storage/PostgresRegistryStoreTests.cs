@@ -125,29 +125,58 @@ public class PostgresRegistryStoreTests
     }
 
     [Test]
-    public void Open_Version1Store_IsMigrated_ToGinIndexesWithoutAPendingList()
+    public async Task Open_Version1Store_IsMigrated_ToGinIndexesWithoutAPendingList_AndCompactRows_ThatReadBackTheSame()
     {
-        // given a store of schema version 1: its GIN indexes with fast update (PostgreSQL's default), and entries in their pending lists
-        var database = NewStoreDatabase();
-        Execute(database.Name, "DELETE FROM harbor_gc_schema WHERE version > 1");
-        Execute(database.Name, "ALTER INDEX artifacts_ref_digests SET (fastupdate = on); ALTER INDEX artifacts_children SET (fastupdate = on)");
-        Execute(database.Name, "INSERT INTO artifacts SELECT 'repo', sha256(i::text::bytea), 'm', 0, NULL, 1, 0, 0, NULL, '{}', ARRAY[sha256(('l' || i)::bytea)], "
-            + "ARRAY[1::bigint], ARRAY['m'], ARRAY[0::smallint], ARRAY[false], ARRAY[sha256(('c' || i)::bytea)], NULL, NULL, i FROM generate_series(1, 100) i");
-        Execute(database.Name, "CREATE EXTENSION IF NOT EXISTS pageinspect");
-        Scalar<long>(database.Name, "SELECT n_pending_tuples FROM gin_metapage_info(get_raw_page('artifacts_ref_digests', 0))").Should().BeGreaterThan(0);
+        // given a store as schema version 1 made it: GIN indexes with fast update (PostgreSQL's default) with entries pending, and
+        // artifact rows with media types as text and references as five parallel arrays (a null media type, a foreign reference, a
+        // sha512 digest, an artifact type)
+        var name = PostgresTestDatabases.NewEmptyDatabase();
+        _databases.Add(new PostgresTestDatabases.Database(name));
+        await using (var connection = new NpgsqlConnection(PostgresTestDatabases.ConnectionString(name)))
+        {
+            await connection.OpenAsync();
+            await PostgresSchema.EnsureAsync(connection, name, create: true, readOnly: false, CancellationToken.None, upTo: 1);
+        }
+
+        Execute(name, "INSERT INTO artifacts SELECT 'repo', sha256(i::text::bytea), 'application/vnd.oci.image.manifest.v1+json', 1, "
+            + "CASE WHEN i % 2 = 0 THEN 'application/vnd.example.sbom' END, 100 + i, 10, 5, NULL, '{}', "
+            + "ARRAY[sha256(('config' || i)::bytea), sha512(('layer' || i)::bytea), sha256('shared'::bytea)], ARRAY[7::bigint, 1000 + i, 3], "
+            + "ARRAY['application/vnd.oci.image.config.v1+json', 'application/vnd.oci.image.layer.v1.tar+gzip', NULL], ARRAY[1::smallint, 2, 2], "
+            + "ARRAY[false, false, true], ARRAY[sha256(('c' || i)::bytea)], NULL, NULL, i FROM generate_series(1, 100) i");
+        Execute(name, "CREATE EXTENSION IF NOT EXISTS pageinspect");
+        Scalar<long>(name, "SELECT n_pending_tuples FROM gin_metapage_info(get_raw_page('artifacts_ref_digests', 0))").Should().BeGreaterThan(0);
 
         // when this version opens it for writing
-        using (PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = database.ConnectionString, BlobsPath = _stores.NewFolder() }))
-        {
-        }
+        await using var store = PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = PostgresTestDatabases.ConnectionString(name), BlobsPath = _stores.NewFolder() });
 
         // then it is at this version, both indexes write straight into the index, and what was pending is merged
-        Scalar<long>(database.Name, "SELECT count(*) FROM harbor_gc_schema").Should().Be(PostgresSchema.CurrentVersion);
+        Scalar<long>(name, "SELECT count(*) FROM harbor_gc_schema").Should().Be(PostgresSchema.CurrentVersion);
         foreach (var index in new[] { "artifacts_ref_digests", "artifacts_children" })
         {
-            Scalar<string>(database.Name, $"SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = '{index}'").Should().Contain("fastupdate=off", index);
-            Scalar<long>(database.Name, $"SELECT n_pending_tuples FROM gin_metapage_info(get_raw_page('{index}', 0))").Should().Be(0, index);
+            Scalar<string>(name, $"SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = '{index}'").Should().Contain("fastupdate=off", index);
+            Scalar<long>(name, $"SELECT n_pending_tuples FROM gin_metapage_info(get_raw_page('{index}', 0))").Should().Be(0, index);
         }
+
+        // and every artifact reads back as it was written, from the compact row (version 3), in every reference's order
+        Scalar<long>(name, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'artifacts' AND column_name IN ('ref_sizes', 'ref_media_types', 'ref_kinds', 'ref_foreign')").Should().Be(0);
+        foreach (var i in new[] { 1, 2, 100 })
+        {
+            var digest = Digest.FromHash(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(i.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+            var artifact = await store.GetArtifactAsync(new ArtifactKey(RepositoryName.Parse("repo"), digest));
+            artifact.Should().NotBeNull();
+            artifact!.MediaType.Should().Be("application/vnd.oci.image.manifest.v1+json");
+            artifact.ArtifactType.Should().Be(i % 2 == 0 ? "application/vnd.example.sbom" : null);
+            artifact.Size.Should().Be(100 + i);
+            artifact.Version.Should().Be(i);
+            artifact.References.Should().Equal(
+                new BlobReference(Digest.FromHash(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes($"config{i}"))), 7, "application/vnd.oci.image.config.v1+json", BlobReferenceKind.Config),
+                new BlobReference(Digest.FromHash(System.Security.Cryptography.SHA512.HashData(System.Text.Encoding.ASCII.GetBytes($"layer{i}"))), 1000 + i, "application/vnd.oci.image.layer.v1.tar+gzip", BlobReferenceKind.Layer),
+                new BlobReference(Digest.FromHash(System.Security.Cryptography.SHA256.HashData("shared"u8)), 3, null, BlobReferenceKind.Layer, IsForeign: true));
+            artifact.Children.Should().Equal(Digest.FromHash(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes($"c{i}"))));
+        }
+
+        // and the GIN lookups still answer from the kept digests
+        (await store.IsBlobReferencedAsync(Digest.FromHash(System.Security.Cryptography.SHA512.HashData("layer7"u8)))).Should().BeTrue();
     }
 
     [TestCase("DROP TABLE layer_links", "layer_links is missing", Description = "a version recorded, one of its tables missing")]
@@ -297,8 +326,9 @@ public class PostgresRegistryStoreTests
         foreach (var sql in new[]
                  {
                      "INSERT INTO blobs SELECT sha256(('l' || i)::bytea), 1, NULL, 0, 0, 0 FROM generate_series(1, 20000) i",
-                     "INSERT INTO artifacts SELECT 'repo' || (i % 4), sha256(i::text::bytea), 'm', 0, NULL, 1, 0, 0, NULL, '{}', ARRAY[sha256(('l' || i)::bytea)], "
-                         + "ARRAY[1::bigint], ARRAY['m'], ARRAY[0::smallint], ARRAY[false], ARRAY[sha256(('c' || i)::bytea)], NULL, NULL, i FROM generate_series(1, 20000) i",
+                     "INSERT INTO artifacts (repository, digest, media_type, kind, artifact_type, size, pushed_at, first_pushed_at, pulled_at, labels, ref_digests, refs, "
+                         + "children, subject, parse_problem, version) SELECT 'repo' || (i % 4), sha256(i::text::bytea), 1, 0, NULL, 1, 0, 0, NULL, '{}', "
+                         + "ARRAY[sha256(('l' || i)::bytea)], '', ARRAY[sha256(('c' || i)::bytea)], NULL, NULL, i FROM generate_series(1, 20000) i",
                      "INSERT INTO tags SELECT 'repo' || (i % 4), 'v' || i, sha256(i::text::bytea), 0, NULL FROM generate_series(1, 20000) i",
                      "INSERT INTO accessory_links SELECT 'repo' || (i % 4), sha256(('a' || i)::bytea), sha256(i::text::bytea), 't', 0, false FROM generate_series(1, 20000) i",
                      "INSERT INTO layer_links SELECT 'repo' || (i % 4), sha256(('l' || i)::bytea), 0 FROM generate_series(1, 20000) i",

@@ -30,9 +30,10 @@ namespace Harbor.Gc.Storage.PostgresMetadata;
 /// </remarks>
 public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDisposable, IAsyncDisposable
 {
+    // what is read of an artifact (media types as ids, references packed: schema version 3); a write adds ref_digests, the column of
+    // the GIN index that answers "is this blob referenced", which no read needs
     private const string ArtifactColumns =
-        "repository, digest, media_type, kind, artifact_type, size, pushed_at, first_pushed_at, pulled_at, labels, ref_digests, ref_sizes, "
-        + "ref_media_types, ref_kinds, ref_foreign, children, subject, parse_problem, version";
+        "repository, digest, media_type, kind, artifact_type, size, pushed_at, first_pushed_at, pulled_at, labels, refs, children, subject, parse_problem, version";
 
     private const string BlobColumns = "digest, size, media_type, created_at, updated_at, status";
     private const string TagColumns = "repository, name, digest, pushed_at, pulled_at";
@@ -42,6 +43,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     private readonly FileSystemBlobStore _files;
     private readonly TimeProvider _time;
     private readonly bool _readOnly;
+    private readonly PostgresMediaTypes _mediaTypes = new();
 
     private PostgresRegistryStore(NpgsqlDataSource dataSource, FileSystemBlobStore files, string where, TimeProvider time, bool readOnly)
     {
@@ -145,11 +147,14 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     public ValueTask<Stream?> OpenBlobAsync(Digest digest, CancellationToken cancellationToken = default) => ValueTask.FromResult(_files.OpenRead(digest));
 
     /// <inheritdoc />
-    public ValueTask<Artifact> PutArtifactAsync(Artifact artifact, bool requireChildren = false, CancellationToken cancellationToken = default)
+    public async ValueTask<Artifact> PutArtifactAsync(Artifact artifact, bool requireChildren = false, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(artifact);
         cancellationToken.ThrowIfCancellationRequested();
-        return WriteAsync(async connection =>
+        EnsureWritable();
+        // the ids of its media types, before the write's transaction (nothing to do once this process has seen them)
+        await _mediaTypes.EnsureAsync(_dataSource, [artifact.MediaType, artifact.ArtifactType, .. artifact.References.Select(r => r.MediaType)], cancellationToken).ConfigureAwait(false);
+        return await WriteAsync(async connection =>
         {
             var repository = artifact.Repository.Value;
             var children = artifact.Children.Distinct().Order().ToList();
@@ -214,14 +219,13 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
 
             // a push of an artifact already there keeps its first push time and its last pull (as Harbor's artifact row keeps pull_time)
             var upsert = new NpgsqlBatchCommand(
-                $"INSERT INTO artifacts ({ArtifactColumns}) VALUES (@repository, @digest, @media_type, @kind, @artifact_type, @size, @now, @now, @pulled_at, "
-                + "@labels, @ref_digests, @ref_sizes, @ref_media_types, @ref_kinds, @ref_foreign, @children, @subject, @parse_problem, nextval('artifact_version')) "
+                $"INSERT INTO artifacts ({ArtifactColumns}, ref_digests) VALUES (@repository, @digest, @media_type, @kind, @artifact_type, @size, @now, @now, @pulled_at, "
+                + "@labels, @refs, @children, @subject, @parse_problem, nextval('artifact_version'), @ref_digests) "
                 + "ON CONFLICT (repository, digest) DO UPDATE SET media_type = EXCLUDED.media_type, kind = EXCLUDED.kind, artifact_type = EXCLUDED.artifact_type, "
                 + "size = EXCLUDED.size, pushed_at = EXCLUDED.pushed_at, pulled_at = COALESCE(artifacts.pulled_at, EXCLUDED.pulled_at), labels = EXCLUDED.labels, "
-                + "ref_digests = EXCLUDED.ref_digests, ref_sizes = EXCLUDED.ref_sizes, ref_media_types = EXCLUDED.ref_media_types, ref_kinds = EXCLUDED.ref_kinds, "
-                + "ref_foreign = EXCLUDED.ref_foreign, children = EXCLUDED.children, subject = EXCLUDED.subject, parse_problem = EXCLUDED.parse_problem, "
+                + "refs = EXCLUDED.refs, ref_digests = EXCLUDED.ref_digests, children = EXCLUDED.children, subject = EXCLUDED.subject, parse_problem = EXCLUDED.parse_problem, "
                 + "version = EXCLUDED.version RETURNING first_pushed_at, pulled_at, version");
-            AddArtifact(upsert.Parameters, artifact, now);
+            AddArtifact(upsert.Parameters, artifact, now, _mediaTypes);
             batch.BatchCommands.Add(upsert);
             if (needed.Count > 0)
             {
@@ -243,18 +247,21 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
             }
 
             return stored;
-        }, cancellationToken);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
     public async ValueTask<Artifact?> GetArtifactAsync(ArtifactKey key, CancellationToken cancellationToken = default)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = Command(connection, $"SELECT {ArtifactColumns} FROM artifacts WHERE repository = @repository AND digest = @digest");
-        command.Parameters.Add(Text("repository", key.Repository.Value));
-        command.Parameters.Add(DigestParameter("digest", key.Digest));
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadArtifact(reader, new RepositoryNames()) : null;
+        return await ReadArtifactsAsync(connection, async () =>
+        {
+            await using var command = Command(connection, $"SELECT {ArtifactColumns} FROM artifacts WHERE repository = @repository AND digest = @digest");
+            command.Parameters.Add(Text("repository", key.Repository.Value));
+            command.Parameters.Add(DigestParameter("digest", key.Digest));
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadArtifact(reader, new RepositoryNames(), _mediaTypes) : null;
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -262,10 +269,13 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     public async ValueTask<IReadOnlyList<Artifact>> GetParentsAsync(ArtifactKey child, CancellationToken cancellationToken = default)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = Command(connection, ParentsQuery);
-        command.Parameters.Add(Text("repository", child.Repository.Value));
-        command.Parameters.Add(Digests("child", [child.Digest]));
-        return await ReadAllAsync(command, r => ReadArtifact(r, new RepositoryNames()), cancellationToken).ConfigureAwait(false);
+        return await ReadArtifactsAsync(connection, async () =>
+        {
+            await using var command = Command(connection, ParentsQuery);
+            command.Parameters.Add(Text("repository", child.Repository.Value));
+            command.Parameters.Add(Digests("child", [child.Digest]));
+            return await ReadAllAsync(command, r => ReadArtifact(r, new RepositoryNames(), _mediaTypes), cancellationToken).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -479,6 +489,8 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
                 await readOnly.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 
+            // every media type id a row of this snapshot holds was committed before it
+            await _mediaTypes.RefreshAsync(connection, cancellationToken).ConfigureAwait(false);
             await using (var counts = Command(connection, "SELECT (SELECT count(*) FROM artifacts), (SELECT count(*) FROM blobs), (SELECT count(*) FROM tags), (SELECT count(*) FROM accessory_links)"))
             await using (var reader = await counts.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -500,7 +512,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
                 }, sink.OnBlob, n).ConfigureAwait(false);
             }
 
-            n = await DeliverAsync($"SELECT {ArtifactColumns} FROM artifacts", r => ReadArtifact(r, names), sink.OnArtifact, n).ConfigureAwait(false);
+            n = await DeliverAsync($"SELECT {ArtifactColumns} FROM artifacts", r => ReadArtifact(r, names, _mediaTypes), sink.OnArtifact, n).ConfigureAwait(false);
             n = await DeliverAsync($"SELECT {TagColumns} FROM tags", r => ReadTag(r, names), sink.OnTag, n).ConfigureAwait(false);
             n = await DeliverAsync($"SELECT {LinkColumns} FROM accessory_links", r => ReadLink(r, names), sink.OnAccessoryLink, n).ConfigureAwait(false);
             await DeliverAsync("SELECT repository, digest, created_at FROM layer_links", r => new LayerLink(names.Get(r.GetString(0)), ToDigest(r, 1), Time(r.GetInt64(2))), sink.OnLayerLink, n).ConfigureAwait(false);
@@ -754,6 +766,23 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
         return await action(connection).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Runs <paramref name="read"/>, a read of artifact rows; when a row holds a media type id added since this process last read them
+    /// (another process pushed it), reads them on <paramref name="connection"/> and runs it again.
+    /// </summary>
+    private async Task<T> ReadArtifactsAsync<T>(NpgsqlConnection connection, Func<Task<T>> read, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await read().ConfigureAwait(false);
+        }
+        catch (UnknownMediaTypeIdException)
+        {
+            await _mediaTypes.RefreshAsync(connection, cancellationToken).ConfigureAwait(false);
+            return await read().ConfigureAwait(false);
+        }
+    }
+
     /// <summary>A transaction-level advisory lock on a digest (its first 64 bits), released at commit or rollback.</summary>
     private static async Task LockDigestAsync(NpgsqlConnection connection, Digest digest)
     {
@@ -845,54 +874,42 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     private static Blob ReadBlob(NpgsqlDataReader reader) => new(
         ToDigest(reader, 0), reader.GetInt64(1), OptionalText(reader, 2), Time(reader.GetInt64(3)), Time(reader.GetInt64(4)), (BlobStatus)reader.GetInt16(5));
 
-    private static void AddArtifact(NpgsqlParameterCollection parameters, Artifact artifact, DateTimeOffset now)
+    private static void AddArtifact(NpgsqlParameterCollection parameters, Artifact artifact, DateTimeOffset now, PostgresMediaTypes mediaTypes)
     {
         var references = artifact.References;
         parameters.Add(Text("repository", artifact.Repository.Value));
         parameters.Add(DigestParameter("digest", artifact.Digest));
-        parameters.Add(Text("media_type", artifact.MediaType));
+        parameters.Add(new NpgsqlParameter("media_type", NpgsqlDbType.Integer) { Value = mediaTypes.IdOf(artifact.MediaType) });
         parameters.Add(Small("kind", (short)artifact.Kind));
-        parameters.Add(Text("artifact_type", artifact.ArtifactType));
+        parameters.Add(new NpgsqlParameter("artifact_type", NpgsqlDbType.Integer) { Value = artifact.ArtifactType is { } type ? mediaTypes.IdOf(type) : DBNull.Value });
         parameters.Add(new NpgsqlParameter("size", NpgsqlDbType.Bigint) { Value = artifact.Size });
         parameters.Add(Ticks("now", now));
         parameters.Add(Ticks("pulled_at", artifact.PulledAt));
         parameters.Add(new NpgsqlParameter("labels", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = artifact.Labels.ToArray() });
         parameters.Add(Digests("ref_digests", references.Select(r => r.Digest)));
-        parameters.Add(new NpgsqlParameter("ref_sizes", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = references.Select(r => r.Size).ToArray() });
-        parameters.Add(new NpgsqlParameter("ref_media_types", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = references.Select(r => r.MediaType).ToArray() });
-        parameters.Add(new NpgsqlParameter("ref_kinds", NpgsqlDbType.Array | NpgsqlDbType.Smallint) { Value = references.Select(r => (short)r.Kind).ToArray() });
-        parameters.Add(new NpgsqlParameter("ref_foreign", NpgsqlDbType.Array | NpgsqlDbType.Boolean) { Value = references.Select(r => r.IsForeign).ToArray() });
+        parameters.Add(new NpgsqlParameter("refs", NpgsqlDbType.Bytea) { Value = PackedReferences.Pack(references, mediaTypes) });
         parameters.Add(Digests("children", artifact.Children));
         parameters.Add(DigestParameter("subject", artifact.Subject));
         parameters.Add(Text("parse_problem", artifact.ParseProblem));
     }
 
-    private static Artifact ReadArtifact(NpgsqlDataReader reader, RepositoryNames names)
+    private static Artifact ReadArtifact(NpgsqlDataReader reader, RepositoryNames names, PostgresMediaTypes mediaTypes)
     {
         var repository = names.Get(reader.GetString(0));
         var digest = ToDigest(reader, 1);
-        var mediaType = reader.GetString(2);
+        var mediaType = mediaTypes.NameOf(reader.GetInt32(2)) ?? throw new InvalidDataException($"artifacts.media_type of {repository}@{digest} is 0 (none).");
         var kind = (ManifestKind)reader.GetInt16(3);
-        var artifactType = OptionalText(reader, 4);
+        var artifactType = reader.IsDBNull(4) ? null : mediaTypes.NameOf(reader.GetInt32(4));
         var size = reader.GetInt64(5);
         var pushedAt = Time(reader.GetInt64(6));
         var firstPushedAt = Time(reader.GetInt64(7));
         var pulledAt = OptionalTime(reader, 8);
         var labels = reader.GetFieldValue<string[]>(9);
-        var refDigests = reader.GetFieldValue<byte[][]>(10);
-        var refSizes = reader.GetFieldValue<long[]>(11);
-        var refMediaTypes = reader.GetFieldValue<string?[]>(12);
-        var refKinds = reader.GetFieldValue<short[]>(13);
-        var refForeign = reader.GetFieldValue<bool[]>(14);
-        var children = reader.GetFieldValue<byte[][]>(15);
-        Digest? subject = reader.IsDBNull(16) ? null : ToDigest(reader, 16);
-        var parseProblem = OptionalText(reader, 17);
-        var version = reader.GetInt64(18);
-        var references = ImmutableArray.CreateBuilder<BlobReference>(refDigests.Length);
-        for (var i = 0; i < refDigests.Length; i++)
-        {
-            references.Add(new BlobReference(Digest.FromHash(refDigests[i]), refSizes[i], refMediaTypes[i], (BlobReferenceKind)refKinds[i], refForeign[i]));
-        }
+        var references = PackedReferences.Unpack(reader.GetFieldValue<byte[]>(10), mediaTypes);
+        var children = reader.GetFieldValue<byte[][]>(11);
+        Digest? subject = reader.IsDBNull(12) ? null : ToDigest(reader, 12);
+        var parseProblem = OptionalText(reader, 13);
+        var version = reader.GetInt64(14);
 
         return new Artifact
         {
@@ -906,7 +923,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
             FirstPushedAt = firstPushedAt,
             PulledAt = pulledAt,
             Labels = [.. labels],
-            References = references.MoveToImmutable(),
+            References = references,
             Children = [.. children.Select(c => Digest.FromHash(c))],
             Subject = subject,
             ParseProblem = parseProblem,

@@ -32,15 +32,21 @@ internal static class PostgresSchema
     public static int CurrentVersion => Migrations[^1].Version;
 
     /// <summary>The tables each version needs (the store's tables, as the newest migration leaves them).</summary>
-    public static readonly ImmutableArray<string> Tables = [VersionTable, "harbor_gc_store", "blobs", "artifacts", "tags", "accessory_links", "layer_links"];
+    public static readonly ImmutableArray<string> Tables = [VersionTable, "harbor_gc_store", "blobs", "artifacts", "tags", "accessory_links", "layer_links", "media_types"];
 
     /// <summary>
     /// Checks the database and, when <paramref name="readOnly"/> is false, creates (if <paramref name="create"/>) or migrates it to
     /// <see cref="CurrentVersion"/>, all in one transaction under the migration lock.
     /// </summary>
+    /// <param name="connection">An open connection to the database.</param>
+    /// <param name="where">The database, for messages.</param>
+    /// <param name="create">Whether an empty database becomes a store.</param>
+    /// <param name="readOnly">Whether to check only (no migration).</param>
+    /// <param name="cancellationToken">Cancels it.</param>
+    /// <param name="upTo">For tests: migrate no further than this version (an older store, as an older build left it).</param>
     /// <returns>The store id.</returns>
     /// <exception cref="InvalidDataException">The database is not a store this build may open (see the remarks); nothing was changed.</exception>
-    public static async Task<string> EnsureAsync(NpgsqlConnection connection, string where, bool create, bool readOnly, CancellationToken cancellationToken)
+    public static async Task<string> EnsureAsync(NpgsqlConnection connection, string where, bool create, bool readOnly, CancellationToken cancellationToken, int? upTo = null)
     {
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
         if (!readOnly)
@@ -105,7 +111,7 @@ internal static class PostgresSchema
             }
         }
 
-        foreach (var migration in Migrations.Where(m => m.Version > version))
+        foreach (var migration in Migrations.Where(m => m.Version > version && m.Version <= (upTo ?? CurrentVersion)))
         {
             if (migration.Version == 1)
             {

@@ -45,6 +45,15 @@ internal static class PostgresStopwatch
             }
         }
 
+        if (what is "reads")
+        {
+            // where a snapshot's time goes, table by table (PostgresExplain.ReadCostsAsync)
+            var database = PostgresBenchmarkStore.Copy(cluster, template);
+            await using var store = PostgresBenchmarkStore.Open(cluster, database, TimeProvider.System);
+            await using var connection = await store.OpenConnectionAsync().ConfigureAwait(false);
+            await PostgresExplain.ReadCostsAsync(connection, store).ConfigureAwait(false);
+        }
+
         if (what is "serve")
         {
             // keep the cluster up for psql and experiments: the template's connection string on standard output, until killed
@@ -73,6 +82,34 @@ internal static class PostgresStopwatch
         return $"machine: {Environment.ProcessorCount} cores, {model}, {memory} RAM, load average {LoadAverage()}";
     }
 
+    /// <summary>
+    /// The CPU time (user + system) of the cluster's server processes alive now (the postmaster's children: a pooled connection's
+    /// backend lives across runs): with the process's own, a measure of work that a loaded machine does not inflate as it does wall time.
+    /// </summary>
+    internal static TimeSpan ServerCpu(PostgresBenchmarkCluster cluster)
+    {
+        var postmaster = File.ReadLines(Path.Combine(cluster.DataFolder, "postmaster.pid")).First().Trim();
+        long ticks = 0;
+        foreach (var folder in Directory.EnumerateDirectories("/proc").Where(f => Path.GetFileName(f).All(char.IsAsciiDigit)))
+        {
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(folder, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // after "pid (comm) ": state, ppid, ...
+                if (fields[1] == postmaster || Path.GetFileName(folder) == postmaster)
+                {
+                    ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture); // utime, stime
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // the process ended meanwhile
+            }
+        }
+
+        return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ is 100 on Linux
+    }
+
     internal static string LoadAverage() => string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
 
     private static async Task DryRunsAsync(PostgresBenchmarkCluster cluster, string template, int runs)
@@ -88,10 +125,16 @@ internal static class PostgresStopwatch
             {
                 GC.Collect();
                 var allocated = GC.GetTotalAllocatedBytes(precise: true);
+                var clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
+                var serverCpu = ServerCpu(cluster);
                 var watch = Stopwatch.StartNew();
                 var sink = new CountingSink();
                 await store.ReadSnapshotAsync(sink).ConfigureAwait(false);
                 snapshots.Add((watch.Elapsed.TotalMilliseconds, GC.GetTotalAllocatedBytes(precise: true) - allocated));
+                clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpu;
+                serverCpu = ServerCpu(cluster) - serverCpu;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"run {run}: snapshot alone: CPU {clientCpu.TotalMilliseconds:N0} ms in this process, {serverCpu.TotalMilliseconds:N0} ms in the server's processes ({sink.Phases})"));
 
                 GC.Collect();
                 GC.WaitForPendingFinalizers();
@@ -341,21 +384,55 @@ internal static class PostgresStopwatch
     /// <summary>Counts the records and keeps nothing: the store's own cost of a snapshot.</summary>
     internal sealed class CountingSink : ISnapshotSink
     {
+        private readonly Stopwatch _watch = Stopwatch.StartNew();
+        private readonly List<(string What, double Ms)> _phases = [];
+        private string _phase = "begin";
+
         public long Count { get; private set; }
 
-        public void OnBegin(SnapshotSizeHint hint)
+        /// <summary>When each kind of record began to arrive (ms since the sink was made): where a snapshot's time goes.</summary>
+        public string Phases => string.Join(", ", _phases.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.What} at {p.Ms:N0} ms")));
+
+        public void OnBegin(SnapshotSizeHint hint) => Enter("begin");
+
+        public void OnBlob(Blob blob)
         {
+            Enter("blobs");
+            Count++;
         }
 
-        public void OnBlob(Blob blob) => Count++;
+        public void OnArtifact(Artifact artifact)
+        {
+            Enter("artifacts");
+            Count++;
+        }
 
-        public void OnArtifact(Artifact artifact) => Count++;
+        public void OnTag(Tag tag)
+        {
+            Enter("tags");
+            Count++;
+        }
 
-        public void OnTag(Tag tag) => Count++;
+        public void OnAccessoryLink(AccessoryLink link)
+        {
+            Enter("links");
+            Count++;
+        }
 
-        public void OnAccessoryLink(AccessoryLink link) => Count++;
+        public void OnLayerLink(LayerLink link)
+        {
+            Enter("layer links");
+            Count++;
+        }
 
-        public void OnLayerLink(LayerLink link) => Count++;
+        private void Enter(string phase)
+        {
+            if (!ReferenceEquals(phase, _phase))
+            {
+                _phase = phase;
+                _phases.Add((phase, _watch.Elapsed.TotalMilliseconds));
+            }
+        }
 
         public void OnProblem(StoreProblem problem)
         {

@@ -45,6 +45,9 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     private readonly bool _readOnly;
     private readonly PostgresMediaTypes _mediaTypes = new();
 
+    [ThreadStatic]
+    private static byte[]? t_hash;
+
     private PostgresRegistryStore(NpgsqlDataSource dataSource, FileSystemBlobStore files, string where, TimeProvider time, bool readOnly)
     {
         _dataSource = dataSource;
@@ -491,31 +494,67 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
 
             // every media type id a row of this snapshot holds was committed before it
             await _mediaTypes.RefreshAsync(connection, cancellationToken).ConfigureAwait(false);
-            await using (var counts = Command(connection, "SELECT (SELECT count(*) FROM artifacts), (SELECT count(*) FROM blobs), (SELECT count(*) FROM tags), (SELECT count(*) FROM accessory_links)"))
+            // the sizes from the planner's statistics (as of the last analyze; -1 when never analyzed): a hint for sizing the sink's
+            // arrays, which grow when it is short; counting the rows would scan every table once more (0.5-0.9 s at 1M artifacts)
+            var estimated = new int[4];
+            await using (var counts = Command(connection,
+                             "SELECT relname, reltuples FROM pg_class WHERE oid IN ('artifacts'::regclass, 'blobs'::regclass, 'tags'::regclass, 'accessory_links'::regclass)"))
             await using (var reader = await counts.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
             {
-                await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-                sink.OnBegin(new SnapshotSizeHint((int)reader.GetInt64(0), (int)reader.GetInt64(1), (int)reader.GetInt64(2), (int)reader.GetInt64(3), 0));
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    var rows = (int)Math.Clamp(reader.GetFloat(1), 0, int.MaxValue);
+                    estimated[reader.GetString(0) switch { "artifacts" => 0, "blobs" => 1, "tags" => 2, _ => 3 }] = rows;
+                }
             }
 
-            var names = new RepositoryNames();
-            var n = 0;
+            sink.OnBegin(new SnapshotSizeHint(estimated[0], estimated[1], estimated[2], estimated[3], 0));
+
+            // the blobs on a second connection in this transaction's snapshot (exported, imported there), read and decoded on the
+            // second core while this one reads the artifacts, tags and links; handed to the sink last (a sink takes records in any order)
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            Task<(List<Blob> Blobs, HashSet<ulong> Recorded)>? blobs = null;
             if (sink.WantsBlobs)
             {
-                // the first 64 bits of each recorded blob's digest, to find blob files without a record (a collision only keeps a file)
-                recorded = [];
-                n = await DeliverAsync($"SELECT {BlobColumns} FROM blobs", r =>
-                {
-                    var blob = ReadBlob(r);
-                    recorded.Add(blob.Digest.Prefix);
-                    return blob;
-                }, sink.OnBlob, n).ConfigureAwait(false);
+                await using var export = Command(connection, "SELECT pg_export_snapshot()");
+                var snapshotId = (string)(await export.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+                blobs = Task.Run(() => ReadBlobsAsync(snapshotId, estimated[1], stop.Token), stop.Token);
             }
 
-            n = await DeliverAsync($"SELECT {ArtifactColumns} FROM artifacts", r => ReadArtifact(r, names, _mediaTypes), sink.OnArtifact, n).ConfigureAwait(false);
-            n = await DeliverAsync($"SELECT {TagColumns} FROM tags", r => ReadTag(r, names), sink.OnTag, n).ConfigureAwait(false);
-            n = await DeliverAsync($"SELECT {LinkColumns} FROM accessory_links", r => ReadLink(r, names), sink.OnAccessoryLink, n).ConfigureAwait(false);
-            await DeliverAsync("SELECT repository, digest, created_at FROM layer_links", r => new LayerLink(names.Get(r.GetString(0)), ToDigest(r, 1), Time(r.GetInt64(2))), sink.OnLayerLink, n).ConfigureAwait(false);
+            try
+            {
+                var names = new RepositoryNames();
+                var n = 0;
+                n = await DeliverAsync($"SELECT {ArtifactColumns} FROM artifacts", r => ReadArtifact(r, names, _mediaTypes), sink.OnArtifact, n).ConfigureAwait(false);
+                n = await DeliverAsync($"SELECT {TagColumns} FROM tags", r => ReadTag(r, names), sink.OnTag, n).ConfigureAwait(false);
+                n = await DeliverAsync($"SELECT {LinkColumns} FROM accessory_links", r => ReadLink(r, names), sink.OnAccessoryLink, n).ConfigureAwait(false);
+                await DeliverAsync("SELECT repository, digest, created_at FROM layer_links", r => new LayerLink(names.Get(r.GetString(0)), ToDigest(r, 1), Time(r.GetInt64(2))), sink.OnLayerLink, n).ConfigureAwait(false);
+                if (blobs is not null)
+                {
+                    var (list, set) = await blobs.ConfigureAwait(false);
+                    recorded = set;
+                    foreach (var blob in list)
+                    {
+                        sink.OnBlob(blob);
+                    }
+                }
+            }
+            catch when (blobs is not null && !blobs.IsCompleted)
+            {
+                // this side failed or was stopped: stop the blob read too, and let it end before the exporting transaction does
+                await stop.CancelAsync().ConfigureAwait(false);
+                try
+                {
+                    await blobs.ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // its failure is this failure's consequence; the first one is thrown
+                }
+
+                throw;
+            }
+
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
 
             async Task<int> DeliverAsync<T>(string sql, Func<NpgsqlDataReader, T> read, Action<T> deliver, int n)
@@ -541,6 +580,46 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
         {
             sink.OnUpload(upload);
         }
+    }
+
+    /// <summary>
+    /// The blob records in the snapshot <paramref name="snapshotId"/> (exported by the snapshot's transaction), on a connection of
+    /// their own; and the first 64 bits of each digest, to find blob files without a record (a collision only keeps a file).
+    /// </summary>
+    private async Task<(List<Blob> Blobs, HashSet<ulong> Recorded)> ReadBlobsAsync(string snapshotId, int expected, CancellationToken cancellationToken)
+    {
+        if (!snapshotId.All(c => char.IsAsciiHexDigit(c) || c == '-'))
+        {
+            throw new InvalidDataException($"pg_export_snapshot() answered '{snapshotId}', which is not a snapshot id.");
+        }
+
+        var blobs = new List<Blob>(expected);
+        var recorded = new HashSet<ulong>(expected);
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
+        await using (var import = Command(connection, $"SET TRANSACTION READ ONLY; SET TRANSACTION SNAPSHOT '{snapshotId}'"))
+        {
+            await import.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await using (var command = Command(connection, $"SELECT {BlobColumns} FROM blobs"))
+        await using (var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if ((blobs.Count & 0xFFF) == 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+
+                var blob = ReadBlob(reader);
+                blobs.Add(blob);
+                recorded.Add(blob.Digest.Prefix);
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return (blobs, recorded);
     }
 
     /// <inheritdoc />
@@ -859,7 +938,14 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
 
     private static string? OptionalText(NpgsqlDataReader reader, int column) => reader.IsDBNull(column) ? null : reader.GetString(column);
 
-    private static Digest ToDigest(NpgsqlDataReader reader, int column) => Digest.FromHash(reader.GetFieldValue<byte[]>(column));
+    private static Digest ToDigest(NpgsqlDataReader reader, int column)
+    {
+        // into a buffer of the thread's, not a new array per digest (millions of them in a snapshot); one byte more than the longest
+        // hash, so a longer value (damaged) is refused by FromHash as a short one is, never cut to a digest
+        var buffer = t_hash ??= new byte[65];
+        var length = (int)reader.GetBytes(column, 0, buffer, 0, buffer.Length);
+        return Digest.FromHash(buffer.AsSpan(0, length));
+    }
 
     private static void AddBlob(NpgsqlCommand command, Blob blob)
     {

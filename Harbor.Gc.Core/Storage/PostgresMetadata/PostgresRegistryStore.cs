@@ -510,51 +510,28 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
 
             sink.OnBegin(new SnapshotSizeHint(estimated[0], estimated[1], estimated[2], estimated[3], 0));
 
-            // the blobs on a second connection in this transaction's snapshot (exported, imported there), read and decoded on the
-            // second core while this one reads the artifacts, tags and links; handed to the sink last (a sink takes records in any order)
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            Task<(List<Blob> Blobs, HashSet<ulong> Recorded)>? blobs = null;
+            // one connection, in order: the server sends while this thread decodes and the sink's digest interner (a thread of its
+            // own) works. Reading the blobs on a second connection in an exported snapshot was tried: on 2 cores it cost the client
+            // 1 s more CPU at 1M (3M blobs held until the artifacts were done live long enough for the collector to promote them)
+            // and saved no time (Harbor.Gc.Benchmarks/README.md)
+            var names = new RepositoryNames();
+            var n = 0;
             if (sink.WantsBlobs)
             {
-                await using var export = Command(connection, "SELECT pg_export_snapshot()");
-                var snapshotId = (string)(await export.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-                blobs = Task.Run(() => ReadBlobsAsync(snapshotId, estimated[1], stop.Token), stop.Token);
+                // the first 64 bits of each recorded blob's digest, to find blob files without a record (a collision only keeps a file)
+                recorded = new HashSet<ulong>(estimated[1]);
+                n = await DeliverAsync($"SELECT {BlobColumns} FROM blobs", r =>
+                {
+                    var blob = ReadBlob(r);
+                    recorded.Add(blob.Digest.Prefix);
+                    return blob;
+                }, sink.OnBlob, n).ConfigureAwait(false);
             }
 
-            try
-            {
-                var names = new RepositoryNames();
-                var n = 0;
-                n = await DeliverAsync($"SELECT {ArtifactColumns} FROM artifacts", r => ReadArtifact(r, names, _mediaTypes), sink.OnArtifact, n).ConfigureAwait(false);
-                n = await DeliverAsync($"SELECT {TagColumns} FROM tags", r => ReadTag(r, names), sink.OnTag, n).ConfigureAwait(false);
-                n = await DeliverAsync($"SELECT {LinkColumns} FROM accessory_links", r => ReadLink(r, names), sink.OnAccessoryLink, n).ConfigureAwait(false);
-                await DeliverAsync("SELECT repository, digest, created_at FROM layer_links", r => new LayerLink(names.Get(r.GetString(0)), ToDigest(r, 1), Time(r.GetInt64(2))), sink.OnLayerLink, n).ConfigureAwait(false);
-                if (blobs is not null)
-                {
-                    var (list, set) = await blobs.ConfigureAwait(false);
-                    recorded = set;
-                    foreach (var blob in list)
-                    {
-                        sink.OnBlob(blob);
-                    }
-                }
-            }
-            catch when (blobs is not null && !blobs.IsCompleted)
-            {
-                // this side failed or was stopped: stop the blob read too, and let it end before the exporting transaction does
-                await stop.CancelAsync().ConfigureAwait(false);
-                try
-                {
-                    await blobs.ConfigureAwait(false);
-                }
-                catch (Exception)
-                {
-                    // its failure is this failure's consequence; the first one is thrown
-                }
-
-                throw;
-            }
-
+            n = await DeliverAsync($"SELECT {ArtifactColumns} FROM artifacts", r => ReadArtifact(r, names, _mediaTypes), sink.OnArtifact, n).ConfigureAwait(false);
+            n = await DeliverAsync($"SELECT {TagColumns} FROM tags", r => ReadTag(r, names), sink.OnTag, n).ConfigureAwait(false);
+            n = await DeliverAsync($"SELECT {LinkColumns} FROM accessory_links", r => ReadLink(r, names), sink.OnAccessoryLink, n).ConfigureAwait(false);
+            await DeliverAsync("SELECT repository, digest, created_at FROM layer_links", r => new LayerLink(names.Get(r.GetString(0)), ToDigest(r, 1), Time(r.GetInt64(2))), sink.OnLayerLink, n).ConfigureAwait(false);
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
 
             async Task<int> DeliverAsync<T>(string sql, Func<NpgsqlDataReader, T> read, Action<T> deliver, int n)
@@ -580,46 +557,6 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
         {
             sink.OnUpload(upload);
         }
-    }
-
-    /// <summary>
-    /// The blob records in the snapshot <paramref name="snapshotId"/> (exported by the snapshot's transaction), on a connection of
-    /// their own; and the first 64 bits of each digest, to find blob files without a record (a collision only keeps a file).
-    /// </summary>
-    private async Task<(List<Blob> Blobs, HashSet<ulong> Recorded)> ReadBlobsAsync(string snapshotId, int expected, CancellationToken cancellationToken)
-    {
-        if (!snapshotId.All(c => char.IsAsciiHexDigit(c) || c == '-'))
-        {
-            throw new InvalidDataException($"pg_export_snapshot() answered '{snapshotId}', which is not a snapshot id.");
-        }
-
-        var blobs = new List<Blob>(expected);
-        var recorded = new HashSet<ulong>(expected);
-        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
-        await using (var import = Command(connection, $"SET TRANSACTION READ ONLY; SET TRANSACTION SNAPSHOT '{snapshotId}'"))
-        {
-            await import.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        await using (var command = Command(connection, $"SELECT {BlobColumns} FROM blobs"))
-        await using (var reader = await command.ExecuteReaderAsync(CommandBehavior.SequentialAccess, cancellationToken).ConfigureAwait(false))
-        {
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                if ((blobs.Count & 0xFFF) == 0)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                }
-
-                var blob = ReadBlob(reader);
-                blobs.Add(blob);
-                recorded.Add(blob.Digest.Prefix);
-            }
-        }
-
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        return (blobs, recorded);
     }
 
     /// <inheritdoc />

@@ -24,13 +24,10 @@ internal sealed class PostgresCluster : IDisposable
     /// <summary>The superuser's name.</summary>
     public const string User = "harbor";
 
-    /// <summary>
-    /// Small, and quick rather than durable: a throwaway cluster, a database per test. 100 connections: every store keeps a pool, a
-    /// snapshot takes two of it (the blobs are read on a second connection), and the random-graph tests open several stores at once.
-    /// </summary>
+    /// <summary>Small, and quick rather than durable: a throwaway cluster, a database per test.</summary>
     private static readonly string[] Settings =
     [
-        "fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=100", "shared_buffers=16MB", "logging_collector=off",
+        "fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=50", "shared_buffers=16MB", "logging_collector=off",
     ];
 
     private static readonly object Gate = new();

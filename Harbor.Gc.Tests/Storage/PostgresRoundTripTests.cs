@@ -1,0 +1,97 @@
+using System.Globalization;
+using System.Text;
+using Harbor.Gc.Model;
+using Harbor.Gc.Registry;
+using Harbor.Gc.Storage.PostgresMetadata;
+using Harbor.Gc.Tests.Support;
+using Npgsql;
+using static Harbor.Gc.Tests.Support.Manifests;
+
+namespace Harbor.Gc.Tests.Storage;
+
+/// <summary>
+/// The round trips a push through <see cref="RegistryApi"/> makes to the <c>postgres:</c> store's server, counted on the wire by a
+/// proxy between the store and a real server (<see cref="RoundTripCountingProxy"/>): with four clients on two cores, a push's time is
+/// mostly its round trips, so this is what keeps the pushes per second from going back down. A count that goes up fails here.
+/// </summary>
+[NonParallelizable] // a database cluster
+public class PostgresRoundTripTests
+{
+    /// <summary>A blob upload: the early check, then the digest's lock with the blob's row, then the record with the commit.</summary>
+    private const int BlobPush = 4;
+
+    /// <summary>A manifest push by a new tag: its bytes as a blob, the artifact, the tag.</summary>
+    private const int ManifestPushByTag = 13;
+
+    private const int Pushes = 20;
+
+    [Test]
+    public async Task PushesThroughRegistryApi_MakeNoMoreRoundTripsThanCounted()
+    {
+        // given an empty store whose connections go through the counting proxy, and the registry API without immutability rules
+        using var database = PostgresTestDatabases.NewStoreDatabase();
+        var direct = new NpgsqlConnectionStringBuilder(database.ConnectionString);
+        using var proxy = new RoundTripCountingProxy(direct.Host!, direct.Port);
+        var viaProxy = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Host = "127.0.0.1", Port = proxy.Port };
+        var folder = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "harbor-gc-roundtrips-" + Guid.NewGuid().ToString("N")[..8])).FullName;
+        try
+        {
+            await using var store = PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = viaProxy.ConnectionString, BlobsPath = folder });
+            var api = new RegistryApi(store);
+            var repository = RepositoryName.Parse("library/app");
+            await PushImageAsync(api, repository, "warm-up", 0); // the pool's connection opened, the types loaded
+
+            // when images are pushed one after another, each 3 new blobs and a manifest by a new tag, then by moving one tag
+            var connections = proxy.Connections;
+            long blobs = 0, manifests = 0, moves = 0;
+            for (var n = 1; n <= Pushes; n++)
+            {
+                var (b, m) = await PushImageAsync(api, repository, $"v{n}", n);
+                blobs += b;
+                manifests += m;
+            }
+
+            for (var n = 1; n <= Pushes; n++)
+            {
+                var (_, m) = await PushImageAsync(api, repository, "latest", Pushes + n);
+                moves += m;
+            }
+
+            // then each blob push and each manifest push costs no more round trips than counted (and no new connection was opened)
+            await TestContext.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"round trips: {blobs / (3.0 * Pushes):0.##} per blob push, {manifests / (double)Pushes:0.##} per manifest push by a new tag, {moves / (double)Pushes:0.##} per manifest push moving a tag"));
+            proxy.Connections.Should().Be(connections, "the pushes reuse the pool's connection");
+            (blobs / (3.0 * Pushes)).Should().BeLessThanOrEqualTo(BlobPush);
+            (manifests / (double)Pushes).Should().BeLessThanOrEqualTo(ManifestPushByTag);
+            (moves / (double)Pushes).Should().BeLessThanOrEqualTo(ManifestPushByTag);
+            (await store.GetTagAsync(repository, "latest")).Should().NotBeNull();
+            (await store.GetTagAsync(repository, $"v{Pushes}")).Should().NotBeNull();
+        }
+        finally
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+
+        async Task<(long Blobs, long Manifest)> PushImageAsync(RegistryApi api, RepositoryName repository, string tag, int n)
+        {
+            var start = proxy.RoundTrips;
+            var config = await PushBlobAsync(api, $"config {n}");
+            var layers = new[] { await PushBlobAsync(api, $"layer {n} a"), await PushBlobAsync(api, $"layer {n} b") };
+            var afterBlobs = proxy.RoundTrips;
+            await api.PushManifestAsync(repository, tag, Image(config, layers));
+            return (afterBlobs - start, proxy.RoundTrips - afterBlobs);
+        }
+
+        static async Task<Digest> PushBlobAsync(RegistryApi api, string text)
+        {
+            var bytes = Encoding.UTF8.GetBytes(text);
+            var digest = Digest.Sha256Of(bytes);
+            using var stream = new MemoryStream(bytes);
+            await api.PushBlobAsync(digest, stream);
+            return digest;
+        }
+    }
+}

@@ -21,7 +21,7 @@ public class PostgresRoundTripTests
     private const int BlobPush = 4;
 
     /// <summary>A manifest push by a new tag: its bytes as a blob, the artifact, the tag.</summary>
-    private const int ManifestPushByTag = 13;
+    private const int ManifestPushByTag = 10;
 
     private const int Pushes = 20;
 

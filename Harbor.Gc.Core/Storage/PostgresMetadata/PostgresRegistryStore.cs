@@ -20,7 +20,7 @@ namespace Harbor.Gc.Storage.PostgresMetadata;
 /// <c>harbor_gc_schema</c> (the applied migrations). Digests are their raw hash (<c>bytea</c>); times UTC ticks.</para>
 /// <para>Every write is one transaction at read committed (a write of one statement is its own transaction, without a separate
 /// <c>COMMIT</c>; the statements of a write that need no answer in between go in one batch, one round trip, and the last batch of a
-/// push's artifact and tag writes carries the <c>COMMIT</c>), and every check a write makes is made on rows it has locked. The registry API's artifact
+/// push's writes carries the <c>COMMIT</c>), and every check a write makes is made on rows it has locked. The registry API's artifact
 /// and tag writes are one batch each, their checks asserted in SQL on the rows the batch has locked (a failed assertion aborts the
 /// batch before anything is written, and the write is made again step by step, reading what it checks, to say what is wrong). A push locks
 /// the blob rows it needs (<c>FOR UPDATE</c>, in digest order), checks and takes them back in the same transaction, and writes the
@@ -86,10 +86,10 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
 
         using var staged = await _files.StageAsync(digest, content, cancellationToken).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
-        return await WriteAsync(async connection =>
+        return await WriteCommittingAsync(async connection =>
         {
             // the digest's lock (the deletion of an unrecorded blob file takes it too, so the rename and the record below are one step
-            // for it), then the blob's row, locked: one round trip
+            // for it), then the blob's row, locked: one round trip; the record and the commit: the second
             Blob? existing;
             await using (var batch = new NpgsqlBatch(connection))
             {
@@ -113,12 +113,13 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
             }
 
             staged.Commit(); // bytes first, then the record: a crash in between leaves an unrecorded file, never a record without bytes
-            await using var upsert = Command(connection,
+            await using var upsert = new NpgsqlBatch(connection);
+            var record = new NpgsqlBatchCommand(
                 $"INSERT INTO blobs ({BlobColumns}) VALUES (@digest, @size, @media_type, @created_at, @updated_at, @status) "
                 + "ON CONFLICT (digest) DO UPDATE SET size = EXCLUDED.size, media_type = EXCLUDED.media_type, updated_at = EXCLUDED.updated_at, status = EXCLUDED.status");
-            AddBlob(upsert.Parameters, blob);
-            await upsert.ExecuteNonQueryAsync().ConfigureAwait(false);
-            return blob;
+            AddBlob(record.Parameters, blob);
+            upsert.BatchCommands.Add(record);
+            return await CommitAsync(upsert, _ => Task.FromResult(blob)).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }
 
@@ -826,6 +827,19 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
         var result = await action(connection).ConfigureAwait(false);
         await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
         return result;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> as one read-committed transaction on a connection of its own, which <paramref name="action"/> ends
+    /// itself with its last batch (<see cref="CommitAsync"/>): the commit takes no round trip of its own. An exception before that rolls
+    /// the transaction back.
+    /// </summary>
+    private async ValueTask<T> WriteCommittingAsync<T>(Func<NpgsqlConnection, Task<T>> action, CancellationToken cancellationToken)
+    {
+        EnsureWritable();
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
+        return await action(connection).ConfigureAwait(false);
     }
 
     /// <summary>

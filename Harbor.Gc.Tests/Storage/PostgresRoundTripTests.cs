@@ -17,11 +17,11 @@ namespace Harbor.Gc.Tests.Storage;
 [NonParallelizable] // a database cluster
 public class PostgresRoundTripTests
 {
-    /// <summary>A blob upload: the early check, then the digest's lock with the blob's row, then the record and the commit in one batch.</summary>
-    private const int BlobPush = 3;
+    /// <summary>A blob upload: the digest's lock with the blob's row, then the record and the commit in one batch.</summary>
+    private const int BlobPush = 2;
 
-    /// <summary>A manifest push by tag: its bytes as a blob (3), the artifact (1: locks, checks, writes and commit in one batch), the tag (1, likewise).</summary>
-    private const int ManifestPushByTag = 5;
+    /// <summary>A manifest push by tag: its bytes as a blob (2), the artifact (1: locks, checks, writes and commit in one batch), the tag (1, likewise).</summary>
+    private const int ManifestPushByTag = 4;
 
     private const int Pushes = 20;
 

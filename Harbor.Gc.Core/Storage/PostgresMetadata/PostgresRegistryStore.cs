@@ -78,12 +78,9 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     {
         ArgumentNullException.ThrowIfNull(content);
         EnsureWritable();
-        // fail early, before reading the bytes, when a sweep is deleting the blob; the write below checks again on the locked row
-        if (await GetBlobAsync(digest, cancellationToken).ConfigureAwait(false) is { } current)
-        {
-            EnsureNotDeleting(current);
-        }
 
+        // the bytes are staged first, and a blob a sweep is deleting is refused once, on its locked row below (no read before the
+        // bytes: it saved only the staging of an upload the refusal throws away, for a round trip every upload paid)
         using var staged = await _files.StageAsync(digest, content, cancellationToken).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
         return await WriteCommittingAsync(async connection =>

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Harbor.Gc.Model;
 using Harbor.Gc.Registry;
+using Harbor.Gc.Storage;
 using Harbor.Gc.Storage.PostgresMetadata;
 using Harbor.Gc.Tests.Support;
 using Npgsql;
@@ -93,5 +94,36 @@ public class PostgresRoundTripTests
             await api.PushBlobAsync(digest, stream);
             return digest;
         }
+    }
+
+    [Test]
+    public async Task ATagWrite_WhoseAssertionFails_WritesNothing_AndIsMadeAgainStepByStep_ToSayWhatIsWrong()
+    {
+        // given a store with one image tagged v1
+        using var stores = new StoreFactory(StoreKind.Postgres);
+        var registry = new ScenarioRegistry(stores);
+        var store = (PostgresRegistryStore)registry.Store.Inner;
+        var image = registry.Image("library/app", [registry.Blob()]);
+        (await store.PutTagAsync(image.Repository, "v1", image.Digest)).Tag.Digest.Should().Be(image.Digest);
+        var pushedAt = (await store.GetTagAsync(image.Repository, "v1"))!.PushedAt;
+        var version = (await store.GetArtifactAsync(image.Key))!.Version;
+        registry.Age(); // a write would show in the push time
+
+        // when a tag is pointed at a manifest that is not there, and v1 is written expecting another digest
+        var missing = async () => await store.PutTagAsync(image.Repository, "v2", D('e'));
+        var changed = async () => await store.PutTagAsync(image.Repository, "v1", image.Digest, new TagExpectation(D('f')));
+
+        // then each is refused as the careful write says (no manifest; the tag changed), and neither wrote anything, the artifact's
+        // version included (the batch bumps it before its assertions)
+        (await missing.Should().ThrowAsync<KeyNotFoundException>()).WithMessage("*there is no manifest*");
+        (await changed.Should().ThrowAsync<TagChangedException>()).Which.Message.Should().Contain(image.Digest.ToString());
+        (await store.GetTagAsync(image.Repository, "v2")).Should().BeNull();
+        (await store.GetTagAsync(image.Repository, "v1"))!.PushedAt.Should().Be(pushedAt);
+        (await store.GetArtifactAsync(image.Key))!.Version.Should().Be(version);
+
+        // and pointing v1 at the digest it has is not a push: nothing previous, the tag as it was
+        var again = await store.PutTagAsync(image.Repository, "v1", image.Digest, new TagExpectation(image.Digest));
+        again.PreviousDigest.Should().BeNull();
+        again.Tag.PushedAt.Should().Be(pushedAt);
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Harbor.Gc.Collection;
 using Harbor.Gc.Model;
 using Harbor.Gc.Registry;
 using Harbor.Gc.Storage;
@@ -125,5 +126,49 @@ public class PostgresRoundTripTests
         var again = await store.PutTagAsync(image.Repository, "v1", image.Digest, new TagExpectation(image.Digest));
         again.PreviousDigest.Should().BeNull();
         again.Tag.PushedAt.Should().Be(pushedAt);
+    }
+
+    /// <summary>A swept blob of a real run: its claim (with the previous claim's release), mark, reference check, deleting, record.</summary>
+    private const int SweptBlob = 5;
+
+    /// <summary>A swept artifact: one batch (its row locked with the version asserted, its tags, links and record deleted, the commit).</summary>
+    private const int SweptArtifact = 1;
+
+    [Test]
+    public async Task ARealRun_MakesNoMoreRoundTripsPerDeletedArtifactAndBlobThanCounted()
+    {
+        // given two stores of untagged images a day old, 10 and 20 of them, each one artifact and 4 blobs (config, 2 layers, manifest),
+        // collected by a real run through the counting proxy
+        var ten = await RealRunRoundTripsAsync(10);
+        var twenty = await RealRunRoundTripsAsync(20);
+
+        // then each further image costs no more round trips than its artifact's and its 4 blobs' (what every run costs once, the
+        // snapshot, the store's and the claims' connections, cancels out)
+        var perImage = (twenty - ten) / 10.0;
+        await TestContext.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"real run: {ten} round trips for 10 images, {twenty} for 20: {perImage:0.##} per image"));
+        // (less than one more: what a run costs once varies by a round trip or two; one more per blob would be 4 more per image)
+        perImage.Should().BeLessThan(SweptArtifact + (4 * SweptBlob) + 1);
+    }
+
+    private static async Task<long> RealRunRoundTripsAsync(int images)
+    {
+        using var stores = new StoreFactory(StoreKind.Postgres);
+        var registry = new ScenarioRegistry(stores);
+        for (var i = 0; i < images; i++)
+        {
+            registry.Image("library/app", [registry.Blob(), registry.Blob()]);
+        }
+
+        registry.Age();
+        var first = (PostgresRegistryStore)registry.Store.Inner;
+        var database = first.Where[(first.Where.LastIndexOf('/') + 1)..];
+        var direct = new NpgsqlConnectionStringBuilder(PostgresTestDatabases.ConnectionString(database));
+        using var proxy = new RoundTripCountingProxy(direct.Host!, direct.Port);
+        var viaProxy = new NpgsqlConnectionStringBuilder(direct.ConnectionString) { Host = "127.0.0.1", Port = proxy.Port };
+        await using var store = PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = viaProxy.ConnectionString, BlobsPath = first.BlobsPath }, registry.Time);
+        var result = await new GarbageCollector(store, registry.Time).RunAsync(new GcOptions { DeleteUntagged = true });
+        result.ArtifactsDeleted.Should().Be(images);
+        result.BlobsDeleted.Should().Be(images * 4);
+        return proxy.RoundTrips;
     }
 }

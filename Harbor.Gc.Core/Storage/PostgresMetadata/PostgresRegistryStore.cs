@@ -615,9 +615,24 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     public ValueTask<ArtifactDeleteOutcome> DeleteArtifactAsync(ArtifactKey key, long expectedVersion, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        var repository = key.Repository.Value;
         return WriteAsync(async connection =>
         {
-            var repository = key.Repository.Value;
+            // one round trip: the artifact's row locked, with the compare-and-swap asserted on it (refused when it is not there or
+            // has another version: the careful write below then says which); the deletions as below; the commit
+            await using var batch = new NpgsqlBatch(connection);
+            batch.BatchCommands.Add(Refuse(
+                "WITH locked AS MATERIALIZED (SELECT version FROM artifacts WHERE repository = @repository AND digest = @digest FOR UPDATE)",
+                "(SELECT count(*) FROM locked WHERE version = @expected) <> 1",
+                Text("repository", repository), DigestParameter("digest", key.Digest), new NpgsqlParameter("expected", NpgsqlDbType.Bigint) { Value = expectedVersion }));
+            batch.BatchCommands.Add(BatchCommand("DELETE FROM tags WHERE repository = @repository AND digest = @digest", Text("repository", repository), DigestParameter("digest", key.Digest)));
+            batch.BatchCommands.Add(BatchCommand("DELETE FROM accessory_links WHERE repository = @repository AND accessory = @digest", Text("repository", repository), DigestParameter("digest", key.Digest)));
+            batch.BatchCommands.Add(BatchCommand("DELETE FROM accessory_links WHERE repository = @repository AND subject = @digest AND strength = @soft",
+                Text("repository", repository), DigestParameter("digest", key.Digest), Small("soft", (short)ReferenceStrength.Soft)));
+            batch.BatchCommands.Add(BatchCommand("DELETE FROM artifacts WHERE repository = @repository AND digest = @digest", Text("repository", repository), DigestParameter("digest", key.Digest)));
+            return await CommitAsync(batch, _ => Task.FromResult(ArtifactDeleteOutcome.Deleted)).ConfigureAwait(false);
+        }, careful: async connection =>
+        {
             await using (var read = Command(connection, "SELECT version FROM artifacts WHERE repository = @repository AND digest = @digest FOR UPDATE"))
             {
                 read.Parameters.Add(Text("repository", repository));

@@ -179,7 +179,14 @@ internal static class PostgresBenchmarkStore
     /// <summary>Opens the store of <paramref name="database"/> (its own connection pool).</summary>
     public static PostgresRegistryStore Open(PostgresBenchmarkCluster cluster, string database, TimeProvider time, bool readOnly = false, int maxPoolSize = 20)
     {
-        var connectionString = new NpgsqlConnectionStringBuilder(cluster.ConnectionString(database)) { MaxPoolSize = maxPoolSize }.ConnectionString;
+        var builder = new NpgsqlConnectionStringBuilder(cluster.ConnectionString(database)) { MaxPoolSize = maxPoolSize };
+        if (Environment.GetEnvironmentVariable("HARBOR_GC_BENCH_MAX_AUTO_PREPARE") is { Length: > 0 } autoPrepare)
+        {
+            // Npgsql's automatic preparation (a statement run often is prepared on its connection), to measure whether it helps
+            builder.MaxAutoPrepare = int.Parse(autoPrepare, CultureInfo.InvariantCulture);
+        }
+
+        var connectionString = builder.ConnectionString;
         return PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = connectionString, BlobsPath = cluster.BlobsFolder(database), ReadOnly = readOnly, CreateIfMissing = !readOnly }, time);
     }
 

@@ -176,10 +176,10 @@ public sealed partial class RegistryApi(
         for (var attempt = 1; ; attempt++)
         {
             // the check and the write are one compare-and-swap: the write happens only if the tag is still as the check read it
-            var seen = await EnsureTagMayPointAtAsync(repository, tag, digest, cancellationToken).ConfigureAwait(false);
+            var expected = await EnsureTagMayPointAtAsync(repository, tag, digest, cancellationToken).ConfigureAwait(false);
             try
             {
-                written = await store.PutTagAsync(repository, tag, digest, new TagExpectation(seen?.Digest), cancellationToken).ConfigureAwait(false);
+                written = await store.PutTagAsync(repository, tag, digest, expected, cancellationToken).ConfigureAwait(false);
                 break;
             }
             catch (TagChangedException) when (attempt < TagAttempts)
@@ -194,7 +194,9 @@ public sealed partial class RegistryApi(
             await RemoveTagSchemeLinkAsync(repository, tag, old, cancellationToken).ConfigureAwait(false);
         }
 
-        if (await store.GetArtifactAsync(new ArtifactKey(repository, digest), cancellationToken).ConfigureAwait(false) is { } artifact &&
+        // only a tag-scheme tag can record a link: another tag needs no read of the artifact
+        if (AccessoryClassifier.TryParseTagScheme(tag, out _, out _) &&
+            await store.GetArtifactAsync(new ArtifactKey(repository, digest), cancellationToken).ConfigureAwait(false) is { } artifact &&
             AccessoryClassifier.ClassifyByTag(artifact, tag) is { } link)
         {
             await store.PutAccessoryLinkAsync(link, cancellationToken).ConfigureAwait(false);
@@ -299,18 +301,29 @@ public sealed partial class RegistryApi(
         }
     }
 
-    /// <summary>Refuses moving an immutable tag to <paramref name="digest"/>; returns the tag as read (null when there is none).</summary>
-    private async ValueTask<Tag?> EnsureTagMayPointAtAsync(RepositoryName repository, string tag, Digest digest, CancellationToken cancellationToken)
+    /// <summary>
+    /// Refuses moving an immutable tag to <paramref name="digest"/>; returns what the tag write must expect for the check to hold (the
+    /// tag as read), or null when no rule can make the tag immutable: then nothing can be refused, nothing is read and the write need
+    /// not compare.
+    /// </summary>
+    private async ValueTask<TagExpectation?> EnsureTagMayPointAtAsync(RepositoryName repository, string tag, Digest digest, CancellationToken cancellationToken)
     {
+        // the rules depend on the repository and the tag's name alone: a tag that is not a tag-scheme name (which could name an
+        // accessory, whose immutability comes from its subject, so is read first) and that no rule matches is never refused
+        if (immutability is null || (!AccessoryClassifier.TryParseTagScheme(tag, out _, out _) && immutability.FindRule(repository, tag) is null))
+        {
+            return null;
+        }
+
         var existing = await store.GetTagAsync(repository, tag, cancellationToken).ConfigureAwait(false);
-        if (immutability is not null && existing is not null && existing.Digest != digest &&
+        if (existing is not null && existing.Digest != digest &&
             await TagSchemeLinkAsync(existing, cancellationToken).ConfigureAwait(false) is null &&
             immutability.FindRule(repository, tag) is { } rule)
         {
             throw Refused(new ImmutableTagException($"move tag {repository}:{tag} from {existing.Digest} to {digest}", repository, tag, rule));
         }
 
-        return existing;
+        return new TagExpectation(existing?.Digest);
     }
 
     /// <summary>The tag-scheme link a tag names (the tag is then an accessory's name, not a user tag), or null.</summary>

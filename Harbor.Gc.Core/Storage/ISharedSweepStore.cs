@@ -17,7 +17,7 @@ internal interface ISharedSweepStore
 /// <summary>A real run's claims on a <see cref="ISharedSweepStore"/>.</summary>
 internal interface ISweepClaims : IAsyncDisposable
 {
-    /// <summary>Claims <paramref name="digest"/> for this run until the result is disposed.</summary>
+    /// <summary>Claims <paramref name="digest"/> for this run until the result is disposed (a store may send the release with its next claim).</summary>
     /// <returns>The claim, or null when another collector holds it (it is deleting that blob now).</returns>
     ValueTask<IAsyncDisposable?> TryClaimBlobAsync(Digest digest, CancellationToken cancellationToken);
 }

@@ -19,8 +19,10 @@ namespace Harbor.Gc.Storage.PostgresMetadata;
 /// <c>accessory_links</c> (by repository and accessory; index by subject), <c>layer_links</c>, <c>harbor_gc_store</c> (the id) and
 /// <c>harbor_gc_schema</c> (the applied migrations). Digests are their raw hash (<c>bytea</c>); times UTC ticks.</para>
 /// <para>Every write is one transaction at read committed (a write of one statement is its own transaction, without a separate
-/// <c>COMMIT</c>; the statements of a write that need no answer in between go in one batch, one round trip), and every check a write
-/// makes is made on rows it has locked: a push locks
+/// <c>COMMIT</c>; the statements of a write that need no answer in between go in one batch, one round trip, and the last batch of a
+/// push's writes carries the <c>COMMIT</c>), and every check a write makes is made on rows it has locked. The registry API's artifact
+/// and tag writes are one batch each, their checks asserted in SQL on the rows the batch has locked (a failed assertion aborts the
+/// batch before anything is written, and the write is made again step by step, reading what it checks, to say what is wrong). A push locks
 /// the blob rows it needs (<c>FOR UPDATE</c>, in digest order), checks and takes them back in the same transaction, and writes the
 /// artifact; the sweep's compare-and-swap is one <c>UPDATE … WHERE status = ANY(expected)</c> whose row count is the answer, so it
 /// waits for a push holding the row and then sees what it committed. A blob upload renames its bytes into place and records them
@@ -81,18 +83,15 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     {
         ArgumentNullException.ThrowIfNull(content);
         EnsureWritable();
-        // fail early, before reading the bytes, when a sweep is deleting the blob; the write below checks again on the locked row
-        if (await GetBlobAsync(digest, cancellationToken).ConfigureAwait(false) is { } current)
-        {
-            EnsureNotDeleting(current);
-        }
 
+        // the bytes are staged first, and a blob a sweep is deleting is refused once, on its locked row below (no read before the
+        // bytes: it saved only the staging of an upload the refusal throws away, for a round trip every upload paid)
         using var staged = await _files.StageAsync(digest, content, cancellationToken).ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
-        return await WriteAsync(async connection =>
+        return await WriteCommittingAsync(async connection =>
         {
             // the digest's lock (the deletion of an unrecorded blob file takes it too, so the rename and the record below are one step
-            // for it), then the blob's row, locked: one round trip
+            // for it), then the blob's row, locked: one round trip; the record and the commit: the second
             Blob? existing;
             await using (var batch = new NpgsqlBatch(connection))
             {
@@ -116,12 +115,13 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
             }
 
             staged.Commit(); // bytes first, then the record: a crash in between leaves an unrecorded file, never a record without bytes
-            await using var upsert = Command(connection,
+            await using var upsert = new NpgsqlBatch(connection);
+            var record = new NpgsqlBatchCommand(
                 $"INSERT INTO blobs ({BlobColumns}) VALUES (@digest, @size, @media_type, @created_at, @updated_at, @status) "
                 + "ON CONFLICT (digest) DO UPDATE SET size = EXCLUDED.size, media_type = EXCLUDED.media_type, updated_at = EXCLUDED.updated_at, status = EXCLUDED.status");
-            AddBlob(upsert, blob);
-            await upsert.ExecuteNonQueryAsync().ConfigureAwait(false);
-            return blob;
+            AddBlob(record.Parameters, blob);
+            upsert.BatchCommands.Add(record);
+            return await CommitAsync(upsert, _ => Task.FromResult(blob)).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }
 
@@ -157,11 +157,51 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
         EnsureWritable();
         // the ids of its media types, before the write's transaction (nothing to do once this process has seen them)
         await _mediaTypes.EnsureAsync(_dataSource, [artifact.MediaType, artifact.ArtifactType, .. artifact.References.Select(r => r.MediaType)], cancellationToken).ConfigureAwait(false);
-        return await WriteAsync(async connection =>
-        {
-            var repository = artifact.Repository.Value;
-            var children = artifact.Children.Distinct().Order().ToList();
+        var repository = artifact.Repository.Value;
+        var children = artifact.Children.Distinct().Order().ToList();
+        var needed = artifact.References.Where(r => !r.IsForeign).Select(r => r.Digest).Distinct().Order().ToList();
 
+        // In one round trip when the children must all be there (the registry API's pushes) and every blob file is: a file present
+        // now is still present when its row, locked below, is not being deleted (a sweep deletes a file only once its row says
+        // deleting, which stays until the row is deleted; an unrecorded file only while there is no row, under the lock an upload
+        // holds until its row is committed). Otherwise, or when an assertion fails, the careful write says what is wrong.
+        var oneRoundTrip = (requireChildren || children.Count == 0) && needed.All(_files.Exists);
+        return await WriteAsync(!oneRoundTrip ? null : async connection =>
+        {
+            // the statements of the careful write below, in its order, its checks asserted in SQL on the rows locked: every child
+            // locked and there; every blob locked in digest order, there and not being deleted; the writes; the commit
+            var now = _time.GetUtcNow();
+            await using var batch = new NpgsqlBatch(connection);
+            if (children.Count > 0)
+            {
+                batch.BatchCommands.Add(Refuse(
+                    "WITH locked AS MATERIALIZED (SELECT digest FROM artifacts WHERE repository = @repository AND digest = ANY(@children) ORDER BY digest FOR UPDATE)",
+                    "(SELECT count(*) FROM locked) <> @count",
+                    Text("repository", repository), Digests("children", children), new NpgsqlParameter("count", NpgsqlDbType.Bigint) { Value = (long)children.Count }));
+            }
+
+            if (needed.Count > 0)
+            {
+                batch.BatchCommands.Add(Refuse(
+                    "WITH locked AS MATERIALIZED (SELECT digest, status FROM blobs WHERE digest = ANY(@digests) ORDER BY digest FOR UPDATE)",
+                    "(SELECT count(*) FROM locked WHERE status <> ALL(@refused)) <> @count",
+                    Digests("digests", needed), new NpgsqlParameter("count", NpgsqlDbType.Bigint) { Value = (long)needed.Count },
+                    new NpgsqlParameter("refused", NpgsqlDbType.Array | NpgsqlDbType.Smallint) { Value = RefusedStatuses }));
+            }
+
+            AddArtifactWrites(batch, artifact, now, needed, children);
+            return await CommitAsync(batch, async written =>
+            {
+                for (var i = (children.Count > 0 ? 1 : 0) + (needed.Count > 0 ? 1 : 0); i > 0; i--)
+                {
+                    await written.NextResultAsync().ConfigureAwait(false); // past an assertion
+                }
+
+                await written.ReadAsync().ConfigureAwait(false);
+                return artifact with { PushedAt = now, FirstPushedAt = Time(written.GetInt64(0)), PulledAt = OptionalTime(written, 1), Version = written.GetInt64(2) };
+            }).ConfigureAwait(false);
+        }, careful: async connection =>
+        {
             // the listed children that exist, locked: a deletion of one waits for this push, then finds its version changed
             var present = new HashSet<Digest>();
             if (children.Count > 0)
@@ -182,7 +222,6 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
             }
 
             // every blob it needs, locked in digest order: a sweep's compare-and-swap on one waits for this push and then fails
-            var needed = artifact.References.Where(r => !r.IsForeign).Select(r => r.Digest).Distinct().Order().ToList();
             var found = new Dictionary<Digest, Blob>();
             if (needed.Count > 0)
             {
@@ -219,28 +258,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
             // transaction has locked already, so the order takes no lock the old order did not)
             var now = _time.GetUtcNow();
             await using var batch = new NpgsqlBatch(connection);
-
-            // a push of an artifact already there keeps its first push time and its last pull (as Harbor's artifact row keeps pull_time)
-            var upsert = new NpgsqlBatchCommand(
-                $"INSERT INTO artifacts ({ArtifactColumns}, ref_digests) VALUES (@repository, @digest, @media_type, @kind, @artifact_type, @size, @now, @now, @pulled_at, "
-                + "@labels, @refs, @children, @subject, @parse_problem, nextval('artifact_version'), @ref_digests) "
-                + "ON CONFLICT (repository, digest) DO UPDATE SET media_type = EXCLUDED.media_type, kind = EXCLUDED.kind, artifact_type = EXCLUDED.artifact_type, "
-                + "size = EXCLUDED.size, pushed_at = EXCLUDED.pushed_at, pulled_at = COALESCE(artifacts.pulled_at, EXCLUDED.pulled_at), labels = EXCLUDED.labels, "
-                + "refs = EXCLUDED.refs, ref_digests = EXCLUDED.ref_digests, children = EXCLUDED.children, subject = EXCLUDED.subject, parse_problem = EXCLUDED.parse_problem, "
-                + "version = EXCLUDED.version RETURNING first_pushed_at, pulled_at, version");
-            AddArtifact(upsert.Parameters, artifact, now, _mediaTypes);
-            batch.BatchCommands.Add(upsert);
-            if (needed.Count > 0)
-            {
-                batch.BatchCommands.Add(BatchCommand("UPDATE blobs SET status = 0, updated_at = @now WHERE digest = ANY(@digests)", Ticks("now", now), Digests("digests", needed)));
-            }
-
-            if (present.Count > 0)
-            {
-                batch.BatchCommands.Add(BatchCommand("UPDATE artifacts SET version = nextval('artifact_version') WHERE repository = @repository AND digest = ANY(@children)",
-                    Text("repository", repository), Digests("children", present)));
-            }
-
+            AddArtifactWrites(batch, artifact, now, needed, present);
             await using var written = await batch.ExecuteReaderAsync().ConfigureAwait(false);
             await written.ReadAsync().ConfigureAwait(false);
             var stored = artifact with { PushedAt = now, FirstPushedAt = Time(written.GetInt64(0)), PulledAt = OptionalTime(written, 1), Version = written.GetInt64(2) };
@@ -251,6 +269,34 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
 
             return stored;
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A push's writes, after its locks: the artifact (a push of an artifact already there keeps its first push time and its last pull,
+    /// as Harbor's artifact row keeps pull_time; it returns them with its new version), then the blobs taken back, then the new versions
+    /// of the children, which the push has locked.
+    /// </summary>
+    private void AddArtifactWrites(NpgsqlBatch batch, Artifact artifact, DateTimeOffset now, IReadOnlyCollection<Digest> needed, IReadOnlyCollection<Digest> children)
+    {
+        var upsert = new NpgsqlBatchCommand(
+            $"INSERT INTO artifacts ({ArtifactColumns}, ref_digests) VALUES (@repository, @digest, @media_type, @kind, @artifact_type, @size, @now, @now, @pulled_at, "
+            + "@labels, @refs, @children, @subject, @parse_problem, nextval('artifact_version'), @ref_digests) "
+            + "ON CONFLICT (repository, digest) DO UPDATE SET media_type = EXCLUDED.media_type, kind = EXCLUDED.kind, artifact_type = EXCLUDED.artifact_type, "
+            + "size = EXCLUDED.size, pushed_at = EXCLUDED.pushed_at, pulled_at = COALESCE(artifacts.pulled_at, EXCLUDED.pulled_at), labels = EXCLUDED.labels, "
+            + "refs = EXCLUDED.refs, ref_digests = EXCLUDED.ref_digests, children = EXCLUDED.children, subject = EXCLUDED.subject, parse_problem = EXCLUDED.parse_problem, "
+            + "version = EXCLUDED.version RETURNING first_pushed_at, pulled_at, version");
+        AddArtifact(upsert.Parameters, artifact, now, _mediaTypes);
+        batch.BatchCommands.Add(upsert);
+        if (needed.Count > 0)
+        {
+            batch.BatchCommands.Add(BatchCommand("UPDATE blobs SET status = 0, updated_at = @now WHERE digest = ANY(@digests)", Ticks("now", now), Digests("digests", needed)));
+        }
+
+        if (children.Count > 0)
+        {
+            batch.BatchCommands.Add(BatchCommand("UPDATE artifacts SET version = nextval('artifact_version') WHERE repository = @repository AND digest = ANY(@children)",
+                Text("repository", artifact.Repository.Value), Digests("children", children)));
+        }
     }
 
     /// <inheritdoc />
@@ -288,9 +334,43 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
         cancellationToken.ThrowIfCancellationRequested();
         return WriteAsync(async connection =>
         {
-            // one round trip, three statements in this order: the tag's lock (two writes of one tag, the first creating it, never both
-            // pass a compare-and-swap); the artifact's new version (a sweep planned before skips it, and the row lock makes a deletion
-            // of it wait); the tag, locked
+            // one round trip, the statements of the careful write below in the same order, and the decisions it makes in C# made in SQL:
+            // the tag's lock; the artifact's new version, refused when there is no artifact; the tag, locked; the compare-and-swap,
+            // refused when the tag is not as expected; the tag's write, unless it already points at the digest; the commit. Between the
+            // tag's read and its write, its row is locked, or, when there is none, no other writer can create it (they all take the
+            // tag's lock first), so the write's condition decides as the read below does.
+            var now = _time.GetUtcNow();
+            await using var batch = new NpgsqlBatch(connection);
+            batch.BatchCommands.Add(BatchCommand("SELECT pg_advisory_xact_lock(hashtextextended(@key, 0))", Text("key", $"tag {repository}:{name}")));
+            batch.BatchCommands.Add(BatchCommand(
+                "WITH bumped AS (UPDATE artifacts SET version = nextval('artifact_version') WHERE repository = @repository AND digest = @digest RETURNING 1) "
+                + "SELECT 1 / (SELECT count(*)::integer FROM bumped)",
+                Text("repository", repository.Value), DigestParameter("digest", digest)));
+            batch.BatchCommands.Add(BatchCommand($"SELECT {TagColumns} FROM tags WHERE repository = @repository AND name = @name FOR UPDATE",
+                Text("repository", repository.Value), Text("name", name)));
+            if (expected is { } e)
+            {
+                batch.BatchCommands.Add(Refuse(null, "(SELECT digest FROM tags WHERE repository = @repository AND name = @name) IS DISTINCT FROM @expected",
+                    Text("repository", repository.Value), Text("name", name), DigestParameter("expected", e.Digest)));
+            }
+
+            batch.BatchCommands.Add(BatchCommand(
+                $"INSERT INTO tags ({TagColumns}) VALUES (@repository, @name, @digest, @pushed_at, NULL) "
+                + "ON CONFLICT (repository, name) DO UPDATE SET digest = EXCLUDED.digest, pushed_at = EXCLUDED.pushed_at, pulled_at = NULL WHERE tags.digest <> EXCLUDED.digest",
+                Text("repository", repository.Value), Text("name", name), DigestParameter("digest", digest), Ticks("pushed_at", now)));
+            return await CommitAsync(batch, async reader =>
+            {
+                await reader.NextResultAsync().ConfigureAwait(false); // past the lock
+                await reader.NextResultAsync().ConfigureAwait(false); // past the artifact's version
+                var old = await reader.ReadAsync().ConfigureAwait(false) ? ReadTag(reader, new RepositoryNames()) : null;
+                Digest? current = old?.Digest;
+                Digest? previous = current != digest ? current : null;
+                return old is not null && current == digest ? new TagPutResult(old, previous) : new TagPutResult(new Tag(repository, name, digest, now), previous);
+            }).ConfigureAwait(false);
+        }, careful: async connection =>
+        {
+            // the tag's lock (two writes of one tag, the first creating it, never both pass a compare-and-swap); the artifact's new
+            // version (a sweep planned before skips it, and the row lock makes a deletion of it wait); the tag, locked
             Tag? old;
             await using (var batch = new NpgsqlBatch(connection))
             {
@@ -563,9 +643,24 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     public ValueTask<ArtifactDeleteOutcome> DeleteArtifactAsync(ArtifactKey key, long expectedVersion, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        var repository = key.Repository.Value;
         return WriteAsync(async connection =>
         {
-            var repository = key.Repository.Value;
+            // one round trip: the artifact's row locked, with the compare-and-swap asserted on it (refused when it is not there or
+            // has another version: the careful write below then says which); the deletions as below; the commit
+            await using var batch = new NpgsqlBatch(connection);
+            batch.BatchCommands.Add(Refuse(
+                "WITH locked AS MATERIALIZED (SELECT version FROM artifacts WHERE repository = @repository AND digest = @digest FOR UPDATE)",
+                "(SELECT count(*) FROM locked WHERE version = @expected) <> 1",
+                Text("repository", repository), DigestParameter("digest", key.Digest), new NpgsqlParameter("expected", NpgsqlDbType.Bigint) { Value = expectedVersion }));
+            batch.BatchCommands.Add(BatchCommand("DELETE FROM tags WHERE repository = @repository AND digest = @digest", Text("repository", repository), DigestParameter("digest", key.Digest)));
+            batch.BatchCommands.Add(BatchCommand("DELETE FROM accessory_links WHERE repository = @repository AND accessory = @digest", Text("repository", repository), DigestParameter("digest", key.Digest)));
+            batch.BatchCommands.Add(BatchCommand("DELETE FROM accessory_links WHERE repository = @repository AND subject = @digest AND strength = @soft",
+                Text("repository", repository), DigestParameter("digest", key.Digest), Small("soft", (short)ReferenceStrength.Soft)));
+            batch.BatchCommands.Add(BatchCommand("DELETE FROM artifacts WHERE repository = @repository AND digest = @digest", Text("repository", repository), DigestParameter("digest", key.Digest)));
+            return await CommitAsync(batch, _ => Task.FromResult(ArtifactDeleteOutcome.Deleted)).ConfigureAwait(false);
+        }, careful: async connection =>
+        {
             await using (var read = Command(connection, "SELECT version FROM artifacts WHERE repository = @repository AND digest = @digest FOR UPDATE"))
             {
                 read.Parameters.Add(Text("repository", repository));
@@ -751,6 +846,9 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
         }
     }
 
+    /// <summary>The statuses <see cref="EnsureNotDeleting"/> refuses, as the <c>blobs.status</c> column holds them.</summary>
+    private static readonly short[] RefusedStatuses = [(short)BlobStatus.Deleting, (short)BlobStatus.Deleted, (short)BlobStatus.DeleteFailed];
+
     /// <summary>Refuses a blob a run has committed to deleting: <c>deleting</c>, <c>deleted</c>, and <c>deleteFailed</c>.</summary>
     private static void EnsureNotDeleting(Blob blob)
     {
@@ -768,6 +866,75 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
         await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
         var result = await action(connection).ConfigureAwait(false);
         await transaction.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+        return result;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> as one read-committed transaction on a connection of its own, which <paramref name="action"/> ends
+    /// itself with its last batch (<see cref="CommitAsync"/>): the commit takes no round trip of its own. An exception before that rolls
+    /// the transaction back.
+    /// </summary>
+    private async ValueTask<T> WriteCommittingAsync<T>(Func<NpgsqlConnection, Task<T>> action, CancellationToken cancellationToken)
+    {
+        EnsureWritable();
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
+        return await action(connection).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs a write as one read-committed transaction on a connection of its own, first in one round trip: <paramref name="fast"/> sends
+    /// its statements in one batch that ends with <c>COMMIT</c> (<see cref="CommitAsync"/>; <c>BEGIN</c> goes with it) and asserts in
+    /// SQL, on the rows it has locked, what the write needs (<see cref="Refuse"/>: an assertion that fails aborts the batch, nothing is
+    /// written). Then, only when an assertion failed, <paramref name="careful"/> runs the write step by step in a new transaction on the
+    /// same connection, reading what it checks and throwing the exception that says what is wrong (or writing, when the state changed
+    /// in between).
+    /// </summary>
+    private async ValueTask<T> WriteAsync<T>(Func<NpgsqlConnection, Task<T>>? fast, Func<NpgsqlConnection, Task<T>> careful, CancellationToken cancellationToken)
+    {
+        EnsureWritable();
+        await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        if (fast is not null)
+        {
+            await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await fast(connection).ConfigureAwait(false);
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.DivisionByZero)
+            {
+                await transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+
+        await using var second = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
+        var result = await careful(connection).ConfigureAwait(false);
+        await second.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+        return result;
+    }
+
+    /// <summary>
+    /// An assertion for a batch of <see cref="WriteAsync{T}(Func{NpgsqlConnection, Task{T}}, Func{NpgsqlConnection, Task{T}}, CancellationToken)"/>:
+    /// a statement that fails (division by zero, which none of the store's statements makes otherwise) when <paramref name="refused"/>,
+    /// a SQL condition, holds; <paramref name="with"/>, when given, is the statement's <c>WITH</c> clause (the rows it locks).
+    /// </summary>
+    private static NpgsqlBatchCommand Refuse(string? with, string refused, params NpgsqlParameter[] parameters) =>
+        BatchCommand($"{(with is null ? string.Empty : with + " ")}SELECT 1 / (CASE WHEN {refused} THEN 0 ELSE 1 END)", parameters);
+
+    /// <summary>
+    /// Sends <paramref name="batch"/> with <c>COMMIT</c> as its last statement, hands its results to <paramref name="read"/>, and reads
+    /// the rest (an error of a later statement, the commit's included, is thrown here): the transaction ends in the batch's round trip.
+    /// </summary>
+    private static async Task<T> CommitAsync<T>(NpgsqlBatch batch, Func<NpgsqlDataReader, Task<T>> read)
+    {
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+        await using var reader = await batch.ExecuteReaderAsync().ConfigureAwait(false);
+        var result = await read(reader).ConfigureAwait(false);
+        while (await reader.NextResultAsync().ConfigureAwait(false))
+        {
+            // nothing to read, but an error of a statement is thrown here
+        }
+
         return result;
     }
 
@@ -884,14 +1051,14 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
         return Digest.FromHash(buffer.AsSpan(0, length));
     }
 
-    private static void AddBlob(NpgsqlCommand command, Blob blob)
+    private static void AddBlob(NpgsqlParameterCollection parameters, Blob blob)
     {
-        command.Parameters.Add(DigestParameter("digest", blob.Digest));
-        command.Parameters.Add(new NpgsqlParameter("size", NpgsqlDbType.Bigint) { Value = blob.Size });
-        command.Parameters.Add(Text("media_type", blob.MediaType));
-        command.Parameters.Add(Ticks("created_at", blob.CreatedAt));
-        command.Parameters.Add(Ticks("updated_at", blob.UpdatedAt));
-        command.Parameters.Add(Small("status", (short)blob.Status));
+        parameters.Add(DigestParameter("digest", blob.Digest));
+        parameters.Add(new NpgsqlParameter("size", NpgsqlDbType.Bigint) { Value = blob.Size });
+        parameters.Add(Text("media_type", blob.MediaType));
+        parameters.Add(Ticks("created_at", blob.CreatedAt));
+        parameters.Add(Ticks("updated_at", blob.UpdatedAt));
+        parameters.Add(Small("status", (short)blob.Status));
     }
 
     private static Blob ReadBlob(NpgsqlDataReader reader) => new(

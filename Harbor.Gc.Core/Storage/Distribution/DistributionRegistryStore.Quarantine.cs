@@ -56,7 +56,7 @@ public sealed partial class DistributionRegistryStore
             }
             catch (NotSupportedException e)
             {
-                // an S3 bucket (DESIGN.md, "S3 storage")
+                // a driver without a lock
                 throw new InvalidDataException($"{Description}: a real run locks the storage so that two never overlap, and this storage has no lock ({e.Message}); run with --dry-run; nothing was changed.", e);
             }
 

@@ -31,10 +31,10 @@ namespace Harbor.Gc.Storage.Drivers;
 /// request sent. The seam is synchronous, as the file-system drivers are: each call waits for the SDK's asynchronous one.
 /// </para>
 /// <para>
-/// Move and lock (DESIGN.md, "S3 storage"): S3 has neither. <see cref="Move"/> copies each object (CopyObject, at most 5 GiB each)
-/// and then deletes the sources: not atomic; a crash in between leaves both copies, never neither. <see cref="TryLock"/> throws
-/// <see cref="NotSupportedException"/>: a bucket offers no lock that a killed holder releases, and the store refuses a real run
-/// it cannot lock.
+/// Move and lock (DESIGN.md, "S3 storage: real runs"): S3 has neither a rename nor, on Swift's s3api, a create-if-absent.
+/// <see cref="Move"/> moves each object on its own (a conditional copy, then a conditional delete): not atomic; a crash leaves
+/// each object at one place or both, never neither. <see cref="TryLock"/> is a lease of claim objects, renewed while held and
+/// ended by expiry when its holder dies.
 /// </para>
 /// </remarks>
 internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable

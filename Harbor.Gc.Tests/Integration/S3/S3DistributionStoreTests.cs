@@ -128,24 +128,24 @@ internal sealed class S3DistributionStoreTests
     [Test]
     public async Task ARealRun_WhileAnotherHoldsTheLease_Exits2_AndRunsOnceAKilledHoldersLeaseHasEnded()
     {
-        // given a layout in a bucket, and a holder of its lease (1 s, renewed every quarter of it)
+        // given a layout in a bucket, and a holder of its lease (renewed every quarter of it)
         var server = S3Server.Shared;
         using var tree = new DistributionTree(TimeProvider.System.GetUtcNow());
         var bucket = await CopiedTreeAsync(server, tree);
         var alive = true;
-        using var holderDriver = Driver(server, bucket, TimeSpan.FromSeconds(1), _ => alive);
+        using var holderDriver = Driver(server, bucket, Lease, _ => alive);
         var holder = holderDriver.TryLock(string.Empty);
         holder.Should().NotBeNull();
         var keys = await server.KeysAsync(bucket);
         keys.Should().ContainSingle(k => k.StartsWith("reg/docker/registry/v2/_harbor-gc/lease/", StringComparison.Ordinal));
 
-        // when a real run starts while the holder renews (three leases later), and again once the holder is killed (its renewals
-        // and its release fail) and its lease has run out
-        await Task.Delay(TimeSpan.FromSeconds(3), TimeProvider.System);
+        // when a real run starts while the holder renews (longer than a lease after it claimed), and again once the holder is killed
+        // (its renewals and its release fail) and its lease has run out
+        await Task.Delay(Lease + TimeSpan.FromSeconds(1), TimeProvider.System);
         var refused = await Run("gc", "--store", Spec(server, bucket), "--delete-untagged", "--time-window", "0s");
         var unchanged = await server.KeysAsync(bucket);
         alive = false;
-        await Task.Delay(TimeSpan.FromSeconds(3), TimeProvider.System); // the lease, a second of the server's granularity, and one more
+        await Task.Delay(Lease + TimeSpan.FromSeconds(2), TimeProvider.System); // the lease, a second of the server's granularity, and one more
 
         var admitted = await Run("gc", "--store", Spec(server, bucket), "--delete-untagged", "--time-window", "0s");
 
@@ -253,8 +253,12 @@ internal sealed class S3DistributionStoreTests
         (await new StreamReader(back.ResponseStream).ReadToEndAsync()).Should().Be(link);
     }
 
-    /// <summary>The lease of the in-process runs: the shortest the command line takes (renewed every 0.75 s).</summary>
-    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(3);
+    /// <summary>
+    /// The lease of the in-process runs and of the holder (renewed every 1.5 s): short, so that a killed run's lease ends soon, and
+    /// long enough that a renewal late by seconds on a loaded machine (thread-pool starvation under the synchronous seam) does not
+    /// lose it: with 3 s, eight runs at once at a load average of 23 lost theirs and stopped deleting.
+    /// </summary>
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(6);
 
     private static string Spec(S3Server server, string bucket) => $"distribution:s3://{bucket}/reg?endpoint={server.Endpoint}&region={S3Server.Region}&lease=3s";
 

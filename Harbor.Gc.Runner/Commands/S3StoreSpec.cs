@@ -7,7 +7,7 @@ using Harbor.Gc.Storage.Drivers;
 namespace Harbor.Gc.Runner.Commands;
 
 /// <summary>
-/// <c>distribution:s3://BUCKET[/ROOT][?endpoint=URL&amp;region=REGION&amp;parallelism=N]</c>: a Distribution registry's storage in
+/// <c>distribution:s3://BUCKET[/ROOT][?endpoint=URL&amp;region=REGION&amp;parallelism=N&amp;lease=DURATION]</c>: a Distribution registry's storage in
 /// an S3 bucket (issue 17), ROOT being its <c>rootdirectory</c> (the key prefix holding <c>docker/registry/v2</c>). Credentials never go
 /// in the address: the AWS SDK's standard chain finds them (<c>AWS_ACCESS_KEY_ID</c>/<c>AWS_SECRET_ACCESS_KEY</c>, <c>AWS_PROFILE</c>
 /// and the shared files, web identity, container and instance roles); an address with a user, a password or a key setting is refused.
@@ -23,7 +23,7 @@ internal static partial class S3StoreSpec
     /// <summary>
     /// Opens the Distribution store in the bucket <paramref name="location"/> names, after one listing of its layout root (which
     /// checks the bucket, the credentials and that the layout is there); bad input and the server's refusal are a <see cref="UsageException"/>.
-    /// A real run on it is refused by the store: a bucket has no lock (DESIGN.md, "S3 storage").
+    /// A real run on it takes a lease on the bucket (DESIGN.md, "S3 storage: real runs").
     /// </summary>
     public static DistributionRegistryStore Open(string location, TimeProvider time, TimeSpan? gracePeriod)
     {
@@ -31,6 +31,7 @@ internal static partial class S3StoreSpec
         var options = new S3StorageOptions
         {
             Bucket = parsed.Bucket, RootPrefix = parsed.RootPrefix, Endpoint = parsed.Endpoint, Region = parsed.Region, Parallelism = parsed.Parallelism, TimeProvider = time,
+            LeaseDuration = parsed.LeaseDuration,
         };
         var shown = "distribution:" + Redacted(location);
         var driver = new S3StorageDriver(options);
@@ -106,6 +107,7 @@ internal static partial class S3StoreSpec
         Uri? endpoint = null;
         string? region = null;
         var parallelism = 16;
+        var lease = TimeSpan.FromMinutes(1);
         foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
         {
             var equals = pair.IndexOf('=', StringComparison.Ordinal);
@@ -139,10 +141,17 @@ internal static partial class S3StoreSpec
                     }
 
                     break;
+                case "lease":
+                    if (!Duration.TryParse(value, out lease) || lease < TimeSpan.FromSeconds(3) || lease > TimeSpan.FromHours(1))
+                    {
+                        throw new UsageException($"--store {shown}: lease= takes how long a real run's lease on the bucket lasts unrenewed, 3s to 1h (60s by default).");
+                    }
+
+                    break;
                 case var credential when CredentialSettings.Contains(credential):
                     throw new UsageException($"--store {shown}: credentials never go in the address; the AWS SDK's standard chain finds them (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, a role).");
                 default:
-                    throw new UsageException($"--store {shown}: unknown setting '{name}'; {Form} takes endpoint=, region= and parallelism=.");
+                    throw new UsageException($"--store {shown}: unknown setting '{name}'; {Form} takes endpoint=, region=, parallelism= and lease=.");
             }
         }
 
@@ -153,10 +162,11 @@ internal static partial class S3StoreSpec
             Endpoint = endpoint,
             Region = region,
             Parallelism = parallelism,
+            LeaseDuration = lease,
         };
     }
 
-    /// <summary>The address with every setting's value but endpoint, region and parallelism hidden, and every user and password (<c>//…@</c>) too.</summary>
+    /// <summary>The address with every setting's value but endpoint, region, parallelism and lease hidden, and every user and password (<c>//…@</c>) too.</summary>
     internal static string Redacted(string location)
     {
         var text = UserInfo().Replace(location, "//***@");
@@ -172,6 +182,6 @@ internal static partial class S3StoreSpec
     [GeneratedRegex("^[a-z]{2}(-[a-z0-9]+)+$")]
     private static partial Regex RegionName();
 
-    [GeneratedRegex("([?&](?!endpoint=|region=|parallelism=)[^=&]+)=[^&]*", RegexOptions.IgnoreCase)]
+    [GeneratedRegex("([?&](?!endpoint=|region=|parallelism=|lease=)[^=&]+)=[^&]*", RegexOptions.IgnoreCase)]
     private static partial Regex SecretSetting();
 }

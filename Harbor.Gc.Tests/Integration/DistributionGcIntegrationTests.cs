@@ -80,7 +80,7 @@ public class DistributionGcIntegrationTests : RegistryIntegrationTest
         // given: the same scenarios, all pushed within the last minute
         var scenario = await IssueThreeScenario.PushAsync(Push);
         Registry.Stop();
-        var before = Tree();
+        var before = await TreeAsync();
 
         // when: a real run with the default time window (2 h)
         var report = await HarborGcAsync();
@@ -90,7 +90,7 @@ public class DistributionGcIntegrationTests : RegistryIntegrationTest
         report.Artifacts.Should().BeEmpty();
         report.Blobs.Should().BeEmpty();
         report.LayerLinks.Should().Be(0);
-        Tree().Should().Equal(before);
+        (await TreeAsync()).Should().Equal(before);
 
         await Registry.StartAsync();
         foreach (var manifest in scenario.Live.Concat(scenario.Garbage.Select(g => g.Manifest)))
@@ -132,7 +132,7 @@ public class DistributionGcIntegrationTests : RegistryIntegrationTest
     }
 
     /// <summary>Every file under the registry's root with its size and time, for a before/after comparison.</summary>
-    private List<string> Tree() =>
+    private protected virtual Task<List<string>> TreeAsync() => Task.FromResult(
         Directory.EnumerateFiles(Registry.Root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
-            .Select(f => $"{Path.GetRelativePath(Registry.Root, f)} {new FileInfo(f).Length} {File.GetLastWriteTimeUtc(f).Ticks}").ToList();
+            .Select(f => $"{Path.GetRelativePath(Registry.Root, f)} {new FileInfo(f).Length} {File.GetLastWriteTimeUtc(f).Ticks}").ToList());
 }

@@ -11,7 +11,9 @@ namespace Harbor.Gc.Tests.Integration;
 /// A real CNCF Distribution registry (<c>docker-registry serve</c>) on a free loopback port, storing into a temporary root
 /// (filesystem driver, deletes enabled). It can be stopped and started again on the same root, and runs the registry's own
 /// <c>garbage-collect</c>. <see cref="Dispose"/> kills the process and removes the root; a process still running when the
-/// test host exits is killed then too, so no registry outlives the tests.
+/// test host exits is killed then too, so no registry outlives the tests. Given an <see cref="S3RegistryStorage"/>, the registry
+/// stores into a bucket through its <c>s3</c> driver instead (issue 17), run without <c>AWS_CA_BUNDLE</c> (its AWS SDK panics
+/// when that is set; /work/shared/reference/s3/NOTES.md).
 /// </summary>
 internal sealed class DistributionRegistryProcess : IDisposable
 {
@@ -35,7 +37,8 @@ internal sealed class DistributionRegistryProcess : IDisposable
     /// <param name="binary">The <c>docker-registry</c> binary.</param>
     /// <param name="time">The clock, for the start-up wait.</param>
     /// <param name="parentFolder">Where to make the registry's folder (the temporary folder when null).</param>
-    public DistributionRegistryProcess(string binary, TimeProvider time, string? parentFolder = null)
+    /// <param name="s3">Store into this bucket instead of <see cref="Root"/> (which is then made but left empty).</param>
+    public DistributionRegistryProcess(string binary, TimeProvider time, string? parentFolder = null, S3RegistryStorage? s3 = null)
     {
         _binary = binary;
         _time = time;
@@ -45,6 +48,25 @@ internal sealed class DistributionRegistryProcess : IDisposable
         Port = FixtureProcess.FreePort();
         Endpoint = new Uri($"http://127.0.0.1:{Port}/");
         ConfigFile = Path.Combine(_work, "config.yml");
+        S3 = s3;
+        string[] driver = s3 is null
+            ? ["  filesystem:", $"    rootdirectory: {Root}"]
+            :
+            [
+                "  s3:",
+                $"    accesskey: \"{s3.AccessKey}\"",
+                $"    secretkey: \"{s3.SecretKey}\"",
+                $"    region: {s3.Region}",
+                $"    regionendpoint: {s3.Endpoint.ToString().TrimEnd('/')}",
+                $"    bucket: {s3.Bucket}",
+                "    secure: false",
+                "    v4auth: true",
+                "    encrypt: false",
+                "    chunksize: 5242880",
+                $"    rootdirectory: /{s3.RootDirectory}",
+                "  redirect:",
+                "    disable: true",
+            ];
         File.WriteAllText(ConfigFile, string.Create(CultureInfo.InvariantCulture, $"""
             version: 0.1
             log:
@@ -52,8 +74,7 @@ internal sealed class DistributionRegistryProcess : IDisposable
               accesslog:
                 disabled: true
             storage:
-              filesystem:
-                rootdirectory: {Root}
+            {string.Join('\n', driver)}
               delete:
                 enabled: true
               maintenance:
@@ -66,6 +87,9 @@ internal sealed class DistributionRegistryProcess : IDisposable
 
     /// <summary>The storage <c>rootdirectory</c> (the folder holding <c>docker/registry/v2</c>).</summary>
     public string Root { get; }
+
+    /// <summary>The bucket the registry stores into; null for <see cref="Root"/>.</summary>
+    public S3RegistryStorage? S3 { get; }
 
     /// <summary>The registry's configuration file.</summary>
     public string ConfigFile { get; }
@@ -200,6 +224,7 @@ internal sealed class DistributionRegistryProcess : IDisposable
             UseShellExecute = false,
             WorkingDirectory = _work,
         };
+        info.Environment.Remove("AWS_CA_BUNDLE"); // Distribution's AWS SDK panics when it is set
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
@@ -229,3 +254,12 @@ internal sealed class DistributionRegistryProcess : IDisposable
         }
     }
 }
+
+/// <summary>Where a registry's <c>s3</c> driver stores: a bucket of a test S3 server, under <paramref name="RootDirectory"/>.</summary>
+/// <param name="Endpoint">The server's address.</param>
+/// <param name="Bucket">The bucket.</param>
+/// <param name="RootDirectory">The registry's <c>rootdirectory</c>, without the leading <c>/</c> (the bucket's root when empty).</param>
+/// <param name="AccessKey">The access key.</param>
+/// <param name="SecretKey">The secret key (written into the registry's configuration file, under the test's temporary folder).</param>
+/// <param name="Region">The region.</param>
+internal sealed record S3RegistryStorage(Uri Endpoint, string Bucket, string RootDirectory, string AccessKey, string SecretKey, string Region);

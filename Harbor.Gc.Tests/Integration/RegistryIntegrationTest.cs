@@ -24,10 +24,20 @@ public abstract class RegistryIntegrationTest
     /// <summary>Where the registry's folder (configuration and storage root) is made; the temporary folder when null.</summary>
     private protected virtual string? RegistryParentFolder => null;
 
+    /// <summary>The <c>--store</c> address harbor-gc is given for the registry's storage.</summary>
+    private protected virtual string StoreSpec => $"distribution:{Registry.Root}";
+
+    /// <summary>The clock harbor-gc runs on.</summary>
+    private protected virtual TimeProvider Clock => TimeProvider.System;
+
+    /// <summary>Makes the test's registry (not started yet): on a folder of its own here; in a bucket for the S3 fixtures.</summary>
+    private protected virtual Task<DistributionRegistryProcess> CreateRegistryAsync() =>
+        Task.FromResult(new DistributionRegistryProcess(RegistryBinary.Require(), TimeProvider.System, RegistryParentFolder));
+
     [SetUp]
     public async Task StartRegistry()
     {
-        _registry = new DistributionRegistryProcess(RegistryBinary.Require(), TimeProvider.System, RegistryParentFolder);
+        _registry = await CreateRegistryAsync();
         await _registry.StartAsync();
         _client = new RegistryClient(_registry.Endpoint);
     }
@@ -41,7 +51,7 @@ public abstract class RegistryIntegrationTest
         _registry = null;
     }
 
-    /// <summary>Runs <c>harbor-gc gc --store distribution:ROOT ARGS --report-json FILE</c> for real (no fake clock) and reads the report.</summary>
+    /// <summary>Runs <c>harbor-gc gc --store STORE ARGS --report-json FILE</c> for real (on <see cref="Clock"/>) and reads the report.</summary>
     internal async Task<GcRunReport> HarborGcAsync(params string[] args)
     {
         var report = Path.Combine(Path.GetTempPath(), $"harbor-gc-report-{Guid.NewGuid():N}.json");
@@ -49,8 +59,8 @@ public abstract class RegistryIntegrationTest
         {
             var stdout = new StringWriter();
             var stderr = new StringWriter();
-            string[] command = ["gc", "--delete-untagged", "true", "--store", $"distribution:{Registry.Root}", "--grace-period", "1s", .. args, "--report-json", report];
-            var code = await Program.RunAsync(command, stdout, stderr, TimeProvider.System, CancellationToken.None);
+            string[] command = ["gc", "--delete-untagged", "true", "--store", StoreSpec, "--grace-period", "1s", .. args, "--report-json", report];
+            var code = await Program.RunAsync(command, stdout, stderr, Clock, CancellationToken.None);
             code.Should().Be(0, $"harbor-gc {string.Join(' ', command)} failed:\n{stdout}\n{stderr}");
             return GcRunReport.Read(report);
         }

@@ -2,13 +2,13 @@ using Harbor.Gc.Runner.Commands;
 
 namespace Harbor.Gc.Tests.Runner;
 
-/// <summary>The <c>distribution:s3://BUCKET/ROOT?endpoint=…&amp;region=…</c> store address (issue 17): what it names, and bad input exiting 2 without echoing a credential.</summary>
+/// <summary>The <c>distribution:s3://BUCKET/ROOT?endpoint=…&amp;region=…&amp;parallelism=…&amp;lease=…</c> store address (issue 17): what it names, and bad input exiting 2 without echoing a credential.</summary>
 internal sealed class S3StoreSpecTests
 {
     [Test]
     public void AnAddress_NamesTheBucket_TheLayoutUnderItsRoot_TheEndpointRegionAndParallelism()
     {
-        var options = S3StoreSpec.Parse("s3://registry/some/root?endpoint=http://127.0.0.1:9100&region=eu-west-1&parallelism=32");
+        var options = S3StoreSpec.Parse("s3://registry/some/root?endpoint=http://127.0.0.1:9100&region=eu-west-1&parallelism=32&lease=90s");
 
         options.Should().BeEquivalentTo(new
         {
@@ -17,8 +17,9 @@ internal sealed class S3StoreSpecTests
             Endpoint = new Uri("http://127.0.0.1:9100"),
             Region = "eu-west-1",
             Parallelism = 32,
+            LeaseDuration = TimeSpan.FromSeconds(90),
         });
-        S3StoreSpec.Parse("s3://registry").Should().BeEquivalentTo(new { RootPrefix = "docker/registry/v2", Endpoint = (Uri?)null, Region = (string?)null, Parallelism = 16 });
+        S3StoreSpec.Parse("s3://registry").Should().BeEquivalentTo(new { RootPrefix = "docker/registry/v2", Endpoint = (Uri?)null, Region = (string?)null, Parallelism = 16, LeaseDuration = TimeSpan.FromMinutes(1) });
         S3StoreSpec.Parse("s3://registry/").RootPrefix.Should().Be("docker/registry/v2", "rootdirectory: / is the bucket's root");
     }
 
@@ -32,6 +33,9 @@ internal sealed class S3StoreSpecTests
     [TestCase("s3://registry/root?secretkey=s3cret-key", "credentials never go in the address")]
     [TestCase("s3://registry/root?region=Mars", "region= takes")]
     [TestCase("s3://registry/root?parallelism=0", "parallelism= takes")]
+    [TestCase("s3://registry/root?lease=1s", "lease= takes")]
+    [TestCase("s3://registry/root?lease=2h", "lease= takes")]
+    [TestCase("s3://registry/root?lease=soon", "lease= takes")]
     [TestCase("s3://registry/root?colour=blue", "unknown setting 'colour'")]
     public async Task ABadAddress_ExitsWith2_SayingWhat_AndNeverEchoesACredential(string address, string expected)
     {

@@ -56,12 +56,13 @@ public sealed partial class DistributionRegistryStore
             }
             catch (NotSupportedException e)
             {
-                // an S3 bucket (DESIGN.md, "S3 storage")
+                // a driver without a lock
                 throw new InvalidDataException($"{Description}: a real run locks the storage so that two never overlap, and this storage has no lock ({e.Message}); run with --dry-run; nothing was changed.", e);
             }
 
-            _runLock = _runLock ?? throw new InvalidDataException(
-                $"{Description}: another harbor-gc real run holds the lock on '{_driver.Root}' (two runs never overlap); nothing was changed.");
+            _runLock = _runLock ?? throw new InvalidDataException((_driver as S3StorageDriver)?.LockRefusal is { } holder
+                ? $"{Description}: {holder}; two runs never overlap; nothing was changed."
+                : $"{Description}: another harbor-gc real run holds the lock on '{_driver.Root}' (two runs never overlap); nothing was changed.");
             try
             {
                 return Recover();
@@ -162,6 +163,7 @@ public sealed partial class DistributionRegistryStore
     {
         _runFolder ??= $"{DistributionLayout.Quarantine}/{_time.GetUtcNow().ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}-{Guid.NewGuid():N}";
         var moved = $"{_runFolder}/{kind}/{original}";
+        ThrowIfLeaseLost();
         switch (_driver.Move(original, moved))
         {
             case StorageMoveOutcome.Moved:
@@ -181,11 +183,7 @@ public sealed partial class DistributionRegistryStore
     {
         try
         {
-            if (_driver.Move(item.Moved, item.Original) == StorageMoveOutcome.TargetExists)
-            {
-                _driver.Delete(item.Moved);
-            }
-
+            PutBackObjects(item.Moved, item.Original);
             _quarantined.Remove(item);
             return true;
         }
@@ -194,6 +192,37 @@ public sealed partial class DistributionRegistryStore
             return false; // left where it is: the next real run puts it back
         }
     }
+
+    /// <summary>
+    /// Puts a quarantined item back where it was. On a file system the folder goes back in one rename, unless the registry wrote
+    /// that path again meanwhile: then its copy wins and the quarantined one goes. On an object store (DESIGN.md, "S3 storage: real
+    /// runs") a move is not atomic, so a crash may have left part of the item at each place: each object goes back on its own
+    /// unless something is at its path, and its quarantined copy goes.
+    /// </summary>
+    private void PutBackObjects(string moved, string original)
+    {
+        if (_driver is not IObjectStorageDriver objects)
+        {
+            if (_driver.Move(moved, original) == StorageMoveOutcome.TargetExists)
+            {
+                _driver.Delete(moved);
+            }
+
+            return;
+        }
+
+        foreach (var item in objects.ListTreeAsync(moved).ToBlockingEnumerable())
+        {
+            var target = original + item.Path[moved.Length..];
+            if (item.HasValidPath && _driver.Move(item.Path, target) == StorageMoveOutcome.TargetExists)
+            {
+                _driver.Delete(item.Path);
+            }
+        }
+    }
+
+    /// <summary>Throws when the run's lock is a lease that may be another run's now: nothing more may be moved or deleted.</summary>
+    private void ThrowIfLeaseLost() => (_runLock as IStorageLease)?.ThrowIfLost();
 
     /// <summary>Deletes this run's quarantine folder once it holds no item (only the folders made for them), and forgets the run.</summary>
     private void CleanUpRun()
@@ -227,11 +256,7 @@ public sealed partial class DistributionRegistryStore
                 var kindRoot = $"{runFolder}/{entry.Name}";
                 foreach (var original in ItemsIn(kindRoot, kind))
                 {
-                    if (_driver.Move($"{kindRoot}/{original}", original) == StorageMoveOutcome.TargetExists)
-                    {
-                        _driver.Delete($"{kindRoot}/{original}"); // the registry wrote it again since: its copy is the newer
-                    }
-
+                    PutBackObjects($"{kindRoot}/{original}", original);
                     restored++;
                 }
             }
@@ -647,6 +672,7 @@ public sealed partial class DistributionRegistryStore
         var rewritten = item.Kind is QuarantineKind.Blob or QuarantineKind.Layer && _driver.Stat(item.Original) is not null;
         try
         {
+            ThrowIfLeaseLost();
             _driver.Delete(item.Moved);
         }
         catch (IOException e)

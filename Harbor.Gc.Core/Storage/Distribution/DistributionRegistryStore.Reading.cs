@@ -301,7 +301,20 @@ public sealed partial class DistributionRegistryStore
     private void ReadUploads(RepositoryName repository, List<BlobUpload> uploads, ConcurrentQueue<StoreProblem> problems)
     {
         var folder = DistributionLayout.Uploads(repository);
-        foreach (var entry in ListChecked(folder) ?? [])
+        var entries = ListChecked(folder) ?? [];
+        if (_driver is IObjectStorageDriver objects)
+        {
+            // an upload whose objects are gone but whose bytes are still in a multipart upload is an upload too (DESIGN.md)
+            var named = entries.Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
+            var orphans = objects.ListMultipartUploads(folder + "/")
+                .Select(u => u.Path[(folder.Length + 1)..].Split('/')[0])
+                .Where(id => !named.Contains(id) && Guid.TryParseExact(id, "D", out _))
+                .Distinct(StringComparer.Ordinal)
+                .Select(id => new StorageListEntry(id, StorageEntryKind.Directory));
+            entries = [.. entries, .. orphans];
+        }
+
+        foreach (var entry in entries)
         {
             var path = folder + "/" + entry.Name;
             if (entry.Kind != StorageEntryKind.Directory || !entry.HasValidName || !Guid.TryParseExact(entry.Name, "D", out _))
@@ -327,19 +340,34 @@ public sealed partial class DistributionRegistryStore
     {
         problem = null;
         var folder = DistributionLayout.Upload(repository, id);
-        if (_driver.Stat(folder) is not { Kind: StorageEntryKind.Directory } info)
+        DateTimeOffset lastWritten;
+        long size;
+        if (_driver is IObjectStorageDriver objects)
         {
-            return null;
+            if (ReadObjectUpload(objects, folder) is not { } found)
+            {
+                return null;
+            }
+
+            (size, lastWritten) = found;
+        }
+        else
+        {
+            if (_driver.Stat(folder) is not { Kind: StorageEntryKind.Directory } info)
+            {
+                return null;
+            }
+
+            var data = _driver.Stat(folder + "/data");
+            if (data is { Kind: StorageEntryKind.SymbolicLink })
+            {
+                throw Refuse(_driver.Describe(folder + "/data"));
+            }
+
+            lastWritten = data is { } d && d.ModifiedAt > info.ModifiedAt ? d.ModifiedAt : info.ModifiedAt;
+            size = data is { Kind: StorageEntryKind.File } f ? f.Size : 0;
         }
 
-        var data = _driver.Stat(folder + "/data");
-        if (data is { Kind: StorageEntryKind.SymbolicLink })
-        {
-            throw Refuse(_driver.Describe(folder + "/data"));
-        }
-
-        var lastWritten = data is { } d && d.ModifiedAt > info.ModifiedAt ? d.ModifiedAt : info.ModifiedAt;
-        var size = data is { Kind: StorageEntryKind.File } f ? f.Size : 0;
         var startedAtPath = folder + "/startedat";
         var startedAtFile = _driver.Read(startedAtPath, DistributionLayout.MaxStartedAtLength + 1);
         DateTimeOffset? startedAt = null;
@@ -369,6 +397,33 @@ public sealed partial class DistributionRegistryStore
         }
 
         return new BlobUpload(repository, id, startedAt, size, lastWritten.ToUniversalTime());
+    }
+
+    /// <summary>
+    /// An upload in a bucket (DESIGN.md, "S3 storage: real runs"): its folder's objects (<c>startedat</c>, <c>hashstates/…</c>, a
+    /// <c>data</c> object once written whole) and the multipart uploads of its <c>data</c> key, where the registry's s3 driver keeps
+    /// the bytes of an unfinished upload. Its size is the data object's, else the parts'; its last write the latest time of all
+    /// of them, so a resumed upload reads as changed. Null when there is none of either.
+    /// </summary>
+    private static (long Size, DateTimeOffset LastWritten)? ReadObjectUpload(IObjectStorageDriver objects, string folder)
+    {
+        var items = objects.ListTreeAsync(folder).ToBlockingEnumerable().ToList();
+        var multipart = objects.ListMultipartUploads(folder + "/data").Where(u => u.Path == folder + "/data").ToList();
+        if (items.Count == 0 && multipart.Count == 0)
+        {
+            return null;
+        }
+
+        var last = items.Count > 0 ? items.Max(i => i.ModifiedAt) : DateTimeOffset.UnixEpoch;
+        var size = items.FirstOrDefault(i => i.Path == folder + "/data") is { Path: not null } data ? data.Size : 0;
+        foreach (var upload in multipart)
+        {
+            var (bytes, written) = objects.ReadMultipartUpload(upload);
+            size = Math.Max(size, bytes);
+            last = written > last ? written : last;
+        }
+
+        return (size, last);
     }
 
     /// <summary>The text that marks an unknown artifact whose bytes could not be read as a manifest at all.</summary>

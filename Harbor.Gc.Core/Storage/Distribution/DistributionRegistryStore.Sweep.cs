@@ -156,6 +156,16 @@ public sealed partial class DistributionRegistryStore
             return ValueTask.FromResult(UploadDeleteOutcome.Changed); // bytes arrived, or the folder was written, since the plan
         }
 
+        ThrowIfLeaseLost();
+        if (_driver is IObjectStorageDriver objects)
+        {
+            // its bytes first: a crash after this leaves a folder the next run deletes, never parts no listing of objects finds
+            foreach (var multipart in objects.ListMultipartUploads(folder + "/data").Where(u => u.Path == folder + "/data"))
+            {
+                objects.AbortMultipartUpload(multipart);
+            }
+        }
+
         _driver.Delete(folder);
         return ValueTask.FromResult(UploadDeleteOutcome.Deleted);
     }

@@ -32,7 +32,8 @@ namespace Harbor.Gc.Storage.Distribution;
 /// file system), waits <see cref="GracePeriod"/> — longer than any registry request that could have seen the item — re-reads the
 /// tree, puts back everything a revision, tag or link now needs, and only then deletes the rest (DESIGN.md §5). A run that stops
 /// or fails puts everything back; one that is killed leaves its quarantine to the next real run, which puts it back before it
-/// reads. Real runs on one tree take a lock (<c>_harbor-gc/lock</c>), so two never overlap.
+/// reads. Real runs on one tree take a lock (the layout folder's <c>flock</c>; on S3 a lease of claim objects under <c>_harbor-gc/lease</c>), so
+/// two never overlap.
 /// </para>
 /// <para>
 /// Uploads: every UUID-named folder under a repository's <c>_uploads</c> is an unfinished upload, dated by its <c>startedat</c>
@@ -100,8 +101,9 @@ public sealed partial class DistributionRegistryStore : IRegistryStore, IDeferre
 
     /// <summary>
     /// Opens the layout on <paramref name="driver"/>, whose root is the <c>docker/registry/v2</c> folder (an S3 bucket's prefix, issue
-    /// 17). It reads through the driver's per-folder listing; a real run needs the driver's lock, so one on a driver without a lock
-    /// (S3) is refused.
+    /// 17). It reads through the driver's per-folder listing; a real run takes the driver's lock (on S3 a lease, checked before each
+    /// step that changes the bucket) and, on an object store, puts quarantined items back object by object (DESIGN.md, "S3 storage:
+    /// real runs").
     /// </summary>
     /// <param name="driver">The driver.</param>
     /// <param name="root">The registry's storage root, for messages and <see cref="Description"/> (<c>s3://BUCKET/ROOT</c>).</param>

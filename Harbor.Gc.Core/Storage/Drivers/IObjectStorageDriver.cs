@@ -35,14 +35,33 @@ internal interface IObjectStorageDriver : IStorageDriver
     /// <param name="paths">The objects' paths.</param>
     /// <param name="cancellationToken">Stops before the next request.</param>
     Task<IReadOnlyList<StorageDeleteFailure>> DeleteManyAsync(IReadOnlyCollection<string> paths, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The unfinished multipart uploads whose path starts with <paramref name="path"/> (a key prefix, not only a folder; a trailing
+    /// <c>/</c> asks for those in that folder).
+    /// </summary>
+    IReadOnlyList<StorageMultipartUpload> ListMultipartUploads(string path);
+
+    /// <summary>The bytes a multipart upload holds so far and its last write (its initiation, or its latest part's time).</summary>
+    (long Size, DateTimeOffset LastWrittenAt) ReadMultipartUpload(StorageMultipartUpload upload);
+
+    /// <summary>Aborts a multipart upload, freeing its parts; one already gone is no error.</summary>
+    void AbortMultipartUpload(StorageMultipartUpload upload);
 }
+
+/// <summary>An unfinished multipart upload.</summary>
+/// <param name="Path">The path of the object it would write.</param>
+/// <param name="UploadId">The server's id of it.</param>
+/// <param name="InitiatedAt">When it was started.</param>
+internal readonly record struct StorageMultipartUpload(string Path, string UploadId, DateTimeOffset InitiatedAt);
 
 /// <summary>An object of a flat listing.</summary>
 /// <param name="Path">Its path relative to the driver's root; when <paramref name="HasValidPath"/> is false, its key below the root as it is.</param>
 /// <param name="Size">Its size in bytes.</param>
 /// <param name="ModifiedAt">When it was last written.</param>
 /// <param name="HasValidPath">False when its key is no driver path (an empty segment, <c>.</c> or <c>..</c>): it can be reported, not opened.</param>
-internal readonly record struct StorageObject(string Path, long Size, DateTimeOffset ModifiedAt, bool HasValidPath = true);
+/// <param name="ETag">Its ETag as listed, when known.</param>
+internal readonly record struct StorageObject(string Path, long Size, DateTimeOffset ModifiedAt, bool HasValidPath = true, string? ETag = null);
 
 /// <summary>An object a batch delete did not delete.</summary>
 /// <param name="Path">Its path.</param>

@@ -44,10 +44,21 @@ internal interface IStorageDriver
     /// <summary>
     /// Takes an exclusive lock on the folder at <paramref name="path"/> (the root when empty), held until the result is disposed
     /// and released by the system if the process dies; null when another process holds it. On Linux the folder itself is locked
-    /// (<c>flock</c>), so nothing is written; elsewhere a lock file <c>.harbor-gc.lock</c> is made in it.
+    /// (<c>flock</c>), so nothing is written; elsewhere a lock file <c>.harbor-gc.lock</c> is made in it. On S3 it is a lease
+    /// (<see cref="IStorageLease"/>), held while its holder renews it and released by expiry when the holder dies.
     /// </summary>
     /// <exception cref="StorageRefusedException">The folder is a symbolic link.</exception>
     IDisposable? TryLock(string path);
+}
+
+/// <summary>
+/// A lock that can be lost while held (the S3 driver's lease, which its holder must renew): checked before each step that
+/// changes the storage. A file-system lock is never lost and need not be one.
+/// </summary>
+internal interface IStorageLease : IDisposable
+{
+    /// <summary>Throws <see cref="IOException"/> when the lock may be another's now (a renewal failed for too long).</summary>
+    void ThrowIfLost();
 }
 
 /// <summary>What an entry of a storage path is.</summary>

@@ -31,10 +31,10 @@ namespace Harbor.Gc.Storage.Drivers;
 /// request sent. The seam is synchronous, as the file-system drivers are: each call waits for the SDK's asynchronous one.
 /// </para>
 /// <para>
-/// Move and lock (DESIGN.md, "S3 storage"): S3 has neither. <see cref="Move"/> copies each object (CopyObject, at most 5 GiB each)
-/// and then deletes the sources: not atomic; a crash in between leaves both copies, never neither. <see cref="TryLock"/> throws
-/// <see cref="NotSupportedException"/>: a bucket offers no lock that a killed holder releases, and the store refuses a real run
-/// it cannot lock.
+/// Move and lock (DESIGN.md, "S3 storage: real runs"): S3 has neither a rename nor, on Swift's s3api, a create-if-absent.
+/// <see cref="Move"/> moves each object on its own (a conditional copy, then a conditional delete): not atomic; a crash leaves
+/// each object at one place or both, never neither. <see cref="TryLock"/> is a lease of claim objects, renewed while held and
+/// ended by expiry when its holder dies.
 /// </para>
 /// </remarks>
 internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
@@ -56,6 +56,7 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
     private readonly string _prefix;
     private long _requests;
     private long _retries;
+    private volatile bool _killed;
 
     /// <summary>Opens the driver over <see cref="S3StorageOptions.Bucket"/> and <see cref="S3StorageOptions.RootPrefix"/>; sends nothing yet.</summary>
     public S3StorageDriver(S3StorageOptions options)
@@ -162,7 +163,7 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
         });
         if (head is not null)
         {
-            return new StorageStat(StorageEntryKind.File, head.ContentLength, ToTime(head.LastModified));
+            return new StorageStat(StorageEntryKind.File, head.ContentLength, TimeOf(head.Metadata, head.LastModified));
         }
 
         return IsFolder(path) ? new StorageStat(StorageEntryKind.Directory, 0, DateTimeOffset.UnixEpoch) : null;
@@ -199,6 +200,7 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
             throw new StorageRefusedException(Root, "the driver's root is never deleted whole");
         }
 
+        BeforeWrite("delete", path);
         Wait(ct => _client.DeleteObjectAsync(_options.Bucket, Key(path), ct));
         var under = Block(ct => ListAllAsync(path, ct));
         var failures = Block(ct => DeleteKeysAsync(under.Select(o => KeyBelowRoot(o.Path)).ToList(), ct));
@@ -210,8 +212,13 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
 
     /// <inheritdoc />
     /// <remarks>
-    /// Copies each object (CopyObject) and then deletes the sources: not atomic. Refuses an object over 5 GiB before copying
-    /// anything. The target is checked to be free first; a writer that creates it between the check and the copy is overwritten.
+    /// Moves each object on its own (DESIGN.md, "S3 storage: real runs"): HeadObject, CopyObject of exactly that version
+    /// (<c>copy-source-if-match</c> its ETag) with the source's time kept in the copy's metadata (<see cref="ModifiedMetadata"/>,
+    /// which <see cref="Stat"/> and <see cref="Read"/> report as the copy's time), then DeleteObject with <c>If-Match</c> that ETag:
+    /// a source written after its copy stays where it is (its writer's copy wins), one written between the HEAD and the copy is
+    /// looked at again. Not atomic as a whole: a crash leaves some objects at the source and some at the target, never one at
+    /// neither. Refuses an object over 5 GiB before copying anything. The target is checked to be free first; a writer that
+    /// creates it between the check and the copy is overwritten.
     /// </remarks>
     public StorageMoveOutcome Move(string from, string to)
     {
@@ -255,28 +262,249 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
             return StorageMoveOutcome.TargetExists;
         }
 
+        var moved = 0;
         Block(async ct =>
         {
             await Parallel.ForEachAsync(sources, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = ct }, async (source, token) =>
             {
-                var target = to + source.Path[from.Length..];
-                await Retry(t => _client.CopyObjectAsync(_options.Bucket, Key(source.Path), _options.Bucket, Key(target), t), token).ConfigureAwait(false);
+                if (await MoveObjectAsync(source.Path, to + source.Path[from.Length..], token).ConfigureAwait(false))
+                {
+                    Interlocked.Increment(ref moved);
+                }
             }).ConfigureAwait(false);
             return true;
         });
-        var failures = Block(ct => DeleteKeysAsync(sources.Select(s => Key(s.Path)).ToList(), ct));
-        if (failures.Count > 0)
-        {
-            throw new IOException($"Copied '{Describe(from)}' to '{Describe(to)}' but could not delete {failures.Count} source object(s), such as '{Describe(failures[0].Path)}': {failures[0].Reason}");
-        }
-
-        return StorageMoveOutcome.Moved;
+        return moved > 0 ? StorageMoveOutcome.Moved : StorageMoveOutcome.SourceMissing;
     }
 
+    /// <summary>The user metadata a moved object keeps its source's time in (ISO 8601), reported as its own.</summary>
+    public const string ModifiedMetadata = "harbor-gc-modified";
+
+    /// <summary>Moves one object (see <see cref="Move"/>); false when it was gone before it could be copied.</summary>
+    private async Task<bool> MoveObjectAsync(string from, string to, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; attempt <= 5; attempt++)
+        {
+            var head = await HeadAsync(Key(from), cancellationToken).ConfigureAwait(false);
+            if (head is null)
+            {
+                return false;
+            }
+
+            var time = TimeOf(head.Metadata, head.LastModified);
+
+            // an object written by a multipart upload (ETag "…-N": the registry's blob data, moved in from an upload) is matched by
+            // no If-Match on Swift's s3api; the registry never writes such an object twice (an upload whose blob exists skips the
+            // move), so it is copied and deleted without the condition
+            var etag = head.ETag is { } tag && !tag.Contains('-', StringComparison.Ordinal) ? tag : null;
+            var copy = new CopyObjectRequest
+            {
+                SourceBucket = _options.Bucket, SourceKey = Key(from), DestinationBucket = _options.Bucket, DestinationKey = Key(to),
+                ETagToMatch = etag, MetadataDirective = S3MetadataDirective.REPLACE,
+            };
+            copy.Metadata[ModifiedMetadata] = time.ToString("O", CultureInfo.InvariantCulture);
+            try
+            {
+                BeforeWrite("copy", from);
+                await Retry(t => _client.CopyObjectAsync(copy, t), cancellationToken).ConfigureAwait(false);
+            }
+            catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.PreconditionFailed)
+            {
+                continue; // written since the HEAD: look again
+            }
+            catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+            {
+                return false;
+            }
+
+            try
+            {
+                BeforeWrite("delete", from);
+                await Retry(t => _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _options.Bucket, Key = Key(from), IfMatch = etag }, t), cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (AmazonS3Exception e) when (e.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.NotFound)
+            {
+                // written again after the copy (its writer's copy stays and wins), or already gone
+            }
+
+            return true;
+        }
+
+        throw new IOException($"'{Describe(from)}' changed at every one of 5 tries to copy it out of the registry's sight");
+    }
+
+    private async Task<GetObjectMetadataResponse?> HeadAsync(string key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await Retry(t => _client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = _options.Bucket, Key = key }, t), cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>An object's time: the one a move kept in its metadata, else its Last-Modified.</summary>
+    private static DateTimeOffset TimeOf(MetadataCollection metadata, DateTime? lastModified) =>
+        metadata[ModifiedMetadata] is { Length: > 0 } kept &&
+        DateTimeOffset.TryParseExact(kept, "O", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time)
+            ? time.ToUniversalTime()
+            : ToTime(lastModified);
+
     /// <inheritdoc />
-    /// <exception cref="NotSupportedException">Always: see the class remarks.</exception>
-    public IDisposable? TryLock(string path) =>
-        throw new NotSupportedException($"'{Describe(path)}': an S3 bucket offers no lock that a killed holder releases, so harbor-gc cannot keep two real runs apart there.");
+    /// <remarks>
+    /// A lease (DESIGN.md, "S3 storage: real runs"): a claim object <c>PATH/_harbor-gc/lease/SECONDS-ID</c>, written, then every claim
+    /// listed; expired claims (Last-Modified plus their lease and a second, the servers' time granularity, no later than this
+    /// claim's) are deleted, and any other claim refuses the lock
+    /// (null, with <see cref="LockRefusal"/> saying whose it is). The holder rewrites its claim every quarter of
+    /// <see cref="S3StorageOptions.LeaseDuration"/>; see <see cref="IStorageLease.ThrowIfLost"/>.
+    /// </remarks>
+    public IDisposable? TryLock(string path)
+    {
+        StoragePaths.Validate(path);
+        var lease = _options.LeaseDuration;
+        var folder = (path.Length == 0 ? string.Empty : path + "/") + "_harbor-gc/lease";
+        var seconds = (long)Math.Ceiling(lease.TotalSeconds);
+        var mine = $"{folder}/{seconds.ToString(CultureInfo.InvariantCulture)}-{Guid.NewGuid():N}";
+        var body = string.Create(CultureInfo.InvariantCulture, $"harbor-gc real run on {Environment.MachineName}, process {Environment.ProcessId}, lease {seconds} s\n");
+        var started = _options.TimeProvider.GetTimestamp();
+        PutText(mine, body);
+        var claims = Block(ct => ListAllAsync(folder, ct));
+        if (claims.FirstOrDefault(c => c.Path == mine) is not { Path: not null } own || own.Path is null)
+        {
+            Delete(mine);
+            throw new IOException($"'{Describe(mine)}' was written but is not listed: the server does not list what was just written, and harbor-gc cannot keep two real runs apart on it");
+        }
+
+        foreach (var claim in claims.Where(c => c.Path != mine))
+        {
+            var name = claim.Path[(folder.Length + 1)..];
+            var dash = name.IndexOf('-', StringComparison.Ordinal);
+            var ends = dash > 0 && long.TryParse(name.AsSpan(0, dash), NumberStyles.None, CultureInfo.InvariantCulture, out var theirs)
+                ? claim.ModifiedAt + TimeSpan.FromSeconds(theirs)
+                : DateTimeOffset.MaxValue; // not a claim this project wrote: never taken for expired
+            // times are whole seconds, rounded up (Swift's s3api; AWS's are finer): a second more makes sure a full lease has passed
+            if (ends + TimeSpan.FromSeconds(1) <= own.ModifiedAt)
+            {
+                DeleteClaim(claim.Path, claim.ETag);
+                continue;
+            }
+
+            Delete(mine);
+            LockRefusal = $"another harbor-gc real run holds the lease '{Describe(claim.Path)}' until {ends:u} (server time; renewed while it runs)";
+            return null;
+        }
+
+        LockRefusal = null;
+        return new S3Lease(this, mine, body, lease, started);
+    }
+
+    /// <summary>Why the last <see cref="TryLock"/> returned null: whose lease it met, and when that lease ends.</summary>
+    public string? LockRefusal { get; private set; }
+
+    private void PutText(string path, string text)
+    {
+        BeforeWrite("put", path);
+        Wait(ct => _client.PutObjectAsync(new PutObjectRequest { BucketName = _options.Bucket, Key = Key(path), ContentBody = text, UseChunkEncoding = false }, ct));
+    }
+
+    private void DeleteClaim(string path, string? etag)
+    {
+        try
+        {
+            BeforeWrite("delete", path);
+            Wait(ct => _client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = _options.Bucket, Key = Key(path), IfMatch = etag }, ct));
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode is HttpStatusCode.PreconditionFailed or HttpStatusCode.NotFound)
+        {
+            // renewed since it was listed, or gone: either way not this run's to delete
+        }
+    }
+
+    /// <summary>A held lease: renewed on a timer until disposed, which deletes its claim.</summary>
+    private sealed class S3Lease : IStorageLease
+    {
+        private readonly S3StorageDriver _driver;
+        private readonly string _path;
+        private readonly string _body;
+        private readonly TimeSpan _lease;
+        private readonly ITimer _timer;
+        private readonly Lock _gate = new();
+        private long _validUntil;
+        private bool _disposed;
+
+        public S3Lease(S3StorageDriver driver, string path, string body, TimeSpan lease, long started)
+        {
+            (_driver, _path, _body, _lease) = (driver, path, body, lease);
+            _validUntil = started + (long)((lease - Margin(lease)).TotalSeconds * driver._options.TimeProvider.TimestampFrequency);
+            var period = lease / 4;
+            _timer = driver._options.TimeProvider.CreateTimer(_ => Renew(), null, period, period);
+        }
+
+        private static TimeSpan Margin(TimeSpan lease) => lease / 10;
+
+        public void ThrowIfLost()
+        {
+            lock (_gate)
+            {
+                if (_driver._options.TimeProvider.GetTimestamp() > _validUntil)
+                {
+                    throw new IOException($"the lease '{_driver.Describe(_path)}' could not be renewed in time, so another run may hold the bucket now; this run stops deleting");
+                }
+            }
+        }
+
+        private void Renew()
+        {
+            var started = _driver._options.TimeProvider.GetTimestamp();
+            lock (_gate)
+            {
+                if (_disposed || started > _validUntil)
+                {
+                    return; // lost: a renewal now could overlap a run that took over
+                }
+            }
+
+            try
+            {
+                _driver.PutText(_path, _body);
+            }
+            catch (Exception e) when (e is AmazonServiceException or AmazonClientException or IOException or HttpRequestException)
+            {
+                return; // tried again at the next tick, while the lease lasts
+            }
+
+            lock (_gate)
+            {
+                _validUntil = Math.Max(_validUntil, started + (long)((_lease - Margin(_lease)).TotalSeconds * _driver._options.TimeProvider.TimestampFrequency));
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (_gate)
+            {
+                if (_disposed)
+                {
+                    return;
+                }
+
+                _disposed = true;
+            }
+
+            _timer.Dispose();
+            try
+            {
+                _driver.Delete(_path);
+            }
+            catch (Exception e) when (e is AmazonServiceException or AmazonClientException or IOException or HttpRequestException)
+            {
+                // the claim expires by itself
+            }
+        }
+    }
 
     /// <inheritdoc />
     public async IAsyncEnumerable<StorageObject> ListTreeAsync(string path, [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -333,6 +561,101 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
     }
 
     /// <inheritdoc />
+    public IReadOnlyList<StorageMultipartUpload> ListMultipartUploads(string path)
+    {
+        var folder = path.EndsWith('/');
+        StoragePaths.Validate(folder ? path[..^1] : path);
+        var prefix = folder ? FolderPrefix(path[..^1]) : Key(path);
+        var found = new List<StorageMultipartUpload>();
+        string? keyMarker = null, idMarker = null;
+        do
+        {
+            var page = Wait(ct => _client.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = _options.Bucket, Prefix = prefix, KeyMarker = keyMarker, UploadIdMarker = idMarker }, ct));
+            foreach (var upload in page.MultipartUploads ?? [])
+            {
+                var below = PathOf(upload.Key);
+                if (IsPath(below))
+                {
+                    found.Add(new StorageMultipartUpload(below, upload.UploadId, ToTime(upload.Initiated)));
+                }
+            }
+
+            (keyMarker, idMarker) = page.IsTruncated == true ? (page.NextKeyMarker, page.NextUploadIdMarker) : (null, null);
+        }
+        while (keyMarker is not null);
+        return found;
+    }
+
+    /// <inheritdoc />
+    public (long Size, DateTimeOffset LastWrittenAt) ReadMultipartUpload(StorageMultipartUpload upload)
+    {
+        var size = 0L;
+        var last = upload.InitiatedAt;
+        int? marker = null;
+        while (true)
+        {
+            ListPartsResponse page;
+            try
+            {
+                page = Wait(ct => _client.ListPartsAsync(new ListPartsRequest { BucketName = _options.Bucket, Key = Key(upload.Path), UploadId = upload.UploadId, PartNumberMarker = marker?.ToString(CultureInfo.InvariantCulture) }, ct));
+            }
+            catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+            {
+                return (size, last); // completed or aborted meanwhile
+            }
+
+            foreach (var part in page.Parts ?? [])
+            {
+                size += part.Size ?? 0;
+                if (ToTime(part.LastModified) > last)
+                {
+                    last = ToTime(part.LastModified);
+                }
+            }
+
+            if (page.IsTruncated != true || page.NextPartNumberMarker is not { } next)
+            {
+                return (size, last);
+            }
+
+            marker = next;
+        }
+    }
+
+    /// <inheritdoc />
+    public void AbortMultipartUpload(StorageMultipartUpload upload)
+    {
+        BeforeWrite("abort", upload.Path);
+        try
+        {
+            Wait(ct => _client.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = _options.Bucket, Key = Key(upload.Path), UploadId = upload.UploadId }, ct));
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            // completed or aborted meanwhile
+        }
+    }
+
+    /// <summary>Calls the test hook before a request that changes the bucket; once it says stop, every later request fails (a kill).</summary>
+    private void BeforeWrite(string what, string path)
+    {
+        ThrowIfKilled();
+        if (_options.BeforeWrite is { } hook && !hook($"{what} {path}"))
+        {
+            _killed = true;
+            ThrowIfKilled();
+        }
+    }
+
+    private void ThrowIfKilled()
+    {
+        if (_killed)
+        {
+            throw new IOException("the S3 driver was stopped by its test hook (a simulated kill): no request reaches the server any more");
+        }
+    }
+
+    /// <inheritdoc />
     public void Dispose() => _client.Dispose();
 
     private async Task<IReadOnlyList<StorageDeleteFailure>> DeleteKeysAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
@@ -342,6 +665,7 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
         await Parallel.ForEachAsync(batches, new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (batch, token) =>
         {
             var request = new DeleteObjectsRequest { BucketName = _options.Bucket, Quiet = true, Objects = batch.Select(k => new KeyVersion { Key = k }).ToList() };
+            BeforeWrite("delete", PathOf(batch[0]));
             List<DeleteError>? errors;
             try
             {
@@ -379,7 +703,7 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
                 }
 
                 var below = _prefix.Length == 0 ? item.Key : item.Key[(_prefix.Length + 1)..];
-                yield return new StorageObject(below, item.Size ?? 0, ToTime(item.LastModified), IsPath(below));
+                yield return new StorageObject(below, item.Size ?? 0, ToTime(item.LastModified), IsPath(below), item.ETag);
             }
 
             token = page.IsTruncated == true ? page.NextContinuationToken : null;
@@ -403,14 +727,14 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
         {
             // an empty object has no byte 0
             var head = await _client.GetObjectMetadataAsync(_options.Bucket, key, cancellationToken).ConfigureAwait(false);
-            var stat = new StorageStat(StorageEntryKind.File, head.ContentLength, ToTime(head.LastModified));
+            var stat = new StorageStat(StorageEntryKind.File, head.ContentLength, TimeOf(head.Metadata, head.LastModified));
             return head.ContentLength == 0 ? new StorageReadResult(StorageReadStatus.Read, [], stat) : new StorageReadResult(StorageReadStatus.TooLarge, [], stat);
         }
 
         using (response)
         {
             var size = TotalSize(response);
-            var stat = new StorageStat(StorageEntryKind.File, size, ToTime(response.LastModified));
+            var stat = new StorageStat(StorageEntryKind.File, size, TimeOf(response.Metadata, response.LastModified));
             if (size > maxBytes)
             {
                 return new StorageReadResult(StorageReadStatus.TooLarge, [], stat);
@@ -464,6 +788,7 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
     {
         for (var attempt = 1; ; attempt++)
         {
+            ThrowIfKilled();
             Interlocked.Increment(ref _requests);
             try
             {
@@ -491,6 +816,8 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
         {
             switch (e)
             {
+                case AmazonServiceException { StatusCode: HttpStatusCode.NotImplemented }:
+                    return false; // a request this server does not do: asking again changes nothing
                 case AmazonServiceException service when ThrottlingCodes.Contains(service.ErrorCode ?? string.Empty)
                                                           || (int)service.StatusCode >= 500 || service.StatusCode == HttpStatusCode.TooManyRequests:
                     return true;

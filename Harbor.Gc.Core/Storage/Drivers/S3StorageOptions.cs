@@ -29,7 +29,17 @@ internal sealed class S3StorageOptions
     /// <summary>The longest wait between two tries.</summary>
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>The clock the retries wait on.</summary>
+    /// <summary>How long a real run's lease on the bucket lasts without a renewal (a killed run's claim blocks others that long).</summary>
+    /// <value>60 s by default; 1 s to 1 h (the command line takes 3 s at least).</value>
+    public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// For tests: called with <c>"WHAT PATH"</c> before each request that changes the bucket; false stops the driver there, as a kill
+    /// would (that request and every later one fail without reaching the server).
+    /// </summary>
+    internal Func<string, bool>? BeforeWrite { get; init; }
+
+    /// <summary>The clock the retries wait on, and the lease's.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     /// <summary>For tests: the HTTP client the SDK sends through (a handler that answers some requests itself, as a throttling server would).</summary>
@@ -45,5 +55,7 @@ internal sealed class S3StorageOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxAttempts, 1, nameof(MaxAttempts));
         ArgumentOutOfRangeException.ThrowIfLessThan(FirstRetryDelay, TimeSpan.Zero, nameof(FirstRetryDelay));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxRetryDelay, FirstRetryDelay, nameof(MaxRetryDelay));
+        ArgumentOutOfRangeException.ThrowIfLessThan(LeaseDuration, TimeSpan.FromSeconds(1), nameof(LeaseDuration));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(LeaseDuration, TimeSpan.FromHours(1), nameof(LeaseDuration));
     }
 }

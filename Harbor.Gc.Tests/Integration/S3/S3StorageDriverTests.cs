@@ -8,7 +8,7 @@ namespace Harbor.Gc.Tests.Integration.S3;
 
 /// <summary>
 /// The S3 storage driver (issue 17) against a real S3 server (<see cref="S3Server"/>: Swift's s3api): the driver seam's contract
-/// (list, stat, read with a cap, delete, move, no lock), the flat and sharded listings and the batch delete past 1,000 keys, the
+/// (list, stat, read with a cap, delete, a move per object that keeps times and loses no later write, a lease), the flat and sharded listings and the batch delete past 1,000 keys, the
 /// retries on throttling, and paths that would leave the root refused.
 /// </summary>
 [TestFixture]
@@ -164,9 +164,55 @@ internal sealed class S3StorageDriverTests
     }
 
     [Test]
-    public void TryLock_IsNotSupported_ABucketHasNoLock()
+    public async Task Move_KeepsEachObjectsTime_AndLeavesASourceWrittenAfterItsCopy_WhereItsWriterPutIt()
     {
-        _driver.Invoking(d => d.TryLock(string.Empty)).Should().Throw<NotSupportedException>().WithMessage("*no lock*");
+        // given a folder of two objects, and a writer that writes one of them again just after the move copied it
+        var before = _driver.Stat("a/b/file")!.Value.ModifiedAt;
+        await Task.Delay(TimeSpan.FromSeconds(1.1), TimeProvider.System); // the server dates objects in whole seconds
+        using var client = _server.CreateClient();
+        _driver.Dispose();
+        _driver = new S3StorageDriver(new S3StorageOptions
+        {
+            Bucket = _bucket, RootPrefix = "root/v2", Endpoint = _server.Endpoint, Region = S3Server.Region,
+            BeforeWrite = what =>
+            {
+                if (what == "delete a/c/d/deep")
+                {
+                    client.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = _bucket, Key = "root/v2/a/c/d/deep", ContentBody = "written again", UseChunkEncoding = false })
+                        .GetAwaiter().GetResult();
+                }
+
+                return true;
+            },
+        });
+
+        // when both are moved
+        _driver.Move("a/b", "q/b").Should().Be(StorageMoveOutcome.Moved);
+        _driver.Move("a/c", "q/c").Should().Be(StorageMoveOutcome.Moved);
+
+        // then the moved copy carries its source's time, as a rename keeps a file's, and the object written after its copy stays
+        // where it was written (its delete named the copied version's ETag), while the copy holds the version moved
+        _driver.Stat("q/b/file")!.Value.ModifiedAt.Should().Be(before);
+        _driver.Read("q/b/file", 100).Stat.ModifiedAt.Should().Be(before);
+        Encoding.ASCII.GetString(_driver.Read("a/c/d/deep", 100).Content).Should().Be("written again");
+        Encoding.ASCII.GetString(_driver.Read("q/c/d/deep", 100).Content).Should().Be("deep");
+        _driver.Stat("a/b/file").Should().BeNull();
+    }
+
+    [Test]
+    public async Task TryLock_IsALease_ASecondClaimIsRefused_UntilTheFirstIsReleased()
+    {
+        var first = _driver.TryLock(string.Empty);
+        first.Should().BeAssignableTo<IStorageLease>();
+        using var other = Open();
+        other.TryLock(string.Empty).Should().BeNull();
+        other.LockRefusal.Should().Contain("holds the lease").And.Contain("_harbor-gc/lease/60-");
+        (await _server.KeysAsync(_bucket)).Count(k => k.Contains("_harbor-gc/lease/", StringComparison.Ordinal)).Should().Be(1, "the refused claim is withdrawn");
+
+        first!.Dispose();
+        using var second = other.TryLock(string.Empty);
+        second.Should().NotBeNull();
+        ((IStorageLease)second!).ThrowIfLost();
     }
 
     [Test]

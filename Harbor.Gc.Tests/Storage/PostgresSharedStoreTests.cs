@@ -64,6 +64,40 @@ public class PostgresSharedStoreTests
         }
     }
 
+    [Test]
+    public async Task AMediaTypeFirstPushedThroughAnotherOpener_IsReadBackByName_ByAnOpenerThatHadReadTheMediaTypesBefore()
+    {
+        // given two openers of one store (two processes), the second having read the store's media types already (a dry run)
+        var registry = new ScenarioRegistry(_stores);
+        registry.Image("library/app", [registry.Blob()], tag: "v1");
+        using var other = SecondOpener(registry);
+        (await new GarbageCollector(other, registry.Time).PlanAsync(new GcOptions { DryRun = true })).Artifacts.Should().BeEmpty();
+
+        // when the first pushes an artifact whose artifact type and layer media type no push had (new ids in media_types)
+        var layer = registry.Blob(40, "application/vnd.example.report.v1+json");
+        var config = registry.Blob(20, MediaTypes.OciConfig);
+        var report = registry.Store.PutArtifact(new Artifact
+        {
+            Repository = ScenarioRegistry.Repo("library/app"),
+            Digest = registry.Blob(200, MediaTypes.OciManifest),
+            MediaType = MediaTypes.OciManifest,
+            Kind = ManifestKind.OciManifest,
+            ArtifactType = "application/vnd.example.report",
+            Size = 200,
+            References = [new BlobReference(config, 20, MediaTypes.OciConfig, BlobReferenceKind.Config), new BlobReference(layer, 40, "application/vnd.example.report.v1+json", BlobReferenceKind.Layer)],
+            PushedAt = registry.Time.GetUtcNow(),
+        });
+
+        // then the second reads it back with those names (it reads the media types again on meeting an id it has not seen),
+        // through a lookup and through a snapshot
+        var read = await other.GetArtifactAsync(report.Key);
+        read!.ArtifactType.Should().Be("application/vnd.example.report");
+        read.References.Select(r => r.MediaType).Should().Equal(MediaTypes.OciConfig, "application/vnd.example.report.v1+json");
+        registry.Age();
+        var plan = await new GarbageCollector(other, registry.Time).PlanAsync(new GcOptions { DryRun = true, DeleteUntagged = true });
+        plan.Artifacts.Should().ContainSingle(a => a.Key == report.Key, "the untagged report is garbage to the second opener's snapshot too");
+    }
+
     /// <summary>The store of <paramref name="registry"/> opened a second time, as by another process on another machine.</summary>
     private static PostgresRegistryStore SecondOpener(ScenarioRegistry registry)
     {

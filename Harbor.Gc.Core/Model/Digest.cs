@@ -89,21 +89,8 @@ public readonly struct Digest : IEquatable<Digest>, IComparable<Digest>, ISpanFo
 
     internal byte[] ToHashBytes()
     {
-        if (Sha512Hash is { } sha512)
-        {
-            return (byte[])sha512.Clone();
-        }
-
-        if (IsEmpty)
-        {
-            throw new InvalidOperationException("An empty digest has no hash.");
-        }
-
-        var hash = new byte[32];
-        BinaryPrimitives.WriteUInt64BigEndian(hash, _h0);
-        BinaryPrimitives.WriteUInt64BigEndian(hash.AsSpan(8), _h1);
-        BinaryPrimitives.WriteUInt64BigEndian(hash.AsSpan(16), _h2);
-        BinaryPrimitives.WriteUInt64BigEndian(hash.AsSpan(24), _h3);
+        var hash = new byte[HashLength];
+        WriteHash(hash);
         return hash;
     }
 

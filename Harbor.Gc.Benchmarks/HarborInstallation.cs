@@ -61,7 +61,7 @@ internal sealed class HarborInstallation
         var root = await TreeAsync(artifacts, log, cancellationToken).ConfigureAwait(false);
 
         var watch = Stopwatch.StartNew();
-        var snapshot = new Collected();
+        var snapshot = new CollectingSink("the generated storage tree");
         await new DistributionRegistryStore(root, TimeProvider.System).ReadSnapshotAsync(snapshot, cancellationToken).ConfigureAwait(false);
         log.Add($"storage read in {watch.Elapsed.TotalSeconds:F1} s");
 
@@ -89,7 +89,7 @@ internal sealed class HarborInstallation
         var watch = Stopwatch.StartNew();
         var generator = new RegistryGenerator(Seed);
         var store = generator.Generate(artifacts, Now);
-        var snapshot = new Collected();
+        var snapshot = new CollectingSink("the generated storage tree");
         await store.ReadSnapshotAsync(snapshot, cancellationToken).ConfigureAwait(false);
         log.Add($"RegistryGenerator registry {generator.Counts} in {watch.Elapsed.TotalSeconds:F1} s");
 
@@ -148,7 +148,7 @@ internal sealed class HarborInstallation
     }
 
     /// <summary>Creates Harbor's tables and fills them with binary COPY; returns the row counts.</summary>
-    private static async Task<string> FillAsync(string connectionString, Collected snapshot, CancellationToken cancellationToken)
+    private static async Task<string> FillAsync(string connectionString, CollectingSink snapshot, CancellationToken cancellationToken)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -387,34 +387,4 @@ internal sealed class HarborInstallation
 
     /// <summary>Harbor's <c>timestamp</c> columns hold UTC without a zone.</summary>
     private static DateTime Utc(DateTimeOffset at) => DateTime.SpecifyKind(at.UtcDateTime, DateTimeKind.Unspecified);
-
-    /// <summary>The storage's snapshot as the Distribution store reads it.</summary>
-    private sealed class Collected : ISnapshotSink
-    {
-        public List<Blob> Blobs { get; } = [];
-
-        public List<Artifact> Artifacts { get; } = [];
-
-        public List<Tag> Tags { get; } = [];
-
-        public List<AccessoryLink> Links { get; } = [];
-
-        public List<LayerLink> LayerLinks { get; } = [];
-
-        public void OnBegin(SnapshotSizeHint hint)
-        {
-        }
-
-        public void OnBlob(Blob blob) => Blobs.Add(blob);
-
-        public void OnArtifact(Artifact artifact) => Artifacts.Add(artifact);
-
-        public void OnTag(Tag tag) => Tags.Add(tag);
-
-        public void OnAccessoryLink(AccessoryLink link) => Links.Add(link);
-
-        public void OnLayerLink(LayerLink link) => LayerLinks.Add(link);
-
-        public void OnProblem(StoreProblem problem) => throw new InvalidDataException($"the generated storage tree has a problem: {problem}");
-    }
 }

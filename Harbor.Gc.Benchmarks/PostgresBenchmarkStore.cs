@@ -38,7 +38,7 @@ internal static class PostgresBenchmarkStore
 
         var generator = new RegistryGenerator(seed) { UntaggedFraction = untaggedFraction };
         var source = generator.Generate(artifacts, Now);
-        var snapshot = new Collected();
+        var snapshot = new CollectingSink("the generated registry");
         await source.ReadSnapshotAsync(snapshot).ConfigureAwait(false);
         var generated = watch.Elapsed;
 
@@ -209,35 +209,5 @@ internal static class PostgresBenchmarkStore
     {
         await using var command = new NpgsqlCommand(sql, connection) { CommandTimeout = 0 };
         await command.ExecuteNonQueryAsync().ConfigureAwait(false);
-    }
-
-    /// <summary>The generated registry's records.</summary>
-    private sealed class Collected : ISnapshotSink
-    {
-        public List<Blob> Blobs { get; } = [];
-
-        public List<Artifact> Artifacts { get; } = [];
-
-        public List<Tag> Tags { get; } = [];
-
-        public List<AccessoryLink> Links { get; } = [];
-
-        public List<LayerLink> LayerLinks { get; } = [];
-
-        public void OnBegin(SnapshotSizeHint hint)
-        {
-        }
-
-        public void OnBlob(Blob blob) => Blobs.Add(blob);
-
-        public void OnArtifact(Artifact artifact) => Artifacts.Add(artifact);
-
-        public void OnTag(Tag tag) => Tags.Add(tag);
-
-        public void OnAccessoryLink(AccessoryLink link) => Links.Add(link);
-
-        public void OnLayerLink(LayerLink link) => LayerLinks.Add(link);
-
-        public void OnProblem(StoreProblem problem) => throw new InvalidDataException($"the generated registry has a problem: {problem}");
     }
 }

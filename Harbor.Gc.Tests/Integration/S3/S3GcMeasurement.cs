@@ -107,6 +107,13 @@ internal static partial class S3GcMeasurement
             var versus = distributionPicks is null ? null : Compare("harbor-gc vs distribution (bucket)", harborPicks!, distributionPicks);
             if (versus is not null)
             {
+                // the manifests only we collect: Distribution 2.8 keeps every manifest a tag names, so a tag-scheme cosign signature
+                // (tag sha256-HEX.sig) of an untagged image stays there, and we collect it with its subject
+                var tagged = TaggedManifests(tree.Root, files);
+                var oursOnly = harborPicks!.Manifests.Except(distributionPicks!.Manifests).ToList();
+                var signatures = oursOnly.Count(m => tagged.TryGetValue(m, out var tags) && tags.All(t => CosignTag().IsMatch(t)));
+                versus += string.Create(CultureInfo.InvariantCulture,
+                    $"; of the {oursOnly.Count:N0} manifests only harbor-gc picks, {signatures:N0} are named only by cosign tags (sha256-HEX.sig/.att/.sbom) and {oursOnly.Count(m => !tagged.ContainsKey(m)):N0} by no tag");
                 log.WriteLine(versus);
             }
 
@@ -146,6 +153,29 @@ internal static partial class S3GcMeasurement
             }
         }).ConfigureAwait(false);
     }
+
+    /// <summary>The tags whose current link names each manifest digest.</summary>
+    private static Dictionary<string, List<string>> TaggedManifests(string root, List<string> files)
+    {
+        var tagged = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        foreach (var file in files.Where(f => f.Contains("/_manifests/tags/", StringComparison.Ordinal) && f.EndsWith("/current/link", StringComparison.Ordinal)))
+        {
+            var tag = file[..^"/current/link".Length];
+            tag = tag[(tag.LastIndexOf('/') + 1)..];
+            var digest = File.ReadAllText(Path.Combine(root, file)).Trim();
+            if (!tagged.TryGetValue(digest, out var tags))
+            {
+                tagged[digest] = tags = [];
+            }
+
+            tags.Add(tag);
+        }
+
+        return tagged;
+    }
+
+    [GeneratedRegex(@"^sha256-[0-9a-f]{64}\.(sig|att|sbom)$")]
+    private static partial Regex CosignTag();
 
     private static string RegistryConfig(params string[] storage) =>
         string.Join('\n', ["version: 0.1", "log:", "  level: error", "storage:", .. storage, "  delete:", "    enabled: true",

@@ -95,10 +95,18 @@ public sealed class S3GcMeasurementTests
             run.ByKind().Keys.Should().BeSubsetOf(["LIST", "GET", "HEAD"], run.ToString());
         }
 
+        // and Distribution 2.8's reads follow the model in the benchmarks' README: every tag link of a repository once per revision,
+        // two link reads per revision and two more per tagged one (the link again and the manifest); three v1 listings per revision
+        var shape = result.Shape;
+        var tagged = shape.RevisionLinks - result.Distribution!.Manifests.Count;
+        var distribution = result.Runs[0].Requests;
+        distribution["GetObject"].Should().Be(shape.RevisionsTimesTags + (2 * shape.RevisionLinks) + (2 * tagged), log.ToString());
+        distribution["ListObjects"].Should().Be(3 * shape.RevisionLinks, log.ToString());
+
         // and each collector picks on the bucket what it picks on the same tree on disk, and picks something
         result.FolderCheck.Should().Contain("harbor-gc: bucket vs folder").And.Contain("distribution: bucket vs folder")
             .And.NotMatchRegex("only (left|right) [1-9]");
         result.HarborGc.Blobs.Should().NotBeEmpty();
-        result.Distribution!.Blobs.Should().NotBeEmpty();
+        result.Distribution.Blobs.Should().NotBeEmpty();
     }
 }

@@ -16,10 +16,11 @@ internal static class S3Stopwatch
 {
     public static async Task RunAsync(string[] args)
     {
-        var manifests = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10_000;
-        var runs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1;
-        var repositories = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : Math.Max(3, manifests * 3 / 100);
         var harborOnly = args.Contains("harbor-only");
+        var numbers = args.Where(a => a != "harbor-only").Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToList();
+        var manifests = numbers.Count > 0 ? numbers[0] : 10_000;
+        var runs = numbers.Count > 1 ? numbers[1] : 1;
+        var repositories = numbers.Count > 2 ? numbers[2] : Math.Max(3, manifests * 3 / 100);
         var registry = harborOnly ? "docker-registry" : FindOnPath("docker-registry");
         using var stop = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };

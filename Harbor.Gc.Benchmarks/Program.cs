@@ -70,6 +70,12 @@ internal static class Program
             return;
         }
 
+        if (args is ["measure-s3", ..])
+        {
+            await S3Stopwatch.RunAsync(args[1..]).ConfigureAwait(false);
+            return;
+        }
+
         if (args is ["generate-distribution-tree"])
         {
             // the tree DistributionGcBenchmarks times, left in place to look at or to time other tools on by hand

@@ -11,8 +11,9 @@ namespace Harbor.Gc.Tests.Integration.S3;
 /// <summary>
 /// A real S3 server for the tests of the S3 storage driver and store (issue 17): OpenStack Swift 2.30 from Debian's packages with its
 /// <c>s3api</c> middleware, single node, one replica, under a temporary folder, on 127.0.0.1 (<c>start-swift.sh</c> beside this file
-/// writes its configuration and starts it). One server serves the whole test run (<see cref="Shared"/>, started by the first test
-/// that asks); each test makes buckets of its own (<see cref="CreateBucketAsync"/>).
+/// writes its configuration and starts it). One server serves the whole test run (<c>Shared</c>, started by the first test
+/// that asks, in <c>S3Server.Shared.cs</c>); each test makes buckets of its own (<see cref="CreateBucketAsync"/>). This file has no
+/// NUnit in it: the benchmarks compile it and start a server of their own (<see cref="Launch"/>).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -23,15 +24,12 @@ namespace Harbor.Gc.Tests.Integration.S3;
 /// <para>
 /// Without the packages the tests are ignored with the command that installs them, or fail when <c>HARBOR_GC_REQUIRE_S3=1</c> (set by
 /// <c>.ci/run</c>, which installs them). The server's processes (memcached, the backends, the proxy) are stopped by their process
-/// ids: at the end of the run (<see cref="StopS3AtRunEnd"/>), at process exit, and by a watchdog shell when the test process dies
+/// ids: at the end of the run (<c>StopS3AtRunEnd</c>) and at process exit (the tests'), by <see cref="Dispose"/>, and by a watchdog shell when the test process dies
 /// without either.
 /// </para>
 /// </remarks>
-internal sealed class S3Server : IDisposable
+internal sealed partial class S3Server : IDisposable
 {
-    /// <summary>The variable that makes a missing Swift a failure instead of a skip (<c>.ci/run</c> sets it).</summary>
-    public const string RequireVariable = "HARBOR_GC_REQUIRE_S3";
-
     /// <summary>The access key: tempauth's <c>ACCOUNT:USER</c>.</summary>
     public const string AccessKey = "test:tester";
 
@@ -42,9 +40,6 @@ internal sealed class S3Server : IDisposable
     private const string Python = "/usr/bin/python3";
 
     private static readonly string RunSecret = Convert.ToHexString(Guid.NewGuid().ToByteArray()).ToLowerInvariant();
-    private static readonly Lock Gate = new();
-    private static S3Server? _shared;
-    private static Exception? _sharedFailure;
 
     private readonly string _work;
     private Process? _watchdog;
@@ -54,8 +49,6 @@ internal sealed class S3Server : IDisposable
         _work = Path.Combine(Path.GetTempPath(), "harbor-gc-s3-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(_work);
     }
-
-    static S3Server() => AppDomain.CurrentDomain.ProcessExit += (_, _) => StopShared();
 
     /// <summary>The S3 address, <c>http://127.0.0.1:PORT</c>.</summary>
     public Uri Endpoint { get; private set; } = null!;
@@ -72,45 +65,17 @@ internal sealed class S3Server : IDisposable
     /// <summary>The folder holding the server's configuration, data and logs.</summary>
     public string Folder => _work;
 
-    /// <summary>The run's server, started on first use; ignores or fails the test when Swift is not installed.</summary>
-    public static S3Server Shared
+    /// <summary>
+    /// Starts a server of its own (the caller disposes it); throws <see cref="InvalidOperationException"/> naming what is missing when
+    /// Swift is not installed. The tests go through <c>Shared</c> or <c>StartNew</c>, which skip or fail a test instead.
+    /// </summary>
+    public static S3Server Launch()
     {
-        get
+        if (MissingPackages() is { Count: > 0 } missing)
         {
-            RequirePackages();
-            lock (Gate)
-            {
-                if (_sharedFailure is not null)
-                {
-                    throw new InvalidOperationException("the test run's S3 server failed to start: " + _sharedFailure.Message, _sharedFailure);
-                }
-
-                if (_shared is null)
-                {
-                    var server = new S3Server();
-                    try
-                    {
-                        server.Start();
-                    }
-                    catch (Exception e)
-                    {
-                        server.Dispose();
-                        _sharedFailure = e;
-                        throw;
-                    }
-
-                    _shared = server;
-                }
-
-                return _shared;
-            }
+            throw new InvalidOperationException($"the S3 server (OpenStack Swift) needs {string.Join(", ", missing)}: {InstallHint}");
         }
-    }
 
-    /// <summary>A server of its own, not the run's (for the fixture's own tests); the caller disposes it.</summary>
-    public static S3Server StartNew()
-    {
-        RequirePackages();
         var server = new S3Server();
         try
         {
@@ -121,16 +86,6 @@ internal sealed class S3Server : IDisposable
         {
             server.Dispose();
             throw;
-        }
-    }
-
-    /// <summary>Stops the run's server if one was started (teardown and process exit).</summary>
-    public static void StopShared()
-    {
-        lock (Gate)
-        {
-            _shared?.Dispose();
-            _shared = null;
         }
     }
 
@@ -160,23 +115,6 @@ internal sealed class S3Server : IDisposable
         }
 
         return missing;
-    }
-
-    private static void RequirePackages()
-    {
-        var missing = MissingPackages();
-        if (missing.Count == 0)
-        {
-            return;
-        }
-
-        var what = string.Join(", ", missing);
-        if (Environment.GetEnvironmentVariable(RequireVariable) == "1")
-        {
-            throw new AssertionException($"the S3 server (OpenStack Swift) needs {what}, and {RequireVariable}=1 asks for the S3 tests: {InstallHint}");
-        }
-
-        throw new IgnoreException($"the S3 server (OpenStack Swift) needs {what}, so the S3 tests are skipped: {InstallHint} (set {RequireVariable}=1 to fail instead)");
     }
 
     /// <summary>An S3 client of the server, for seeding and checking buckets (credentials from the standard chain, as the driver's).</summary>
@@ -275,7 +213,6 @@ internal sealed class S3Server : IDisposable
         }
 
         StartupTime = TimeProvider.System.GetElapsedTime(started);
-        TestContext.Progress.WriteLine($"S3 server (Swift s3api) on {Endpoint} started in {StartupTime.TotalSeconds:0.00} s");
     }
 
     private (int Code, string Output) RunScript(string script, string folder, int port) =>
@@ -309,11 +246,3 @@ internal sealed class S3Server : IDisposable
     private static void StopProcesses(IReadOnlyList<int> ids) => FixtureProcess.Stop(ids, "TERM", TimeSpan.FromSeconds(5), entireProcessTree: false);
 }
 
-/// <summary>Stops the test run's S3 server when the run ends (it is started by the first test that needs it).</summary>
-[SetUpFixture]
-public sealed class StopS3AtRunEnd
-{
-    /// <summary>Stops the server.</summary>
-    [OneTimeTearDown]
-    public void StopServer() => S3Server.StopShared();
-}

@@ -114,6 +114,90 @@ internal sealed class S3MultipartMoveTests
         (await UploadsAsync()).Should().BeEmpty("the refused upload was aborted");
     }
 
+    [Test]
+    public async Task Move_OfAnObjectWrittenByAMultipartUpload_WrittenAgainBeforeItsCopy_IsLookedAtAgain_AndMovedWithItsNewTime()
+    {
+        // given blob data written by a multipart upload (ETag "…-2", which no If-Match matches on Swift's s3api), and a writer that
+        // writes it again (a second later: the server dates objects in whole seconds) just before the move copies it
+        await PutInPartsAsync(Data, Bytes(4, 6 * MiB));
+        await Task.Delay(TimeSpan.FromSeconds(1.1), TimeProvider.System);
+        var fresh = Bytes(5, 6 * MiB);
+        DateTimeOffset? rewrittenAt = null;
+        using var driver = Open(what =>
+        {
+            if (what == $"copy {Data}" && rewrittenAt is null)
+            {
+                PutInPartsAsync(Data, fresh).GetAwaiter().GetResult();
+                rewrittenAt = new DateTimeOffset(HeadAsync(Data).GetAwaiter().GetResult().LastModified!.Value.ToUniversalTime(), TimeSpan.Zero);
+            }
+
+            return true;
+        });
+
+        // when it is moved (one copy: under the driver's limit)
+        var moved = driver.Move("blobs/sha256/ab/big", "_harbor-gc/quarantine/run/1-Blob/blobs/sha256/ab/big");
+
+        // then the copy under copy-source-if-unmodified-since its Last-Modified was refused, and the move looked again: the copy is
+        // the new version with the new version's time (not the new bytes dated as the old ones, which settling would take as unchanged)
+        moved.Should().Be(StorageMoveOutcome.Moved);
+        (await ReadAsync(Quarantined)).Bytes.SequenceEqual(fresh).Should().BeTrue("the copy holds the version written before it");
+        driver.Stat(Quarantined)!.Value.ModifiedAt.Should().Be(rewrittenAt!.Value, "the copy carries the time of the version it holds");
+        driver.Stat(Data).Should().BeNull();
+    }
+
+    [Test]
+    public async Task Move_OfAnObjectWrittenByAMultipartUpload_WrittenAgainAfterItsCopy_StaysWhereItsWriterPutIt()
+    {
+        // given blob data written by a multipart upload, and a writer that writes it again a second later, just after the move copied it
+        var old = Bytes(6, 6 * MiB);
+        await PutInPartsAsync(Data, old);
+        await Task.Delay(TimeSpan.FromSeconds(1.1), TimeProvider.System);
+        var fresh = Bytes(7, 6 * MiB);
+        var rewrites = 0;
+        using var driver = Open(what =>
+        {
+            if (what == $"delete {Data}" && Interlocked.Increment(ref rewrites) == 1)
+            {
+                PutInPartsAsync(Data, fresh).GetAwaiter().GetResult();
+            }
+
+            return true;
+        });
+
+        // when it is moved
+        var moved = driver.Move("blobs/sha256/ab/big", "_harbor-gc/quarantine/run/1-Blob/blobs/sha256/ab/big");
+
+        // then the move looked at the source again before deleting it, saw another ETag and Last-Modified, and left it: the new
+        // version stays where the registry reads it, the copy holds the old one (as a 412 on the delete does for other objects)
+        moved.Should().Be(StorageMoveOutcome.Moved);
+        (await ReadAsync(Data)).Bytes.SequenceEqual(fresh).Should().BeTrue("the version written after the copy stays where it was written");
+        (await ReadAsync(Quarantined)).Bytes.SequenceEqual(old).Should().BeTrue();
+    }
+
+    /// <summary>Writes an object by a multipart upload of 5 MiB parts (its ETag "…-N"), as the registry writes blob data.</summary>
+    private async Task PutInPartsAsync(string path, byte[] bytes)
+    {
+        using var client = _server.CreateClient();
+        var key = "root/v2/" + path;
+        var upload = await client.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = _bucket, Key = key });
+        var parts = new List<PartETag>();
+        for (var (offset, number) = (0, 1); offset < bytes.Length; offset += 5 * MiB, number++)
+        {
+            using var body = new MemoryStream(bytes, offset, Math.Min(5 * MiB, bytes.Length - offset));
+            var part = await client.UploadPartAsync(new UploadPartRequest { BucketName = _bucket, Key = key, UploadId = upload.UploadId, PartNumber = number, InputStream = body, UseChunkEncoding = false });
+            parts.Add(new PartETag(number, part.ETag));
+        }
+
+        await client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest { BucketName = _bucket, Key = key, UploadId = upload.UploadId, PartETags = parts });
+        (await HeadAsync(path)).ETag.Should().EndWith($"-{parts.Count}\"");
+    }
+
+    private async Task<GetObjectMetadataResponse> HeadAsync(string path)
+    {
+        using var client = _server.CreateClient();
+        return await client.GetObjectMetadataAsync(_bucket, "root/v2/" + path);
+    }
+
     private S3StorageDriver Open(Func<string, bool> beforeWrite) => new(new S3StorageOptions
     {
         Bucket = _bucket,
@@ -125,9 +209,9 @@ internal sealed class S3MultipartMoveTests
         BeforeWrite = beforeWrite,
     });
 
-    private static byte[] Bytes(int seed)
+    private static byte[] Bytes(int seed, int size = Size)
     {
-        var bytes = new byte[Size];
+        var bytes = new byte[size];
         new Random(seed).NextBytes(bytes);
         return bytes;
     }

@@ -39,6 +39,17 @@ internal sealed class S3StorageOptions
     /// </summary>
     internal Func<string, bool>? BeforeWrite { get; init; }
 
+    /// <summary>
+    /// The size above which a move copies an object in parts (CreateMultipartUpload, UploadPartCopy, CompleteMultipartUpload) instead
+    /// of with one CopyObject, which S3 refuses above 5 GiB. Internal so that a test can move a small object in parts.
+    /// </summary>
+    /// <value><see cref="S3StorageDriver.MaxCopySize"/> (5 GiB) by default; at most that.</value>
+    internal long MultipartCopyThreshold { get; init; } = S3StorageDriver.MaxCopySize;
+
+    /// <summary>The size of each part of a copy in parts (the last may be smaller), raised when the object would need more than 10,000.</summary>
+    /// <value>512 MiB by default; 5 MiB (S3's smallest part but the last) to 5 GiB.</value>
+    internal long CopyPartSize { get; init; } = 512L << 20;
+
     /// <summary>The clock the retries wait on, and the lease's.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
@@ -57,5 +68,9 @@ internal sealed class S3StorageOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxRetryDelay, FirstRetryDelay, nameof(MaxRetryDelay));
         ArgumentOutOfRangeException.ThrowIfLessThan(LeaseDuration, TimeSpan.FromSeconds(1), nameof(LeaseDuration));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(LeaseDuration, TimeSpan.FromHours(1), nameof(LeaseDuration));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MultipartCopyThreshold, 0, nameof(MultipartCopyThreshold));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MultipartCopyThreshold, S3StorageDriver.MaxCopySize, nameof(MultipartCopyThreshold));
+        ArgumentOutOfRangeException.ThrowIfLessThan(CopyPartSize, S3StorageDriver.MinPartSize, nameof(CopyPartSize));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(CopyPartSize, S3StorageDriver.MaxCopySize, nameof(CopyPartSize));
     }
 }

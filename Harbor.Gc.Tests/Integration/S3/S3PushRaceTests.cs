@@ -11,8 +11,9 @@ namespace Harbor.Gc.Tests.Integration.S3;
 /// registry's HTTP API until the run exits. Every push the registry accepted must then pull whole from a restarted registry.
 /// A smaller cousin of <see cref="DistributionPushRaceIntegrationTests"/>: a bucket on the test server takes about 150 writes a
 /// second, so the tree has hundreds of objects, not thousands. At this size few pushes meet an item while it is out of sight (one
-/// refused request in a run): the test also passed once with <c>--grace-period 0s</c>, so it shows accepted pushes pulling whole
-/// on S3, not yet that the grace period is what keeps them whole (the folder test shows that: 356 of 1,059 broken without it).
+/// refused request in a run): the test also passed once with <c>--grace-period 0s</c>, so it shows accepted pushes of every kind
+/// pulling whole on S3; <see cref="S3GracePeriodPushTests"/> shows that the grace period is what keeps them whole (it holds two
+/// pushes across the run's moves, and fails with <c>--grace-period 0s</c>).
 /// </summary>
 [Category("Integration")]
 [Category("S3")]

@@ -13,13 +13,16 @@ internal static class S3Registry
     /// <summary>The registry's <c>rootdirectory</c> in its bucket.</summary>
     public const string RootDirectory = "reg";
 
-    /// <summary>A registry (not started) over a new bucket of the run's S3 server.</summary>
-    public static async Task<DistributionRegistryProcess> CreateAsync()
+    /// <summary>
+    /// A registry (not started) over a new bucket of the run's S3 server, reaching the server at <paramref name="endpoint"/> when
+    /// given (a proxy in front of it), else directly.
+    /// </summary>
+    public static async Task<DistributionRegistryProcess> CreateAsync(Uri? endpoint = null)
     {
         var binary = RegistryBinary.Require();
         var server = S3Server.Shared;
         var bucket = await server.CreateBucketAsync("reg");
-        return new DistributionRegistryProcess(binary, TimeProvider.System, s3: new S3RegistryStorage(server.Endpoint, bucket, RootDirectory, S3Server.AccessKey, server.Secret, S3Server.Region));
+        return new DistributionRegistryProcess(binary, TimeProvider.System, s3: new S3RegistryStorage(endpoint ?? server.Endpoint, bucket, RootDirectory, S3Server.AccessKey, server.Secret, S3Server.Region));
     }
 
     /// <summary>harbor-gc's <c>--store</c> address for the registry's bucket.</summary>

@@ -145,6 +145,32 @@ internal sealed class S3FlatReadingTests
         static Digest DigestOf(string linkPath) => Digest.Parse("sha256:" + linkPath.Split('/')[^2]);
     }
 
+    /// <summary>
+    /// The figures of DESIGN.md and the report: a dry run reading flat and one reading folder by folder on one generated tree of
+    /// <c>HARBOR_GC_S3FLAT_MANIFESTS</c> manifests (1,000 when unset): requests, wall time and the load average around them.
+    /// </summary>
+    [Test]
+    [Explicit("a measurement, minutes long")]
+    public async Task Measure_ADryRun_FlatAndFolderByFolder()
+    {
+        var manifests = int.TryParse(Environment.GetEnvironmentVariable("HARBOR_GC_S3FLAT_MANIFESTS"), out var n) ? n : 1000;
+        var server = S3Server.Shared;
+        using var tree = new DistributionTree(TimeProvider.System.GetUtcNow());
+        var stats = new DistributionTreeGenerator(tree, seed: 17) { Repositories = Math.Max(10, manifests / 30), Manifests = manifests, BaseLayers = 100 }.Generate();
+        var bucket = await CopyAsync(server, tree);
+        var objects = (await server.KeysAsync(bucket)).Count;
+        var flat = await DryRunAsync(server, bucket, readsFlat: true);
+        var flatLoad = await File.ReadAllTextAsync("/proc/loadavg");
+        var perFolder = await DryRunAsync(server, bucket, readsFlat: false);
+        var perFolderLoad = await File.ReadAllTextAsync("/proc/loadavg");
+        TestContext.Progress.WriteLine(
+            $"{stats.Repositories} repositories, {stats.Manifests} manifests, {stats.Tags} tags, {objects} objects; flat: {flat.Requests} requests " +
+            $"({flat.Listing!.Ranges} ranges, {flat.Listing.FolderListings} folder listings, {flat.Listing.KnownLinks} links known by ETag, " +
+            $"{flat.Listing.LiveReads} GETs) in {flat.Time.TotalSeconds:0.0} s, load {flatLoad.Trim()}; folder by folder: {perFolder.Requests} " +
+            $"requests in {perFolder.Time.TotalSeconds:0.0} s, load {perFolderLoad.Trim()}");
+        flat.Plan.Should().BeEquivalentTo(perFolder.Plan, o => o.WithStrictOrdering());
+    }
+
     private static (HashSet<string> Artifacts, HashSet<string> Blobs) Keys(CollectionPlan plan) =>
         ([.. plan.Artifacts.Select(a => $"{a.Key.Repository}@{a.Key.Digest}")], [.. plan.Blobs.Select(b => b.Digest.ToString())]);
 

@@ -28,7 +28,7 @@ internal sealed class S3FlatReadingTests
         // given a generated tree of about a hundred manifests in a bucket
         var server = S3Server.Shared;
         using var tree = new DistributionTree(TimeProvider.System.GetUtcNow());
-        var stats = new DistributionTreeGenerator(tree, seed: 17) { Repositories = 10, Manifests = 80, BaseLayers = 20 }.Generate();
+        var stats = new DistributionTreeGenerator(tree, seed: 17) { Repositories = 8, Manifests = 60, BaseLayers = 16 }.Generate();
         var bucket = await CopyAsync(server, tree);
         var objects = (await server.KeysAsync(bucket)).Count;
 
@@ -143,6 +143,48 @@ internal sealed class S3FlatReadingTests
         ListedLayoutDriver.Md5OfETag("\"0123456789abcdef0123456789abcdef\"").Should().HaveCount(16);
 
         static Digest DigestOf(string linkPath) => Digest.Parse("sha256:" + linkPath.Split('/')[^2]);
+    }
+
+    [Test]
+    public async Task TheListingsView_AnswersListStatAndFlatListings_AsTheBucketDoes_ForOddNamesAndFolderMarkers()
+    {
+        // given a bucket whose layout holds names that sort around "/" ("app", "app.x", "app-y"), a folder marker, an empty
+        // segment, names beyond ASCII (a private-use character and one above U+FFFF, which sort differently in UTF-16 and UTF-8),
+        // stray objects among the blob folders and a folder of more than 1,000 entries
+        var server = S3Server.Shared;
+        var bucket = await server.CreateBucketAsync("view");
+        var hex = new string('a', 64);
+        string[] paths =
+        [
+            $"repositories/app/_manifests/revisions/sha256/{hex}/link", "repositories/app.x/_layers/x", "repositories/app-y/x", "repositories/app/",
+            "repositories/odd//double", "repositories/\uE000private/x", "repositories/\U0001F600smile/x", "repositories/file", "repositories/b/_uploads/",
+            $"blobs/sha256/aa/{hex}/data", "blobs/sha256/zz/junk", "blobs/sha256/0/x", "blobs/sha256/ab", "blobs/sha256/ab/abc/", "blobs/other/x", "blobs/stray",
+            .. Enumerable.Range(0, 1003).Select(i => i % 2 == 0 ? $"repositories/many/e{i:0000}" : $"repositories/many/e{i:0000}/x"),
+        ];
+        await server.PutAsync(bucket, paths.Select(p => new KeyValuePair<string, byte[]>($"{Root}/{p}", p.EndsWith('/') ? [] : Encoding.UTF8.GetBytes(p))), parallelism: 16);
+        using var driver = new S3StorageDriver(new S3StorageOptions { Bucket = bucket, RootPrefix = Root, Endpoint = server.Endpoint, Region = S3Server.Region });
+
+        // when the view is listed, and every folder and object path in it asked of both
+        var view = await ListedLayoutDriver.ListAsync(driver, CancellationToken.None);
+        var asked = paths.SelectMany(p => Enumerable.Range(1, p.Split('/').Length).Select(n => string.Join('/', p.Split('/').Take(n))))
+            .Where(p => p.Length > 0 && !p.Split('/').Any(s => s.Length == 0)).Distinct().Take(60).Concat(["repositories/many", "repositories", "blobs", "blobs/sha256"]).ToList();
+
+        // then each answers as the bucket does: the same entries in the same order, the same stats, the same flat listings
+        foreach (var path in asked)
+        {
+            view.List(path).Should().BeEquivalentTo(driver.List(path), o => o.WithStrictOrdering(), path);
+            view.Stat(path).Should().Be(driver.Stat(path), path);
+        }
+
+        foreach (var folder in new[] { "repositories", "blobs", "repositories/many" })
+        {
+            view.ListTreeAsync(folder).ToBlockingEnumerable().Should().BeEquivalentTo(driver.ListTreeAsync(folder).ToBlockingEnumerable(), o => o.WithStrictOrdering(), folder);
+        }
+
+        view.KeyCount.Should().Be(paths.Length);
+        view.Read("repositories/file", 100).Content.Should().Equal(driver.Read("repositories/file", 100).Content);
+        view.Read($"repositories/app/_manifests/revisions/sha256/{hex}/link", 200).Content.Should().Equal(driver.Read($"repositories/app/_manifests/revisions/sha256/{hex}/link", 200).Content);
+        view.KnownLinks.Should().Be(0, "that link does not hold the digest its path names");
     }
 
     /// <summary>

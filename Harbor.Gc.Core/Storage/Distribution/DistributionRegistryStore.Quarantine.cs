@@ -396,7 +396,7 @@ public sealed partial class DistributionRegistryStore
                 continue; // deleted with the quarantined copy: the tree's is newer
             }
 
-            if (ReadLink(tag.Moved + "/current/link") is { Problem.Length: 0 } now && (now.Digest != tag.Digest || now.WrittenAt != tag.LinkTime))
+            if (ReadLink(_driver, tag.Moved + "/current/link") is { Problem.Length: 0 } now && (now.Digest != tag.Digest || now.WrittenAt != tag.LinkTime))
             {
                 restore.Add(tag);
                 tagTargets[tag] = now.Digest;
@@ -429,7 +429,7 @@ public sealed partial class DistributionRegistryStore
         foreach (var (key, item) in revisions)
         {
             var repository = live.Of(key.Repository);
-            var changed = ReadLink(item.Moved + "/link") is { } link && link.WrittenAt != item.LinkTime;
+            var changed = ReadLink(_driver, item.Moved + "/link") is { } link && link.WrittenAt != item.LinkTime;
             if (changed || repository.TagsUnreadable || repository.Tags.ContainsValue(key.Digest) ||
                 tagTargets.Any(t => t.Key.Repository == key.Repository && t.Value == key.Digest) || ListedIn(key.Repository).Contains(key.Digest))
             {
@@ -595,7 +595,7 @@ public sealed partial class DistributionRegistryStore
         foreach (var item in _quarantined.Where(i => i.Kind == QuarantineKind.Layer).ToList())
         {
             if (neededLinks.Contains(new ArtifactKey(item.Repository!.Value, item.Digest)) ||
-                (ReadLink(item.Moved + "/link") is { } link && link.WrittenAt != item.LinkTime))
+                (ReadLink(_driver, item.Moved + "/link") is { } link && link.WrittenAt != item.LinkTime))
             {
                 PutBack(item, outcome);
             }
@@ -764,24 +764,24 @@ public sealed partial class DistributionRegistryStore
     {
         var tree = new LiveTree();
         var quarantinedBlobs = _quarantined.Where(i => i.Kind == QuarantineKind.Blob).Select(i => i.Digest).ToHashSet();
-        foreach (var repository in Guarded(() => FindRepositories(cancellationToken)))
+        foreach (var repository in Guarded(() => FindRepositories(_driver, cancellationToken)))
         {
             cancellationToken.ThrowIfCancellationRequested();
             var state = new LiveRepository();
             var unreadable = (string?)null;
             Guarded(() =>
             {
-                state.Revisions.UnionWith(ListDigestFolders(DistributionLayout.RevisionsRoot(repository), "revision", null));
-                foreach (var tag in ReadTags(repository, null, out unreadable, out _))
+                state.Revisions.UnionWith(ListDigestFolders(_driver, DistributionLayout.RevisionsRoot(repository), "revision", null));
+                foreach (var tag in ReadTags(_driver, repository, null, out unreadable, out _))
                 {
                     state.Tags[tag.Name] = tag.Digest;
                 }
 
                 state.TagsUnreadable = unreadable is not null;
-                foreach (var digest in ListDigestFolders(DistributionLayout.LayersRoot(repository), "layer link", null))
+                foreach (var digest in ListDigestFolders(_driver, DistributionLayout.LayersRoot(repository), "layer link", null))
                 {
                     // only the links of quarantined blobs need their time (was one written since the snapshot?)
-                    state.LinkTimes[digest] = quarantinedBlobs.Contains(digest) ? ReadLink(DistributionLayout.LayerLink(repository, digest))?.WrittenAt : null;
+                    state.LinkTimes[digest] = quarantinedBlobs.Contains(digest) ? ReadLink(_driver, DistributionLayout.LayerLink(repository, digest))?.WrittenAt : null;
                 }
 
                 return true;

@@ -17,17 +17,31 @@ public sealed partial class DistributionRegistryStore
     {
         ArgumentNullException.ThrowIfNull(sink);
         var problems = new ConcurrentQueue<StoreProblem>();
-        var repositories = Guarded(() => FindRepositories(cancellationToken));
         var manifests = new ConcurrentDictionary<Digest, StorageReadResult>();
 
-        var blobsTask = Task.Run(() => Guarded(() => ReadBlobs(problems, cancellationToken)), cancellationToken);
+        // on an object store, the snapshot (and only the snapshot) reads a flat listing of the layout; the sweep's re-checks read the
+        // live driver
+        var driver = _driver;
+        var parallelism = _parallelism;
+        if (_driver is IObjectStorageDriver objects && ReadsFlat)
+        {
+            var listed = await ListedLayoutDriver.ListAsync(objects, cancellationToken).ConfigureAwait(false);
+            driver = listed;
+            parallelism = Math.Max(_parallelism, objects.Parallelism);
+            LastListing = listed;
+            await ReadManifestsAsync(listed, manifests, cancellationToken).ConfigureAwait(false);
+        }
+
+        var repositories = Guarded(() => FindRepositories(driver, cancellationToken));
+
+        var blobsTask = Task.Run(() => Guarded(() => ReadBlobs(driver, problems, cancellationToken)), cancellationToken);
         var states = new ConcurrentDictionary<RepositoryName, RepositoryState>();
         try
         {
-            await Parallel.ForEachAsync(repositories, new ParallelOptions { MaxDegreeOfParallelism = _parallelism, CancellationToken = cancellationToken },
+            await Parallel.ForEachAsync(repositories, new ParallelOptions { MaxDegreeOfParallelism = parallelism, CancellationToken = cancellationToken },
                 (repository, ct) =>
                 {
-                    states[repository] = Guarded(() => ReadRepository(repository, manifests, problems, ct));
+                    states[repository] = Guarded(() => ReadRepository(driver, repository, manifests, problems, ct));
                     return ValueTask.CompletedTask;
                 }).ConfigureAwait(false);
         }
@@ -113,6 +127,40 @@ public sealed partial class DistributionRegistryStore
         }
     }
 
+    /// <summary>
+    /// Whether a snapshot on an object store reads a flat listing of the layout (<see cref="ListedLayoutDriver"/>); when false it
+    /// reads folder by folder, as on a file system (for tests comparing the two).
+    /// </summary>
+    internal bool ReadsFlat { get; init; } = true;
+
+    /// <summary>The listing the last snapshot read, on an object store.</summary>
+    internal ListedLayoutDriver? LastListing { get; private set; }
+
+    /// <summary>
+    /// Reads the manifest of every revision that has a link in the listing, at most <see cref="IStorageDriver"/>'s parallelism at
+    /// once (a GET each; one of the cap's size or empty is answered from the listing), before the repositories are read: they then
+    /// find each manifest read, whichever repository holds it.
+    /// </summary>
+    private static async Task ReadManifestsAsync(ListedLayoutDriver listed, ConcurrentDictionary<Digest, StorageReadResult> manifests, CancellationToken cancellationToken)
+    {
+        var digests = new HashSet<Digest>();
+        foreach (var item in listed.ListTreeAsync(DistributionLayout.Repositories, cancellationToken).ToBlockingEnumerable(cancellationToken))
+        {
+            // repositories/NAME…/_manifests/revisions/ALGORITHM/HEX/link
+            var segments = item.Path.Split('/');
+            if (segments.Length >= 7 && segments[^1] == "link" && segments[^4] == "revisions" && segments[^5] == "_manifests" &&
+                Algorithms.Contains(segments[^3]) && DistributionLayout.DigestOfFolder(segments[^3], segments[^2]) is { } digest)
+            {
+                digests.Add(digest);
+            }
+        }
+
+        await Parallel.ForEachAsync(digests, new ParallelOptions { MaxDegreeOfParallelism = listed.Parallelism, CancellationToken = cancellationToken }, async (digest, ct) =>
+        {
+            manifests[digest] = await listed.ReadAsync(DistributionLayout.BlobData(digest), DistributionLayout.MaxManifestLength, ct).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+    }
+
     /// <summary>What the store knows of a manifest from an artifact read from it.</summary>
     private static ManifestInfo InfoOf(Artifact artifact) =>
         new([.. artifact.References.Select(r => r.Digest)], [.. artifact.Children], artifact.Subject, artifact.Kind != ManifestKind.Unknown || artifact.ParseProblem is null || !artifact.ParseProblem.Contains(UnreadableMark, StringComparison.Ordinal));
@@ -136,9 +184,9 @@ public sealed partial class DistributionRegistryStore
             + "(or remove it) and run again");
 
     /// <summary>Lists a folder of the layout; a symbolic link in it refuses the tree. Null when there is no such folder.</summary>
-    private IReadOnlyList<StorageListEntry>? ListChecked(string path)
+    private IReadOnlyList<StorageListEntry>? ListChecked(IStorageDriver driver, string path)
     {
-        var entries = _driver.List(path);
+        var entries = driver.List(path);
         if (entries is not null)
         {
             foreach (var entry in entries)
@@ -153,7 +201,7 @@ public sealed partial class DistributionRegistryStore
         return entries;
     }
 
-    private List<RepositoryName> FindRepositories(CancellationToken cancellationToken)
+    private List<RepositoryName> FindRepositories(IStorageDriver driver, CancellationToken cancellationToken)
     {
         var found = new List<RepositoryName>();
         var pending = new Stack<string>();
@@ -162,7 +210,7 @@ public sealed partial class DistributionRegistryStore
         {
             cancellationToken.ThrowIfCancellationRequested();
             var folder = pending.Pop();
-            if (ListChecked(folder) is not { } entries)
+            if (ListChecked(driver, folder) is not { } entries)
             {
                 continue;
             }
@@ -199,21 +247,21 @@ public sealed partial class DistributionRegistryStore
         return found;
     }
 
-    private RepositoryState ReadRepository(RepositoryName repository, ConcurrentDictionary<Digest, StorageReadResult> manifests,
+    private RepositoryState ReadRepository(IStorageDriver driver, RepositoryName repository, ConcurrentDictionary<Digest, StorageReadResult> manifests,
         ConcurrentQueue<StoreProblem> problems, CancellationToken cancellationToken)
     {
         var state = new RepositoryState();
-        ListChecked(DistributionLayout.Repository(repository) + "/_manifests");
-        var tags = ReadTags(repository, problems, out var tagsUnreadable, out var hasTagsFolder);
+        ListChecked(driver, DistributionLayout.Repository(repository) + "/_manifests");
+        var tags = ReadTags(driver, repository, problems, out var tagsUnreadable, out var hasTagsFolder);
         state.HasTagsFolder = hasTagsFolder;
-        ReadLayerLinks(repository, state, problems);
+        ReadLayerLinks(driver, repository, state, problems);
 
         var byDigest = new Dictionary<Digest, Artifact>();
-        foreach (var digest in ListDigestFolders(DistributionLayout.RevisionsRoot(repository), "revision", problems))
+        foreach (var digest in ListDigestFolders(driver, DistributionLayout.RevisionsRoot(repository), "revision", problems))
         {
             cancellationToken.ThrowIfCancellationRequested();
             var linkPath = DistributionLayout.RevisionLink(repository, digest);
-            if (ReadLink(linkPath) is not { } file)
+            if (ReadLink(driver, linkPath) is not { } file)
             {
                 problems.Enqueue(Problem(linkPath, "the revision folder has no link file; ignored"));
                 continue;
@@ -227,7 +275,7 @@ public sealed partial class DistributionRegistryStore
                 problems.Enqueue(Problem(linkPath, linkProblem + "; the manifest is kept"));
             }
 
-            var artifact = ReadManifest(repository, digest, file.WrittenAt, manifests, state);
+            var artifact = ReadManifest(driver, repository, digest, file.WrittenAt, manifests, state);
             var keepReason = linkProblem is not null ? $"malformed revision link: {linkProblem}"
                 : tagsUnreadable is not null ? $"kept because a tag of the repository is unreadable: {tagsUnreadable}"
                 : null;
@@ -269,16 +317,16 @@ public sealed partial class DistributionRegistryStore
         }
 
         state.Tags.AddRange(tags);
-        ReadUploads(repository, state.Uploads, problems);
+        ReadUploads(driver, repository, state.Uploads, problems);
         return state;
     }
 
-    private void ReadLayerLinks(RepositoryName repository, RepositoryState state, ConcurrentQueue<StoreProblem> problems)
+    private void ReadLayerLinks(IStorageDriver driver, RepositoryName repository, RepositoryState state, ConcurrentQueue<StoreProblem> problems)
     {
-        foreach (var digest in ListDigestFolders(DistributionLayout.LayersRoot(repository), "layer link", problems))
+        foreach (var digest in ListDigestFolders(driver, DistributionLayout.LayersRoot(repository), "layer link", problems))
         {
             var linkPath = DistributionLayout.LayerLink(repository, digest);
-            if (ReadLink(linkPath) is not { } file)
+            if (ReadLink(driver, linkPath) is not { } file)
             {
                 state.LinkTimes[digest] = null;
                 continue;
@@ -298,11 +346,11 @@ public sealed partial class DistributionRegistryStore
     }
 
     /// <summary>The repository's unfinished uploads: the UUID-named folders under <c>_uploads</c>.</summary>
-    private void ReadUploads(RepositoryName repository, List<BlobUpload> uploads, ConcurrentQueue<StoreProblem> problems)
+    private void ReadUploads(IStorageDriver driver, RepositoryName repository, List<BlobUpload> uploads, ConcurrentQueue<StoreProblem> problems)
     {
         var folder = DistributionLayout.Uploads(repository);
-        var entries = ListChecked(folder) ?? [];
-        if (_driver is IObjectStorageDriver objects)
+        var entries = ListChecked(driver, folder) ?? [];
+        if (driver is IObjectStorageDriver objects)
         {
             // an upload whose objects are gone but whose bytes are still in a multipart upload is an upload too (DESIGN.md)
             var named = entries.Select(e => e.Name).ToHashSet(StringComparer.Ordinal);
@@ -321,7 +369,7 @@ public sealed partial class DistributionRegistryStore
             {
                 problems.Enqueue(Problem(path, "not an upload folder (the registry names them by a UUID); left alone"));
             }
-            else if (ReadUpload(repository, entry.Name, out var problem) is { } upload)
+            else if (ReadUpload(driver, repository, entry.Name, out var problem) is { } upload)
             {
                 uploads.Add(upload);
                 if (problem is not null)
@@ -336,13 +384,13 @@ public sealed partial class DistributionRegistryStore
     /// Reads one upload folder, for the snapshot and for the re-check before its deletion (the same reading, so an unchanged
     /// upload compares equal). Null when it is gone (a registry finishing the upload removes it).
     /// </summary>
-    private BlobUpload? ReadUpload(RepositoryName repository, string id, out StoreProblem? problem)
+    private BlobUpload? ReadUpload(IStorageDriver driver, RepositoryName repository, string id, out StoreProblem? problem)
     {
         problem = null;
         var folder = DistributionLayout.Upload(repository, id);
         DateTimeOffset lastWritten;
         long size;
-        if (_driver is IObjectStorageDriver objects)
+        if (driver is IObjectStorageDriver objects)
         {
             if (ReadObjectUpload(objects, folder) is not { } found)
             {
@@ -353,12 +401,12 @@ public sealed partial class DistributionRegistryStore
         }
         else
         {
-            if (_driver.Stat(folder) is not { Kind: StorageEntryKind.Directory } info)
+            if (driver.Stat(folder) is not { Kind: StorageEntryKind.Directory } info)
             {
                 return null;
             }
 
-            var data = _driver.Stat(folder + "/data");
+            var data = driver.Stat(folder + "/data");
             if (data is { Kind: StorageEntryKind.SymbolicLink })
             {
                 throw Refuse(_driver.Describe(folder + "/data"));
@@ -369,7 +417,7 @@ public sealed partial class DistributionRegistryStore
         }
 
         var startedAtPath = folder + "/startedat";
-        var startedAtFile = _driver.Read(startedAtPath, DistributionLayout.MaxStartedAtLength + 1);
+        var startedAtFile = driver.Read(startedAtPath, DistributionLayout.MaxStartedAtLength + 1);
         DateTimeOffset? startedAt = null;
         var why = string.Empty;
         switch (startedAtFile.Status)
@@ -429,11 +477,11 @@ public sealed partial class DistributionRegistryStore
     /// <summary>The text that marks an unknown artifact whose bytes could not be read as a manifest at all.</summary>
     private const string UnreadableMark = "every blob its repository links is kept with it";
 
-    private Artifact ReadManifest(RepositoryName repository, Digest digest, DateTimeOffset pushedAt,
+    private Artifact ReadManifest(IStorageDriver driver, RepositoryName repository, Digest digest, DateTimeOffset pushedAt,
         ConcurrentDictionary<Digest, StorageReadResult> manifests, RepositoryState state)
     {
         var dataPath = DistributionLayout.BlobData(digest);
-        var read = manifests.GetOrAdd(digest, _ => _driver.Read(dataPath, DistributionLayout.MaxManifestLength));
+        var read = manifests.GetOrAdd(digest, _ => driver.Read(dataPath, DistributionLayout.MaxManifestLength));
         Artifact artifact;
         switch (read.Status)
         {
@@ -474,12 +522,12 @@ public sealed partial class DistributionRegistryStore
     /// folder and its history are listed for symbolic links too (the snapshot and the re-read after the grace period do; the
     /// sweep's version check of one artifact only reads the current links).
     /// </summary>
-    private List<Tag> ReadTags(RepositoryName repository, ConcurrentQueue<StoreProblem>? problems, out string? unreadable, out bool hasTagsFolder, bool checkLinks = true)
+    private List<Tag> ReadTags(IStorageDriver driver, RepositoryName repository, ConcurrentQueue<StoreProblem>? problems, out string? unreadable, out bool hasTagsFolder, bool checkLinks = true)
     {
         unreadable = null;
         var tags = new List<Tag>();
         var folder = DistributionLayout.Tags(repository);
-        var entries = ListChecked(folder);
+        var entries = ListChecked(driver, folder);
         hasTagsFolder = entries is not null;
         foreach (var entry in entries ?? [])
         {
@@ -499,19 +547,19 @@ public sealed partial class DistributionRegistryStore
             }
 
             // current, index and the index's entries: a link there refuses the tree
-            if (checkLinks && ListChecked(path)?.Any(e => e.Name == "index" && e.Kind == StorageEntryKind.Directory) == true)
+            if (checkLinks && ListChecked(driver, path)?.Any(e => e.Name == "index" && e.Kind == StorageEntryKind.Directory) == true)
             {
-                foreach (var algorithm in ListChecked(path + "/index") ?? [])
+                foreach (var algorithm in ListChecked(driver, path + "/index") ?? [])
                 {
                     if (algorithm.Kind == StorageEntryKind.Directory && algorithm.HasValidName)
                     {
-                        ListChecked($"{path}/index/{algorithm.Name}");
+                        ListChecked(driver, $"{path}/index/{algorithm.Name}");
                     }
                 }
             }
 
             var current = path + "/current/link";
-            if (ReadLink(current) is not { } file)
+            if (ReadLink(driver, current) is not { } file)
             {
                 problems?.Enqueue(Problem(current, $"the tag {repository}:{entry.Name} has no current/link; ignored"));
                 continue;
@@ -530,14 +578,14 @@ public sealed partial class DistributionRegistryStore
         return tags;
     }
 
-    private List<Blob> ReadBlobs(ConcurrentQueue<StoreProblem> problems, CancellationToken cancellationToken)
+    private List<Blob> ReadBlobs(IStorageDriver driver, ConcurrentQueue<StoreProblem> problems, CancellationToken cancellationToken)
     {
         var result = new ConcurrentBag<List<Blob>>();
-        ListChecked(DistributionLayout.Blobs);
+        ListChecked(driver, DistributionLayout.Blobs);
         foreach (var algorithm in Algorithms)
         {
             var root = DistributionLayout.Blobs + "/" + algorithm;
-            if (ListChecked(root) is not { } prefixes)
+            if (ListChecked(driver, root) is not { } prefixes)
             {
                 continue;
             }
@@ -548,7 +596,7 @@ public sealed partial class DistributionRegistryStore
                 {
                     var list = new List<Blob>();
                     var prefixPath = root + "/" + prefix.Name;
-                    foreach (var folder in Guarded(() => ListChecked(prefixPath)) ?? [])
+                    foreach (var folder in Guarded(() => ListChecked(driver, prefixPath)) ?? [])
                     {
                         var path = prefixPath + "/" + folder.Name;
                         if (folder.Kind != StorageEntryKind.Directory || !folder.HasValidName ||
@@ -558,7 +606,7 @@ public sealed partial class DistributionRegistryStore
                             continue;
                         }
 
-                        list.Add(Guarded(() => BlobOf(digest, null)));
+                        list.Add(Guarded(() => BlobOf(driver, digest, null)));
                     }
 
                     result.Add(list);
@@ -578,7 +626,7 @@ public sealed partial class DistributionRegistryStore
 
     private Blob? ReadBlob(Digest digest) =>
         _driver.Stat(DistributionLayout.BlobFolder(digest)) is { Kind: StorageEntryKind.Directory }
-            ? BlobOf(digest, _status.TryGetValue(digest, out var status) ? status : null)
+            ? BlobOf(_driver, digest, _status.TryGetValue(digest, out var status) ? status : null)
             : null;
 
     /// <summary>
@@ -586,25 +634,25 @@ public sealed partial class DistributionRegistryStore
     /// moving the data in, or killed there) is dated by the folder's own time, so the time window and the re-checks cover it like
     /// any blob. <paramref name="status"/>, when known for this run, wins.
     /// </summary>
-    private Blob BlobOf(Digest digest, BlobStatus? status)
+    private Blob BlobOf(IStorageDriver driver, Digest digest, BlobStatus? status)
     {
         var dataPath = DistributionLayout.BlobData(digest);
-        var data = _driver.Stat(dataPath);
+        var data = driver.Stat(dataPath);
         if (data is { Kind: StorageEntryKind.SymbolicLink })
         {
             throw Refuse(_driver.Describe(dataPath));
         }
 
-        var at = data?.ModifiedAt ?? _driver.Stat(DistributionLayout.BlobFolder(digest))?.ModifiedAt ?? DateTimeOffset.UnixEpoch;
+        var at = data?.ModifiedAt ?? driver.Stat(DistributionLayout.BlobFolder(digest))?.ModifiedAt ?? DateTimeOffset.UnixEpoch;
         var size = data is { Kind: StorageEntryKind.File } file ? file.Size : 0;
         return new Blob(digest, size, null, at, at, status ?? BlobStatus.None);
     }
 
     /// <summary>Folders named by a digest under <c>FOLDER/sha256</c> and <c>FOLDER/sha512</c>.</summary>
-    private List<Digest> ListDigestFolders(string folder, string what, ConcurrentQueue<StoreProblem>? problems)
+    private List<Digest> ListDigestFolders(IStorageDriver driver, string folder, string what, ConcurrentQueue<StoreProblem>? problems)
     {
         var found = new List<Digest>();
-        if (ListChecked(folder) is null)
+        if (ListChecked(driver, folder) is null)
         {
             return found;
         }
@@ -612,7 +660,7 @@ public sealed partial class DistributionRegistryStore
         foreach (var algorithm in Algorithms)
         {
             var root = folder + "/" + algorithm;
-            foreach (var child in ListChecked(root) ?? [])
+            foreach (var child in ListChecked(driver, root) ?? [])
             {
                 if (child.Kind == StorageEntryKind.Directory && child.HasValidName && DistributionLayout.DigestOfFolder(algorithm, child.Name) is { } digest)
                 {
@@ -632,9 +680,9 @@ public sealed partial class DistributionRegistryStore
     /// Reads a link file (regular files only, at most a digest's length), with its time; null when there is none. A symbolic link
     /// refuses the tree; a folder, FIFO or device is reported as a link that cannot be read.
     /// </summary>
-    private LinkFile? ReadLink(string path)
+    private LinkFile? ReadLink(IStorageDriver driver, string path)
     {
-        var read = _driver.Read(path, DistributionLayout.MaxLinkLength);
+        var read = driver.Read(path, DistributionLayout.MaxLinkLength);
         switch (read.Status)
         {
             case StorageReadStatus.Missing:

@@ -13,12 +13,12 @@ public sealed partial class DistributionRegistryStore
         lock (_lock)
         {
             var (repository, digest) = (key.Repository, key.Digest);
-            if (ReadLink(DistributionLayout.RevisionLink(repository, digest)) is not { } revision)
+            if (ReadLink(_driver, DistributionLayout.RevisionLink(repository, digest)) is not { } revision)
             {
                 return ValueTask.FromResult(ArtifactDeleteOutcome.NotFound);
             }
 
-            var tags = ReadTags(repository, null, out _, out _, checkLinks: false);
+            var tags = ReadTags(_driver, repository, null, out _, out _, checkLinks: false);
             if (VersionOf(revision.WrittenAt.UtcDateTime, digest, tags) != expectedVersion)
             {
                 return ValueTask.FromResult(ArtifactDeleteOutcome.Changed);
@@ -116,7 +116,7 @@ public sealed partial class DistributionRegistryStore
         cancellationToken.ThrowIfCancellationRequested();
         lock (_lock)
         {
-            if (ReadLink(DistributionLayout.LayerLink(link.Repository, link.Digest)) is not { } file)
+            if (ReadLink(_driver, DistributionLayout.LayerLink(link.Repository, link.Digest)) is not { } file)
             {
                 return ValueTask.FromResult(LayerLinkDeleteOutcome.NotFound);
             }
@@ -146,7 +146,7 @@ public sealed partial class DistributionRegistryStore
 
         // uploads share no state with the rest of the sweep: no lock, so workers delete them in parallel. An upload the registry
         // could still resume changes its size or times when it does; one unchanged for the whole time window is abandoned
-        if (ReadUpload(repository, upload.Id, out _) is not { } current)
+        if (ReadUpload(_driver, repository, upload.Id, out _) is not { } current)
         {
             return ValueTask.FromResult(UploadDeleteOutcome.NotFound);
         }

@@ -101,7 +101,8 @@ public sealed partial class DistributionRegistryStore : IRegistryStore, IDeferre
 
     /// <summary>
     /// Opens the layout on <paramref name="driver"/>, whose root is the <c>docker/registry/v2</c> folder (an S3 bucket's prefix, issue
-    /// 17). It reads through the driver's per-folder listing; a real run takes the driver's lock (on S3 a lease, checked before each
+    /// 17). On an object store (<see cref="IObjectStorageDriver"/>) a snapshot reads one flat listing of the layout
+    /// (<see cref="ListedLayoutDriver"/>), everything else the live driver; a real run takes the driver's lock (on S3 a lease, checked before each
     /// step that changes the bucket) and, on an object store, puts quarantined items back object by object (DESIGN.md, "S3 storage:
     /// real runs").
     /// </summary>

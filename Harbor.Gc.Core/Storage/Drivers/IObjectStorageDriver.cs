@@ -28,6 +28,28 @@ internal interface IObjectStorageDriver : IStorageDriver
     /// <param name="cancellationToken">Stops the listing.</param>
     Task<IReadOnlyList<StorageObject>> ListTreeAsync(string path, IReadOnlyCollection<string> shards, CancellationToken cancellationToken = default);
 
+    /// <summary><see cref="IStorageDriver.Read"/> without blocking a thread while the request runs (the same answers).</summary>
+    Task<StorageReadResult> ReadAsync(string path, int maxBytes, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Every key in each of <paramref name="ranges"/>, each range listed on its own (continuation tokens from its start, stopping
+    /// at its end), at most <see cref="Parallelism"/> at once; range by range, each in key order (<see cref="StoragePaths.CompareKeys"/>).
+    /// A range costs one request per 1,000 keys in it, and at least one. Folder markers (zero-byte keys ending in <c>/</c>, which
+    /// some tools write) are listed too, as objects whose path ends in <c>/</c> (<see cref="StorageObject.HasValidPath"/> false),
+    /// for a reader that answers folder questions from the listing.
+    /// </summary>
+    /// <param name="ranges">The ranges; the caller keeps them apart.</param>
+    /// <param name="cancellationToken">Stops the listing.</param>
+    Task<IReadOnlyList<StorageObject>> ListRangesAsync(IReadOnlyList<StorageKeyRange> ranges, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// One folder as a delimiter listing gives it: the names of the folders in it and its objects (with their sizes, times and
+    /// ETags; a marker of the folder itself or of a name ending in <c>/</c> included), one request per 1,000 entries.
+    /// </summary>
+    /// <param name="path">The folder (the root when empty).</param>
+    /// <param name="cancellationToken">Stops the listing.</param>
+    Task<(IReadOnlyList<string> Folders, IReadOnlyList<StorageObject> Objects)> ListFolderAsync(string path, CancellationToken cancellationToken = default);
+
     /// <summary>
     /// Deletes the objects at <paramref name="paths"/> (files, not folders), up to 1,000 a request, at most <see cref="Parallelism"/>
     /// requests at once. Deleting what is not there succeeds. Returns the objects the store refused to delete, with its reason.
@@ -62,6 +84,12 @@ internal readonly record struct StorageMultipartUpload(string Path, string Uploa
 /// <param name="HasValidPath">False when its key is no driver path (an empty segment, <c>.</c> or <c>..</c>): it can be reported, not opened.</param>
 /// <param name="ETag">Its ETag as listed, when known.</param>
 internal readonly record struct StorageObject(string Path, long Size, DateTimeOffset ModifiedAt, bool HasValidPath = true, string? ETag = null);
+
+/// <summary>Keys to list (<see cref="IObjectStorageDriver.ListRangesAsync"/>): those starting with a prefix, after one key and up to another.</summary>
+/// <param name="Prefix">What every key of the range starts with, below the driver's root (not necessarily a whole segment; empty for all).</param>
+/// <param name="After">Only keys after this one (a path below the root, not necessarily a key), when given.</param>
+/// <param name="Last">Only keys up to and including this one, when given.</param>
+internal readonly record struct StorageKeyRange(string Prefix, string? After = null, string? Last = null);
 
 /// <summary>An object a batch delete did not delete.</summary>
 /// <param name="Path">Its path.</param>

@@ -169,7 +169,7 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
         });
         if (head is not null)
         {
-            return new StorageStat(StorageEntryKind.File, head.ContentLength, TimeOf(head.Metadata, head.LastModified));
+            return new StorageStat(StorageEntryKind.File, head.ContentLength, TimeOf(Key(path), head.Metadata, head.LastModified));
         }
 
         return IsFolder(path) ? new StorageStat(StorageEntryKind.Directory, 0, DateTimeOffset.UnixEpoch) : null;
@@ -185,13 +185,35 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
             return new StorageReadResult(StorageReadStatus.NotAFile, [], new StorageStat(StorageEntryKind.Directory, 0, DateTimeOffset.UnixEpoch));
         }
 
-        var result = Wait(ct => ReadAsync(Key(path), maxBytes, ct));
+        var result = Wait(ct => ReadKeyAsync(Key(path), maxBytes, ct));
         if (result is { } read)
         {
             return read;
         }
 
         return IsFolder(path)
+            ? new StorageReadResult(StorageReadStatus.NotAFile, [], new StorageStat(StorageEntryKind.Directory, 0, DateTimeOffset.UnixEpoch))
+            : StorageReadResult.Missing;
+    }
+
+    /// <inheritdoc />
+    public async Task<StorageReadResult> ReadAsync(string path, int maxBytes, CancellationToken cancellationToken = default)
+    {
+        StoragePaths.Validate(path);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBytes);
+        if (path.Length == 0)
+        {
+            return new StorageReadResult(StorageReadStatus.NotAFile, [], new StorageStat(StorageEntryKind.Directory, 0, DateTimeOffset.UnixEpoch));
+        }
+
+        if (await Retry(ct => ReadKeyAsync(Key(path), maxBytes, ct), cancellationToken).ConfigureAwait(false) is { } read)
+        {
+            return read;
+        }
+
+        var folder = await Retry(ct => _client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = FolderPrefix(path), MaxKeys = 1 }, ct), cancellationToken)
+            .ConfigureAwait(false);
+        return folder.KeyCount is > 0
             ? new StorageReadResult(StorageReadStatus.NotAFile, [], new StorageStat(StorageEntryKind.Directory, 0, DateTimeOffset.UnixEpoch))
             : StorageReadResult.Missing;
     }
@@ -295,7 +317,7 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
                 return false;
             }
 
-            var time = TimeOf(head.Metadata, head.LastModified);
+            var time = TimeOf(Key(from), head.Metadata, head.LastModified);
 
             // an object written by a multipart upload (ETag "…-N": the registry's blob data, moved in from an upload) is matched by
             // no If-Match on Swift's s3api; the registry never writes such an object twice (an upload whose blob exists skips the
@@ -419,8 +441,16 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
         }
     }
 
-    /// <summary>An object's time: the one a move kept in its metadata, else its Last-Modified.</summary>
-    private static DateTimeOffset TimeOf(MetadataCollection metadata, DateTime? lastModified) =>
+    /// <summary>The folder, below the root, whose copies keep their source's time (the quarantine is in it).</summary>
+    public const string OwnFolder = "_harbor-gc";
+
+    /// <summary>
+    /// An object's time: in <see cref="OwnFolder"/>, the one a move kept in its metadata, else its Last-Modified. An object copied
+    /// back out of it (a quarantined item put back) is dated by its Last-Modified, the time a flat listing shows for it, so a time a
+    /// reader takes from a listing is the one a later Stat or Read of the same object gives.
+    /// </summary>
+    private DateTimeOffset TimeOf(string key, MetadataCollection metadata, DateTime? lastModified) =>
+        key.StartsWith(KeyBelowRoot(OwnFolder) + "/", StringComparison.Ordinal) &&
         metadata[ModifiedMetadata] is { Length: > 0 } kept &&
         DateTimeOffset.TryParseExact(kept, "O", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time)
             ? time.ToUniversalTime()
@@ -618,6 +648,51 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
     }
 
     /// <inheritdoc />
+    public async Task<IReadOnlyList<StorageObject>> ListRangesAsync(IReadOnlyList<StorageKeyRange> ranges, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ranges);
+        var found = new List<StorageObject>[ranges.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, ranges.Count), new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellationToken }, async (index, token) =>
+        {
+            var range = ranges[index];
+            var list = new List<StorageObject>();
+            await foreach (var entry in ListKeysAsync(KeyBelowRoot(range.Prefix), token, markers: true,
+                               startAfter: range.After is { } after ? KeyBelowRoot(after) : null, last: range.Last is { } last ? KeyBelowRoot(last) : null).ConfigureAwait(false))
+            {
+                list.Add(entry);
+            }
+
+            found[index] = list;
+        }).ConfigureAwait(false);
+        return found.SelectMany(l => l).ToList();
+    }
+
+    /// <inheritdoc />
+    public async Task<(IReadOnlyList<string> Folders, IReadOnlyList<StorageObject> Objects)> ListFolderAsync(string path, CancellationToken cancellationToken = default)
+    {
+        StoragePaths.Validate(path);
+        var folder = FolderPrefix(path);
+        var folders = new List<string>();
+        var objects = new List<StorageObject>();
+        string? token = null;
+        do
+        {
+            var request = new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = folder, Delimiter = "/", ContinuationToken = token, MaxKeys = MaxKeysPerRequest };
+            var page = await Retry(ct => _client.ListObjectsV2Async(request, ct), cancellationToken).ConfigureAwait(false);
+            folders.AddRange((page.CommonPrefixes ?? []).Select(common => common[folder.Length..^1]));
+            foreach (var item in page.S3Objects ?? [])
+            {
+                var below = PathOf(item.Key);
+                objects.Add(new StorageObject(below, item.Size ?? 0, ToTime(item.LastModified), IsPath(below), item.ETag));
+            }
+
+            token = page.IsTruncated == true ? page.NextContinuationToken : null;
+        }
+        while (token is not null);
+        return (folders, objects);
+    }
+
+    /// <inheritdoc />
     public Task<IReadOnlyList<StorageDeleteFailure>> DeleteManyAsync(IReadOnlyCollection<string> paths, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(paths);
@@ -761,16 +836,32 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
         return failures;
     }
 
-    private async IAsyncEnumerable<StorageObject> ListKeysAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>
+    /// The keys under <paramref name="prefix"/>, page by page; with <paramref name="startAfter"/> from the first key after it, and
+    /// with <paramref name="last"/> up to and including it (the page that passes it is the range's last request). Folder markers
+    /// only with <paramref name="markers"/>.
+    /// </summary>
+    private async IAsyncEnumerable<StorageObject> ListKeysAsync(string prefix, [EnumeratorCancellation] CancellationToken cancellationToken,
+        bool markers = false, string? startAfter = null, string? last = null)
     {
         string? token = null;
         do
         {
             var request = new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = prefix, ContinuationToken = token, MaxKeys = MaxKeysPerRequest };
+            if (token is null && startAfter is not null)
+            {
+                request.StartAfter = startAfter;
+            }
+
             var page = await Retry(ct => _client.ListObjectsV2Async(request, ct), cancellationToken).ConfigureAwait(false);
             foreach (var item in page.S3Objects ?? [])
             {
-                if (item.Key.EndsWith('/') && item.Size is null or 0)
+                if (last is not null && StoragePaths.CompareKeys(item.Key, last) > 0)
+                {
+                    yield break; // the next range's
+                }
+
+                if (!markers && item.Key.EndsWith('/') && item.Size is null or 0)
                 {
                     continue; // a "folder/" marker
                 }
@@ -784,7 +875,7 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
         while (token is not null);
     }
 
-    private async Task<StorageReadResult?> ReadAsync(string key, int maxBytes, CancellationToken cancellationToken)
+    private async Task<StorageReadResult?> ReadKeyAsync(string key, int maxBytes, CancellationToken cancellationToken)
     {
         GetObjectResponse response;
         try
@@ -800,14 +891,14 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
         {
             // an empty object has no byte 0
             var head = await _client.GetObjectMetadataAsync(_options.Bucket, key, cancellationToken).ConfigureAwait(false);
-            var stat = new StorageStat(StorageEntryKind.File, head.ContentLength, TimeOf(head.Metadata, head.LastModified));
+            var stat = new StorageStat(StorageEntryKind.File, head.ContentLength, TimeOf(key, head.Metadata, head.LastModified));
             return head.ContentLength == 0 ? new StorageReadResult(StorageReadStatus.Read, [], stat) : new StorageReadResult(StorageReadStatus.TooLarge, [], stat);
         }
 
         using (response)
         {
             var size = TotalSize(response);
-            var stat = new StorageStat(StorageEntryKind.File, size, TimeOf(response.Metadata, response.LastModified));
+            var stat = new StorageStat(StorageEntryKind.File, size, TimeOf(key, response.Metadata, response.LastModified));
             if (size > maxBytes)
             {
                 return new StorageReadResult(StorageReadStatus.TooLarge, [], stat);

@@ -47,6 +47,40 @@ internal static class StoragePaths
         return builder.ToString();
     }
 
+    /// <summary>
+    /// Compares two keys the way S3 orders them (by their UTF-8 bytes, which is the order of their code points): ordinal, except
+    /// that a surrogate pair (a code point above U+FFFF) sorts after U+E000…U+FFFF, as its UTF-8 bytes do.
+    /// </summary>
+    public static int CompareKeys(string? x, string? y)
+    {
+        if (x is null || y is null)
+        {
+            return x is null ? (y is null ? 0 : -1) : 1;
+        }
+
+        var length = Math.Min(x.Length, y.Length);
+        for (var i = 0; i < length; i++)
+        {
+            int a = x[i], b = y[i];
+            if (a != b)
+            {
+                return Rank(a) - Rank(b);
+            }
+        }
+
+        return x.Length - y.Length;
+
+        static int Rank(int c) => c switch
+        {
+            >= 0xD800 and <= 0xDFFF => c + 0x2000, // above U+FFFF in UTF-8 order
+            >= 0xE000 => c - 0x800,
+            _ => c,
+        };
+    }
+
+    /// <summary>Compares keys as S3 orders them (<see cref="CompareKeys"/>).</summary>
+    public static readonly IComparer<string> KeyOrder = Comparer<string>.Create(CompareKeys);
+
     /// <summary>The full path of <paramref name="path"/> under <paramref name="root"/>, for messages.</summary>
     public static string Describe(string root, string path) => path.Length == 0 ? root : root + "/" + path;
 

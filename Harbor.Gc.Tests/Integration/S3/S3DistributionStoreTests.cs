@@ -8,8 +8,8 @@ using Microsoft.Extensions.Time.Testing;
 namespace Harbor.Gc.Tests.Integration.S3;
 
 /// <summary>
-/// The Distribution store over the S3 driver (issue 17), reading through the driver's per-folder listing (the flat reader is still to
-/// come): one tree, copied file by file into a bucket, reads, plans and collects as it does in the folder; real runs take a lease;
+/// The Distribution store over the S3 driver (issue 17), its snapshot reading a flat listing of the bucket (<see cref="S3FlatReadingTests"/>):
+/// one tree, copied file by file into a bucket, reads, plans and collects as it does in the folder; real runs take a lease;
 /// a run killed at any step keeps every live object in place, and the next run finishes.
 /// </summary>
 [TestFixture]

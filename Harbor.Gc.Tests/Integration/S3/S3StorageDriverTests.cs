@@ -186,17 +186,25 @@ internal sealed class S3StorageDriverTests
             },
         });
 
-        // when both are moved
-        _driver.Move("a/b", "q/b").Should().Be(StorageMoveOutcome.Moved);
-        _driver.Move("a/c", "q/c").Should().Be(StorageMoveOutcome.Moved);
+        // when both are moved into the driver's own folder (where the quarantine is), and one is moved back out
+        _driver.Move("a/b", "_harbor-gc/q/b").Should().Be(StorageMoveOutcome.Moved);
+        _driver.Move("a/c", "_harbor-gc/q/c").Should().Be(StorageMoveOutcome.Moved);
+        var inside = (_driver.Stat("_harbor-gc/q/b/file")!.Value.ModifiedAt, _driver.Read("_harbor-gc/q/b/file", 100).Stat.ModifiedAt);
+        var deepAfter = Encoding.ASCII.GetString(_driver.Read("a/c/d/deep", 100).Content);
+        var copied = Encoding.ASCII.GetString(_driver.Read("_harbor-gc/q/c/d/deep", 100).Content);
+        var sourceGone = _driver.Stat("a/b/file");
+        _driver.Move("_harbor-gc/q/b", "a/b").Should().Be(StorageMoveOutcome.Moved);
 
         // then the moved copy carries its source's time, as a rename keeps a file's, and the object written after its copy stays
-        // where it was written (its delete named the copied version's ETag), while the copy holds the version moved
-        _driver.Stat("q/b/file")!.Value.ModifiedAt.Should().Be(before);
-        _driver.Read("q/b/file", 100).Stat.ModifiedAt.Should().Be(before);
-        Encoding.ASCII.GetString(_driver.Read("a/c/d/deep", 100).Content).Should().Be("written again");
-        Encoding.ASCII.GetString(_driver.Read("q/c/d/deep", 100).Content).Should().Be("deep");
-        _driver.Stat("a/b/file").Should().BeNull();
+        // where it was written (its delete named the copied version's ETag), while the copy holds the version moved; the object
+        // moved back out is dated by its Last-Modified, the time a flat listing gives it
+        inside.Should().Be((before, before));
+        deepAfter.Should().Be("written again");
+        copied.Should().Be("deep");
+        sourceGone.Should().BeNull();
+        var back = _driver.Stat("a/b/file")!.Value.ModifiedAt;
+        back.Should().BeAfter(before);
+        _driver.ListTreeAsync("a/b").ToBlockingEnumerable().Single().ModifiedAt.Should().Be(back);
     }
 
     [Test]

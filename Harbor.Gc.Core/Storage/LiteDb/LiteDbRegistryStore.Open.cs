@@ -53,7 +53,8 @@ public sealed partial class LiteDbRegistryStore
             return OpenWith(options, path, options.ResolveBlobsPath(), null, time);
         }
 
-        var s3 = new S3BlobStore(options.S3Blobs, time);
+        // the retries wait on the system clock: they wait for a server, and a test's fake clock (the store's) would never let them go on
+        var s3 = new S3BlobStore(options.S3Blobs, TimeProvider.System);
         try
         {
             return OpenWith(options, path, null, s3, time);

@@ -65,7 +65,8 @@ public sealed partial class PostgresRegistryStore
 
         var dataSource = new NpgsqlDataSourceBuilder(builder.ConnectionString).Build();
         var time = timeProvider ?? TimeProvider.System;
-        var s3 = options.S3Blobs is { } s3Options ? new S3BlobStore(s3Options, time) : null;
+        // the retries wait on the system clock: they wait for a server, and a test's fake clock (the store's) would never let them go on
+        var s3 = options.S3Blobs is { } s3Options ? new S3BlobStore(s3Options, TimeProvider.System) : null;
         try
         {
             string id;

@@ -203,9 +203,10 @@ public sealed class S3EmbeddedBlobsTests(StoreKind kind)
         await client.UploadPartAsync(new UploadPartRequest { BucketName = _bucket, Key = Key(digest), UploadId = started.UploadId, PartNumber = 2, InputStream = new MemoryStream(Bytes(10, seed: 12)), UseChunkEncoding = false });
         var result = await collector.ExecuteAsync(plan, new GcOptions { TimeWindow = TimeSpan.Zero });
 
-        // then the upload is kept
+        // then the upload is kept, and so it is when the store itself is asked to delete it as the plan saw it
         result.UploadsDeleted.Should().Be(0);
         result.UploadsSkipped.Should().ContainSingle();
+        (await ((IWritableRegistryStore)opened).DeleteUploadAsync(plan.Uploads[0])).Should().Be(UploadDeleteOutcome.Changed);
         (await MultipartUploadsAsync()).Should().Equal(Key(digest));
     }
 

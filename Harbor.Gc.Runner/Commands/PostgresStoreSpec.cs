@@ -25,9 +25,9 @@ internal static class PostgresStoreSpec
         var question = location.IndexOf('?', StringComparison.Ordinal);
         var s3Settings = string.Empty;
         var address = location;
-        if (question >= 0)
+        if (question >= 0 && location.Contains("s3://", StringComparison.OrdinalIgnoreCase))
         {
-            (var rest, s3Settings) = S3BlobsSpec.Split(location[(question + 1)..], shown);
+            (var rest, s3Settings) = S3BlobsSpec.Split(location[(question + 1)..], shown, keep: "password");
             address = rest.Length == 0 ? location[..question] : location[..question] + "?" + rest;
         }
 

@@ -24,8 +24,11 @@ internal static class S3BlobsSpec
     /// <summary>
     /// Takes the S3 settings (<c>endpoint=</c>, <c>region=</c>) out of a query (the text after <c>?</c>), refusing any credential setting.
     /// </summary>
+    /// <param name="query">The settings.</param>
+    /// <param name="shown">The <c>--store</c> value for messages, already redacted.</param>
+    /// <param name="keep">A credential setting the caller refuses itself, with its own message (<c>password</c> of a PostgreSQL address).</param>
     /// <returns>The query without them, and them (each <c>name=value</c>, escaped as given, joined by <c>&amp;</c>).</returns>
-    public static (string Others, string S3Settings) Split(string query, string shown)
+    public static (string Others, string S3Settings) Split(string query, string shown, string? keep = null)
     {
         var rest = new List<string>();
         var s3 = new List<string>();
@@ -33,7 +36,7 @@ internal static class S3BlobsSpec
         {
             var equals = pair.IndexOf('=', StringComparison.Ordinal);
             var name = Uri.UnescapeDataString(equals < 0 ? pair : pair[..equals]).ToLowerInvariant();
-            if (S3StoreSpec.CredentialSettings.Contains(name))
+            if (name != keep && S3StoreSpec.CredentialSettings.Contains(name))
             {
                 throw new UsageException($"--store {shown}: {UseTheChain}.");
             }

@@ -84,6 +84,13 @@ public sealed class HarborGcStoreOptions
     /// </summary>
     public bool CreateIfMissing { get; set; } = true;
 
+    /// <summary>
+    /// For <see cref="HarborGcStoreKind.LiteDb"/> and <see cref="HarborGcStoreKind.Postgres"/>: keep the blob bytes in an S3 bucket
+    /// instead of a folder (configuration keys <c>HarborGc:Store:S3Blobs:Bucket</c>, <c>Prefix</c>, <c>Endpoint</c>, <c>Region</c>);
+    /// <see cref="BlobsPath"/> must then be empty. Credentials are never here: the AWS SDK's standard chain finds them.
+    /// </summary>
+    public HarborGcS3BlobsOptions? S3Blobs { get; set; }
+
     /// <summary>For <see cref="HarborGcStoreKind.Distribution"/>: the registry's storage <c>rootdirectory</c>. Required for that kind.</summary>
     public string? Root { get; set; }
 
@@ -128,6 +135,19 @@ public sealed class HarborGcStoreOptions
         return this;
     }
 
+    /// <summary>Keeps the LiteDB or PostgreSQL store's blob bytes in <paramref name="bucket"/> under <paramref name="prefix"/> instead of a folder.</summary>
+    /// <param name="bucket">The bucket (it must exist).</param>
+    /// <param name="prefix">The key prefix (no leading or trailing <c>/</c>); empty for the whole bucket.</param>
+    /// <param name="endpoint">An S3-compatible server's address; AWS when null.</param>
+    /// <param name="region">The region requests are signed for; <c>us-east-1</c> when null.</param>
+    /// <returns>These options.</returns>
+    public HarborGcStoreOptions UseS3Blobs(string bucket, string prefix = "", string? endpoint = null, string? region = null)
+    {
+        BlobsPath = null;
+        S3Blobs = new HarborGcS3BlobsOptions { Bucket = bucket, Prefix = prefix, Endpoint = endpoint, Region = region };
+        return this;
+    }
+
     /// <summary>Uses a new in-memory store.</summary>
     /// <returns>These options.</returns>
     public HarborGcStoreOptions UseInMemory()
@@ -151,4 +171,29 @@ public sealed class HarborGcImmutabilityOptions
 
     /// <summary>The rules in code (not bindable from configuration).</summary>
     public ImmutabilityRules? Rules { get; set; }
+}
+
+/// <summary>Where the LiteDB or PostgreSQL store keeps its blob bytes in S3 (<see cref="HarborGcStoreOptions.S3Blobs"/>); never a credential.</summary>
+public sealed class HarborGcS3BlobsOptions
+{
+    /// <summary>The bucket. Required; it must exist.</summary>
+    public string? Bucket { get; set; }
+
+    /// <summary>The key prefix the blobs are under (no leading or trailing <c>/</c>); the whole bucket when empty. It belongs to one store.</summary>
+    public string Prefix { get; set; } = string.Empty;
+
+    /// <summary>An S3-compatible server's <c>http://</c> or <c>https://</c> address, without a path or credentials; AWS when empty.</summary>
+    public string? Endpoint { get; set; }
+
+    /// <summary>The region requests are signed for; <c>us-east-1</c> when empty.</summary>
+    public string? Region { get; set; }
+
+    /// <summary>The store's options (valid only once <see cref="HarborGcOptionsValidator"/> accepted these).</summary>
+    internal Storage.Blobs.S3BlobStoreOptions ToStoreOptions() => new()
+    {
+        Bucket = Bucket!,
+        Prefix = Prefix,
+        Endpoint = string.IsNullOrEmpty(Endpoint) ? null : new Uri(Endpoint),
+        Region = string.IsNullOrEmpty(Region) ? null : Region,
+    };
 }

@@ -36,6 +36,20 @@ internal sealed class HarborGcOptionsValidator : IValidateOptions<HarborGcOption
     private static void ValidateStore(HarborGcStoreOptions store, List<string> problems)
     {
         const string Prefix = Section + ":Store:";
+        if (store.S3Blobs is { } s3)
+        {
+            if (store.Kind is not (HarborGcStoreKind.LiteDb or HarborGcStoreKind.Postgres))
+            {
+                problems.Add($"{Prefix}S3Blobs: only the LiteDb and Postgres stores keep blob bytes in S3, not the {store.Kind} store.");
+            }
+            else if (!string.IsNullOrWhiteSpace(store.BlobsPath))
+            {
+                problems.Add($"{Prefix}BlobsPath: give the blob folder or {Prefix}S3Blobs, not both.");
+            }
+
+            problems.AddRange(S3BlobsProblems(s3).Select(p => Prefix + "S3Blobs:" + p));
+        }
+
         switch (store.Kind)
         {
             case HarborGcStoreKind.LiteDb:
@@ -105,6 +119,11 @@ internal sealed class HarborGcOptionsValidator : IValidateOptions<HarborGcOption
                     }
                 }
 
+                if (store.S3Blobs is not null)
+                {
+                    break;
+                }
+
                 if (string.IsNullOrWhiteSpace(store.BlobsPath))
                 {
                     problems.Add($"{Prefix}BlobsPath: required for the Postgres store (the blob folder every process of the store shares), but is empty.");
@@ -119,6 +138,41 @@ internal sealed class HarborGcOptionsValidator : IValidateOptions<HarborGcOption
             default:
                 problems.Add($"{Prefix}Kind: {store.Kind} is not one of {string.Join(", ", Enum.GetNames<HarborGcStoreKind>())}.");
                 break;
+        }
+    }
+
+    /// <summary>What is wrong with an S3 blob location, each as <c>KEY: problem</c>; never repeats a credential.</summary>
+    private static IEnumerable<string> S3BlobsProblems(HarborGcS3BlobsOptions s3)
+    {
+        if (string.IsNullOrWhiteSpace(s3.Bucket))
+        {
+            yield return "Bucket: required (the bucket the blob bytes are in), but is empty.";
+        }
+        else if (!System.Text.RegularExpressions.Regex.IsMatch(s3.Bucket, "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$") || s3.Bucket.Contains("..", StringComparison.Ordinal))
+        {
+            yield return $"Bucket: '{s3.Bucket}' is not a bucket name (3 to 63 lowercase letters, digits, '.' and '-').";
+        }
+
+        if (s3.Prefix.Length > 0 && s3.Prefix.Split('/').Any(segment => segment is "" or "." or ".."))
+        {
+            yield return $"Prefix: '{s3.Prefix}' is not a key prefix (no leading or trailing '/', no empty, '.' or '..' segment).";
+        }
+
+        if (!string.IsNullOrEmpty(s3.Endpoint))
+        {
+            if (!Uri.TryCreate(s3.Endpoint, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.AbsolutePath != "/" || uri.Query.Length > 0)
+            {
+                yield return "Endpoint: not an S3 server's http:// or https:// address without a path (http://127.0.0.1:9000).";
+            }
+            else if (uri.UserInfo.Length > 0)
+            {
+                yield return "Endpoint: credentials never go in the address; the AWS SDK's standard chain finds them (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, a role).";
+            }
+        }
+
+        if (!string.IsNullOrEmpty(s3.Region) && !System.Text.RegularExpressions.Regex.IsMatch(s3.Region, "^[a-z]{2}(-[a-z0-9]+)+$"))
+        {
+            yield return $"Region: '{s3.Region}' is not a region name such as us-east-1.";
         }
     }
 

@@ -98,12 +98,12 @@ public static class HarborGcServiceCollectionExtensions
     private static IRegistryStore OpenStore(HarborGcStoreOptions store, TimeProvider time) => store.Kind switch
     {
         HarborGcStoreKind.LiteDb => LiteDbRegistryStore.Open(
-            new LiteDbStoreOptions { DatabasePath = store.Path!, BlobsPath = store.BlobsPath, Connection = store.Connection, CreateIfMissing = store.CreateIfMissing },
+            new LiteDbStoreOptions { DatabasePath = store.Path!, BlobsPath = store.S3Blobs is null ? store.BlobsPath : null, S3Blobs = store.S3Blobs?.ToStoreOptions(), Connection = store.Connection, CreateIfMissing = store.CreateIfMissing },
             time),
         HarborGcStoreKind.Distribution => new DistributionRegistryStore(store.Root!, time) { GracePeriod = store.GracePeriod },
         HarborGcStoreKind.InMemory => new InMemoryRegistryStore(time),
         HarborGcStoreKind.Postgres => PostgresRegistryStore.Open(
-            new PostgresStoreOptions { ConnectionString = store.ConnectionString!, BlobsPath = store.BlobsPath!, CreateIfMissing = store.CreateIfMissing },
+            new PostgresStoreOptions { ConnectionString = store.ConnectionString!, BlobsPath = store.S3Blobs is null ? store.BlobsPath : null, S3Blobs = store.S3Blobs?.ToStoreOptions(), CreateIfMissing = store.CreateIfMissing },
             time),
         _ => throw new InvalidOperationException($"{HarborGcOptions.SectionName}:Store:Kind: {store.Kind} is not a store kind."),
     };

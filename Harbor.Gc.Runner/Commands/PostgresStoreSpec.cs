@@ -15,16 +15,36 @@ internal static class PostgresStoreSpec
     private const string Form = "postgres:postgresql://USER@HOST[:PORT]/DATABASE?blobs=DIR";
 
     /// <summary>Opens the store <paramref name="location"/> (the text after <c>postgres:</c>) names; bad input is a <see cref="UsageException"/>.</summary>
+    /// <remarks>
+    /// <c>blobs=s3://BUCKET/PREFIX</c> with <c>endpoint=</c> and <c>region=</c> beside it keeps the blob bytes in a bucket (issue 17);
+    /// the AWS SDK's standard chain gives the credentials.
+    /// </remarks>
     public static PostgresRegistryStore Open(string location, TimeProvider time, bool readOnly)
     {
-        var (builder, blobs) = Parse(location);
+        var shown = "postgres:" + S3BlobsSpec.Redacted(PostgresAddress.Redacted(location));
+        var question = location.IndexOf('?', StringComparison.Ordinal);
+        var s3Settings = string.Empty;
+        var address = location;
+        if (question >= 0 && location.Contains("s3://", StringComparison.OrdinalIgnoreCase))
+        {
+            (var rest, s3Settings) = S3BlobsSpec.Split(location[(question + 1)..], shown, keep: "password");
+            address = rest.Length == 0 ? location[..question] : location[..question] + "?" + rest;
+        }
+
+        var (builder, blobs) = Parse(address);
+        var s3 = S3BlobsSpec.IsS3(blobs) ? S3BlobsSpec.Parse(blobs, s3Settings, shown, S3BlobsSpec.PostgresForm) : null;
+        if (s3 is null && s3Settings.Length > 0)
+        {
+            throw new UsageException($"--store {shown}: endpoint= and region= go with blobs=s3://BUCKET/PREFIX ({S3BlobsSpec.PostgresForm}).");
+        }
+
         try
         {
-            return PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = builder.ConnectionString, BlobsPath = blobs, ReadOnly = readOnly }, time);
+            return PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = builder.ConnectionString, BlobsPath = s3 is null ? blobs : null, S3Blobs = s3, ReadOnly = readOnly }, time);
         }
         catch (Exception e) when (e is InvalidDataException or DirectoryNotFoundException)
         {
-            throw new UsageException($"--store postgres:{PostgresAddress.Redacted(location)}: {e.Message}");
+            throw new UsageException($"--store {(s3 is null ? "postgres:" + PostgresAddress.Redacted(location) : shown)}: {e.Message}");
         }
     }
 

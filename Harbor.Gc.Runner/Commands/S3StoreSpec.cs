@@ -17,7 +17,7 @@ internal static partial class S3StoreSpec
     /// <summary>The form, for messages.</summary>
     public const string Form = "distribution:s3://BUCKET/ROOT?endpoint=URL&region=REGION";
 
-    private static readonly string[] CredentialSettings =
+    internal static readonly string[] CredentialSettings =
         ["accesskey", "access_key", "secretkey", "secret_key", "aws_access_key_id", "aws_secret_access_key", "sessiontoken", "session_token", "password", "secret", "key"];
 
     /// <summary>
@@ -72,10 +72,32 @@ internal static partial class S3StoreSpec
     /// <exception cref="UsageException">It is not a valid address; the message never repeats a credential.</exception>
     public static S3StorageOptions Parse(string location)
     {
-        var shown = "distribution:" + Redacted(location);
+        var parsed = ParseBucket(location, "distribution:" + Redacted(location), Form, blobs: false);
+        return new S3StorageOptions
+        {
+            Bucket = parsed.Bucket,
+            RootPrefix = StoragePaths.Join(parsed.RootPrefix, "docker/registry/v2"),
+            Endpoint = parsed.Endpoint,
+            Region = parsed.Region,
+            Parallelism = parsed.Parallelism,
+            LeaseDuration = parsed.LeaseDuration,
+        };
+    }
+
+    /// <summary>
+    /// The bucket, key prefix and settings of <c>s3://BUCKET[/PREFIX][?SETTINGS]</c>: <c>endpoint=</c> and <c>region=</c>, and for a
+    /// Distribution store (not <paramref name="blobs"/>) <c>parallelism=</c> and <c>lease=</c>; the prefix as given.
+    /// </summary>
+    /// <param name="location">The address.</param>
+    /// <param name="shown">The <c>--store</c> value for messages, already redacted.</param>
+    /// <param name="form">The form, for messages.</param>
+    /// <param name="blobs">An embedded store's blob location (which takes no parallelism or lease).</param>
+    /// <exception cref="UsageException">It is not a valid address; the message never repeats a credential.</exception>
+    internal static S3StorageOptions ParseBucket(string location, string shown, string form, bool blobs)
+    {
         if (!IsS3(location))
         {
-            throw new UsageException($"--store {shown}: give {Form}.");
+            throw new UsageException($"--store {shown}: give {form}.");
         }
 
         var rest = location["s3://".Length..];
@@ -92,7 +114,7 @@ internal static partial class S3StoreSpec
         var root = slash < 0 ? string.Empty : path[(slash + 1)..].TrimEnd('/');
         if (!BucketName().IsMatch(bucket) || bucket.Contains("..", StringComparison.Ordinal))
         {
-            throw new UsageException($"--store {shown}: '{bucket}' is not a bucket name (3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit); give {Form}.");
+            throw new UsageException($"--store {shown}: '{bucket}' is not a bucket name (3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit); give {form}.");
         }
 
         try
@@ -101,7 +123,9 @@ internal static partial class S3StoreSpec
         }
         catch (ArgumentException)
         {
-            throw new UsageException($"--store {shown}: the root '{root}' is not a key prefix (a segment is empty, '.' or '..'); give the registry's rootdirectory below the bucket, as in {Form}.");
+            throw new UsageException(blobs
+                ? $"--store {shown}: the prefix '{root}' is not a key prefix (a segment is empty, '.' or '..'); give the blobs' prefix below the bucket, as in {form}."
+                : $"--store {shown}: the root '{root}' is not a key prefix (a segment is empty, '.' or '..'); give the registry's rootdirectory below the bucket, as in {form}.");
         }
 
         Uri? endpoint = null;
@@ -134,6 +158,8 @@ internal static partial class S3StoreSpec
 
                     region = value;
                     break;
+                case "parallelism" or "lease" when blobs:
+                    throw new UsageException($"--store {shown}: unknown setting '{name}'; {form} takes endpoint= and region=.");
                 case "parallelism":
                     if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out parallelism) || parallelism is < 1 or > 256)
                     {
@@ -151,14 +177,16 @@ internal static partial class S3StoreSpec
                 case var credential when CredentialSettings.Contains(credential):
                     throw new UsageException($"--store {shown}: credentials never go in the address; the AWS SDK's standard chain finds them (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, a role).");
                 default:
-                    throw new UsageException($"--store {shown}: unknown setting '{name}'; {Form} takes endpoint=, region=, parallelism= and lease=.");
+                    throw new UsageException(blobs
+                        ? $"--store {shown}: unknown setting '{name}'; {form} takes endpoint= and region=."
+                        : $"--store {shown}: unknown setting '{name}'; {form} takes endpoint=, region=, parallelism= and lease=.");
             }
         }
 
         return new S3StorageOptions
         {
             Bucket = bucket,
-            RootPrefix = StoragePaths.Join(root, "docker/registry/v2"),
+            RootPrefix = root,
             Endpoint = endpoint,
             Region = region,
             Parallelism = parallelism,
@@ -166,7 +194,7 @@ internal static partial class S3StoreSpec
         };
     }
 
-    /// <summary>The address with every setting's value but endpoint, region, parallelism and lease hidden, and every user and password (<c>//…@</c>) too.</summary>
+    /// <summary>The address with every setting's value but endpoint, region, parallelism, lease and blobs hidden, and every user and password (<c>//…@</c>) too.</summary>
     internal static string Redacted(string location)
     {
         var text = UserInfo().Replace(location, "//***@");
@@ -182,6 +210,6 @@ internal static partial class S3StoreSpec
     [GeneratedRegex("^[a-z]{2}(-[a-z0-9]+)+$")]
     private static partial Regex RegionName();
 
-    [GeneratedRegex("([?&](?!endpoint=|region=|parallelism=|lease=)[^=&]+)=[^&]*", RegexOptions.IgnoreCase)]
+    [GeneratedRegex("([?&](?!endpoint=|region=|parallelism=|lease=|blobs=)[^=&]+)=[^&]*", RegexOptions.IgnoreCase)]
     private static partial Regex SecretSetting();
 }

@@ -89,19 +89,7 @@ internal static class StoreSpec
                 throw new UsageException($"--grace-period: only a distribution: store waits one (the litedb: store settles each deletion at once, under its lock); leave it out for {spec}.");
 
             case "litedb":
-                if (location.Length == 0)
-                {
-                    throw new UsageException("--store litedb:PATH: give PATH, the store's LiteDB database file (its blobs are in the folder 'blobs' beside it).");
-                }
-
-                try
-                {
-                    return LiteDbRegistryStore.Open(new LiteDbStoreOptions { DatabasePath = location, Connection = LiteDbConnectionMode.Shared, ReadOnly = readOnly }, time);
-                }
-                catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or LiteDbStoreInUseException)
-                {
-                    throw new UsageException($"--store {spec}: {e.Message}" + (e is FileNotFoundException ? " Check the path, or run where the store is." : string.Empty));
-                }
+                return OpenLiteDb(spec, location, time, readOnly);
 
             case "harbor":
                 return OpenHarbor(location, time, readOnly);
@@ -113,7 +101,56 @@ internal static class StoreSpec
                 return PostgresStoreSpec.Open(location, time, readOnly);
 
             default:
-                throw new UsageException($"--store {spec}: unknown store kind '{kind}'; use litedb:PATH, distribution:DIR, harbor:postgresql://USER@HOST:PORT/DATABASE?storage=DIR or postgres:postgresql://USER@HOST:PORT/DATABASE?blobs=DIR.");
+                throw new UsageException($"--store {spec}: unknown store kind '{kind}'; use litedb:PATH, distribution:DIR, harbor:postgresql://USER@HOST:PORT/DATABASE?storage=DIR or postgres:postgresql://USER@HOST:PORT/DATABASE?blobs=DIR (blobs=s3://BUCKET/PREFIX&endpoint=URL&region=REGION for blobs in a bucket).");
+        }
+    }
+
+    /// <summary>
+    /// <c>litedb:PATH[?blobs=DIR|s3://BUCKET/PREFIX&amp;endpoint=URL&amp;region=REGION]</c>: the LiteDB store, its blobs in the folder
+    /// <c>blobs</c> beside PATH, in DIR, or in a bucket (issue 17).
+    /// </summary>
+    private static LiteDbRegistryStore OpenLiteDb(string spec, string location, TimeProvider time, bool readOnly)
+    {
+        var shown = "litedb:" + S3BlobsSpec.Redacted(location);
+        var question = location.IndexOf('?', StringComparison.Ordinal);
+        var path = question < 0 ? location : location[..question];
+        if (path.Length == 0)
+        {
+            throw new UsageException("--store litedb:PATH: give PATH, the store's LiteDB database file (its blobs are in the folder 'blobs' beside it, or blobs=DIR or blobs=s3://BUCKET/PREFIX).");
+        }
+
+        string? blobs = null;
+        var s3Settings = string.Empty;
+        if (question >= 0)
+        {
+            (var rest, s3Settings) = S3BlobsSpec.Split(location[(question + 1)..], shown);
+            foreach (var pair in rest.Split('&', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var equals = pair.IndexOf('=', StringComparison.Ordinal);
+                var name = equals < 0 ? pair : pair[..equals];
+                if (name != "blobs" || equals < 0)
+                {
+                    throw new UsageException($"--store {shown}: unknown setting '{name}'; litedb:PATH takes blobs=DIR, or blobs=s3://BUCKET/PREFIX with endpoint= and region= ({S3BlobsSpec.LiteDbForm}).");
+                }
+
+                blobs = Uri.UnescapeDataString(pair[(equals + 1)..]);
+            }
+        }
+
+        var s3 = blobs is not null && S3BlobsSpec.IsS3(blobs) ? S3BlobsSpec.Parse(blobs, s3Settings, shown, S3BlobsSpec.LiteDbForm) : null;
+        if (s3 is null && s3Settings.Length > 0)
+        {
+            throw new UsageException($"--store {shown}: endpoint= and region= go with blobs=s3://BUCKET/PREFIX ({S3BlobsSpec.LiteDbForm}).");
+        }
+
+        try
+        {
+            return LiteDbRegistryStore.Open(
+                new LiteDbStoreOptions { DatabasePath = path, BlobsPath = s3 is null ? blobs : null, S3Blobs = s3, Connection = LiteDbConnectionMode.Shared, ReadOnly = readOnly }, time);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or LiteDbStoreInUseException)
+        {
+            throw new UsageException($"--store {(s3 is null && blobs is null ? spec : shown)}: {e.Message}" + (e is FileNotFoundException ? " Check the path, or run where the store is." : string.Empty));
         }
     }
 

@@ -8,6 +8,10 @@ using static Harbor.Gc.Tests.Support.Manifests;
 namespace Harbor.Gc.Tests.Registry;
 
 /// <summary>Pushing blobs and manifests through <see cref="RegistryApi"/> (DESIGN.md §3, §4), over both stores.</summary>
+[TestFixture(StoreKind.InMemory)] // StoreFixture's stores, named again: a fixture's own attributes replace the inherited ones
+[TestFixture(StoreKind.LiteDb)]
+[TestFixture(StoreKind.Postgres)]
+[TestFixture(StoreKind.LiteDbS3, Category = "S3")] // the LiteDB store with its blobs in S3 (issue 17)
 public class RegistryApiPushTests(StoreKind kind) : RegistryApiFixture(kind)
 {
     [Test]

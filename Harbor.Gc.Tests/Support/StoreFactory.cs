@@ -20,6 +20,12 @@ public enum StoreKind
     /// folder in a temporary folder. Ignored when PostgreSQL is not installed (a failure with <c>HARBOR_GC_REQUIRE_POSTGRES=1</c>).
     /// </summary>
     Postgres,
+
+    /// <summary>
+    /// <see cref="LiteDbRegistryStore"/> with its blob bytes in a new bucket of the test run's S3 server (issue 17; Swift's s3api),
+    /// for a representative subset of the shared suites. Ignored when Swift is not installed (a failure with <c>HARBOR_GC_REQUIRE_S3=1</c>).
+    /// </summary>
+    LiteDbS3,
 }
 
 /// <summary>
@@ -46,6 +52,14 @@ internal sealed class StoreFactory(StoreKind kind) : IDisposable
             var database = PostgresTestDatabases.NewStoreDatabase();
             store = new TestStore(OpenPostgres(database, folder, time), folder, resources: database);
         }
+        else if (kind == StoreKind.LiteDbS3)
+        {
+            var folder = NewFolder();
+            var server = Integration.S3.S3Server.Shared;
+            var bucket = server.CreateBucketAsync("sf").GetAwaiter().GetResult();
+            var s3 = new Harbor.Gc.Storage.Blobs.S3BlobStoreOptions { Bucket = bucket, Prefix = "blobs", Endpoint = server.Endpoint, Region = Integration.S3.S3Server.Region };
+            store = new TestStore(LiteDbRegistryStore.Open(new LiteDbStoreOptions { DatabasePath = Path.Combine(folder, "harbor-gc.db"), S3Blobs = s3, CreateIfMissing = true, Connection = LiteDbConnectionMode.Direct }, time), folder);
+        }
         else
         {
             var folder = NewFolder();
@@ -69,6 +83,11 @@ internal sealed class StoreFactory(StoreKind kind) : IDisposable
         {
             var store = Create(time);
             return (store, new FakeTimeProvider(RandomRegistry.Now), RandomRegistry.Fill(store, time, seed, scale));
+        }
+
+        if (kind == StoreKind.LiteDbS3)
+        {
+            throw new NotSupportedException("the random registries are copied as folders; the S3-blob variant runs the suites that build their own stores");
         }
 
         if (!_templates.TryGetValue((seed, scale), out var template))

@@ -947,9 +947,16 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
     /// <summary>Runs an SDK call with the retries, and waits for it.</summary>
     private T Wait<T>(Func<CancellationToken, Task<T>> call) => Retry(call, CancellationToken.None).GetAwaiter().GetResult();
 
-    /// <summary>Runs an SDK call, trying again after throttling, a 5xx answer or a broken connection, with exponential backoff and jitter.</summary>
-    private async Task<T> Retry<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs an SDK call, trying again after throttling, a 5xx answer or a broken connection, with exponential backoff and jitter; each
+    /// try is counted in <see cref="Requests"/>. The embedded stores' S3 blob store sends its requests through it too.
+    /// </summary>
+    /// <param name="call">The SDK call.</param>
+    /// <param name="cancellationToken">Stops the call and the waits.</param>
+    /// <param name="maxAttempts">Fewer tries than <see cref="S3StorageOptions.MaxAttempts"/> (a probe that should fail fast); all of them when null.</param>
+    internal async Task<T> Retry<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken, int? maxAttempts = null)
     {
+        var attempts = Math.Min(maxAttempts ?? _options.MaxAttempts, _options.MaxAttempts);
         for (var attempt = 1; ; attempt++)
         {
             ThrowIfKilled();
@@ -958,7 +965,7 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
             {
                 return await call(cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (attempt < _options.MaxAttempts && IsTransient(e, cancellationToken))
+            catch (Exception e) when (attempt < attempts && IsTransient(e, cancellationToken))
             {
                 Interlocked.Increment(ref _retries);
                 await Task.Delay(Backoff(attempt), _options.TimeProvider, cancellationToken).ConfigureAwait(false);
@@ -997,7 +1004,17 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
         return false;
     }
 
-    private string Key(string path) => _prefix.Length == 0 ? path : path.Length == 0 ? _prefix : _prefix + "/" + path;
+    /// <summary>The SDK client (for the S3 blob store, which sends its own requests through <see cref="Retry"/>).</summary>
+    internal IAmazonS3 Client => _client;
+
+    /// <summary>The bucket.</summary>
+    internal string Bucket => _options.Bucket;
+
+    /// <summary>Calls the test hook (<see cref="S3StorageOptions.BeforeWrite"/>) before a request that changes the bucket; throws once it said stop.</summary>
+    internal void BeforeWriteOf(string what, string path) => BeforeWrite(what, path);
+
+    /// <summary>The key of a driver path.</summary>
+    internal string Key(string path) => _prefix.Length == 0 ? path : path.Length == 0 ? _prefix : _prefix + "/" + path;
 
     private string KeyBelowRoot(string below) => _prefix.Length == 0 ? below : _prefix + "/" + below;
 

@@ -1,4 +1,6 @@
 using Harbor.Gc.Model;
+using Harbor.Gc.Storage.Blobs;
+using static Harbor.Gc.Storage.Blobs.BlobLeftoverIds;
 
 namespace Harbor.Gc.Storage.LiteDb;
 
@@ -15,12 +17,10 @@ namespace Harbor.Gc.Storage.LiteDb;
 /// <see cref="DeleteLeftover"/>) once it is older than the time window and no longer open. So does a blob file whose writer was
 /// killed after the rename but before the metadata store recorded it.
 /// </remarks>
-internal sealed class FileSystemBlobStore
+internal sealed class FileSystemBlobStore : IBlobContentStore
 {
     private const string TemporaryPrefix = ".upload-";
     private const int TemporaryNameLength = 32; // Guid "N"
-
-    private static readonly string[] AlgorithmFolders = ["sha256", "sha512"];
 
     /// <summary>Creates the store over <paramref name="root"/>, which must exist.</summary>
     /// <param name="root">The folder holding <c>sha256/</c> and <c>sha512/</c>.</param>
@@ -72,7 +72,7 @@ internal sealed class FileSystemBlobStore
     /// <param name="cancellationToken">Stops the write; the temporary file is deleted.</param>
     /// <returns>The staged blob.</returns>
     /// <exception cref="BlobDigestMismatchException">The bytes hash to another digest; nothing is left behind.</exception>
-    public async ValueTask<StagedBlob> StageAsync(Digest digest, Stream content, CancellationToken cancellationToken)
+    public async ValueTask<IStagedBlob> StageAsync(Digest digest, Stream content, CancellationToken cancellationToken)
     {
         var target = PathOf(digest);
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
@@ -112,7 +112,7 @@ internal sealed class FileSystemBlobStore
     /// <returns>The uploads, dated by the files' creation and last write.</returns>
     public IEnumerable<BlobUpload> Leftovers(Func<string, string, bool>? mayBeRecorded, CancellationToken cancellationToken)
     {
-        foreach (var algorithm in AlgorithmFolders)
+        foreach (var algorithm in Algorithms)
         {
             var folder = Path.Combine(Root, algorithm);
             if (!Directory.Exists(folder))
@@ -151,12 +151,6 @@ internal sealed class FileSystemBlobStore
             }
         }
     }
-
-    /// <summary>The blob an unrecorded blob file's id (<c>ALG-&lt;hex&gt;</c>) names, or null when the id is of another form.</summary>
-    /// <param name="id">An upload id.</param>
-    /// <returns>The digest, or null.</returns>
-    public static Digest? UnrecordedDigest(string id) =>
-        UnrecordedParts(id) is var (algorithm, hex) && Digest.TryParse($"{algorithm}:{hex}", out var digest) ? digest : null;
 
     /// <summary>
     /// Deletes a file <see cref="Leftovers"/> listed, only when it is still exactly as listed (same size, same times) and nobody
@@ -205,7 +199,7 @@ internal sealed class FileSystemBlobStore
     private string? LeftoverPath(string id)
     {
         var parts = id.Split('-');
-        if (parts is [var algorithm, var fanOut, var name] && AlgorithmFolders.Contains(algorithm) &&
+        if (parts is [var algorithm, var fanOut, var name] && Algorithms.Contains(algorithm) &&
             fanOut.Length == 2 && IsLowerHex(fanOut) && name.Length == TemporaryNameLength && IsLowerHex(name))
         {
             return Path.Combine(Root, algorithm, fanOut, TemporaryPrefix + name);
@@ -213,16 +207,6 @@ internal sealed class FileSystemBlobStore
 
         return UnrecordedParts(id) is var (blobAlgorithm, hex) ? Path.Combine(Root, blobAlgorithm, hex[..2], hex) : null;
     }
-
-    /// <summary>The algorithm folder and hex name an unrecorded blob file's id (<c>ALG-&lt;hex&gt;</c>) names, or null.</summary>
-    private static (string Algorithm, string Hex)? UnrecordedParts(string id) =>
-        id.Split('-') is [var algorithm, var hex] && AlgorithmFolders.Contains(algorithm) && hex.Length == HexLength(algorithm) && IsLowerHex(hex)
-            ? (algorithm, hex)
-            : null;
-
-    private static int HexLength(string algorithm) => algorithm == "sha512" ? 128 : 64;
-
-    private static bool IsLowerHex(string s) => s.All(char.IsAsciiHexDigitLower);
 
     /// <summary>Reads a leftover's size and times, the same way for the listing and for the re-check; null when it is gone.</summary>
     private static BlobUpload? Read(string path, string id)
@@ -252,12 +236,17 @@ internal sealed class FileSystemBlobStore
         }
     }
 
+    /// <summary>Nothing to release: the store holds no open file between calls.</summary>
+    public void Dispose()
+    {
+    }
+
     /// <summary>Verified bytes in a temporary file, still open, waiting to be renamed into place.</summary>
     /// <param name="file">The open temporary file, closed on disposal.</param>
     /// <param name="temporary">The temporary file.</param>
     /// <param name="target">The blob's final path.</param>
     /// <param name="size">The number of bytes.</param>
-    internal sealed class StagedBlob(FileStream file, string temporary, string target, long size) : IDisposable
+    private sealed class StagedBlob(FileStream file, string temporary, string target, long size) : IStagedBlob
     {
         private bool _done;
 
@@ -267,6 +256,11 @@ internal sealed class FileSystemBlobStore
         /// <summary>Renames the bytes into place (replacing identical bytes that may be there already).</summary>
         public void Commit()
         {
+            if (_done)
+            {
+                return;
+            }
+
             File.Move(temporary, target, overwrite: true);
             _done = true;
         }

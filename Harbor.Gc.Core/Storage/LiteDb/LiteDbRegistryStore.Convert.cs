@@ -46,8 +46,9 @@ public sealed partial class LiteDbRegistryStore
         }
 
         // no other opener of ours may write meanwhile: the blob folder's lock, taken as a direct-mode opener takes it
-        var blobs = source.ResolveBlobsPath();
-        using var folderLock = Directory.Exists(blobs) ? LockBlobFolder(path, blobs, new LiteDbStoreOptions { DatabasePath = path, BlobsPath = blobs, Connection = LiteDbConnectionMode.Direct, ReadOnly = true }) : null;
+        var blobs = source.S3Blobs is null ? source.ResolveBlobsPath() : null;
+        var marker = OwnerMarker(path, blobs);
+        using var folderLock = blobs is null || Directory.Exists(blobs) ? LockBlobFolder(path, marker, new LiteDbStoreOptions { DatabasePath = path, BlobsPath = blobs, Connection = LiteDbConnectionMode.Direct, ReadOnly = true }) : null;
         var temporary = Path.Combine(Path.GetDirectoryName(target) ?? ".", $".{Path.GetFileName(target)}.creating-{Guid.NewGuid():N}");
         long copied = 0;
         try

@@ -1,4 +1,5 @@
 using System.Text;
+using Harbor.Gc.Storage.Blobs;
 using LiteDB;
 using static Harbor.Gc.Storage.LiteDb.LiteDbDocuments;
 
@@ -21,8 +22,9 @@ public sealed partial class LiteDbRegistryStore
     /// <exception cref="FileNotFoundException">The database file does not exist and may not be created.</exception>
     /// <exception cref="DirectoryNotFoundException">The blob folder of an existing database is missing.</exception>
     /// <exception cref="InvalidDataException">The file is not a Harbor.Gc LiteDB store of this version (another file, another
-    /// application's database, a damaged or cut-short store, a store of another collation), or the blob folder belongs to another
-    /// database. The message names the file and says what it is.</exception>
+    /// application's database, a damaged or cut-short store, a store of another collation), or the blob folder (or S3 prefix) belongs
+    /// to another database, or the S3 server of <see cref="LiteDbStoreOptions.S3Blobs"/> cannot be reached or refuses. The message
+    /// names the file (and bucket) and says what is wrong.</exception>
     /// <exception cref="LiteDbStoreInUseException">Another process holds the store in a way that rules out this opening: it has
     /// the file open in LiteDB's direct mode, or this opening is in direct mode and another process has the store open.</exception>
     public static LiteDbRegistryStore Open(LiteDbStoreOptions options, TimeProvider? timeProvider = null)
@@ -34,19 +36,50 @@ public sealed partial class LiteDbRegistryStore
             throw new ArgumentException("A store opened read-only is never created: set ReadOnly or CreateIfMissing, not both.", nameof(options));
         }
 
+        if (options.S3Blobs is not null && options.BlobsPath is not null)
+        {
+            throw new ArgumentException("Give the blob folder (BlobsPath) or the S3 blob location (S3Blobs), not both.", nameof(options));
+        }
+
         var path = Path.GetFullPath(options.DatabasePath);
-        var blobs = options.ResolveBlobsPath();
+        if (!File.Exists(path) && !options.CreateIfMissing)
+        {
+            throw new FileNotFoundException($"The LiteDB store '{path}' does not exist (nothing was created).", path);
+        }
+
+        var time = timeProvider ?? TimeProvider.System;
+        if (options.S3Blobs is null)
+        {
+            return OpenWith(options, path, options.ResolveBlobsPath(), null, time);
+        }
+
+        // the retries wait on the system clock: they wait for a server, and a test's fake clock (the store's) would never let them go on
+        var s3 = new S3BlobStore(options.S3Blobs, TimeProvider.System);
+        try
+        {
+            return OpenWith(options, path, null, s3, time);
+        }
+        catch
+        {
+            s3.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens the store with its bytes in the folder <paramref name="blobs"/>, or in <paramref name="s3"/> (which the store then owns).</summary>
+    private static LiteDbRegistryStore OpenWith(LiteDbStoreOptions options, string path, string? blobs, S3BlobStore? s3, TimeProvider time)
+    {
         var what = $"The LiteDB store '{path}'";
         if (!File.Exists(path))
         {
-            if (!options.CreateIfMissing)
-            {
-                throw new FileNotFoundException($"The LiteDB store '{path}' does not exist (nothing was created).", path);
-            }
-
-            if (File.Exists(Path.Combine(blobs, OwnerFile)))
+            if (blobs is not null && File.Exists(Path.Combine(blobs, OwnerFile)))
             {
                 throw new InvalidDataException($"The blob folder '{blobs}' belongs to another LiteDB store; '{path}' was not created. Give each store its own folder.");
+            }
+
+            if (s3?.ReadClaim() is { Length: > 0 })
+            {
+                throw new InvalidDataException($"The S3 blob store {s3.Root} belongs to another store; '{path}' was not created. Give each store its own prefix.");
             }
 
             Create(path, blobs);
@@ -62,12 +95,12 @@ public sealed partial class LiteDbRegistryStore
             // the file's own bytes first: LiteDB writes to what it opens
             var header = shared is null ? Inspect() : shared.Run(Inspect);
             EnsureIsStore(path, header);
-            if (!Directory.Exists(blobs))
+            if (blobs is not null && !Directory.Exists(blobs))
             {
                 throw new DirectoryNotFoundException($"The blob folder '{blobs}' of the LiteDB store '{path}' does not exist.");
             }
 
-            folderLock = LockBlobFolder(path, blobs, options);
+            folderLock = LockBlobFolder(path, OwnerMarker(path, blobs), options);
         }
         catch
         {
@@ -95,9 +128,17 @@ public sealed partial class LiteDbRegistryStore
 
             try
             {
-                var store = new LiteDbRegistryStore(db, new FileSystemBlobStore(blobs), path, timeProvider ?? TimeProvider.System, options.ReadOnly, folderLock, shared);
+                var store = new LiteDbRegistryStore(db, (IBlobContentStore?)s3 ?? new FileSystemBlobStore(blobs!), path, time, options.ReadOnly, folderLock, shared);
                 var storeId = store.Read(store.ReadStoreId);
-                ClaimBlobFolder(folderLock, blobs, path, storeId, options.ReadOnly);
+                if (s3 is null)
+                {
+                    ClaimBlobFolder(folderLock, blobs!, path, storeId, options.ReadOnly);
+                }
+                else
+                {
+                    s3.Claim(storeId, options.ReadOnly, $"the LiteDB store '{path}'");
+                }
+
                 if (!options.ReadOnly)
                 {
                     store.Read(store.EnsureIndexes);
@@ -132,7 +173,7 @@ public sealed partial class LiteDbRegistryStore
     /// name (the fixed collation, the schema record, the store id, the indexes), closed, and renamed into place only if nothing
     /// is there by then (a store another process created meanwhile is kept and opened). A crash leaves at most the temporary file.
     /// </summary>
-    private static void Create(string path, string blobs)
+    private static void Create(string path, string? blobs)
     {
         var folder = Path.GetDirectoryName(path) ?? ".";
         var temporary = Path.Combine(folder, $".{Path.GetFileName(path)}.creating-{Guid.NewGuid():N}");
@@ -148,7 +189,11 @@ public sealed partial class LiteDbRegistryStore
                 db.Checkpoint();
             }
 
-            Directory.CreateDirectory(blobs);
+            if (blobs is not null)
+            {
+                Directory.CreateDirectory(blobs);
+            }
+
             try
             {
                 File.Move(temporary, path, overwrite: false);
@@ -192,13 +237,18 @@ public sealed partial class LiteDbRegistryStore
     }
 
     /// <summary>
+    /// The file whose lock is the store's lock across processes: the blob folder's marker, or, with the blobs in S3 (no folder), the
+    /// file <c>DATABASE.owner</c> beside the database (the S3 prefix's own marker holds the store id; this one holds nothing).
+    /// </summary>
+    internal static string OwnerMarker(string databasePath, string? blobs) => blobs is null ? databasePath + ".owner" : Path.Combine(blobs, OwnerFile);
+
+    /// <summary>
     /// Takes the blob folder's marker file as the store's lock across processes: a shared-mode opener holds it shared, a direct-mode
     /// opener exclusively, for as long as the store is open (advisory <c>flock</c> on Unix, a sharing mode on Windows). A writable
     /// opener creates the marker when the folder has none; a read-only one does without.
     /// </summary>
-    private static FileStream? LockBlobFolder(string path, string blobs, LiteDbStoreOptions options)
+    private static FileStream? LockBlobFolder(string path, string marker, LiteDbStoreOptions options)
     {
-        var marker = Path.Combine(blobs, OwnerFile);
         if (options.ReadOnly && !File.Exists(marker))
         {
             return null;

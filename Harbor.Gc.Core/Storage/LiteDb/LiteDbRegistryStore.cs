@@ -1,4 +1,5 @@
 using Harbor.Gc.Model;
+using Harbor.Gc.Storage.Blobs;
 using LiteDB;
 using static Harbor.Gc.Storage.LiteDb.LiteDbDocuments;
 
@@ -6,7 +7,7 @@ namespace Harbor.Gc.Storage.LiteDb;
 
 /// <summary>
 /// The embedded store (<c>litedb:PATH</c>): metadata in a LiteDB 5 database file, blob bytes content-addressed in a folder beside
-/// it (<see cref="FileSystemBlobStore"/>). Thread-safe; with <see cref="LiteDbConnectionMode.Shared"/> also safe to share
+/// it (<see cref="FileSystemBlobStore"/>) or in an S3 bucket (<see cref="LiteDbStoreOptions.S3Blobs"/>, <see cref="S3BlobStore"/>). Thread-safe; with <see cref="LiteDbConnectionMode.Shared"/> also safe to share
 /// between processes (a registry and a separate <c>harbor-gc</c>).
 /// </summary>
 /// <remarks>
@@ -31,7 +32,7 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
     private readonly CrossProcessLock? _shared;
     private readonly TimeProvider _time;
     private readonly LiteDatabase _db;
-    private readonly FileSystemBlobStore _files;
+    private readonly IBlobContentStore _files;
     private readonly ILiteCollection<BsonDocument> _blobs;
     private readonly ILiteCollection<BsonDocument> _artifacts;
     private readonly ILiteCollection<BsonDocument> _tags;
@@ -41,7 +42,7 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
     private readonly bool _readOnly;
     private readonly FileStream? _folderLock;
 
-    private LiteDbRegistryStore(LiteDatabase db, FileSystemBlobStore files, string databasePath, TimeProvider time, bool readOnly, FileStream? folderLock, CrossProcessLock? shared)
+    private LiteDbRegistryStore(LiteDatabase db, IBlobContentStore files, string databasePath, TimeProvider time, bool readOnly, FileStream? folderLock, CrossProcessLock? shared)
     {
         _db = db;
         _shared = shared;
@@ -59,18 +60,19 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
     }
 
     /// <inheritdoc />
-    public string Description => $"litedb:{DatabasePath}";
+    public string Description => _files is S3BlobStore ? $"litedb:{DatabasePath}?blobs={_files.Root}" : $"litedb:{DatabasePath}";
 
     /// <summary>The database file.</summary>
     public string DatabasePath { get; }
 
-    /// <summary>The folder of blob bytes.</summary>
+    /// <summary>The folder of blob bytes, or <c>s3://BUCKET/PREFIX</c> when they are in S3.</summary>
     public string BlobsPath => _files.Root;
 
     /// <summary>Closes the database.</summary>
     public void Dispose()
     {
         _db.Dispose();
+        _files.Dispose();
         _folderLock?.Dispose();
         _shared?.Dispose();
     }
@@ -514,7 +516,7 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
             return ValueTask.FromResult(UploadDeleteOutcome.NotFound);
         }
 
-        if (FileSystemBlobStore.UnrecordedDigest(upload.Id) is { } digest)
+        if (BlobLeftoverIds.UnrecordedDigest(upload.Id) is { } digest)
         {
             // under the write lock: a push renames its bytes into place and records them in one transaction, so it is wholly
             // before this check (recorded: kept) or wholly after the delete (its own bytes renamed in)

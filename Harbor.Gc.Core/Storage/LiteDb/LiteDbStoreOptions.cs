@@ -15,6 +15,13 @@ public sealed class LiteDbStoreOptions
     /// </summary>
     public string? BlobsPath { get; init; }
 
+    /// <summary>
+    /// Keep the blob bytes in an S3 bucket instead of a folder (<c>PREFIX/sha256/ab/&lt;hex&gt;</c>); <see cref="BlobsPath"/> must then
+    /// be null. The prefix belongs to one store: it holds the store id, and any other store is refused. The cross-process lock a
+    /// folder's marker file gives is then the file <c>DATABASE.owner</c> beside the database.
+    /// </summary>
+    public Blobs.S3BlobStoreOptions? S3Blobs { get; init; }
+
     /// <summary>Create an empty store when the database file does not exist; otherwise opening it fails. Default: false.</summary>
     public bool CreateIfMissing { get; init; }
 

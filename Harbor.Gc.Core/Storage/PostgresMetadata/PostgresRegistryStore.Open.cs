@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
+using Harbor.Gc.Storage.Blobs;
 using Harbor.Gc.Storage.LiteDb;
 using Npgsql;
 
@@ -23,8 +24,9 @@ public sealed partial class PostgresRegistryStore
     /// <exception cref="DirectoryNotFoundException">The blob folder is missing (and may not be created).</exception>
     /// <exception cref="InvalidDataException">The server cannot be reached, refuses the credentials, has no such database, or the
     /// database is not a store this build may open (empty without <see cref="PostgresStoreOptions.CreateIfMissing"/>, another
-    /// application's, of a newer schema version, half-migrated), or the blob folder belongs to another store. The message names the
-    /// server and database (never the password) and says what is wrong.</exception>
+    /// application's, of a newer schema version, half-migrated), or the blob folder (or S3 prefix) belongs to another store, or the
+    /// S3 server of <see cref="PostgresStoreOptions.S3Blobs"/> cannot be reached or refuses. The message names the server and database
+    /// (never the password) and the bucket, and says what is wrong.</exception>
     public static PostgresRegistryStore Open(PostgresStoreOptions options, TimeProvider? timeProvider = null) =>
         OpenAsync(options, timeProvider).AsTask().GetAwaiter().GetResult();
 
@@ -36,7 +38,11 @@ public sealed partial class PostgresRegistryStore
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentException.ThrowIfNullOrWhiteSpace(options.ConnectionString);
-        ArgumentException.ThrowIfNullOrWhiteSpace(options.BlobsPath);
+        if ((options.S3Blobs is null) == string.IsNullOrWhiteSpace(options.BlobsPath))
+        {
+            throw new ArgumentException("Give the blob folder (BlobsPath) or the S3 blob location (S3Blobs): one of them.", nameof(options));
+        }
+
         if (options.ReadOnly && options.CreateIfMissing)
         {
             throw new ArgumentException("A store opened read-only is never created: set ReadOnly or CreateIfMissing, not both.", nameof(options));
@@ -51,13 +57,16 @@ public sealed partial class PostgresRegistryStore
         // and the reset was one statement more for every operation (244,817 of them, 1.7 s of server time, in a 100k-artifact real run)
         builder.NoResetOnClose = true;
         var where = Locate(builder);
-        var blobs = Path.GetFullPath(options.BlobsPath);
-        if (!Directory.Exists(blobs) && !options.CreateIfMissing)
+        var blobs = options.S3Blobs is null ? Path.GetFullPath(options.BlobsPath!) : null;
+        if (blobs is not null && !Directory.Exists(blobs) && !options.CreateIfMissing)
         {
             throw new DirectoryNotFoundException($"The blob folder '{blobs}' of the postgres: store {where} does not exist (nothing was created).");
         }
 
         var dataSource = new NpgsqlDataSourceBuilder(builder.ConnectionString).Build();
+        var time = timeProvider ?? TimeProvider.System;
+        // the retries wait on the system clock: they wait for a server, and a test's fake clock (the store's) would never let them go on
+        var s3 = options.S3Blobs is { } s3Options ? new S3BlobStore(s3Options, TimeProvider.System) : null;
         try
         {
             string id;
@@ -79,13 +88,21 @@ public sealed partial class PostgresRegistryStore
                 throw new InvalidDataException($"The postgres: store's database {where} did not answer in time: {e.Message}. Nothing was changed.", e);
             }
 
-            if (options.CreateIfMissing)
+            if (s3 is not null)
             {
-                Directory.CreateDirectory(blobs);
+                s3.Claim(id, options.ReadOnly, $"the postgres: store {where}");
+            }
+            else
+            {
+                if (options.CreateIfMissing)
+                {
+                    Directory.CreateDirectory(blobs!);
+                }
+
+                ClaimBlobFolder(blobs!, where, id, options.ReadOnly);
             }
 
-            ClaimBlobFolder(blobs, where, id, options.ReadOnly);
-            return new PostgresRegistryStore(dataSource, new FileSystemBlobStore(blobs), where, timeProvider ?? TimeProvider.System, options.ReadOnly)
+            return new PostgresRegistryStore(dataSource, (IBlobContentStore?)s3 ?? new FileSystemBlobStore(blobs!), where, time, options.ReadOnly)
             {
                 // a real run's claims are made on a connection of its own, closed when the run ends (a pooled one would stay open, idle)
                 _claimsConnection = new NpgsqlConnectionStringBuilder(builder.ConnectionString) { Pooling = false }.ConnectionString,
@@ -93,6 +110,7 @@ public sealed partial class PostgresRegistryStore
         }
         catch
         {
+            s3?.Dispose();
             await dataSource.DisposeAsync().ConfigureAwait(false);
             throw;
         }

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Data;
 using Harbor.Gc.Model;
+using Harbor.Gc.Storage.Blobs;
 using Harbor.Gc.Storage.LiteDb;
 using Npgsql;
 using NpgsqlTypes;
@@ -42,7 +43,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     private const string LinkColumns = "repository, accessory, subject, type, strength, tag_scheme";
 
     private readonly NpgsqlDataSource _dataSource;
-    private readonly FileSystemBlobStore _files;
+    private readonly IBlobContentStore _files;
     private readonly TimeProvider _time;
     private readonly bool _readOnly;
     private readonly PostgresMediaTypes _mediaTypes = new();
@@ -50,7 +51,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     [ThreadStatic]
     private static byte[]? t_hash;
 
-    private PostgresRegistryStore(NpgsqlDataSource dataSource, FileSystemBlobStore files, string where, TimeProvider time, bool readOnly)
+    private PostgresRegistryStore(NpgsqlDataSource dataSource, IBlobContentStore files, string where, TimeProvider time, bool readOnly)
     {
         _dataSource = dataSource;
         _files = files;
@@ -70,11 +71,19 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     public string BlobsPath => _files.Root;
 
     /// <summary>Closes the store's connections.</summary>
-    public void Dispose() => _dataSource.Dispose();
+    public void Dispose()
+    {
+        _files.Dispose();
+        _dataSource.Dispose();
+    }
 
     /// <summary>Closes the store's connections.</summary>
     /// <returns>A task that completes when they are closed.</returns>
-    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+    public ValueTask DisposeAsync()
+    {
+        _files.Dispose();
+        return _dataSource.DisposeAsync();
+    }
 
     // ---- IWritableRegistryStore ----------------------------------------------------------------------------------
 
@@ -820,7 +829,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
         }
 
         EnsureWritable();
-        if (FileSystemBlobStore.UnrecordedDigest(upload.Id) is { } digest)
+        if (BlobLeftoverIds.UnrecordedDigest(upload.Id) is { } digest)
         {
             return await WriteAsync(async connection =>
             {

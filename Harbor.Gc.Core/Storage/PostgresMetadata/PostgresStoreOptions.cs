@@ -12,9 +12,16 @@ public sealed class PostgresStoreOptions
 
     /// <summary>
     /// The folder of blob bytes (<c>sha256/ab/&lt;hex&gt;</c> below it), shared by every process that uses the store (a local or
-    /// network file system they all mount). The folder belongs to one store: it holds the store's id, and any other store is refused.
+    /// network file system they all mount); or null with <see cref="S3Blobs"/>. The folder belongs to one store: it holds the store's id, and any other store is refused.
     /// </summary>
-    public required string BlobsPath { get; init; }
+    public string? BlobsPath { get; init; }
+
+    /// <summary>
+    /// Keep the blob bytes in an S3 bucket instead of a folder (<c>PREFIX/sha256/ab/&lt;hex&gt;</c>), shared by every process that
+    /// uses the store; <see cref="BlobsPath"/> must then be null (one of the two is required). The prefix belongs to one store: it
+    /// holds the store's id, and any other store is refused.
+    /// </summary>
+    public Blobs.S3BlobStoreOptions? S3Blobs { get; init; }
 
     /// <summary>
     /// Create the store's schema in an empty database (and the blob folder when it is missing); otherwise an empty database is

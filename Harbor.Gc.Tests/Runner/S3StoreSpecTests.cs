@@ -37,6 +37,8 @@ internal sealed class S3StoreSpecTests
     [TestCase("s3://registry/root?lease=2h", "lease= takes")]
     [TestCase("s3://registry/root?lease=soon", "lease= takes")]
     [TestCase("s3://registry/root?colour=blue", "unknown setting 'colour'")]
+    [TestCase("s3://registry/root?cache=", "cache= takes")]
+    [TestCase("s3://registry/root?cache=/proc/version", "cache= takes a folder")]
     public async Task ABadAddress_ExitsWith2_SayingWhat_AndNeverEchoesACredential(string address, string expected)
     {
         var (code, _, errors) = await GcCommandTests.Run("gc", "--store", "distribution:" + address, "--dry-run");

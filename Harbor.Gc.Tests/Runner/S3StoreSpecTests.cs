@@ -21,6 +21,9 @@ internal sealed class S3StoreSpecTests
         });
         S3StoreSpec.Parse("s3://registry").Should().BeEquivalentTo(new { RootPrefix = "docker/registry/v2", Endpoint = (Uri?)null, Region = (string?)null, Parallelism = 16, LeaseDuration = TimeSpan.FromMinutes(1) });
         S3StoreSpec.Parse("s3://registry/").RootPrefix.Should().Be("docker/registry/v2", "rootdirectory: / is the bucket's root");
+        S3StoreSpec.Parse("s3://registry/root?cache=/var/cache/harbor-gc%20manifests").ManifestCacheFolder.Should().Be("/var/cache/harbor-gc manifests");
+        S3StoreSpec.Parse("s3://registry/root").ManifestCacheFolder.Should().BeNull();
+        S3StoreSpec.Redacted("s3://registry/root?cache=/tmp/c&secret=x").Should().Be("s3://registry/root?cache=/tmp/c&secret=***");
     }
 
     [TestCase("s3://", "is not a bucket name")]

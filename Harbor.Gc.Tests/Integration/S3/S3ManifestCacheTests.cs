@@ -50,18 +50,19 @@ internal sealed class S3ManifestCacheTests
     }
 
     [Test]
-    public async Task APoisonedEntry_OtherBytesALinkOrAFolder_IsIgnoredAndOverwritten_AndAManifestTheListingDoesNotShowAsCachedIsNotTakenFromTheCache()
+    public async Task APoisonedEntry_OtherBytesALinkAFolderOrAnOversizedFile_IsIgnoredAndOverwritten_AndAManifestTheListingDoesNotShowAsCachedIsNotTakenFromTheCache()
     {
         // given a bucket with tagged and untagged images, and a cache filled by a first dry run
         var server = S3Server.Shared;
         using var tree = new DistributionTree(TimeProvider.System.GetUtcNow());
-        var images = Enumerable.Range(0, 6).Select(i => tree.Image($"team/app{i % 2}", $"m{i}", TimeSpan.FromDays(3 + i), i % 2 == 0 ? $"v{i}" : null, $"layer-{i}", "base").Manifest).ToList();
+        var images = Enumerable.Range(0, 7).Select(i => tree.Image($"team/app{i % 2}", $"m{i}", TimeSpan.FromDays(3 + i), i % 2 == 0 ? $"v{i}" : null, $"layer-{i}", "base").Manifest).ToList();
         var bucket = await CopyAsync(server, tree);
         using var folder = new TempFolder();
         var cacheFolder = Path.Combine(folder.Path, "cache");
         (await DryRunAsync(server, bucket, cacheFolder)).Cache!.Written.Should().Be(images.Count);
 
         // when one entry holds other bytes of the same size, one is a symbolic link to a file holding the right bytes, one is a folder,
+        // one is its right bytes followed by more than the manifest cap,
         // one manifest's data is deleted from the bucket and another's rewritten there with other bytes (its entry still the old bytes)
         string Entry(Digest d) => Path.Combine(cacheFolder, "sha256", d.Hex);
         var right = File.ReadAllBytes(Entry(images[0]));
@@ -75,6 +76,7 @@ internal sealed class S3ManifestCacheTests
         File.Delete(Entry(images[2]));
         Directory.CreateDirectory(Path.Combine(Entry(images[2]), "inner"));
         File.WriteAllBytes(Path.Combine(Entry(images[2]), "inner", "x"), right);
+        File.WriteAllBytes(Entry(images[6]), [.. File.ReadAllBytes(Entry(images[6])), .. new byte[DistributionLayout.MaxManifestLength]]);
         using (var client = server.CreateClient())
         {
             await client.DeleteObjectAsync(bucket, $"{Root}/{DistributionLayout.BlobData(images[3])}");
@@ -90,11 +92,11 @@ internal sealed class S3ManifestCacheTests
         // the plan is the one without a cache, and the entries now hold the right bytes as regular files (the link's target untouched)
         poisoned.Plan.Should().BeEquivalentTo(without.Plan, o => o.WithStrictOrdering());
         again.Plan.Should().BeEquivalentTo(without.Plan, o => o.WithStrictOrdering());
-        poisoned.Listing.LiveReads.Should().Be(4, "three poisoned entries and the rewritten manifest; the deleted one is answered from the listing");
+        poisoned.Listing.LiveReads.Should().Be(5, "four poisoned entries and the rewritten manifest; the deleted one is answered from the listing");
         poisoned.Cache!.Hits.Should().Be(1, "only the untouched entry");
-        poisoned.Cache.Written.Should().Be(3, "the rewritten manifest's bytes do not hash to its digest and are not kept");
+        poisoned.Cache.Written.Should().Be(4, "the rewritten manifest's bytes do not hash to its digest and are not kept");
         again.Listing.LiveReads.Should().Be(1, "only the rewritten manifest, whose bucket bytes are not cached");
-        foreach (var digest in images.Take(3))
+        foreach (var digest in images.Take(3).Append(images[6]))
         {
             var info = new FileInfo(Entry(digest));
             info.Exists.Should().BeTrue(digest.ToString());

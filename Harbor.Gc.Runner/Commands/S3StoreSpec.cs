@@ -7,7 +7,7 @@ using Harbor.Gc.Storage.Drivers;
 namespace Harbor.Gc.Runner.Commands;
 
 /// <summary>
-/// <c>distribution:s3://BUCKET[/ROOT][?endpoint=URL&amp;region=REGION&amp;parallelism=N&amp;lease=DURATION]</c>: a Distribution registry's storage in
+/// <c>distribution:s3://BUCKET[/ROOT][?endpoint=URL&amp;region=REGION&amp;parallelism=N&amp;lease=DURATION&amp;cache=DIR]</c>: a Distribution registry's storage in
 /// an S3 bucket (issue 17), ROOT being its <c>rootdirectory</c> (the key prefix holding <c>docker/registry/v2</c>). Credentials never go
 /// in the address: the AWS SDK's standard chain finds them (<c>AWS_ACCESS_KEY_ID</c>/<c>AWS_SECRET_ACCESS_KEY</c>, <c>AWS_PROFILE</c>
 /// and the shared files, web identity, container and instance roles); an address with a user, a password or a key setting is refused.
@@ -34,7 +34,30 @@ internal static partial class S3StoreSpec
             LeaseDuration = parsed.LeaseDuration,
         };
         var shown = "distribution:" + Redacted(location);
-        var driver = new S3StorageDriver(options);
+        ManifestCache? cache = null;
+        if (parsed.ManifestCacheFolder is { } folder)
+        {
+            try
+            {
+                cache = ManifestCache.Open(folder);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"--store {shown}: cache= takes a folder for the manifests read from the bucket (made when missing): {e.Message}");
+            }
+        }
+
+        S3StorageDriver driver;
+        try
+        {
+            driver = new S3StorageDriver(options);
+        }
+        catch
+        {
+            cache?.Dispose();
+            throw;
+        }
+
         try
         {
             if (driver.List(string.Empty) is null)
@@ -46,21 +69,25 @@ internal static partial class S3StoreSpec
             return new DistributionRegistryStore(driver, root.Length == 0 ? $"s3://{options.Bucket}" : $"s3://{options.Bucket}/{root}", time, options.Parallelism, ownsDriver: true)
             {
                 GracePeriod = gracePeriod ?? DistributionRegistryStore.DefaultGracePeriod,
+                ManifestCache = cache,
             };
         }
         catch (AmazonServiceException e)
         {
             driver.Dispose();
+            cache?.Dispose();
             throw new UsageException($"--store {shown}: the S3 server refused to list the bucket: {e.ErrorCode} (HTTP {(int)e.StatusCode}): {e.Message}");
         }
         catch (AmazonClientException e)
         {
             driver.Dispose();
+            cache?.Dispose();
             throw new UsageException($"--store {shown}: {e.Message}");
         }
         catch
         {
             driver.Dispose();
+            cache?.Dispose();
             throw;
         }
     }
@@ -81,12 +108,13 @@ internal static partial class S3StoreSpec
             Region = parsed.Region,
             Parallelism = parsed.Parallelism,
             LeaseDuration = parsed.LeaseDuration,
+            ManifestCacheFolder = parsed.ManifestCacheFolder,
         };
     }
 
     /// <summary>
     /// The bucket, key prefix and settings of <c>s3://BUCKET[/PREFIX][?SETTINGS]</c>: <c>endpoint=</c> and <c>region=</c>, and for a
-    /// Distribution store (not <paramref name="blobs"/>) <c>parallelism=</c> and <c>lease=</c>; the prefix as given.
+    /// Distribution store (not <paramref name="blobs"/>) <c>parallelism=</c>, <c>lease=</c> and <c>cache=</c>; the prefix as given.
     /// </summary>
     /// <param name="location">The address.</param>
     /// <param name="shown">The <c>--store</c> value for messages, already redacted.</param>
@@ -132,6 +160,7 @@ internal static partial class S3StoreSpec
         string? region = null;
         var parallelism = 16;
         var lease = TimeSpan.FromMinutes(1);
+        string? cache = null;
         foreach (var pair in query.Split('&', StringSplitOptions.RemoveEmptyEntries))
         {
             var equals = pair.IndexOf('=', StringComparison.Ordinal);
@@ -158,7 +187,7 @@ internal static partial class S3StoreSpec
 
                     region = value;
                     break;
-                case "parallelism" or "lease" when blobs:
+                case "parallelism" or "lease" or "cache" when blobs:
                     throw new UsageException($"--store {shown}: unknown setting '{name}'; {form} takes endpoint= and region=.");
                 case "parallelism":
                     if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out parallelism) || parallelism is < 1 or > 256)
@@ -174,12 +203,20 @@ internal static partial class S3StoreSpec
                     }
 
                     break;
+                case "cache":
+                    if (value.Length == 0 || value.Contains('\0', StringComparison.Ordinal))
+                    {
+                        throw new UsageException($"--store {shown}: cache= takes a local folder for the manifests read from the bucket (made when missing).");
+                    }
+
+                    cache = value;
+                    break;
                 case var credential when CredentialSettings.Contains(credential):
                     throw new UsageException($"--store {shown}: credentials never go in the address; the AWS SDK's standard chain finds them (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, a role).");
                 default:
                     throw new UsageException(blobs
                         ? $"--store {shown}: unknown setting '{name}'; {form} takes endpoint= and region=."
-                        : $"--store {shown}: unknown setting '{name}'; {form} takes endpoint=, region=, parallelism= and lease=.");
+                        : $"--store {shown}: unknown setting '{name}'; {form} takes endpoint=, region=, parallelism=, lease= and cache=.");
             }
         }
 
@@ -191,10 +228,11 @@ internal static partial class S3StoreSpec
             Region = region,
             Parallelism = parallelism,
             LeaseDuration = lease,
+            ManifestCacheFolder = cache,
         };
     }
 
-    /// <summary>The address with every setting's value but endpoint, region, parallelism, lease and blobs hidden, and every user and password (<c>//…@</c>) too.</summary>
+    /// <summary>The address with every setting's value but endpoint, region, parallelism, lease, cache and blobs hidden, and every user and password (<c>//…@</c>) too.</summary>
     internal static string Redacted(string location)
     {
         var text = UserInfo().Replace(location, "//***@");
@@ -210,6 +248,6 @@ internal static partial class S3StoreSpec
     [GeneratedRegex("^[a-z]{2}(-[a-z0-9]+)+$")]
     private static partial Regex RegionName();
 
-    [GeneratedRegex("([?&](?!endpoint=|region=|parallelism=|lease=|blobs=)[^=&]+)=[^&]*", RegexOptions.IgnoreCase)]
+    [GeneratedRegex("([?&](?!endpoint=|region=|parallelism=|lease=|cache=|blobs=)[^=&]+)=[^&]*", RegexOptions.IgnoreCase)]
     private static partial Regex SecretSetting();
 }

@@ -21,6 +21,9 @@ internal sealed class S3StoreSpecTests
         });
         S3StoreSpec.Parse("s3://registry").Should().BeEquivalentTo(new { RootPrefix = "docker/registry/v2", Endpoint = (Uri?)null, Region = (string?)null, Parallelism = 16, LeaseDuration = TimeSpan.FromMinutes(1) });
         S3StoreSpec.Parse("s3://registry/").RootPrefix.Should().Be("docker/registry/v2", "rootdirectory: / is the bucket's root");
+        S3StoreSpec.Parse("s3://registry/root?cache=/var/cache/harbor-gc%20manifests").ManifestCacheFolder.Should().Be("/var/cache/harbor-gc manifests");
+        S3StoreSpec.Parse("s3://registry/root").ManifestCacheFolder.Should().BeNull();
+        S3StoreSpec.Redacted("s3://registry/root?cache=/tmp/c&secret=x").Should().Be("s3://registry/root?cache=/tmp/c&secret=***");
     }
 
     [TestCase("s3://", "is not a bucket name")]
@@ -37,6 +40,8 @@ internal sealed class S3StoreSpecTests
     [TestCase("s3://registry/root?lease=2h", "lease= takes")]
     [TestCase("s3://registry/root?lease=soon", "lease= takes")]
     [TestCase("s3://registry/root?colour=blue", "unknown setting 'colour'")]
+    [TestCase("s3://registry/root?cache=", "cache= takes")]
+    [TestCase("s3://registry/root?cache=/proc/version", "cache= takes a folder")]
     public async Task ABadAddress_ExitsWith2_SayingWhat_AndNeverEchoesACredential(string address, string expected)
     {
         var (code, _, errors) = await GcCommandTests.Run("gc", "--store", "distribution:" + address, "--dry-run");

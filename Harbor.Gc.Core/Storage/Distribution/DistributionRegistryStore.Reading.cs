@@ -29,7 +29,7 @@ public sealed partial class DistributionRegistryStore
             driver = listed;
             parallelism = Math.Max(_parallelism, objects.Parallelism);
             LastListing = listed;
-            await ReadManifestsAsync(listed, manifests, cancellationToken).ConfigureAwait(false);
+            await ReadManifestsAsync(listed, manifests, ManifestCache, cancellationToken).ConfigureAwait(false);
         }
 
         var repositories = Guarded(() => FindRepositories(driver, cancellationToken));
@@ -133,6 +133,13 @@ public sealed partial class DistributionRegistryStore
     /// </summary>
     internal bool ReadsFlat { get; init; } = true;
 
+    /// <summary>
+    /// On an object store read flat: a local folder of manifest bytes used instead of a GET when the listing shows the manifest's
+    /// data of the cached size and the cached bytes hash to its digest (<see cref="Distribution.ManifestCache"/>); the sweep never
+    /// reads it. Disposed with the store.
+    /// </summary>
+    internal ManifestCache? ManifestCache { get; init; }
+
     /// <summary>The listing the last snapshot read, on an object store.</summary>
     internal ListedLayoutDriver? LastListing { get; private set; }
 
@@ -141,7 +148,8 @@ public sealed partial class DistributionRegistryStore
     /// once (a GET each; one of the cap's size or empty is answered from the listing), before the repositories are read: they then
     /// find each manifest read, whichever repository holds it.
     /// </summary>
-    private static async Task ReadManifestsAsync(ListedLayoutDriver listed, ConcurrentDictionary<Digest, StorageReadResult> manifests, CancellationToken cancellationToken)
+    private static async Task ReadManifestsAsync(ListedLayoutDriver listed, ConcurrentDictionary<Digest, StorageReadResult> manifests, ManifestCache? cache,
+        CancellationToken cancellationToken)
     {
         var digests = new HashSet<Digest>();
         foreach (var item in listed.ListTreeAsync(DistributionLayout.Repositories, cancellationToken).ToBlockingEnumerable(cancellationToken))
@@ -157,7 +165,23 @@ public sealed partial class DistributionRegistryStore
 
         await Parallel.ForEachAsync(digests, new ParallelOptions { MaxDegreeOfParallelism = listed.Parallelism, CancellationToken = cancellationToken }, async (digest, ct) =>
         {
-            manifests[digest] = await listed.ReadAsync(DistributionLayout.BlobData(digest), DistributionLayout.MaxManifestLength, ct).ConfigureAwait(false);
+            var path = DistributionLayout.BlobData(digest);
+
+            // a cached entry stands for the GET only when the listing shows the blob's data now, of the entry's size, and the entry's
+            // bytes hash to the digest (checked on each use); the bytes read from the bucket replace any other entry
+            if (cache is not null && listed.Stat(path) is { Kind: StorageEntryKind.File } stat && cache.TryRead(digest, stat.Size) is { } cached)
+            {
+                manifests[digest] = new StorageReadResult(StorageReadStatus.Read, cached, stat);
+                return;
+            }
+
+            var read = await listed.ReadAsync(path, DistributionLayout.MaxManifestLength, ct).ConfigureAwait(false);
+            if (cache is not null && read.Status == StorageReadStatus.Read)
+            {
+                cache.TryWrite(digest, read.Content);
+            }
+
+            manifests[digest] = read;
         }).ConfigureAwait(false);
     }
 

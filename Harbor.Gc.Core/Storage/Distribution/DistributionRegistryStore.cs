@@ -124,13 +124,15 @@ public sealed partial class DistributionRegistryStore : IRegistryStore, IDeferre
         ArgumentOutOfRangeException.ThrowIfLessThan(_parallelism, 1, nameof(parallelism));
     }
 
-    /// <summary>Disposes the driver when the store owns it (one it opened over a bucket); a folder's driver holds nothing.</summary>
+    /// <summary>Disposes the driver when the store owns it (one it opened over a bucket), and its manifest cache; a folder's driver holds nothing.</summary>
     public void Dispose()
     {
         if (_ownsDriver)
         {
             (_driver as IDisposable)?.Dispose();
         }
+
+        ManifestCache?.Dispose();
     }
 
     /// <summary>The registry's storage root as given (made absolute).</summary>

@@ -50,6 +50,12 @@ internal sealed class S3StorageOptions
     /// <value>512 MiB by default; 5 MiB (S3's smallest part but the last) to 5 GiB.</value>
     internal long CopyPartSize { get; init; } = 512L << 20;
 
+    /// <summary>
+    /// A local folder of manifest bytes a Distribution store's snapshot uses instead of a GET per manifest (<c>cache=DIR</c>;
+    /// <see cref="Distribution.ManifestCache"/>); none when null. Not used by the driver itself.
+    /// </summary>
+    public string? ManifestCacheFolder { get; init; }
+
     /// <summary>The clock the retries wait on, and the lease's.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 

@@ -69,6 +69,12 @@ internal static partial class S3GcMeasurement
                 spec += string.Create(CultureInfo.InvariantCulture, $"&parallelism={parallelism}");
             }
 
+            if (options.ManifestCache)
+            {
+                // one cache for every run of harbor-gc: the first fills it, the later ones read the manifests from it
+                spec += "&cache=" + Uri.EscapeDataString(Path.Combine(work, "manifest-cache"));
+            }
+
             var runs = new List<S3GcRun>();
             Picks? distributionPicks = null, harborPicks = null;
             for (var run = 1; run <= options.Runs; run++)
@@ -270,6 +276,9 @@ internal sealed record S3GcOptions(string HarborGcDll, string RegistryBinary, in
 
     /// <summary>The store address's <c>parallelism</c>; the store's default when null.</summary>
     public int? Parallelism { get; init; }
+
+    /// <summary>Whether harbor-gc's runs share a manifest cache (<c>cache=</c>, a folder of the measurement's work folder).</summary>
+    public bool ManifestCache { get; init; }
 }
 
 /// <summary>The measurement: the tree, the fill, each run, each collector's picks and the checks.</summary>

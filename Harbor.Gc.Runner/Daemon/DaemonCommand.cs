@@ -96,12 +96,19 @@ internal static class DaemonCommand
             Log.Interrupted(logger, run.Id, run.Job);
         }
 
-        using var stopping = cancellationToken.Register(() => Log.ShutdownRequested(logger, stop.Signal() ?? "cancellation"));
+        // the host stops on a token of its own, cancelled only once "stopping" is logged: with the signal's token the host's own
+        // callback could run first (callbacks run in reverse order of registration) and the host end and log "stopped" before it
+        using var hostStop = new CancellationTokenSource();
+        using var stopping = cancellationToken.Register(() =>
+        {
+            Log.ShutdownRequested(logger, stop.Signal() ?? "cancellation");
+            hostStop.Cancel();
+        });
         try
         {
-            await host.RunAsync(cancellationToken).ConfigureAwait(false);
+            await host.RunAsync(hostStop.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (hostStop.IsCancellationRequested)
         {
             // stopped (Ctrl-C) while the host was starting: nothing was running
         }

@@ -53,7 +53,7 @@ internal sealed class S3DistributionStoreTests
     private static async Task<string> CopiedTreeAsync(S3Server server, DistributionTree tree)
     {
         Build(tree);
-        return await CopyAsync(server, tree);
+        return await server.CopyTreeAsync(tree.Root, "dist", parallelism: 8);
     }
 
     /// <summary>Tagged and untagged images, an index, a referrer and an unfinished upload; with <paramref name="signOld"/>, a cosign signature of the untagged image too (a tag folder of two objects to collect).</summary>
@@ -71,16 +71,6 @@ internal sealed class S3DistributionStoreTests
         {
             tree.CosignSignature("team/app", old.Manifest, TimeSpan.FromDays(8));
         }
-    }
-
-    /// <summary>The tree's files, copied into a new bucket under the registry's rootdirectory "reg".</summary>
-    private static async Task<string> CopyAsync(S3Server server, DistributionTree tree)
-    {
-        var bucket = await server.CreateBucketAsync("dist");
-        var files = Directory.GetFiles(tree.Root, "*", SearchOption.AllDirectories);
-        await server.PutAsync(bucket, files.Select(f => new KeyValuePair<string, byte[]>(
-            "reg/" + Path.GetRelativePath(tree.Root, f).Replace(Path.DirectorySeparatorChar, '/'), File.ReadAllBytes(f))));
-        return bucket;
     }
 
     [Test]
@@ -167,7 +157,7 @@ internal sealed class S3DistributionStoreTests
         var server = S3Server.Shared;
         using var tree = new DistributionTree(TimeProvider.System.GetUtcNow());
         Build(tree, signOld: true);
-        var reference = await CopyAsync(server, tree);
+        var reference = await server.CopyTreeAsync(tree.Root, "dist", parallelism: 8);
         var changes = new List<string>();
         (await RunStoreAsync(server, reference, what =>
         {
@@ -186,7 +176,7 @@ internal sealed class S3DistributionStoreTests
         var killed = new List<(int At, string Bucket, string Step)>();
         foreach (var at in points)
         {
-            var bucket = await CopyAsync(server, tree);
+            var bucket = await server.CopyTreeAsync(tree.Root, "dist", parallelism: 8);
             var step = string.Empty;
             var seen = 0;
             await RunStoreAsync(server, bucket, what =>
@@ -225,7 +215,7 @@ internal sealed class S3DistributionStoreTests
         var server = S3Server.Shared;
         using var tree = new DistributionTree(TimeProvider.System.GetUtcNow());
         Build(tree);
-        var bucket = await CopyAsync(server, tree);
+        var bucket = await server.CopyTreeAsync(tree.Root, "dist", parallelism: 8);
         var tag = "reg/docker/registry/v2/repositories/team/app/_manifests/tags/v1";
         var keys = await server.KeysAsync(bucket);
         var history = keys.Single(k => k.StartsWith(tag + "/index/", StringComparison.Ordinal));

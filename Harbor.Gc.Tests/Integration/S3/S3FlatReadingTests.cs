@@ -29,7 +29,7 @@ internal sealed class S3FlatReadingTests
         var server = S3Server.Shared;
         using var tree = new DistributionTree(TimeProvider.System.GetUtcNow());
         var stats = new DistributionTreeGenerator(tree, seed: 17) { Repositories = 8, Manifests = 60, BaseLayers = 16 }.Generate();
-        var bucket = await CopyAsync(server, tree);
+        var bucket = await server.CopyTreeAsync(tree.Root, "flat");
         var objects = (await server.KeysAsync(bucket)).Count;
 
         // when a dry run plans on it reading flat, and another reading folder by folder (Distribution 2.8's way)
@@ -80,7 +80,7 @@ internal sealed class S3FlatReadingTests
             await File.WriteAllTextAsync(Path.Combine(tree.V2, path), content);
         }
 
-        var bucket = await CopyAsync(server, tree);
+        var bucket = await server.CopyTreeAsync(tree.Root, "flat");
         _ = other;
 
         // when the folder store, the flat reading and the folder-by-folder reading of the bucket plan a dry run
@@ -110,7 +110,7 @@ internal sealed class S3FlatReadingTests
         using var tree = new DistributionTree(TimeProvider.System.GetUtcNow());
         var (app, _, layers) = tree.Image("team/app", "v1", TimeSpan.FromDays(3), "v1", "layer-a");
         tree.Image("team/app", "old", TimeSpan.FromDays(9), null, "layer-old");
-        var bucket = await CopyAsync(server, tree);
+        var bucket = await server.CopyTreeAsync(tree.Root, "flat");
         string[] rewritten = [$"repositories/team/app/_manifests/revisions/sha256/{app.Hex}/link", $"repositories/team/app/_layers/sha256/{layers[0].Hex}/link"];
         using (var client = server.CreateClient())
         {
@@ -199,7 +199,7 @@ internal sealed class S3FlatReadingTests
         var server = S3Server.Shared;
         using var tree = new DistributionTree(TimeProvider.System.GetUtcNow());
         var stats = new DistributionTreeGenerator(tree, seed: 17) { Repositories = Math.Max(10, manifests / 30), Manifests = manifests, BaseLayers = 100 }.Generate();
-        var bucket = await CopyAsync(server, tree);
+        var bucket = await server.CopyTreeAsync(tree.Root, "flat");
         var objects = (await server.KeysAsync(bucket)).Count;
         var flat = await DryRunAsync(server, bucket, readsFlat: true);
         var flatLoad = await File.ReadAllTextAsync("/proc/loadavg");
@@ -215,16 +215,6 @@ internal sealed class S3FlatReadingTests
 
     private static (HashSet<string> Artifacts, HashSet<string> Blobs) Keys(CollectionPlan plan) =>
         ([.. plan.Artifacts.Select(a => $"{a.Key.Repository}@{a.Key.Digest}")], [.. plan.Blobs.Select(b => b.Digest.ToString())]);
-
-    /// <summary>The tree's files, copied into a new bucket under the registry's rootdirectory "reg".</summary>
-    private static async Task<string> CopyAsync(S3Server server, DistributionTree tree)
-    {
-        var bucket = await server.CreateBucketAsync("flat");
-        var files = Directory.GetFiles(tree.Root, "*", SearchOption.AllDirectories);
-        await server.PutAsync(bucket, files.Select(f => new KeyValuePair<string, byte[]>(
-            "reg/" + Path.GetRelativePath(tree.Root, f).Replace(Path.DirectorySeparatorChar, '/'), File.ReadAllBytes(f))), parallelism: 16);
-        return bucket;
-    }
 
     private static async Task<DryRun> DryRunAsync(S3Server server, string bucket, bool readsFlat)
     {

@@ -25,7 +25,7 @@ internal sealed class S3ManifestCacheTests
         var server = S3Server.Shared;
         using var tree = new DistributionTree(TimeProvider.System.GetUtcNow());
         new DistributionTreeGenerator(tree, seed: 23) { Repositories = 4, Manifests = 30, BaseLayers = 8 }.Generate();
-        var bucket = await CopyAsync(server, tree);
+        var bucket = await server.CopyTreeAsync(tree.Root, "cache");
         using var folder = new TempFolder();
         var without = await DryRunAsync(server, bucket, cacheFolder: null);
         var manifests = without.Listing.LiveReads;
@@ -56,7 +56,7 @@ internal sealed class S3ManifestCacheTests
         var server = S3Server.Shared;
         using var tree = new DistributionTree(TimeProvider.System.GetUtcNow());
         var images = Enumerable.Range(0, 7).Select(i => tree.Image($"team/app{i % 2}", $"m{i}", TimeSpan.FromDays(3 + i), i % 2 == 0 ? $"v{i}" : null, $"layer-{i}", "base").Manifest).ToList();
-        var bucket = await CopyAsync(server, tree);
+        var bucket = await server.CopyTreeAsync(tree.Root, "cache");
         using var folder = new TempFolder();
         var cacheFolder = Path.Combine(folder.Path, "cache");
         (await DryRunAsync(server, bucket, cacheFolder)).Cache!.Written.Should().Be(images.Count);
@@ -135,7 +135,7 @@ internal sealed class S3ManifestCacheTests
         using var tree = new DistributionTree(TimeProvider.System.GetUtcNow());
         tree.Image("team/app", "v1", TimeSpan.FromDays(3), "v1", "layer-a");
         tree.Image("team/app", "old", TimeSpan.FromDays(9), null, "layer-old");
-        var bucket = await CopyAsync(server, tree);
+        var bucket = await server.CopyTreeAsync(tree.Root, "cache");
         using var folder = new TempFolder();
         var cacheFolder = Path.Combine(folder.Path, "new", "cache");
         var spec = $"distribution:s3://{bucket}/reg?endpoint={server.Endpoint}&region={S3Server.Region}";
@@ -169,16 +169,6 @@ internal sealed class S3ManifestCacheTests
         var clock = new FakeTimeProvider(TimeProvider.System.GetUtcNow().AddMinutes(1));
         var code = await Harbor.Gc.Runner.Program.RunAsync(args, stdout, stderr, clock, CancellationToken.None);
         return (code, stdout.ToString(), stderr.ToString());
-    }
-
-    /// <summary>The tree's files, copied into a new bucket under the registry's rootdirectory "reg".</summary>
-    private static async Task<string> CopyAsync(S3Server server, DistributionTree tree)
-    {
-        var bucket = await server.CreateBucketAsync("cache");
-        var files = Directory.GetFiles(tree.Root, "*", SearchOption.AllDirectories);
-        await server.PutAsync(bucket, files.Select(f => new KeyValuePair<string, byte[]>(
-            "reg/" + Path.GetRelativePath(tree.Root, f).Replace(Path.DirectorySeparatorChar, '/'), File.ReadAllBytes(f))), parallelism: 16);
-        return bucket;
     }
 
     /// <summary>The plan of a dry run collecting untagged artifacts with no time window, reading flat with or without a cache, and the requests it sent.</summary>

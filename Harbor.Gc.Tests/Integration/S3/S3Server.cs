@@ -159,6 +159,20 @@ internal sealed partial class S3Server : IDisposable
         }).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// A new bucket (named from <paramref name="prefix"/>) holding the files of a Distribution tree on disk as objects under the
+    /// registry's rootdirectory <c>reg</c> (<c>reg/docker/registry/v2/…</c>), each written by a single-part PutObject as the registry
+    /// writes its links and manifests.
+    /// </summary>
+    public async Task<string> CopyTreeAsync(string treeRoot, string prefix, int parallelism = 16)
+    {
+        var bucket = await CreateBucketAsync(prefix).ConfigureAwait(false);
+        var files = Directory.GetFiles(treeRoot, "*", SearchOption.AllDirectories);
+        await PutAsync(bucket, files.Select(f => new KeyValuePair<string, byte[]>(
+            "reg/" + Path.GetRelativePath(treeRoot, f).Replace(Path.DirectorySeparatorChar, '/'), File.ReadAllBytes(f))), parallelism).ConfigureAwait(false);
+        return bucket;
+    }
+
     /// <summary>Every key in <paramref name="bucket"/>.</summary>
     public async Task<List<string>> KeysAsync(string bucket)
     {

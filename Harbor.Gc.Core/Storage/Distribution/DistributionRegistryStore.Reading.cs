@@ -125,6 +125,12 @@ public sealed partial class DistributionRegistryStore
             _status.Clear();
             TaglessReason = tagless;
         }
+
+        // the snapshot completed on a whole listing: the cache drops the manifests it no longer shows and killed runs' temporary files
+        if (driver is ListedLayoutDriver view && ManifestCache is { } cache)
+        {
+            cache.Prune(digest => view.Stat(DistributionLayout.BlobData(digest)) is { Kind: StorageEntryKind.File }, _time.GetUtcNow() - ManifestCache.TemporaryAge);
+        }
     }
 
     /// <summary>

@@ -40,6 +40,7 @@ internal sealed class ListedLayoutDriver : IObjectStorageDriver
         _multipart = multipart;
         Ranges = ranges;
         FolderListings = folderListings;
+        ListedEntries = listed.Count;
         _objects = new Dictionary<string, StorageObject>(listed.Count, StringComparer.Ordinal);
         var keys = new List<string>(listed.Count);
         foreach (var item in listed)
@@ -57,33 +58,64 @@ internal sealed class ListedLayoutDriver : IObjectStorageDriver
     }
 
     /// <summary>
-    /// Lists <c>blobs/</c> and <c>repositories/</c> under <paramref name="live"/>'s root: a delimiter listing of <c>blobs/</c> and of
-    /// each algorithm folder in it, then every folder under those (<c>blobs/sha256/00/</c> …) listed flat on its own; a delimiter
-    /// listing of <c>repositories/</c> for its top-level names, then <c>repositories/</c> listed flat in key ranges of about as many
-    /// names each (up to twice <see cref="IObjectStorageDriver.Parallelism"/> of them); and the multipart uploads under
-    /// <c>repositories/</c>. Every key under the two folders is in exactly one of these, whatever its name.
+    /// Lists <c>blobs/</c> and <c>repositories/</c> under <paramref name="live"/>'s root. <c>blobs/</c>: its first page listed flat
+    /// (up to <paramref name="firstPageKeys"/> keys); when that is the whole folder nothing more is sent, otherwise a delimiter listing
+    /// of <c>blobs/</c> and of each algorithm folder in it, and every folder under those (<c>blobs/sha256/00/</c> …) that the first
+    /// page did not cover listed flat on its own (the one holding the page's last key from after that key). A delimiter listing of
+    /// <c>repositories/</c> for its top-level names, then <c>repositories/</c> listed flat in key ranges of about as many names each
+    /// (up to twice <see cref="IObjectStorageDriver.Parallelism"/> of them); and the multipart uploads under <c>repositories/</c>.
+    /// Every key under the two folders is in exactly one of these, whatever its name.
     /// </summary>
-    public static async Task<ListedLayoutDriver> ListAsync(IObjectStorageDriver live, CancellationToken cancellationToken)
+    /// <param name="live">The driver of the bucket.</param>
+    /// <param name="cancellationToken">Stops the listing.</param>
+    /// <param name="firstPageKeys">The keys of <c>blobs/</c>'s first page (1,000, a request's most; fewer only in tests).</param>
+    public static async Task<ListedLayoutDriver> ListAsync(IObjectStorageDriver live, CancellationToken cancellationToken, int firstPageKeys = S3StorageDriver.MaxKeysPerRequest)
     {
         ArgumentNullException.ThrowIfNull(live);
         var multipart = Task.Run(() => live.ListMultipartUploads(DistributionLayout.Repositories + "/"), cancellationToken);
         var repositoriesTask = live.ListFolderAsync(DistributionLayout.Repositories, cancellationToken);
-        var blobs = await live.ListFolderAsync(DistributionLayout.Blobs, cancellationToken).ConfigureAwait(false);
-        var listed = new List<StorageObject>(blobs.Objects);
+        var (first, truncated) = await live.ListFirstPageAsync(DistributionLayout.Blobs + "/", firstPageKeys, cancellationToken).ConfigureAwait(false);
+        var listed = new List<StorageObject>(first);
         var ranges = new List<StorageKeyRange>();
-        var folderListings = 2;
-        foreach (var folder in blobs.Folders)
+        var folderListings = 1;
+        if (truncated)
         {
-            if (folder is "sha256" or "sha512")
+            // the first page holds every key up to its last one: a folder wholly before that key is done, the folder holding it is
+            // listed from after it, the others whole; the objects of the delimiter listings count only after it
+            var seen = first.Count > 0 ? first[^1].Path : string.Empty; // empty (no key sorts before it) only from a server that truncates an empty page
+            var blobs = await live.ListFolderAsync(DistributionLayout.Blobs, cancellationToken).ConfigureAwait(false);
+            folderListings++;
+            listed.AddRange(blobs.Objects.Where(o => StoragePaths.CompareKeys(o.Path, seen) > 0));
+            foreach (var folder in blobs.Folders)
             {
-                var algorithm = await live.ListFolderAsync($"{DistributionLayout.Blobs}/{folder}", cancellationToken).ConfigureAwait(false);
-                folderListings++;
-                listed.AddRange(algorithm.Objects);
-                ranges.AddRange(algorithm.Folders.Select(prefix => new StorageKeyRange($"{DistributionLayout.Blobs}/{folder}/{prefix}/")));
+                var prefix = $"{DistributionLayout.Blobs}/{folder}/";
+                if (WhollyBefore(prefix, seen))
+                {
+                    continue;
+                }
+
+                if (folder is "sha256" or "sha512")
+                {
+                    var algorithm = await live.ListFolderAsync($"{DistributionLayout.Blobs}/{folder}", cancellationToken).ConfigureAwait(false);
+                    folderListings++;
+                    listed.AddRange(algorithm.Objects.Where(o => StoragePaths.CompareKeys(o.Path, seen) > 0));
+                    foreach (var shard in algorithm.Folders)
+                    {
+                        AddShard($"{prefix}{shard}/");
+                    }
+                }
+                else
+                {
+                    AddShard(prefix);
+                }
             }
-            else
+
+            void AddShard(string shard)
             {
-                ranges.Add(new StorageKeyRange($"{DistributionLayout.Blobs}/{folder}/"));
+                if (!WhollyBefore(shard, seen))
+                {
+                    ranges.Add(seen.StartsWith(shard, StringComparison.Ordinal) ? new StorageKeyRange(shard, seen) : new StorageKeyRange(shard));
+                }
             }
         }
 
@@ -101,9 +133,18 @@ internal sealed class ListedLayoutDriver : IObjectStorageDriver
             ranges.Add(new StorageKeyRange(after is not null && last is not null ? CommonPrefix(after, last) : all, after, last));
         }
 
+        folderListings++; // repositories/
+
         listed.AddRange(await live.ListRangesAsync(ranges, cancellationToken).ConfigureAwait(false));
         return new ListedLayoutDriver(live, listed, await multipart.ConfigureAwait(false), ranges.Count, folderListings);
     }
+
+    /// <summary>
+    /// Whether every key starting with <paramref name="prefix"/> sorts before <paramref name="key"/> (so a listing up to that key
+    /// holds them all): the prefix sorts before it and is not its start.
+    /// </summary>
+    internal static bool WhollyBefore(string prefix, string key) =>
+        !key.StartsWith(prefix, StringComparison.Ordinal) && StoragePaths.CompareKeys(prefix, key) < 0;
 
     /// <summary>What two keys start with alike: every key after the one and up to the other starts with it too.</summary>
     private static string CommonPrefix(string a, string b)
@@ -122,11 +163,17 @@ internal sealed class ListedLayoutDriver : IObjectStorageDriver
         return a[..i];
     }
 
-    /// <summary>The delimiter listings the layout's folders took (<c>repositories/</c>, <c>blobs/</c>, each algorithm's).</summary>
+    /// <summary>
+    /// The listings of the layout besides its ranges: <c>blobs/</c>'s first page, and the delimiter listings of <c>repositories/</c>
+    /// and, when that page was not all of <c>blobs/</c>, of <c>blobs/</c> and each algorithm folder the page did not cover.
+    /// </summary>
     public int FolderListings { get; }
 
     /// <summary>How many key ranges the layout was listed in.</summary>
     public int Ranges { get; }
+
+    /// <summary>The entries the listings gave, a key listed twice counted twice (<see cref="KeyCount"/> when each was listed once).</summary>
+    public int ListedEntries { get; }
 
     /// <summary>The keys listed.</summary>
     public int KeyCount => _keys.Length;
@@ -355,6 +402,16 @@ internal sealed class ListedLayoutDriver : IObjectStorageDriver
             .Where(k => (r.After is null || StoragePaths.CompareKeys(k, r.After) > 0) && (r.Last is null || StoragePaths.CompareKeys(k, r.Last) <= 0))
             .Select(k => _objects.TryGetValue(k, out var o) ? o : new StorageObject(k, 0, DateTimeOffset.UnixEpoch, false)))];
         return Task.FromResult(found);
+    }
+
+    /// <inheritdoc />
+    public Task<(IReadOnlyList<StorageObject> Objects, bool Truncated)> ListFirstPageAsync(string prefix, int maxKeys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxKeys, 1);
+        var keys = Keys(prefix).Take(maxKeys + 1).ToList();
+        IReadOnlyList<StorageObject> page = [.. keys.Take(maxKeys).Select(k => _objects.TryGetValue(k, out var o) ? o : new StorageObject(k, 0, DateTimeOffset.UnixEpoch, false))];
+        return Task.FromResult((page, keys.Count > maxKeys));
     }
 
     /// <inheritdoc />

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Harbor.Gc.Model;
 using Harbor.Gc.Storage.Drivers;
 
@@ -11,14 +12,22 @@ namespace Harbor.Gc.Storage.Distribution;
 /// symbolic link, a folder, a file over the manifest cap) is ignored and overwritten by the bytes read from the bucket. The cache
 /// only replaces the bytes of a manifest the listing says exists; it never decides what is deleted.
 /// </summary>
-internal sealed class ManifestCache : IDisposable
+internal sealed partial class ManifestCache : IDisposable
 {
+    /// <summary>
+    /// How old a temporary file must be before <see cref="Prune"/> removes it: a run writes and renames one within milliseconds, so
+    /// one this old was left by a run killed while writing it, never one a live run still needs.
+    /// </summary>
+    public static readonly TimeSpan TemporaryAge = TimeSpan.FromHours(1);
+
     private const string Algorithm = "sha256";
     private readonly IStorageDriver _folder;
     private readonly string _root;
     private long _hits;
     private long _misses;
     private long _written;
+    private long _removed;
+    private long _removedTemporary;
 
     private ManifestCache(IStorageDriver folder)
     {
@@ -34,6 +43,15 @@ internal sealed class ManifestCache : IDisposable
 
     /// <summary>Entries written.</summary>
     public long Written => Interlocked.Read(ref _written);
+
+    /// <summary>Entries of manifests the bucket no longer holds, removed by <see cref="Prune"/>.</summary>
+    public long Removed => Interlocked.Read(ref _removed);
+
+    /// <summary>Temporary files of killed runs, removed by <see cref="Prune"/>.</summary>
+    public long RemovedTemporary => Interlocked.Read(ref _removedTemporary);
+
+    /// <summary>Called with a temporary file's path once it is written, before it is renamed into place (tests: a concurrent removal).</summary>
+    internal Action<string>? OnTemporaryWritten { get; set; }
 
     /// <summary>The folder, resolved.</summary>
     public string Root => _root;
@@ -136,6 +154,7 @@ internal sealed class ManifestCache : IDisposable
                 stream.Flush(flushToDisk: true);
             }
 
+            OnTemporaryWritten?.Invoke(temporary);
             File.Move(temporary, _folder.Describe(entry), overwrite: true); // rename(2): replaces a link at the entry, never follows it
             Interlocked.Increment(ref _written);
             return true;
@@ -156,6 +175,82 @@ internal sealed class ManifestCache : IDisposable
             return false;
         }
     }
+
+    /// <summary>
+    /// Removes what the cache no longer needs, after a snapshot whose listing completed: the entry (<c>sha256/HEX</c>) of each
+    /// manifest <paramref name="isListed"/> says the bucket no longer holds (its blob's <c>data</c> is not in the listing: collected
+    /// since), and each temporary file (<c>sha256/.HEX.ID.tmp</c>) last written before <paramref name="temporaryBefore"/> (left by a
+    /// run killed while writing it). Only names of those two forms, only regular files and symbolic links (a link is removed itself,
+    /// never followed; a folder is left), and nothing when <c>sha256</c> is no longer a folder. A removal that fails is skipped: the
+    /// cache is no part of the run's outcome. A concurrent run whose temporary file is removed anyway fails only that write.
+    /// </summary>
+    /// <param name="isListed">Whether the listing shows the blob <c>data</c> of a manifest.</param>
+    /// <param name="temporaryBefore">Temporary files written before this are removed.</param>
+    public void Prune(Func<Digest, bool> isListed, DateTimeOffset temporaryBefore)
+    {
+        ArgumentNullException.ThrowIfNull(isListed);
+        IReadOnlyList<StorageListEntry>? entries;
+        try
+        {
+            entries = _folder.List(Algorithm); // refuses the folder when it has become a link
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return;
+        }
+
+        foreach (var entry in entries ?? [])
+        {
+            if (entry.Kind is not (StorageEntryKind.File or StorageEntryKind.SymbolicLink) || !entry.HasValidName)
+            {
+                continue;
+            }
+
+            var path = $"{Algorithm}/{entry.Name}";
+            try
+            {
+                if (EntryName().IsMatch(entry.Name))
+                {
+                    if (DistributionLayout.DigestOfFolder(Algorithm, entry.Name) is { } digest && !isListed(digest) && Unlink(path))
+                    {
+                        Interlocked.Increment(ref _removed);
+                    }
+                }
+                else if (TemporaryName().IsMatch(entry.Name) && _folder.Stat(path) is { } stat && stat.ModifiedAt < temporaryBefore && Unlink(path))
+                {
+                    Interlocked.Increment(ref _removedTemporary);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // left for the next run
+            }
+        }
+    }
+
+    /// <summary>Removes the file or link at <paramref name="path"/> itself, never following a link (a folder is left).</summary>
+    private bool Unlink(string path)
+    {
+        if (_folder is LinuxStorageDriver linux)
+        {
+            return linux.Unlink(path);
+        }
+
+        // elsewhere: unlink(2)/DeleteFile remove a link itself; a folder is left
+        if (_folder.Stat(path)?.Kind is not (StorageEntryKind.File or StorageEntryKind.SymbolicLink))
+        {
+            return false;
+        }
+
+        File.Delete(_folder.Describe(path));
+        return true;
+    }
+
+    [GeneratedRegex("^[0-9a-f]{64}\\z", RegexOptions.CultureInvariant)]
+    private static partial Regex EntryName();
+
+    [GeneratedRegex("^\\.[0-9a-f]{64}\\.[0-9a-f]{32}\\.tmp\\z", RegexOptions.CultureInvariant)]
+    private static partial Regex TemporaryName();
 
     /// <inheritdoc />
     public void Dispose() => (_folder as IDisposable)?.Dispose();

@@ -43,6 +43,16 @@ internal interface IObjectStorageDriver : IStorageDriver
     Task<IReadOnlyList<StorageObject>> ListRangesAsync(IReadOnlyList<StorageKeyRange> ranges, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// The first page of a flat listing of the keys starting with <paramref name="prefix"/> (below the root, not necessarily a whole
+    /// segment): up to <paramref name="maxKeys"/> of them in key order, folder markers included as <see cref="ListRangesAsync"/> lists
+    /// them, and whether more keys follow. One request.
+    /// </summary>
+    /// <param name="prefix">What every key starts with, below the driver's root.</param>
+    /// <param name="maxKeys">At most this many keys (1 to 1,000).</param>
+    /// <param name="cancellationToken">Stops the request.</param>
+    Task<(IReadOnlyList<StorageObject> Objects, bool Truncated)> ListFirstPageAsync(string prefix, int maxKeys, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// One folder as a delimiter listing gives it: the names of the folders in it and its objects (with their sizes, times and
     /// ETags; a marker of the folder itself or of a name ending in <c>/</c> included), one request per 1,000 entries.
     /// </summary>

@@ -170,6 +170,53 @@ internal sealed class LinuxStorageDriver : IStorageDriver
         }
     }
 
+    /// <summary>
+    /// Removes the regular file or symbolic link at <paramref name="path"/> itself (a link is removed, never what it points at),
+    /// reached from the root without following a link on the way (<see cref="OpenParent"/>). A folder or anything else is left
+    /// (false), as is nothing there.
+    /// </summary>
+    /// <exception cref="StorageRefusedException">A folder on the way is a symbolic link.</exception>
+    public bool Unlink(string path)
+    {
+        StoragePaths.Validate(path);
+        if (path.Length == 0)
+        {
+            return false;
+        }
+
+        var (parent, name) = OpenParent(path, create: false);
+        if (parent < 0)
+        {
+            return false;
+        }
+
+        try
+        {
+            var buffer = new byte[256];
+            if (LinuxNative.Statx(parent, name, LinuxNative.AtSymlinkNoFollow, LinuxNative.StatxBasicStats, buffer) != 0)
+            {
+                return LinuxNative.LastError == LinuxNative.ENOENT ? false : throw Error(LinuxNative.LastError, "stat", Describe(path));
+            }
+
+            if (LinuxNative.ToStat(buffer).Kind is not (StorageEntryKind.File or StorageEntryKind.SymbolicLink))
+            {
+                return false;
+            }
+
+            // unlinkat without AT_REMOVEDIR removes the name itself and fails on a folder swapped in since (EISDIR)
+            if (LinuxNative.UnlinkAt(parent, name, 0) != 0)
+            {
+                return LinuxNative.LastError == LinuxNative.ENOENT ? false : throw Error(LinuxNative.LastError, "delete", Describe(path));
+            }
+
+            return true;
+        }
+        finally
+        {
+            LinuxNative.Close(parent);
+        }
+    }
+
     /// <inheritdoc />
     public IDisposable? TryLock(string path)
     {

@@ -668,6 +668,25 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
     }
 
     /// <inheritdoc />
+    public async Task<(IReadOnlyList<StorageObject> Objects, bool Truncated)> ListFirstPageAsync(string prefix, int maxKeys, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxKeys, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxKeys, MaxKeysPerRequest);
+        var key = KeyBelowRoot(prefix);
+        var request = new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = key, MaxKeys = maxKeys };
+        var page = await Retry(ct => _client.ListObjectsV2Async(request, ct), cancellationToken).ConfigureAwait(false);
+        var objects = new List<StorageObject>();
+        foreach (var item in (page.S3Objects ?? []).Take(maxKeys))
+        {
+            var below = _prefix.Length == 0 ? item.Key : item.Key[(_prefix.Length + 1)..];
+            objects.Add(new StorageObject(below, item.Size ?? 0, ToTime(item.LastModified), IsPath(below), item.ETag));
+        }
+
+        return (objects, page.IsTruncated == true || (page.S3Objects?.Count ?? 0) > maxKeys);
+    }
+
+    /// <inheritdoc />
     public async Task<(IReadOnlyList<string> Folders, IReadOnlyList<StorageObject> Objects)> ListFolderAsync(string path, CancellationToken cancellationToken = default)
     {
         StoragePaths.Validate(path);

@@ -187,6 +187,117 @@ internal sealed class S3FlatReadingTests
         view.KnownLinks.Should().Be(0, "that link does not hold the digest its path names");
     }
 
+    [Test]
+    public async Task ASmallTree_IsListedInAHandfulOfRequests_ItsBlobsInOnePage_NotFolderByFolder()
+    {
+        // given a small generated tree (fewer than 1,000 keys under blobs/, spread over many two-hex folders)
+        var server = S3Server.Shared;
+        using var tree = new DistributionTree(TimeProvider.System.GetUtcNow());
+        new DistributionTreeGenerator(tree, seed: 5) { Repositories = 3, Manifests = 24, BaseLayers = 8 }.Generate();
+        var bucket = await server.CopyTreeAsync(tree.Root, "small");
+        var keys = await server.KeysAsync(bucket);
+        var blobKeys = keys.Count(k => k.StartsWith($"{Root}/blobs/", StringComparison.Ordinal));
+        var shards = keys.Where(k => k.StartsWith($"{Root}/blobs/sha256/", StringComparison.Ordinal)).Select(k => k.Split('/')[6]).Distinct().Count();
+        using var driver = new S3StorageDriver(new S3StorageOptions { Bucket = bucket, RootPrefix = Root, Endpoint = server.Endpoint, Region = S3Server.Region });
+
+        // when the layout is listed
+        var view = await ListedLayoutDriver.ListAsync(driver, CancellationToken.None);
+
+        // then blobs/ took one request (its first page was all of it), and the whole listing one more for repositories/'s names,
+        // one per repository range and one for the multipart uploads; every key once
+        TestContext.Progress.WriteLine($"{blobKeys} blob keys in {shards} two-hex folders, {keys.Count} keys: {driver.Requests} requests, {view.Ranges} ranges");
+        blobKeys.Should().BeInRange(100, 999);
+        shards.Should().BeGreaterThan(40);
+        view.FolderListings.Should().Be(2, "blobs/'s first page and repositories/'s delimiter listing");
+        view.Ranges.Should().Be(3, "a range per top-level repository name, none for blobs/");
+        driver.Requests.Should().Be(1 + 1 + 3 + 1);
+        view.KeyCount.Should().Be(keys.Count).And.Be(view.ListedEntries);
+    }
+
+    [Test]
+    public async Task ATreeOfMoreThanAThousandBlobKeys_WithOddKeysAtTheFirstPagesEnd_ReadsAndPlansAsFolderByFolder()
+    {
+        // given a generated tree with more than 1,000 keys under blobs/, and keys no layout rule expects: beside and between the
+        // two-hex folders, a marker, another algorithm's blob, a stray folder and file; and around the key that ends blobs/'s first
+        // page of 1,000: a key right after it, and a file, a marker and a key of the next two-hex folder's name
+        var server = S3Server.Shared;
+        using var tree = new DistributionTree(TimeProvider.System.GetUtcNow());
+        new DistributionTreeGenerator(tree, seed: 23) { Repositories = 6, Manifests = 200, BaseLayers = 40 }.Generate();
+        var bucket = await server.CopyTreeAsync(tree.Root, "large");
+        var hex512 = new string('c', 128);
+        string[] odd =
+        [
+            "blobs/sha256/0", "blobs/sha256/00", "blobs/sha256/0a/", "blobs/sha256/0a.x", "blobs/sha256/ff~", "blobs/sha256/g/x", "blobs/sha256/",
+            $"blobs/sha512/cc/{hex512}/data", "blobs/sha256zz/x", "blobs/stray", "blobs/other/",
+        ];
+        await server.PutAsync(bucket, odd.Select(p => new KeyValuePair<string, byte[]>($"{Root}/{p}", p.EndsWith('/') ? [] : Encoding.UTF8.GetBytes(p))), parallelism: 8);
+        var blobKeys = (await server.KeysAsync(bucket)).Where(k => k.StartsWith($"{Root}/blobs/", StringComparison.Ordinal)).Order(StoragePaths.KeyOrder).ToList();
+        var end = blobKeys[999][(Root.Length + 1)..];
+        var shard = end.Split('/')[2];
+        var next = (Convert.ToInt32(shard, 16) + 1).ToString("x2", System.Globalization.CultureInfo.InvariantCulture);
+        string[] around = [end + "~", $"blobs/sha256/{next}", $"blobs/sha256/{next}/", $"blobs/sha256/{next}/x"];
+        await server.PutAsync(bucket, around.Select(p => new KeyValuePair<string, byte[]>($"{Root}/{p}", p.EndsWith('/') ? [] : Encoding.UTF8.GetBytes(p))), parallelism: 4);
+        var keys = await server.KeysAsync(bucket);
+
+        // when a dry run plans on it reading flat, and another reading folder by folder
+        var flat = await DryRunAsync(server, bucket, readsFlat: true);
+        var perFolder = await DryRunAsync(server, bucket, readsFlat: false);
+
+        // then blobs/ was listed past its first page, every key once, and both readings give the same records, problems and plan
+        var listing = flat.Listing!;
+        TestContext.Progress.WriteLine(
+            $"{blobKeys.Count + around.Length} blob keys, the first page ending at {end}; flat {flat.Requests} requests ({listing.Ranges} ranges, " +
+            $"{listing.FolderListings} folder listings), per folder {perFolder.Requests}");
+        blobKeys.Count.Should().BeGreaterThan(1000);
+        listing.FolderListings.Should().Be(5, "blobs/'s first page, the delimiter listings of repositories/, blobs/, blobs/sha256/ and blobs/sha512/");
+        listing.KeyCount.Should().Be(keys.Count).And.Be(listing.ListedEntries, "every key listed exactly once");
+        flat.Snapshot.Should().BeEquivalentTo(perFolder.Snapshot, o => o.WithStrictOrdering(), "the same records, times and problems");
+        flat.Plan.Should().BeEquivalentTo(perFolder.Plan, o => o.WithStrictOrdering());
+        flat.Full.Blobs.Should().NotBeEmpty();
+    }
+
+    [Test]
+    public async Task WhereverBlobsFirstPageEnds_EveryKeyIsListedOnce_AndTheViewAnswersAsTheBucket()
+    {
+        // given a bucket whose blobs/ holds blobs in a few two-hex folders, markers, files beside and between the folders, keys of
+        // other algorithms and other folders
+        var server = S3Server.Shared;
+        var bucket = await server.CreateBucketAsync("edges");
+        var a = new string('a', 62);
+        string[] paths =
+        [
+            "blobs/", "blobs/other/x", "blobs/other/y/z", "blobs/sha256/", "blobs/sha256/0", "blobs/sha256/00", $"blobs/sha256/00/00{a}/data",
+            $"blobs/sha256/00/01{a}/data", "blobs/sha256/00.x", "blobs/sha256/0a/", $"blobs/sha256/0a/0a{a}/data", $"blobs/sha256/0a/0a{a}/x/y",
+            "blobs/sha256/0a-", "blobs/sha256/0b", $"blobs/sha256/0b/0b{a}/data", "blobs/sha256/g/", "blobs/sha256/g/x", "blobs/sha256/zz",
+            "blobs/sha256/ff~", $"blobs/sha256/ff/ff{a}/data", $"blobs/sha512/cc/{new string('c', 128)}/data", "blobs/sha512/x", "blobs/sha256zz/x",
+            "blobs/stray", "blobs/~", "repositories/app/x",
+        ];
+        await server.PutAsync(bucket, paths.Select(p => new KeyValuePair<string, byte[]>($"{Root}/{p}", p.EndsWith('/') ? [] : Encoding.UTF8.GetBytes(p))), parallelism: 8);
+        using var driver = new S3StorageDriver(new S3StorageOptions { Bucket = bucket, RootPrefix = Root, Endpoint = server.Endpoint, Region = S3Server.Region });
+        var truth = (await driver.ListRangesAsync([new StorageKeyRange("blobs/")])).Select(o => o.Path).ToList();
+        truth.Should().HaveCount(paths.Length - 1);
+        string[] asked = ["blobs", "blobs/sha256", "blobs/sha256/00", "blobs/sha256/0a", "blobs/sha256/0b", "blobs/sha512", "blobs/other", "blobs/sha256/0", "blobs/sha256/ff~"];
+        var expected = asked.ToDictionary(p => p, p => (driver.List(p), driver.Stat(p)));
+
+        // when the layout is listed with blobs/'s first page ending at each of its keys in turn (and once holding them all)
+        for (var n = 1; n <= truth.Count; n++)
+        {
+            var view = await ListedLayoutDriver.ListAsync(driver, CancellationToken.None, firstPageKeys: n);
+
+            // then every key under blobs/ is listed exactly once, and the view answers List and Stat as the bucket
+            var listed = (await view.ListRangesAsync([new StorageKeyRange("blobs/")])).Select(o => o.Path).ToList();
+            listed.Should().Equal(truth, $"the first page ending at {truth[n - 1]}");
+            view.ListedEntries.Should().Be(view.KeyCount, $"no key listed twice with the first page ending at {truth[n - 1]}");
+            var algorithms = new[] { "blobs/sha256/", "blobs/sha512/" }.Count(f => !ListedLayoutDriver.WhollyBefore(f, truth[n - 1]));
+            view.FolderListings.Should().Be(n == truth.Count ? 2 : 3 + algorithms, "the page, repositories/, and past the page blobs/ and the algorithm folders it did not cover");
+            foreach (var (path, (list, stat)) in expected)
+            {
+                view.List(path).Should().BeEquivalentTo(list, o => o.WithStrictOrdering(), path);
+                view.Stat(path).Should().Be(stat, path);
+            }
+        }
+    }
+
     /// <summary>
     /// The figures of DESIGN.md and the report: a dry run reading flat and one reading folder by folder on one generated tree of
     /// <c>HARBOR_GC_S3FLAT_MANIFESTS</c> manifests (1,000 when unset): requests, wall time and the load average around them.

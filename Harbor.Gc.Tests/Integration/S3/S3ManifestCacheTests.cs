@@ -161,6 +161,144 @@ internal sealed class S3ManifestCacheTests
         static string Eligible(string output) => output.Split('\n').Single(l => l.Contains("eligible for deletion", StringComparison.Ordinal)).Trim();
     }
 
+    [Test]
+    public async Task AfterACompletedSnapshot_CollectedManifestsEntriesAndOldTemporaryFilesAreRemoved_LinksThemselvesNotTheirTargets_AndNothingElse()
+    {
+        // given a bucket of seven images and a cache filled by a first dry run
+        var server = S3Server.Shared;
+        using var tree = new DistributionTree(TimeProvider.System.GetUtcNow());
+        var images = Enumerable.Range(0, 7).Select(i => tree.Image($"team/app{i % 2}", $"m{i}", TimeSpan.FromDays(3 + i), i % 2 == 0 ? $"v{i}" : null, $"layer-{i}", "base").Manifest).ToList();
+        var bucket = await server.CopyTreeAsync(tree.Root, "prune");
+        using var folder = new TempFolder();
+        var cacheFolder = Path.Combine(folder.Path, "cache");
+        var sha = Path.Combine(cacheFolder, "sha256");
+        (await DryRunAsync(server, bucket, cacheFolder)).Cache!.Written.Should().Be(images.Count);
+        string Entry(Digest d) => Path.Combine(sha, d.Hex);
+        var old = DateTime.UtcNow.AddHours(-2);
+
+        // when two manifests are collected from the bucket (their data deleted), one of whose entries is a link to a file outside the
+        // cache; the cache holds an old temporary file, an old temporary name that is a link to a file outside, a temporary file
+        // just written (a concurrent run's), the entry of a manifest this bucket never had, and names that are neither an entry nor a
+        // temporary file, or a folder at an entry's name, all old
+        var outside = Path.Combine(folder.Path, "outside");
+        var outsideBytes = File.ReadAllBytes(Entry(images[5]));
+        File.WriteAllBytes(outside, outsideBytes);
+        File.Delete(Entry(images[5]));
+        File.CreateSymbolicLink(Entry(images[5]), outside);
+        var outsideTemp = Path.Combine(folder.Path, "outside-temp");
+        File.WriteAllText(outsideTemp, "kept");
+        var foreign = Digest.Sha256Of("{\"schemaVersion\":2,\"elsewhere\":true}"u8.ToArray());
+        var stray = Digest.Sha256Of("a folder"u8.ToArray());
+        string Temp(Digest d) => Path.Combine(sha, $".{d.Hex}.{Guid.NewGuid():N}.tmp");
+        var oldTemp = Temp(images[0]);
+        var oldTempLink = Temp(images[1]);
+        var youngTemp = Temp(images[2]);
+        File.WriteAllText(oldTemp, "half");
+        File.CreateSymbolicLink(oldTempLink, outsideTemp);
+        File.WriteAllText(youngTemp, "being written");
+        File.WriteAllText(Entry(foreign), "{\"schemaVersion\":2,\"elsewhere\":true}");
+        string[] others = [Path.Combine(sha, "README"), Path.Combine(sha, $".{images[0].Hex}.tmp"), Path.Combine(sha, images[4].Hex.ToUpperInvariant()), Path.Combine(sha, images[3].Hex + ".bak")];
+        foreach (var other in others)
+        {
+            File.WriteAllText(other, "other");
+        }
+
+        Directory.CreateDirectory(Path.Combine(Entry(stray), "inner"));
+        foreach (var path in new[] { oldTemp, Entry(foreign) }.Concat(others))
+        {
+            File.SetLastWriteTimeUtc(path, old);
+        }
+
+        Touch(oldTempLink, old);
+        File.SetLastWriteTimeUtc(outsideTemp, DateTime.UtcNow);
+        using (var client = server.CreateClient())
+        {
+            await client.DeleteObjectAsync(bucket, $"{Root}/{DistributionLayout.BlobData(images[3])}");
+            await client.DeleteObjectAsync(bucket, $"{Root}/{DistributionLayout.BlobData(images[5])}");
+        }
+
+        var next = await DryRunAsync(server, bucket, cacheFolder);
+
+        // then the entries of the two collected manifests and of the foreign one are gone (the link itself, its target intact), as are
+        // the two old temporary names (the link itself); the young temporary file, the other names, the folder and the entries of
+        // the manifests still listed are all there
+        next.Cache!.Removed.Should().Be(3);
+        next.Cache.RemovedTemporary.Should().Be(2);
+        foreach (var gone in new[] { Entry(images[3]), Entry(images[5]), Entry(foreign), oldTemp, oldTempLink })
+        {
+            Path.Exists(gone).Should().BeFalse(gone);
+            new FileInfo(gone).LinkTarget.Should().BeNull(gone);
+        }
+
+        File.ReadAllBytes(outside).Should().Equal(outsideBytes, "a link is removed, never its target");
+        File.ReadAllText(outsideTemp).Should().Be("kept");
+        File.ReadAllText(youngTemp).Should().Be("being written", "a concurrent run's fresh temporary file is not disturbed");
+        others.Should().OnlyContain(p => File.Exists(p));
+        Directory.Exists(Path.Combine(Entry(stray), "inner")).Should().BeTrue("a folder is left");
+        foreach (var kept in images.Where((_, i) => i is not (3 or 5)))
+        {
+            Digest.Sha256Of(File.ReadAllBytes(Entry(kept))).Should().Be(kept);
+        }
+
+        // and a run whose snapshot fails part way (the bucket gone) removes nothing
+        File.WriteAllText(oldTemp, "half");
+        File.SetLastWriteTimeUtc(oldTemp, old);
+        using (var client = server.CreateClient())
+        {
+            foreach (var key in await server.KeysAsync(bucket))
+            {
+                await client.DeleteObjectAsync(bucket, key);
+            }
+
+            await client.DeleteBucketAsync(bucket);
+        }
+
+        var failed = await FluentActions.Awaiting(() => DryRunAsync(server, bucket, cacheFolder)).Should().ThrowAsync<Exception>();
+        File.Exists(oldTemp).Should().BeTrue("nothing is removed after a snapshot that did not complete");
+        Directory.GetFiles(sha).Count(f => Path.GetFileName(f) is { Length: 64 } name && name.All(char.IsAsciiHexDigitLower)).Should().Be(5);
+        _ = failed;
+
+        static void Touch(string link, DateTime time)
+        {
+            // the link's own time (touch -h: lutimes), not its target's
+            using var touch = System.Diagnostics.Process.Start("touch", ["-h", "-d", time.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) + " UTC", link])!;
+            touch.WaitForExit();
+            touch.ExitCode.Should().Be(0);
+        }
+    }
+
+    [Test]
+    public void ATemporaryFileRemovedByAConcurrentPrune_FailsOnlyThatWrite_AndAYoungOneIsLeftByIt()
+    {
+        // given a cache, and a second handle on the same folder (another run) that prunes while the first writes an entry
+        using var folder = new TempFolder();
+        using var cache = ManifestCache.Open(folder.Path);
+        using var other = ManifestCache.Open(folder.Path);
+        var bytes = "{\"schemaVersion\":2}"u8.ToArray();
+        var digest = Digest.Sha256Of(bytes);
+        var entry = Path.Combine(folder.Path, "sha256", digest.Hex);
+
+        // when the other prunes with the writer's temporary file as it is (just written), the write goes through
+        cache.OnTemporaryWritten = _ => other.Prune(_ => true, DateTimeOffset.UtcNow - ManifestCache.TemporaryAge);
+        cache.TryWrite(digest, bytes).Should().BeTrue("a young temporary file is left alone");
+        File.ReadAllBytes(entry).Should().Equal(bytes);
+        File.Delete(entry);
+
+        // and when the temporary file looks old to it (or any other reason removes it), the write fails quietly: no entry, no error
+        cache.OnTemporaryWritten = path =>
+        {
+            File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddHours(-2));
+            other.Prune(_ => true, DateTimeOffset.UtcNow - ManifestCache.TemporaryAge);
+        };
+        cache.TryWrite(digest, bytes).Should().BeFalse();
+        other.RemovedTemporary.Should().Be(1);
+        File.Exists(entry).Should().BeFalse();
+        Directory.GetFiles(Path.Combine(folder.Path, "sha256")).Should().BeEmpty();
+        cache.OnTemporaryWritten = null;
+        cache.TryWrite(digest, bytes).Should().BeTrue();
+        cache.TryRead(digest, bytes.Length).Should().Equal(bytes);
+    }
+
     /// <summary>harbor-gc at a clock a minute after now (the bucket's objects are dated by the server).</summary>
     private static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
     {

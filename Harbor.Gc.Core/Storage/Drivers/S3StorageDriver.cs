@@ -409,8 +409,27 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
             }
 
             BeforeWrite("complete", to);
-            await Retry(t => _client.CompleteMultipartUploadAsync(
-                new CompleteMultipartUploadRequest { BucketName = _options.Bucket, Key = Key(to), UploadId = upload.UploadId, PartETags = etags }, t), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await Retry(t => _client.CompleteMultipartUploadAsync(
+                    new CompleteMultipartUploadRequest { BucketName = _options.Bucket, Key = Key(to), UploadId = upload.UploadId, PartETags = etags }, t), cancellationToken).ConfigureAwait(false);
+            }
+            catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchUpload")
+            {
+                // a completion whose answer was lost and that was sent again finds no upload: the copy is there whole
+                if (await HeadAsync(Key(to), cancellationToken).ConfigureAwait(false) is not { } done || done.ContentLength != size
+                    || done.Metadata[ModifiedMetadata] != create.Metadata[ModifiedMetadata])
+                {
+                    throw;
+                }
+            }
+        }
+        catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchUpload")
+        {
+            // aborted by someone else: another run took it for a killed run's leftover (DistributionRegistryStore's stale copies,
+            // aborted only once unchanged for the time window). Not "the source is gone" (a 404 the caller takes so): the move fails,
+            // and nothing of the source was deleted
+            throw new IOException($"the copy of '{Describe(from)}' to '{Describe(to)}' in parts was aborted by someone else (a later run takes a multipart copy unchanged for its time window for a stopped run's leftover); nothing was deleted, the source stays", e);
         }
         catch
         {

@@ -16,7 +16,7 @@ namespace Harbor.Gc.Tests.Integration.S3;
 /// <summary>
 /// The commands around a LiteDB store whose blob bytes are in a bucket (<c>litedb:PATH?blobs=s3://…</c>, issue 17) on the real Swift
 /// s3api server: <c>store convert</c> copies its database and the copy collects through the same bucket prefix, and a daemon's
-/// scheduled GC job on it loads and runs.
+/// scheduled GC job on it loads and runs (and one on a bucket's Distribution layout loads).
 /// </summary>
 [TestFixture]
 [Category("Integration")]
@@ -106,16 +106,21 @@ internal sealed class S3EmbeddedBlobsCommandTests
         // given a daemon configuration with a GC job on the store, named relative to the configuration's folder
         var file = Path.Combine(_folder, "daemon.json");
         var relative = $"litedb:meta.db?blobs=s3://{_bucket}/{Prefix}&endpoint={_server.Endpoint}&region={S3Server.Region}";
+        var bucketLayout = $"distribution:s3://{_bucket}/registry?endpoint={_server.Endpoint}&region={S3Server.Region}"; // and one on a bucket's layout
+        var blob = Digest.Sha256Of("a blob"u8.ToArray());
+        await _server.PutAsync(_bucket, [new($"registry/docker/registry/v2/blobs/sha256/{blob.Hex[..2]}/{blob.Hex}/data", "a blob"u8.ToArray())]);
         File.WriteAllText(file, $$"""
             { "history": "runs.db",
               "jobs": [ { "name": "nightly-gc", "kind": "gc", "store": "{{relative}}", "schedule": "0 0 3 * * *",
-                          "deleteUntagged": true, "timeWindow": "0s" } ] }
+                          "deleteUntagged": true, "timeWindow": "0s" },
+                        { "name": "registry-gc", "kind": "gc", "store": "{{bucketLayout}}", "schedule": "0 0 4 * * *", "dryRun": true } ] }
             """);
 
         // when it is loaded (which opens the store once) and its job runs as the scheduler runs it
         var time = new FakeTimeProvider(GcCommandTests.Now);
         var config = DaemonConfigReader.Load(file, time);
-        var job = config.Jobs.Should().ContainSingle().Subject;
+        config.Jobs.Should().HaveCount(2);
+        var job = config.Jobs[0];
         using var history = RunHistory.Open(Path.Combine(_folder, "runs.db"), create: true);
         using var logs = LoggerFactory.Create(b => b.AddProvider(new RunLogProvider(null, time)));
         var run = await new JobRunner(history, new RetentionJob(time), time, logs).RunAsync(job, RunTrigger.Schedule, CancellationToken.None);
@@ -123,9 +128,10 @@ internal sealed class S3EmbeddedBlobsCommandTests
         // then the path was made absolute and the blob address kept as written (not read as part of a path: "s3://" and "http://"
         // stay), and the run deleted the garbage's objects only
         job.Store.Should().Be($"litedb:{Path.Combine(_folder, "meta.db")}?blobs=s3://{_bucket}/{Prefix}&endpoint={_server.Endpoint}&region={S3Server.Region}");
+        config.Jobs[1].Store.Should().Be(bucketLayout);
         run.Status.Should().Be(RunStatus.Succeeded, run.Message);
         run.Blobs.Should().Be(_garbage.Length);
-        (await BlobKeysAsync()).Should().BeEquivalentTo(_live.Select(Key));
+        (await BlobKeysAsync()).Where(k => k.StartsWith(Prefix, StringComparison.Ordinal)).Should().BeEquivalentTo(_live.Select(Key));
     }
 
     private string Spec(string database) => $"litedb:{database}?blobs=s3://{_bucket}/{Prefix}&endpoint={_server.Endpoint}&region={S3Server.Region}";

@@ -30,6 +30,13 @@ internal static class StoreCommand
             throw new UsageException("store convert: give --store litedb:PATH and --to NEW.");
         }
 
+        if (to.StartsWith("litedb:", StringComparison.Ordinal) || to.Contains('?', StringComparison.Ordinal))
+        {
+            // convert copies the database, never blob bytes: a blob address given for the copy (say, moving them into a bucket) is
+            // not what it does, and as a file name it would make a file named after the address
+            throw new UsageException("store convert: --to names the new database file only (a path, no litedb: and no ?blobs=): the blob bytes are not copied, and the copy opens with the blobs= of --store.");
+        }
+
         // litedb:PATH, with blobs=DIR or blobs=s3://… as gc takes it: only the database file is copied; the blob bytes stay where
         // they are, and NEW keeps the store id that claims them (the folder's or the bucket prefix's .harbor-gc-store)
         var (options, shown) = StoreSpec.ParseLiteDb(store["litedb:".Length..]);

@@ -85,7 +85,7 @@ internal sealed class S3EmbeddedBlobsCommandTests
     }
 
     [Test]
-    public async Task StoreConvert_WithACredentialInTheAddress_OrAnUnknownSetting_Exits2_AndWritesNothing()
+    public async Task StoreConvert_WithACredentialInTheAddress_AnUnknownSetting_OrAnAddressForTheCopy_Exits2_AndWritesNothing()
     {
         var database = Path.Combine(_folder, "meta.db");
         var converted = Path.Combine(_folder, "meta.new.db");
@@ -93,10 +93,14 @@ internal sealed class S3EmbeddedBlobsCommandTests
         var secret = await GcCommandTests.Run("store", "convert", "--store", $"litedb:{database}?blobs=s3://key:hunter2@{_bucket}/{Prefix}&region={S3Server.Region}", "--to", converted);
         var unknown = await GcCommandTests.Run("store", "convert", "--store", $"litedb:{database}?blobs=s3://{_bucket}/{Prefix}&region={S3Server.Region}&colour=red", "--to", converted);
 
+        var address = await GcCommandTests.Run("store", "convert", "--store", Spec(database), "--to", $"litedb:{converted}?blobs=s3://{_bucket}/other");
+
         secret.Code.Should().Be(2, secret.Err);
         (secret.Out + secret.Err).Should().NotContain("hunter2");
         unknown.Code.Should().Be(2, unknown.Err);
         unknown.Err.Should().Contain("colour");
+        address.Code.Should().Be(2, address.Err);
+        address.Err.Should().Contain("the blob bytes are not copied");
         File.Exists(converted).Should().BeFalse();
     }
 

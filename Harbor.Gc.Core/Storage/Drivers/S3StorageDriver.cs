@@ -63,6 +63,7 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
     private long _requests;
     private long _retries;
     private volatile bool _killed;
+    private volatile S3Lease? _lease;
 
     /// <summary>Opens the driver over <see cref="S3StorageOptions.Bucket"/> and <see cref="S3StorageOptions.RootPrefix"/>; sends nothing yet.</summary>
     public S3StorageDriver(S3StorageOptions options)
@@ -404,11 +405,13 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
                     UnmodifiedSinceDate = unmodifiedSince,
                 };
                 BeforeWrite(string.Create(CultureInfo.InvariantCulture, $"copy part {part}"), from);
+                _lease?.ThrowIfLost(); // a copy of many parts takes long: one whose run lost its lease meanwhile stops, and the source stays
                 var copied = await Retry(t => _client.CopyPartAsync(request, t), cancellationToken).ConfigureAwait(false);
                 etags.Add(new PartETag(part, copied.ETag));
             }
 
             BeforeWrite("complete", to);
+            _lease?.ThrowIfLost();
             try
             {
                 await Retry(t => _client.CompleteMultipartUploadAsync(
@@ -520,7 +523,7 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
         }
 
         LockRefusal = null;
-        return new S3Lease(this, mine, body, lease, started);
+        return _lease = new S3Lease(this, mine, body, lease, started);
     }
 
     /// <summary>Why the last <see cref="TryLock"/> returned null: whose lease it met, and when that lease ends.</summary>
@@ -617,6 +620,7 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
             }
 
             _timer.Dispose();
+            Interlocked.CompareExchange(ref _driver._lease, null, this);
             try
             {
                 _driver.Delete(_path);

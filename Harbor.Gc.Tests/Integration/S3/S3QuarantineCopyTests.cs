@@ -109,6 +109,46 @@ internal sealed class S3QuarantineCopyTests
     }
 
     [Test]
+    public async Task ACopyWhoseRunLostItsLeaseMidway_StopsBeforeItsNextPart_AbortsItsUpload_AndLeavesTheSource()
+    {
+        // given a run holding the lease (its clock a fake one) whose renewals start failing while it copies the blob in parts, and
+        // whose clock then passes the lease: a run paused that long, or cut off from the server, while another takes the bucket
+        var clock = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
+        var renewalsFail = false;
+        using var driver = new S3StorageDriver(new S3StorageOptions
+        {
+            Bucket = _bucket, RootPrefix = Root, Endpoint = _server.Endpoint, Region = S3Server.Region, LeaseDuration = TimeSpan.FromSeconds(8),
+            MultipartCopyThreshold = 5 * MiB, CopyPartSize = 5 * MiB, TimeProvider = clock,
+            BeforeWrite = what =>
+            {
+                if (what.StartsWith("put _harbor-gc/lease/", StringComparison.Ordinal) && renewalsFail)
+                {
+                    throw new IOException("the server is out of reach (test)");
+                }
+
+                if (what.StartsWith("copy part 2 ", StringComparison.Ordinal) && !renewalsFail)
+                {
+                    renewalsFail = true;
+                    clock.Advance(TimeSpan.FromSeconds(8));
+                }
+
+                return true;
+            },
+        });
+        using var lease = driver.TryLock(string.Empty);
+        lease.Should().NotBeNull();
+
+        // when it moves the blob into the quarantine
+        var move = () => driver.Move(_data[..^"/data".Length], "_harbor-gc/quarantine/run/Blob/" + _data[..^"/data".Length]);
+
+        // then it stops before the second part (the lease is lost), aborts its upload, and the source is whole where it was
+        move.Should().Throw<IOException>().WithMessage("*lease*");
+        (await ReadAsync(_data)).Should().Equal(_bytes);
+        (await UploadsAsync()).Should().BeEmpty();
+        (await _server.KeysAsync(_bucket)).Should().Contain($"{Root}/{_data}").And.NotContain(k => k.Contains("/quarantine/", StringComparison.Ordinal));
+    }
+
+    [Test]
     public async Task ACopyThatReceivedAPartSinceThePlan_IsKept()
     {
         // given an unfinished copy into the quarantine, planned for deletion

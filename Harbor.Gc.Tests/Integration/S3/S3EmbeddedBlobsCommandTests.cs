@@ -5,6 +5,7 @@ using Harbor.Gc.Runner.History;
 using Harbor.Gc.Storage;
 using Harbor.Gc.Storage.Blobs;
 using Harbor.Gc.Storage.LiteDb;
+using Harbor.Gc.Storage.PostgresMetadata;
 using Harbor.Gc.Tests.Runner;
 using Harbor.Gc.Tests.Support;
 using Microsoft.Extensions.Logging;
@@ -16,7 +17,7 @@ namespace Harbor.Gc.Tests.Integration.S3;
 /// <summary>
 /// The commands around a LiteDB store whose blob bytes are in a bucket (<c>litedb:PATH?blobs=s3://…</c>, issue 17) on the real Swift
 /// s3api server: <c>store convert</c> copies its database and the copy collects through the same bucket prefix, and a daemon's
-/// scheduled GC job on it loads and runs (and one on a bucket's Distribution layout loads).
+/// scheduled GC job on it loads and runs (and one on a bucket's Distribution layout loads; and a postgres: store's job runs too).
 /// </summary>
 [TestFixture]
 [Category("Integration")]
@@ -46,6 +47,11 @@ internal sealed class S3EmbeddedBlobsCommandTests
         var s3 = new S3BlobStoreOptions { Bucket = _bucket, Prefix = Prefix, Endpoint = _server.Endpoint, Region = S3Server.Region };
         using var store = LiteDbRegistryStore.Open(
             new LiteDbStoreOptions { DatabasePath = Path.Combine(_folder, "meta.db"), S3Blobs = s3, CreateIfMissing = true }, new FakeTimeProvider(GcCommandTests.Now - TimeSpan.FromDays(3)));
+        (_live, _garbage) = await PushImagesAsync(store);
+    }
+
+    private static async Task<(Digest[] Live, Digest[] Garbage)> PushImagesAsync(IWritableRegistryStore store)
+    {
         var api = new RegistryApi(store);
         var config = await PushAsync(api, "{\"live\":1}"u8.ToArray());
         var liveManifest = Image(config, [config]);
@@ -53,8 +59,7 @@ internal sealed class S3EmbeddedBlobsCommandTests
         var deadLayer = await PushAsync(api, "dead layer"u8.ToArray());
         var deadManifest = Image(config, [deadLayer]);
         await api.PushManifestAsync(Repo, Digest.Sha256Of(deadManifest).ToString(), deadManifest);
-        _live = [config, Digest.Sha256Of(liveManifest)];
-        _garbage = [deadLayer, Digest.Sha256Of(deadManifest)];
+        return ([config, Digest.Sha256Of(liveManifest)], [deadLayer, Digest.Sha256Of(deadManifest)]);
     }
 
     [TearDown]
@@ -136,6 +141,52 @@ internal sealed class S3EmbeddedBlobsCommandTests
         run.Status.Should().Be(RunStatus.Succeeded, run.Message);
         run.Blobs.Should().Be(_garbage.Length);
         (await BlobKeysAsync()).Where(k => k.StartsWith(Prefix, StringComparison.Ordinal)).Should().BeEquivalentTo(_live.Select(Key));
+    }
+
+    [Test]
+    [Category("Postgres")]
+    public async Task ADaemonGcJob_OnAPostgresStoreWithBlobsInTheBucket_RunsAndDeletesTheGarbage()
+    {
+        // given a postgres: store with its blobs in the bucket, a pgpass file, and a daemon configuration with a GC job on it
+        using var database = PostgresTestDatabases.NewStoreDatabase();
+        var s3 = new S3BlobStoreOptions { Bucket = _bucket, Prefix = "pg/blobs", Endpoint = _server.Endpoint, Region = S3Server.Region };
+        string where;
+        (Digest[] Live, Digest[] Garbage) images;
+        using (var store = PostgresRegistryStore.Open(
+            new PostgresStoreOptions { ConnectionString = database.ConnectionString, S3Blobs = s3, CreateIfMissing = true }, new FakeTimeProvider(GcCommandTests.Now - TimeSpan.FromDays(3))))
+        {
+            images = await PushImagesAsync(store);
+            where = store.Where;
+        }
+
+        var passfile = Path.Combine(_folder, "pgpass");
+        var cluster = PostgresTestDatabases.Cluster;
+        File.WriteAllText(passfile, $"127.0.0.1:{cluster.Port}:*:{PostgresCluster.User}:{cluster.Password}\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(passfile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        var spec = $"postgres:{where}?blobs=s3://{_bucket}/pg/blobs&endpoint={_server.Endpoint}&region={S3Server.Region}&passfile={passfile}";
+        var file = Path.Combine(_folder, "daemon.json");
+        File.WriteAllText(file, $$"""
+            { "history": "runs.db",
+              "jobs": [ { "name": "nightly-gc", "kind": "gc", "store": "{{spec}}", "schedule": "0 0 3 * * *", "deleteUntagged": true, "timeWindow": "0s" } ] }
+            """);
+
+        // when it is loaded and its job runs as the scheduler runs it
+        var time = new FakeTimeProvider(GcCommandTests.Now);
+        var job = DaemonConfigReader.Load(file, time).Jobs.Should().ContainSingle().Subject;
+        using var history = RunHistory.Open(Path.Combine(_folder, "runs.db"), create: true);
+        using var logs = LoggerFactory.Create(b => b.AddProvider(new RunLogProvider(null, time)));
+        var run = await new JobRunner(history, new RetentionJob(time), time, logs).RunAsync(job, RunTrigger.Schedule, CancellationToken.None);
+
+        // then the address is kept as written, and the run deleted the garbage's objects only
+        job.Store.Should().Be(spec);
+        run.Status.Should().Be(RunStatus.Succeeded, run.Message);
+        run.Blobs.Should().Be(images.Garbage.Length);
+        (await _server.KeysAsync(_bucket)).Where(k => k.StartsWith("pg/blobs/sha256/", StringComparison.Ordinal))
+            .Should().BeEquivalentTo(images.Live.Select(d => $"pg/blobs/sha256/{d.Hex[..2]}/{d.Hex}"));
     }
 
     private string Spec(string database) => $"litedb:{database}?blobs=s3://{_bucket}/{Prefix}&endpoint={_server.Endpoint}&region={S3Server.Region}";

@@ -5,6 +5,8 @@ using Harbor.Gc.Model;
 using Harbor.Gc.Storage;
 using Harbor.Gc.Storage.Distribution;
 using Harbor.Gc.Storage.Drivers;
+using Harbor.Gc.Tests.Support;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Harbor.Gc.Tests.Integration.S3;
@@ -59,7 +61,9 @@ internal sealed class S3QuarantineCopyTests
         using var driver = Driver(_ => true);
         var young = await RunAsync(driver, TimeSpan.FromHours(1));
         var keptUploads = await UploadsAsync();
-        var old = await RunAsync(driver, TimeSpan.FromSeconds(30));
+        using var logs = new CapturingLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
+        var old = await RunAsync(driver, TimeSpan.FromSeconds(30), factory.CreateLogger<GarbageCollector>());
 
         // then the first left it alone (younger than its window; reported, not planned), and the second aborted it as a stale upload,
         // its plan naming the killed run's folder and its report the key; the blob itself went as garbage (moved in parts and
@@ -73,6 +77,9 @@ internal sealed class S3QuarantineCopyTests
         planned.Id.Should().StartWith("harbor-gc-copy-" + run + "-");
         planned.Size.Should().Be(5 * MiB, "one part was copied before the kill");
         old.Plan.Warnings.Should().Contain(w => w.Message.Contains(planned.Id, StringComparison.Ordinal));
+        var leftKey = left[0].Key[(Root.Length + 1)..];
+        logs.Entries.Should().Contain(e => e.Level == LogLevel.Warning && e.Message.Contains(leftKey, StringComparison.Ordinal)
+            && e.Message.Contains(planned.Id, StringComparison.Ordinal), "the log names the key and the upload id it is aborted as");
         old.UploadsDeleted.Should().Be(1);
         old.UploadBytesFreed.Should().Be(5 * MiB);
         old.BlobsDeleted.Should().Be(1);
@@ -183,10 +190,10 @@ internal sealed class S3QuarantineCopyTests
     private static FakeTimeProvider Later() => new(TimeProvider.System.GetUtcNow().AddMinutes(1));
 
     /// <summary>A real run in process (untagged collected, no grace period), its clock a minute ahead of the server's.</summary>
-    private async Task<GcResult> RunAsync(S3StorageDriver driver, TimeSpan window)
+    private async Task<GcResult> RunAsync(S3StorageDriver driver, TimeSpan window, ILogger<GarbageCollector>? logger = null)
     {
         var store = new DistributionRegistryStore(driver, $"s3://{_bucket}/reg", TimeProvider.System) { GracePeriod = TimeSpan.Zero };
-        var result = await new GarbageCollector(store, Later()).RunAsync(new GcOptions { DeleteUntagged = true, TimeWindow = window });
+        var result = await new GarbageCollector(store, Later(), logger).RunAsync(new GcOptions { DeleteUntagged = true, TimeWindow = window });
         result.BlobsFailed.Should().BeEmpty();
         return result;
     }

@@ -13,7 +13,7 @@ internal static class StoreCommand
     public static Command Create(CommandContext context)
     {
         var store = Cli.StoreOption(defaultValue: null);
-        store.Description = "The LiteDB store to copy (only read): litedb:PATH";
+        store.Description = "The LiteDB store to copy (only read): litedb:PATH, with ?blobs=DIR or ?blobs=s3://BUCKET/PREFIX&endpoint=URL&region=REGION as gc takes it (the blobs are not copied)";
         var to = Cli.FileOption("--to", "The new file (in PATH's folder, beside the blob folder)", "NEW");
         var convert = new Command("convert", "Copy a LiteDB store made with another collation into a new file with the fixed one") { store, to };
         convert.SetAction((p, _) => ConvertAsync(p.GetValue(store), p.GetValue(to), context.Stdout));
@@ -30,11 +30,21 @@ internal static class StoreCommand
             throw new UsageException("store convert: give --store litedb:PATH and --to NEW.");
         }
 
-        var path = store["litedb:".Length..];
+        if (to.StartsWith("litedb:", StringComparison.Ordinal) || to.Contains('?', StringComparison.Ordinal))
+        {
+            // convert copies the database, never blob bytes: a blob address given for the copy (say, moving them into a bucket) is
+            // not what it does, and as a file name it would make a file named after the address
+            throw new UsageException("store convert: --to names the new database file only (a path, no litedb: and no ?blobs=): the blob bytes are not copied, and the copy opens with the blobs= of --store.");
+        }
+
+        // litedb:PATH, with blobs=DIR or blobs=s3://… as gc takes it: only the database file is copied; the blob bytes stay where
+        // they are, and NEW keeps the store id that claims them (the folder's or the bucket prefix's .harbor-gc-store)
+        var (options, shown) = StoreSpec.ParseLiteDb(store["litedb:".Length..]);
+        var path = options.DatabasePath;
         long copied;
         try
         {
-            copied = LiteDbRegistryStore.Convert(new LiteDbStoreOptions { DatabasePath = path }, to);
+            copied = LiteDbRegistryStore.Convert(options, to);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or LiteDbStoreInUseException)
         {
@@ -42,7 +52,8 @@ internal static class StoreCommand
         }
 
         var from = Path.GetFullPath(path);
-        await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"copied {copied:N0} records of {from} into {Path.GetFullPath(to)} (collation {LiteDbFile.CollationText}); {from} is unchanged.")).ConfigureAwait(false);
+        var blobs = options.S3Blobs is not null ? $" Its blobs stay in the bucket: open it as {shown.Replace(path, Path.GetFullPath(to), StringComparison.Ordinal)}." : string.Empty;
+        await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"copied {copied:N0} records of {from} into {Path.GetFullPath(to)} (collation {LiteDbFile.CollationText}); {from} is unchanged.{blobs}")).ConfigureAwait(false);
         await stdout.WriteLineAsync("With every process that uses the store stopped, replace the old file by the new one.").ConfigureAwait(false);
         return 0;
     }

@@ -106,10 +106,11 @@ internal static class StoreSpec
     }
 
     /// <summary>
-    /// <c>litedb:PATH[?blobs=DIR|s3://BUCKET/PREFIX&amp;endpoint=URL&amp;region=REGION]</c>: the LiteDB store, its blobs in the folder
-    /// <c>blobs</c> beside PATH, in DIR, or in a bucket (issue 17).
+    /// Reads <c>PATH[?blobs=DIR|s3://BUCKET/PREFIX&amp;endpoint=URL&amp;region=REGION]</c> (what follows <c>litedb:</c>): the database
+    /// file, and its blob folder or bucket; with the address as it may be shown (no credentials).
     /// </summary>
-    private static LiteDbRegistryStore OpenLiteDb(string spec, string location, TimeProvider time, bool readOnly)
+    /// <exception cref="UsageException">The address is not one.</exception>
+    public static (LiteDbStoreOptions Options, string Shown) ParseLiteDb(string location)
     {
         var shown = "litedb:" + S3BlobsSpec.Redacted(location);
         var question = location.IndexOf('?', StringComparison.Ordinal);
@@ -143,6 +144,17 @@ internal static class StoreSpec
             throw new UsageException($"--store {shown}: endpoint= and region= go with blobs=s3://BUCKET/PREFIX ({S3BlobsSpec.LiteDbForm}).");
         }
 
+        return (new LiteDbStoreOptions { DatabasePath = path, BlobsPath = s3 is null ? blobs : null, S3Blobs = s3 }, shown);
+    }
+
+    /// <summary>
+    /// <c>litedb:PATH[?blobs=DIR|s3://BUCKET/PREFIX&amp;endpoint=URL&amp;region=REGION]</c>: the LiteDB store, its blobs in the folder
+    /// <c>blobs</c> beside PATH, in DIR, or in a bucket (issue 17).
+    /// </summary>
+    private static LiteDbRegistryStore OpenLiteDb(string spec, string location, TimeProvider time, bool readOnly)
+    {
+        var (options, shown) = ParseLiteDb(location);
+        var (path, blobs, s3) = (options.DatabasePath, options.BlobsPath, options.S3Blobs);
         try
         {
             return LiteDbRegistryStore.Open(

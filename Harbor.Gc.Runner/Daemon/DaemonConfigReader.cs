@@ -403,9 +403,14 @@ internal sealed class DaemonConfigReader
         var colon = spec.IndexOf(':', StringComparison.Ordinal);
         var harbor = spec.StartsWith("harbor:", StringComparison.Ordinal); // a database address, not a path (its storage= must be absolute)
         var address = harbor || spec.StartsWith("postgres:", StringComparison.Ordinal); // so is a postgres: store's (blobs= absolute)
-        if (colon > 0 && colon < spec.Length - 1 && !address)
+        if (colon > 0 && colon < spec.Length - 1 && !address && !spec.AsSpan(colon + 1).StartsWith("s3://", StringComparison.Ordinal))
         {
-            spec = string.Concat(spec.AsSpan(0, colon + 1), Path.GetFullPath(spec[(colon + 1)..], _folder));
+            // the path only, relative to the configuration's folder: a litedb: store's settings (blobs=DIR, or blobs=s3://… with an
+            // endpoint URL) are no part of it, and a bucket address (distribution:s3://…) is none (GetFullPath made "s3://" "s3:/")
+            var question = spec.StartsWith("litedb:", StringComparison.Ordinal) ? spec.IndexOf('?', colon) : -1; // distribution:DIR is a path whole
+            var path = question < 0 ? spec[(colon + 1)..] : spec[(colon + 1)..question];
+            var settings = question < 0 ? string.Empty : spec[question..];
+            spec = string.Concat(spec.AsSpan(0, colon + 1), Path.GetFullPath(path, _folder), settings);
         }
 
         try

@@ -53,6 +53,7 @@ public sealed partial class DistributionRegistryStore
 
         var blobs = await blobsTask.ConfigureAwait(false);
         ReportQuarantine(problems);
+        var copies = Guarded(() => ReadCopyUploads(problems));
 
         // a layer link that is there but cannot be read might be a link the registry serves the blob by: its blob is kept (not
         // offered to the plan at all)
@@ -96,6 +97,11 @@ public sealed partial class DistributionRegistryStore
             {
                 sink.OnUpload(upload);
             }
+        }
+
+        foreach (var upload in copies)
+        {
+            sink.OnUpload(upload);
         }
 
         foreach (var problem in problems.OrderBy(p => p.Location, StringComparer.Ordinal))

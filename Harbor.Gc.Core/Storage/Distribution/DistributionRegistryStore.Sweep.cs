@@ -139,7 +139,7 @@ public sealed partial class DistributionRegistryStore
         cancellationToken.ThrowIfCancellationRequested();
         if (upload.Repository is not { } repository)
         {
-            return ValueTask.FromResult(UploadDeleteOutcome.NotFound); // not one of this layout's uploads (they are in repositories)
+            return ValueTask.FromResult(DeleteCopyUpload(upload)); // an unfinished multipart copy into the quarantine, or none of this layout's
         }
 
         var folder = DistributionLayout.Upload(repository, upload.Id); // a bad id throws here, before anything is touched

@@ -63,6 +63,7 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
     private long _requests;
     private long _retries;
     private volatile bool _killed;
+    private volatile S3Lease? _lease;
 
     /// <summary>Opens the driver over <see cref="S3StorageOptions.Bucket"/> and <see cref="S3StorageOptions.RootPrefix"/>; sends nothing yet.</summary>
     public S3StorageDriver(S3StorageOptions options)
@@ -404,13 +405,34 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
                     UnmodifiedSinceDate = unmodifiedSince,
                 };
                 BeforeWrite(string.Create(CultureInfo.InvariantCulture, $"copy part {part}"), from);
+                _lease?.ThrowIfLost(); // a copy of many parts takes long: one whose run lost its lease meanwhile stops, and the source stays
                 var copied = await Retry(t => _client.CopyPartAsync(request, t), cancellationToken).ConfigureAwait(false);
                 etags.Add(new PartETag(part, copied.ETag));
             }
 
             BeforeWrite("complete", to);
-            await Retry(t => _client.CompleteMultipartUploadAsync(
-                new CompleteMultipartUploadRequest { BucketName = _options.Bucket, Key = Key(to), UploadId = upload.UploadId, PartETags = etags }, t), cancellationToken).ConfigureAwait(false);
+            _lease?.ThrowIfLost();
+            try
+            {
+                await Retry(t => _client.CompleteMultipartUploadAsync(
+                    new CompleteMultipartUploadRequest { BucketName = _options.Bucket, Key = Key(to), UploadId = upload.UploadId, PartETags = etags }, t), cancellationToken).ConfigureAwait(false);
+            }
+            catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchUpload")
+            {
+                // a completion whose answer was lost and that was sent again finds no upload: the copy is there whole
+                if (await HeadAsync(Key(to), cancellationToken).ConfigureAwait(false) is not { } done || done.ContentLength != size
+                    || done.Metadata[ModifiedMetadata] != create.Metadata[ModifiedMetadata])
+                {
+                    throw;
+                }
+            }
+        }
+        catch (AmazonS3Exception e) when (e.ErrorCode == "NoSuchUpload")
+        {
+            // aborted by someone else: another run took it for a killed run's leftover (DistributionRegistryStore's stale copies,
+            // aborted only once unchanged for the time window). Not "the source is gone" (a 404 the caller takes so): the move fails,
+            // and nothing of the source was deleted
+            throw new IOException($"the copy of '{Describe(from)}' to '{Describe(to)}' in parts was aborted by someone else (a later run takes a multipart copy unchanged for its time window for a stopped run's leftover); nothing was deleted, the source stays", e);
         }
         catch
         {
@@ -501,7 +523,7 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
         }
 
         LockRefusal = null;
-        return new S3Lease(this, mine, body, lease, started);
+        return _lease = new S3Lease(this, mine, body, lease, started);
     }
 
     /// <summary>Why the last <see cref="TryLock"/> returned null: whose lease it met, and when that lease ends.</summary>
@@ -598,6 +620,7 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
             }
 
             _timer.Dispose();
+            Interlocked.CompareExchange(ref _driver._lease, null, this);
             try
             {
                 _driver.Delete(_path);

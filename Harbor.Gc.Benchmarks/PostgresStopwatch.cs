@@ -141,10 +141,16 @@ internal static class PostgresStopwatch
                 GC.Collect();
                 var phases = new PhaseClock();
                 allocated = GC.GetTotalAllocatedBytes(precise: true);
+                clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
+                serverCpu = ServerCpu(cluster);
                 watch.Restart();
                 var plan = await collector.PlanAsync(new GcOptions { DryRun = true, DeleteUntagged = true, TimeWindow = TimeSpan.Zero, Progress = phases }).ConfigureAwait(false);
                 var total = watch.Elapsed.TotalMilliseconds;
                 plans.Add((total, GC.GetTotalAllocatedBytes(precise: true) - allocated));
+                clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpu;
+                serverCpu = ServerCpu(cluster) - serverCpu;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"run {run}: dry run: CPU {clientCpu.TotalMilliseconds:N0} ms in this process, {serverCpu.TotalMilliseconds:N0} ms in the server's processes"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"run {run}: snapshot alone {snapshots[^1].Ms:N0} ms ({sink.Count:N0} records, {snapshots[^1].Bytes / 1e6:N0} MB); dry run {total:N0} ms "
                     + $"(read {phases.Read:N0}, build+mark {phases.Mark - phases.Read:N0}, plan {total - phases.Mark:N0}; {plans[^1].Bytes / 1e6:N0} MB): "

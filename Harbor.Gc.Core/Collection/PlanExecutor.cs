@@ -165,7 +165,7 @@ internal sealed class PlanExecutor(
     {
         _total = plan.Artifacts.Count + plan.Blobs.Count + plan.LayerLinks.Count + plan.Uploads.Count;
         _sizes = _deferred ? plan.Blobs.GroupBy(b => b.Digest).ToDictionary(g => g.Key, g => g.First().Size) : null;
-        _step = Math.Max(1, _total / 1000);
+        _step = Math.Max(1, (_total + 999) / 1000); // rounded up: at most 1,000 reports (1,999 items at a step of 1 were 1,999)
         progress?.Report(new GcProgress(GcPhase.Sweeping, 0, _total));
         var artifacts = plan.Artifacts;
         for (var start = 0; start < artifacts.Count;)

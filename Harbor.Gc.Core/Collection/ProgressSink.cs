@@ -5,7 +5,7 @@ namespace Harbor.Gc.Collection;
 
 /// <summary>Passes a snapshot on to the graph builder, reporting how many blobs and artifacts were read (every 4,096 and at the end).</summary>
 /// <remarks>Used only when someone listens (<see cref="GcOptions.Progress"/>), so an unobserved run pays nothing for it.</remarks>
-internal sealed class ProgressSink(IKeyedSnapshotSink inner, IProgress<GcProgress> progress) : IKeyedSnapshotSink
+internal sealed class ProgressSink(IKeyedSnapshotSink inner, IProgress<GcProgress> progress) : IKeyedSnapshotSink, IColumnSnapshotSink
 {
     private const int Step = 4096;
     private long _read;
@@ -45,6 +45,20 @@ internal sealed class ProgressSink(IKeyedSnapshotSink inner, IProgress<GcProgres
     public void OnArtifact(Artifact artifact, ReadOnlySpan<int> referenceKeys, ReadOnlySpan<BlobReferenceKind> referenceKinds)
     {
         inner.OnArtifact(artifact, referenceKeys, referenceKinds);
+        Tick();
+    }
+
+    public bool TakesColumns => inner is IColumnSnapshotSink { TakesColumns: true };
+
+    public void OnBlobColumns(in Digest digest, long size, long lastTouchedTicks, BlobStatus status)
+    {
+        ((IColumnSnapshotSink)inner).OnBlobColumns(digest, size, lastTouchedTicks, status);
+        Tick();
+    }
+
+    public void OnArtifactColumns(in ArtifactColumns artifact, ReadOnlySpan<Digest> references, ReadOnlySpan<BlobReferenceKind> referenceKinds, ReadOnlySpan<Digest> children)
+    {
+        ((IColumnSnapshotSink)inner).OnArtifactColumns(artifact, references, referenceKinds, children);
         Tick();
     }
 

@@ -14,7 +14,7 @@ namespace Harbor.Gc.Graph;
 /// come with a store key (<see cref="IKeyedSnapshotSink"/>) skip the table: they resolve through the key in
 /// <see cref="Build"/>. Small snapshots never start the thread.
 /// </remarks>
-internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
+internal sealed class GraphBuilder : IKeyedSnapshotSink, IColumnSnapshotSink, IDisposable
 {
     private readonly Dictionary<RepositoryName, int> _repoIds = [];
     private readonly List<RepositoryName> _repos = [];
@@ -98,15 +98,6 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
     public void OnBlob(Blob blob, int key)
     {
-        if (_blobCount == _blobDigest.Length)
-        {
-            lock (_interner.ArraysLock)
-            {
-                Resize(ref _blobDigest, ref _blobSize, ref _blobTouched, ref _blobStatus, _blobCount * 2);
-            }
-        }
-
-        var i = _blobCount++;
         if (key >= 0)
         {
             if (key >= _keyToBlob.Length)
@@ -117,13 +108,53 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
                 _keyToBlob = grown;
             }
 
-            _keyToBlob[key] = i;
+            _keyToBlob[key] = _blobCount; // the index OnBlobColumns gives it
         }
 
-        _blobSize[i] = blob.Size;
-        _blobTouched[i] = blob.LastTouchedAt.UtcTicks;
-        _blobStatus[i] = blob.Status;
-        _interner.Enqueue(blob.Digest, DigestInterner.Target.Blob, i);
+        OnBlobColumns(blob.Digest, blob.Size, blob.LastTouchedAt.UtcTicks, blob.Status);
+    }
+
+    public bool TakesColumns => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
+    public void OnBlobColumns(in Digest digest, long size, long lastTouchedTicks, BlobStatus status)
+    {
+        if (_blobCount == _blobDigest.Length)
+        {
+            lock (_interner.ArraysLock)
+            {
+                Resize(ref _blobDigest, ref _blobSize, ref _blobTouched, ref _blobStatus, _blobCount * 2);
+            }
+        }
+
+        var i = _blobCount++;
+        _blobSize[i] = size;
+        _blobTouched[i] = lastTouchedTicks;
+        _blobStatus[i] = status;
+        _interner.Enqueue(digest, DigestInterner.Target.Blob, i);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
+    public void OnArtifactColumns(in ArtifactColumns artifact, ReadOnlySpan<Digest> references, ReadOnlySpan<BlobReferenceKind> referenceKinds, ReadOnlySpan<Digest> children)
+    {
+        if (referenceKinds.Length != references.Length)
+        {
+            throw new ArgumentException($"{references.Length} references and {referenceKinds.Length} kinds.", nameof(referenceKinds));
+        }
+
+        var a = AddArtifact(artifact.Repository, artifact.Digest, artifact.MediaType, artifact.Kind, artifact.Size, artifact.PushedAtTicks,
+            artifact.Version, artifact.Trashed, artifact.ParseProblem, references.Length, children.Length);
+        referenceKinds.CopyTo(_refKinds.AsSpan(_refCount));
+        for (var r = 0; r < references.Length; r++)
+        {
+            var at = _refCount++;
+            _refs[at] = -1;
+            _interner.Enqueue(references[r], DigestInterner.Target.Reference, at);
+        }
+
+        _refStart[a + 1] = _refCount;
+        AddChildren(children);
+        _childStart[a + 1] = _childCount;
     }
 
     public void OnArtifact(Artifact artifact) => OnArtifact(artifact, default, default);
@@ -135,32 +166,8 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
     {
         var references = artifact.References;
         var children = artifact.Children;
-        if (_artifactCount + 1 >= _artRepo.Length || _refCount + references.Length > _refs.Length ||
-            _childCount + children.Length > _childDigests.Length)
-        {
-            lock (_interner.ArraysLock)
-            {
-                if (_artifactCount + 1 >= _artRepo.Length)
-                {
-                    ResizeArtifacts(_artifactCount * 2);
-                }
-
-                GrowTo(ref _refs, _refCount + references.Length);
-                GrowTo(ref _refKinds, _refs.Length);
-                GrowTo(ref _childDigests, _childCount + children.Length);
-            }
-        }
-
-        var a = _artifactCount++;
-        _artRepo[a] = RepoId(artifact.Repository);
-        _artPushed[a] = artifact.PushedAt.UtcTicks;
-        _artVersion[a] = artifact.Version;
-        _artSize[a] = artifact.Size;
-        _artMediaType[a] = Intern(artifact.MediaType);
-        _artKind[a] = artifact.Kind;
-        _flags[a] = (artifact.Kind == ManifestKind.Unknown ? ArtifactFlags.Unknown : ArtifactFlags.None) | (artifact.Trashed ? ArtifactFlags.Trashed : ArtifactFlags.None);
-        _artProblem[a] = artifact.Kind == ManifestKind.Unknown ? artifact.ParseProblem ?? artifact.MediaType : null;
-        _interner.Enqueue(artifact.Digest, DigestInterner.Target.Artifact, a);
+        var a = AddArtifact(artifact.Repository, artifact.Digest, artifact.MediaType, artifact.Kind, artifact.Size, artifact.PushedAt.UtcTicks,
+            artifact.Version, artifact.Trashed, artifact.ParseProblem, references.Length, children.Length);
 
         if (!referenceKeys.IsEmpty)
         {
@@ -201,15 +208,51 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IDisposable
         }
 
         _refStart[a + 1] = _refCount;
+        AddChildren(children.AsSpan());
+        _childStart[a + 1] = _childCount;
+    }
 
-        foreach (var child in children)
+    /// <summary>Records an artifact's own columns (room made for its references and children) and returns its index.</summary>
+    private int AddArtifact(RepositoryName repository, in Digest digest, string mediaType, ManifestKind kind, long size, long pushedAtTicks,
+        long version, bool trashed, string? parseProblem, int references, int children)
+    {
+        if (_artifactCount + 1 >= _artRepo.Length || _refCount + references > _refs.Length ||
+            _childCount + children > _childDigests.Length)
+        {
+            lock (_interner.ArraysLock)
+            {
+                if (_artifactCount + 1 >= _artRepo.Length)
+                {
+                    ResizeArtifacts(_artifactCount * 2);
+                }
+
+                GrowTo(ref _refs, _refCount + references);
+                GrowTo(ref _refKinds, _refs.Length);
+                GrowTo(ref _childDigests, _childCount + children);
+            }
+        }
+
+        var a = _artifactCount++;
+        _artRepo[a] = RepoId(repository);
+        _artPushed[a] = pushedAtTicks;
+        _artVersion[a] = version;
+        _artSize[a] = size;
+        _artMediaType[a] = Intern(mediaType);
+        _artKind[a] = kind;
+        _flags[a] = (kind == ManifestKind.Unknown ? ArtifactFlags.Unknown : ArtifactFlags.None) | (trashed ? ArtifactFlags.Trashed : ArtifactFlags.None);
+        _artProblem[a] = kind == ManifestKind.Unknown ? parseProblem ?? mediaType : null;
+        _interner.Enqueue(digest, DigestInterner.Target.Artifact, a);
+        return a;
+    }
+
+    private void AddChildren(ReadOnlySpan<Digest> children)
+    {
+        foreach (ref readonly var child in children)
         {
             var at = _childCount++;
             _childDigests[at] = -1;
             _interner.Enqueue(child, DigestInterner.Target.Child, at);
         }
-
-        _childStart[a + 1] = _childCount;
     }
 
     public void OnTag(Tag tag) => _tags.Add(tag);

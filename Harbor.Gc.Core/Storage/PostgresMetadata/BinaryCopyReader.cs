@@ -139,6 +139,26 @@ internal sealed class BinaryCopyReader : IAsyncDisposable
         return builder.MoveToImmutable();
     }
 
+    /// <summary>
+    /// A <c>bytea[]</c> field as <see cref="Digests(int)"/> reads it, into <paramref name="digests"/> (grown when short) instead of a
+    /// new array: the number of digests.
+    /// </summary>
+    public int Digests(int field, ref Digest[] digests)
+    {
+        var count = ArrayCount(field, out var rest);
+        if (digests.Length < count)
+        {
+            digests = new Digest[Math.Max(count, digests.Length * 2)];
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            digests[i] = Model.Digest.FromHash(NextElement(field, ref rest, i));
+        }
+
+        return count;
+    }
+
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _stream.DisposeAsync();
 

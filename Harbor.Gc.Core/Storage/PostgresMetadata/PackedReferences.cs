@@ -55,13 +55,7 @@ internal static class PackedReferences
         var count = 0;
         for (var rest = packed; !rest.IsEmpty; count++)
         {
-            var entry = rest[0] is 32 or 64 ? Fixed + rest[0] : int.MaxValue;
-            if (entry > rest.Length)
-            {
-                throw new InvalidDataException($"artifacts.refs is damaged: an entry at byte {packed.Length - rest.Length} of {packed.Length} does not fit (digest length {rest[0]}).");
-            }
-
-            rest = rest[entry..];
+            rest = rest[EntryLength(rest, packed.Length)..];
         }
 
         var references = ImmutableArray.CreateBuilder<BlobReference>(count);
@@ -91,12 +85,7 @@ internal static class PackedReferences
         var total = packed.Length;
         while (!packed.IsEmpty)
         {
-            var hashLength = packed[0];
-            if (hashLength is not (32 or 64) || Fixed + hashLength > packed.Length)
-            {
-                throw new InvalidDataException($"artifacts.refs is damaged: an entry at byte {total - packed.Length} of {total} does not fit (digest length {hashLength}).");
-            }
-
+            var hashLength = EntryLength(packed, total) - Fixed;
             if (count == digests.Length)
             {
                 Array.Resize(ref digests, Math.Max(16, count * 2));
@@ -115,5 +104,15 @@ internal static class PackedReferences
         }
 
         return count;
+    }
+
+    /// <summary>The length of the entry <paramref name="rest"/> starts with (<paramref name="total"/>: the whole column's, for the message).</summary>
+    /// <exception cref="InvalidDataException">The entry's digest length is not 32 or 64, or the entry does not fit in what is left.</exception>
+    private static int EntryLength(ReadOnlySpan<byte> rest, int total)
+    {
+        var entry = rest[0] is 32 or 64 ? Fixed + rest[0] : int.MaxValue;
+        return entry <= rest.Length
+            ? entry
+            : throw new InvalidDataException($"artifacts.refs is damaged: an entry at byte {total - rest.Length} of {total} does not fit (digest length {rest[0]}).");
     }
 }

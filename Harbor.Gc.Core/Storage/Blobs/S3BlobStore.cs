@@ -437,8 +437,8 @@ internal sealed class S3BlobStore : IBlobContentStore
         }
     }
 
-    /// <summary>Verified bytes of at most one part, in memory: one PutObject at commit.</summary>
-    private sealed class PutStaged(S3BlobStore store, string path, byte[] buffer, int length, long size) : IStagedBlob
+    /// <summary>A staged blob committed at most once: a second <see cref="Commit"/>, or one after disposal, does nothing.</summary>
+    private abstract class OnceStaged(long size) : IStagedBlob
     {
         private bool _done;
 
@@ -451,44 +451,7 @@ internal sealed class S3BlobStore : IBlobContentStore
                 return;
             }
 
-            var driver = store._driver;
-            var key = driver.Key(path);
-            driver.BeforeWriteOf("put", path);
-            store.Wait(ct => driver.Client.PutObjectAsync(
-                new PutObjectRequest { BucketName = driver.Bucket, Key = key, UseChunkEncoding = false, InputStream = new MemoryStream(buffer, 0, length, writable: false), AutoCloseStream = true }, ct));
-            _done = true;
-        }
-
-        public void Dispose() => _done = true;
-    }
-
-    /// <summary>Verified bytes sent as the parts of a multipart upload of the blob's key: completed at commit, aborted on disposal otherwise.</summary>
-    private sealed class MultipartStaged(S3BlobStore store, string path, string uploadId, List<PartETag> parts, long size) : IStagedBlob
-    {
-        private bool _done;
-
-        public long Size => size;
-
-        public void Commit()
-        {
-            if (_done)
-            {
-                return;
-            }
-
-            var driver = store._driver;
-            var key = driver.Key(path);
-            driver.BeforeWriteOf("complete", path);
-            try
-            {
-                store.Wait(ct => driver.Client.CompleteMultipartUploadAsync(
-                    new CompleteMultipartUploadRequest { BucketName = driver.Bucket, Key = key, UploadId = uploadId, PartETags = parts }, ct));
-            }
-            catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && store.Head(path) is { } head && head.ContentLength == size)
-            {
-                // an earlier try completed it and its answer was lost (or a retried transaction commits again)
-            }
-
+            Write();
             _done = true;
         }
 
@@ -497,9 +460,52 @@ internal sealed class S3BlobStore : IBlobContentStore
             if (!_done)
             {
                 _done = true;
-                store.TryAbortAsync(path, uploadId).GetAwaiter().GetResult();
+                Discard();
             }
         }
+
+        /// <summary>Makes the bytes visible under the blob's key.</summary>
+        protected abstract void Write();
+
+        /// <summary>Removes what staging wrote, when the blob was never committed.</summary>
+        protected virtual void Discard()
+        {
+        }
+    }
+
+    /// <summary>Verified bytes of at most one part, in memory: one PutObject at commit.</summary>
+    private sealed class PutStaged(S3BlobStore store, string path, byte[] buffer, int length, long size) : OnceStaged(size)
+    {
+        protected override void Write()
+        {
+            var driver = store._driver;
+            var key = driver.Key(path);
+            driver.BeforeWriteOf("put", path);
+            store.Wait(ct => driver.Client.PutObjectAsync(
+                new PutObjectRequest { BucketName = driver.Bucket, Key = key, UseChunkEncoding = false, InputStream = new MemoryStream(buffer, 0, length, writable: false), AutoCloseStream = true }, ct));
+        }
+    }
+
+    /// <summary>Verified bytes sent as the parts of a multipart upload of the blob's key: completed at commit, aborted on disposal otherwise.</summary>
+    private sealed class MultipartStaged(S3BlobStore store, string path, string uploadId, List<PartETag> parts, long size) : OnceStaged(size)
+    {
+        protected override void Write()
+        {
+            var driver = store._driver;
+            var key = driver.Key(path);
+            driver.BeforeWriteOf("complete", path);
+            try
+            {
+                store.Wait(ct => driver.Client.CompleteMultipartUploadAsync(
+                    new CompleteMultipartUploadRequest { BucketName = driver.Bucket, Key = key, UploadId = uploadId, PartETags = parts }, ct));
+            }
+            catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && store.Head(path) is { } head && head.ContentLength == Size)
+            {
+                // an earlier try completed it and its answer was lost (or a retried transaction commits again)
+            }
+        }
+
+        protected override void Discard() => store.TryAbortAsync(path, uploadId).GetAwaiter().GetResult();
     }
 
     /// <summary>An object's bytes as the GetObject answer streams them; disposing it closes the answer.</summary>

@@ -17,11 +17,13 @@ public class ExplainCommandTests
     private static readonly string Store = $"distribution:{Sample}";
 
     // The sample's files are as new as the clone, so these use the real clock and a window of 0 (as the README's command does).
-    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
+    private static Task<(int Code, string Out, string Err)> Run(params string[] args) => RunAt(TimeProvider.System, args);
+
+    private static async Task<(int Code, string Out, string Err)> RunAt(TimeProvider time, params string[] args)
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var code = await Program.RunAsync(["explain", .. args], stdout, stderr, TimeProvider.System, CancellationToken.None);
+        var code = await Program.RunAsync(["explain", .. args], stdout, stderr, time, CancellationToken.None);
         return (code, stdout.ToString(), stderr.ToString());
     }
 
@@ -141,12 +143,13 @@ public class ExplainCommandTests
     [TestCase("library/app@45365f53", Description = "README's form")]
     public async Task AUniqueDigestPrefix_ExplainsAsTheWholeDigest(string reference)
     {
-        // given the old untagged image, explained by its whole digest
+        // given the old untagged image, explained by its whole digest (both runs at one instant: the output names the time)
         const string Old = "sha256:45365f530eb7ed4286e043c4008a3812b4aacba2acd8b50e20a184d80b3e7317";
-        var whole = await Run(Old, "--delete-untagged", "true", "--store", Store, "--time-window", "0");
+        var now = new FakeTimeProvider(TimeProvider.System.GetUtcNow());
+        var whole = await RunAt(now, Old, "--delete-untagged", "true", "--store", Store, "--time-window", "0");
 
         // when it is explained by a unique prefix of its digest (at least 6 hex digits, the algorithm optional, a repository allowed)
-        var (code, output, errors) = await Run(reference, "--delete-untagged", "true", "--store", Store, "--time-window", "0");
+        var (code, output, errors) = await RunAt(now, reference, "--delete-untagged", "true", "--store", Store, "--time-window", "0");
 
         // then the explanation is the same
         code.Should().Be(0, errors);

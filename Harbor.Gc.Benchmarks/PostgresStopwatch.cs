@@ -110,6 +110,32 @@ internal static class PostgresStopwatch
         return TimeSpan.FromSeconds(ticks / 100.0); // USER_HZ is 100 on Linux
     }
 
+    /// <summary>This process's context switches so far, all its threads (ended ones too): voluntary (waits) and involuntary (preempted); and its minor page faults.</summary>
+    internal static ContextSwitchCount ContextSwitches()
+    {
+        var usage = new RUsage();
+        return GetRUsage(0, ref usage) == 0 ? new ContextSwitchCount(usage.Voluntary, usage.Involuntary, usage.MinorFaults) : default; // RUSAGE_SELF
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "getrusage", SetLastError = true)]
+    private static extern int GetRUsage(int who, ref RUsage usage);
+
+    /// <summary>Linux's <c>struct rusage</c> on 64-bit: two timevals, then 14 longs (the switches are the last two).</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct RUsage
+    {
+        public long UserSeconds, UserMicroseconds, SystemSeconds, SystemMicroseconds;
+        public long MaxRss, Ixrss, Idrss, Isrss, MinorFaults, MajorFaults, Swaps, InBlocks, OutBlocks, MessagesSent, MessagesReceived, Signals;
+        public long Voluntary, Involuntary;
+    }
+
+    internal readonly record struct ContextSwitchCount(long Voluntary, long Involuntary, long MinorFaults)
+    {
+        public static ContextSwitchCount operator -(ContextSwitchCount a, ContextSwitchCount b) => new(a.Voluntary - b.Voluntary, a.Involuntary - b.Involuntary, a.MinorFaults - b.MinorFaults);
+
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Voluntary:N0} voluntary, {Involuntary:N0} involuntary; {MinorFaults:N0} page faults");
+    }
+
     internal static string LoadAverage() => string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
 
     private static async Task DryRunsAsync(PostgresBenchmarkCluster cluster, string template, int runs)
@@ -143,6 +169,7 @@ internal static class PostgresStopwatch
                 allocated = GC.GetTotalAllocatedBytes(precise: true);
                 clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
                 serverCpu = ServerCpu(cluster);
+                var switches = ContextSwitches();
                 watch.Restart();
                 var plan = await collector.PlanAsync(new GcOptions { DryRun = true, DeleteUntagged = true, TimeWindow = TimeSpan.Zero, Progress = phases }).ConfigureAwait(false);
                 var total = watch.Elapsed.TotalMilliseconds;
@@ -150,7 +177,7 @@ internal static class PostgresStopwatch
                 clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpu;
                 serverCpu = ServerCpu(cluster) - serverCpu;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"run {run}: dry run: CPU {clientCpu.TotalMilliseconds:N0} ms in this process, {serverCpu.TotalMilliseconds:N0} ms in the server's processes"));
+                    $"run {run}: dry run: CPU {clientCpu.TotalMilliseconds:N0} ms in this process, {serverCpu.TotalMilliseconds:N0} ms in the server's processes; in this process {ContextSwitches() - switches}"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"run {run}: snapshot alone {snapshots[^1].Ms:N0} ms ({sink.Count:N0} records, {snapshots[^1].Bytes / 1e6:N0} MB); dry run {total:N0} ms "
                     + $"(read {phases.Read:N0}, build+mark {phases.Mark - phases.Read:N0}, plan {total - phases.Mark:N0}; {plans[^1].Bytes / 1e6:N0} MB): "

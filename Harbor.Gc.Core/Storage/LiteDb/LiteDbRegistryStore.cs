@@ -346,9 +346,8 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
         sink.OnBegin(Read(() => new SnapshotSizeHint(_artifacts.Count(), _blobs.Count(), _tags.Count(), _accessoryLinks.Count(), 0)));
         var names = new RepositoryNames();
 
-        // the first 64 bits of each recorded blob's digest, to find blob files without a record; a collision only keeps such a
-        // file (it is not listed), and the delete re-checks the record itself
-        HashSet<ulong>? recorded = sink.WantsBlobs ? new(Read(_blobs.Count)) : null;
+        // to find blob files without a record
+        RecordedBlobPrefixes? recorded = sink.WantsBlobs ? new(Read(_blobs.Count)) : null;
         var n = recorded is null ? 0 : Deliver(_blobs, d =>
         {
             recorded.Add(Prefix(d["_id"].AsString.AsSpan("sha256:".Length)));

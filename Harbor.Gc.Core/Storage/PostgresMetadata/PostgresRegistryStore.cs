@@ -572,7 +572,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     {
         ArgumentNullException.ThrowIfNull(sink);
         cancellationToken.ThrowIfCancellationRequested();
-        HashSet<ulong>? recorded = null;
+        RecordedBlobPrefixes? recorded = null;
         await using (var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
         {
             await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
@@ -612,8 +612,8 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
             var columns = sink is IColumnSnapshotSink { TakesColumns: true } c ? c : null;
             if (sink.WantsBlobs)
             {
-                // the first 64 bits of each recorded blob's digest, to find blob files without a record (a collision only keeps a file)
-                recorded = new HashSet<ulong>(estimated[1]);
+                // to find blob files without a record
+                recorded = new RecordedBlobPrefixes(estimated[1]);
                 if (columns is not null)
                 {
                     n = await ForEachRowAsync("SELECT digest, size, created_at, updated_at, status FROM blobs", "blobs", 5, r =>

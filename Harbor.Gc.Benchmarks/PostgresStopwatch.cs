@@ -170,6 +170,7 @@ internal static class PostgresStopwatch
                 clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
                 serverCpu = ServerCpu(cluster);
                 var switches = ContextSwitches();
+                var (gen0, gen1, gen2, paused) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
                 watch.Restart();
                 var plan = await collector.PlanAsync(new GcOptions { DryRun = true, DeleteUntagged = true, TimeWindow = TimeSpan.Zero, Progress = phases }).ConfigureAwait(false);
                 var total = watch.Elapsed.TotalMilliseconds;
@@ -177,7 +178,8 @@ internal static class PostgresStopwatch
                 clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpu;
                 serverCpu = ServerCpu(cluster) - serverCpu;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"run {run}: dry run: CPU {clientCpu.TotalMilliseconds:N0} ms in this process, {serverCpu.TotalMilliseconds:N0} ms in the server's processes; in this process {ContextSwitches() - switches}"));
+                    $"run {run}: dry run: CPU {clientCpu.TotalMilliseconds:N0} ms in this process, {serverCpu.TotalMilliseconds:N0} ms in the server's processes; in this process {ContextSwitches() - switches}; "
+                    + $"collections {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2} (gen 0/1/2), paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:N0} ms"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"run {run}: snapshot alone {snapshots[^1].Ms:N0} ms ({sink.Count:N0} records, {snapshots[^1].Bytes / 1e6:N0} MB); dry run {total:N0} ms "
                     + $"(read {phases.Read:N0}, build+mark {phases.Mark - phases.Read:N0}, plan {total - phases.Mark:N0}; {plans[^1].Bytes / 1e6:N0} MB): "

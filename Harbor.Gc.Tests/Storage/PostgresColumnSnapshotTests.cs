@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using Harbor.Gc.Collection;
 using Harbor.Gc.Model;
 using Harbor.Gc.Storage;
@@ -73,6 +75,75 @@ public class PostgresColumnSnapshotTests
         (await plan.Should().ThrowAsync<Exception>()).Which.ToString().Should().Contain("artifacts.refs is damaged");
         var records = () => registry.Store.Inner.ReadSnapshotAsync(new RecordingSink()).AsTask();
         (await records.Should().ThrowAsync<Exception>()).Which.ToString().Should().Contain("artifacts.refs is damaged");
+    }
+
+    [Test]
+    public async Task AStoreOfSchemaVersion3_IsMigrated_AndItsBlobsAndArtifactsReadAsTheirRecords()
+    {
+        // given a store as schema version 3 made it, with blobs of either algorithm, every status, retouched (updated after created)
+        // and not, and a size past 32 bits; and artifacts of either algorithm, several kinds and media types, one with a parse problem
+        var name = PostgresTestDatabases.NewEmptyDatabase();
+        using var database = new PostgresTestDatabases.Database(name);
+        await using (var connection = new NpgsqlConnection(PostgresTestDatabases.ConnectionString(name)))
+        {
+            await connection.OpenAsync();
+            await PostgresSchema.EnsureAsync(connection, name, create: true, readOnly: false, CancellationToken.None, upTo: 3);
+            await using var insert = new NpgsqlCommand(
+                "INSERT INTO blobs (digest, size, media_type, created_at, updated_at, status) SELECT CASE WHEN i % 3 = 0 THEN sha512(i::text::bytea) "
+                + "ELSE sha256(i::text::bytea) END, i * 5000000000, NULL, 1000 + i * 7, CASE WHEN i % 2 = 0 THEN 1000 + i * 11 ELSE 0 END, i % 5 "
+                + "FROM generate_series(1, 40) i; "
+                + "INSERT INTO media_types (name) VALUES ('application/vnd.oci.image.manifest.v1+json'), ('application/vnd.oci.image.index.v1+json'); "
+                + "INSERT INTO artifacts (repository, digest, media_type, kind, artifact_type, size, pushed_at, first_pushed_at, pulled_at, labels, "
+                + "ref_digests, refs, children, subject, parse_problem, version) SELECT 'repo' || (i % 3), CASE WHEN i % 4 = 0 THEN sha512(('m' || i)::bytea) "
+                + "ELSE sha256(('m' || i)::bytea) END, 1 + i % 2, i % 5, NULL, 100 + i * 3000000000, 2000 + i, 1000, NULL, '{}', '{}', ''::bytea, '{}', NULL, "
+                + "CASE WHEN i = 5 THEN 'not a manifest' END, i * 3 FROM generate_series(1, 20) i", connection);
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        NpgsqlConnection.ClearAllPools();
+
+        // when this version opens it (migrating it) and reads it as records and as columns
+        await using var store = PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = PostgresTestDatabases.ConnectionString(name), BlobsPath = _stores.NewFolder() });
+        var records = new RecordingSink();
+        await store.ReadSnapshotAsync(records);
+        var columns = new ColumnRecordingSink();
+        await store.ReadSnapshotAsync(columns);
+
+        // then each blob's and artifact's columns are what was written (a blob's last touch the later of its two times, from its
+        // packed column), as its record says
+        var expectedBlobs = Enumerable.Range(1, 40).Select(i => new BlobColumns(
+            i % 3 == 0 ? Sha512Of($"{i}") : Digest.Sha256Of(Encoding.ASCII.GetBytes($"{i}")),
+            i * 5_000_000_000L, Math.Max(1000 + (i * 7), i % 2 == 0 ? 1000 + (i * 11) : 0), (BlobStatus)(i % 5))).ToList();
+        columns.Blobs.Should().BeEquivalentTo(expectedBlobs);
+        records.Blobs.Select(b => new BlobColumns(b.Digest, b.Size, b.LastTouchedAt.UtcTicks, b.Status)).Should().BeEquivalentTo(expectedBlobs);
+        var expectedArtifacts = Enumerable.Range(1, 20).Select(i => new ArtifactColumns(
+            RepositoryName.Parse($"repo{i % 3}"), i % 4 == 0 ? Sha512Of($"m{i}") : Digest.Sha256Of(Encoding.ASCII.GetBytes($"m{i}")),
+            i % 2 == 0 ? "application/vnd.oci.image.manifest.v1+json" : "application/vnd.oci.image.index.v1+json", (ManifestKind)(i % 5),
+            100 + (i * 3_000_000_000L), 2000 + i, i * 3, false, i == 5 ? "not a manifest" : null)).ToList();
+        columns.Artifacts.Select(a => a.Columns).Should().BeEquivalentTo(expectedArtifacts);
+        records.Artifacts.Select(a => new ArtifactColumns(a.Repository, a.Digest, a.MediaType, a.Kind, a.Size, a.PushedAt.UtcTicks, a.Version, a.Trashed, a.ParseProblem))
+            .Should().BeEquivalentTo(expectedArtifacts);
+
+        static Digest Sha512Of(string text) => Digest.Parse($"sha512:{Convert.ToHexStringLower(SHA512.HashData(Encoding.ASCII.GetBytes(text)))}");
+    }
+
+    [Test]
+    public void APackedBlobColumn_OfAnotherLength_IsRefused_NamingTheColumn()
+    {
+        // given the packed column of a sha256 blob, cut by one byte and lengthened by one
+        var packed = new byte[32 + 18];
+        foreach (var bytes in new[] { packed[..^1], [.. packed, 0], Array.Empty<byte>() })
+        {
+            // when it is unpacked
+            var unpack = () => PostgresRegistryStore.UnpackBlobSnapshot(bytes, out _, out _, out _);
+
+            // then it is refused, saying which column and how long it was
+            unpack.Should().Throw<InvalidDataException>().WithMessage($"blobs.snapshot is damaged: {bytes.Length} bytes*");
+        }
+
+        // and the right length unpacks
+        PostgresRegistryStore.UnpackBlobSnapshot(packed, out var size, out _, out var status).Should().Be(Digest.FromHash(new byte[32]));
+        (size, status).Should().Be((0L, BlobStatus.None));
     }
 
     private sealed record BlobColumns(Digest Digest, long Size, long LastTouchedTicks, BlobStatus Status);

@@ -3,7 +3,7 @@
 -- created_at and updated_at, Blob.LastTouchedAt) and the status (2 bytes), big-endian as int8send and int2send write them. The
 -- server computes it on every insert and update (a generated column cannot be written), so no write path has to keep it.
 -- Why: a binary COPY costs the server a send call per field. At 2.9M blobs their five fields took 1.2 s of its time and the one
--- packed field 0.7 s (Harbor.Gc.Benchmarks/README.md, "Schema version 4: one packed field a blob"). Adding the column rewrites the
+-- packed field 0.7 s (Harbor.Gc.Benchmarks/README.md, "The recorded blobs in an array, and one packed field a blob"). Adding the column rewrites the
 -- table once. The same for the artifacts' scalar fields measured no gain (their rows are large; the scan and the references
 -- dominate) and is not done.
 ALTER TABLE blobs ADD COLUMN snapshot bytea NOT NULL

@@ -1,4 +1,6 @@
+using System.Security.Cryptography;
 using FluentAssertions;
+using Harbor.Gc.Model;
 using Harbor.Gc.Storage.Blobs;
 
 namespace Harbor.Gc.Tests.Storage;
@@ -52,5 +54,27 @@ public class RecordedBlobPrefixesTests
         // then it and the earlier ones are found
         new ulong[] { 5, 10, 20, 30 }.Should().OnlyContain(p => prefixes.Contains(p));
         prefixes.Contains(15).Should().BeFalse();
+    }
+
+    [Test]
+    public void ABlobFileNamedByItsHexDigest_IsAskedAboutByTheDigestsPrefix_OfEitherAlgorithm()
+    {
+        // given the prefixes of a recorded sha256 and sha512 blob, added from their digests (as the postgres: store adds them)
+        var sha256 = Digest.Sha256Of("recorded"u8);
+        var sha512 = Digest.FromHash(SHA512.HashData("recorded"u8));
+        var prefixes = new RecordedBlobPrefixes(2);
+        prefixes.Add(sha256.Prefix);
+        prefixes.Add(sha512.Prefix);
+
+        // when a blob folder asks about files named by hex digests (as FileSystemBlobStore.Leftovers does)
+        // then the recorded ones may be recorded, the prefix read from hex is the digest's, and another file is not recorded
+        foreach (var digest in new[] { sha256, sha512 })
+        {
+            var hex = digest.ToString()[(digest.ToString().IndexOf(':', StringComparison.Ordinal) + 1)..];
+            RecordedBlobPrefixes.PrefixOf(hex).Should().Be(digest.Prefix);
+            prefixes.MayBeRecorded(digest.ToString()[..6], hex).Should().BeTrue();
+        }
+
+        prefixes.MayBeRecorded("sha256", Digest.Sha256Of("unrecorded"u8).ToString()["sha256:".Length..]).Should().BeFalse();
     }
 }

@@ -44,4 +44,13 @@ internal sealed class RecordedBlobPrefixes(int expected)
 
         return Array.BinarySearch(_prefixes, 0, _count, prefix) >= 0;
     }
+
+    /// <summary>
+    /// <see cref="IBlobContentStore.Leftovers"/>' question for a blob file named by its algorithm folder and hex digest: whether a
+    /// recorded blob may have that digest (its prefix was added).
+    /// </summary>
+    public bool MayBeRecorded(string algorithm, string hex) => Contains(PrefixOf(hex));
+
+    /// <summary>The prefix of a digest given as hex (at least its first 16 digits): the number <see cref="Model.Digest"/>'s prefix is.</summary>
+    public static ulong PrefixOf(ReadOnlySpan<char> hex) => ulong.Parse(hex[..16], System.Globalization.NumberStyles.AllowHexSpecifier, null);
 }

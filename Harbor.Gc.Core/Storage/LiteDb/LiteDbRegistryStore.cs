@@ -350,23 +350,20 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
         RecordedBlobPrefixes? recorded = sink.WantsBlobs ? new(Read(_blobs.Count)) : null;
         var n = recorded is null ? 0 : Deliver(_blobs, d =>
         {
-            recorded.Add(Prefix(d["_id"].AsString.AsSpan("sha256:".Length)));
+            recorded.Add(RecordedBlobPrefixes.PrefixOf(d["_id"].AsString.AsSpan("sha256:".Length))); // either algorithm's id is "shaNNN:" and hex
             return ToBlob(d);
         }, sink.OnBlob, 0, cancellationToken);
         n = Deliver(_artifacts, d => ToArtifact(d, names), sink.OnArtifact, n, cancellationToken);
         n = Deliver(_tags, d => ToTag(d, names), sink.OnTag, n, cancellationToken);
         n = Deliver(_accessoryLinks, d => ToAccessoryLink(d, names), sink.OnAccessoryLink, n, cancellationToken);
         Deliver(_layerLinks, d => ToLayerLink(d, names), sink.OnLayerLink, n, cancellationToken);
-        var mayBeRecorded = recorded is null ? null : new Func<string, string, bool>((_, hex) => recorded.Contains(Prefix(hex)));
+        var mayBeRecorded = recorded is null ? null : new Func<string, string, bool>(recorded.MayBeRecorded);
         foreach (var upload in _files.Leftovers(mayBeRecorded, cancellationToken))
         {
             sink.OnUpload(upload);
         }
 
         return ValueTask.CompletedTask;
-
-        // both algorithms' ids are "shaNNN:" and at least 64 hex digits
-        static ulong Prefix(ReadOnlySpan<char> hex) => ulong.Parse(hex[..16], System.Globalization.NumberStyles.AllowHexSpecifier, null);
 
         // streams one collection from LiteDB's cursor into the sink (in shared mode holding the cross-process lock, as LiteDB holds
         // its mutex, until the cursor ends); returns the running record count. What LiteDB cannot read, or a record that does not

@@ -687,7 +687,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
             }
         }
 
-        var mayBeRecorded = recorded is null ? null : new Func<string, string, bool>((algorithm, hex) => recorded.Contains(Digest.Parse($"{algorithm}:{hex}").Prefix));
+        var mayBeRecorded = recorded is null ? null : new Func<string, string, bool>(recorded.MayBeRecorded);
         foreach (var upload in _files.Leftovers(mayBeRecorded, cancellationToken))
         {
             sink.OnUpload(upload);

@@ -111,10 +111,10 @@ internal static class PostgresStopwatch
     }
 
     /// <summary>This process's context switches so far, all its threads (ended ones too): voluntary (waits) and involuntary (preempted); and its minor page faults.</summary>
-    internal static ContextSwitchCount ContextSwitches()
+    internal static ProcessUsage Usage()
     {
         var usage = new RUsage();
-        return GetRUsage(0, ref usage) == 0 ? new ContextSwitchCount(usage.Voluntary, usage.Involuntary, usage.MinorFaults) : default; // RUSAGE_SELF
+        return GetRUsage(0, ref usage) == 0 ? new ProcessUsage(usage.Voluntary, usage.Involuntary, usage.MinorFaults) : default; // RUSAGE_SELF
     }
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "getrusage", SetLastError = true)]
@@ -129,9 +129,9 @@ internal static class PostgresStopwatch
         public long Voluntary, Involuntary;
     }
 
-    internal readonly record struct ContextSwitchCount(long Voluntary, long Involuntary, long MinorFaults)
+    internal readonly record struct ProcessUsage(long Voluntary, long Involuntary, long MinorFaults)
     {
-        public static ContextSwitchCount operator -(ContextSwitchCount a, ContextSwitchCount b) => new(a.Voluntary - b.Voluntary, a.Involuntary - b.Involuntary, a.MinorFaults - b.MinorFaults);
+        public static ProcessUsage operator -(ProcessUsage a, ProcessUsage b) => new(a.Voluntary - b.Voluntary, a.Involuntary - b.Involuntary, a.MinorFaults - b.MinorFaults);
 
         public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Voluntary:N0} voluntary, {Involuntary:N0} involuntary; {MinorFaults:N0} page faults");
     }
@@ -169,7 +169,7 @@ internal static class PostgresStopwatch
                 allocated = GC.GetTotalAllocatedBytes(precise: true);
                 clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
                 serverCpu = ServerCpu(cluster);
-                var switches = ContextSwitches();
+                var usage = Usage();
                 var (gen0, gen1, gen2, paused) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
                 watch.Restart();
                 var plan = await collector.PlanAsync(new GcOptions { DryRun = true, DeleteUntagged = true, TimeWindow = TimeSpan.Zero, Progress = phases }).ConfigureAwait(false);
@@ -178,7 +178,7 @@ internal static class PostgresStopwatch
                 clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpu;
                 serverCpu = ServerCpu(cluster) - serverCpu;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"run {run}: dry run: CPU {clientCpu.TotalMilliseconds:N0} ms in this process, {serverCpu.TotalMilliseconds:N0} ms in the server's processes; in this process {ContextSwitches() - switches}; "
+                    $"run {run}: dry run: CPU {clientCpu.TotalMilliseconds:N0} ms in this process, {serverCpu.TotalMilliseconds:N0} ms in the server's processes; in this process {Usage() - usage}; "
                     + $"collections {GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2} (gen 0/1/2), paused {(GC.GetTotalPauseDuration() - paused).TotalMilliseconds:N0} ms"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"run {run}: snapshot alone {snapshots[^1].Ms:N0} ms ({sink.Count:N0} records, {snapshots[^1].Bytes / 1e6:N0} MB); dry run {total:N0} ms "

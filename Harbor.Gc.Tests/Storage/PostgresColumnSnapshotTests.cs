@@ -124,7 +124,7 @@ public class PostgresColumnSnapshotTests
         records.Artifacts.Select(a => new ArtifactColumns(a.Repository, a.Digest, a.MediaType, a.Kind, a.Size, a.PushedAt.UtcTicks, a.Version, a.Trashed, a.ParseProblem))
             .Should().BeEquivalentTo(expectedArtifacts);
 
-        static Digest Sha512Of(string text) => Digest.Parse($"sha512:{Convert.ToHexStringLower(SHA512.HashData(Encoding.ASCII.GetBytes(text)))}");
+        static Digest Sha512Of(string text) => Digest.FromHash(SHA512.HashData(Encoding.ASCII.GetBytes(text)));
     }
 
     [Test]

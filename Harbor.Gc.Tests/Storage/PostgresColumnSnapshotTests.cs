@@ -55,6 +55,34 @@ public class PostgresColumnSnapshotTests
     }
 
     [Test]
+    public async Task TheSizeHint_AfterAnAnalyze_CoversEveryCount_WithoutOvershootingMuch()
+    {
+        // given a random registry in a postgres: store, analyzed (as autovacuum does), so the planner's statistics hold its sizes
+        var (store, _, description) = _stores.Random(7, 6);
+        await using (var connection = await ((PostgresRegistryStore)store.Inner).OpenConnectionAsync())
+        await using (var analyze = new NpgsqlCommand("ANALYZE", connection))
+        {
+            await analyze.ExecuteNonQueryAsync();
+        }
+
+        // when it is read
+        var records = new RecordingSink();
+        await store.Inner.ReadSnapshotAsync(records);
+
+        // then the hint it gave before the rows is at least each count (an array sized to a hint a row short doubles) and not far past
+        // it; the references too, which no table counts (estimated from the packed references' average width)
+        var hint = records.Hint;
+        var references = records.Artifacts.Sum(a => (long)a.References.Length);
+        references.Should().BeGreaterThan(100, description);
+        ((long)hint.Artifacts, (long)hint.Blobs, (long)hint.Tags, (long)hint.AccessoryLinks, hint.BlobReferences).Should().Match<(long, long, long, long, long)>(h =>
+            h.Item1 >= records.Artifacts.Count && h.Item2 >= records.Blobs.Count && h.Item3 >= records.Tags.Count && h.Item4 >= records.Links.Count
+            && h.Item5 >= references, $"the counts are {records.Artifacts.Count}, {records.Blobs.Count}, {records.Tags.Count}, {records.Links.Count}, {references}");
+        hint.Artifacts.Should().BeLessThanOrEqualTo((records.Artifacts.Count * 17 / 16) + 64);
+        hint.Blobs.Should().BeLessThanOrEqualTo((records.Blobs.Count * 17 / 16) + 64);
+        hint.BlobReferences.Should().BeLessThanOrEqualTo((references * 2) + 64);
+    }
+
+    [Test]
     public async Task ADryRun_OverAnArtifactWhosePackedReferencesAreDamaged_IsRefused_NamingTheColumn()
     {
         // given a store with an image, whose packed references are then cut short by something other than this store
@@ -162,9 +190,9 @@ public class PostgresColumnSnapshotTests
 
         public int RecordCalls { get; private set; }
 
-        public void OnBegin(SnapshotSizeHint hint)
-        {
-        }
+        public SnapshotSizeHint Hint { get; private set; }
+
+        public void OnBegin(SnapshotSizeHint hint) => Hint = hint;
 
         public void OnBlob(Blob blob)
         {

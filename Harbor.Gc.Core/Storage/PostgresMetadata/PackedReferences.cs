@@ -20,6 +20,9 @@ internal static class PackedReferences
 {
     private const int Fixed = 1 + 8 + 4 + 1 + 1;
 
+    /// <summary>The bytes of the smallest reference: a sha256 digest's.</summary>
+    public const int SmallestEntry = Fixed + 32;
+
     /// <summary>Packs <paramref name="references"/>.</summary>
     public static byte[] Pack(ImmutableArray<BlobReference> references, PostgresMediaTypes mediaTypes)
     {

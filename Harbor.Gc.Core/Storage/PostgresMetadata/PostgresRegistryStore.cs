@@ -584,21 +584,31 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
 
             // every media type id a row of this snapshot holds was committed before it
             await _mediaTypes.RefreshAsync(connection, cancellationToken).ConfigureAwait(false);
-            // the sizes from the planner's statistics (as of the last analyze; -1 when never analyzed): a hint for sizing the sink's
-            // arrays, which grow when it is short; counting the rows would scan every table once more (0.5-0.9 s at 1M artifacts)
-            var estimated = new int[4];
+            // the sizes from the planner's statistics (as of the last vacuum or analyze; -1 when never analyzed): a hint for sizing the
+            // sink's arrays, which grow when it is short; counting the rows would scan every table once more (0.5-0.9 s at 1M artifacts)
+            var estimated = new long[5];
             await using (var counts = Command(connection,
-                             "SELECT relname, reltuples FROM pg_class WHERE oid IN ('artifacts'::regclass, 'blobs'::regclass, 'tags'::regclass, 'accessory_links'::regclass)"))
+                             "SELECT relname, reltuples FROM pg_class WHERE oid IN ('artifacts'::regclass, 'blobs'::regclass, 'tags'::regclass, 'accessory_links'::regclass); "
+                             + "SELECT avg_width FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'artifacts' AND attname = 'refs'"))
             await using (var reader = await counts.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
             {
                 while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    var rows = (int)Math.Clamp(reader.GetFloat(1), 0, int.MaxValue);
-                    estimated[reader.GetString(0) switch { "artifacts" => 0, "blobs" => 1, "tags" => 2, _ => 3 }] = rows;
+                    estimated[reader.GetString(0) switch { "artifacts" => 0, "blobs" => 1, "tags" => 2, _ => 3 }] = Padded(reader.GetFloat(1));
+                }
+
+                // the references: the artifacts times the packed references' average width over the smallest entry (a sha256 one)
+                if (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false) && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    estimated[4] = estimated[0] * reader.GetInt32(0) / PackedReferences.SmallestEntry;
                 }
             }
 
-            sink.OnBegin(new SnapshotSizeHint(estimated[0], estimated[1], estimated[2], estimated[3], 0));
+            var hint = new SnapshotSizeHint((int)estimated[0], (int)estimated[1], (int)estimated[2], (int)estimated[3], estimated[4]);
+            sink.OnBegin(hint);
+
+            // an estimate is as likely a little under the count as over it, and an array one row short of the count doubles: a 32nd more
+            static long Padded(float estimate) => estimate < 1 ? 0 : Math.Min(int.MaxValue, (long)estimate + ((long)estimate / 32) + 64);
 
             // one connection, in order: the server sends while this thread decodes and the sink's digest interner (a thread of its
             // own) works. Reading the blobs on a second connection in an exported snapshot was tried: on 2 cores it cost the client
@@ -614,7 +624,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
             if (sink.WantsBlobs)
             {
                 // to find blob files without a record
-                recorded = new RecordedBlobPrefixes(estimated[1]);
+                recorded = new RecordedBlobPrefixes(hint.Blobs);
                 if (columns is not null)
                 {
                     // one field a blob, packed by the server on each write (schema version 4): a field costs the server a send call

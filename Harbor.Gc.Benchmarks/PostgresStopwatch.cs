@@ -160,7 +160,7 @@ internal static class PostgresStopwatch
                 clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpu;
                 serverCpu = ServerCpu(cluster) - serverCpu;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"run {run}: snapshot alone: CPU {clientCpu.TotalMilliseconds:N0} ms in this process, {serverCpu.TotalMilliseconds:N0} ms in the server's processes ({sink.Phases})"));
+                    $"run {run}: snapshot alone: CPU {clientCpu.TotalMilliseconds:N0} ms in this process, {serverCpu.TotalMilliseconds:N0} ms in the server's processes ({sink.Phases}; {sink.HintAgainstCounts})"));
 
                 GC.Collect();
                 GC.WaitForPendingFinalizers();
@@ -428,30 +428,51 @@ internal static class PostgresStopwatch
         /// <summary>When each kind of record began to arrive (ms since the sink was made): where a snapshot's time goes.</summary>
         public string Phases => string.Join(", ", _phases.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.What} at {p.Ms:N0} ms")));
 
-        public void OnBegin(SnapshotSizeHint hint) => Enter("begin");
+        private SnapshotSizeHint _hint;
+        private long _blobs;
+        private long _artifacts;
+        private long _references;
+        private long _tags;
+        private long _links;
+
+        /// <summary>The store's size hint beside the counts it stood for (a hint under a count makes the graph builder grow arrays).</summary>
+        public string HintAgainstCounts => string.Create(CultureInfo.InvariantCulture,
+            $"hint/count: artifacts {_hint.Artifacts:N0}/{_artifacts:N0}, blobs {_hint.Blobs:N0}/{_blobs:N0}, references {_hint.BlobReferences:N0}/{_references:N0}, "
+            + $"tags {_hint.Tags:N0}/{_tags:N0}, links {_hint.AccessoryLinks:N0}/{_links:N0}");
+
+        public void OnBegin(SnapshotSizeHint hint)
+        {
+            _hint = hint;
+            Enter("begin");
+        }
 
         public void OnBlob(Blob blob)
         {
             Enter("blobs");
             Count++;
+            _blobs++;
         }
 
         public void OnArtifact(Artifact artifact)
         {
             Enter("artifacts");
             Count++;
+            _artifacts++;
+            _references += artifact.References.Length;
         }
 
         public void OnTag(Tag tag)
         {
             Enter("tags");
             Count++;
+            _tags++;
         }
 
         public void OnAccessoryLink(AccessoryLink link)
         {
             Enter("links");
             Count++;
+            _links++;
         }
 
         public void OnLayerLink(LayerLink link)

@@ -123,17 +123,20 @@ public sealed partial class RegistryApi(
         }
 
         var artifact = ArtifactReader.Read(repository, digest, content, mediaType, DateTimeOffset.MinValue);
-        await EnsureReferencesPresentAsync(artifact, cancellationToken).ConfigureAwait(false);
+        // the blobs whose bytes were found here, and the manifest's own once written: the store does not look for them again
+        var bytesSeen = await EnsureReferencesPresentAsync(artifact, cancellationToken).ConfigureAwait(false);
         using (var stream = new MemoryStream(content, writable: false))
         {
             await store.PutBlobAsync(artifact.Digest, stream, artifact.MediaType, cancellationToken).ConfigureAwait(false);
         }
 
+        bytesSeen.Add(artifact.Digest);
+
         Artifact stored;
         try
         {
             // the store checks the children again in the write itself: one deleted since the check above is refused, not lost
-            stored = await store.PutArtifactAsync(artifact, requireChildren: true, cancellationToken).ConfigureAwait(false);
+            stored = await store.PutArtifactAsync(artifact, requireChildren: true, bytesSeen, cancellationToken).ConfigureAwait(false);
         }
         catch (MissingChildException e)
         {
@@ -274,13 +277,23 @@ public sealed partial class RegistryApi(
         return new ReferrersIndex([.. found.OrderBy(d => d.Digest.ToString(), StringComparer.Ordinal)], string.IsNullOrEmpty(artifactType) ? null : artifactType);
     }
 
-    private async ValueTask EnsureReferencesPresentAsync(Artifact artifact, CancellationToken cancellationToken)
+    /// <summary>Refuses the artifact when a blob or child it needs is missing, naming each; the blobs whose bytes it found.</summary>
+    private async ValueTask<HashSet<Digest>> EnsureReferencesPresentAsync(Artifact artifact, CancellationToken cancellationToken)
     {
         var blobs = ImmutableArray.CreateBuilder<Digest>();
+        var present = new HashSet<Digest>();
         foreach (var reference in artifact.References)
         {
-            if (!reference.IsForeign && reference.Kind != BlobReferenceKind.Manifest && !blobs.Contains(reference.Digest) &&
-                !await store.HasBlobContentAsync(reference.Digest, cancellationToken).ConfigureAwait(false))
+            if (reference.IsForeign || reference.Kind == BlobReferenceKind.Manifest || blobs.Contains(reference.Digest) || present.Contains(reference.Digest))
+            {
+                continue;
+            }
+
+            if (await store.HasBlobContentAsync(reference.Digest, cancellationToken).ConfigureAwait(false))
+            {
+                present.Add(reference.Digest);
+            }
+            else
             {
                 blobs.Add(reference.Digest);
             }
@@ -299,6 +312,8 @@ public sealed partial class RegistryApi(
         {
             throw new ManifestReferencesMissingException(artifact.Key, blobs.ToImmutable(), children.ToImmutable());
         }
+
+        return present;
     }
 
     /// <summary>

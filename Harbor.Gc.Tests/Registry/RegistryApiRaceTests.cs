@@ -75,6 +75,30 @@ public class RegistryApiRaceTests(StoreKind kind) : RegistryApiFixture(kind)
     }
 
     [Test]
+    public async Task PushManifest_WhoseLayerASweepIsDeletingAfterTheCheck_IsRefusedRetryably_AndNothingIsStored()
+    {
+        // given an image whose layer a GC sweep marks and deletes the bytes of after the API found them (the store is told the API saw
+        // them, so it does not look for them again), its record left saying "deleting", as a sweep stopped right there leaves it
+        var layer = await NewBlob();
+        var content = Image(await NewBlob(), [layer]);
+        var api = ApiWithHook(nameof(IWritableRegistryStore.PutArtifactAsync), () =>
+        {
+            Store.TryUpdateBlobStatus(layer, BlobStatusSet.None, BlobStatus.Delete).Should().BeTrue();
+            Store.TryUpdateBlobStatus(layer, BlobStatusSet.Delete, BlobStatus.Deleting).Should().BeTrue();
+            Store.DeleteBlobContent(layer);
+        });
+
+        // when the push reaches the store's write
+        var push = async () => await api.PushManifestAsync(Repo, "v1", content);
+
+        // then the record refuses it, retryably (the bytes seen before are not taken for present now), and nothing is stored
+        (await push.Should().ThrowAsync<BlobBeingDeletedException>()).Which.Digest.Should().Be(layer);
+        Store.GetArtifact(new ArtifactKey(Repo, Digest.Sha256Of(content))).Should().BeNull();
+        Store.GetTags().Should().BeEmpty();
+        GcInvariants.AssertNoArtifactLostABlob(Store, "after the refused push");
+    }
+
+    [Test]
     public async Task PushManifest_ReusingABlobWhoseDeletionFailed_IsRefusedUntilARunDeletesIt_AndNoAcceptedPushLosesIt()
     {
         // given a layer an earlier run committed to deleting but could not delete (its record says deleteFailed, its bytes are still

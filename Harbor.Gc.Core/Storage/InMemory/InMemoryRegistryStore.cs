@@ -159,12 +159,17 @@ public sealed class InMemoryRegistryStore : IWritableRegistryStore
                     continue;
                 }
 
-                if (!_blobs.TryGetValue(reference.Digest, out var entry) || !entry.HasContent)
+                // the record, its status, then the bytes, in the order of the other stores (a blob being deleted is refused retryably)
+                if (!_blobs.TryGetValue(reference.Digest, out var entry))
                 {
                     throw new MissingBlobException(artifact.Key, reference.Digest);
                 }
 
                 EnsureNotDeleting(entry.Record);
+                if (!entry.HasContent)
+                {
+                    throw new MissingBlobException(artifact.Key, reference.Digest);
+                }
             }
 
             foreach (var reference in artifact.References)
@@ -438,7 +443,7 @@ public sealed class InMemoryRegistryStore : IWritableRegistryStore
     }
 
     /// <inheritdoc />
-    public ValueTask<Artifact> PutArtifactAsync(Artifact artifact, bool requireChildren = false, CancellationToken cancellationToken = default)
+    public ValueTask<Artifact> PutArtifactAsync(Artifact artifact, bool requireChildren = false, IReadOnlySet<Digest>? bytesSeen = null, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         return ValueTask.FromResult(PutArtifact(artifact, requireChildren: requireChildren));

@@ -144,7 +144,7 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
     public ValueTask<Stream?> OpenBlobAsync(Digest digest, CancellationToken cancellationToken = default) => ValueTask.FromResult(_files.OpenRead(digest));
 
     /// <inheritdoc />
-    public ValueTask<Artifact> PutArtifactAsync(Artifact artifact, bool requireChildren = false, CancellationToken cancellationToken = default)
+    public ValueTask<Artifact> PutArtifactAsync(Artifact artifact, bool requireChildren = false, IReadOnlySet<Digest>? bytesSeen = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(artifact);
         cancellationToken.ThrowIfCancellationRequested();
@@ -171,7 +171,7 @@ public sealed partial class LiteDbRegistryStore : IWritableRegistryStore, IDispo
 
                 var blob = ToBlob(doc);
                 EnsureNotDeleting(blob);
-                if (!_files.Exists(reference.Digest))
+                if (bytesSeen?.Contains(reference.Digest) != true && !_files.Exists(reference.Digest))
                 {
                     throw new MissingBlobException(artifact.Key, reference.Digest);
                 }

@@ -160,7 +160,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     public ValueTask<Stream?> OpenBlobAsync(Digest digest, CancellationToken cancellationToken = default) => ValueTask.FromResult(_files.OpenRead(digest));
 
     /// <inheritdoc />
-    public async ValueTask<Artifact> PutArtifactAsync(Artifact artifact, bool requireChildren = false, CancellationToken cancellationToken = default)
+    public async ValueTask<Artifact> PutArtifactAsync(Artifact artifact, bool requireChildren = false, IReadOnlySet<Digest>? bytesSeen = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(artifact);
         cancellationToken.ThrowIfCancellationRequested();
@@ -170,12 +170,14 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
         var repository = artifact.Repository.Value;
         var children = artifact.Children.Distinct().Order().ToList();
         var needed = artifact.References.Where(r => !r.IsForeign).Select(r => r.Digest).Distinct().Order().ToList();
+        // a blob's bytes: seen by the caller before this call (IWritableRegistryStore.PutArtifactAsync says why that is enough), or looked for
+        bool HasBytes(Digest digest) => bytesSeen?.Contains(digest) == true || _files.Exists(digest);
 
         // In one round trip when the children must all be there (the registry API's pushes) and every blob file is: a file present
         // now is still present when its row, locked below, is not being deleted (a sweep deletes a file only once its row says
         // deleting, which stays until the row is deleted; an unrecorded file only while there is no row, under the lock an upload
         // holds until its row is committed). Otherwise, or when an assertion fails, the careful write says what is wrong.
-        var oneRoundTrip = (requireChildren || children.Count == 0) && needed.All(_files.Exists);
+        var oneRoundTrip = (requireChildren || children.Count == 0) && needed.All(HasBytes);
         return await WriteAsync(!oneRoundTrip ? null : async connection =>
         {
             // the statements of the careful write below, in its order, its checks asserted in SQL on the rows locked: every child
@@ -258,7 +260,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
                 }
 
                 EnsureNotDeleting(blob);
-                if (!_files.Exists(reference.Digest))
+                if (!HasBytes(reference.Digest))
                 {
                     throw new MissingBlobException(artifact.Key, reference.Digest);
                 }

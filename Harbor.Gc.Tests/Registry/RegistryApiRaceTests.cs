@@ -35,6 +35,23 @@ public class RegistryApiRaceTests(StoreKind kind) : RegistryApiFixture(kind)
         }), Rules);
     }
 
+    /// <summary>
+    /// The API over the fixture's store, with a GC sweep of <paramref name="blob"/> run just before the push's write reaches the store
+    /// (after the API's check found the bytes): marked delete, then deleting, its bytes deleted, and its record when
+    /// <paramref name="theRecordToo"/> (else left saying deleting, as a sweep stopped there leaves it).
+    /// </summary>
+    private RegistryApi ApiWhoseSweepDeletesAfterTheCheck(Digest blob, bool theRecordToo) =>
+        ApiWithHook(nameof(IWritableRegistryStore.PutArtifactAsync), () =>
+        {
+            Store.TryUpdateBlobStatus(blob, BlobStatusSet.None, BlobStatus.Delete).Should().BeTrue();
+            Store.TryUpdateBlobStatus(blob, BlobStatusSet.Delete, BlobStatus.Deleting).Should().BeTrue();
+            Store.DeleteBlobContent(blob);
+            if (theRecordToo)
+            {
+                Store.Inner.DeleteBlobRecordAsync(blob).AsTask().GetAwaiter().GetResult();
+            }
+        });
+
     [Test]
     public async Task PushIndex_WhoseChildIsDeletedAfterTheCheck_IsRefused_AndNothingIsStored()
     {
@@ -59,13 +76,7 @@ public class RegistryApiRaceTests(StoreKind kind) : RegistryApiFixture(kind)
         // given an image whose layer a GC sweep deletes (delete, deleting, bytes, record) after the API checked it
         var layer = await NewBlob();
         var content = Image(await NewBlob(), [layer]);
-        var api = ApiWithHook(nameof(IWritableRegistryStore.PutArtifactAsync), () =>
-        {
-            Store.TryUpdateBlobStatus(layer, BlobStatusSet.None, BlobStatus.Delete).Should().BeTrue();
-            Store.TryUpdateBlobStatus(layer, BlobStatusSet.Delete, BlobStatus.Deleting).Should().BeTrue();
-            Store.DeleteBlobContent(layer);
-            Store.Inner.DeleteBlobRecordAsync(layer).AsTask().GetAwaiter().GetResult();
-        });
+        var api = ApiWhoseSweepDeletesAfterTheCheck(layer, theRecordToo: true);
 
         var push = async () => await api.PushManifestAsync(Repo, "v1", content);
 
@@ -81,12 +92,7 @@ public class RegistryApiRaceTests(StoreKind kind) : RegistryApiFixture(kind)
         // them, so it does not look for them again), its record left saying "deleting", as a sweep stopped right there leaves it
         var layer = await NewBlob();
         var content = Image(await NewBlob(), [layer]);
-        var api = ApiWithHook(nameof(IWritableRegistryStore.PutArtifactAsync), () =>
-        {
-            Store.TryUpdateBlobStatus(layer, BlobStatusSet.None, BlobStatus.Delete).Should().BeTrue();
-            Store.TryUpdateBlobStatus(layer, BlobStatusSet.Delete, BlobStatus.Deleting).Should().BeTrue();
-            Store.DeleteBlobContent(layer);
-        });
+        var api = ApiWhoseSweepDeletesAfterTheCheck(layer, theRecordToo: false);
 
         // when the push reaches the store's write
         var push = async () => await api.PushManifestAsync(Repo, "v1", content);

@@ -66,10 +66,11 @@ public interface IWritableRegistryStore : IRegistryStore
     /// </param>
     /// <param name="bytesSeen">
     /// Blobs whose bytes the caller found in this store (or wrote to it) before this call: the registry API's push, which checks every
-    /// blob first to name each missing one, then writes the manifest's own bytes. The store need not look for their bytes again
-    /// (on an S3 bucket a HEAD each; the in-memory store, whose look costs nothing, still looks). That is as safe as its own look: a blob's bytes are deleted only once its record says it is
-    /// being deleted (or while it has no record), and the write checks the record in the same atomic step, so bytes present at any
-    /// time before that check are present at it. Null: the store looks for every blob's bytes.
+    /// blob first to name each missing one, then writes the manifest's own bytes. The store need not look for their bytes again (on
+    /// an S3 bucket a HEAD each; the in-memory store, whose look costs nothing, still looks). That is as safe as its own look: a
+    /// blob's bytes are deleted only once its record says it is being deleted (or while it has no record), and the write checks the
+    /// record in the same atomic step, so bytes present at any time before that check are present at it. Null: the store looks for
+    /// every blob's bytes.
     /// </param>
     /// <param name="cancellationToken">Cancels before the write.</param>
     /// <returns>The stored artifact.</returns>

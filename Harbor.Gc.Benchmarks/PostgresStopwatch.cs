@@ -423,7 +423,8 @@ internal static class PostgresStopwatch
         private readonly List<(string What, double Ms)> _phases = [];
         private string _phase = "begin";
 
-        public long Count { get; private set; }
+        /// <summary>The records delivered, of every kind.</summary>
+        public long Count => _blobs + _artifacts + _tags + _links + _layerLinks;
 
         /// <summary>When each kind of record began to arrive (ms since the sink was made): where a snapshot's time goes.</summary>
         public string Phases => string.Join(", ", _phases.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.What} at {p.Ms:N0} ms")));
@@ -434,6 +435,7 @@ internal static class PostgresStopwatch
         private long _references;
         private long _tags;
         private long _links;
+        private long _layerLinks;
 
         /// <summary>The store's size hint beside the counts it stood for (a hint under a count makes the graph builder grow arrays).</summary>
         public string HintAgainstCounts => string.Create(CultureInfo.InvariantCulture,
@@ -449,14 +451,12 @@ internal static class PostgresStopwatch
         public void OnBlob(Blob blob)
         {
             Enter("blobs");
-            Count++;
             _blobs++;
         }
 
         public void OnArtifact(Artifact artifact)
         {
             Enter("artifacts");
-            Count++;
             _artifacts++;
             _references += artifact.References.Length;
         }
@@ -464,21 +464,19 @@ internal static class PostgresStopwatch
         public void OnTag(Tag tag)
         {
             Enter("tags");
-            Count++;
             _tags++;
         }
 
         public void OnAccessoryLink(AccessoryLink link)
         {
             Enter("links");
-            Count++;
             _links++;
         }
 
         public void OnLayerLink(LayerLink link)
         {
             Enter("layer links");
-            Count++;
+            _layerLinks++;
         }
 
         private void Enter(string phase)

@@ -8,9 +8,9 @@ namespace Harbor.Gc.Storage.Blobs;
 /// <remarks>
 /// Gathering is an append to an array: the snapshot's reading thread is its critical path, and a hash set's insert there cost a
 /// cache miss per blob (at 2.9M blobs about a fifth of the reading thread's time; Harbor.Gc.Benchmarks/README.md, "The recorded
-/// blobs in an array, and one packed field a blob"). The array is sorted once, at the first <see cref="Contains"/>, which only a blob folder holding
-/// blob files asks; a folder is walked fan-out folder by fan-out folder, so the searches of one folder stay in one stretch of it.
-/// One thread at a time.
+/// blobs in an array, and one packed field a blob"). The array is sorted once, at the first <see cref="Contains"/>, which only a
+/// blob folder holding blob files asks; a folder is walked fan-out folder by fan-out folder, so the searches of one folder stay in
+/// one stretch of it. One thread at a time.
 /// </remarks>
 internal sealed class RecordedBlobPrefixes(int expected)
 {

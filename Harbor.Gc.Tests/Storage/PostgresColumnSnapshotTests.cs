@@ -55,12 +55,14 @@ public class PostgresColumnSnapshotTests
     }
 
     [Test]
-    public async Task TheSizeHint_AfterAnAnalyze_CoversEveryCount_WithoutOvershootingMuch()
+    public async Task TheSizeHint_CoversEveryCount_EvenFromEstimatesALittleShort_WithoutOvershootingMuch()
     {
-        // given a random registry in a postgres: store, analyzed (as autovacuum does), so the planner's statistics hold its sizes
+        // given a random registry in a postgres: store, analyzed (as autovacuum does), so the planner's statistics hold its sizes; its
+        // artifacts and blobs estimated 2% short, as ANALYZE's estimate from a sample of a large table can be
         var (store, _, description) = _stores.Random(7, 6);
         await using (var connection = await ((PostgresRegistryStore)store.Inner).OpenConnectionAsync())
-        await using (var analyze = new NpgsqlCommand("ANALYZE", connection))
+        await using (var analyze = new NpgsqlCommand(
+                         "ANALYZE; UPDATE pg_class SET reltuples = floor(reltuples * 0.98) WHERE oid IN ('artifacts'::regclass, 'blobs'::regclass)", connection))
         {
             await analyze.ExecuteNonQueryAsync();
         }

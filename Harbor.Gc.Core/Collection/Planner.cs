@@ -299,6 +299,8 @@ internal static class Planner
         var statuses = graph.BlobStatuses;
         var blobDigest = graph.BlobDigest;
         var dead = new List<int>();
+        var deadDigests = new BitSet(graph.Digests.Count);
+        var oneRecordEach = true;
         var liveCount = 0;
         var bytes = 0L;
         List<PlanWarning>? warnings = null;
@@ -318,32 +320,53 @@ internal static class Planner
             {
                 dead.Add(b);
                 bytes += graph.BlobSize[b];
+                oneRecordEach &= deadDigests.Add(blobDigest[b]);
             }
         }
 
-        // sort by the digest's 8-byte prefix; each item carries what the record needs (read here in blob order) and the digest's
-        // table slot, so the records are built in digest order with one look-up each
         var digests = graph.Digests;
-        var keys = new ulong[dead.Count];
-        var order = new DeadBlob[dead.Count];
-        for (var i = 0; i < order.Length; i++)
+        var owners = new BlobOwners(graph, marks, deadDigests, dead.Count);
+        var result = new PlannedBlob[dead.Count];
+        ulong[] keys;
+        if (oneRecordEach)
         {
-            var b = dead[i];
-            var slot = digests.SlotOf(blobDigest[b]);
-            keys[i] = digests.PrefixAt(slot, blobDigest[b]);
-            order[i] = new DeadBlob(graph.BlobSize[b], graph.BlobTouched[b], slot, blobDigest[b], statuses[b]);
-        }
-
-        Array.Sort(keys, order);
-        var owners = new BlobOwners(graph, marks, dead);
-        var result = new PlannedBlob[order.Length];
-        for (var i = 0; i < result.Length; i++)
-        {
-            ref readonly var d = ref order[i];
-            result[i] = new PlannedBlob(digests.At(d.Slot, d.Digest), d.Size, new DateTimeOffset(d.Touched, TimeSpan.Zero), d.Status)
+            // the dead digests in prefix order from one pass over the digest table, each with the slot that gives its value, and
+            // its record through the digest's blob
+            (var ids, keys, var slots) = digests.InPrefixOrder(deadDigests, dead.Count);
+            var digestToBlob = graph.DigestToBlob;
+            for (var i = 0; i < result.Length; i++)
             {
-                Repositories = owners.Of(d.Digest),
-            };
+                var id = ids[i];
+                var b = digestToBlob[id];
+                result[i] = new PlannedBlob(digests.At(slots[i], id), graph.BlobSize[b], new DateTimeOffset(graph.BlobTouched[b], TimeSpan.Zero), statuses[b])
+                {
+                    Repositories = owners.Of(id),
+                };
+            }
+        }
+        else
+        {
+            // a store that listed a blob twice: each record planned, sorted by the digest's 8-byte prefix; each item carries what
+            // the record needs (read here in blob order) and the digest's table slot, so the records are built in digest order
+            keys = new ulong[dead.Count];
+            var order = new DeadBlob[dead.Count];
+            for (var i = 0; i < order.Length; i++)
+            {
+                var b = dead[i];
+                var slot = digests.SlotOf(blobDigest[b]);
+                keys[i] = digests.PrefixAt(slot, blobDigest[b]);
+                order[i] = new DeadBlob(graph.BlobSize[b], graph.BlobTouched[b], slot, blobDigest[b], statuses[b]);
+            }
+
+            Array.Sort(keys, order);
+            for (var i = 0; i < result.Length; i++)
+            {
+                ref readonly var d = ref order[i];
+                result[i] = new PlannedBlob(digests.At(d.Slot, d.Digest), d.Size, new DateTimeOffset(d.Touched, TimeSpan.Zero), d.Status)
+                {
+                    Repositories = owners.Of(d.Digest),
+                };
+            }
         }
 
         SortTies(keys, result, static x => x.Digest);
@@ -365,20 +388,18 @@ internal static class Planner
         private readonly Dictionary<int, ImmutableArray<RepositoryName>> _several = [];
         private readonly ImmutableArray<RepositoryName>[] _single;
 
-        public BlobOwners(RegistryGraph graph, MarkResult marks, List<int> deadBlobs)
+        /// <param name="graph">The graph.</param>
+        /// <param name="marks">What is live.</param>
+        /// <param name="deadDigests">The dead blobs' digests: only they are asked about (a live base layer is never listed).</param>
+        /// <param name="deadCount">The number of dead blobs.</param>
+        public BlobOwners(RegistryGraph graph, MarkResult marks, BitSet deadDigests, int deadCount)
         {
             _graph = graph;
             _single = new ImmutableArray<RepositoryName>[graph.Repositories.Length];
-            _owner = deadBlobs.Count == 0 ? [] : new int[graph.Digests.Count];
-            if (deadBlobs.Count == 0)
+            _owner = deadCount == 0 ? [] : new int[graph.Digests.Count];
+            if (deadCount == 0)
             {
                 return;
-            }
-
-            var deadDigests = new BitSet(graph.Digests.Count); // only dead blobs are asked about: a live base layer is never listed
-            foreach (var b in deadBlobs)
-            {
-                deadDigests.Add(graph.BlobDigest[b]);
             }
 
             var live = marks.LiveArtifacts;

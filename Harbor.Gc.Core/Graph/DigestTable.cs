@@ -81,6 +81,127 @@ internal sealed class DigestTable
 
     private ulong _touch;
 
+    /// <summary>
+    /// The ids in <paramref name="selected"/> (<paramref name="count"/> of them) ordered by their digests' 8-byte prefixes, with
+    /// each one's prefix and slot (for <see cref="At"/>); digests with equal prefixes, which only a crafted digest makes, are
+    /// left for the caller to order in full. One pass over the table instead of a lookup and a sort: the home slot grows
+    /// with the prefix, so the slots are in prefix order but where a run of occupied slots pushed a digest past its home, or
+    /// past the table's end to its start; an insertion sort puts those few back, and a table whose runs are long (crafted
+    /// prefixes) is sorted as a whole instead.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="count"/> is not the number of ids in <paramref name="selected"/>.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
+    public (int[] Ids, ulong[] Prefixes, int[] Slots) InPrefixOrder(BitSet selected, int count)
+    {
+        ArgumentNullException.ThrowIfNull(selected);
+        var ids = new int[count];
+        var prefixes = new ulong[count];
+        var slotsOf = new int[count];
+        var n = 0;
+        List<(ulong Prefix, int Id, int Slot)>? wrapped = null;
+        var slots = _slots;
+        for (var slot = 0; slot < _size; slot++)
+        {
+            var s = slot * Stride;
+            var meta = slots[s + 4];
+            if (meta == 0)
+            {
+                continue;
+            }
+
+            var id = (int)(meta & ~Sha512Bit) - 1;
+            if (!selected[id])
+            {
+                continue;
+            }
+
+            if (n + (wrapped?.Count ?? 0) == count)
+            {
+                throw new ArgumentException($"The set holds more than the {count} ids it was said to.", nameof(count));
+            }
+
+            var prefix = slots[s];
+            if (Home(prefix, _size) > slot)
+            {
+                (wrapped ??= []).Add((prefix, id, slot)); // pushed past the table's end: it sorts after the rest
+                continue;
+            }
+
+            ids[n] = id;
+            prefixes[n] = prefix;
+            slotsOf[n++] = slot;
+        }
+
+        foreach (var (prefix, id, slot) in wrapped ?? [])
+        {
+            ids[n] = id;
+            prefixes[n] = prefix;
+            slotsOf[n++] = slot;
+        }
+
+        if (n != count)
+        {
+            throw new ArgumentException($"The set holds {n} ids, not the {count} it was said to.", nameof(count));
+        }
+
+        if (!InsertionSort(prefixes, ids, slotsOf, maxMoves: (4L * n) + 4096))
+        {
+            var items = new long[n];
+            for (var i = 0; i < n; i++)
+            {
+                items[i] = ((long)ids[i] << 32) | (uint)slotsOf[i];
+            }
+
+            Array.Sort(prefixes, items);
+            for (var i = 0; i < n; i++)
+            {
+                ids[i] = (int)(items[i] >> 32);
+                slotsOf[i] = (int)items[i];
+            }
+        }
+
+        return (ids, prefixes, slotsOf);
+    }
+
+    /// <summary>Sorts nearly sorted keys (and their items) in place; gives up, leaving a permutation, after <paramref name="maxMoves"/> moves.</summary>
+    private static bool InsertionSort(ulong[] keys, int[] ids, int[] slots, long maxMoves)
+    {
+        var moves = 0L;
+        for (var i = 1; i < keys.Length; i++)
+        {
+            var key = keys[i];
+            if (key >= keys[i - 1])
+            {
+                continue;
+            }
+
+            var id = ids[i];
+            var slot = slots[i];
+            var j = i - 1;
+            do
+            {
+                keys[j + 1] = keys[j];
+                ids[j + 1] = ids[j];
+                slots[j + 1] = slots[j];
+                j--;
+                if (++moves > maxMoves)
+                {
+                    keys[j + 1] = key;
+                    ids[j + 1] = id;
+                    slots[j + 1] = slot;
+                    return false;
+                }
+            }
+            while (j >= 0 && keys[j] > key);
+
+            keys[j + 1] = key;
+            ids[j + 1] = id;
+            slots[j + 1] = slot;
+        }
+
+        return true;
+    }
+
     public bool TryGet(Digest digest, out int id)
     {
         id = Find(digest, add: false);

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Harbor.Gc.Graph;
 using Harbor.Gc.Model;
 
@@ -10,6 +11,15 @@ public class DigestTableTests
         var hash = new byte[32];
         BitConverter.TryWriteBytes(hash.AsSpan(0, 8), first);
         BitConverter.TryWriteBytes(hash.AsSpan(24, 8), last);
+        return Digest.FromHash(hash);
+    }
+
+    /// <summary>A sha256 digest whose first 8 bytes are <paramref name="prefix"/> (<see cref="Digest.Prefix"/>).</summary>
+    private static Digest BigEndianSha256(ulong prefix, ulong last)
+    {
+        var hash = new byte[32];
+        BinaryPrimitives.WriteUInt64BigEndian(hash, prefix);
+        BinaryPrimitives.WriteUInt64BigEndian(hash.AsSpan(24), last);
         return Digest.FromHash(hash);
     }
 
@@ -77,5 +87,81 @@ public class DigestTableTests
 
         ids.Should().Equal(digests.Select(single.GetOrAdd));
         batched.Count.Should().Be(700);
+    }
+
+    [Test]
+    public void InPrefixOrder_GivesTheSelectedIds_ByPrefix_WithTheirSlots()
+    {
+        // given a grown table of random digests, a third of them selected
+        var table = new DigestTable(16);
+        var digests = Enumerable.Range(0, 20_000).Select(i => Digest.Sha256Of(BitConverter.GetBytes(i))).ToArray();
+        var ids = digests.Select(table.GetOrAdd).ToArray();
+        var selected = new BitSet(table.Count);
+        var chosen = ids.Where(id => id % 3 == 0).ToArray();
+        foreach (var id in chosen)
+        {
+            selected.Add(id);
+        }
+
+        // when they are listed in prefix order
+        var (ordered, prefixes, slots) = table.InPrefixOrder(selected, chosen.Length);
+
+        // then each selected id comes once, by its digest's prefix, with that prefix and the slot that gives its digest
+        ordered.Order().Should().Equal(chosen.Order(), "each selected id, once");
+        ordered.Select(id => digests[id].Prefix).Should().BeInAscendingOrder().And.Equal(prefixes);
+        ordered.Select((id, i) => table.At(slots[i], id)).Should().Equal(ordered.Select(id => digests[id]));
+    }
+
+    [Test]
+    public void InPrefixOrder_DigestsCraftedToShareAHomeSlot_AreStillInPrefixOrder()
+    {
+        // given 3,000 digests whose first 4 bytes are equal, so they share one home slot and fill a run of slots in the order
+        // they came: the reverse of their prefixes' (an insertion sort would move each past all before it)
+        var table = new DigestTable(16);
+        var digests = Enumerable.Range(0, 3000).Select(i => BigEndianSha256(0x1234_5678_0000_0000UL | (uint)(3000 - i), (ulong)i)).ToArray();
+        var selected = new BitSet(digests.Length);
+        foreach (var digest in digests)
+        {
+            selected.Add(table.GetOrAdd(digest));
+        }
+
+        // when they are listed in prefix order
+        var (ordered, prefixes, _) = table.InPrefixOrder(selected, digests.Length);
+
+        // then they are (sorted as a whole: the run is too long to mend in place)
+        prefixes.Should().BeInAscendingOrder();
+        ordered.Select(id => table[id]).Should().Equal(digests.Reverse());
+    }
+
+    [Test]
+    public void InPrefixOrder_DigestsWrappedPastTheTablesEnd_ComeLast()
+    {
+        // given digests at the top of the range (their home is the last slot, so most wrap to the start) and at the bottom
+        var table = new DigestTable(16);
+        var top = Enumerable.Range(0, 8).Select(i => BigEndianSha256(ulong.MaxValue - (ulong)i, 1)).ToArray();
+        var bottom = Enumerable.Range(0, 3).Select(i => BigEndianSha256((ulong)i, 2)).ToArray();
+        var selected = new BitSet(16);
+        foreach (var digest in top.Concat(bottom))
+        {
+            selected.Add(table.GetOrAdd(digest));
+        }
+
+        // when they are listed in prefix order
+        var (ordered, _, _) = table.InPrefixOrder(selected, 11);
+
+        // then the bottom ones come first and the wrapped ones last, each group by prefix
+        ordered.Select(id => table[id]).Should().Equal(bottom.Concat(top.Reverse()));
+    }
+
+    [Test]
+    public void InPrefixOrder_ACountThatIsNotTheSets_IsRefused()
+    {
+        var table = new DigestTable(16);
+        var selected = new BitSet(16);
+        selected.Add(table.GetOrAdd(Sha256(1, 1)));
+        selected.Add(table.GetOrAdd(Sha256(2, 2)));
+
+        FluentActions.Invoking(() => table.InPrefixOrder(selected, 1)).Should().Throw<ArgumentException>().WithMessage("*more than the 1 ids*");
+        FluentActions.Invoking(() => table.InPrefixOrder(selected, 3)).Should().Throw<ArgumentException>().WithMessage("*holds 2 ids, not the 3*");
     }
 }

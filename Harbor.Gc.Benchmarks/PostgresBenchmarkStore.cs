@@ -182,7 +182,7 @@ internal static class PostgresBenchmarkStore
         var builder = new NpgsqlConnectionStringBuilder(cluster.ConnectionString(database)) { MaxPoolSize = maxPoolSize };
         if (Environment.GetEnvironmentVariable("HARBOR_GC_BENCH_MAX_AUTO_PREPARE") is { Length: > 0 } autoPrepare)
         {
-            // Npgsql's automatic preparation (a statement run often is prepared on its connection), to measure whether it helps
+            // Npgsql's automatic preparation (a statement run often is prepared on its connection): 0 turns the store's default off
             builder.MaxAutoPrepare = int.Parse(autoPrepare, CultureInfo.InvariantCulture);
         }
 

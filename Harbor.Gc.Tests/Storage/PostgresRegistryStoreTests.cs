@@ -313,7 +313,7 @@ public class PostgresRegistryStoreTests
         ("an accessory's link", "SELECT * FROM accessory_links WHERE repository = @repository AND accessory = @accessory", "accessory_links_pkey"),
         ("the referrers of a subject", "SELECT * FROM accessory_links WHERE repository = @repository AND subject = @digest", "accessory_links_subject"),
         ("a layer link", "SELECT * FROM layer_links WHERE repository = @repository AND digest = @layer", "layer_links_pkey"),
-        ("a repository's artifacts referencing a blob", "SELECT 1 FROM artifacts WHERE repository = @repository AND ref_digests @> @digests", "artifacts_ref_digests"),
+        ("a repository's artifacts referencing a blob", PostgresRegistryStore.ReferencedInRepositoryQuery, "artifacts_ref_digests"),
     ];
 
     [Test]
@@ -321,23 +321,12 @@ public class PostgresRegistryStoreTests
     {
         // given a store of 20,000 artifacts in 4 repositories, each tagged, signed, linking a layer and listing a child
         var database = NewStoreDatabase();
+        Fill20000(database);
         using var connection = new NpgsqlConnection(database.ConnectionString);
         connection.Open();
-        foreach (var sql in new[]
-                 {
-                     "INSERT INTO blobs SELECT sha256(('l' || i)::bytea), 1, NULL, 0, 0, 0 FROM generate_series(1, 20000) i",
-                     "INSERT INTO artifacts (repository, digest, media_type, kind, artifact_type, size, pushed_at, first_pushed_at, pulled_at, labels, ref_digests, refs, "
-                         + "children, subject, parse_problem, version) SELECT 'repo' || (i % 4), sha256(i::text::bytea), 1, 0, NULL, 1, 0, 0, NULL, '{}', "
-                         + "ARRAY[sha256(('l' || i)::bytea)], '', ARRAY[sha256(('c' || i)::bytea)], NULL, NULL, i FROM generate_series(1, 20000) i",
-                     "INSERT INTO tags SELECT 'repo' || (i % 4), 'v' || i, sha256(i::text::bytea), 0, NULL FROM generate_series(1, 20000) i",
-                     "INSERT INTO accessory_links SELECT 'repo' || (i % 4), sha256(('a' || i)::bytea), sha256(i::text::bytea), 't', 0, false FROM generate_series(1, 20000) i",
-                     "INSERT INTO layer_links SELECT 'repo' || (i % 4), sha256(('l' || i)::bytea), 0 FROM generate_series(1, 20000) i",
-                     "ANALYZE",
-                     "SET enable_seqscan = off",
-                 })
+        using (var priced = new NpgsqlCommand("SET enable_seqscan = off", connection))
         {
-            using var command = new NpgsqlCommand(sql, connection);
-            command.ExecuteNonQuery();
+            priced.ExecuteNonQuery();
         }
 
         // when each lookup is planned, with sequential scans priced out (a missing index then still shows a sequential scan), for
@@ -367,6 +356,131 @@ public class PostgresRegistryStoreTests
         }
 
         static byte[] Sha256(string text) => System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text));
+    }
+
+    /// <summary>20,000 artifacts in 4 repositories (artifact i in repo(i % 4)), each tagged, signed, linking layer li and listing child ci.</summary>
+    private static void Fill20000(PostgresTestDatabases.Database database)
+    {
+        using var connection = new NpgsqlConnection(database.ConnectionString);
+        connection.Open();
+        foreach (var sql in new[]
+                 {
+                     "INSERT INTO blobs SELECT sha256(('l' || i)::bytea), 1, NULL, 0, 0, 0 FROM generate_series(1, 20000) i",
+                     "INSERT INTO artifacts (repository, digest, media_type, kind, artifact_type, size, pushed_at, first_pushed_at, pulled_at, labels, ref_digests, refs, "
+                         + "children, subject, parse_problem, version) SELECT 'repo' || (i % 4), sha256(i::text::bytea), 1, 0, NULL, 1, 0, 0, NULL, '{}', "
+                         + "ARRAY[sha256(('l' || i)::bytea)], '', ARRAY[sha256(('c' || i)::bytea)], NULL, NULL, i FROM generate_series(1, 20000) i",
+                     "INSERT INTO tags SELECT 'repo' || (i % 4), 'v' || i, sha256(i::text::bytea), 0, NULL FROM generate_series(1, 20000) i",
+                     "INSERT INTO accessory_links SELECT 'repo' || (i % 4), sha256(('a' || i)::bytea), sha256(i::text::bytea), 't', 0, false FROM generate_series(1, 20000) i",
+                     "INSERT INTO layer_links SELECT 'repo' || (i % 4), sha256(('l' || i)::bytea), 0 FROM generate_series(1, 20000) i",
+                     "ANALYZE",
+                 })
+        {
+            using var command = new NpgsqlCommand(sql, connection);
+            command.ExecuteNonQuery();
+        }
+    }
+
+    [TestCase("force_custom_plan", Description = "as the store's sessions plan: for each run's values")]
+    [TestCase("force_generic_plan", Description = "as PostgreSQL may plan a prepared statement after five runs: for any values")]
+    public async Task TheGinLookups_AsTheStoreRunsThem_UseTheirIndexes_ForADigestNoArtifactReferences(string planCacheMode)
+    {
+        // given the store of 20,000 artifacts (each layer referenced once: no statistics say how common a digest is), opened
+        var database = NewStoreDatabase();
+        Fill20000(database);
+        using var store = PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = database.ConnectionString, BlobsPath = _stores.NewFolder(), CreateIfMissing = true });
+        await using var connection = await store.OpenConnectionAsync();
+        Query<string>(connection, "SHOW plan_cache_mode").Should().Be("force_custom_plan", "every session of the store plans each run for its values");
+        await ExecuteAsync(connection, $"SET plan_cache_mode = {planCacheMode}");
+
+        // when each lookup a GIN index serves is prepared on one of its connections, with sequential scans allowed, and planned for
+        // a digest no artifact references (as the sweep's reference check is, for each garbage blob)
+        (string Lookup, string Sql, string Index)[] lookups =
+        [
+            ("is this blob referenced", PostgresRegistryStore.ReferencedQuery, "artifacts_ref_digests"),
+            ("does an artifact of the repository reference this blob", PostgresRegistryStore.ReferencedInRepositoryQuery, "artifacts_ref_digests"),
+            ("which indexes list this manifest", PostgresRegistryStore.ParentsQuery.Replace("@child", "@digests", StringComparison.Ordinal), "artifacts_children"),
+        ];
+        for (var l = 0; l < lookups.Length; l++)
+        {
+            var (lookup, sql, index) = lookups[l];
+            var prepared = sql.Replace("@digests", "$1", StringComparison.Ordinal).Replace("@repository", "'repo2'", StringComparison.Ordinal);
+            await ExecuteAsync(connection, $"PREPARE lookup{l}(bytea[]) AS {prepared}");
+            var plan = new List<string>();
+            await using (var explain = new NpgsqlCommand($"EXPLAIN EXECUTE lookup{l}(ARRAY[sha256('garbage'::bytea)])", connection))
+            await using (var reader = await explain.ExecuteReaderAsync())
+            {
+                while (await reader.ReadAsync())
+                {
+                    plan.Add(reader.GetString(0));
+                }
+            }
+
+            // then it reads through its index, never the whole table
+            var text = string.Join("\n", plan);
+            text.Should().Contain(index, $"{lookup} ({planCacheMode}) must use {index}:\n{text}").And.NotContain("Seq Scan", $"{lookup}:\n{text}");
+        }
+    }
+
+    [TestCase(null, true, Description = "the default: Npgsql prepares what a connection runs often")]
+    [TestCase("Max Auto Prepare=0", false, Description = "for a pooler that cannot keep prepared statements")]
+    [TestCase("maxautoprepare=0", false, Description = "another spelling")]
+    public async Task AStatementTheStoreRunsOften_IsPreparedOnItsConnection_UnlessTheConnectionStringSaysNot(string? setting, bool prepared)
+    {
+        // given a store opened with that connection string
+        var database = NewStoreDatabase();
+        var connectionString = setting is null ? database.ConnectionString : $"{database.ConnectionString};{setting}";
+        using var store = PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = connectionString, BlobsPath = _stores.NewFolder(), CreateIfMissing = true });
+
+        // when it looks a blob up twenty times, one after another (one pooled connection)
+        for (var i = 0; i < 20; i++)
+        {
+            (await store.GetBlobAsync(Digest.Sha256Of([(byte)i]))).Should().BeNull();
+        }
+
+        // then that connection holds the lookup prepared, or nothing prepared; either way it plans each run for its values
+        await using var connection = await store.OpenConnectionAsync();
+        Query<long>(connection, "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%FROM blobs WHERE digest%'").Should().Be(prepared ? 1 : 0);
+        Query<string>(connection, "SHOW plan_cache_mode").Should().Be("force_custom_plan");
+        PostgresRegistryStore.SetsMaxAutoPrepare(connectionString).Should().Be(setting is not null);
+    }
+
+    [Test]
+    public async Task AColumnAddedUnderTheStoresPreparedStatements_BreaksNothing()
+    {
+        // given a registry whose store's connections prepared their statements over thirty pushes
+        var registry = new ScenarioRegistry(_stores);
+        for (var i = 0; i < 30; i++)
+        {
+            registry.Image("library/app", [registry.Blob()], tag: i % 2 == 0 ? $"v{i}" : null);
+        }
+
+        // when another process adds a column to each table (as a later version's migration may) while the store is open
+        await using (var other = Connect(registry))
+        {
+            foreach (var table in new[] { "blobs", "artifacts", "tags", "accessory_links", "layer_links" })
+            {
+                await ExecuteAsync(other, $"ALTER TABLE {table} ADD COLUMN later_version_column integer");
+            }
+        }
+
+        // then pushes, a real run and what it leaves work as before: every statement names its columns, so no prepared
+        // statement's result changes
+        for (var i = 0; i < 10; i++)
+        {
+            registry.Image("library/app", [registry.Blob()], tag: $"w{i}");
+        }
+
+        registry.Age();
+        var result = await registry.Collector().RunAsync(new Harbor.Gc.Collection.GcOptions { DeleteUntagged = true });
+        result.Outcome.Should().Be(Harbor.Gc.Collection.GcOutcome.Completed);
+        result.ArtifactsDeleted.Should().Be(15, "the untagged images");
+        registry.Store.GetArtifacts().Should().HaveCount(25);
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
     }
 
     private PostgresTestDatabases.Database NewStoreDatabase()

@@ -13,6 +13,19 @@ public sealed partial class PostgresRegistryStore
     /// <summary>The blob folder's marker, which holds the id of the store it belongs to (the LiteDB store's marker too, so the two never share a folder).</summary>
     private const string OwnerFile = ".harbor-gc-store";
 
+    /// <summary>The statements a connection keeps prepared (Npgsql's <c>Max Auto Prepare</c>) unless the connection string says.</summary>
+    internal const int DefaultMaxAutoPrepare = 64;
+
+    /// <summary>Run once on each of the store's connections: a prepared statement is planned for each run's values, never generically.</summary>
+    internal const string PlanEachRun = "SET plan_cache_mode = force_custom_plan";
+
+    /// <summary>Whether <paramref name="connectionString"/> sets <c>Max Auto Prepare</c> (under any of its spellings).</summary>
+    internal static bool SetsMaxAutoPrepare(string connectionString)
+    {
+        var settings = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        return settings.Keys.Cast<string>().Any(key => key.Replace(" ", string.Empty, StringComparison.Ordinal).Equals("MaxAutoPrepare", StringComparison.OrdinalIgnoreCase));
+    }
+
     /// <summary>
     /// Opens the store: connects, checks the database (a Harbor.Gc store of a version this build knows; created in an empty database
     /// with <see cref="PostgresStoreOptions.CreateIfMissing"/>; migrated to this version unless read-only), and checks that the blob
@@ -51,11 +64,19 @@ public sealed partial class PostgresRegistryStore
         var builder = new NpgsqlConnectionStringBuilder(options.ConnectionString);
         builder.ApplicationName ??= "harbor-gc";
 
-        // a pooled connection goes back to the pool without a DISCARD ALL: the store leaves no session state on it (the advisory locks
-        // it takes on pooled connections and its read-only setting are the transaction's, prepared statements are not used, and a
-        // session-level advisory lock is only ever taken on an unpooled connection of its own),
-        // and the reset was one statement more for every operation (244,817 of them, 1.7 s of server time, in a 100k-artifact real run)
+        // a pooled connection goes back to the pool without a DISCARD ALL: the store leaves no session state on it but its own (the
+        // advisory locks it takes on pooled connections and its read-only setting are the transaction's, a session-level advisory lock
+        // is only ever taken on an unpooled connection of its own; what stays is the prepared statements and the plan cache mode
+        // below, which are meant to), and the reset was one statement more for every operation (244,817 of them, 1.7 s of server
+        // time, in a 100k-artifact real run)
         builder.NoResetOnClose = true;
+        if (!SetsMaxAutoPrepare(options.ConnectionString))
+        {
+            // Npgsql prepares a statement a connection runs often, so the server parses it once, not on every push (with the plan
+            // cache mode below: manifest pushes ×1.25-1.3, a real run's blob sweep ×1.6; Harbor.Gc.Benchmarks/README.md); a
+            // connection string that sets Max Auto Prepare keeps its own (0: none, for a pooler that cannot keep prepared statements)
+            builder.MaxAutoPrepare = DefaultMaxAutoPrepare;
+        }
         var where = Locate(builder);
         var blobs = options.S3Blobs is null ? Path.GetFullPath(options.BlobsPath!) : null;
         if (blobs is not null && !Directory.Exists(blobs) && !options.CreateIfMissing)
@@ -63,7 +84,22 @@ public sealed partial class PostgresRegistryStore
             throw new DirectoryNotFoundException($"The blob folder '{blobs}' of the postgres: store {where} does not exist (nothing was created).");
         }
 
-        var dataSource = new NpgsqlDataSourceBuilder(builder.ConnectionString).Build();
+        var dataSourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
+        // every session of the store plans each statement for its own values: a prepared statement is otherwise planned once for any
+        // values after five runs, and PostgreSQL's plan for "is this blob referenced" without a digest scans the whole artifacts
+        // table, which a real run's sweep runs for every blob (it fell to a seventh of its rate; Harbor.Gc.Benchmarks/README.md)
+        dataSourceBuilder.UsePhysicalConnectionInitializer(
+            connection =>
+            {
+                using var set = new NpgsqlCommand(PlanEachRun, connection);
+                set.ExecuteNonQuery();
+            },
+            async connection =>
+            {
+                await using var set = new NpgsqlCommand(PlanEachRun, connection);
+                await set.ExecuteNonQueryAsync().ConfigureAwait(false);
+            });
+        var dataSource = dataSourceBuilder.Build();
         var time = timeProvider ?? TimeProvider.System;
         // the retries wait on the system clock: they wait for a server, and a test's fake clock (the store's) would never let them go on
         var s3 = options.S3Blobs is { } s3Options ? new S3BlobStore(s3Options, TimeProvider.System) : null;

@@ -868,7 +868,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
                 await share.ExecuteNonQueryAsync().ConfigureAwait(false);
             }
 
-            await using (var used = Command(connection, "SELECT EXISTS (SELECT 1 FROM artifacts WHERE repository = @repository AND ref_digests @> @digests)"))
+            await using (var used = Command(connection, ReferencedInRepositoryQuery))
             {
                 used.Parameters.Add(Text("repository", repository));
                 used.Parameters.Add(Digests("digests", [link.Digest]));
@@ -916,8 +916,17 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
 
     // ---- internals -----------------------------------------------------------------------------------------------
 
-    /// <summary>"Is this blob referenced": a GIN index lookup (<c>@digests</c> is a one-element array).</summary>
-    internal const string ReferencedQuery = "SELECT EXISTS (SELECT 1 FROM artifacts WHERE ref_digests @> @digests)";
+    /// <summary>
+    /// "Is this blob referenced": a GIN index lookup (<c>@digests</c> is a one-element array). It counts the references, not
+    /// <c>EXISTS</c>: for a digest it has no statistics of (a layer no other artifact shares, or a prepared statement's plan for
+    /// any digest) PostgreSQL guesses that half a percent of the artifacts match, and prices a sequential scan that stops at the first
+    /// as cheaper than the index; the sweep asks about blobs no artifact references, so that scan reads the whole table. Counting has
+    /// no first match to stop at, and a blob the sweep asks about has no reference or a few (pushed since the plan).
+    /// </summary>
+    internal const string ReferencedQuery = "SELECT count(*) > 0 FROM artifacts WHERE ref_digests @> @digests";
+
+    /// <summary>"Does an artifact of the repository reference this blob": counted as <see cref="ReferencedQuery"/> is, for the same reason.</summary>
+    internal const string ReferencedInRepositoryQuery = "SELECT count(*) > 0 FROM artifacts WHERE repository = @repository AND ref_digests @> @digests";
 
     /// <summary>"Which indexes of the repository list this child": a GIN index lookup (<c>@child</c> is a one-element array).</summary>
     internal const string ParentsQuery = $"SELECT {ArtifactColumns} FROM artifacts WHERE repository = @repository AND children @> @child";

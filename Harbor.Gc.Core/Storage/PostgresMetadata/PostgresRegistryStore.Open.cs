@@ -77,6 +77,7 @@ public sealed partial class PostgresRegistryStore
             // connection string that sets Max Auto Prepare keeps its own (0: none, for a pooler that cannot keep prepared statements)
             builder.MaxAutoPrepare = DefaultMaxAutoPrepare;
         }
+
         var where = Locate(builder);
         var blobs = options.S3Blobs is null ? Path.GetFullPath(options.BlobsPath!) : null;
         if (blobs is not null && !Directory.Exists(blobs) && !options.CreateIfMissing)
@@ -86,8 +87,9 @@ public sealed partial class PostgresRegistryStore
 
         var dataSourceBuilder = new NpgsqlDataSourceBuilder(builder.ConnectionString);
         // every session of the store plans each statement for its own values: a prepared statement is otherwise planned once for any
-        // values after five runs, and PostgreSQL's plan for "is this blob referenced" without a digest scans the whole artifacts
-        // table, which a real run's sweep runs for every blob (it fell to a seventh of its rate; Harbor.Gc.Benchmarks/README.md)
+        // values after five runs, and such a plan can be one no value would get. The sweep's reference check, before it counted, was
+        // planned without its digest as a scan of the whole artifacts table, for every blob (the sweep fell to a seventh of its rate;
+        // Harbor.Gc.Benchmarks/README.md)
         dataSourceBuilder.UsePhysicalConnectionInitializer(
             connection =>
             {

@@ -298,8 +298,8 @@ internal static class Planner
         var live = marks.LiveDigests;
         var statuses = graph.BlobStatuses;
         var blobDigest = graph.BlobDigest;
-        var dead = new List<int>();
         var deadDigests = new BitSet(graph.Digests.Count);
+        var deadCount = 0;
         var oneRecordEach = true;
         var liveCount = 0;
         var bytes = 0L;
@@ -318,55 +318,55 @@ internal static class Planner
             }
             else if (IsDeadBlob(graph, marks, b))
             {
-                dead.Add(b);
+                deadCount++;
                 bytes += graph.BlobSize[b];
                 oneRecordEach &= deadDigests.Add(blobDigest[b]);
             }
         }
 
+        // the dead blobs in digest order (by the 8-byte prefix; equal prefixes are ordered in full below), each with its digest's
+        // table slot, so each record is built with one look-up
         var digests = graph.Digests;
-        var owners = new BlobOwners(graph, marks, deadDigests, dead.Count);
-        var result = new PlannedBlob[dead.Count];
         ulong[] keys;
+        int[] slots;
+        int[] order; // the blob of each place
         if (oneRecordEach)
         {
-            // the dead digests in prefix order from one pass over the digest table, each with the slot that gives its value, and
-            // its record through the digest's blob
-            (var ids, keys, var slots) = digests.InPrefixOrder(deadDigests, dead.Count);
-            var digestToBlob = graph.DigestToBlob;
-            for (var i = 0; i < result.Length; i++)
+            // from one pass over the digest table, each digest's record through the digest's blob
+            (var ids, keys, slots) = digests.InPrefixOrder(deadDigests, deadCount);
+            order = new int[ids.Length];
+            for (var i = 0; i < order.Length; i++)
             {
-                var id = ids[i];
-                var b = digestToBlob[id];
-                result[i] = new PlannedBlob(digests.At(slots[i], id), graph.BlobSize[b], new DateTimeOffset(graph.BlobTouched[b], TimeSpan.Zero), statuses[b])
-                {
-                    Repositories = owners.Of(id),
-                };
+                order[i] = graph.DigestToBlob[ids[i]];
             }
         }
         else
         {
-            // a store that listed a blob twice: each record planned, sorted by the digest's 8-byte prefix; each item carries what
-            // the record needs (read here in blob order) and the digest's table slot, so the records are built in digest order
-            keys = new ulong[dead.Count];
-            var order = new DeadBlob[dead.Count];
-            for (var i = 0; i < order.Length; i++)
+            // a store that listed a blob twice: each record planned, sorted
+            order = new int[deadCount];
+            keys = new ulong[deadCount];
+            for (int b = 0, i = 0; b < graph.BlobCount; b++)
             {
-                var b = dead[i];
-                var slot = digests.SlotOf(blobDigest[b]);
-                keys[i] = digests.PrefixAt(slot, blobDigest[b]);
-                order[i] = new DeadBlob(graph.BlobSize[b], graph.BlobTouched[b], slot, blobDigest[b], statuses[b]);
+                if (IsDeadBlob(graph, marks, b))
+                {
+                    order[i] = b;
+                    keys[i++] = digests.PrefixOf(blobDigest[b]);
+                }
             }
 
             Array.Sort(keys, order);
-            for (var i = 0; i < result.Length; i++)
+            slots = [.. order.Select(b => digests.SlotOf(blobDigest[b]))];
+        }
+
+        var owners = new BlobOwners(graph, marks, deadDigests, deadCount);
+        var result = new PlannedBlob[deadCount];
+        for (var i = 0; i < result.Length; i++)
+        {
+            var b = order[i];
+            result[i] = new PlannedBlob(digests.At(slots[i], blobDigest[b]), graph.BlobSize[b], new DateTimeOffset(graph.BlobTouched[b], TimeSpan.Zero), statuses[b])
             {
-                ref readonly var d = ref order[i];
-                result[i] = new PlannedBlob(digests.At(d.Slot, d.Digest), d.Size, new DateTimeOffset(d.Touched, TimeSpan.Zero), d.Status)
-                {
-                    Repositories = owners.Of(d.Digest),
-                };
-            }
+                Repositories = owners.Of(blobDigest[b]),
+            };
         }
 
         SortTies(keys, result, static x => x.Digest);
@@ -486,8 +486,6 @@ internal static class Planner
             }
         }
     }
-
-    private readonly record struct DeadBlob(long Size, long Touched, int Slot, int Digest, BlobStatus Status);
 
     private sealed record BlobPlan(PlannedBlob[] Blobs, long Bytes, int LiveBlobs, List<PlanWarning> Warnings);
 

@@ -49,9 +49,25 @@ internal sealed class BinaryCopyReader : IAsyncDisposable
     /// <param name="what">What the rows are, for messages (a table's name).</param>
     /// <param name="fields">The number of fields every row has.</param>
     /// <param name="cancellationToken">Stops the read.</param>
-    public static async Task<BinaryCopyReader> StartAsync(NpgsqlConnection connection, string query, string what, int fields, CancellationToken cancellationToken)
+    public static Task<BinaryCopyReader> StartAsync(NpgsqlConnection connection, string query, string what, int fields, CancellationToken cancellationToken) =>
+        StartCopyAsync(connection, $"COPY ({query}) TO STDOUT (FORMAT BINARY)", what, fields, cancellationToken);
+
+    /// <summary>
+    /// Starts <c>COPY <paramref name="table"/> (<paramref name="columns"/>) TO STDOUT (FORMAT BINARY)</c> and reads its header: every
+    /// row of the table, as the transaction sees it. Cheaper for the server than the query form, which runs the query's plan and
+    /// projects each row before copying it (3–7% of the server's CPU in a 1M dry run, Harbor.Gc.Benchmarks/README.md); a
+    /// generated column cannot be named here (PostgreSQL refuses it), only in a query.
+    /// </summary>
+    /// <param name="connection">An open connection, in the transaction the rows are to be read in.</param>
+    /// <param name="table">The table's name.</param>
+    /// <param name="columns">Its columns to read, comma-separated; each row has as many fields.</param>
+    /// <param name="cancellationToken">Stops the read.</param>
+    public static Task<BinaryCopyReader> StartTableAsync(NpgsqlConnection connection, string table, string columns, CancellationToken cancellationToken) =>
+        StartCopyAsync(connection, $"COPY {table} ({columns}) TO STDOUT (FORMAT BINARY)", table, columns.Count(c => c == ',') + 1, cancellationToken);
+
+    private static async Task<BinaryCopyReader> StartCopyAsync(NpgsqlConnection connection, string copy, string what, int fields, CancellationToken cancellationToken)
     {
-        var stream = await connection.BeginRawBinaryCopyAsync($"COPY ({query}) TO STDOUT (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
+        var stream = await connection.BeginRawBinaryCopyAsync(copy, cancellationToken).ConfigureAwait(false);
         var reader = new BinaryCopyReader(stream, what, fields);
         try
         {

@@ -629,8 +629,10 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
                 recorded = new RecordedBlobPrefixes(hint.Blobs);
                 if (columns is not null)
                 {
-                    // one field a blob, packed by the server on each write (schema version 4): a field costs the server a send call
-                    n = await ForEachRowAsync("SELECT snapshot FROM blobs", "blobs", 1, r =>
+                    // one field a blob, packed by the server on each write (schema version 4): a field costs the server a send call;
+                    // a generated column, so a query's COPY (a table's COPY cannot name it)
+                    var blobRows = await BinaryCopyReader.StartAsync(connection, "SELECT snapshot FROM blobs", "blobs", 1, cancellationToken).ConfigureAwait(false);
+                    n = await ForEachRowAsync(blobRows, r =>
                     {
                         var digest = UnpackBlobSnapshot(r.Bytes(0), out var size, out var lastTouched, out var status);
                         recorded.Add(digest.Prefix);
@@ -640,7 +642,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
                 else
                 {
                     var blobMediaTypes = new Utf8Interner<string>(t => t, capacity: 4096);
-                    n = await DeliverAsync($"SELECT {BlobColumns} FROM blobs", "blobs", 6, r =>
+                    n = await DeliverAsync("blobs", BlobColumns, r =>
                     {
                         var blob = new Blob(r.Digest(0), r.Int64(1), r.IsNull(2) ? null : blobMediaTypes.Get(r.Bytes(2)), Time(r.Int64(3)), Time(r.Int64(4)), (BlobStatus)r.Int16(5));
                         recorded.Add(blob.Digest.Prefix);
@@ -654,7 +656,9 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
                 var references = new Digest[64];
                 var kinds = new BlobReferenceKind[64];
                 var children = new Digest[16];
-                n = await ForEachRowAsync("SELECT repository, digest, media_type, kind, size, pushed_at, refs, children, parse_problem, version FROM artifacts", "artifacts", 10, r =>
+                var artifactRows = await BinaryCopyReader.StartTableAsync(connection, "artifacts",
+                    "repository, digest, media_type, kind, size, pushed_at, refs, children, parse_problem, version", cancellationToken).ConfigureAwait(false);
+                n = await ForEachRowAsync(artifactRows, r =>
                 {
                     var repository = names.Get(r.Bytes(0));
                     var digest = r.Digest(1);
@@ -668,23 +672,25 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
             }
             else
             {
-                n = await DeliverAsync($"SELECT {ArtifactColumns} FROM artifacts", "artifacts", 15, r => ReadArtifact(r, names, _mediaTypes), sink.OnArtifact, n).ConfigureAwait(false);
+                n = await DeliverAsync("artifacts", ArtifactColumns, r => ReadArtifact(r, names, _mediaTypes), sink.OnArtifact, n).ConfigureAwait(false);
             }
 
-            n = await DeliverAsync($"SELECT {TagColumns} FROM tags", "tags", 5,
+            n = await DeliverAsync("tags", TagColumns,
                 r => new Tag(names.Get(r.Bytes(0)), r.String(1), r.Digest(2), Time(r.Int64(3)), r.IsNull(4) ? null : Time(r.Int64(4))), sink.OnTag, n).ConfigureAwait(false);
-            n = await DeliverAsync($"SELECT {LinkColumns} FROM accessory_links", "accessory_links", 6,
+            n = await DeliverAsync("accessory_links", LinkColumns,
                 r => new AccessoryLink(names.Get(r.Bytes(0)), r.Digest(1), r.Digest(2), r.String(3), (ReferenceStrength)r.Int16(4), r.Boolean(5)), sink.OnAccessoryLink, n).ConfigureAwait(false);
-            await DeliverAsync("SELECT repository, digest, created_at FROM layer_links", "layer_links", 3,
+            await DeliverAsync("layer_links", "repository, digest, created_at",
                 r => new LayerLink(names.Get(r.Bytes(0)), r.Digest(1), Time(r.Int64(2))), sink.OnLayerLink, n).ConfigureAwait(false);
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
 
-            Task<int> DeliverAsync<T>(string query, string table, int fields, Func<BinaryCopyReader, T> read, Action<T> deliver, int n) =>
-                ForEachRowAsync(query, table, fields, r => deliver(read(r)), n);
+            // a table's COPY, not a query's: the server copies each row as it scans it, with no plan to run and no projection
+            async Task<int> DeliverAsync<T>(string table, string tableColumns, Func<BinaryCopyReader, T> read, Action<T> deliver, int n) =>
+                await ForEachRowAsync(await BinaryCopyReader.StartTableAsync(connection, table, tableColumns, cancellationToken).ConfigureAwait(false),
+                    r => deliver(read(r)), n).ConfigureAwait(false);
 
-            async Task<int> ForEachRowAsync(string query, string table, int fields, Action<BinaryCopyReader> each, int n)
+            async Task<int> ForEachRowAsync(BinaryCopyReader started, Action<BinaryCopyReader> each, int n)
             {
-                await using var rows = await BinaryCopyReader.StartAsync(connection, query, table, fields, cancellationToken).ConfigureAwait(false);
+                await using var rows = started;
                 while (await rows.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
                     if ((++n & 0xFFF) == 0)

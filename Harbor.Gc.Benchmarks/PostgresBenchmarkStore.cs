@@ -186,6 +186,12 @@ internal static class PostgresBenchmarkStore
             builder.MaxAutoPrepare = int.Parse(autoPrepare, CultureInfo.InvariantCulture);
         }
 
+        if (Environment.GetEnvironmentVariable("HARBOR_GC_BENCH_CONNECTION_OPTIONS") is { Length: > 0 } options)
+        {
+            // more connection string keywords for an experiment, e.g. "Read Buffer Size=65536"
+            builder.ConnectionString += ";" + options;
+        }
+
         var connectionString = builder.ConnectionString;
         return PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = connectionString, BlobsPath = cluster.BlobsFolder(database), ReadOnly = readOnly, CreateIfMissing = !readOnly }, time);
     }

@@ -64,8 +64,14 @@ internal static class PostgresBenchmarkStore
             await ExecuteAsync(connection, $"DROP INDEX {index}").ConfigureAwait(false);
         }
 
-        await CopyAsync(connection, "COPY blobs (digest, size, media_type, created_at, updated_at, status) FROM STDIN (FORMAT BINARY)", snapshot.Blobs, async (copy, b) =>
+        // each blob's row id (schema version 5) given here, in the order a push would have got them, so the artifacts' references
+        // below can be packed as those ids (PackedReferenceKeys), as the server packs them on a push
+        var blobIds = new Dictionary<Digest, long>(snapshot.Blobs.Count);
+        await CopyAsync(connection, "COPY blobs (id, digest, size, media_type, created_at, updated_at, status) FROM STDIN (FORMAT BINARY)", snapshot.Blobs, async (copy, b) =>
         {
+            var id = blobIds.Count + 1L;
+            blobIds.Add(b.Digest, id);
+            await copy.WriteAsync(id, NpgsqlDbType.Bigint).ConfigureAwait(false);
             await copy.WriteAsync(b.Digest.ToHashBytes(), NpgsqlDbType.Bytea).ConfigureAwait(false);
             await copy.WriteAsync(b.Size, NpgsqlDbType.Bigint).ConfigureAwait(false);
             await WriteTextAsync(copy, b.MediaType).ConfigureAwait(false);
@@ -83,7 +89,7 @@ internal static class PostgresBenchmarkStore
 
         long maxVersion = 0;
         await CopyAsync(connection,
-            "COPY artifacts (repository, digest, media_type, kind, artifact_type, size, pushed_at, first_pushed_at, pulled_at, labels, refs, ref_digests, "
+            "COPY artifacts (repository, digest, media_type, kind, artifact_type, size, pushed_at, first_pushed_at, pulled_at, labels, refs, ref_digests, ref_keys, "
             + "children, subject, parse_problem, version) FROM STDIN (FORMAT BINARY)", snapshot.Artifacts, async (copy, a) =>
             {
                 maxVersion = Math.Max(maxVersion, a.Version);
@@ -99,6 +105,7 @@ internal static class PostgresBenchmarkStore
                 await copy.WriteAsync(a.Labels.ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Text).ConfigureAwait(false);
                 await copy.WriteAsync(PackedReferences.Pack(a.References, mediaTypes), NpgsqlDbType.Bytea).ConfigureAwait(false);
                 await copy.WriteAsync(a.References.Select(r => r.Digest.ToHashBytes()).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Bytea).ConfigureAwait(false);
+                await copy.WriteAsync(PackedReferenceKeys.Pack(a.References, d => blobIds.TryGetValue(d, out var id) ? id : null), NpgsqlDbType.Bytea).ConfigureAwait(false);
                 await copy.WriteAsync(a.Children.Select(c => c.ToHashBytes()).ToArray(), NpgsqlDbType.Array | NpgsqlDbType.Bytea).ConfigureAwait(false);
                 await (a.Subject is { } subject ? copy.WriteAsync(subject.ToHashBytes(), NpgsqlDbType.Bytea) : copy.WriteNullAsync()).ConfigureAwait(false);
                 await WriteTextAsync(copy, a.ParseProblem).ConfigureAwait(false);
@@ -137,6 +144,7 @@ internal static class PostgresBenchmarkStore
         }
 
         await ExecuteAsync(connection, string.Create(CultureInfo.InvariantCulture, $"SELECT setval('artifact_version', {Math.Max(1, maxVersion)})")).ConfigureAwait(false);
+        await ExecuteAsync(connection, string.Create(CultureInfo.InvariantCulture, $"SELECT setval(pg_get_serial_sequence('blobs', 'id'), {Math.Max(1, blobIds.Count)})")).ConfigureAwait(false);
         await ExecuteAsync(connection, "VACUUM (ANALYZE, FREEZE)").ConfigureAwait(false);
         long bytes;
         await using (var size = new NpgsqlCommand("SELECT pg_database_size(current_database())", connection))

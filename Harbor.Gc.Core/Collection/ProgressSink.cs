@@ -62,6 +62,13 @@ internal sealed class ProgressSink(IKeyedSnapshotSink inner, IProgress<GcProgres
         Tick();
     }
 
+    public void OnArtifactColumns(in ArtifactColumns artifact, ReadOnlySpan<int> referenceBlobs, ReadOnlySpan<Digest> referenceDigests,
+        ReadOnlySpan<BlobReferenceKind> referenceKinds, ReadOnlySpan<Digest> children)
+    {
+        ((IColumnSnapshotSink)inner).OnArtifactColumns(artifact, referenceBlobs, referenceDigests, referenceKinds, children);
+        Tick();
+    }
+
     public void OnTag(Tag tag) => inner.OnTag(tag);
 
     public void OnAccessoryLink(AccessoryLink link) => inner.OnAccessoryLink(link);

@@ -57,6 +57,8 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IColumnSnapshotSink, ID
     private int[] _keyToBlob = [];
     private Artifact?[] _keyedSource = []; // per artifact given with keys: the record, for a key that names no blob
     private bool _anyKeyedRef;
+    private bool _keyToBlobUsed; // keys are the store's (IKeyedSnapshotSink)
+    private bool _blobOrdinalRefs; // keys are blob ordinals (IColumnSnapshotSink's references by blob)
     private bool _built;
 
     private RepositoryName _lastRepo;
@@ -157,6 +159,46 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IColumnSnapshotSink, ID
         _childStart[a + 1] = _childCount;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
+    public void OnArtifactColumns(in ArtifactColumns artifact, ReadOnlySpan<int> referenceBlobs, ReadOnlySpan<Digest> referenceDigests,
+        ReadOnlySpan<BlobReferenceKind> referenceKinds, ReadOnlySpan<Digest> children)
+    {
+        if (referenceKinds.Length != referenceBlobs.Length || referenceDigests.Length != referenceBlobs.Length)
+        {
+            throw new ArgumentException($"{referenceBlobs.Length} references, {referenceDigests.Length} digests and {referenceKinds.Length} kinds.", nameof(referenceKinds));
+        }
+
+        if (_keyToBlobUsed)
+        {
+            throw new InvalidOperationException("References by blob ordinal and by store key in one snapshot.");
+        }
+
+        var a = AddArtifact(artifact.Repository, artifact.Digest, artifact.MediaType, artifact.Kind, artifact.Size, artifact.PushedAtTicks,
+            artifact.Version, artifact.Trashed, artifact.ParseProblem, referenceBlobs.Length, children.Length);
+        referenceKinds.CopyTo(_refKinds.AsSpan(_refCount));
+        for (var r = 0; r < referenceBlobs.Length; r++)
+        {
+            var at = _refCount++;
+            var blob = referenceBlobs[r];
+            if (blob >= 0)
+            {
+                // resolved through the blob's digest id once interning is done (ResolveKeyedReferences)
+                _refs[at] = (uint)blob < (uint)_blobCount ? KeyedRef - blob
+                    : throw new ArgumentOutOfRangeException(nameof(referenceBlobs), blob, $"The snapshot has delivered {_blobCount} blobs.");
+                _blobOrdinalRefs = true;
+            }
+            else
+            {
+                _refs[at] = -1;
+                _interner.Enqueue(referenceDigests[r], DigestInterner.Target.Reference, at);
+            }
+        }
+
+        _refStart[a + 1] = _refCount;
+        AddChildren(children);
+        _childStart[a + 1] = _childCount;
+    }
+
     public void OnArtifact(Artifact artifact) => OnArtifact(artifact, default, default);
 
     public void OnArtifact(Artifact artifact, ReadOnlySpan<int> referenceKeys) => OnArtifact(artifact, referenceKeys, default);
@@ -176,8 +218,14 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IColumnSnapshotSink, ID
                 Array.Resize(ref _keyedSource, Math.Max(_artRepo.Length, a + 1));
             }
 
+            if (_blobOrdinalRefs)
+            {
+                throw new InvalidOperationException("References by blob ordinal and by store key in one snapshot.");
+            }
+
             _keyedSource[a] = artifact;
             _anyKeyedRef = true;
+            _keyToBlobUsed = true;
         }
 
         // kinds from the store spare reading the reference records; a record is then read only for a reference without a key
@@ -303,7 +351,7 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IColumnSnapshotSink, ID
         _built = true;
         var digests = _interner.Complete();
         cancellationToken.ThrowIfCancellationRequested();
-        if (_anyKeyedRef)
+        if (_anyKeyedRef || _blobOrdinalRefs)
         {
             ResolveKeyedReferences();
         }
@@ -493,12 +541,21 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IColumnSnapshotSink, ID
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
     private void ResolveKeyedReferences()
     {
-        // key → digest id, then each keyed reference in one pass (split over the cores: both arrays are only read)
-        var keyToId = new int[_keyToBlob.Length];
-        for (var key = 0; key < keyToId.Length; key++)
+        // key → digest id, then each keyed reference in one pass (split over the cores: both arrays are only read); a blob ordinal
+        // is its own key, checked against the blobs delivered when it was given
+        int[] keyToId;
+        if (_blobOrdinalRefs)
         {
-            var blob = _keyToBlob[key];
-            keyToId[key] = blob >= 0 ? _blobDigest[blob] : -1;
+            keyToId = _blobDigest;
+        }
+        else
+        {
+            keyToId = new int[_keyToBlob.Length];
+            for (var key = 0; key < keyToId.Length; key++)
+            {
+                var blob = _keyToBlob[key];
+                keyToId[key] = blob >= 0 ? _blobDigest[blob] : -1;
+            }
         }
 
         var refs = _refs;

@@ -31,6 +31,23 @@ internal interface IColumnSnapshotSink : ISnapshotSink
     /// <param name="referenceKinds">The kind of each reference.</param>
     /// <param name="children">Its children (<see cref="Artifact.Children"/>).</param>
     void OnArtifactColumns(in ArtifactColumns artifact, ReadOnlySpan<Digest> references, ReadOnlySpan<BlobReferenceKind> referenceKinds, ReadOnlySpan<Digest> children);
+
+    /// <summary>
+    /// An artifact whose references are given, where the store can, as the blob of this snapshot each names: what
+    /// <see cref="OnArtifactColumns(in ArtifactColumns, ReadOnlySpan{Digest}, ReadOnlySpan{BlobReferenceKind}, ReadOnlySpan{Digest})"/>
+    /// would read, without a digest for such a reference (a store that keeps its blobs' row ids in its references: the <c>postgres:</c>
+    /// store's schema version 5).
+    /// </summary>
+    /// <param name="artifact">Its scalar columns.</param>
+    /// <param name="referenceBlobs">
+    /// Per reference, in the manifest's order: the blob it names as its ordinal among the blobs of this snapshot (0 for the first
+    /// <see cref="OnBlobColumns"/> call, and so on; always one already delivered), or -1 when it is given by its digest.
+    /// </param>
+    /// <param name="referenceDigests">Per reference given by its digest, that digest (the others' entries are meaningless).</param>
+    /// <param name="referenceKinds">The kind of each reference.</param>
+    /// <param name="children">Its children (<see cref="Artifact.Children"/>).</param>
+    void OnArtifactColumns(in ArtifactColumns artifact, ReadOnlySpan<int> referenceBlobs, ReadOnlySpan<Digest> referenceDigests,
+        ReadOnlySpan<BlobReferenceKind> referenceKinds, ReadOnlySpan<Digest> children);
 }
 
 /// <summary>The scalar columns of an artifact a collection's graph reads.</summary>

@@ -197,6 +197,31 @@ public class GcCommandPostgresTests
         _dead.References.Should().OnlyContain(x => _store.HasBlobContent(x.Digest));
     }
 
+    [Test]
+    public async Task AStoreOfAnOlderSchemaVersion_IsRefusedByADryRun_WithExit2_AndMigratedByARealRun()
+    {
+        // given a store as schema version 4 left it (before its references were kept as blob row ids)
+        using var database = await PostgresTestDatabases.NewStoreDatabaseAtAsync(4);
+        var older = database.Name;
+        var spec = _spec.Replace(_where, $"postgresql://harbor@127.0.0.1:{PostgresTestDatabases.Cluster.Port}/{older}", StringComparison.Ordinal)
+            .Replace(((PostgresRegistryStore)_store.Inner).BlobsPath, _stores.NewFolder(), StringComparison.Ordinal); // a blob folder of its own
+
+        // when a dry run opens it, then a real run, then a dry run again
+        var dry = await Run("gc", "--store", spec, "--delete-untagged", "--dry-run");
+        var versionAfterDryRun = Scalar(older, "SELECT max(version)::bigint FROM harbor_gc_schema");
+        var real = await Run("gc", "--store", spec, "--delete-untagged");
+        var again = await Run("gc", "--store", spec, "--delete-untagged", "--dry-run");
+
+        // then the dry run exits 2 saying a read-only opening does not migrate, and changes nothing; the real run migrates the store
+        // to this version's schema, after which a dry run works
+        dry.Code.Should().Be(2, dry.Err);
+        dry.Err.Should().Contain("schema version 4").And.Contain("a read-only opening does not migrate");
+        versionAfterDryRun.Should().Be(4);
+        real.Code.Should().Be(0, real.Err);
+        Scalar(older, "SELECT max(version)::bigint FROM harbor_gc_schema").Should().Be(PostgresSchema.CurrentVersion);
+        again.Code.Should().Be(0, again.Err);
+    }
+
     private static long Scalar(string database, string sql)
     {
         using var connection = new NpgsqlConnection(PostgresTestDatabases.ConnectionString(database));

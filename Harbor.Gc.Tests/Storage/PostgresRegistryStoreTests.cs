@@ -366,9 +366,9 @@ public class PostgresRegistryStoreTests
         foreach (var sql in new[]
                  {
                      "INSERT INTO blobs SELECT sha256(('l' || i)::bytea), 1, NULL, 0, 0, 0 FROM generate_series(1, 20000) i",
-                     "INSERT INTO artifacts (repository, digest, media_type, kind, artifact_type, size, pushed_at, first_pushed_at, pulled_at, labels, ref_digests, refs, "
+                     "INSERT INTO artifacts (repository, digest, media_type, kind, artifact_type, size, pushed_at, first_pushed_at, pulled_at, labels, ref_digests, refs, ref_keys, "
                          + "children, subject, parse_problem, version) SELECT 'repo' || (i % 4), sha256(i::text::bytea), 1, 0, NULL, 1, 0, 0, NULL, '{}', "
-                         + "ARRAY[sha256(('l' || i)::bytea)], '', ARRAY[sha256(('c' || i)::bytea)], NULL, NULL, i FROM generate_series(1, 20000) i",
+                         + "ARRAY[sha256(('l' || i)::bytea)], '', '', ARRAY[sha256(('c' || i)::bytea)], NULL, NULL, i FROM generate_series(1, 20000) i",
                      "INSERT INTO tags SELECT 'repo' || (i % 4), 'v' || i, sha256(i::text::bytea), 0, NULL FROM generate_series(1, 20000) i",
                      "INSERT INTO accessory_links SELECT 'repo' || (i % 4), sha256(('a' || i)::bytea), sha256(i::text::bytea), 't', 0, false FROM generate_series(1, 20000) i",
                      "INSERT INTO layer_links SELECT 'repo' || (i % 4), sha256(('l' || i)::bytea), 0 FROM generate_series(1, 20000) i",

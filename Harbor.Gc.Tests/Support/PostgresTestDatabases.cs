@@ -53,6 +53,28 @@ internal static class PostgresTestDatabases
         return Copy(template);
     }
 
+    /// <summary>
+    /// A new database holding a store at schema version <paramref name="version"/> (an older build's), with <paramref name="sql"/> run in
+    /// it (rows as that version wrote them); its pooled connections are closed, so a test opens it as a later build would.
+    /// </summary>
+    public static async Task<Database> NewStoreDatabaseAtAsync(int version, string? sql = null)
+    {
+        var database = new Database(NewEmptyDatabase());
+        await using (var connection = new NpgsqlConnection(database.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await PostgresSchema.EnsureAsync(connection, database.Name, create: true, readOnly: false, CancellationToken.None, upTo: version);
+            if (sql is not null)
+            {
+                await using var command = new NpgsqlCommand(sql, connection);
+                await command.ExecuteNonQueryAsync();
+            }
+        }
+
+        NpgsqlConnection.ClearAllPools();
+        return database;
+    }
+
     /// <summary>A new database that is a copy of <paramref name="template"/> (which nothing may be connected to).</summary>
     public static Database Copy(string template)
     {

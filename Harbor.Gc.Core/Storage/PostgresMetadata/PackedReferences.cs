@@ -14,7 +14,9 @@ namespace Harbor.Gc.Storage.PostgresMetadata;
 /// Why: the server sends a <c>bytea</c> as one copy, and the client decodes it from a span, where five parallel arrays cost the
 /// server an output call per element and the client an object per digest and per media type string. Reading the 1M-artifact
 /// benchmark store's artifacts went from 3.4 s to 0.9 s of server time with this column (Harbor.Gc.Benchmarks/README.md). The
-/// column <c>ref_digests</c> stays beside it for its GIN index ("is this blob referenced"); the snapshot does not read it.
+/// column <c>ref_digests</c> stays beside it for its GIN index ("is this blob referenced"); the snapshot does not read it. Since
+/// schema version 5 a collection's snapshot reads <c>ref_keys</c> (<see cref="PackedReferenceKeys"/>) instead; this column is the
+/// artifact's record (what a read of the artifact, retention and <c>explain</c> get).
 /// </remarks>
 internal static class PackedReferences
 {

@@ -39,6 +39,9 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     private const string ArtifactColumns =
         "repository, digest, media_type, kind, artifact_type, size, pushed_at, first_pushed_at, pulled_at, labels, refs, children, subject, parse_problem, version";
 
+    // what a collection's snapshot reads of an artifact, its references as digests (refs) or as blob row ids (ref_keys); ReadArtifactColumns
+    private static string ArtifactSnapshotColumns(string references) => $"repository, digest, media_type, kind, size, pushed_at, {references}, children, parse_problem, version";
+
     private const string BlobColumns = "digest, size, media_type, created_at, updated_at, status";
     private const string TagColumns = "repository, name, digest, pushed_at, pulled_at";
     private const string LinkColumns = "repository, accessory, subject, type, strength, tag_scheme";
@@ -192,21 +195,13 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
                     Text("repository", repository), Digests("children", children), new NpgsqlParameter("count", NpgsqlDbType.Bigint) { Value = (long)children.Count }));
             }
 
-            if (needed.Count > 0)
-            {
-                batch.BatchCommands.Add(Refuse(
-                    "WITH locked AS MATERIALIZED (SELECT digest, status FROM blobs WHERE digest = ANY(@digests) ORDER BY digest FOR UPDATE)",
-                    "(SELECT count(*) FROM locked WHERE status <> ALL(@refused)) <> @count",
-                    Digests("digests", needed), new NpgsqlParameter("count", NpgsqlDbType.Bigint) { Value = (long)needed.Count },
-                    new NpgsqlParameter("refused", NpgsqlDbType.Array | NpgsqlDbType.Smallint) { Value = RefusedStatuses }));
-            }
-
+            // the blobs are locked, checked and their ids packed into the artifact's row by its INSERT (AddArtifactWrites)
             AddArtifactWrites(batch, artifact, now, needed, children);
             return await CommitAsync(batch, async written =>
             {
-                for (var i = (children.Count > 0 ? 1 : 0) + (needed.Count > 0 ? 1 : 0); i > 0; i--)
+                if (children.Count > 0)
                 {
-                    await written.NextResultAsync().ConfigureAwait(false); // past an assertion
+                    await written.NextResultAsync().ConfigureAwait(false); // past the assertion
                 }
 
                 await written.ReadAsync().ConfigureAwait(false);
@@ -290,14 +285,20 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     /// </summary>
     private void AddArtifactWrites(NpgsqlBatch batch, Artifact artifact, DateTimeOffset now, IReadOnlyCollection<Digest> needed, IReadOnlyCollection<Digest> children)
     {
+        // harbor_gc_push_ref_keys (migration 5) locks the blobs the artifact needs in digest order (rows the careful write has locked
+        // already), fails as the fast write's assertions do (division by zero, WriteAsync) when one is missing or being deleted, and
+        // packs the references as ref_keys, each non-foreign one as the id of the row it locked (PackedReferenceKeys)
         var upsert = new NpgsqlBatchCommand(
-            $"INSERT INTO artifacts ({ArtifactColumns}, ref_digests) VALUES (@repository, @digest, @media_type, @kind, @artifact_type, @size, @now, @now, @pulled_at, "
-            + "@labels, @refs, @children, @subject, @parse_problem, nextval('artifact_version'), @ref_digests) "
+            $"INSERT INTO artifacts ({ArtifactColumns}, ref_digests, ref_keys) VALUES (@repository, @digest, @media_type, @kind, @artifact_type, @size, @now, @now, @pulled_at, "
+            + "@labels, @refs, @children, @subject, @parse_problem, nextval('artifact_version'), @ref_digests, "
+            + "harbor_gc_push_ref_keys(@digests, @refused, @ref_digests, @ref_kinds, @ref_foreign)) "
             + "ON CONFLICT (repository, digest) DO UPDATE SET media_type = EXCLUDED.media_type, kind = EXCLUDED.kind, artifact_type = EXCLUDED.artifact_type, "
             + "size = EXCLUDED.size, pushed_at = EXCLUDED.pushed_at, pulled_at = COALESCE(artifacts.pulled_at, EXCLUDED.pulled_at), labels = EXCLUDED.labels, "
-            + "refs = EXCLUDED.refs, ref_digests = EXCLUDED.ref_digests, children = EXCLUDED.children, subject = EXCLUDED.subject, parse_problem = EXCLUDED.parse_problem, "
-            + "version = EXCLUDED.version RETURNING first_pushed_at, pulled_at, version");
+            + "refs = EXCLUDED.refs, ref_digests = EXCLUDED.ref_digests, ref_keys = EXCLUDED.ref_keys, children = EXCLUDED.children, subject = EXCLUDED.subject, "
+            + "parse_problem = EXCLUDED.parse_problem, version = EXCLUDED.version RETURNING first_pushed_at, pulled_at, version");
         AddArtifact(upsert.Parameters, artifact, now, _mediaTypes);
+        upsert.Parameters.Add(Digests("digests", needed));
+        upsert.Parameters.Add(new NpgsqlParameter("refused", NpgsqlDbType.Array | NpgsqlDbType.Smallint) { Value = RefusedStatuses });
         batch.BatchCommands.Add(upsert);
         if (needed.Count > 0)
         {
@@ -576,6 +577,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
         ArgumentNullException.ThrowIfNull(sink);
         cancellationToken.ThrowIfCancellationRequested();
         RecordedBlobPrefixes? recorded = null;
+        BlobRowOrdinals? ordinals = null;
         await using (var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
         {
             await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
@@ -591,7 +593,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
             var estimated = new long[5];
             await using (var counts = Command(connection,
                              "SELECT relname, reltuples FROM pg_class WHERE oid IN ('artifacts'::regclass, 'blobs'::regclass, 'tags'::regclass, 'accessory_links'::regclass); "
-                             + "SELECT avg_width FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'artifacts' AND attname = 'refs'"))
+                             + "SELECT avg_width FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'artifacts' AND attname = 'ref_keys'"))
             await using (var reader = await counts.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
             {
                 while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -599,10 +601,10 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
                     estimated[reader.GetString(0) switch { "artifacts" => 0, "blobs" => 1, "tags" => 2, _ => 3 }] = Padded(reader.GetFloat(1));
                 }
 
-                // the references: the artifacts times the packed references' average width over the smallest entry (a sha256 one)
+                // the references: the artifacts times the packed reference keys' average width over the smallest entry (a 4-byte id's)
                 if (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false) && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    estimated[4] = estimated[0] * reader.GetInt32(0) / PackedReferences.SmallestEntry;
+                    estimated[4] = estimated[0] * reader.GetInt32(0) / PackedReferenceKeys.SmallestEntry;
                 }
             }
 
@@ -631,11 +633,15 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
                 {
                     // one field a blob, packed by the server on each write (schema version 4): a field costs the server a send call;
                     // a generated column, so a query's COPY (a table's COPY cannot name it)
+                    // the blob's row id too (schema version 5): the artifacts' references name their blobs by it
+                    ordinals = new BlobRowOrdinals(hint.Blobs);
+                    var ordinal = 0;
                     var blobRows = await BinaryCopyReader.StartAsync(connection, "SELECT snapshot FROM blobs", "blobs", 1, cancellationToken).ConfigureAwait(false);
                     n = await ForEachRowAsync(blobRows, r =>
                     {
-                        var digest = UnpackBlobSnapshot(r.Bytes(0), out var size, out var lastTouched, out var status);
+                        var digest = UnpackBlobSnapshot(r.Bytes(0), out var id, out var size, out var lastTouched, out var status);
                         recorded.Add(digest.Prefix);
+                        ordinals.Add(id, ordinal++, digest);
                         columns.OnBlobColumns(digest, size, lastTouched, status);
                     }, n).ConfigureAwait(false);
                 }
@@ -651,22 +657,53 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
                 }
             }
 
-            if (columns is not null)
+            if (columns is not null && ordinals is not null)
+            {
+                // the references as blob row ids (schema version 5): an id is the ordinal of the blob the sink was given above; a
+                // reference without one (a foreign layer, a blob without a row) comes as its digest
+                var ids = new long[64];
+                var references = new Digest[64];
+                var kinds = new BlobReferenceKind[64];
+                var blobs = new int[64];
+                var children = new Digest[16];
+                var artifactRows = await BinaryCopyReader.StartTableAsync(connection, "artifacts", ArtifactSnapshotColumns("ref_keys"),
+                    cancellationToken).ConfigureAwait(false);
+                n = await ForEachRowAsync(artifactRows, r =>
+                {
+                    var artifact = ReadArtifactColumns(r, names);
+                    var referenceCount = PackedReferenceKeys.Unpack(r.Bytes(6), ref ids, ref references, ref kinds);
+                    if (blobs.Length < ids.Length)
+                    {
+                        blobs = new int[ids.Length];
+                    }
+
+                    for (var i = 0; i < referenceCount; i++)
+                    {
+                        var id = ids[i];
+                        blobs[i] = id < 0 ? -1 : ordinals.OrdinalOf(id) is var o and >= 0 ? o
+                            : throw new InvalidDataException(
+                                $"artifacts.ref_keys of {artifact.Repository}@{artifact.Digest} names blob row id {id}, and the store has no blob row of that id: a blob row was "
+                                + "deleted while an artifact referenced it (by hand, or by something other than Harbor.Gc). Nothing was deleted; restore the "
+                                + "row or the database from a backup.");
+                    }
+
+                    var childCount = r.Digests(7, ref children);
+                    columns.OnArtifactColumns(artifact, blobs.AsSpan(0, referenceCount), references.AsSpan(0, referenceCount), kinds.AsSpan(0, referenceCount),
+                        children.AsSpan(0, childCount));
+                }, n).ConfigureAwait(false);
+            }
+            else if (columns is not null)
             {
                 var references = new Digest[64];
                 var kinds = new BlobReferenceKind[64];
                 var children = new Digest[16];
-                var artifactRows = await BinaryCopyReader.StartTableAsync(connection, "artifacts",
-                    "repository, digest, media_type, kind, size, pushed_at, refs, children, parse_problem, version", cancellationToken).ConfigureAwait(false);
+                var artifactRows = await BinaryCopyReader.StartTableAsync(connection, "artifacts", ArtifactSnapshotColumns("refs"),
+                    cancellationToken).ConfigureAwait(false);
                 n = await ForEachRowAsync(artifactRows, r =>
                 {
-                    var repository = names.Get(r.Bytes(0));
-                    var digest = r.Digest(1);
-                    var mediaType = _mediaTypes.NameOf(r.Int32(2)) ?? throw new InvalidDataException($"artifacts.media_type of {repository}@{digest} is 0 (none).");
+                    var artifact = ReadArtifactColumns(r, names);
                     var referenceCount = PackedReferences.UnpackDigests(r.Bytes(6), _mediaTypes, ref references, ref kinds);
                     var childCount = r.Digests(7, ref children);
-                    var artifact = new ArtifactColumns(repository, digest, mediaType, (ManifestKind)r.Int16(3), r.Int64(4), r.Int64(5), r.Int64(9), false,
-                        r.IsNull(8) ? null : r.String(8));
                     columns.OnArtifactColumns(artifact, references.AsSpan(0, referenceCount), kinds.AsSpan(0, referenceCount), children.AsSpan(0, childCount));
                 }, n).ConfigureAwait(false);
             }
@@ -713,18 +750,33 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     }
 
     /// <summary>
-    /// A blob's <c>blobs.snapshot</c> (migration 4): the raw digest, then the size, the last touch (UTC ticks; the later of
-    /// <c>created_at</c> and <c>updated_at</c>) and the status, big-endian.
+    /// An artifact's scalar columns from a row of <see cref="ArtifactSnapshotColumns"/> (its references, field 6, and children, field 7,
+    /// are read by the caller).
+    /// </summary>
+    private ArtifactColumns ReadArtifactColumns(BinaryCopyReader row, Utf8Interner<RepositoryName> names)
+    {
+        var repository = names.Get(row.Bytes(0));
+        var digest = row.Digest(1);
+        var mediaType = _mediaTypes.NameOf(row.Int32(2)) ?? throw new InvalidDataException($"artifacts.media_type of {repository}@{digest} is 0 (none).");
+        return new ArtifactColumns(repository, digest, mediaType, (ManifestKind)row.Int16(3), row.Int64(4), row.Int64(5), row.Int64(9), false,
+            row.IsNull(8) ? null : row.String(8));
+    }
+
+    /// <summary>
+    /// A blob's <c>blobs.snapshot</c> (migrations 4 and 5): the row's id, the raw digest, then the size, the last touch (UTC ticks; the
+    /// later of <c>created_at</c> and <c>updated_at</c>) and the status, big-endian.
     /// </summary>
     /// <exception cref="InvalidDataException">The bytes are not of that form.</exception>
-    internal static Digest UnpackBlobSnapshot(ReadOnlySpan<byte> packed, out long size, out long lastTouchedTicks, out BlobStatus status)
+    internal static Digest UnpackBlobSnapshot(ReadOnlySpan<byte> packed, out long id, out long size, out long lastTouchedTicks, out BlobStatus status)
     {
-        var hashLength = packed.Length - 18;
+        var hashLength = packed.Length - 26;
         if (hashLength is not (32 or 64))
         {
-            throw new InvalidDataException($"blobs.snapshot is damaged: {packed.Length} bytes, not a digest's 32 or 64 and 18 more.");
+            throw new InvalidDataException($"blobs.snapshot is damaged: {packed.Length} bytes, not a digest's 32 or 64 and 26 more.");
         }
 
+        id = BinaryPrimitives.ReadInt64BigEndian(packed);
+        packed = packed[8..];
         var rest = packed[hashLength..];
         size = BinaryPrimitives.ReadInt64BigEndian(rest);
         lastTouchedTicks = BinaryPrimitives.ReadInt64BigEndian(rest[8..]);
@@ -1179,6 +1231,8 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
         parameters.Add(Ticks("pulled_at", artifact.PulledAt));
         parameters.Add(new NpgsqlParameter("labels", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = artifact.Labels.ToArray() });
         parameters.Add(Digests("ref_digests", references.Select(r => r.Digest)));
+        parameters.Add(new NpgsqlParameter("ref_kinds", NpgsqlDbType.Array | NpgsqlDbType.Smallint) { Value = references.Select(r => (short)r.Kind).ToArray() });
+        parameters.Add(new NpgsqlParameter("ref_foreign", NpgsqlDbType.Array | NpgsqlDbType.Boolean) { Value = references.Select(r => r.IsForeign).ToArray() });
         parameters.Add(new NpgsqlParameter("refs", NpgsqlDbType.Bytea) { Value = PackedReferences.Pack(references, mediaTypes) });
         parameters.Add(Digests("children", artifact.Children));
         parameters.Add(DigestParameter("subject", artifact.Subject));

@@ -56,8 +56,7 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IColumnSnapshotSink, ID
     private const int KeyedRef = -2;
     private int[] _keyToBlob = [];
     private Artifact?[] _keyedSource = []; // per artifact given with keys: the record, for a key that names no blob
-    private bool _anyKeyedRef;
-    private bool _keyToBlobUsed; // keys are the store's (IKeyedSnapshotSink)
+    private bool _anyKeyedRef; // keys are the store's (IKeyedSnapshotSink)
     private bool _blobOrdinalRefs; // keys are blob ordinals (IColumnSnapshotSink's references by blob)
     private bool _built;
 
@@ -168,7 +167,7 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IColumnSnapshotSink, ID
             throw new ArgumentException($"{referenceBlobs.Length} references, {referenceDigests.Length} digests and {referenceKinds.Length} kinds.", nameof(referenceKinds));
         }
 
-        if (_keyToBlobUsed)
+        if (_anyKeyedRef)
         {
             throw new InvalidOperationException("References by blob ordinal and by store key in one snapshot.");
         }
@@ -225,7 +224,6 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IColumnSnapshotSink, ID
 
             _keyedSource[a] = artifact;
             _anyKeyedRef = true;
-            _keyToBlobUsed = true;
         }
 
         // kinds from the store spare reading the reference records; a record is then read only for a reference without a key

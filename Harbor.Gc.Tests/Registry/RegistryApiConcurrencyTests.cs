@@ -31,8 +31,9 @@ public class RegistryApiConcurrencyTests(StoreKind kind) : StoreFixture(kind)
         // When two clients keep pushing manifests that reuse garbage blobs while the GC runs (a blob they touch before the plan
         // is young and kept; one they touch after it makes the sweep's compare-and-swap fail; one being deleted fails the push)
         using var pushers = new RacingPushers(api, contents, reused, Live);
-        var result = await collector.RunAsync(new GcOptions { DeleteUntagged = true, Workers = 4 });
-        var pushedDuringGc = pushers.Pushed.Count;
+        var before = pushers.Pushed.Count;
+        var result = await collector.RunAsync(new GcOptions { DeleteUntagged = true, Workers = 4, Progress = pushers.HoldSweepUntilMorePushes(3) });
+        var pushedDuringGc = pushers.Pushed.Count - before;
         await pushers.StopAsync();
 
         await TestContext.Out.WriteLineAsync($"{Kind}: {garbage.Length} garbage blobs, {result.BlobsDeleted} deleted, {result.BlobsSkipped.Count} skipped, {pushedDuringGc} pushes during the run, {pushers.Pushed.Count} in all, {pushers.Retries} retries");

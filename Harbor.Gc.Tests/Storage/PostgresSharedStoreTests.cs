@@ -45,8 +45,9 @@ public class PostgresSharedStoreTests
 
         // when two clients of the registry keep pushing manifests that reuse garbage blobs while the collector runs for real
         using var pushers = new RacingPushers(api, contents, reused, Live);
-        var result = await collector.RunAsync(new GcOptions { DeleteUntagged = true, Workers = 4 });
-        var duringRun = pushers.Pushed.Count;
+        var before = pushers.Pushed.Count;
+        var result = await collector.RunAsync(new GcOptions { DeleteUntagged = true, Workers = 4, Progress = pushers.HoldSweepUntilMorePushes(3) });
+        var duringRun = pushers.Pushed.Count - before;
         await pushers.StopAsync();
         await TestContext.Out.WriteLineAsync($"{garbage.Length} garbage blobs, {result.BlobsDeleted} deleted, {result.BlobsSkipped.Count} skipped, {duringRun} pushes during the run, {pushers.Pushed.Count} in all, {pushers.Retries} retries");
 

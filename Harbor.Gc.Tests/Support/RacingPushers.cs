@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text;
+using Harbor.Gc.Collection;
 using Harbor.Gc.Model;
 using Harbor.Gc.Registry;
 using Harbor.Gc.Storage;
@@ -63,6 +64,16 @@ internal sealed class RacingPushers : IDisposable
     /// <summary>How many pushes met a blob being deleted and uploaded again.</summary>
     public int Retries => Volatile.Read(ref _retries);
 
+    /// <summary>
+    /// A progress for the run the clients race: it holds the sweep at its start (after the plan was made, before the first deletion)
+    /// until <paramref name="pushes"/> more manifests than now were pushed, at most a minute. The run's own speed then cannot decide
+    /// whether the pushes overlap it: on a fast machine an in-memory run was over before either client's first push (CI, session 19),
+    /// and the window a push most needs to be safe in, between the plan and the sweep's re-checks, went untested.
+    /// </summary>
+    /// <param name="pushes">How many pushes the sweep waits for.</param>
+    /// <returns>The progress, for <see cref="GcOptions.Progress"/>.</returns>
+    public IProgress<GcProgress> HoldSweepUntilMorePushes(int pushes) => new SweepStartGate(this, Pushed.Count + pushes);
+
     /// <summary>Tells the clients to stop once each has pushed 30, and waits for them.</summary>
     public async Task StopAsync()
     {
@@ -71,4 +82,15 @@ internal sealed class RacingPushers : IDisposable
     }
 
     public void Dispose() => _done.Dispose();
+
+    private sealed class SweepStartGate(RacingPushers pushers, int target) : IProgress<GcProgress>
+    {
+        public void Report(GcProgress value)
+        {
+            if (value is { Phase: GcPhase.Sweeping, Done: 0 })
+            {
+                SpinWait.SpinUntil(() => pushers.Pushed.Count >= target, TimeSpan.FromMinutes(1));
+            }
+        }
+    }
 }

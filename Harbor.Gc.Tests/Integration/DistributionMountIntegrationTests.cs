@@ -1,6 +1,5 @@
 using System.Net;
 using Harbor.Gc.Collection;
-using Harbor.Gc.Storage.Distribution;
 
 namespace Harbor.Gc.Tests.Integration;
 
@@ -23,7 +22,8 @@ public class DistributionMountIntegrationTests : RegistryIntegrationTest
         var layer = old.Blobs[1];
 
         // and a plan (window 0) that collects the untagged image with its config and layer
-        var collector = new GarbageCollector(new DistributionRegistryStore(Registry.Root, TimeProvider.System) { GracePeriod = TimeSpan.FromSeconds(1) }, TimeProvider.System);
+        using var store = OpenStore(Clock, TimeSpan.FromSeconds(1));
+        var collector = new GarbageCollector(store, Clock);
         var plan = await collector.PlanAsync(new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.Zero });
         plan.Blobs.Select(b => b.Digest).Should().Contain(layer);
 

@@ -1,7 +1,6 @@
 using System.Net;
 using Harbor.Gc.Collection;
 using Harbor.Gc.Model;
-using Harbor.Gc.Storage.Distribution;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Harbor.Gc.Tests.Integration;
@@ -25,7 +24,8 @@ public class DistributionUploadIntegrationTests : RegistryIntegrationTest
 
         // when planned three hours later (the default window is two), the registry still serving
         var time = new FakeTimeProvider(TimeProvider.System.GetUtcNow() + TimeSpan.FromHours(3));
-        var collector = new GarbageCollector(new DistributionRegistryStore(Registry.Root, time) { GracePeriod = TimeSpan.Zero }, time);
+        using var store = OpenStore(time, TimeSpan.Zero);
+        var collector = new GarbageCollector(store, time);
         var plan = await collector.PlanAsync(new GcOptions());
 
         // then both are planned as the registry wrote them: its UUID, its startedat (RFC 3339, to the second), the bytes received
@@ -45,16 +45,14 @@ public class DistributionUploadIntegrationTests : RegistryIntegrationTest
         // then the abandoned upload is gone (the registry no longer knows it), and the resumed one is kept and completes
         result.UploadsDeleted.Should().Be(1);
         result.UploadsSkipped.Select(u => u.Id).Should().Equal(resumed.Id);
-        Directory.Exists(UploadFolder("library/app", abandoned.Id)).Should().BeFalse();
+        (await UploadLeftAsync("library/app", abandoned.Id)).Should().BeFalse();
+        (await UploadLeftAsync("library/app", resumed.Id)).Should().BeTrue("the resumed upload is kept");
         (await Client.SendChunkAsync(abandoned.Location, "late"u8.ToArray())).Status.Should().Be(HttpStatusCode.NotFound);
         var digest = Digest.Sha256Of("first-second"u8);
         (await Client.CompleteUploadAsync(resumedAgain.Location!, digest)).Should().Be(HttpStatusCode.Created);
         var blob = await Client.GetBlobAsync("library/app", digest);
         blob.Status.Should().Be(HttpStatusCode.OK);
         blob.Body.Should().Equal("first-second"u8.ToArray());
-        Directory.Exists(UploadFolder("library/app", resumed.Id)).Should().BeFalse("the registry removes an upload's folder when it completes");
+        (await UploadLeftAsync("library/app", resumed.Id)).Should().BeFalse("the registry removes an upload's folder when it completes");
     }
-
-    private string UploadFolder(string repository, string id) =>
-        Path.Combine(Registry.Root, "docker", "registry", "v2", "repositories", repository, "_uploads", id);
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Harbor.Gc.Model;
 using Harbor.Gc.Runner;
+using Harbor.Gc.Storage.Distribution;
 
 namespace Harbor.Gc.Tests.Integration;
 
@@ -29,6 +30,20 @@ public abstract class RegistryIntegrationTest
 
     /// <summary>The clock harbor-gc runs on.</summary>
     private protected virtual TimeProvider Clock => TimeProvider.System;
+
+    /// <summary>
+    /// How far apart two pushes must be for the storage to date them in that order: the file system keeps fractions of a second;
+    /// the S3 server dates an object by the next whole second after its write.
+    /// </summary>
+    private protected virtual TimeSpan PushTimeResolution => TimeSpan.FromMilliseconds(50);
+
+    /// <summary>The registry's storage opened as <c>harbor-gc</c> opens <see cref="StoreSpec"/> (its folder, or its bucket).</summary>
+    internal DistributionRegistryStore OpenStore(TimeProvider time, TimeSpan gracePeriod) =>
+        (DistributionRegistryStore)global::Harbor.Gc.Runner.Commands.StoreSpec.Open(StoreSpec, time, readOnly: false, gracePeriod);
+
+    /// <summary>Whether anything of the registry's upload <paramref name="id"/> of <paramref name="repository"/> is left in its storage.</summary>
+    private protected virtual Task<bool> UploadLeftAsync(string repository, string id) =>
+        Task.FromResult(Directory.Exists(Path.Combine(Registry.Root, "docker", "registry", "v2", "repositories", repository, "_uploads", id)));
 
     /// <summary>Makes the test's registry (not started yet): on a folder of its own here; in a bucket for the S3 fixtures.</summary>
     private protected virtual Task<DistributionRegistryProcess> CreateRegistryAsync() =>

@@ -20,9 +20,9 @@ public class RetentionIntegrationTests : RegistryIntegrationTest
         var v1 = await Push.ImageAsync(App, "v1", "{\"v\":1}", ["base layer", "v1 layer"]);
         var v1Sig = await Push.CosignSignatureAsync(v1, "v1 signed");
         var v1Notation = await Push.ReferrerAsync(v1, "application/vnd.cncf.notary.signature", "v1 notation");
-        await Task.Delay(50); // push times are the revision links' file times
+        await Task.Delay(PushTimeResolution); // push times are the revision links' times
         var v2 = await Push.ImageAsync(App, "v2", "{\"v\":2}", ["base layer", "v2 layer"]);
-        await Task.Delay(50);
+        await Task.Delay(PushTimeResolution);
         var amd = await Push.ImageAsync(App, null, "{\"arch\":\"amd64\"}", ["amd64 layer"]);
         var arm = await Push.ImageAsync(App, null, "{\"arch\":\"arm64\"}", ["arm64 layer"]);
         var latest = await Push.IndexAsync(App, "latest", amd, arm);
@@ -38,7 +38,7 @@ public class RetentionIntegrationTests : RegistryIntegrationTest
         Registry.Stop();
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var code = await Program.RunAsync(["retention", "run", "--policy", policy, "--store", $"distribution:{Registry.Root}", "--grace-period", "1s"], stdout, stderr, TimeProvider.System, CancellationToken.None);
+        var code = await Program.RunAsync(["retention", "run", "--policy", policy, "--store", StoreSpec, "--grace-period", "1s"], stdout, stderr, Clock, CancellationToken.None);
         await Registry.StartAsync();
 
         // then: v1 and both its accessories are gone, with the signature's tag; v2, latest and its untagged children serve

@@ -65,6 +65,20 @@ internal static class S3Registry
         return [.. (uploads.MultipartUploads ?? []).Select(u => (u.Key, u.UploadId, u.Initiated ?? default))];
     }
 
+    /// <summary>
+    /// Whether anything of the registry's upload <paramref name="id"/> of <paramref name="repository"/> is left in its bucket: an
+    /// object under the upload's prefix (its <c>startedat</c>, hash states) or an unfinished multipart upload of its data.
+    /// </summary>
+    public static async Task<bool> UploadLeftAsync(DistributionRegistryProcess registry, string repository, string id)
+    {
+        var s3 = registry.S3 ?? throw new InvalidOperationException("the registry does not store into a bucket");
+        var prefix = $"{s3.RootDirectory}/docker/registry/v2/repositories/{repository}/_uploads/{id}/";
+        using var client = S3Server.Shared.CreateClient();
+        var objects = await client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = s3.Bucket, Prefix = prefix, MaxKeys = 1 });
+        var uploads = await client.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = s3.Bucket, Prefix = prefix });
+        return (objects.S3Objects?.Count ?? 0) > 0 || (uploads.MultipartUploads?.Count ?? 0) > 0;
+    }
+
     /// <summary>The system clock, <paramref name="ahead"/> in the future (its timers are the system's).</summary>
     private sealed class AheadTimeProvider(TimeSpan ahead) : TimeProvider
     {

@@ -127,7 +127,7 @@ internal static class Cli
     /// <summary><c>--store STORE</c>, the store a command reads or collects.</summary>
     public static Option<string> StoreOption(string? defaultValue = StoreSpec.Default) => new("--store")
     {
-        Description = "The store: litedb:PATH, distribution:DIR, postgres:postgresql://USER@HOST:PORT/DATABASE?blobs=DIR or harbor:postgresql://USER@HOST:PORT/DATABASE?storage=DIR (read only)",
+        Description = "The store: litedb:PATH, distribution:DIR or distribution:s3://BUCKET/ROOT?endpoint=URL&region=REGION, postgres:postgresql://USER@HOST:PORT/DATABASE?blobs=DIR or harbor:postgresql://USER@HOST:PORT/DATABASE?storage=DIR (read only)",
         HelpName = "STORE",
         DefaultValueFactory = defaultValue is null ? null : _ => defaultValue,
     };

@@ -15,7 +15,7 @@ internal static class ExplainCommand
     public const string Notes = """
         REFERENCE = a manifest or blob digest; a unique prefix of one, at least 6 hex digits (sha256:6d0c74 or 6d0c74);
                     REPOSITORY:TAG; or REPOSITORY@DIGEST
-        STORE = litedb:PATH | distribution:DIR (as gc's)
+        STORE = litedb:PATH | distribution:DIR | distribution:s3://BUCKET/ROOT?endpoint=URL&region=REGION | postgres:… (as gc's)
         """;
 
     public static Command Create(CommandContext context)

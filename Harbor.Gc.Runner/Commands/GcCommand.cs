@@ -21,8 +21,11 @@ internal static class GcCommand
                deletes, unchanged since, are deleted; the rest is kept, nothing else is deleted
         STORE = litedb:PATH (the LiteDB file PATH, blob bytes in 'blobs' beside it)
               | distribution:DIR (the registry's storage rootdirectory, the folder holding docker/registry/v2)
+              | distribution:s3://BUCKET/ROOT?endpoint=URL&region=REGION (the same tree in a bucket, ROOT the registry's
+                rootdirectory; credentials from the AWS SDK's chain: environment, profile; never the command line)
               | postgres:postgresql://USER@HOST[:PORT]/DATABASE?blobs=DIR[&passfile=FILE] (metadata in PostgreSQL, blob bytes
                 in DIR; the password from HARBOR_GC_PGPASSWORD, PGPASSWORD or a pgpass file, never the command line)
+              | litedb:PATH?blobs=s3://BUCKET/PREFIX&endpoint=URL&region=REGION, postgres:…?blobs=s3://… (blob bytes in a bucket)
         DURATION = 2h30m, 90s, 7d, 1d12h, 0 or hh:mm:ss
 
         """ + ExitCodes.Help;

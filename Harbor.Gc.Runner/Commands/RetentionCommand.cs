@@ -22,7 +22,7 @@ internal static class RetentionCommand
         FILE = a retention policy in Harbor's JSON (as Harbor exports it; scope.ref is the project's name or id)
         --immutable-rules FILE = Harbor's immutable tag rules (a JSON array; of the policy's project unless it names one)
         --project-id ID=NAME = the name of the project whose id a policy's scope.ref holds (as Harbor exports it: "ref": 3)
-        STORE = litedb:PATH | distribution:DIR (as gc's)
+        STORE = litedb:PATH | distribution:DIR | distribution:s3://BUCKET/ROOT?endpoint=URL&region=REGION | postgres:… (as gc's)
         """;
 
     public static Command Create(CommandContext context)

@@ -101,7 +101,7 @@ internal static class StoreSpec
                 return PostgresStoreSpec.Open(location, time, readOnly);
 
             default:
-                throw new UsageException($"--store {spec}: unknown store kind '{kind}'; use litedb:PATH, distribution:DIR, harbor:postgresql://USER@HOST:PORT/DATABASE?storage=DIR or postgres:postgresql://USER@HOST:PORT/DATABASE?blobs=DIR (blobs=s3://BUCKET/PREFIX&endpoint=URL&region=REGION for blobs in a bucket).");
+                throw new UsageException($"--store {spec}: unknown store kind '{kind}'; use litedb:PATH, distribution:DIR, distribution:s3://BUCKET/ROOT?endpoint=URL&region=REGION, harbor:postgresql://USER@HOST:PORT/DATABASE?storage=DIR or postgres:postgresql://USER@HOST:PORT/DATABASE?blobs=DIR (blobs=s3://BUCKET/PREFIX&endpoint=URL&region=REGION for blobs in a bucket).");
         }
     }
 

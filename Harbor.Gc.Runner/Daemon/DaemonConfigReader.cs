@@ -396,7 +396,7 @@ internal sealed class DaemonConfigReader
         var spec = String(element, name, "store");
         if (spec is null)
         {
-            Error(name, "store", "missing: write litedb:PATH, distribution:DIR or postgres:postgresql://USER@HOST/DB?blobs=DIR");
+            Error(name, "store", "missing: write litedb:PATH, distribution:DIR, distribution:s3://BUCKET/ROOT?endpoint=URL&region=REGION or postgres:postgresql://USER@HOST/DB?blobs=DIR");
             return null;
         }
 

@@ -33,21 +33,28 @@ internal static class PackedReferenceKeys
     {
         ArgumentNullException.ThrowIfNull(references);
         ArgumentNullException.ThrowIfNull(idOf);
-        var packed = new List<byte>(references.Count * SmallestEntry);
-        Span<byte> buffer = stackalloc byte[1 + 64 + 1];
-        foreach (var reference in references)
+        var ids = new long?[references.Count];
+        var size = 0;
+        for (var i = 0; i < ids.Length; i++)
         {
-            var length = reference.IsForeign || idOf(reference.Digest) is not { } id ? WriteDigest(buffer, reference.Digest)
-                : id <= int.MaxValue ? WriteId32(buffer, (int)id)
-                : WriteId64(buffer, id);
-            buffer[length] = (byte)reference.Kind;
-            foreach (var b in buffer[..(length + 1)])
-            {
-                packed.Add(b);
-            }
+            var reference = references[i];
+            ids[i] = reference.IsForeign ? null : idOf(reference.Digest);
+            size += (ids[i] is { } id ? (id <= int.MaxValue ? 5 : 9) : 1 + reference.Digest.HashLength) + 1;
         }
 
-        return [.. packed];
+        var packed = new byte[size];
+        var at = 0;
+        for (var i = 0; i < ids.Length; i++)
+        {
+            var to = packed.AsSpan(at);
+            var length = ids[i] is not { } id ? WriteDigest(to, references[i].Digest)
+                : id <= int.MaxValue ? WriteId32(to, (int)id)
+                : WriteId64(to, id);
+            to[length] = (byte)references[i].Kind;
+            at += length + 1;
+        }
+
+        return packed;
 
         static int WriteDigest(Span<byte> to, Digest digest)
         {

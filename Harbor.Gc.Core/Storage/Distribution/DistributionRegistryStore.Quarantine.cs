@@ -164,7 +164,21 @@ public sealed partial class DistributionRegistryStore
         _runFolder ??= $"{DistributionLayout.Quarantine}/{_time.GetUtcNow().ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}-{Guid.NewGuid():N}";
         var moved = $"{_runFolder}/{kind}/{original}";
         ThrowIfLeaseLost();
-        switch (_driver.Move(original, moved))
+        StorageMoveOutcome outcome;
+        try
+        {
+            outcome = _driver.Move(original, moved);
+        }
+        catch (IOException) when (_driver is IObjectStorageDriver)
+        {
+            // an object store moves object by object: a move that failed part way (the server refused one delete, say) may have
+            // left copies, or whole objects, in the quarantine, where no settling looks for them. Each goes back now (a copy whose
+            // source is still in place is dropped); what cannot go back stays for the next run, which puts a quarantine back first
+            TryPutBackFailedMove(original, moved);
+            throw;
+        }
+
+        switch (outcome)
         {
             case StorageMoveOutcome.Moved:
                 _quarantined.Add(new QuarantinedItem(kind, original, moved, repository, digest, tag, linkTime));
@@ -174,6 +188,18 @@ public sealed partial class DistributionRegistryStore
                 break;
             default:
                 throw new IOException($"Could not move '{_driver.Describe(original)}' out of the registry's sight: '{_driver.Describe(moved)}' exists.");
+        }
+    }
+
+    private void TryPutBackFailedMove(string original, string moved)
+    {
+        try
+        {
+            PutBackObjects(moved, original);
+        }
+        catch (IOException)
+        {
+            // left in the quarantine: the next real run puts it back before it reads
         }
     }
 

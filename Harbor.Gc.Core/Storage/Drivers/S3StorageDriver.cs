@@ -221,7 +221,13 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
 
     /// <inheritdoc />
     /// <remarks>The object at the path (DeleteObject) and every object under it (listed flat, DeleteObjects in batches).</remarks>
-    public void Delete(string path)
+    public void Delete(string path) => ForItem(path, () =>
+    {
+        DeleteCore(path);
+        return true;
+    });
+
+    private void DeleteCore(string path)
     {
         StoragePaths.Validate(path);
         if (path.Length == 0)
@@ -252,7 +258,9 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
     /// copied in parts instead (<see cref="CopyInPartsAsync"/>), each part under the same condition. The target is checked to be
     /// free first; a writer that creates it between the check and the copy is overwritten.
     /// </remarks>
-    public StorageMoveOutcome Move(string from, string to)
+    public StorageMoveOutcome Move(string from, string to) => ForItem(from, () => MoveCore(from, to));
+
+    private StorageMoveOutcome MoveCore(string from, string to)
     {
         StoragePaths.Validate(from);
         StoragePaths.Validate(to);
@@ -309,6 +317,18 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
 
     /// <summary>Moves one object (see <see cref="Move"/>); false when it was gone before it could be copied.</summary>
     private async Task<bool> MoveObjectAsync(string from, string to, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await MoveObjectCoreAsync(from, to, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (IsServerOrClientFailure(e))
+        {
+            throw ItemFailure(from, e);
+        }
+    }
+
+    private async Task<bool> MoveObjectCoreAsync(string from, string to, CancellationToken cancellationToken)
     {
         for (var attempt = 1; attempt <= 5; attempt++)
         {
@@ -813,7 +833,7 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
     }
 
     /// <inheritdoc />
-    public void AbortMultipartUpload(StorageMultipartUpload upload)
+    public void AbortMultipartUpload(StorageMultipartUpload upload) => ForItem(upload.Path, () =>
     {
         BeforeWrite("abort", upload.Path);
         try
@@ -824,7 +844,33 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
         {
             // completed or aborted meanwhile
         }
+
+        return true;
+    });
+
+    /// <summary>
+    /// Runs a change the sweep makes for one item (a move, a delete, an abort). What the server refuses (a 403 of a bucket policy, a
+    /// 4xx the driver does not handle) and what still fails after the retries (a 5xx, a lost connection) becomes an
+    /// <see cref="IOException"/> naming the object, as a file system's refusal is one: that item fails, is reported and left for the
+    /// next run, and the run goes on with the others, where the SDK's own exception used to end the whole run without a report.
+    /// </summary>
+    private T ForItem<T>(string path, Func<T> change)
+    {
+        try
+        {
+            return change();
+        }
+        catch (Exception e) when (IsServerOrClientFailure(e))
+        {
+            throw ItemFailure(path, e);
+        }
     }
+
+    private static bool IsServerOrClientFailure(Exception e) => e is AmazonServiceException or AmazonClientException or HttpRequestException;
+
+    private IOException ItemFailure(string path, Exception e) => new(e is AmazonServiceException service
+        ? string.Create(CultureInfo.InvariantCulture, $"the S3 server refused a change to '{Describe(path)}': {service.ErrorCode} (HTTP {(int)service.StatusCode}): {service.Message}")
+        : $"a change to '{Describe(path)}' failed: {e.Message}", e);
 
     /// <summary>Calls the test hook before a request that changes the bucket; once it says stop, every later request fails (a kill).</summary>
     private void BeforeWrite(string what, string path)

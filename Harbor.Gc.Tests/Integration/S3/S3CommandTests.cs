@@ -132,6 +132,110 @@ public sealed partial class S3CommandTests : RegistryIntegrationTest
         (await Client.GetManifestAsync(App, old.Digest.ToString())).Status.Should().Be(HttpStatusCode.NotFound);
     }
 
+    [Test]
+    public async Task ARealRun_WhoseDeleteOfOneRevisionLinkTheServerRefuses_ReportsItsKey_CollectsTheRest_AndExits1()
+    {
+        // given an untagged image in library/app (its tag moved on) and one in team/tool, beside tagged ones
+        var v1 = await Push.ImageAsync(App, "v1", """{"v":1}""", ["shared layer", "v1 layer"]);
+        var old = await Push.ImageAsync(App, "v2", """{"v":"old"}""", ["shared layer", "old layer"]);
+        var v2 = await Push.ImageAsync(App, "v2", """{"v":2}""", ["shared layer", "v2 layer"]);
+        var tool = await Push.ImageAsync("team/tool", null, """{"tool":1}""", ["tool layer"]);
+        Registry.Stop();
+
+        // and harbor-gc reaching the server through a proxy that has it refuse every DELETE of the old image's revision link (403)
+        var s3 = Registry.S3!;
+        var revisionKey = $"{s3.RootDirectory}/docker/registry/v2/repositories/{App}/_manifests/revisions/sha256/{old.Digest.Hex}/link";
+        using var proxy = new S3RequestCounter(S3Server.Shared.Endpoint) { Refuse = (method, path) => method == "DELETE" && path == $"/{s3.Bucket}/{revisionKey}" };
+        var spec = $"distribution:s3://{s3.Bucket}/{s3.RootDirectory}?endpoint={proxy.Endpoint}&region={s3.Region}";
+
+        // when a real run (no window) collects both
+        var report = Path.Combine(Path.GetTempPath(), $"harbor-gc-s3-refused-{Guid.NewGuid():N}.json");
+        try
+        {
+            var run = await RunAsync(Clock, "gc", "--delete-untagged", "true", "--store", spec, "--time-window", "0", "--grace-period", "1s", "--report-json", report);
+
+            // then it exits 1, the report names the refused key, and the run went on: team/tool's image and its blobs are gone
+            run.Code.Should().Be(1, run.Out + run.Err);
+            proxy.Refused.Should().BeGreaterThan(0);
+            await TestContext.Out.WriteLineAsync(run.Out + run.Err);
+            File.Exists(report).Should().BeTrue(run.Out + run.Err);
+            var text = await File.ReadAllTextAsync(report);
+            using var json = JsonDocument.Parse(text);
+            json.RootElement.GetProperty("outcome").GetString().Should().NotBe("stopped");
+            text.Should().Contain(revisionKey.Replace($"{s3.RootDirectory}/", string.Empty, StringComparison.Ordinal), "the report lists the deletion that failed, with its key");
+            var keys = (await S3Registry.ObjectsAsync(Registry)).Select(o => o[..o.IndexOf(' ', StringComparison.Ordinal)]).ToList();
+            keys.Should().NotContain(k => k.Contains($"/repositories/team/tool/_manifests/revisions/sha256/{tool.Digest.Hex}/", StringComparison.Ordinal), "the run went on past the refused item");
+            var toolLayer = $"/blobs/sha256/{tool.Blobs[1].Hex[..2]}/{tool.Blobs[1].Hex}/";
+            keys.Should().NotContain(k => k.Contains(toolLayer, StringComparison.Ordinal), "team/tool's own layer is garbage");
+            keys.Should().Contain(revisionKey, "the server refused its delete");
+            keys.Should().NotContain(k => k.Contains("/_harbor-gc/", StringComparison.Ordinal), "the run's quarantine is settled");
+        }
+        finally
+        {
+            File.Delete(report);
+        }
+
+        // and the restarted registry serves the tagged images whole, and the old image, whose revision could not be deleted
+        await Registry.StartAsync();
+        foreach (var image in new[] { v1, v2, old })
+        {
+            (await Client.GetManifestAsync(App, image.Digest.ToString())).Status.Should().Be(HttpStatusCode.OK, $"{image.Digest}");
+        }
+
+        foreach (var blob in v1.Blobs.Concat(v2.Blobs))
+        {
+            (await Client.GetBlobAsync(App, blob)).Status.Should().Be(HttpStatusCode.OK, $"{blob}");
+        }
+
+        // and the next run, the server answering again, collects the old image
+        Registry.Stop();
+        var gc = await HarborGcAsync("--time-window", "0");
+        gc.Artifacts.Should().BeEquivalentTo(new[] { (App, old.Digest, "untagged") });
+    }
+
+    [Test]
+    public async Task ARealRun_WhoseDeleteOfOneObjectOfATagFolderTheServerRefuses_PutsBackWhatItHadMoved_SoTheTagStaysWhole()
+    {
+        // given an untagged image (its tag moved on) signed by cosign: its signature's tag folder holds two objects, the current
+        // link and the index entry, which a real run moves out of sight object by object
+        var old = await Push.ImageAsync(App, "v1", """{"v":"old"}""", ["old layer"]);
+        var signature = await Push.CosignSignatureAsync(old, "old signed");
+        await Push.ImageAsync(App, "v1", """{"v":1}""", ["v1 layer"]);
+        var tag = $"sha256-{old.Digest.Hex}.sig";
+        Registry.Stop();
+        var s3 = Registry.S3!;
+        var tagFolder = $"{s3.RootDirectory}/docker/registry/v2/repositories/{App}/_manifests/tags/{tag}/";
+        var before = (await S3Registry.ObjectsAsync(Registry)).Select(o => o[..o.IndexOf(' ', StringComparison.Ordinal)]).Where(k => k.StartsWith(tagFolder, StringComparison.Ordinal)).ToList();
+        before.Should().HaveCount(2);
+
+        // and a proxy that has the server refuse the DELETE of the tag's current link, so the folder's move fails part way
+        using var proxy = new S3RequestCounter(S3Server.Shared.Endpoint) { Refuse = (method, path) => method == "DELETE" && path == $"/{s3.Bucket}/{tagFolder}current/link" };
+        var spec = $"distribution:s3://{s3.Bucket}/{s3.RootDirectory}?endpoint={proxy.Endpoint}&region={s3.Region}";
+
+        // when a real run (no window) collects the old image with its signature
+        var run = await RunAsync(Clock, "gc", "--delete-untagged", "true", "--store", spec, "--time-window", "0", "--grace-period", "1s");
+
+        // then it exits 1 naming the refused object, and both objects of the tag folder are in place again, none in the quarantine
+        run.Code.Should().Be(1, run.Out + run.Err);
+        proxy.Refused.Should().BeGreaterThan(0);
+        (run.Out + run.Err).Should().Contain($"tags/{tag}/current/link");
+        var keys = (await S3Registry.ObjectsAsync(Registry)).Select(o => o[..o.IndexOf(' ', StringComparison.Ordinal)]).ToList();
+        keys.Where(k => k.StartsWith(tagFolder, StringComparison.Ordinal)).Should().Equal(before, "what the failed move had moved went back");
+        keys.Should().NotContain(k => k.Contains("/_harbor-gc/", StringComparison.Ordinal));
+
+        // and the restarted registry serves the signature by its tag (its image went: an image's deletion does not wait for its
+        // accessories', as on the folder)
+        await Registry.StartAsync();
+        (await Client.GetManifestAsync(App, tag)).Status.Should().Be(HttpStatusCode.OK);
+        (await Client.GetManifestAsync(App, signature.Digest.ToString())).Status.Should().Be(HttpStatusCode.OK);
+
+        // and the next run, the server answering again, collects the signature left behind
+        Registry.Stop();
+        var gc = await HarborGcAsync("--time-window", "0");
+        gc.Artifacts.Select(a => a.Digest).Should().Contain(signature.Digest);
+        (await S3Registry.ObjectsAsync(Registry)).Should().NotContain(o => o.StartsWith(tagFolder, StringComparison.Ordinal));
+    }
+
     /// <summary>The text with each time (<c>2026-12-05T21:13:19Z</c>) written as TIME.</summary>
     private static string Timeless(string text) => TimeText().Replace(text, "TIME");
 

@@ -21,6 +21,7 @@ internal sealed class S3RequestCounter : IDisposable
     private readonly ConcurrentDictionary<string, long> _counts = new(StringComparer.Ordinal);
     private readonly Task _accepting;
     private long _failures;
+    private long _refused;
 
     /// <summary>Starts the proxy in front of <paramref name="upstream"/> (<c>http://127.0.0.1:PORT</c>) on a free port of 127.0.0.1.</summary>
     public S3RequestCounter(Uri upstream)
@@ -34,6 +35,16 @@ internal sealed class S3RequestCounter : IDisposable
 
     /// <summary>The proxy's address, to give the clients in place of the server's.</summary>
     public Uri Endpoint { get; }
+
+    /// <summary>
+    /// When set, each request it answers true for (method, path) reaches the server with its path changed, so the signature, which
+    /// covers the path, no longer matches: the server refuses it (403 SignatureDoesNotMatch), as a bucket policy or a broken
+    /// credential refuses one request among many. Counted as the operation it was.
+    /// </summary>
+    public Func<string, string, bool>? Refuse { get; set; }
+
+    /// <summary>How many requests <see cref="Refuse"/> made the server refuse.</summary>
+    public long Refused => Interlocked.Read(ref _refused);
 
     /// <summary>Connections whose requests could not be parsed (forwarding stopped there); 0 in a valid measurement.</summary>
     public long Failures => Interlocked.Read(ref _failures);
@@ -220,6 +231,12 @@ internal sealed class S3RequestCounter : IDisposable
                 ? []
                 : target[(question + 1)..].Split('&', StringSplitOptions.RemoveEmptyEntries).Select(p => Uri.UnescapeDataString(p.Split('=', 2)[0])).ToHashSet(StringComparer.Ordinal);
             _counts.AddOrUpdate(Operation(first[0], path, query, copy), 1, (_, n) => n + 1);
+
+            if (Refuse?.Invoke(first[0], Uri.UnescapeDataString(path)) == true)
+            {
+                Interlocked.Increment(ref _refused);
+                head = Encoding.Latin1.GetBytes(string.Join(' ', first[0], path + "-refused-by-the-test" + target[path.Length..], string.Join(' ', first[2..])) + text[lines[0].Length..]);
+            }
 
             await to.WriteAsync(head, _stop.Token).ConfigureAwait(false);
             if (chunked)

@@ -30,6 +30,7 @@ public class DistributionMountIntegrationTests : RegistryIntegrationTest
         // when, before the plan is applied, a client mounts the layer (another repository: a new layer folder; its own: the
         // link it had is written again), and only then is the plan applied
         var repository = where == "into another repository" ? "team/tool" : "library/app";
+        await Task.Delay(PushTimeResolution); // the storage dates the mount's link after the push's (S3 dates to the second)
         await Client.MountBlobAsync(repository, layer, "library/app");
         var result = await collector.ExecuteAsync(plan, new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.Zero });
 

@@ -153,6 +153,11 @@ internal sealed class S3BlobStore : IBlobContentStore
     public UploadDeleteOutcome DeleteLeftover(BlobUpload upload)
     {
         ArgumentNullException.ThrowIfNull(upload);
+        return ForItem(upload.Id, () => DeleteLeftoverCore(upload));
+    }
+
+    private UploadDeleteOutcome DeleteLeftoverCore(BlobUpload upload)
+    {
         if (UnrecordedParts(upload.Id) is var (algorithm, hex))
         {
             var path = $"{algorithm}/{hex[..2]}/{hex}";
@@ -194,7 +199,33 @@ internal sealed class S3BlobStore : IBlobContentStore
     }
 
     /// <inheritdoc />
-    public void Delete(Digest digest) => DeleteObject(PathOf(digest));
+    public void Delete(Digest digest) => ForItem(PathOf(digest), () =>
+    {
+        DeleteObject(PathOf(digest));
+        return true;
+    });
+
+    /// <summary>
+    /// Runs a deletion the sweep makes for one blob or leftover: what the server refuses (a 403 of a bucket policy) and what still
+    /// fails after the retries (a 5xx, a lost connection) becomes an <see cref="IOException"/> naming the object, as a folder's
+    /// refusal is one, so that blob fails (reported, marked delete-failed, tried again by the next run) and the run goes on; the
+    /// SDK's own exception used to end the whole run without a report.
+    /// </summary>
+    private T ForItem<T>(string what, Func<T> deletion)
+    {
+        try
+        {
+            return deletion();
+        }
+        catch (AmazonServiceException e)
+        {
+            throw new IOException(string.Create(CultureInfo.InvariantCulture, $"the S3 server refused to delete '{Root}/{what}': {e.ErrorCode} (HTTP {(int)e.StatusCode}): {e.Message}"), e);
+        }
+        catch (Exception e) when (e is AmazonClientException or HttpRequestException)
+        {
+            throw new IOException($"deleting '{Root}/{what}' failed: {e.Message}", e);
+        }
+    }
 
     /// <summary>
     /// The id of the store the prefix belongs to (<see cref="OwnerObject"/>), or null when it has none: the first request an opening

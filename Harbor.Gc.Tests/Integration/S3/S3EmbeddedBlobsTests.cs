@@ -102,6 +102,47 @@ public sealed class S3EmbeddedBlobsTests(StoreKind kind)
     }
 
     [Test]
+    public async Task ABlobDeleteTheServerRefuses_FailsThatBlobOnly_MarkedDeleteFailed_AndTheNextRunDeletesIt()
+    {
+        // given a tagged image and two blobs nothing references, the store reaching the server through a proxy that has it refuse
+        // (403) every DELETE of the first blob's object
+        using var proxy = new S3RequestCounter(_server.Endpoint);
+        var refused = Digest.Sha256Of("refused orphan"u8);
+        proxy.Refuse = (method, path) => method == "DELETE" && path == $"/{_bucket}/{Key(refused)}";
+        using var opened = Open(TimeProvider.System, endpoint: proxy.Endpoint);
+        var store = (IWritableRegistryStore)opened;
+        var api = new RegistryApi(store);
+        var config = await PushAsync(api, "{\"live\":true}"u8.ToArray());
+        var layer = await PushAsync(api, "live layer"u8.ToArray());
+        await api.PushManifestAsync(Repo, "v1", Image(config, [layer]));
+        (await PushAsync(api, "refused orphan"u8.ToArray())).Should().Be(refused);
+        var deleted = await PushAsync(api, "deleted orphan"u8.ToArray());
+
+        // when a real run (no window) collects both
+        var options = new GcOptions { DeleteUntagged = true, TimeWindow = TimeSpan.Zero };
+        var result = await new GarbageCollector(store, TimeProvider.System).RunAsync(options);
+
+        // then the refused blob failed, named with its object and the server's answer, and is marked delete-failed with its bytes in
+        // place; the run went on and deleted the other one
+        proxy.Refused.Should().BeGreaterThan(0);
+        result.Outcome.Should().Be(GcOutcome.Completed);
+        result.BlobsFailed.Should().ContainSingle().Which.Digest.Should().Be(refused);
+        result.BlobsFailed[0].Error.Should().Contain(Key(refused)).And.Contain("403");
+        result.BlobsDeleted.Should().Be(1);
+        (await store.GetBlobAsync(refused))!.Status.Should().Be(BlobStatus.DeleteFailed);
+        (await BlobKeysAsync()).Should().Contain(Key(refused)).And.NotContain(Key(deleted));
+
+        // and the next run, the server answering again, deletes it; the image still pulls whole
+        proxy.Refuse = null;
+        var next = await new GarbageCollector(store, TimeProvider.System).RunAsync(options);
+        next.BlobsFailed.Should().BeEmpty();
+        (await BlobKeysAsync()).Should().NotContain(Key(refused));
+        (await store.GetBlobAsync(refused)).Should().BeNull();
+        (await ReadAsync(store, layer)).Should().Equal("live layer"u8.ToArray());
+        (await api.PullManifestAsync(Repo, "v1")).Should().NotBeNull();
+    }
+
+    [Test]
     public async Task BytesThatDoNotMatchTheDigest_NeverBecomeVisible_SmallOrMultipart()
     {
         using var opened = Open(TimeProvider.System);
@@ -291,11 +332,11 @@ public sealed class S3EmbeddedBlobsTests(StoreKind kind)
         (await BlobKeysAsync()).Should().BeEquivalentTo(live.Select(Key));
     }
 
-    private IDisposable Open(TimeProvider time, Func<string, bool>? beforeWrite = null)
+    private IDisposable Open(TimeProvider time, Func<string, bool>? beforeWrite = null, Uri? endpoint = null)
     {
         var s3 = new S3BlobStoreOptions
         {
-            Bucket = _bucket, Prefix = Prefix, Endpoint = _server.Endpoint, Region = S3Server.Region, PartSize = 5 << 20, BeforeWrite = beforeWrite,
+            Bucket = _bucket, Prefix = Prefix, Endpoint = endpoint ?? _server.Endpoint, Region = S3Server.Region, PartSize = 5 << 20, BeforeWrite = beforeWrite,
         };
         return kind == StoreKind.Postgres
             ? PostgresRegistryStore.Open(new PostgresStoreOptions { ConnectionString = _database!.ConnectionString, S3Blobs = s3, CreateIfMissing = true }, time)

@@ -106,7 +106,7 @@ internal sealed class S3DamagedTreeTests
         tree.Image("library/app", "old", TimeSpan.FromDays(9), null, "layer-old");
         var bucket = await server.CopyTreeAsync(tree.Root, "badname");
         await server.PutAsync(bucket, [new($"reg/docker/registry/v2/repositories/library/{name}/_manifests/revisions/sha256/{v1.Hex}/link", Encoding.UTF8.GetBytes(v1.ToString()))]);
-        var before = await S3ObjectsAsync(server, bucket);
+        var before = await server.ObjectsAsync(bucket);
         var spec = $"distribution:s3://{bucket}/reg?endpoint={server.Endpoint}&region={S3Server.Region}";
         var policy = Path.Combine(tree.Root, "..", $"policy-{Guid.NewGuid():N}.json");
         await File.WriteAllTextAsync(policy, """
@@ -133,7 +133,7 @@ internal sealed class S3DamagedTreeTests
                 // then each exits 2 naming the prefix, and the bucket is as it was
                 code.Should().Be(2, $"{string.Join(' ', command)} printed:\n{output}");
                 output.Should().Contain($"library/{name}", string.Join(' ', command));
-                (await S3ObjectsAsync(server, bucket)).Should().Equal(before, string.Join(' ', command));
+                (await server.ObjectsAsync(bucket)).Should().Equal(before, string.Join(' ', command));
             }
         }
         finally
@@ -204,21 +204,5 @@ internal sealed class S3DamagedTreeTests
         var clock = new FakeTimeProvider(TimeProvider.System.GetUtcNow().AddMinutes(1));
         var code = await Harbor.Gc.Runner.Program.RunAsync(args, stdout, stderr, clock, CancellationToken.None);
         return (code, $"{stdout}{stderr}");
-    }
-
-    private static async Task<List<string>> S3ObjectsAsync(S3Server server, string bucket)
-    {
-        using var client = server.CreateClient();
-        var objects = new List<string>();
-        string? token = null;
-        do
-        {
-            var page = await client.ListObjectsV2Async(new Amazon.S3.Model.ListObjectsV2Request { BucketName = bucket, ContinuationToken = token });
-            objects.AddRange((page.S3Objects ?? []).Select(o => $"{o.Key} {o.Size} {o.ETag} {o.LastModified:O}"));
-            token = page.IsTruncated == true ? page.NextContinuationToken : null;
-        }
-        while (token is not null);
-        objects.Sort(StringComparer.Ordinal);
-        return objects;
     }
 }

@@ -39,22 +39,8 @@ internal static class S3Registry
     public static TimeProvider Clock { get; } = new AheadTimeProvider(TimeSpan.FromSeconds(2));
 
     /// <summary>Every object in the registry's bucket with its size and ETag (the bucket's state, for a before/after comparison).</summary>
-    public static async Task<List<string>> ObjectsAsync(DistributionRegistryProcess registry)
-    {
-        var s3 = registry.S3 ?? throw new InvalidOperationException("the registry does not store into a bucket");
-        using var client = S3Server.Shared.CreateClient();
-        var objects = new List<string>();
-        string? token = null;
-        do
-        {
-            var page = await client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = s3.Bucket, ContinuationToken = token });
-            objects.AddRange((page.S3Objects ?? []).Select(o => string.Create(CultureInfo.InvariantCulture, $"{o.Key} {o.Size} {o.ETag} {o.LastModified:O}")));
-            token = page.IsTruncated == true ? page.NextContinuationToken : null;
-        }
-        while (token is not null);
-        objects.Sort(StringComparer.Ordinal);
-        return objects;
-    }
+    public static Task<List<string>> ObjectsAsync(DistributionRegistryProcess registry) =>
+        S3Server.Shared.ObjectsAsync((registry.S3 ?? throw new InvalidOperationException("the registry does not store into a bucket")).Bucket);
 
     /// <summary>The unfinished multipart uploads in the registry's bucket (key and id).</summary>
     public static async Task<List<(string Key, string UploadId, DateTime Initiated)>> MultipartUploadsAsync(DistributionRegistryProcess registry)

@@ -173,6 +173,23 @@ internal sealed partial class S3Server : IDisposable
         return bucket;
     }
 
+    /// <summary>Every object in <paramref name="bucket"/> as <c>KEY SIZE ETAG LAST-MODIFIED</c>, sorted (the bucket's state, for a before/after comparison).</summary>
+    public async Task<List<string>> ObjectsAsync(string bucket)
+    {
+        using var client = CreateClient();
+        var objects = new List<string>();
+        string? token = null;
+        do
+        {
+            var page = await client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, ContinuationToken = token }).ConfigureAwait(false);
+            objects.AddRange((page.S3Objects ?? []).Select(o => string.Create(CultureInfo.InvariantCulture, $"{o.Key} {o.Size} {o.ETag} {o.LastModified:O}")));
+            token = page.IsTruncated == true ? page.NextContinuationToken : null;
+        }
+        while (token is not null);
+        objects.Sort(StringComparer.Ordinal);
+        return objects;
+    }
+
     /// <summary>Every key in <paramref name="bucket"/>.</summary>
     public async Task<List<string>> KeysAsync(string bucket)
     {

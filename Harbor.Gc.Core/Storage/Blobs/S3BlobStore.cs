@@ -221,8 +221,9 @@ internal sealed class S3BlobStore : IBlobContentStore
         {
             throw new IOException(string.Create(CultureInfo.InvariantCulture, $"the S3 server refused to delete '{Root}/{what}': {e.ErrorCode} (HTTP {(int)e.StatusCode}): {e.Message}"), e);
         }
-        catch (Exception e) when (e is AmazonClientException or HttpRequestException)
+        catch (Exception e) when (e is AmazonClientException or HttpRequestException or TaskCanceledException)
         {
+            // a connection, or the SDK's timeout (a deletion runs without a caller's token, so no cancel reaches it as one)
             throw new IOException($"deleting '{Root}/{what}' failed: {e.Message}", e);
         }
     }

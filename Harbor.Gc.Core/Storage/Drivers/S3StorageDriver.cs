@@ -866,7 +866,11 @@ internal sealed class S3StorageDriver : IObjectStorageDriver, IDisposable
         }
     }
 
-    private static bool IsServerOrClientFailure(Exception e) => e is AmazonServiceException or AmazonClientException or HttpRequestException;
+    /// <summary>
+    /// A failure of the request itself: the server's answer, or the client's (a connection, or the SDK's timeout, which surfaces as a
+    /// <see cref="TaskCanceledException"/>: an item's changes run without a caller's token, so no cancel reaches them as one).
+    /// </summary>
+    private static bool IsServerOrClientFailure(Exception e) => e is AmazonServiceException or AmazonClientException or HttpRequestException or TaskCanceledException;
 
     private IOException ItemFailure(string path, Exception e) => new(e is AmazonServiceException service
         ? string.Create(CultureInfo.InvariantCulture, $"the S3 server refused a change to '{Describe(path)}': {service.ErrorCode} (HTTP {(int)service.StatusCode}): {service.Message}")

@@ -236,6 +236,46 @@ public sealed partial class S3CommandTests : RegistryIntegrationTest
         (await S3Registry.ObjectsAsync(Registry)).Should().NotContain(o => o.StartsWith(tagFolder, StringComparison.Ordinal));
     }
 
+    [Test]
+    public async Task ARealRun_WhoseFinalDeletesFromItsQuarantineTheServerRefuses_ReportsThem_AndTheNextRunFinishes()
+    {
+        // given an untagged image in team/tool beside a tagged one in library/app
+        var v1 = await Push.ImageAsync(App, "v1", """{"v":1}""", ["v1 layer"]);
+        var tool = await Push.ImageAsync("team/tool", null, """{"tool":1}""", ["tool layer"]);
+        Registry.Stop();
+
+        // and a proxy that has the server refuse every DeleteObjects (POST /BUCKET?delete), with which the run deletes its quarantined
+        // items for good after the grace period: the moves out of sight succeed (CopyObject, DeleteObject), the deletions for good
+        // do not
+        var s3 = Registry.S3!;
+        var before = (await S3Registry.ObjectsAsync(Registry)).Select(o => o[..o.IndexOf(' ', StringComparison.Ordinal)]).ToList();
+        using var proxy = new S3RequestCounter(S3Server.Shared.Endpoint) { Refuse = (method, path) => method == "POST" && path.TrimEnd('/') == $"/{s3.Bucket}" };
+        var spec = $"distribution:s3://{s3.Bucket}/{s3.RootDirectory}?endpoint={proxy.Endpoint}&region={s3.Region}";
+
+        // when a real run (no window) collects it
+        var run = await RunAsync(Clock, "gc", "--delete-untagged", "true", "--store", spec, "--time-window", "0", "--grace-period", "1s");
+
+        // then it exits 1 naming the revision it could not delete; that artifact is kept, so settling put it back with the blobs
+        // and layer links it needs, and nothing is left in the quarantine: the bucket holds what it held
+        run.Code.Should().Be(1, run.Out + run.Err);
+        proxy.Refused.Should().BeGreaterThan(0);
+        (run.Out + run.Err).Should().Contain($"team/tool/_manifests/revisions/sha256/{tool.Digest.Hex}");
+        var keys = (await S3Registry.ObjectsAsync(Registry)).Select(o => o[..o.IndexOf(' ', StringComparison.Ordinal)]).ToList();
+        keys.Should().BeEquivalentTo(before);
+
+        // and the next run, the server answering again, collects it: no quarantine is left, and the tagged image pulls whole
+        var gc = await HarborGcAsync("--time-window", "0");
+        gc.Artifacts.Should().BeEquivalentTo(new[] { ("team/tool", tool.Digest, "untagged") });
+        keys = (await S3Registry.ObjectsAsync(Registry)).Select(o => o[..o.IndexOf(' ', StringComparison.Ordinal)]).ToList();
+        keys.Should().NotContain(k => k.Contains("/_harbor-gc/", StringComparison.Ordinal) || k.Contains("/repositories/team/tool/_manifests/", StringComparison.Ordinal));
+        await Registry.StartAsync();
+        (await Client.GetManifestAsync(App, "v1")).Status.Should().Be(HttpStatusCode.OK);
+        foreach (var blob in v1.Blobs)
+        {
+            (await Client.GetBlobAsync(App, blob)).Status.Should().Be(HttpStatusCode.OK);
+        }
+    }
+
     /// <summary>The text with each time (<c>2026-12-05T21:13:19Z</c>) written as TIME.</summary>
     private static string Timeless(string text) => TimeText().Replace(text, "TIME");
 

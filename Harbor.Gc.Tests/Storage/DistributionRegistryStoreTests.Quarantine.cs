@@ -296,6 +296,63 @@ public partial class DistributionRegistryStoreTests
         _tree.HasRevision("library/app", r.App).Should().BeTrue();
     }
 
+    /// <summary>
+    /// Given a quarantine this project did not write (another tool, or a hand, put a folder there whose name is no kind of item a run
+    /// moves: a word, or what <c>Enum.TryParse</c> alone took for a kind, "2" for a revision, "Layer, Blob" or " Tag"), when a real
+    /// run starts, then it refuses naming that folder and changes nothing: before, "2" was put back as revisions, into the tree.
+    /// </summary>
+    [TestCase("Strange")]
+    [TestCase("2")]
+    [TestCase("Layer, Blob")]
+    [TestCase(" Tag")]
+    [TestCase("revision")]
+    public async Task QuarantineFolderOfNoKindARunWrites_IsRefusedNamingIt_AndNothingChanges(string name)
+    {
+        // given the issue-3 tree, and under the quarantine a folder of that name holding what looks like the old image's revision
+        var r = Build();
+        var foreign = Path.Combine(QuarantineFolder, "20260101T000000Z-0123456789abcdef0123456789abcdef", name);
+        var link = Path.Combine(foreign, "repositories", "library", "app", "_manifests", "revisions", "sha256", r.Old.Hex, "link");
+        Directory.CreateDirectory(Path.GetDirectoryName(link)!);
+        await File.WriteAllTextAsync(link, r.Old.ToString());
+        Directory.Delete(_tree.RevisionFolder("library/app", r.Old), recursive: true);
+        var before = _tree.Files();
+
+        // when a real run starts
+        var run = () => new GarbageCollector(Store(), _time).RunAsync(new GcOptions { DeleteUntagged = true });
+
+        // then it refuses, naming the folder, and the tree (the foreign folder included) is as it was
+        (await run.Should().ThrowAsync<InvalidDataException>()).Which.Message.Should()
+            .Contain(foreign).And.Contain("is not a quarantine this project wrote");
+        _tree.Files().Should().Equal(before);
+        _tree.HasRevision("library/app", r.Old).Should().BeFalse("nothing was put back from a folder this project did not write");
+    }
+
+    /// <summary>
+    /// Given a run's quarantine folder that holds, beside a real item, a file in no place a run moves an item to, when a real run
+    /// starts, then it puts the item back (it is the tree's) and refuses naming the run's folder, which stays with that file.
+    /// </summary>
+    [Test]
+    public async Task QuarantineRunFolderWithAForeignFile_PutsBackItsItems_RefusesNamingIt_AndKeepsTheFile()
+    {
+        // given the old image's revision in a killed run's quarantine, and a file beside it no run writes
+        var r = Build();
+        var runFolder = Path.Combine(QuarantineFolder, "20260101T000000Z-0123456789abcdef0123456789abcdef");
+        var revision = Path.Combine(runFolder, "Revision", "repositories", "library", "app", "_manifests", "revisions", "sha256", r.Old.Hex);
+        Directory.CreateDirectory(Path.GetDirectoryName(revision)!);
+        Directory.Move(_tree.RevisionFolder("library/app", r.Old), revision);
+        var note = Path.Combine(runFolder, "Revision", "notes.txt");
+        await File.WriteAllTextAsync(note, "someone's notes");
+
+        // when a real run starts
+        var run = () => new GarbageCollector(Store(), _time).RunAsync(new GcOptions { DeleteUntagged = true });
+
+        // then the revision is back in the tree, and the run refuses naming its run folder, which keeps the file
+        (await run.Should().ThrowAsync<InvalidDataException>()).Which.Message.Should()
+            .Contain(runFolder).And.Contain("holds files outside the shape this project writes a quarantine in");
+        _tree.HasRevision("library/app", r.Old).Should().BeTrue();
+        File.ReadAllText(note).Should().Be("someone's notes");
+    }
+
     [Test]
     public void SecondRealRun_OnTheSameTree_IsRefusedWhileTheFirstHoldsTheLock()
     {

@@ -274,7 +274,8 @@ public sealed partial class DistributionRegistryStore
             var runFolder = $"{DistributionLayout.Quarantine}/{run.Name}";
             foreach (var entry in ListQuarantine(runFolder))
             {
-                if (!Enum.TryParse<QuarantineKind>(entry.Name, out var kind))
+                // by exact name only: Enum.TryParse also takes "2", " Tag", "tag" with ignoreCase or "Tag, Blob", which no run writes
+                if (!Enum.GetNames<QuarantineKind>().Contains(entry.Name, StringComparer.Ordinal) || !Enum.TryParse<QuarantineKind>(entry.Name, out var kind))
                 {
                     throw DistributionTreeRefusedException.Create(Description, _driver.Describe($"{runFolder}/{entry.Name}"), "is not a quarantine this project wrote; nothing was changed");
                 }

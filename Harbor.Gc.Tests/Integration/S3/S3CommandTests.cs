@@ -146,7 +146,7 @@ public sealed partial class S3CommandTests : RegistryIntegrationTest
         var s3 = Registry.S3!;
         var revisionKey = $"{s3.RootDirectory}/docker/registry/v2/repositories/{App}/_manifests/revisions/sha256/{old.Digest.Hex}/link";
         using var proxy = new S3RequestCounter(S3Server.Shared.Endpoint) { Refuse = (method, path) => method == "DELETE" && path == $"/{s3.Bucket}/{revisionKey}" };
-        var spec = $"distribution:s3://{s3.Bucket}/{s3.RootDirectory}?endpoint={proxy.Endpoint}&region={s3.Region}";
+        var spec = SpecThrough(proxy);
 
         // when a real run (no window) collects both
         var report = Path.Combine(Path.GetTempPath(), $"harbor-gc-s3-refused-{Guid.NewGuid():N}.json");
@@ -163,7 +163,7 @@ public sealed partial class S3CommandTests : RegistryIntegrationTest
             using var json = JsonDocument.Parse(text);
             json.RootElement.GetProperty("outcome").GetString().Should().NotBe("stopped");
             text.Should().Contain(revisionKey.Replace($"{s3.RootDirectory}/", string.Empty, StringComparison.Ordinal), "the report lists the deletion that failed, with its key");
-            var keys = (await S3Registry.ObjectsAsync(Registry)).Select(o => o[..o.IndexOf(' ', StringComparison.Ordinal)]).ToList();
+            var keys = await KeysAsync();
             keys.Should().NotContain(k => k.Contains($"/repositories/team/tool/_manifests/revisions/sha256/{tool.Digest.Hex}/", StringComparison.Ordinal), "the run went on past the refused item");
             var toolLayer = $"/blobs/sha256/{tool.Blobs[1].Hex[..2]}/{tool.Blobs[1].Hex}/";
             keys.Should().NotContain(k => k.Contains(toolLayer, StringComparison.Ordinal), "team/tool's own layer is garbage");
@@ -205,12 +205,12 @@ public sealed partial class S3CommandTests : RegistryIntegrationTest
         Registry.Stop();
         var s3 = Registry.S3!;
         var tagFolder = $"{s3.RootDirectory}/docker/registry/v2/repositories/{App}/_manifests/tags/{tag}/";
-        var before = (await S3Registry.ObjectsAsync(Registry)).Select(o => o[..o.IndexOf(' ', StringComparison.Ordinal)]).Where(k => k.StartsWith(tagFolder, StringComparison.Ordinal)).ToList();
+        var before = (await KeysAsync()).Where(k => k.StartsWith(tagFolder, StringComparison.Ordinal)).ToList();
         before.Should().HaveCount(2);
 
         // and a proxy that has the server refuse the DELETE of the tag's current link, so the folder's move fails part way
         using var proxy = new S3RequestCounter(S3Server.Shared.Endpoint) { Refuse = (method, path) => method == "DELETE" && path == $"/{s3.Bucket}/{tagFolder}current/link" };
-        var spec = $"distribution:s3://{s3.Bucket}/{s3.RootDirectory}?endpoint={proxy.Endpoint}&region={s3.Region}";
+        var spec = SpecThrough(proxy);
 
         // when a real run (no window) collects the old image with its signature
         var run = await RunAsync(Clock, "gc", "--delete-untagged", "true", "--store", spec, "--time-window", "0", "--grace-period", "1s");
@@ -219,7 +219,7 @@ public sealed partial class S3CommandTests : RegistryIntegrationTest
         run.Code.Should().Be(1, run.Out + run.Err);
         proxy.Refused.Should().BeGreaterThan(0);
         (run.Out + run.Err).Should().Contain($"tags/{tag}/current/link");
-        var keys = (await S3Registry.ObjectsAsync(Registry)).Select(o => o[..o.IndexOf(' ', StringComparison.Ordinal)]).ToList();
+        var keys = await KeysAsync();
         keys.Where(k => k.StartsWith(tagFolder, StringComparison.Ordinal)).Should().Equal(before, "what the failed move had moved went back");
         keys.Should().NotContain(k => k.Contains("/_harbor-gc/", StringComparison.Ordinal));
 
@@ -248,9 +248,9 @@ public sealed partial class S3CommandTests : RegistryIntegrationTest
         // items for good after the grace period: the moves out of sight succeed (CopyObject, DeleteObject), the deletions for good
         // do not
         var s3 = Registry.S3!;
-        var before = (await S3Registry.ObjectsAsync(Registry)).Select(o => o[..o.IndexOf(' ', StringComparison.Ordinal)]).ToList();
+        var before = await KeysAsync();
         using var proxy = new S3RequestCounter(S3Server.Shared.Endpoint) { Refuse = (method, path) => method == "POST" && path.TrimEnd('/') == $"/{s3.Bucket}" };
-        var spec = $"distribution:s3://{s3.Bucket}/{s3.RootDirectory}?endpoint={proxy.Endpoint}&region={s3.Region}";
+        var spec = SpecThrough(proxy);
 
         // when a real run (no window) collects it
         var run = await RunAsync(Clock, "gc", "--delete-untagged", "true", "--store", spec, "--time-window", "0", "--grace-period", "1s");
@@ -260,13 +260,13 @@ public sealed partial class S3CommandTests : RegistryIntegrationTest
         run.Code.Should().Be(1, run.Out + run.Err);
         proxy.Refused.Should().BeGreaterThan(0);
         (run.Out + run.Err).Should().Contain($"team/tool/_manifests/revisions/sha256/{tool.Digest.Hex}");
-        var keys = (await S3Registry.ObjectsAsync(Registry)).Select(o => o[..o.IndexOf(' ', StringComparison.Ordinal)]).ToList();
+        var keys = await KeysAsync();
         keys.Should().BeEquivalentTo(before);
 
         // and the next run, the server answering again, collects it: no quarantine is left, and the tagged image pulls whole
         var gc = await HarborGcAsync("--time-window", "0");
         gc.Artifacts.Should().BeEquivalentTo(new[] { ("team/tool", tool.Digest, "untagged") });
-        keys = (await S3Registry.ObjectsAsync(Registry)).Select(o => o[..o.IndexOf(' ', StringComparison.Ordinal)]).ToList();
+        keys = await KeysAsync();
         keys.Should().NotContain(k => k.Contains("/_harbor-gc/", StringComparison.Ordinal) || k.Contains("/repositories/team/tool/_manifests/", StringComparison.Ordinal));
         await Registry.StartAsync();
         (await Client.GetManifestAsync(App, "v1")).Status.Should().Be(HttpStatusCode.OK);
@@ -274,6 +274,16 @@ public sealed partial class S3CommandTests : RegistryIntegrationTest
         {
             (await Client.GetBlobAsync(App, blob)).Status.Should().Be(HttpStatusCode.OK);
         }
+    }
+
+    /// <summary>The keys in the registry's bucket, sorted.</summary>
+    private async Task<List<string>> KeysAsync() => [.. (await S3Registry.ObjectsAsync(Registry)).Select(o => o[..o.IndexOf(' ', StringComparison.Ordinal)])];
+
+    /// <summary>harbor-gc's address of the registry's bucket, reaching the server through <paramref name="proxy"/>.</summary>
+    private string SpecThrough(S3RequestCounter proxy)
+    {
+        var s3 = Registry.S3!;
+        return $"distribution:s3://{s3.Bucket}/{s3.RootDirectory}?endpoint={proxy.Endpoint}&region={s3.Region}";
     }
 
     /// <summary>The text with each time (<c>2026-12-05T21:13:19Z</c>) written as TIME.</summary>

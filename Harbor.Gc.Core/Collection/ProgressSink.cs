@@ -56,12 +56,6 @@ internal sealed class ProgressSink(IKeyedSnapshotSink inner, IProgress<GcProgres
         Tick();
     }
 
-    public void OnArtifactColumns(in ArtifactColumns artifact, ReadOnlySpan<Digest> references, ReadOnlySpan<BlobReferenceKind> referenceKinds, ReadOnlySpan<Digest> children)
-    {
-        ((IColumnSnapshotSink)inner).OnArtifactColumns(artifact, references, referenceKinds, children);
-        Tick();
-    }
-
     public void OnArtifactColumns(in ArtifactColumns artifact, ReadOnlySpan<int> referenceBlobs, ReadOnlySpan<Digest> referenceDigests,
         ReadOnlySpan<BlobReferenceKind> referenceKinds, ReadOnlySpan<Digest> children)
     {

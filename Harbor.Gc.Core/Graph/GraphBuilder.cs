@@ -136,29 +136,6 @@ internal sealed class GraphBuilder : IKeyedSnapshotSink, IColumnSnapshotSink, ID
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
-    public void OnArtifactColumns(in ArtifactColumns artifact, ReadOnlySpan<Digest> references, ReadOnlySpan<BlobReferenceKind> referenceKinds, ReadOnlySpan<Digest> children)
-    {
-        if (referenceKinds.Length != references.Length)
-        {
-            throw new ArgumentException($"{references.Length} references and {referenceKinds.Length} kinds.", nameof(referenceKinds));
-        }
-
-        var a = AddArtifact(artifact.Repository, artifact.Digest, artifact.MediaType, artifact.Kind, artifact.Size, artifact.PushedAtTicks,
-            artifact.Version, artifact.Trashed, artifact.ParseProblem, references.Length, children.Length);
-        referenceKinds.CopyTo(_refKinds.AsSpan(_refCount));
-        for (var r = 0; r < references.Length; r++)
-        {
-            var at = _refCount++;
-            _refs[at] = -1;
-            _interner.Enqueue(references[r], DigestInterner.Target.Reference, at);
-        }
-
-        _refStart[a + 1] = _refCount;
-        AddChildren(children);
-        _childStart[a + 1] = _childCount;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // runs once per snapshot: skip tier 0 and OSR
     public void OnArtifactColumns(in ArtifactColumns artifact, ReadOnlySpan<int> referenceBlobs, ReadOnlySpan<Digest> referenceDigests,
         ReadOnlySpan<BlobReferenceKind> referenceKinds, ReadOnlySpan<Digest> children)
     {

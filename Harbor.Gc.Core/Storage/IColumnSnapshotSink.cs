@@ -25,18 +25,11 @@ internal interface IColumnSnapshotSink : ISnapshotSink
     /// <param name="status">Its status.</param>
     void OnBlobColumns(in Digest digest, long size, long lastTouchedTicks, BlobStatus status);
 
-    /// <summary>An artifact: what <see cref="ISnapshotSink.OnArtifact"/> would read of its record.</summary>
-    /// <param name="artifact">Its scalar columns.</param>
-    /// <param name="references">The digests of its references, in the manifest's order (<see cref="Artifact.References"/>).</param>
-    /// <param name="referenceKinds">The kind of each reference.</param>
-    /// <param name="children">Its children (<see cref="Artifact.Children"/>).</param>
-    void OnArtifactColumns(in ArtifactColumns artifact, ReadOnlySpan<Digest> references, ReadOnlySpan<BlobReferenceKind> referenceKinds, ReadOnlySpan<Digest> children);
-
     /// <summary>
-    /// An artifact whose references are given, where the store can, as the blob of this snapshot each names: what
-    /// <see cref="OnArtifactColumns(in ArtifactColumns, ReadOnlySpan{Digest}, ReadOnlySpan{BlobReferenceKind}, ReadOnlySpan{Digest})"/>
-    /// would read, without a digest for such a reference (a store that keeps its blobs' row ids in its references: the <c>postgres:</c>
-    /// store's schema version 5).
+    /// An artifact: what <see cref="ISnapshotSink.OnArtifact"/> would read of its record, each reference given, where the store can,
+    /// as the blob of this snapshot it names (no digest for it: the <c>postgres:</c> store keeps its blobs' row ids in its references,
+    /// schema version 5), else by its digest. Sent only to a sink that wants blobs (<see cref="ISnapshotSink.WantsBlobs"/>); one that
+    /// does not gets the records.
     /// </summary>
     /// <param name="artifact">Its scalar columns.</param>
     /// <param name="referenceBlobs">

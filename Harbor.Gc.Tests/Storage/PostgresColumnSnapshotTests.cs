@@ -349,12 +349,6 @@ public class PostgresColumnSnapshotTests
         /// <summary>Per artifact, per reference: whether it came as a blob of the snapshot (a row id in the store), not as a digest.</summary>
         public List<bool[]> ByBlob { get; } = [];
 
-        public void OnArtifactColumns(in ArtifactColumns artifact, ReadOnlySpan<Digest> references, ReadOnlySpan<BlobReferenceKind> referenceKinds, ReadOnlySpan<Digest> children)
-        {
-            Artifacts.Add(new ArtifactRow(artifact, references.ToArray(), referenceKinds.ToArray(), children.ToArray()));
-            ByBlob.Add(new bool[references.Length]);
-        }
-
         public void OnArtifactColumns(in ArtifactColumns artifact, ReadOnlySpan<int> referenceBlobs, ReadOnlySpan<Digest> referenceDigests,
             ReadOnlySpan<BlobReferenceKind> referenceKinds, ReadOnlySpan<Digest> children)
         {

@@ -78,39 +78,6 @@ internal static class PackedReferences
         return references.MoveToImmutable();
     }
 
-    /// <summary>
-    /// Unpacks only the digests and kinds of what <see cref="Pack"/> wrote, into <paramref name="digests"/> and <paramref name="kinds"/>
-    /// (grown when short): the number of references. What <see cref="Unpack"/> refuses is refused here too; no record is made.
-    /// </summary>
-    /// <exception cref="InvalidDataException">The bytes are not packed references.</exception>
-    /// <exception cref="UnknownMediaTypeIdException">A media type id newer than <paramref name="mediaTypes"/> knows.</exception>
-    public static int UnpackDigests(ReadOnlySpan<byte> packed, PostgresMediaTypes mediaTypes, ref Digest[] digests, ref BlobReferenceKind[] kinds)
-    {
-        var count = 0;
-        var total = packed.Length;
-        while (!packed.IsEmpty)
-        {
-            var hashLength = EntryLength(packed, total) - Fixed;
-            if (count == digests.Length)
-            {
-                Array.Resize(ref digests, Math.Max(16, count * 2));
-            }
-
-            if (count == kinds.Length)
-            {
-                Array.Resize(ref kinds, Math.Max(16, count * 2));
-            }
-
-            digests[count] = Digest.FromHash(packed.Slice(1, hashLength));
-            packed = packed[(1 + hashLength)..];
-            _ = mediaTypes.NameOf(BinaryPrimitives.ReadInt32BigEndian(packed[8..]));
-            kinds[count++] = (BlobReferenceKind)packed[12];
-            packed = packed[14..];
-        }
-
-        return count;
-    }
-
     /// <summary>The length of the entry <paramref name="rest"/> starts with (<paramref name="total"/>: the whole column's, for the message).</summary>
     /// <exception cref="InvalidDataException">The entry's digest length is not 32 or 64, or the entry does not fit in what is left.</exception>
     private static int EntryLength(ReadOnlySpan<byte> rest, int total)

@@ -39,8 +39,8 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
     private const string ArtifactColumns =
         "repository, digest, media_type, kind, artifact_type, size, pushed_at, first_pushed_at, pulled_at, labels, refs, children, subject, parse_problem, version";
 
-    // what a collection's snapshot reads of an artifact, its references as digests (refs) or as blob row ids (ref_keys); ReadArtifactColumns
-    private static string ArtifactSnapshotColumns(string references) => $"repository, digest, media_type, kind, size, pushed_at, {references}, children, parse_problem, version";
+    // what a collection's snapshot reads of an artifact, its references as blob row ids (ref_keys)
+    private const string ArtifactSnapshotColumns = "repository, digest, media_type, kind, size, pushed_at, ref_keys, children, parse_problem, version";
 
     private const string BlobColumns = "digest, size, media_type, created_at, updated_at, status";
     private const string TagColumns = "repository, name, digest, pushed_at, pulled_at";
@@ -624,7 +624,8 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
             var n = 0;
             // a collection's graph builder takes the columns it reads straight from the buffer (IColumnSnapshotSink): no Blob, Artifact
             // or BlobReference per row (at 1M artifacts 2.9M blobs and 8.9M references), and the server sends fewer columns
-            var columns = sink is IColumnSnapshotSink { TakesColumns: true } c ? c : null;
+            // (only with the blobs: an artifact's references name them by their ordinals among the blobs sent)
+            var columns = sink is IColumnSnapshotSink { TakesColumns: true, WantsBlobs: true } c ? c : null;
             if (sink.WantsBlobs)
             {
                 // to find blob files without a record
@@ -657,7 +658,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
                 }
             }
 
-            if (columns is not null && ordinals is not null)
+            if (columns is not null)
             {
                 // the references as blob row ids (schema version 5): an id is the ordinal of the blob the sink was given above; a
                 // reference without one (a foreign layer, a blob without a row) comes as its digest
@@ -666,7 +667,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
                 var kinds = new BlobReferenceKind[64];
                 var blobs = new int[64];
                 var children = new Digest[16];
-                var artifactRows = await BinaryCopyReader.StartTableAsync(connection, "artifacts", ArtifactSnapshotColumns("ref_keys"),
+                var artifactRows = await BinaryCopyReader.StartTableAsync(connection, "artifacts", ArtifactSnapshotColumns,
                     cancellationToken).ConfigureAwait(false);
                 n = await ForEachRowAsync(artifactRows, r =>
                 {
@@ -680,7 +681,7 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
                     for (var i = 0; i < referenceCount; i++)
                     {
                         var id = ids[i];
-                        blobs[i] = id < 0 ? -1 : ordinals.OrdinalOf(id) is var o and >= 0 ? o
+                        blobs[i] = id < 0 ? -1 : ordinals!.OrdinalOf(id) is var o and >= 0 ? o
                             : throw new InvalidDataException(
                                 $"artifacts.ref_keys of {artifact.Repository}@{artifact.Digest} names blob row id {id}, and the store has no blob row of that id: a blob row was "
                                 + "deleted while an artifact referenced it (by hand, or by something other than Harbor.Gc). Nothing was deleted; restore the "
@@ -690,21 +691,6 @@ public sealed partial class PostgresRegistryStore : IWritableRegistryStore, IDis
                     var childCount = r.Digests(7, ref children);
                     columns.OnArtifactColumns(artifact, blobs.AsSpan(0, referenceCount), references.AsSpan(0, referenceCount), kinds.AsSpan(0, referenceCount),
                         children.AsSpan(0, childCount));
-                }, n).ConfigureAwait(false);
-            }
-            else if (columns is not null)
-            {
-                var references = new Digest[64];
-                var kinds = new BlobReferenceKind[64];
-                var children = new Digest[16];
-                var artifactRows = await BinaryCopyReader.StartTableAsync(connection, "artifacts", ArtifactSnapshotColumns("refs"),
-                    cancellationToken).ConfigureAwait(false);
-                n = await ForEachRowAsync(artifactRows, r =>
-                {
-                    var artifact = ReadArtifactColumns(r, names);
-                    var referenceCount = PackedReferences.UnpackDigests(r.Bytes(6), _mediaTypes, ref references, ref kinds);
-                    var childCount = r.Digests(7, ref children);
-                    columns.OnArtifactColumns(artifact, references.AsSpan(0, referenceCount), kinds.AsSpan(0, referenceCount), children.AsSpan(0, childCount));
                 }, n).ConfigureAwait(false);
             }
             else
